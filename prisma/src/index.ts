@@ -1,0 +1,7 @@
+export type { Camera, Node, Segment } from '../generated/client.ts';
+export { Prisma } from '../generated/client.ts';
+export type { PrismaClient } from './client.ts';
+export { createPrismaClient } from './client.ts';
+export type { RunningPostgres } from './embedded-postgres.ts';
+export { startEmbeddedPostgres } from './embedded-postgres.ts';
+export { applyMigrations, diffSchemas } from './migrations.ts';

@@ -1,0 +1,16 @@
+export type * from './fleet-api.ts';
+export * from './ids.ts';
+export * from './messages.ts';
+export * from './segments.ts';
+export * from './topics.ts';
+export * from './validate.ts';
+
+import { HeartbeatMessage, HelloMessage, StatusMessage } from './messages.ts';
+import { compile } from './validate.ts';
+
+/** Compiled validators shared by the agent (before publishing) and the master (on receipt). */
+export const validators = {
+  status: compile(StatusMessage),
+  hello: compile(HelloMessage),
+  heartbeat: compile(HeartbeatMessage),
+};

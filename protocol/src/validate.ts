@@ -1,0 +1,41 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { FormatRegistry } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+// ISO-8601 date-time as produced by Date#toISOString and accepted by Date.parse.
+const isoRe = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+if (!FormatRegistry.Has('date-time'))
+  FormatRegistry.Set('date-time', (v) => isoRe.test(v) && !Number.isNaN(Date.parse(v)));
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+export interface Validator<T> {
+  check(value: unknown): value is T;
+  /** Parses JSON bytes and validates them; never throws. */
+  parse(payload: Buffer | string): Parsed<T>;
+  validate(value: unknown): Parsed<T>;
+}
+
+/** Compiles a schema once; both ends of a contract use the same compiled validator. */
+export function compile<S extends TSchema>(schema: S): Validator<Static<S>> {
+  const compiled = TypeCompiler.Compile(schema);
+  const validate = (value: unknown): Parsed<Static<S>> => {
+    if (compiled.Check(value)) return { ok: true, value };
+    const first = compiled.Errors(value).First();
+    const where = first?.path || '/';
+    return { ok: false, error: `invalid at ${where}: ${first?.message ?? 'does not match schema'}` };
+  };
+  return {
+    check: (v): v is Static<S> => compiled.Check(v),
+    validate,
+    parse(payload) {
+      let value: unknown;
+      try {
+        value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+      } catch (err) {
+        return { ok: false, error: `not JSON: ${(err as Error).message}` };
+      }
+      return validate(value);
+    },
+  };
+}
