@@ -9,6 +9,27 @@ import { applyMigrations, startEmbeddedPostgres } from '../../prisma/src/index.t
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 
+/*
+ * Cleanups run once, after every test of the file, last registered first. `after()` called
+ * inside a hook would bind to that hook, so helpers register here instead; this module is
+ * first imported at a file's top level, where `after` binds to the whole file.
+ */
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const fn of cleanups.splice(0).reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      console.error('test cleanup failed:', err);
+    }
+  }
+});
+
+/** Registers work to run after the test file, whatever its outcome. */
+export function onCleanup(fn: () => unknown): void {
+  cleanups.push(fn);
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -23,7 +44,7 @@ export function freePort(): Promise<number> {
 /** A temp dir removed after the test file, whatever the outcome. */
 export async function tempDir(prefix = 'cctv-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  after(() => rm(dir, { recursive: true, force: true }));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -32,7 +53,7 @@ export async function startTestDatabase(): Promise<{ url: string; port: number }
   const dir = await tempDir('cctv-pg-');
   const port = await freePort();
   const pg = await startEmbeddedPostgres({ dataDir: dir, port });
-  after(() => pg.stop());
+  onCleanup(() => pg.stop());
   await applyMigrations(pg.url);
   return { url: pg.url, port };
 }
@@ -66,7 +87,11 @@ export interface ServiceProcess {
 }
 
 /** Starts a TypeScript entry point as its own Node process; killed after the test file. */
-export function startService(entry: string, env: Record<string, string>, args: string[] = []): ServiceProcess {
+export function startService(
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env },
@@ -86,6 +111,6 @@ export function startService(entry: string, env: Record<string, string>, args: s
       child.kill(signal);
       setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
     });
-  after(() => kill('SIGKILL'));
+  onCleanup(() => kill('SIGKILL'));
   return { child, output: () => out, kill };
 }

@@ -1,0 +1,98 @@
+import type { HeartbeatMessage, HelloMessage, NodeView, StatusMessage } from '@cctv/protocol';
+import type { Logger } from 'pino';
+import type { NodeRepository } from './node-repository.ts';
+
+export interface RegistryEvents {
+  /** A node's row changed (state, hello, heartbeat); carries the fresh view. */
+  onNodeChanged?: (node: NodeView) => void;
+  onStatesChanged?: () => void;
+}
+
+export class UnknownNodeError extends Error {
+  readonly code = 'UNKNOWN_NODE';
+  constructor(readonly nodeId: string) {
+    super(`node ${nodeId} is unknown: no status or hello seen yet`);
+  }
+}
+
+/**
+ * The fleet registry: applies status, hello and heartbeat messages to the node rows. Messages
+ * of one node are applied one after another, in arrival order; different nodes run concurrently.
+ */
+export class FleetRegistry {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly repo: NodeRepository,
+    private readonly log: Logger,
+    private readonly events: RegistryEvents = {},
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** At start of an embedded broker no node is connected yet. */
+  async resetStates(): Promise<void> {
+    const n = await this.repo.markAllOffline(this.now());
+    if (n) this.log.info({ nodes: n }, 'marked nodes offline until they reconnect');
+    this.events.onStatesChanged?.();
+  }
+
+  status(nodeId: string, msg: StatusMessage): Promise<void> {
+    return this.serial(nodeId, async () => {
+      const changed = await this.repo.applyStatus(nodeId, msg.state, msg.agentVersion, this.now());
+      if (changed) {
+        this.log.info({ nodeId, state: msg.state }, `node ${msg.state}`);
+        this.events.onStatesChanged?.();
+      }
+      await this.publish(nodeId);
+    });
+  }
+
+  hello(nodeId: string, msg: HelloMessage): Promise<void> {
+    return this.serial(nodeId, async () => {
+      await this.repo.applyHello(msg, this.now());
+      this.log.info(
+        { nodeId, agentVersion: msg.agentVersion, cameras: msg.cameras.map((c) => c.id) },
+        'node hello',
+      );
+      await this.publish(nodeId);
+    });
+  }
+
+  heartbeat(nodeId: string, msg: HeartbeatMessage): Promise<void> {
+    return this.serial(nodeId, async () => {
+      const known = await this.repo.applyHeartbeat(nodeId, msg, this.now());
+      if (!known) throw new UnknownNodeError(nodeId);
+      await this.publish(nodeId);
+    });
+  }
+
+  list(): Promise<NodeView[]> {
+    return this.repo.list();
+  }
+
+  get(nodeId: string): Promise<NodeView | null> {
+    return this.repo.get(nodeId);
+  }
+
+  /** Resolves when every queued message has been applied. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()]);
+  }
+
+  private async publish(nodeId: string): Promise<void> {
+    if (!this.events.onNodeChanged) return;
+    const view = await this.repo.get(nodeId);
+    if (view) this.events.onNodeChanged(view);
+  }
+
+  private serial(nodeId: string, work: () => Promise<void>): Promise<void> {
+    const prev = this.queues.get(nodeId) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(work);
+    this.queues.set(nodeId, next);
+    const cleanup = () => {
+      if (this.queues.get(nodeId) === next) this.queues.delete(nodeId);
+    };
+    next.then(cleanup, cleanup);
+    return next;
+  }
+}

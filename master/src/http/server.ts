@@ -1,0 +1,77 @@
+import { isValidId } from '@cctv/protocol';
+import cors from '@fastify/cors';
+import websocket from '@fastify/websocket';
+import Fastify from 'fastify';
+import type { Logger } from 'pino';
+import type { FleetRegistry } from '../fleet/registry.ts';
+import type { MasterMetrics } from '../metrics.ts';
+import type { FleetSocketHub } from './fleet-socket.ts';
+
+export interface HttpDeps {
+  registry: FleetRegistry;
+  hub: FleetSocketHub;
+  metrics: MasterMetrics;
+  log: Logger;
+  corsOrigins: string[] | true;
+  /** Checks the database; throws when it is unreachable. */
+  ping: () => Promise<void>;
+}
+
+const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+/** The master's HTTP API: health, fleet, metrics and the dashboard websocket. */
+export async function buildHttpServer(deps: HttpDeps) {
+  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) });
+  // Per-request logs only for failures; the API is polled and would flood the log.
+  app.addHook('onRoute', (route) => {
+    route.logLevel ??= 'warn';
+  });
+  await app.register(cors, { origin: deps.corsOrigins, methods: ['GET', 'HEAD'] });
+  await app.register(websocket);
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url}`));
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) deps.log.error({ err }, 'request failed');
+    reply
+      .code(status)
+      .send(errorBody(err.code ?? 'INTERNAL', status >= 500 ? 'internal error' : err.message));
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.ping();
+      return { status: 'ok' };
+    } catch (err) {
+      return reply.code(503).send(errorBody('DB_UNAVAILABLE', (err as Error).message));
+    }
+  });
+
+  app.get('/api/nodes', async () => deps.registry.list());
+
+  app.get<{ Params: { id: string } }>(
+    '/api/nodes/:id',
+    { schema: { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
+    async (req, reply) => {
+      if (!isValidId(req.params.id)) return reply.code(400).send(errorBody('BAD_NODE_ID', 'invalid node id'));
+      const node = await deps.registry.get(req.params.id);
+      if (!node) return reply.code(404).send(errorBody('UNKNOWN_NODE', `node ${req.params.id} is unknown`));
+      return node;
+    },
+  );
+
+  app.get('/api/cameras', async () => (await deps.registry.list()).flatMap((n) => n.cameras));
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  app.get('/ws', { websocket: true }, (socket) => {
+    void deps.hub.add(socket);
+  });
+
+  return app;
+}
