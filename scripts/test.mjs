@@ -6,7 +6,15 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
-const roots = ['protocol/test', 'prisma/test', 'master/test', 'storage-gateway/test', 'node-agent/test', 'dashboard/test', 'test'];
+const roots = [
+  'protocol/test',
+  'prisma/test',
+  'master/test',
+  'storage-gateway/test',
+  'node-agent/test',
+  'dashboard/test',
+  'test',
+];
 
 function walk(dir, out) {
   let entries;
@@ -35,10 +43,19 @@ if (filters.length === 0) {
   run('npx', ['tsc', '-p', 'dashboard/tsconfig.json', '--noEmit']);
 }
 
-const files = roots.flatMap((d) => walk(join(root, d), [])).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const files = roots
+  .flatMap((d) => walk(join(root, d), []))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
 // One file at a time: integration tests start real servers and ffmpeg on a 2-core machine.
-run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files]);
+run(process.execPath, [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=1',
+  '--test-reporter=spec',
+  ...files,
+]);

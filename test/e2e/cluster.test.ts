@@ -1,0 +1,183 @@
+/**
+ * The walking skeleton end to end: master (embedded PostgreSQL on a free port, aedes), storage
+ * gateway and one agent with the simulated camera, each as its own process.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { createPrismaClient, embeddedDatabaseUrl } from '@cctv/db';
+import type { NodeView } from '@cctv/protocol';
+import {
+  freePort,
+  onCleanup,
+  type ServiceProcess,
+  startService,
+  tempDir,
+  waitFor,
+} from '../support/index.ts';
+
+const run = promisify(execFile);
+const NODE = 'e2e-node-1';
+const CAMERA = `${NODE}-sim`;
+const SEGMENT_S = 2;
+
+describe('cluster end to end', () => {
+  let masterUrl: string;
+  let gatewayUrl: string;
+  let nasDir: string;
+  let dbUrl: string;
+  let agent: ServiceProcess;
+  let agentStartedAt: number;
+
+  const nodes = async (): Promise<NodeView[]> =>
+    (await fetch(`${masterUrl}/api/nodes`)).json() as Promise<NodeView[]>;
+
+  before(async () => {
+    const dir = await tempDir('cctv-e2e-');
+    const [httpPort, mqttPort, pgPort, gwPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    masterUrl = `http://127.0.0.1:${httpPort}`;
+    gatewayUrl = `http://127.0.0.1:${gwPort}`;
+    nasDir = join(dir, 'nas');
+    dbUrl = embeddedDatabaseUrl(pgPort);
+
+    const master = startService('master/src/main.ts', {
+      MASTER_DATA_DIR: join(dir, 'master'),
+      MASTER_HTTP_PORT: String(httpPort),
+      MASTER_HTTP_HOST: '127.0.0.1',
+      MQTT_PORT: String(mqttPort),
+      MQTT_HOST: '127.0.0.1',
+      EMBEDDED_PG_PORT: String(pgPort),
+      DATABASE_URL: '',
+    });
+    await waitFor('master healthy', async () => (await fetch(`${masterUrl}/healthz`)).ok, 60_000, 200).catch(
+      (err) => {
+        throw new Error(`${err.message}\n${master.output()}`);
+      },
+    );
+    const gateway = startService('storage-gateway/src/main.ts', {
+      DATABASE_URL: dbUrl,
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(gwPort),
+      GATEWAY_DATA_DIR: join(dir, 'gateway'),
+      GATEWAY_NAS_DIR: nasDir,
+    });
+    await waitFor(
+      'gateway healthy',
+      async () => (await fetch(`${gatewayUrl}/healthz`)).ok,
+      60_000,
+      200,
+    ).catch((err) => {
+      throw new Error(`${err.message}\n${gateway.output()}`);
+    });
+    const config = join(dir, 'agent.yaml');
+    await writeFile(
+      config,
+      [
+        `nodeId: ${NODE}`,
+        'mqtt:',
+        `  url: mqtt://127.0.0.1:${mqttPort}`,
+        'gateway:',
+        `  url: ${gatewayUrl}`,
+        'spool:',
+        `  dir: ${join(dir, 'spool')}`,
+        'heartbeatIntervalS: 1',
+        `segmentSeconds: ${SEGMENT_S}`,
+        '',
+      ].join('\n'),
+    );
+    agentStartedAt = Date.now();
+    agent = startService('node-agent/src/main.ts', {}, ['--config', config]);
+  });
+
+  it('shows the agent online within 10 s of its start', async () => {
+    const node = await waitFor(
+      'agent online at the master',
+      async () => (await nodes()).find((n) => n.id === NODE && n.state === 'online'),
+      10_000,
+      100,
+    ).catch((err) => {
+      throw new Error(`${err.message}\n${agent.output()}`);
+    });
+    assert.ok(Date.now() - agentStartedAt <= 10_000);
+    assert.ok(
+      node.cameras.some((c) => c.id === CAMERA),
+      'the simulated camera is registered',
+    );
+  });
+
+  it('indexes at least 3 segments whose NAS files match their sha256', async () => {
+    const db = createPrismaClient(dbUrl, 2);
+    onCleanup(() => db.$disconnect());
+    const rows = await waitFor(
+      '3 segments on the NAS',
+      async () => {
+        const r = await db.segment.findMany({
+          where: { cameraId: CAMERA, location: 'nas' },
+          orderBy: { startAt: 'asc' },
+        });
+        return r.length >= 3 ? r : null;
+      },
+      60_000,
+      500,
+    ).catch((err) => {
+      throw new Error(`${err.message}\n${agent.output().slice(-4000)}`);
+    });
+    for (const row of rows) {
+      const bytes = await readFile(join(nasDir, CAMERA, row.name));
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), row.sha256.trim(), row.name);
+      assert.equal(bytes.length, row.bytes);
+      assert.equal(row.codec, 'hevc');
+    }
+  });
+
+  it('serves a VOD playlist that ffprobe reads as HEVC of the right duration', async () => {
+    const db = createPrismaClient(dbUrl, 2);
+    onCleanup(() => db.$disconnect());
+    const rows = await db.segment.findMany({ where: { cameraId: CAMERA }, orderBy: { startAt: 'asc' } });
+    assert.ok(rows.length >= 3);
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    assert.ok(first && last);
+    const from = new Date(first.startAt.getTime() - 1);
+    const to = new Date(last.startAt.getTime() + last.durationMs);
+    const expectedS = rows.reduce((s, r) => s + r.durationMs, 0) / 1000;
+    const url = `${gatewayUrl}/v1/vod/${CAMERA}.m3u8?from=${from.toISOString()}&to=${to.toISOString()}`;
+    const { stdout } = await run('ffprobe', [
+      '-v',
+      'error',
+      '-show_entries',
+      'stream=codec_name,codec_tag_string:format=duration',
+      '-of',
+      'json',
+      url,
+    ]);
+    const probe = JSON.parse(stdout) as { streams: { codec_name: string }[]; format: { duration: string } };
+    assert.equal(probe.streams[0]?.codec_name, 'hevc');
+    const duration = Number(probe.format.duration);
+    assert.ok(
+      Math.abs(duration - expectedS) <= SEGMENT_S + 0.5,
+      `playlist duration ${duration} s, indexed ${expectedS} s`,
+    );
+  });
+
+  it('marks the agent offline within 2 s of a SIGKILL', async () => {
+    const t0 = Date.now();
+    agent.child.kill('SIGKILL');
+    await waitFor(
+      'agent offline',
+      async () => (await nodes()).find((n) => n.id === NODE)?.state === 'offline',
+      2_000,
+      50,
+    );
+    assert.ok(Date.now() - t0 <= 2_000);
+  });
+});
