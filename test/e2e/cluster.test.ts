@@ -18,6 +18,7 @@ import {
   startService,
   tempDir,
   waitFor,
+  waitHealthy,
 } from '../support/index.ts';
 
 const run = promisify(execFile);
@@ -58,11 +59,7 @@ describe('cluster end to end', () => {
       EMBEDDED_PG_PORT: String(pgPort),
       DATABASE_URL: '',
     });
-    await waitFor('master healthy', async () => (await fetch(`${masterUrl}/healthz`)).ok, 60_000, 200).catch(
-      (err) => {
-        throw new Error(`${err.message}\n${master.output()}`);
-      },
-    );
+    await waitHealthy(master, `${masterUrl}/healthz`);
     const gateway = startService('storage-gateway/src/main.ts', {
       DATABASE_URL: dbUrl,
       GATEWAY_HOST: '127.0.0.1',
@@ -100,8 +97,11 @@ describe('cluster end to end', () => {
 
   it('shows the agent online within 10 s of its start', async () => {
     const node = await waitFor(
-      'agent online at the master',
-      async () => (await nodes()).find((n) => n.id === NODE && n.state === 'online'),
+      'agent online at the master with its camera',
+      async () =>
+        (await nodes()).find(
+          (n) => n.id === NODE && n.state === 'online' && n.cameras.some((c) => c.id === CAMERA),
+        ),
       10_000,
       100,
     ).catch((err) => {

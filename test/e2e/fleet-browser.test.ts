@@ -8,18 +8,10 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, test } from 'node:test';
 import type { CameraView, NodeView } from '@cctv/protocol';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import {
-  freePort,
-  repoRoot,
-  type ServiceProcess,
-  startService,
-  startTestDatabase,
-  tempDir,
-  waitFor,
-} from '../support/index.ts';
+import { freePort, repoRoot, startService, startTestDatabase, tempDir, waitFor } from '../support/index.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const NODE_ID = 'e2e-fleet-node';
@@ -75,158 +67,159 @@ function ensureDashboardBuild(): void {
   if (r.status !== 0) throw new Error(`next build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
 }
 
-describe('dashboard in a browser', { timeout: 300_000 }, () => {
-  let master: ServiceProcess;
-  let agent: ServiceProcess;
-  let masterUrl: string;
-  let dashboardUrl: string;
-  let dashboardOutput: () => string;
-  let browser: Browser;
-  let camera: CameraView;
+// Everything starts at the top level so the helpers' `after` hooks stop it after the file.
+assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (set CHROMIUM_PATH)`);
+ensureDashboardBuild();
 
-  before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (set CHROMIUM_PATH)`);
-    ensureDashboardBuild();
+const db = await startTestDatabase();
+const [httpPort, mqttPort, gatewayPort, dashboardPort] = await Promise.all([
+  freePort(),
+  freePort(),
+  freePort(),
+  freePort(),
+]);
+const masterUrl = `http://127.0.0.1:${httpPort}`;
+const master = startService('master/src/main.ts', {
+  DATABASE_URL: db.url,
+  MASTER_HTTP_PORT: String(httpPort),
+  MQTT_PORT: String(mqttPort),
+  MASTER_DATA_DIR: await tempDir('cctv-e2e-master-'),
+});
+await waitFor('master HTTP API', () => getJson<NodeView[]>(`${masterUrl}/api/nodes`), 30_000).catch(
+  (err: Error) => {
+    throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);
+  },
+);
 
-    const db = await startTestDatabase();
-    const [httpPort, mqttPort, gatewayPort, dashboardPort] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
-    masterUrl = `http://127.0.0.1:${httpPort}`;
-    master = startService('master/src/main.ts', {
-      DATABASE_URL: db.url,
-      MASTER_HTTP_PORT: String(httpPort),
-      MQTT_PORT: String(mqttPort),
-      MASTER_DATA_DIR: await tempDir('cctv-e2e-master-'),
+// No cameras configured: the agent records its simulated camera. Nothing listens on the
+// gateway port; uploads just back off, which this test does not look at.
+const agentDir = await tempDir('cctv-e2e-agent-');
+const configPath = join(agentDir, 'agent.yaml');
+const agentConfig = {
+  nodeId: NODE_ID,
+  mqtt: { url: `mqtt://127.0.0.1:${mqttPort}` },
+  gateway: { url: `http://127.0.0.1:${gatewayPort}` },
+  spool: { dir: join(agentDir, 'spool') },
+  httpPort: 0,
+};
+await writeFile(configPath, JSON.stringify(agentConfig, null, 2)); // JSON is YAML
+const agent = startService('node-agent/src/main.ts', {}, ['--config', configPath]);
+
+const dashboard = startDashboard(dashboardPort, {
+  MASTER_URL: masterUrl,
+  MASTER_PUBLIC_URL: masterUrl,
+  GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
+});
+const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
+await waitFor('dashboard HTTP', async () => (await fetch(dashboardUrl)).ok, 60_000).catch((err: Error) => {
+  throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
+});
+
+const browser: Browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+    '--no-first-run',
+  ],
+});
+after(() => browser.close());
+
+let camera: CameraView | undefined;
+
+/** A fresh 1920×1080 page that fails the test on any uncaught page error. */
+async function openPage(): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  return { page, pageErrors };
+}
+
+function diagnostics(): string {
+  return [
+    `--- master ---\n${master.output().slice(-4_000)}`,
+    `--- agent ---\n${agent.output().slice(-4_000)}`,
+    `--- dashboard ---\n${dashboard.output().slice(-2_000)}`,
+  ].join('\n');
+}
+
+test('shows the node online, then offline after the agent dies, without a reload', {
+  timeout: 90_000,
+}, async () => {
+  const { page, pageErrors } = await openPage();
+  try {
+    await page.goto(dashboardUrl);
+    await page.evaluate('window.__fleetMarker = "no-reload"');
+    let navigations = 0;
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations += 1;
     });
-    await waitFor('master HTTP API', () => getJson<NodeView[]>(`${masterUrl}/api/nodes`), 30_000).catch(
-      (err: Error) => {
-        throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);
-      },
+
+    await page.waitForSelector(rowSelector('online'), { timeout: 45_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnostics()}`);
+    });
+    await page.waitForSelector('[data-testid="live-indicator"][data-state="live"]', { timeout: 10_000 });
+
+    const cameras = await getJson<CameraView[]>(`${masterUrl}/api/cameras`);
+    const found = cameras.find((c) => c.nodeId === NODE_ID);
+    assert.ok(found, `master lists no camera for ${NODE_ID}: ${JSON.stringify(cameras)}`);
+    camera = found;
+    await page.waitForSelector(`[data-testid="camera-item"][data-camera-id="${camera.id}"]`, {
+      timeout: 15_000,
+    });
+
+    await mkdir(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'fleet.png') });
+
+    const killedAt = Date.now();
+    await agent.kill('SIGKILL');
+    await page.waitForSelector(rowSelector('offline'), { timeout: 10_000 }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnostics()}`);
+    });
+    const offlineAfterMs = Date.now() - killedAt;
+    await page.screenshot({ path: join(artifacts, 'fleet-offline.png') });
+
+    assert.equal(await page.evaluate('window.__fleetMarker'), 'no-reload', 'the page was reloaded');
+    assert.equal(navigations, 0, 'the page navigated');
+    assert.deepEqual(pageErrors, []);
+    console.log(`node shown offline ${offlineAfterMs} ms after the agent was killed`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('renders the camera page with its player and a readable playback error', {
+  timeout: 60_000,
+}, async () => {
+  assert.ok(camera, 'the fleet test found no camera');
+  const cam = camera;
+  const { page, pageErrors } = await openPage();
+  try {
+    await page.goto(`${dashboardUrl}/cameras/${encodeURIComponent(cam.id)}`);
+    const name = page.getByTestId('camera-name');
+    await name.waitFor({ timeout: 10_000 });
+    assert.equal((await name.textContent())?.trim(), cam.name || cam.id);
+    await page.getByTestId('vod-player').waitFor({ state: 'visible', timeout: 10_000 });
+
+    const src = await page.locator('.player .src').textContent();
+    assert.match(src ?? '', new RegExp(`/v1/vod/${cam.id}\\.m3u8\\?from=.+&to=.+`));
+
+    // No gateway listens here, so the player must end in a readable error, not a crash.
+    const error = page.getByTestId('vod-error');
+    await error.waitFor({ timeout: 30_000 });
+    assert.equal(await error.getAttribute('data-cause'), 'network');
+    assert.match(
+      (await error.textContent()) ?? '',
+      /Could not load the recording \(networkError: manifestLoadError/,
     );
-
-    // No cameras configured: the agent records its simulated camera. Nothing listens on the
-    // gateway port; uploads just back off, which this test does not look at.
-    const agentDir = await tempDir('cctv-e2e-agent-');
-    const configPath = join(agentDir, 'agent.yaml');
-    const config = {
-      nodeId: NODE_ID,
-      mqtt: { url: `mqtt://127.0.0.1:${mqttPort}` },
-      gateway: { url: `http://127.0.0.1:${gatewayPort}` },
-      spool: { dir: join(agentDir, 'spool') },
-      httpPort: 0,
-    };
-    await writeFile(configPath, JSON.stringify(config, null, 2)); // JSON is YAML
-    agent = startService('node-agent/src/main.ts', {}, ['--config', configPath]);
-
-    const dashboard = startDashboard(dashboardPort, {
-      MASTER_URL: masterUrl,
-      MASTER_PUBLIC_URL: masterUrl,
-      GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
-    });
-    dashboardOutput = dashboard.output;
-    dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
-    await waitFor('dashboard HTTP', async () => (await fetch(dashboardUrl)).ok, 60_000);
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
-    after(() => browser.close());
-  });
-
-  /** A fresh 1920×1080 page that fails the test on any uncaught page error. */
-  async function openPage(): Promise<{ page: Page; pageErrors: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    return { page, pageErrors };
+    await page.screenshot({ path: join(artifacts, 'camera.png') });
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await page.close();
   }
-
-  function diagnostics(): string {
-    return [
-      `--- master ---\n${master.output().slice(-4_000)}`,
-      `--- agent ---\n${agent.output().slice(-4_000)}`,
-      `--- dashboard ---\n${dashboardOutput().slice(-2_000)}`,
-    ].join('\n');
-  }
-
-  it('shows the node online, then offline after the agent dies, without a reload', async () => {
-    const { page, pageErrors } = await openPage();
-    try {
-      await page.goto(dashboardUrl);
-      await page.evaluate('window.__fleetMarker = "no-reload"');
-      let navigations = 0;
-      page.on('framenavigated', (frame) => {
-        if (frame === page.mainFrame()) navigations += 1;
-      });
-
-      await page.waitForSelector(rowSelector('online'), { timeout: 45_000 }).catch((err: Error) => {
-        throw new Error(`${err.message}\n${diagnostics()}`);
-      });
-      await page.waitForSelector('[data-testid="live-indicator"][data-state="live"]', { timeout: 10_000 });
-
-      const cameras = await getJson<CameraView[]>(`${masterUrl}/api/cameras`);
-      const found = cameras.find((c) => c.nodeId === NODE_ID);
-      assert.ok(found, `master lists no camera for ${NODE_ID}: ${JSON.stringify(cameras)}`);
-      camera = found;
-      await page.waitForSelector(`[data-testid="camera-item"][data-camera-id="${camera.id}"]`, {
-        timeout: 15_000,
-      });
-
-      await mkdir(artifacts, { recursive: true });
-      await page.screenshot({ path: join(artifacts, 'fleet.png') });
-
-      const killedAt = Date.now();
-      await agent.kill('SIGKILL');
-      await page.waitForSelector(rowSelector('offline'), { timeout: 10_000 }).catch((err: Error) => {
-        throw new Error(`${err.message}\n${diagnostics()}`);
-      });
-      const offlineAfterMs = Date.now() - killedAt;
-      await page.screenshot({ path: join(artifacts, 'fleet-offline.png') });
-
-      assert.equal(await page.evaluate('window.__fleetMarker'), 'no-reload', 'the page was reloaded');
-      assert.equal(navigations, 0, 'the page navigated');
-      assert.deepEqual(pageErrors, []);
-      console.log(`node shown offline ${offlineAfterMs} ms after the agent was killed`);
-    } finally {
-      await page.close();
-    }
-  });
-
-  it('renders the camera page with its player and a readable playback error', async () => {
-    assert.ok(camera, 'the fleet test found no camera');
-    const { page, pageErrors } = await openPage();
-    try {
-      await page.goto(`${dashboardUrl}/cameras/${encodeURIComponent(camera.id)}`);
-      const name = page.getByTestId('camera-name');
-      await name.waitFor({ timeout: 10_000 });
-      assert.equal((await name.textContent())?.trim(), camera.name || camera.id);
-      await page.getByTestId('vod-player').waitFor({ state: 'visible', timeout: 10_000 });
-
-      const src = await page.locator('.player .src').textContent();
-      assert.match(src ?? '', new RegExp(`/v1/vod/${camera.id}\\.m3u8\\?from=.+&to=.+`));
-
-      // No gateway listens here, so the player must end in a readable error, not a crash.
-      const error = page.getByTestId('vod-error');
-      await error.waitFor({ timeout: 30_000 });
-      assert.match((await error.textContent()) ?? '', /Could not load|cannot decode/);
-      await page.screenshot({ path: join(artifacts, 'camera.png') });
-      assert.deepEqual(pageErrors, []);
-    } finally {
-      await page.close();
-    }
-  });
 });

@@ -71,6 +71,7 @@ export async function waitFor<T>(
       const v = await probe();
       if (v) return v;
     } catch (err) {
+      if (err instanceof DeadServiceError) throw err;
       lastErr = err;
     }
     if (Date.now() > deadline)
@@ -78,6 +79,26 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Waits for an HTTP endpoint to answer 2xx; fails at once, with the output, if the process dies. */
+export async function waitHealthy(svc: ServiceProcess, url: string, timeoutMs = 60_000): Promise<void> {
+  try {
+    await waitFor(
+      `${url} healthy`,
+      async () => {
+        if (svc.child.exitCode !== null || svc.child.signalCode !== null)
+          throw new DeadServiceError(`process exited (${svc.child.exitCode ?? svc.child.signalCode})`);
+        return (await fetch(url)).ok;
+      },
+      timeoutMs,
+      200,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- output ---\n${svc.output().slice(-6000)}`);
+  }
+}
+
+class DeadServiceError extends Error {}
 
 export interface ServiceProcess {
   child: ChildProcess;

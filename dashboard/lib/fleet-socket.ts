@@ -1,0 +1,84 @@
+'use client';
+
+import type { FleetSocketMessage, NodeView } from '@cctv/protocol';
+import { useEffect, useState } from 'react';
+
+export type SocketState = 'connecting' | 'live' | 'reconnecting';
+
+const MIN_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 10_000;
+
+/** `http://host:8080` → `ws://host:8080/ws`. */
+export function fleetSocketUrl(masterPublicUrl: string): string {
+  const url = new URL('/ws', masterPublicUrl);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.toString();
+}
+
+export function applyMessage(nodes: NodeView[], msg: FleetSocketMessage): NodeView[] {
+  if (msg.type === 'snapshot') return msg.nodes;
+  const i = nodes.findIndex((n) => n.id === msg.node.id);
+  if (i < 0) return [...nodes, msg.node].sort((a, b) => a.id.localeCompare(b.id));
+  const next = nodes.slice();
+  next[i] = msg.node;
+  return next;
+}
+
+function parse(data: unknown): FleetSocketMessage | null {
+  if (typeof data !== 'string') return null;
+  try {
+    const msg = JSON.parse(data) as Partial<FleetSocketMessage>;
+    if (msg.type === 'snapshot' && Array.isArray(msg.nodes)) return msg as FleetSocketMessage;
+    if (msg.type === 'node' && msg.node && typeof msg.node.id === 'string') return msg as FleetSocketMessage;
+  } catch {
+    // A malformed frame is ignored; the next snapshot or update repairs the view.
+  }
+  return null;
+}
+
+/**
+ * The fleet as pushed by the master's websocket, starting from the server-rendered list.
+ * Reconnects with exponential backoff (plus jitter) whenever the socket drops; every
+ * reconnect begins with a fresh snapshot, so nothing missed while away stays stale.
+ */
+export function useFleet(masterPublicUrl: string, initial: NodeView[]) {
+  const [nodes, setNodes] = useState(initial);
+  const [state, setState] = useState<SocketState>('connecting');
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    let socket: WebSocket | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    let closed = false;
+
+    const connect = () => {
+      socket = new WebSocket(fleetSocketUrl(masterPublicUrl));
+      socket.onopen = () => {
+        failures = 0;
+        setState('live');
+      };
+      socket.onmessage = (ev) => {
+        const msg = parse(ev.data);
+        if (msg) setNodes((prev) => applyMessage(prev, msg));
+      };
+      socket.onclose = () => {
+        if (closed) return;
+        setState('reconnecting');
+        const base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** failures);
+        failures += 1;
+        setAttempt(failures);
+        timer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+      };
+    };
+    connect();
+
+    return () => {
+      closed = true;
+      clearTimeout(timer);
+      socket?.close();
+    };
+  }, [masterPublicUrl]);
+
+  return { nodes, state, attempt };
+}

@@ -1,0 +1,146 @@
+/**
+ * Agent configuration: one YAML file, named by `--config <path>` or `CCTV_AGENT_CONFIG`,
+ * validated once at start. Every key is documented in node-agent/README.md.
+ */
+import { readFileSync } from 'node:fs';
+import { ID_PATTERN } from '@cctv/protocol';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+
+const Id = Type.String({ pattern: ID_PATTERN, description: 'lowercase letters, digits and dashes' });
+const Url = Type.String({ minLength: 1 });
+
+export const AgentConfigSchema = Type.Object(
+  {
+    nodeId: Id,
+    mqtt: Type.Object(
+      {
+        url: Url,
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+    gateway: Type.Object({ url: Url }, { additionalProperties: false }),
+    spool: Type.Object(
+      {
+        dir: Type.String({ minLength: 1, default: './data/agent/spool' }),
+        quotaBytes: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    heartbeatIntervalS: Type.Number({ minimum: 1, maximum: 3600, default: 5 }),
+    segmentSeconds: Type.Integer({ minimum: 1, maximum: 6, default: 2 }),
+    httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    cameras: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { id: Id, name: Type.String({ minLength: 1, maxLength: 120 }), url: Type.String({ minLength: 1 }) },
+          { additionalProperties: false },
+        ),
+        { maxItems: 64 },
+      ),
+    ),
+    simulatedCamera: Type.Object(
+      {
+        width: Type.Integer({ minimum: 16, maximum: 3840, default: 320 }),
+        height: Type.Integer({ minimum: 16, maximum: 2160, default: 180 }),
+        fps: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type AgentConfig = Static<typeof AgentConfigSchema>;
+export type CameraConfig = NonNullable<AgentConfig['cameras']>[number];
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    message: string,
+    readonly problems: string[] = [],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an already parsed document, filling defaults; throws ConfigError listing every problem. */
+export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError(`${source}: expected a YAML mapping at the top level`);
+  const value = Value.Default(AgentConfigSchema, structuredClone(doc));
+  const problems: string[] = [];
+  for (const err of Value.Errors(AgentConfigSchema, value)) {
+    const where = err.path ? err.path.slice(1).replaceAll('/', '.') : '(top level)';
+    const hint = err.schema.pattern ? ` (pattern ${err.schema.pattern})` : '';
+    problems.push(`${where}: ${err.message}${hint}`);
+  }
+  if (problems.length === 0) {
+    const config = value as AgentConfig;
+    checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
+    checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
+    const ids = new Set<string>();
+    for (const cam of config.cameras ?? []) {
+      if (ids.has(cam.id)) problems.push(`cameras: duplicate camera id "${cam.id}"`);
+      ids.add(cam.id);
+    }
+  }
+  if (problems.length > 0) {
+    const unique = [...new Set(problems)];
+    throw new ConfigError(`${source} is invalid:\n  - ${unique.join('\n  - ')}`, unique);
+  }
+  return value as AgentConfig;
+}
+
+function checkUrl(problems: string[], key: string, raw: string, protocols: string[]): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    problems.push(`${key}: "${raw}" is not a URL`);
+    return;
+  }
+  if (!protocols.includes(url.protocol))
+    problems.push(`${key}: protocol must be one of ${protocols.join(', ')}, got ${url.protocol}`);
+}
+
+/** Reads and validates the YAML file; throws ConfigError with a readable message. */
+export function loadConfigFile(path: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(doc, `config file ${path}`);
+}
+
+/** The config path from `--config <path>` / `--config=<path>`, else `CCTV_AGENT_CONFIG`. */
+export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): string {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--config') {
+      const next = argv[i + 1];
+      if (!next) throw new ConfigError('--config needs a path');
+      return next;
+    }
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+  }
+  const fromEnv = env.CCTV_AGENT_CONFIG;
+  if (fromEnv) return fromEnv;
+  throw new ConfigError('no config: pass --config <path> or set CCTV_AGENT_CONFIG');
+}
+
+export function loadConfig(argv = process.argv.slice(2), env = process.env): AgentConfig {
+  return loadConfigFile(configPathFrom(argv, env));
+}

@@ -1,0 +1,63 @@
+/** Streams one file to the gateway with PUT; hashing is done first, over the same bytes. */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { pipeline } from 'node:stream/promises';
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+export interface PutResult {
+  status: number;
+  /** The start of the response body (error JSON from the gateway), at most 4 KiB. */
+  body: string;
+}
+
+export type PutFile = (url: URL, path: string, headers: Record<string, string>) => Promise<PutResult>;
+
+export function httpPutFile(timeoutMs = 60_000): PutFile {
+  return async (url, path, headers) => {
+    const { size } = await stat(path);
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    return new Promise<PutResult>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'PUT',
+          headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+          timeout: timeoutMs,
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            if (body.length < 4096) body += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.slice(0, 4096) }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`upload timed out after ${timeoutMs} ms`)));
+      req.on('error', reject);
+      const file = createReadStream(path);
+      file.on('error', (err) => req.destroy(err));
+      file.pipe(req);
+    });
+  };
+}
+
+/** The gateway's `{error:{code,message}}`, or the raw text. */
+export function describeError(result: PutResult): string {
+  try {
+    const doc = JSON.parse(result.body) as { error?: { code?: string; message?: string } };
+    if (doc.error) return `${result.status} ${doc.error.code ?? ''}: ${doc.error.message ?? ''}`.trim();
+  } catch {
+    // not JSON
+  }
+  return `${result.status} ${result.body.slice(0, 200)}`.trim();
+}

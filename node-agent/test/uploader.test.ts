@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { SEGMENT_HEADERS } from '@cctv/protocol';
+import pino from 'pino';
+import { freePort, tempDir, waitFor } from '../../test/support/index.ts';
+import { readFinishedSegments } from '../src/spool/scan.ts';
+import { initName, playlistName } from '../src/spool/segment.ts';
+import { loadUploadState } from '../src/uploader/upload-state.ts';
+import { Uploader } from '../src/uploader/uploader.ts';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const camera = 'up-cam';
+const runId = '20261123T101500123Z';
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+interface Received {
+  name: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  status: number;
+}
+
+/** A small gateway stand-in with injected faults: `plan(name, attempt)` picks the status. */
+async function startReceiver(plan: (name: string, attempt: number) => number) {
+  const received: Received[] = [];
+  const attempts = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const name = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
+      const attempt = (attempts.get(name) ?? 0) + 1;
+      attempts.set(name, attempt);
+      const status = plan(name, attempt);
+      received.push({ name, headers: req.headers, body: Buffer.concat(chunks), status });
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(
+        status >= 400 ? JSON.stringify({ error: { code: 'INJECTED', message: `status ${status}` } }) : '{}',
+      );
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  after(() => new Promise<void>((r) => server.close(() => r())));
+  server.unref();
+  return { url: `http://127.0.0.1:${port}`, received, stored: () => received.filter((r) => r.status < 300) };
+}
+
+/** Writes a run's init file, `count` segments and its playlist into the camera's spool folder. */
+async function writeRun(dir: string, count: number, from = 0) {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, initName(runId)), Buffer.from('init-bytes'));
+  let playlist = `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="${initName(runId)}"\n`;
+  for (let i = 0; i < from + count; i++) {
+    const name = `${runId}-${String(i).padStart(6, '0')}.m4s`;
+    if (i >= from) await writeFile(join(dir, name), Buffer.from(`segment ${i} `.repeat(50 + i)));
+    const start = new Date(Date.UTC(2026, 10, 23, 10, 15, 0) + i * 2000).toISOString().replace('Z', '+0000');
+    playlist += `#EXTINF:2.000000,\n#EXT-X-PROGRAM-DATE-TIME:${start}\n${name}\n`;
+  }
+  await writeFile(join(dir, playlistName(runId)), playlist);
+}
+
+describe('uploader against a fault-injecting HTTP receiver', () => {
+  it('uploads the init file first, then segments in order, retrying 503s with backoff and skipping a 400', async () => {
+    const spoolDir = await tempDir('agent-up-');
+    const dir = join(spoolDir, camera);
+    await writeRun(dir, 4);
+    const gw = await startReceiver((name, attempt) => {
+      if (name.endsWith('-000000.m4s') && attempt <= 2) return 503;
+      if (name.endsWith('-000002.m4s')) return 400;
+      return 201;
+    });
+    const delays: number[] = [];
+    const failures: string[] = [];
+    const uploaded: string[] = [];
+    const make = (keepUploaded: number) =>
+      new Uploader({
+        gatewayUrl: gw.url,
+        nodeId: 'up-node',
+        spoolDir,
+        cameraIds: [camera],
+        logger,
+        keepUploaded,
+        backoff: { initialMs: 500, maxMs: 4000 },
+        sleep: async (ms) => {
+          delays.push(ms);
+          return true;
+        },
+        onUploaded: (s) => uploaded.push(s.name),
+        onFailed: (s, reason, willRetry) =>
+          failures.push(`${s.name} ${willRetry ? 'retry' : 'skip'} ${reason}`),
+      });
+    let uploader = make(100);
+    after(() => uploader.stop());
+    await uploader.start();
+    await waitFor(
+      'four segments done',
+      () => uploaded.length === 3 && failures.some((f) => f.includes('skip')),
+    );
+    await waitFor('backlog drained', () => uploader.backlog(camera).files === 0);
+
+    const initBody = Buffer.from('init-bytes');
+    const initRemote = `init-${sha(initBody).slice(0, 16)}.mp4`;
+    assert.equal(gw.received[0]?.name, initRemote, 'init goes first');
+    assert.equal(gw.received[0]?.headers[SEGMENT_HEADERS.sha256], sha(initBody));
+    assert.equal(gw.received[0]?.headers[SEGMENT_HEADERS.node], 'up-node');
+    assert.deepEqual(
+      gw.received.slice(1).map((r) => `${r.name.slice(-10)}:${r.status}`),
+      [
+        '000000.m4s:503',
+        '000000.m4s:503',
+        '000000.m4s:201',
+        '000001.m4s:201',
+        '000002.m4s:400',
+        '000003.m4s:201',
+      ],
+    );
+    assert.deepEqual(delays, [500, 1000]);
+    assert.equal(failures.length, 3);
+    assert.match(failures[2] ?? '', /000002\.m4s skip 400 INJECTED: status 400/);
+
+    const seg1 = gw.received.find((r) => r.name.endsWith('000001.m4s'));
+    assert.ok(seg1);
+    assert.equal(seg1.headers[SEGMENT_HEADERS.sha256], sha(seg1.body));
+    assert.deepEqual(seg1.body, await readFile(join(dir, `${runId}-000001.m4s`)));
+    assert.equal(seg1.headers[SEGMENT_HEADERS.node], 'up-node');
+    assert.equal(seg1.headers[SEGMENT_HEADERS.start], '2026-11-23T10:15:02.000Z');
+    assert.equal(seg1.headers[SEGMENT_HEADERS.durationMs], '2000');
+    assert.equal(seg1.headers[SEGMENT_HEADERS.init], initRemote);
+    assert.equal(seg1.headers[SEGMENT_HEADERS.codec], 'hevc');
+    assert.equal((await loadUploadState(dir)).lastUploaded, `${runId}-000003.m4s`);
+
+    // A restart resumes after the last upload: nothing re-sent, the init not again either.
+    await uploader.stop();
+    await writeRun(dir, 2, 4);
+    const before = gw.received.length;
+    uploader = make(2);
+    await uploader.start();
+    await waitFor('the two new segments', () => uploaded.length === 5);
+    assert.deepEqual(
+      gw.received.slice(before).map((r) => r.name.slice(-10)),
+      ['000004.m4s', '000005.m4s'],
+    );
+
+    // A live segment handed over by the recorder goes up too.
+    await writeRun(dir, 1, 6);
+    const live = (await readFinishedSegments(camera, dir, playlistName(runId))).at(-1);
+    assert.ok(live);
+    uploader.enqueue(live);
+    uploader.enqueue(live); // a duplicate report is ignored
+    await waitFor('the live segment', () => uploaded.length === 6);
+    await uploader.stop();
+    assert.equal(gw.received.filter((r) => r.name === live.name).length, 1);
+
+    // Only the newest keepUploaded=2 uploaded segments stay in the spool.
+    const exists = (n: number) =>
+      access(join(dir, `${runId}-${String(n).padStart(6, '0')}.m4s`)).then(
+        () => true,
+        () => false,
+      );
+    assert.deepEqual(await Promise.all([0, 1, 3, 4, 5, 6].map(exists)), [
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+    ]);
+    assert.ok(await exists(6));
+  });
+
+  it('stop() cuts a retry wait short while the gateway is down', async () => {
+    const spoolDir = await tempDir('agent-up-');
+    await writeRun(join(spoolDir, camera), 1);
+    const gw = await startReceiver(() => 503);
+    const uploader = new Uploader({
+      gatewayUrl: gw.url,
+      nodeId: 'up-node',
+      spoolDir,
+      cameraIds: [camera],
+      logger,
+    });
+    after(() => uploader.stop());
+    await uploader.start();
+    await waitFor('a failed attempt', () => gw.received.length >= 2);
+    const t0 = Date.now();
+    await uploader.stop();
+    assert.ok(Date.now() - t0 < 1000);
+    // The init file is refused first; the segment stays in the backlog.
+    assert.ok(gw.received.every((r) => r.name.startsWith('init-')));
+    assert.deepEqual(uploader.backlog(camera), { files: 1, bytes: 'segment 0 '.repeat(50).length });
+  });
+});

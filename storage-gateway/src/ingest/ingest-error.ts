@@ -1,0 +1,36 @@
+/** Why an upload was refused; each reason is a label of `cctv_gateway_segments_rejected_total`. */
+export const REJECT_REASONS = [
+  'bad_camera',
+  'bad_name',
+  'bad_headers',
+  'sha256_mismatch',
+  'too_large',
+  'conflict',
+  'aborted',
+  'storage_failed',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+const STATUS: Record<RejectReason, number> = {
+  bad_camera: 400,
+  bad_name: 400,
+  bad_headers: 400,
+  sha256_mismatch: 422,
+  too_large: 413,
+  conflict: 409,
+  aborted: 400,
+  storage_failed: 503,
+};
+
+/** A refused upload: `code` is the reject reason, `statusCode` the HTTP answer. */
+export class IngestError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: RejectReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IngestError';
+    this.statusCode = STATUS[code];
+  }
+}

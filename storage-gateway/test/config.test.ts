@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+const DB = 'postgresql://u:p@127.0.0.1:5432/cctv';
+
+describe('config', () => {
+  it('fills defaults relative to the working directory', () => {
+    const c = loadConfig({ DATABASE_URL: DB }, '/srv/gw');
+    assert.deepEqual(c, {
+      host: '0.0.0.0',
+      port: 8090,
+      databaseUrl: DB,
+      dataDir: '/srv/gw/data/gateway',
+      bufferDir: '/srv/gw/data/gateway/buffer',
+      nasDir: '/srv/gw/data/nas',
+      maxSegmentBytes: 64 * 1024 * 1024,
+      nasRetryInitialMs: 500,
+      nasRetryMaxMs: 30_000,
+      logLevel: 'info',
+    });
+    const d = loadConfig(
+      { DATABASE_URL: DB, GATEWAY_DATA_DIR: '/var/lib/gw', GATEWAY_NAS_DIR: '/mnt/nas' },
+      '/x',
+    );
+    assert.equal(d.bufferDir, '/var/lib/gw/buffer');
+    assert.equal(d.nasDir, '/mnt/nas');
+  });
+
+  it('lists every bad key at once', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          GATEWAY_PORT: '80a',
+          GATEWAY_MAX_SEGMENT_BYTES: '0',
+          LOG_LEVEL: 'loud',
+          GATEWAY_NAS_RETRY_INITIAL_MS: '1000',
+          GATEWAY_NAS_RETRY_MAX_MS: '10',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.problems.length, 5);
+        assert.match(err.message, /DATABASE_URL is required/);
+        assert.match(err.message, /GATEWAY_PORT must be an integer/);
+        assert.match(err.message, /GATEWAY_MAX_SEGMENT_BYTES/);
+        assert.match(err.message, /LOG_LEVEL must be one of/);
+        assert.match(err.message, /GATEWAY_NAS_RETRY_MAX_MS/);
+        return true;
+      },
+    );
+    assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /postgresql:\/\//);
+  });
+});

@@ -1,0 +1,210 @@
+/** Test harness: a real gateway (real PostgreSQL, real files, real HTTP) on a free port. */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { promisify } from 'node:util';
+import { createPrismaClient, type PrismaClient } from '@cctv/db';
+import { SEGMENT_HEADERS } from '@cctv/protocol';
+import pino from 'pino';
+import { tempDir } from '../../test/support/index.ts';
+import { type GatewayConfig, loadConfig } from '../src/config.ts';
+import { createGateway, type Gateway } from '../src/gateway.ts';
+import type { Delay } from '../src/nas/nas-mover.ts';
+
+const run = promisify(execFile);
+
+export const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+export interface RunningGateway {
+  url: string;
+  config: GatewayConfig;
+  gateway: Gateway;
+  prisma: PrismaClient;
+  stop(): Promise<void>;
+}
+
+/** A short pause instead of the configured backoff, so retries happen within the test. */
+export const quickDelay: Delay = (ms, signal) =>
+  new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.min(ms, 25));
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export async function startGateway(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+  dirs?: { bufferDir: string; nasDir: string },
+): Promise<RunningGateway> {
+  const root = await tempDir('cctv-gw-');
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: '0',
+    GATEWAY_DATA_DIR: root,
+    GATEWAY_BUFFER_DIR: dirs?.bufferDir ?? join(root, 'buffer'),
+    GATEWAY_NAS_DIR: dirs?.nasDir ?? join(root, 'nas'),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const prisma = createPrismaClient(databaseUrl, 4);
+  const logger = pino({ level: config.logLevel });
+  const gateway = await createGateway({ config, logger, prisma, delay: quickDelay });
+  const url = await gateway.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await gateway.stop();
+    await prisma.$disconnect();
+  };
+  after(stop);
+  return { url, config, gateway, prisma, stop };
+}
+
+export interface Upload {
+  status: number;
+  body: { error?: { code: string; message: string }; status?: string; segment?: Record<string, unknown> };
+}
+
+export async function put(
+  url: string,
+  camera: string,
+  name: string,
+  data: Buffer,
+  headers: Record<string, string> = {},
+): Promise<Upload> {
+  const res = await fetch(`${url}/v1/segments/${camera}/${name}`, {
+    method: 'PUT',
+    body: new Uint8Array(data),
+    headers: {
+      'content-type': 'application/octet-stream',
+      [SEGMENT_HEADERS.sha256]: sha256(data),
+      ...headers,
+    },
+  });
+  return { status: res.status, body: (await res.json()) as Upload['body'] };
+}
+
+export function mediaHeaders(
+  start: Date,
+  durationMs: number,
+  init: string,
+  node = 'node-1',
+): Record<string, string> {
+  return {
+    [SEGMENT_HEADERS.node]: node,
+    [SEGMENT_HEADERS.start]: start.toISOString(),
+    [SEGMENT_HEADERS.durationMs]: String(durationMs),
+    [SEGMENT_HEADERS.init]: init,
+    [SEGMENT_HEADERS.codec]: 'hvc1',
+  };
+}
+
+/** Sends a request with the path exactly as given: fetch would normalise `..` away. */
+export function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  body: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { hostname, port, method, path, headers: { ...headers, 'content-length': body.length } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The value of one sample of a metric in Prometheus text format, 0 when absent. */
+export async function metric(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+export interface HlsFixture {
+  init: { name: string; data: Buffer };
+  segments: { name: string; data: Buffer; durationMs: number }[];
+}
+
+/** Encodes a few seconds of test pattern to fMP4 HLS (H.265, hvc1) with real ffmpeg. */
+export async function makeHls(dir: string, prefix: string, size = '160x90'): Promise<HlsFixture> {
+  const out = join(dir, prefix);
+  await mkdir(out, { recursive: true });
+  // ffmpeg writes the init and segment names relative to the playlist's directory.
+  await run(
+    'ffmpeg',
+    [
+      ...[
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=size=${size}:rate=10`,
+        '-t',
+        '6',
+      ],
+      ...['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error', '-tag:v', 'hvc1'],
+      ...[
+        '-g',
+        '20',
+        '-f',
+        'hls',
+        '-hls_time',
+        '2',
+        '-hls_segment_type',
+        'fmp4',
+        '-hls_playlist_type',
+        'vod',
+      ],
+      ...[
+        '-hls_fmp4_init_filename',
+        `init-${prefix}.mp4`,
+        '-hls_segment_filename',
+        join(out, `${prefix}-%03d.m4s`),
+      ],
+      join(out, 'index.m3u8'),
+    ],
+    { timeout: 30_000 },
+  );
+  const playlist = await readFile(join(out, 'index.m3u8'), 'utf8');
+  const segments: HlsFixture['segments'] = [];
+  let duration = 0;
+  for (const line of playlist.split('\n')) {
+    if (line.startsWith('#EXTINF:')) duration = Math.round(Number.parseFloat(line.slice(8)) * 1000);
+    else if (line.endsWith('.m4s'))
+      segments.push({ name: line, data: await readFile(join(out, line)), durationMs: duration });
+  }
+  const initName = `init-${prefix}.mp4`;
+  return { init: { name: initName, data: await readFile(join(out, initName)) }, segments };
+}
+
+/** Names of every file under `dir`, recursively, relative to it. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}
