@@ -22,7 +22,9 @@ describe('validators', () => {
       JSON.stringify({ state: 'online', at: new Date().toISOString(), agentVersion: '0.1.0' }),
     );
     assert.equal(ok.ok, true);
-    const bad = validators.status.parse(JSON.stringify({ state: 'sleeping', at: 'yesterday', agentVersion: 1 }));
+    const bad = validators.status.parse(
+      JSON.stringify({ state: 'sleeping', at: 'yesterday', agentVersion: 1 }),
+    );
     assert.equal(bad.ok, false);
     if (!bad.ok) assert.match(bad.error, /^invalid at \//);
     const notJson = validators.heartbeat.parse('{nope');
