@@ -49,11 +49,13 @@ if (missing.length) {
   else run('apt-get', args, { env });
 }
 
-// 2. npm packages, exactly as locked.
+// 2. npm packages at the locked versions. `npm install` rather than `npm ci`: npm 11 leaves
+// other platforms' optional packages (Biome's per-platform binaries) out of the lock, and
+// `npm ci` then refuses the lock as out of sync.
 const lock = join(root, 'package-lock.json');
 const installed = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs) {
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 // 3. Prisma client (Rust-free). `prisma generate` insists on a schema engine path although it

@@ -72,29 +72,17 @@ export class NodeRepository {
   async applyHello(hello: HelloMessage, at: Date): Promise<void> {
     const nodeId = hello.nodeId;
     const ids = hello.cameras.map((c) => c.id);
+    const info = {
+      agentVersion: hello.agentVersion,
+      protocolVersion: String(hello.protocolVersion),
+      hostname: hello.host.hostname,
+      platform: hello.host.platform,
+      arch: hello.host.arch,
+      capabilities: hello.capabilities,
+      lastSeenAt: at,
+    };
     await this.db.$transaction([
-      this.db.node.upsert({
-        where: { id: nodeId },
-        create: {
-          id: nodeId,
-          agentVersion: hello.agentVersion,
-          protocolVersion: String(hello.protocolVersion),
-          hostname: hello.host.hostname,
-          platform: hello.host.platform,
-          arch: hello.host.arch,
-          capabilities: hello.capabilities,
-          lastSeenAt: at,
-        },
-        update: {
-          agentVersion: hello.agentVersion,
-          protocolVersion: String(hello.protocolVersion),
-          hostname: hello.host.hostname,
-          platform: hello.host.platform,
-          arch: hello.host.arch,
-          capabilities: hello.capabilities,
-          lastSeenAt: at,
-        },
-      }),
+      this.db.node.upsert({ where: { id: nodeId }, create: { id: nodeId, ...info }, update: info }),
       this.db.camera.deleteMany({ where: { nodeId, id: { notIn: ids } } }),
       ...hello.cameras.map((c) => {
         const data = {
