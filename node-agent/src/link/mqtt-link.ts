@@ -157,15 +157,17 @@ export class MqttLink {
   }
 
   /** Publishes the offline status now, leaving the connection up (shutdown starts with this). */
-  async announceOffline(): Promise<void> {
+  async announceOffline(timeoutMs = 3000): Promise<void> {
     this.leaving = true;
     if (!this.client?.connected) return;
-    await this.publish(
+    // A broker that goes away at the same moment never acknowledges; do not wait for it.
+    const offline = this.publish(
       validators.status,
       topics.status(this.opts.nodeId),
       this.status('offline'),
       1,
       true,
     ).catch(() => {});
+    await Promise.race([offline, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }
 }

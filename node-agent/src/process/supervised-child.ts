@@ -92,6 +92,9 @@ export class SupervisedChild {
     const child = spawn(this.opts.command, args, {
       env: this.opts.env ?? process.env,
       stdio: ['pipe', 'ignore', 'pipe'],
+      // Own process group: a Ctrl-C in the agent's terminal must not reach the child directly;
+      // stop() ends it in order (ffmpeg finishes its segment) and nothing counts it as a crash.
+      detached: true,
     });
     this.child = child;
     let partial = '';
