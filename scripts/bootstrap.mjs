@@ -20,6 +20,8 @@ function run(cmd, args, opts = {}) {
 }
 
 const onPath = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+const debInstalled = (pkg) =>
+  /^Status: install ok installed$/m.test(spawnSync('dpkg', ['-s', pkg], { encoding: 'utf8' }).stdout ?? '');
 
 // 1. System packages from Debian.
 const needed = [
@@ -30,7 +32,22 @@ const needed = [
     () => existsSync('/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'),
   ],
 ];
-if (forTests) needed.push(['chromium', 'chromium', () => existsSync('/usr/bin/chromium')]);
+if (forTests) {
+  needed.push(['chromium', 'chromium', () => existsSync('/usr/bin/chromium')]);
+  // GStreamer's RTSP server, driven from Debian's Python: the stand-in camera of
+  // test/support/rtsp-server.py (x264enc is in -ugly, x265enc and the parsers in -bad,
+  // timeoverlay in -x).
+  for (const pkg of [
+    'python3-gi',
+    'gir1.2-gst-rtsp-server-1.0',
+    'gstreamer1.0-plugins-base',
+    'gstreamer1.0-plugins-good',
+    'gstreamer1.0-plugins-bad',
+    'gstreamer1.0-plugins-ugly',
+    'gstreamer1.0-x',
+  ])
+    needed.push([pkg, pkg, () => debInstalled(pkg)]);
+}
 const missing = needed.filter(([, , ok]) => !ok()).map(([, pkg]) => pkg);
 if (missing.length) {
   const isRoot = process.getuid?.() === 0;

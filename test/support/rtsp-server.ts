@@ -1,0 +1,170 @@
+/**
+ * A real RTSP server standing in for a camera: `rtsp-server.py` (GStreamer's gst-rtsp-server)
+ * started on a free port, stopped after the test file. It can be stopped and restarted on the
+ * same port, as a camera that reboots.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort, onCleanup, repoRoot } from './index.ts';
+
+const script = join(repoRoot, 'test', 'support', 'rtsp-server.py');
+// Debian's python3-gi is installed for Debian's Python; a pyenv or venv python3 on PATH lacks it.
+const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+export interface RtspServerOptions {
+  /** Mount paths, each a shared media fed by the one source (default `['/stream']`). */
+  mounts?: string[];
+  codec?: 'h264' | 'h265';
+  /** `live`: a moving test pattern encoded live; `file`: `file` served in real time, looped. */
+  source?: 'live' | 'file';
+  /** An MP4 or MKV already encoded in `codec`, for `source: 'file'`. */
+  file?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** Keyframe interval in frames (default two seconds' worth). */
+  gop?: number;
+  /** Kbit/s. */
+  bitrate?: number;
+  pattern?: 'ball' | 'smpte';
+  /** Lower transports the server accepts; a SETUP asking for another gets 461 (default both). */
+  protocols?: ('tcp' | 'udp')[];
+  host?: string;
+  /** Default: a free port. */
+  port?: number;
+  readyTimeoutMs?: number;
+}
+
+export interface RtspServer {
+  /** The first mount's URL. */
+  readonly url: string;
+  readonly urls: string[];
+  readonly port: number;
+  /** The current process, undefined while stopped. */
+  readonly pid: number | undefined;
+  /** Everything the current process printed on stderr (its last 20,000 characters). */
+  stderr(): string;
+  /** Resolves once the process has exited; SIGKILL emulates a crash rather than a clean stop. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Stops the server if it runs and starts it again on the same port. */
+  restart(): Promise<void>;
+}
+
+export class RtspServerUnavailableError extends Error {
+  readonly code = 'RTSP_SERVER_UNAVAILABLE';
+}
+
+let availability: Promise<void> | undefined;
+
+/** Rejects with a clear message (the Debian packages to install) when the server cannot run here. */
+export function ensureRtspServerAvailable(): Promise<void> {
+  availability ??= new Promise<void>((resolve, reject) => {
+    execFile(python, [script, '--check'], { timeout: 30_000 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      reject(
+        new RtspServerUnavailableError(
+          `the test RTSP server cannot run: ${stderr.trim() || err.message}\n` +
+            'node scripts/bootstrap.mjs --test installs the Debian packages it needs',
+        ),
+      );
+    });
+  });
+  return availability;
+}
+
+function scriptArgs(opts: RtspServerOptions, host: string, port: number): string[] {
+  const args = ['--port', String(port), '--host', host, '--exit-with-parent'];
+  for (const m of opts.mounts ?? ['/stream']) args.push('--mount', m);
+  const flags: [string, string | number | undefined][] = [
+    ['--codec', opts.codec],
+    ['--source', opts.source],
+    ['--file', opts.file],
+    ['--width', opts.width],
+    ['--height', opts.height],
+    ['--fps', opts.fps],
+    ['--gop', opts.gop],
+    ['--bitrate', opts.bitrate],
+    ['--pattern', opts.pattern],
+    ['--protocols', opts.protocols?.join(',')],
+  ];
+  for (const [flag, value] of flags) if (value !== undefined) args.push(flag, String(value));
+  return args;
+}
+
+/** Starts the server and waits for it to listen; it is stopped after the test file. */
+export async function startRtspServer(opts: RtspServerOptions = {}): Promise<RtspServer> {
+  await ensureRtspServerAvailable();
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort());
+  const args = scriptArgs(opts, host, port);
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
+  let child: ChildProcess | undefined;
+  let stderr = '';
+  let urls: string[] = [];
+
+  const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
+    new Promise<void>((resolve) => {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
+      const force = setTimeout(() => c.kill('SIGKILL'), 5_000);
+      c.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      c.kill(signal);
+    });
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      stderr = '';
+      const c = spawn(python, [script, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
+      c.stderr?.on('data', (b: Buffer) => {
+        stderr = (stderr + b.toString()).slice(-20_000);
+      });
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        c.off('exit', onExit);
+        reject(new Error(`RTSP server on port ${port} ${why}\n--- stderr ---\n${stderr.slice(-4000)}`));
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        // stderr may still be in flight when the process is already gone.
+        setImmediate(() => fail(`exited (${code ?? signal}) before it was ready`));
+      const timer = setTimeout(() => {
+        c.kill('SIGKILL');
+        fail(`not ready after ${readyTimeoutMs} ms`);
+      }, readyTimeoutMs);
+      c.once('exit', onExit);
+      const lines = createInterface({ input: c.stdout as NodeJS.ReadableStream });
+      lines.on('line', (line) => {
+        if (!line.startsWith('READY ')) return;
+        clearTimeout(timer);
+        c.off('exit', onExit);
+        urls = line.slice('READY '.length).trim().split(/\s+/);
+        resolve();
+      });
+    });
+
+  onCleanup(() => stop('SIGKILL'));
+  await start();
+  return {
+    get url() {
+      return urls[0] ?? '';
+    },
+    get urls() {
+      return urls;
+    },
+    port,
+    get pid() {
+      return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    },
+    stderr: () => stderr,
+    stop,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  };
+}
