@@ -1,3 +1,4 @@
+export * from './commands.ts';
 export type * from './fleet-api.ts';
 export * from './ids.ts';
 export * from './messages.ts';
@@ -5,6 +6,7 @@ export * from './segments.ts';
 export * from './topics.ts';
 export * from './validate.ts';
 
+import { CameraSpec, CommandReply, CommandRequest, ConfigCommandArgs, PingResult } from './commands.ts';
 import { HeartbeatMessage, HelloMessage, StatusMessage } from './messages.ts';
 import { compile } from './validate.ts';
 
@@ -13,4 +15,9 @@ export const validators = {
   status: compile(StatusMessage),
   hello: compile(HelloMessage),
   heartbeat: compile(HeartbeatMessage),
+  commandRequest: compile(CommandRequest),
+  commandReply: compile(CommandReply),
+  configCommandArgs: compile(ConfigCommandArgs),
+  cameraSpec: compile(CameraSpec),
+  pingResult: compile(PingResult),
 };

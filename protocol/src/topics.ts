@@ -12,6 +12,8 @@ export const topics = {
   events: (nodeId: string) => `${nodeBase(nodeId)}/events`,
   cmd: (nodeId: string, name: string) => `${nodeBase(nodeId)}/cmd/${name}`,
   reply: (nodeId: string, reqId: string) => `${nodeBase(nodeId)}/reply/${reqId}`,
+  /** What an agent subscribes to for its commands: `cctv/v1/nodes/{node}/cmd/+`. */
+  cmdFilter: (nodeId: string) => `${nodeBase(nodeId)}/cmd/+`,
   /** Everything a node publishes or receives: `cctv/v1/nodes/{node}/#`. */
   nodeTree: (nodeId: string) => `${nodeBase(nodeId)}/#`,
   /** Subscription filters for the master, one per message kind. */
