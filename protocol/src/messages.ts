@@ -73,17 +73,70 @@ export const CameraHeartbeat = Type.Object({
   segmentsRecorded: Type.Integer({ minimum: 0 }),
   backlogFiles: Type.Integer({ minimum: 0 }),
   backlogBytes: NonNeg,
+  // Added after protocol v1 shipped: optional so older agents' heartbeats stay valid.
+  /** Start of the oldest segment still waiting for upload; null when nothing waits. */
+  backlogOldestAt: Type.Optional(Type.Union([IsoTime, Type.Null()])),
+  /** Un-uploaded segments removed from the spool (quota), since the agent started. */
+  droppedSegments: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Unexpected ffmpeg exits that led to a restart, since the agent started. */
+  restarts: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** RTSP transport in use; null for sources that are not RTSP. */
+  transport: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('udp'), Type.Null()])),
+  mode: Type.Optional(Type.Union([Type.Literal('copy'), Type.Literal('transcode')])),
+  encoder: Type.Optional(Text(64)),
+  /** The camera's ffmpeg: CPU in percent of one core, and resident memory. */
+  cpuPercent: Type.Optional(NonNeg),
+  rssBytes: Type.Optional(NonNeg),
 });
 export type CameraHeartbeat = Static<typeof CameraHeartbeat>;
+
+/** The whole host. cpuPercent: 100 = every core busy. memFreeBytes is MemFree, memAvailableBytes MemAvailable. */
+export const HostFigures = Type.Object({
+  cpuPercent: Type.Number({ minimum: 0, maximum: 100 }),
+  load1: NonNeg,
+  load5: NonNeg,
+  load15: NonNeg,
+  memTotalBytes: NonNeg,
+  memFreeBytes: NonNeg,
+  memAvailableBytes: NonNeg,
+  uptimeS: NonNeg,
+});
+export type HostFigures = Static<typeof HostFigures>;
+
+/**
+ * The agent with its child processes (ffmpeg): cpuPercent in percent of ONE core (a busy
+ * 4-core host can read 400), rssBytes summed over the processes. self* is the agent alone.
+ */
+export const AgentFigures = Type.Object({
+  cpuPercent: Type.Number({ minimum: 0, maximum: 100 * 1024 }),
+  rssBytes: NonNeg,
+  selfCpuPercent: Type.Number({ minimum: 0, maximum: 100 * 1024 }),
+  selfRssBytes: NonNeg,
+  /** Live child processes (any depth). */
+  children: Type.Integer({ minimum: 0 }),
+  uptimeS: NonNeg,
+});
+export type AgentFigures = Static<typeof AgentFigures>;
 
 export const HeartbeatMessage = Type.Object({
   seq: Type.Integer({ minimum: 0 }),
   at: IsoTime,
+  /** Agent process uptime. */
   uptimeS: NonNeg,
+  /** percent: the agent with its children, percent of one core (same as agent.cpuPercent). */
   cpu: Type.Object({ percent: Type.Number({ minimum: 0, maximum: 100 * 1024 }), load1: NonNeg }),
+  /** rssBytes: the agent with its children; freeBytes: the host's available memory. */
   mem: Type.Object({ rssBytes: NonNeg, totalBytes: NonNeg, freeBytes: NonNeg }),
   tempC: Type.Union([Type.Number(), Type.Null()]),
-  disk: Type.Object({ spoolFreeBytes: NonNeg, spoolUsedBytes: NonNeg }),
+  disk: Type.Object({
+    spoolFreeBytes: NonNeg,
+    spoolUsedBytes: NonNeg,
+    /** Size of the spool's file system (optional: older agents do not send it). */
+    spoolTotalBytes: Type.Optional(NonNeg),
+  }),
+  // Optional so the master keeps accepting heartbeats from older agents.
+  host: Type.Optional(HostFigures),
+  agent: Type.Optional(AgentFigures),
   cameras: Type.Array(CameraHeartbeat, { maxItems: 64 }),
 });
 export type HeartbeatMessage = Static<typeof HeartbeatMessage>;

@@ -1,5 +1,6 @@
 /** What the host's ffmpeg can do, and what a camera stream is, asked of ffmpeg/ffprobe themselves. */
 import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
@@ -7,7 +8,10 @@ const run = promisify(execFile);
 
 export interface FfmpegInfo {
   version: string;
+  /** Hardware encoders that encoded a test pattern here. */
   hwEncoders: string[];
+  /** Hardware encoders compiled into ffmpeg, usable or not. */
+  listedHwEncoders?: string[];
 }
 
 const HW_ENCODER_RE = /^(?:hevc|h264)_(?:v4l2m2m|vaapi|qsv|nvenc|amf|omx|rkmpp|videotoolbox|mediacodec)$/;
@@ -16,6 +20,20 @@ const HW_ENCODER_RE = /^(?:hevc|h264)_(?:v4l2m2m|vaapi|qsv|nvenc|amf|omx|rkmpp|v
 export function parseFfmpegVersion(output: string): string {
   const m = /ffmpeg version (\S+)/.exec(output);
   return (m?.[1] ?? 'unknown').slice(0, 120);
+}
+
+/** True when `command` is an executable on the PATH. */
+export async function onPath(command: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (!dir) continue;
+    try {
+      await access(`${dir}/${command}`, constants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
 }
 
 /** Hardware H.264/H.265 encoders listed by `ffmpeg -encoders` (lines like " V....D hevc_vaapi  …"). */
@@ -28,12 +46,39 @@ export function parseHwEncoders(output: string): string[] {
   return found.slice(0, 32);
 }
 
+/**
+ * ffmpeg's version and the hardware encoders that really work here. Distribution builds list
+ * encoders for hardware the host may lack (Debian's lists hevc_v4l2m2m on any x86 box), so
+ * each listed one the codec policy could pick is tried on a few frames first.
+ */
 export async function ffmpegInfo(ffmpeg = 'ffmpeg'): Promise<FfmpegInfo> {
   const [version, encoders] = await Promise.all([
     run(ffmpeg, ['-hide_banner', '-version'], { timeout: 10_000 }),
     run(ffmpeg, ['-hide_banner', '-encoders'], { timeout: 10_000, maxBuffer: 4 * 1024 * 1024 }),
   ]);
-  return { version: parseFfmpegVersion(version.stdout), hwEncoders: parseHwEncoders(encoders.stdout) };
+  const listed = parseHwEncoders(encoders.stdout);
+  const usable: string[] = [];
+  // Only H.265 encoders matter for recording; each failing try costs ~0.1 s at start.
+  for (const encoder of listed.filter((e) => e.startsWith('hevc_')))
+    if (await encoderWorks(ffmpeg, encoder)) usable.push(encoder);
+  return { version: parseFfmpegVersion(version.stdout), hwEncoders: usable, listedHwEncoders: listed };
+}
+
+/** Encodes a few frames of a test pattern with the encoder; false when it cannot. */
+export async function encoderWorks(ffmpeg: string, encoder: string): Promise<boolean> {
+  try {
+    await run(
+      ffmpeg,
+      [
+        ...['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10'],
+        ...['-frames:v', '5', '-pix_fmt', 'yuv420p', '-c:v', encoder, '-f', 'null', '-'],
+      ],
+      { timeout: 15_000 },
+    );
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface StreamInfo {
@@ -49,10 +94,18 @@ function parseRate(rate: string | undefined): number {
   return Math.round((num / den) * 100) / 100;
 }
 
-/** The first video stream of a source (camera URL or file). */
-export async function probeVideo(url: string, timeoutMs = 15_000, ffprobe = 'ffprobe'): Promise<StreamInfo> {
-  const args = ['-v', 'error'];
-  if (url.startsWith('rtsp')) args.push('-rtsp_transport', 'tcp');
+/**
+ * The first video stream of a source; `input` is what opens it (options, then the URL, device
+ * or file as the last item).
+ */
+export async function probeVideo(
+  input: string[],
+  timeoutMs = 15_000,
+  ffprobe = 'ffprobe',
+): Promise<StreamInfo> {
+  const location = input.at(-1) ?? '';
+  // ffprobe's default 5 s of analysis would lengthen every reconnect; 1.5 s finds size and rate.
+  const args = ['-v', 'error', '-analyzeduration', '1500000', ...input.slice(0, -1)];
   args.push(
     '-select_streams',
     'v:0',
@@ -60,9 +113,20 @@ export async function probeVideo(url: string, timeoutMs = 15_000, ffprobe = 'ffp
     'stream=codec_name,width,height,avg_frame_rate,r_frame_rate',
     '-of',
     'json',
-    url,
+    location,
   );
-  const { stdout } = await run(ffprobe, args, { timeout: timeoutMs });
+  let stdout: string;
+  try {
+    ({ stdout } = await run(ffprobe, args, { timeout: timeoutMs, killSignal: 'SIGKILL' }));
+  } catch (err) {
+    const e = err as Error & { stderr?: string; killed?: boolean };
+    const line = e.stderr?.trim().split('\n').at(-1);
+    throw new Error(
+      e.killed
+        ? `no answer in ${timeoutMs / 1000} s`
+        : (line ?? e.message.split('\n')[0] ?? 'ffprobe failed'),
+    );
+  }
   const parsed = JSON.parse(stdout) as {
     streams?: {
       codec_name?: string;
