@@ -3,13 +3,17 @@
  * validated once at start. Every key is documented in node-agent/README.md.
  */
 import { readFileSync } from 'node:fs';
-import { ID_PATTERN } from '@cctv/protocol';
+import { CameraSpec, ID_PATTERN } from '@cctv/protocol';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { sourceProblem } from './recorder/source.ts';
 
 const Id = Type.String({ pattern: ID_PATTERN, description: 'lowercase letters, digits and dashes' });
 const Url = Type.String({ minLength: 1 });
+
+/** One camera: the same shape the `cmd/config` command carries (protocol's CameraSpec). */
+export const CameraConfigSchema = CameraSpec;
 
 export const AgentConfigSchema = Type.Object(
   {
@@ -26,22 +30,42 @@ export const AgentConfigSchema = Type.Object(
     spool: Type.Object(
       {
         dir: Type.String({ minLength: 1, default: './data/agent/spool' }),
-        quotaBytes: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
+        quotaBytes: Type.Integer({ minimum: 64 * 1024, default: 2 * 1024 ** 3 }),
+        minFreeBytes: Type.Integer({ minimum: 0, default: 256 * 1024 ** 2 }),
       },
       { additionalProperties: false, default: {} },
     ),
+    stateDir: Type.String({ minLength: 1, default: './data/agent/state' }),
     heartbeatIntervalS: Type.Number({ minimum: 1, maximum: 3600, default: 5 }),
-    segmentSeconds: Type.Integer({ minimum: 1, maximum: 6, default: 2 }),
-    httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-    cameras: Type.Optional(
-      Type.Array(
-        Type.Object(
-          { id: Id, name: Type.String({ minLength: 1, maxLength: 120 }), url: Type.String({ minLength: 1 }) },
-          { additionalProperties: false },
+    segmentSeconds: Type.Integer({ minimum: 2, maximum: 6, default: 2 }),
+    recorder: Type.Object(
+      {
+        stallTimeoutS: Type.Number({ minimum: 2, maximum: 600, default: 15 }),
+        probeTimeoutS: Type.Number({ minimum: 1, maximum: 120, default: 10 }),
+        failedAfterS: Type.Number({ minimum: 5, maximum: 86_400, default: 60 }),
+        failedRetryMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 10_000 }),
+        backoffInitialMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
+        backoffMaxMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 5000 }),
+        hevcEncoder: Type.Union(
+          [Type.Literal('auto'), Type.Literal('libx265'), Type.Literal('hevc_v4l2m2m')],
+          { default: 'auto' },
         ),
-        { maxItems: 64 },
-      ),
+        x265Preset: Type.Union(
+          ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'].map((p) => Type.Literal(p)),
+          { default: 'ultrafast' },
+        ),
+      },
+      { additionalProperties: false, default: {} },
     ),
+    outbox: Type.Object(
+      {
+        maxMessages: Type.Integer({ minimum: 1, default: 10_000 }),
+        maxBytes: Type.Integer({ minimum: 1024, default: 50 * 1024 ** 2 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    cameras: Type.Optional(Type.Array(CameraConfigSchema, { maxItems: 64 })),
     simulatedCamera: Type.Object(
       {
         width: Type.Integer({ minimum: 16, maximum: 3840, default: 320 }),
@@ -55,7 +79,7 @@ export const AgentConfigSchema = Type.Object(
 );
 
 export type AgentConfig = Static<typeof AgentConfigSchema>;
-export type CameraConfig = NonNullable<AgentConfig['cameras']>[number];
+export type CameraConfig = Static<typeof CameraConfigSchema>;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -83,17 +107,34 @@ export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
     const config = value as AgentConfig;
     checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
     checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
-    const ids = new Set<string>();
-    for (const cam of config.cameras ?? []) {
-      if (ids.has(cam.id)) problems.push(`cameras: duplicate camera id "${cam.id}"`);
-      ids.add(cam.id);
-    }
+    problems.push(...cameraProblems(config.cameras ?? []));
+    if (config.recorder.backoffMaxMs < config.recorder.backoffInitialMs)
+      problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
   }
   if (problems.length > 0) {
     const unique = [...new Set(problems)];
     throw new ConfigError(`${source} is invalid:\n  - ${unique.join('\n  - ')}`, unique);
   }
   return value as AgentConfig;
+}
+
+/** Problems a camera list has beyond its schema: duplicate ids, sources the agent cannot read. */
+export function cameraProblems(cameras: CameraConfig[]): string[] {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  cameras.forEach((cam, i) => {
+    if (ids.has(cam.id)) problems.push(`cameras: duplicate camera id "${cam.id}"`);
+    ids.add(cam.id);
+    for (const [key, url] of [
+      ['url', cam.url],
+      ['substreamUrl', cam.substreamUrl],
+    ] as const) {
+      if (url === undefined) continue;
+      const problem = sourceProblem(url);
+      if (problem) problems.push(`cameras.${i}.${key}: ${problem}`);
+    }
+  });
+  return problems;
 }
 
 function checkUrl(problems: string[], key: string, raw: string, protocols: string[]): void {

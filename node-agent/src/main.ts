@@ -1,20 +1,32 @@
 /**
  * Node agent entry point: wiring only. Parts are built and started in the order below and
- * stopped in reverse on SIGTERM/SIGINT.
+ * stopped in reverse on SIGTERM/SIGINT; SIGHUP reloads the cameras from the config file.
  */
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig } from './config.ts';
-import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
+import { cameraDefinitions, cameraPlannerFactory } from './cameras/camera-definitions.ts';
+import { CameraSet } from './cameras/camera-set.ts';
+import { configCommand } from './cameras/config-command.ts';
+import { RemoteCameras } from './cameras/remote-cameras.ts';
+import { ConfigError, configPathFrom, loadConfig, loadConfigFile } from './config.ts';
+import { ffmpegInfo, findFont } from './host/ffmpeg-info.ts';
+import { HostSampler } from './host/host-sampler.ts';
+import { diskSpace } from './host/system-stats.ts';
 import { type CameraFigures, heartbeatBuilder } from './link/heartbeat.ts';
 import { buildHello } from './link/hello.ts';
 import { MqttLink } from './link/mqtt-link.ts';
 import { createLogger } from './logger.ts';
 import { AgentMetrics, startMetricsServer } from './metrics/metrics.ts';
-import { planCameras } from './recorder/camera-plan.ts';
+import type { ExitCause } from './process/supervised-child.ts';
 import { Recorder } from './recorder/recorder.ts';
+import { TransportMemory } from './recorder/transport-memory.ts';
+import { SpoolQuota } from './spool/quota.ts';
+import { spoolUsedBytes } from './spool/scan.ts';
 import { Uploader } from './uploader/uploader.ts';
 import { AGENT_VERSION } from './version.ts';
+
+const restartReason = (cause: ExitCause) =>
+  cause === 'stall' ? 'stall' : cause === 'prepare-failed' ? 'unreachable' : 'exit';
 
 async function main(): Promise<void> {
   // config: YAML from --config / CCTV_AGENT_CONFIG, validated once
@@ -28,85 +40,159 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const configPath = configPathFrom(process.argv.slice(2), process.env);
   const spoolDir = resolve(config.spool.dir);
+  const stateDir = resolve(config.stateDir);
   const log = createLogger(config.nodeId);
   log.info(
-    { agentVersion: AGENT_VERSION, spoolDir, gateway: config.gateway.url, mqtt: config.mqtt.url },
+    { agentVersion: AGENT_VERSION, spoolDir, stateDir, gateway: config.gateway.url, mqtt: config.mqtt.url },
     'agent starting',
   );
 
-  // host: ffmpeg version and hardware encoders, for hello
+  // host: ffmpeg version and hardware encoders, for hello and the codec policy
   const ffmpeg = await ffmpegInfo();
   log.info({ ffmpeg: ffmpeg.version, hwEncoders: ffmpeg.hwEncoders }, 'ffmpeg found');
-
-  // cameras: configured ones probed (copy or transcode), else the simulated test pattern
-  const plans = await planCameras(config, { probe: (url) => probeVideo(url), findFont });
-  for (const p of plans) log.info({ cameraId: p.id, recording: p.info.recording }, 'camera planned');
+  const memory = new TransportMemory(stateDir, (err) => log.warn({ err }, 'transport memory not saved'));
+  await memory.load();
 
   // metrics: counters always, the /metrics server only with httpPort
   const figures = (): CameraFigures[] =>
-    recorders.map((r) => ({ ...r.status(), backlog: uploader.backlog(r.cameraId) }));
-  const metrics = new AgentMetrics(figures);
+    cameraSet.recorders().map((r) => ({
+      ...r.status(),
+      backlog: uploader.backlog(r.cameraId),
+      droppedSegments: uploader.dropped(r.cameraId),
+    }));
+  const host = new HostSampler({ spoolDir });
+  const metrics = new AgentMetrics(figures, { host });
   let metricsServer: Server | null = null;
   if (config.httpPort) {
     metricsServer = await startMetricsServer(metrics.registry, config.httpPort);
     log.info({ port: config.httpPort }, 'metrics on /metrics');
   }
 
-  // uploader: resumes the spool backlog, then sends finished segments to the gateway
+  // uploader: resumes the spool backlog (also of cameras no longer configured), then sends
   const uploader = new Uploader({
     gatewayUrl: config.gateway.url,
     nodeId: config.nodeId,
     spoolDir,
-    cameraIds: plans.map((p) => p.id),
+    cameraIds: [],
     logger: log.child({ part: 'uploader' }),
     onUploaded: (s) => metrics.segmentUploaded(s.cameraId),
     onFailed: (s, _reason, willRetry) => metrics.uploadFailed(s.cameraId, willRetry),
   });
   await uploader.start();
 
-  // recorders: one supervised ffmpeg per camera into the spool; finished segments go to the uploader
-  const recorders = plans.map(
-    (plan) =>
+  // spool quota: uploaded segments make room first; un-uploaded ones only as a last resort
+  const quota = new SpoolQuota({
+    quotaBytes: config.spool.quotaBytes,
+    minFreeBytes: config.spool.minFreeBytes,
+    cameras: () => uploader.all(),
+    usedBytes: () => spoolUsedBytes(spoolDir),
+    freeBytes: async () => (await diskSpace(spoolDir)).freeBytes,
+    logger: log.child({ part: 'spool' }),
+    onDropped: (s) => metrics.segmentDropped(s.cameraId, 'quota'),
+  });
+  const enforceQuota = () =>
+    void quota.enforce().catch((err) => log.error({ err }, 'spool quota check failed'));
+  const quotaTimer = setInterval(enforceQuota, 10_000);
+  enforceQuota();
+
+  // cameras: one planner + supervised recorder per camera, changeable at run time
+  const font = await findFont();
+  let link: MqttLink | undefined; // made below, once the cameras it reports exist
+  const cameraSet = new CameraSet({
+    makePlanner: cameraPlannerFactory(config, { ffmpeg, memory, font }),
+    makeRecorder: (planner) =>
       new Recorder({
-        plan,
+        planner,
         spoolDir,
         segmentSeconds: config.segmentSeconds,
-        logger: log.child({ cameraId: plan.id }),
+        logger: log.child({ cameraId: planner.id }),
+        backoff: { initialMs: config.recorder.backoffInitialMs, maxMs: config.recorder.backoffMaxMs },
+        failedAfterS: config.recorder.failedAfterS,
+        failedRetryMs: config.recorder.failedRetryMs,
+        stallTimeoutS: config.recorder.stallTimeoutS,
         onSegment: (segment) => {
           metrics.segmentRecorded(segment.cameraId);
           uploader.enqueue(segment);
+          enforceQuota();
         },
+        onRestart: (cause) => metrics.ffmpegRestarted(planner.id, restartReason(cause)),
+        onState: () => link?.republishHello(),
       }),
-  );
-  for (const r of recorders) await r.start();
+    prepareCamera: async (id) => {
+      await uploader.ensureCamera(id);
+    },
+    logger: log.child({ part: 'cameras' }),
+  });
+  const remote = new RemoteCameras(stateDir);
+  const initial = await remote.effective(config.cameras);
+  if (initial.note) log.warn(initial.note);
+  if (initial.from === 'command') log.info('cameras as last set by cmd/config');
+  await cameraSet.apply(cameraDefinitions(config, initial.cameras));
 
-  // link: MQTT to the master — online status, hello, heartbeats; offline as last will
-  const link = new MqttLink({
+  // link: MQTT to the master — online status, hello, heartbeats, commands; offline as last will
+  link = new MqttLink({
     ...config.mqtt,
     nodeId: config.nodeId,
     agentVersion: AGENT_VERSION,
     heartbeatIntervalS: config.heartbeatIntervalS,
     logger: log.child({ part: 'mqtt' }),
+    outboxDir: resolve(stateDir, 'outbox'),
+    outbox: { maxMessages: config.outbox.maxMessages, maxBytes: config.outbox.maxBytes },
     hello: () =>
-      buildHello({
-        nodeId: config.nodeId,
-        agentVersion: AGENT_VERSION,
-        ffmpeg,
-        cameras: plans.map((p) => p.info),
+      buildHello({ nodeId: config.nodeId, agentVersion: AGENT_VERSION, ffmpeg, cameras: cameraSet.infos() }),
+    heartbeat: heartbeatBuilder({ spoolDir, cameras: figures, host }),
+    commands: {
+      config: configCommand({
+        apply: async (cameras) => {
+          const change = await cameraSet.apply(cameraDefinitions(config, cameras));
+          await remote.save(cameras, fileCameras);
+          link?.republishHello();
+          return change;
+        },
       }),
-    heartbeat: heartbeatBuilder({ spoolDir, cameras: figures }),
+    },
   });
-  link.start();
-  log.info({ cameras: plans.map((p) => p.id) }, 'agent running');
+  let fileCameras = config.cameras;
+  await link.start();
+  log.info({ cameras: cameraSet.recorders().map((r) => r.cameraId) }, 'agent running');
+
+  // SIGHUP: the config file's cameras again (other keys need a restart)
+  const reload = async () => {
+    let next: ReturnType<typeof loadConfigFile>;
+    try {
+      next = loadConfigFile(configPath);
+    } catch (err) {
+      log.error(
+        { problems: (err as ConfigError).problems, err: (err as Error).message },
+        'reload refused: config invalid, nothing changed',
+      );
+      return;
+    }
+    const { cameras: _new, ...restNew } = next;
+    const { cameras: _old, ...restOld } = config;
+    if (JSON.stringify(restNew) !== JSON.stringify(restOld))
+      log.warn('reload applies cameras only; restart the agent for the other changed keys');
+    fileCameras = next.cameras;
+    const effective = await remote.effective(next.cameras);
+    if (effective.note) log.warn(effective.note);
+    const change = await cameraSet.apply(cameraDefinitions(config, effective.cameras));
+    log.info({ ...change, from: effective.from }, 'config reloaded');
+    link.republishHello();
+  };
+  process.on('SIGHUP', () => {
+    reload().catch((err) => log.error({ err }, 'reload failed'));
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'agent stopping');
+    clearInterval(quotaTimer);
     await link.announceOffline();
-    await Promise.all(recorders.map((r) => r.stop()));
+    await cameraSet.stop();
     await uploader.stop();
     await link.stop();
     await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));

@@ -34,8 +34,9 @@ describe('agent process (main.ts) end to end', () => {
         `mqtt: { url: "${broker.url}" }`,
         `gateway: { url: "http://127.0.0.1:${gwPort}" }`,
         `spool: { dir: "${join(dir, 'spool')}" }`,
+        `stateDir: "${join(dir, 'state')}"`,
         'heartbeatIntervalS: 1',
-        'segmentSeconds: 1',
+        'segmentSeconds: 2',
         `httpPort: ${metricsPort}`,
       ].join('\n'),
     );

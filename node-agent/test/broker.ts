@@ -1,8 +1,7 @@
 /** A real aedes MQTT broker on a free port for tests; closed after the test file. */
 import { createServer, type Socket } from 'node:net';
-import { after } from 'node:test';
 import { Aedes, type Client } from 'aedes';
-import { freePort } from '../../test/support/index.ts';
+import { freePort, onCleanup } from '../../test/support/index.ts';
 
 export interface TestBroker {
   url: string;
@@ -32,6 +31,6 @@ export async function startBroker(): Promise<TestBroker> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
   };
-  after(close);
+  onCleanup(close);
   return { url: `mqtt://127.0.0.1:${port}`, broker, client: (id) => clients.get(id), close };
 }

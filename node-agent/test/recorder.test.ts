@@ -5,27 +5,18 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { tempDir, waitFor } from '../../test/support/index.ts';
-import { parseConfig } from '../src/config.ts';
+import { processAlive, tempDir, waitFor } from '../../test/support/index.ts';
 import { findFont, probeVideo } from '../src/host/ffmpeg-info.ts';
 import { SupervisedChild } from '../src/process/supervised-child.ts';
-import { planCamera, planSimulatedCamera } from '../src/recorder/camera-plan.ts';
+import { type PlanDeps, SimulatedPlanner, SourcePlanner } from '../src/recorder/camera-plan.ts';
 import { countSamples } from '../src/recorder/fmp4-samples.ts';
 import { Recorder } from '../src/recorder/recorder.ts';
 import { notePid, reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
+import { TransportMemory } from '../src/recorder/transport-memory.ts';
 import { type FinishedSegment, parseSegmentName } from '../src/spool/segment.ts';
 
 const run = promisify(execFile);
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function probe(segment: FinishedSegment, dir: string) {
   const joined = join(dir, `probe-${segment.name}.mp4`);
@@ -50,8 +41,7 @@ describe('supervised child', () => {
     const exits: { expected: boolean; tail: string[]; restartInMs: number | null }[] = [];
     const child = new SupervisedChild({
       name: 'flaky',
-      command: 'sh',
-      args: () => ['-c', 'echo "went wrong $$" >&2; exit 3'],
+      prepare: () => ({ command: 'sh', args: ['-c', 'echo "went wrong $$" >&2; exit 3'] }),
       logger,
       backoff: { initialMs: 20, maxMs: 80 },
       onExit: (e) => exits.push({ expected: e.expected, tail: e.stderrTail, restartInMs: e.restartInMs }),
@@ -70,13 +60,45 @@ describe('supervised child', () => {
   });
 
   it('stop() resolves only once the process is gone', async () => {
-    const child = new SupervisedChild({ name: 'sleeper', command: 'sleep', args: () => ['30'], logger });
+    const child = new SupervisedChild({
+      name: 'sleeper',
+      prepare: () => ({ command: 'sleep', args: ['30'] }),
+      logger,
+    });
     after(() => child.stop());
     child.start();
+    await waitFor('spawned', () => child.pid !== undefined);
     const pid = child.pid;
-    assert.ok(pid && alive(pid));
+    assert.ok(pid && processAlive(pid));
     await child.stop();
-    assert.equal(alive(pid), false);
+    assert.equal(processAlive(pid), false);
+  });
+
+  it('ends a run that stops showing progress as stalled, and a prepare failure as a failed start', async () => {
+    const exits: { cause: string; detail: string }[] = [];
+    let prepares = 0;
+    const child = new SupervisedChild({
+      name: 'quiet',
+      prepare: () => {
+        prepares++;
+        if (prepares === 2) throw new Error('camera unreachable: connection refused');
+        return { command: 'sleep', args: ['30'] };
+      },
+      logger,
+      stallAfterMs: 300,
+      backoff: { initialMs: 20, maxMs: 20 },
+      onExit: (e) => exits.push({ cause: e.cause, detail: e.detail }),
+    });
+    after(() => child.stop());
+    child.start();
+    await waitFor('stall, failed prepare, stall', () => exits.length >= 3, 10_000);
+    await child.stop();
+    assert.deepEqual(
+      exits.slice(0, 3).map((e) => e.cause),
+      ['stall', 'prepare-failed', 'stall'],
+    );
+    assert.match(exits[0]?.detail ?? '', /^stalled: no progress for \d+ s$/);
+    assert.equal(exits[1]?.detail, 'camera unreachable: connection refused');
   });
 });
 
@@ -91,10 +113,10 @@ describe('leftover ffmpeg from a hard-killed agent', () => {
       unrelated.kill('SIGKILL');
     });
     const gone = new Promise((r) => stale.once('exit', r));
-    await waitFor('ffmpeg running', () => alive(stale.pid ?? 0));
+    await waitFor('ffmpeg running', () => processAlive(stale.pid ?? 0));
     await notePid(dir, unrelated.pid);
     await reapStaleFfmpeg(dir, logger);
-    assert.ok(alive(unrelated.pid ?? 0), 'a pid that is not our ffmpeg is left alone');
+    assert.ok(processAlive(unrelated.pid ?? 0), 'a pid that is not our ffmpeg is left alone');
     await notePid(dir, stale.pid);
     await reapStaleFfmpeg(dir, logger);
     await gone;
@@ -104,20 +126,19 @@ describe('leftover ffmpeg from a hard-killed agent', () => {
 describe('recorder with the simulated camera (real ffmpeg)', () => {
   it('writes hvc1 HEVC fMP4 segments of segmentSeconds, survives an ffmpeg crash, stops cleanly', async () => {
     const spoolDir = await tempDir('agent-rec-');
-    const config = parseConfig({
-      nodeId: 'rec-test',
-      mqtt: { url: 'mqtt://127.0.0.1' },
-      gateway: { url: 'http://127.0.0.1' },
-      segmentSeconds: 1,
-    });
-    const plan = await planSimulatedCamera(config, {
-      probe: () => Promise.reject(new Error('unused')),
-      findFont,
-    });
+    const planner = new SimulatedPlanner(
+      'rec-test-sim',
+      { width: 320, height: 180, fps: 10 },
+      await findFont(),
+      {
+        segmentSeconds: 1,
+        x265Preset: 'ultrafast',
+      },
+    );
     const segments: FinishedSegment[] = [];
     const states: string[] = [];
     const recorder = new Recorder({
-      plan,
+      planner,
       spoolDir,
       segmentSeconds: 1,
       logger,
@@ -145,7 +166,7 @@ describe('recorder with the simulated camera (real ffmpeg)', () => {
     const before = segments.length;
     const secondPid = recorder.ffmpegPid;
     await recorder.stop();
-    assert.ok(secondPid && !alive(secondPid), 'ffmpeg is gone after stop()');
+    assert.ok(secondPid && !processAlive(secondPid), 'ffmpeg is gone after stop()');
     assert.equal(recorder.status().state, 'stopped');
     assert.ok(segments.length > before, 'the last segment is finished and reported on stop');
 
@@ -192,24 +213,39 @@ describe('camera sources (real ffprobe)', () => {
       'keyint=10:log-level=error',
     ]);
     await make('h264.mp4', ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10']);
-    const deps = { probe: (url: string) => probeVideo(url), findFont };
-    const h264 = await planCamera({ id: 'h264', name: 'H.264', url: join(dir, 'h264.mp4') }, 1, deps);
+    const deps: PlanDeps = {
+      probe: (input, timeoutMs) => probeVideo(input, timeoutMs),
+      memory: new TransportMemory(join(dir, 'state')),
+      piCameraCommand: async () => null,
+    };
+    const settings = {
+      segmentSeconds: 1,
+      probeTimeoutS: 5,
+      readTimeoutS: 5,
+      hevcEncoder: 'auto' as const,
+      x265Preset: 'ultrafast',
+      hwEncoders: [],
+    };
+    const planner = (id: string, file: string) =>
+      new SourcePlanner({ id, name: id, url: join(dir, file) }, settings, deps);
+    const h264 = await planner('h264', 'h264.mp4').prepare();
     assert.equal(h264.info.codec, 'h264');
     assert.equal(h264.info.recording.mode, 'transcode');
     assert.match(h264.info.recording.reason, /source is h264/);
     assert.ok(h264.encodeArgs.includes('keyint=10:min-keyint=10:scenecut=0:log-level=error'));
-    const missing = await planCamera({ id: 'gone', name: 'Gone', url: join(dir, 'nope.mp4') }, 1, deps);
-    assert.equal(missing.info.recording.mode, 'transcode');
-    assert.match(missing.info.recording.reason, /^probe failed/);
+    const missing = planner('gone', 'nope.mp4');
+    await assert.rejects(missing.prepare(), /No such file or directory/);
+    assert.match(missing.info().recording.reason, /^unreachable: /);
 
-    const hevc = await planCamera({ id: 'hevc', name: 'H.265', url: join(dir, 'hevc.mp4') }, 1, deps);
+    const hevcPlanner = planner('hevc', 'hevc.mp4');
+    const hevc = await hevcPlanner.prepare();
     assert.deepEqual(
       { codec: hevc.info.codec, width: hevc.info.width, fps: hevc.info.fps, mode: hevc.info.recording.mode },
       { codec: 'hevc', width: 160, fps: 10, mode: 'copy' },
     );
     const segments: FinishedSegment[] = [];
     const recorder = new Recorder({
-      plan: hevc,
+      planner: hevcPlanner,
       spoolDir: dir,
       segmentSeconds: 1,
       logger,

@@ -7,7 +7,8 @@ import { after, describe, it } from 'node:test';
 import { SEGMENT_HEADERS } from '@cctv/protocol';
 import pino from 'pino';
 import { freePort, tempDir, waitFor } from '../../test/support/index.ts';
-import { readFinishedSegments } from '../src/spool/scan.ts';
+import { SpoolQuota } from '../src/spool/quota.ts';
+import { readFinishedSegments, spoolUsedBytes } from '../src/spool/scan.ts';
 import { initName, playlistName } from '../src/spool/segment.ts';
 import { loadUploadState } from '../src/uploader/upload-state.ts';
 import { Uploader } from '../src/uploader/uploader.ts';
@@ -77,14 +78,13 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     const delays: number[] = [];
     const failures: string[] = [];
     const uploaded: string[] = [];
-    const make = (keepUploaded: number) =>
+    const make = () =>
       new Uploader({
         gatewayUrl: gw.url,
         nodeId: 'up-node',
         spoolDir,
         cameraIds: [camera],
         logger,
-        keepUploaded,
         backoff: { initialMs: 500, maxMs: 4000 },
         sleep: async (ms) => {
           delays.push(ms);
@@ -94,7 +94,7 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
         onFailed: (s, reason, willRetry) =>
           failures.push(`${s.name} ${willRetry ? 'retry' : 'skip'} ${reason}`),
       });
-    let uploader = make(100);
+    let uploader = make();
     after(() => uploader.stop());
     await uploader.start();
     await waitFor(
@@ -138,7 +138,7 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     await uploader.stop();
     await writeRun(dir, 2, 4);
     const before = gw.received.length;
-    uploader = make(2);
+    uploader = make();
     await uploader.start();
     await waitFor('the two new segments', () => uploaded.length === 5);
     assert.deepEqual(
@@ -156,20 +156,30 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     await uploader.stop();
     assert.equal(gw.received.filter((r) => r.name === live.name).length, 1);
 
-    // Only the newest keepUploaded=2 uploaded segments stay in the spool.
+    // Uploaded segments stay in the spool until the quota needs their room: oldest go first.
     const exists = (n: number) =>
       access(join(dir, `${runId}-${String(n).padStart(6, '0')}.m4s`)).then(
         () => true,
         () => false,
       );
-    assert.deepEqual(await Promise.all([0, 1, 3, 4, 5, 6].map(exists)), [
-      false,
-      false,
-      false,
-      false,
-      true,
-      true,
-    ]);
+    assert.deepEqual(await Promise.all([0, 1, 3, 4, 5, 6].map(exists)), [true, true, true, true, true, true]);
+    const used = await spoolUsedBytes(spoolDir);
+    const quota = new SpoolQuota({
+      quotaBytes: used - 1,
+      minFreeBytes: 0,
+      lowWater: 0.75,
+      cameras: () => uploader.all(),
+      usedBytes: () => spoolUsedBytes(spoolDir),
+      freeBytes: async () => 1024 ** 4,
+      logger,
+    });
+    const result = await quota.enforce();
+    assert.equal(result.dropped, 0);
+    assert.ok(result.evicted >= 2, `evicted ${result.evicted}`);
+    const left = await Promise.all([0, 1, 2, 3, 4, 5, 6].map(exists)); // 2 was refused: kept, evictable
+    assert.deepEqual(left.slice(0, result.evicted), new Array(result.evicted).fill(false), 'oldest first');
+    assert.ok(left.at(-1), 'the newest stays');
+    assert.ok((await spoolUsedBytes(spoolDir)) <= (used - 1) * 0.75);
     assert.ok(await exists(6));
   });
 
@@ -192,6 +202,10 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     assert.ok(Date.now() - t0 < 1000);
     // The init file is refused first; the segment stays in the backlog.
     assert.ok(gw.received.every((r) => r.name.startsWith('init-')));
-    assert.deepEqual(uploader.backlog(camera), { files: 1, bytes: 'segment 0 '.repeat(50).length });
+    assert.deepEqual(uploader.backlog(camera), {
+      files: 1,
+      bytes: 'segment 0 '.repeat(50).length,
+      oldestAt: new Date('2026-11-23T10:15:00.000Z'),
+    });
   });
 });

@@ -1,51 +1,91 @@
 /**
  * One long-running child process under supervision: restarted with capped exponential
- * backoff when it exits unexpectedly, the last lines of stderr kept for the error log,
- * and a stop() that resolves only once the process is really gone.
+ * backoff when it exits unexpectedly, fails to start, or stalls (the owner stops calling
+ * `alive()`); the last lines of stderr kept for the error log; a stop() that resolves only
+ * once the process is really gone.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
+
+/** Why a run ended: it exited by itself, was ended as stalled, or could not be started. */
+export type ExitCause = 'exit' | 'stall' | 'prepare-failed' | 'spawn-failed';
 
 export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   /** False when the process ended without stop() being called. */
   expected: boolean;
+  cause: ExitCause;
+  /** One line saying why, for camera state and logs. */
+  detail: string;
   stderrTail: string[];
   /** Delay before the next start; null when it will not be restarted. */
   restartInMs: number | null;
-  /** Unexpected exits in a row since the last resetBackoff(). */
+  /** Unexpected ends in a row since the last resetBackoff(). */
   failures: number;
+}
+
+export interface RunSpec {
+  command: string;
+  args: string[];
+  /** Overrides the quit key for this run (null: ask with SIGINT to the process group). */
+  quitKey?: string | null;
+}
+
+/** Thrown by `prepare` when a run cannot start yet (camera unreachable); retried with backoff. */
+export class PrepareError extends Error {
+  readonly code = 'PREPARE_FAILED';
 }
 
 export interface SupervisedChildOptions {
   name: string;
-  command: string;
-  /** Called before every spawn, so each run can get fresh arguments (a new run id). */
-  args: () => string[];
+  /**
+   * Called before every spawn, so each run can get fresh arguments (a new run id, a new probe).
+   * Throwing counts as a failed run: logged, reported through onExit, retried with backoff.
+   */
+  prepare: () => RunSpec | Promise<RunSpec>;
   env?: NodeJS.ProcessEnv;
   logger: Logger;
   backoff?: BackoffPolicy;
-  /** `q` on stdin (ffmpeg's own quit key), then SIGINT after graceMs, then SIGKILL at killAfterMs. */
+  /**
+   * How to ask the child to finish: `q` on stdin (ffmpeg's own quit key) or SIGINT to its
+   * process group (for a shell pipeline). SIGINT follows after graceMs, SIGKILL at killAfterMs.
+   */
   quitKey?: string;
   graceMs?: number;
   killAfterMs?: number;
   stderrLines?: number;
+  /** Ends the run as stalled when `alive()` has not been called for this long (0 = never). */
+  stallAfterMs?: number;
   onSpawn?: (pid: number | undefined) => void;
   onExit?: (exit: ChildExit) => void;
   onStderrLine?: (line: string) => void;
+  /** When set, stdout is read line by line (e.g. ffmpeg `-progress pipe:1`). */
+  onStdoutLine?: (line: string) => void;
 }
+
+/**
+ * util-linux `setpriv --pdeathsig`: the kernel sends the child SIGTERM when the agent dies,
+ * even by SIGKILL, so no ffmpeg outlives its agent (SIGTERM lets it finish its segment).
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
 export class SupervisedChild {
   private child: ChildProcess | null = null;
   private exited: Promise<void> | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private lastAlive = 0;
+  private stallDetail: string | null = null;
   private stopping = false;
+  private preparing = false;
   private failures = 0;
   private tail: string[] = [];
+  private runQuitKey: string | undefined;
   private readonly opts: Required<
-    Pick<SupervisedChildOptions, 'backoff' | 'graceMs' | 'killAfterMs' | 'stderrLines'>
+    Pick<SupervisedChildOptions, 'backoff' | 'graceMs' | 'killAfterMs' | 'stderrLines' | 'stallAfterMs'>
   > &
     SupervisedChildOptions;
 
@@ -55,6 +95,7 @@ export class SupervisedChild {
       graceMs: 3000,
       killAfterMs: 10_000,
       stderrLines: 20,
+      stallAfterMs: 0,
       ...opts,
     };
   }
@@ -77,33 +118,71 @@ export class SupervisedChild {
     this.failures = 0;
   }
 
-  start(): void {
-    this.stopping = false;
-    if (this.child || this.restartTimer) return;
-    this.spawnOnce();
+  /** Changes the restart delays from the next failure on (e.g. slower once a camera has failed). */
+  setBackoff(policy: BackoffPolicy): void {
+    this.opts.backoff = policy;
   }
 
-  private spawnOnce(): void {
+  /** The child made progress; keeps the stall watchdog quiet. */
+  alive(): void {
+    this.lastAlive = Date.now();
+  }
+
+  /** Ends the current run as stalled (the owner's own watchdog decided); it is restarted. */
+  endStalled(detail: string): void {
+    const child = this.child;
+    if (!child || this.stopping || this.stallDetail) return;
+    this.stallDetail = detail;
+    this.opts.logger.warn({ detail }, `${this.opts.name}: stalled, restarting`);
+    this.signal(child, 'SIGTERM');
+    setTimeout(() => this.signal(child, 'SIGKILL'), 3000).unref();
+  }
+
+  start(): void {
+    this.stopping = false;
+    if (this.child || this.restartTimer || this.preparing) return;
+    void this.runOnce();
+  }
+
+  private async runOnce(): Promise<void> {
     this.restartTimer = null;
-    const args = this.opts.args();
+    this.preparing = true;
+    let spec: RunSpec;
+    try {
+      spec = await this.opts.prepare();
+    } catch (err) {
+      this.preparing = false;
+      if (this.stopping) return;
+      const detail = (err as Error).message.split('\n')[0] ?? 'prepare failed';
+      this.finishRun(null, null, 'prepare-failed', detail);
+      return;
+    } finally {
+      this.preparing = false;
+    }
+    if (this.stopping) return;
+    this.spawnRun(spec);
+  }
+
+  private spawnRun(spec: RunSpec): void {
     const log = this.opts.logger;
-    log.debug({ command: this.opts.command, args }, `${this.opts.name}: starting`);
+    log.debug({ command: spec.command, args: spec.args }, `${this.opts.name}: starting`);
     this.tail = [];
-    const child = spawn(this.opts.command, args, {
+    this.stallDetail = null;
+    this.runQuitKey = spec.quitKey === undefined ? this.opts.quitKey : (spec.quitKey ?? undefined);
+    const [command, args] = SETPRIV
+      ? [SETPRIV, ['--pdeathsig', 'SIGTERM', '--', spec.command, ...spec.args]]
+      : [spec.command, spec.args];
+    const child = spawn(command, args, {
       env: this.opts.env ?? process.env,
-      stdio: ['pipe', 'ignore', 'pipe'],
+      stdio: ['pipe', this.opts.onStdoutLine ? 'pipe' : 'ignore', 'pipe'],
       // Own process group: a Ctrl-C in the agent's terminal must not reach the child directly;
       // stop() ends it in order (ffmpeg finishes its segment) and nothing counts it as a crash.
       detached: true,
     });
     this.child = child;
-    let partial = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split(/\r?\n|\r/);
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) this.keepLine(line);
-    });
+    this.readLines(child.stderr, (line) => this.keepLine(line));
+    const onStdout = this.opts.onStdoutLine;
+    if (onStdout) this.readLines(child.stdout, onStdout);
     child.stdin?.on('error', () => {}); // EPIPE when the child is already gone
     let settle: () => void = () => {};
     this.exited = new Promise((resolve) => {
@@ -113,15 +192,48 @@ export class SupervisedChild {
     const finish = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
       if (done) return;
       done = true;
-      if (partial.trim()) this.keepLine(partial);
+      this.clearStallTimer();
       if (error) this.keepLine(`spawn failed: ${error.message}`);
       this.child = null;
-      this.onExit(code, signal);
+      const cause: ExitCause = error ? 'spawn-failed' : this.stallDetail ? 'stall' : 'exit';
+      const detail =
+        this.stallDetail ??
+        (error ? `spawn failed: ${error.message}` : (this.tail.at(-1) ?? `exit code ${code ?? signal}`));
+      this.finishRun(code, signal, cause, detail);
       settle();
     };
     child.once('error', (err) => finish(null, null, err));
     child.once('close', (code, signal) => finish(code, signal));
+    this.lastAlive = Date.now();
+    if (this.opts.stallAfterMs > 0) {
+      const every = Math.max(50, Math.min(1000, this.opts.stallAfterMs / 4));
+      this.stallTimer = setInterval(() => {
+        const idle = Date.now() - this.lastAlive;
+        if (idle >= this.opts.stallAfterMs)
+          this.endStalled(`stalled: no progress for ${Math.round(idle / 1000)} s`);
+      }, every);
+    }
     this.opts.onSpawn?.(child.pid);
+  }
+
+  private readLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+    if (!stream) return;
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split(/\r?\n|\r/);
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onLine(line);
+    });
+    stream.on('end', () => {
+      if (partial.trim()) onLine(partial);
+      partial = '';
+    });
+  }
+
+  private clearStallTimer(): void {
+    if (this.stallTimer) clearInterval(this.stallTimer);
+    this.stallTimer = null;
   }
 
   private keepLine(line: string): void {
@@ -130,26 +242,43 @@ export class SupervisedChild {
     this.opts.onStderrLine?.(line);
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+  private finishRun(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    cause: ExitCause,
+    detail: string,
+  ): void {
     const expected = this.stopping;
     let restartInMs: number | null = null;
     if (!expected) {
       restartInMs = backoffDelay(this.opts.backoff, this.failures);
       this.failures++;
-      this.opts.logger.error(
-        { code, signal, stderr: this.tail, restartInMs, failures: this.failures },
-        `${this.opts.name}: exited unexpectedly`,
+      const level = cause === 'prepare-failed' && this.failures > 1 ? 'warn' : 'error';
+      this.opts.logger[level](
+        { code, signal, cause, detail, stderr: this.tail, restartInMs, failures: this.failures },
+        `${this.opts.name}: ${cause === 'prepare-failed' ? 'cannot start' : 'ended unexpectedly'}`,
       );
-      this.restartTimer = setTimeout(() => this.spawnOnce(), restartInMs);
+      this.restartTimer = setTimeout(() => void this.runOnce(), restartInMs);
     }
     this.opts.onExit?.({
       code,
       signal,
       expected,
+      cause,
+      detail: detail.slice(0, 300),
       stderrTail: this.stderrTail(),
       restartInMs,
       failures: this.failures,
     });
+  }
+
+  private signal(child: ChildProcess, signal: NodeJS.Signals): void {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+    try {
+      process.kill(-child.pid, signal); // the whole group: a pipeline's every member
+    } catch {
+      child.kill(signal);
+    }
   }
 
   /** Asks the child to finish (quit key, then SIGINT, then SIGKILL); resolves when it has exited. */
@@ -162,12 +291,12 @@ export class SupervisedChild {
     const child = this.child;
     const exited = this.exited;
     if (!child || !exited) return;
-    if (this.opts.quitKey && child.stdin?.writable) child.stdin.write(this.opts.quitKey);
-    else child.kill('SIGINT');
-    const grace = setTimeout(() => child.kill('SIGINT'), this.opts.graceMs);
+    if (this.runQuitKey && child.stdin?.writable) child.stdin.write(this.runQuitKey);
+    else this.signal(child, 'SIGINT');
+    const grace = setTimeout(() => this.signal(child, 'SIGINT'), this.opts.graceMs);
     const kill = setTimeout(() => {
       this.opts.logger.warn(`${this.opts.name}: did not stop in time, killing`);
-      child.kill('SIGKILL');
+      this.signal(child, 'SIGKILL');
     }, this.opts.killAfterMs);
     try {
       await exited;

@@ -1,42 +1,230 @@
 /**
- * Decides per camera what ffmpeg reads and how it records: `-c copy` when the source is
- * already HEVC, else an encode to H.265 with libx265 (the simulated camera always encodes).
- * The decision and its reason go into hello's `recording` field.
+ * Prepares each ffmpeg run of one camera: probes the source (RTSP transports in order, the one
+ * that last worked first), decides copy versus encode (codec-policy.ts), and builds the input
+ * and encode arguments. What it decided goes into hello's camera entry and the logs.
  */
 import type { CameraInfo } from '@cctv/protocol';
-import type { AgentConfig, CameraConfig } from '../config.ts';
+import type { CameraConfig } from '../config.ts';
 import type { StreamInfo } from '../host/ffmpeg-info.ts';
+import { PrepareError } from '../process/supervised-child.ts';
+import { type CodecDecision, decideCodec, type HevcEncoderChoice, x265Args } from './codec-policy.ts';
+import {
+  inputArgs,
+  parseSource,
+  probeArgs,
+  redactUrl,
+  type Source,
+  type Transport,
+  transportsFor,
+} from './source.ts';
+import { type TransportMemory, transportOrder } from './transport-memory.ts';
 
-export interface CameraPlan {
-  id: string;
-  name: string;
-  simulated: boolean;
+/** One run's inputs for ffmpeg, and what hello says about them. */
+export interface PreparedRun {
   inputArgs: string[];
+  /** A command whose stdout feeds ffmpeg's stdin (the Pi camera), run in one pipeline. */
+  feeder?: { command: string; args: string[] };
   encodeArgs: string[];
-  /** What hello reports: source codec/size/fps and the recording plan. */
+  transport: Transport | null;
+  outputCodec: 'hevc' | 'h264';
   info: CameraInfo;
 }
 
-export interface PlanDeps {
-  probe: (url: string) => Promise<StreamInfo>;
-  findFont: () => Promise<string | null>;
+export interface RecordingSettings {
+  segmentSeconds: number;
+  probeTimeoutS: number;
+  /** ffmpeg gives up a silent network source after this long (then the supervisor restarts it). */
+  readTimeoutS: number;
+  hevcEncoder: HevcEncoderChoice;
+  x265Preset: string;
+  hwEncoders: string[];
 }
 
-export function x265Args(gop: number): string[] {
-  return [
-    '-c:v',
-    'libx265',
-    '-preset',
-    'ultrafast',
-    '-tag:v',
-    'hvc1',
-    '-pix_fmt',
-    'yuv420p',
-    '-g',
-    String(gop),
-    '-x265-params',
-    `keyint=${gop}:min-keyint=${gop}:scenecut=0:log-level=error`,
-  ];
+export interface PlanDeps {
+  probe: (input: string[], timeoutMs: number) => Promise<StreamInfo>;
+  memory: TransportMemory;
+  /** Which Pi camera tool is installed (rpicam-vid, or libcamera-vid on older systems). */
+  piCameraCommand: () => Promise<string | null>;
+  now?: () => number;
+}
+
+/** Every camera's planner answers these for the recorder. */
+export interface CameraPlanner {
+  readonly id: string;
+  readonly name: string;
+  prepare(): Promise<PreparedRun>;
+  /** A run ended; `produced` says whether it finished at least one segment. */
+  runEnded(produced: boolean): void;
+  /** A run finished its first segment: what it used worked. */
+  runProduced(): void;
+  /** A run finished another segment. */
+  footage(): void;
+  /** What hello reports now (the last decision, or what is known before the first). */
+  info(): CameraInfo;
+}
+
+export class SourcePlanner implements CameraPlanner {
+  readonly id: string;
+  readonly name: string;
+  private readonly source: Source;
+  private readonly transports: Transport[];
+  private current: PreparedRun | null = null;
+  private lastError: string | null = null;
+  /** Transports that ended a run without footage since the last one that produced. */
+  private readonly failedTransports = new Set<Transport>();
+  private hwFailed = false;
+  /** When this camera last delivered footage (ms), for reusing the plan that worked. */
+  private lastFootageAt: number | null = null;
+  /** Whether the current run's plan came from a fresh probe (vs. a reused one). */
+  private fromProbe = false;
+  private readonly reuseWindowMs = 30_000;
+
+  constructor(
+    private readonly cam: CameraConfig,
+    private readonly settings: RecordingSettings,
+    private readonly deps: PlanDeps,
+  ) {
+    this.id = cam.id;
+    this.name = cam.name;
+    this.source = parseSource(cam.url);
+    this.transports = transportsFor(this.source, cam.transports);
+  }
+
+  /** Transports to try now: remembered first, those that just failed last. */
+  private order(): (Transport | null)[] {
+    if (this.transports.length === 0) return [null];
+    const base = transportOrder(this.transports, this.deps.memory.get(this.id, this.cam.url));
+    const fresh = base.filter((t) => !this.failedTransports.has(t));
+    const failed = base.filter((t) => this.failedTransports.has(t));
+    if (fresh.length === 0) this.failedTransports.clear();
+    return [...fresh, ...failed];
+  }
+
+  async prepare(): Promise<PreparedRun> {
+    // Shortly after footage, retry at once with the plan that worked: a camera that rebooted
+    // comes back as it was, and probing first would add seconds to the gap in the footage.
+    // Past the window (or once a reused plan met a camera that answered but gave nothing),
+    // every attempt probes again.
+    const now = this.deps.now?.() ?? Date.now();
+    if (this.current && this.lastFootageAt !== null && now - this.lastFootageAt <= this.reuseWindowMs) {
+      this.fromProbe = false;
+      return this.current;
+    }
+    const errors: string[] = [];
+    for (const transport of this.order()) {
+      let stream: StreamInfo;
+      try {
+        stream = await this.probe(transport);
+      } catch (err) {
+        errors.push(`${transport ? `${transport.toUpperCase()}: ` : ''}${(err as Error).message}`);
+        continue;
+      }
+      this.current = await this.build(stream, transport);
+      this.fromProbe = true;
+      this.lastError = null;
+      return this.current;
+    }
+    this.lastError = `unreachable: ${errors.join('; ')}`.slice(0, 300);
+    throw new PrepareError(this.lastError);
+  }
+
+  private async probe(transport: Transport | null): Promise<StreamInfo> {
+    const s = this.source;
+    const open = { transport: transport ?? undefined, timeoutS: this.settings.probeTimeoutS, gop: 1 };
+    const args = probeArgs(s, open);
+    if (args) return this.deps.probe(args, this.settings.probeTimeoutS * 1000 + 2000);
+    if (s.kind !== 'rpicam') throw new Error('nothing to probe');
+    if (!(await this.deps.piCameraCommand()))
+      throw new Error('neither rpicam-vid nor libcamera-vid is installed');
+    return { codec: 'h264', width: s.width, height: s.height, fps: s.fps };
+  }
+
+  private async build(stream: StreamInfo, transport: Transport | null): Promise<PreparedRun> {
+    const fps = stream.fps > 0 && stream.fps <= 120 ? stream.fps : 25;
+    const gop = Math.max(1, Math.round(this.settings.segmentSeconds * fps));
+    const decision: CodecDecision = decideCodec({
+      sourceCodec: stream.codec,
+      width: stream.width,
+      height: stream.height,
+      fps,
+      target: this.cam.record?.codec ?? 'hevc',
+      hwEncoders: this.settings.hwEncoders,
+      encoder: this.settings.hevcEncoder,
+      hwFailed: this.hwFailed,
+      gop,
+      x265Preset: this.settings.x265Preset,
+    });
+    const input = inputArgs(this.source, {
+      transport: transport ?? undefined,
+      timeoutS: this.settings.readTimeoutS,
+      gop,
+    });
+    let feeder = input.feeder;
+    if (feeder) feeder = { ...feeder, command: (await this.deps.piCameraCommand()) ?? feeder.command };
+    const via = transport ? ` over RTSP/${transport.toUpperCase()}` : '';
+    return {
+      inputArgs: input.args,
+      ...(feeder ? { feeder } : {}),
+      encodeArgs: decision.args,
+      transport,
+      outputCodec: decision.outputCodec,
+      info: {
+        id: this.id,
+        name: this.name,
+        codec: stream.codec,
+        width: stream.width,
+        height: stream.height,
+        fps: stream.fps,
+        simulated: false,
+        recording: {
+          mode: decision.mode,
+          encoder: decision.encoder,
+          reason: `${decision.reason}${via}`.slice(0, 300),
+        },
+      },
+    };
+  }
+
+  runEnded(produced: boolean): void {
+    const run = this.current;
+    if (!run || produced || !this.fromProbe) return;
+    // The camera answered the probe over this transport but recording over it gave nothing:
+    // the next probe tries the other transport first.
+    if (run.transport) this.failedTransports.add(run.transport);
+    // A hardware encoder that could not finish one segment is not tried again on this camera.
+    if (run.info.recording.encoder === 'hevc_v4l2m2m') this.hwFailed = true;
+  }
+
+  runProduced(): void {
+    const run = this.current;
+    if (!run) return;
+    this.lastFootageAt = this.deps.now?.() ?? Date.now();
+    this.failedTransports.clear();
+    if (run.transport) void this.deps.memory.remember(this.id, this.cam.url, run.transport);
+  }
+
+  /** The run in progress delivered another segment. */
+  footage(): void {
+    this.lastFootageAt = this.deps.now?.() ?? Date.now();
+  }
+
+  info(): CameraInfo {
+    if (this.current) return this.current.info;
+    return {
+      id: this.id,
+      name: this.name,
+      codec: 'unknown',
+      width: 0,
+      height: 0,
+      fps: 0,
+      simulated: false,
+      recording: {
+        mode: 'transcode',
+        encoder: 'none',
+        reason: (this.lastError ?? `not probed yet (${redactUrl(this.cam.url)})`).slice(0, 300),
+      },
+    };
+  }
 }
 
 /** Test pattern with a UTC clock overlay (drawtext's default gmtime format needs no escaping). */
@@ -54,87 +242,54 @@ export function simulatedInput(
   return ['-re', '-f', 'lavfi', '-i', graph];
 }
 
-export function sourceInput(url: string): string[] {
-  if (url.startsWith('rtsp://') || url.startsWith('rtsps://')) return ['-rtsp_transport', 'tcp', '-i', url];
-  if (url.includes('://')) return ['-i', url];
-  // A local file stands in for a camera: read it at its own pace, forever.
-  return ['-re', '-stream_loop', '-1', '-i', url];
-}
+/** The simulated camera recorded when none is configured: always encoded with libx265. */
+export class SimulatedPlanner implements CameraPlanner {
+  readonly name = 'Simulated camera';
+  private readonly run: PreparedRun;
 
-export async function planSimulatedCamera(config: AgentConfig, deps: PlanDeps): Promise<CameraPlan> {
-  const sim = config.simulatedCamera;
-  const font = await deps.findFont();
-  const gop = config.segmentSeconds * sim.fps;
-  return {
-    id: `${config.nodeId}-sim`,
-    name: 'Simulated camera',
-    simulated: true,
-    inputArgs: simulatedInput(sim, font),
-    encodeArgs: x265Args(gop),
-    info: {
-      id: `${config.nodeId}-sim`,
-      name: 'Simulated camera',
-      codec: 'rawvideo',
-      width: sim.width,
-      height: sim.height,
-      fps: sim.fps,
-      simulated: true,
-      recording: {
-        mode: 'transcode',
-        encoder: 'libx265',
-        reason: `simulated test pattern (lavfi testsrc2${font ? ', clock overlay' : ', no font for the clock overlay'}) encoded to H.265`,
+  constructor(
+    readonly id: string,
+    size: { width: number; height: number; fps: number },
+    font: string | null,
+    settings: Pick<RecordingSettings, 'segmentSeconds' | 'x265Preset'>,
+  ) {
+    const gop = settings.segmentSeconds * size.fps;
+    this.run = {
+      inputArgs: simulatedInput(size, font),
+      encodeArgs: x265Args(gop, settings.x265Preset),
+      transport: null,
+      outputCodec: 'hevc',
+      info: {
+        id,
+        name: this.name,
+        codec: 'rawvideo',
+        width: size.width,
+        height: size.height,
+        fps: size.fps,
+        simulated: true,
+        recording: {
+          mode: 'transcode',
+          encoder: 'libx265',
+          reason: `simulated test pattern (lavfi testsrc2${font ? ', clock overlay' : ', no font for the clock overlay'}) encoded to H.265`,
+        },
       },
-    },
-  };
-}
-
-export async function planCamera(
-  cam: CameraConfig,
-  segmentSeconds: number,
-  deps: PlanDeps,
-): Promise<CameraPlan> {
-  let stream: StreamInfo | null = null;
-  let probeError: string | null = null;
-  try {
-    stream = await deps.probe(cam.url);
-  } catch (err) {
-    probeError = (err as Error).message.split('\n')[0] ?? 'unknown error';
-  }
-  const base = { id: cam.id, name: cam.name, simulated: false, inputArgs: sourceInput(cam.url) };
-  const fps = stream?.fps || 25;
-  const gop = Math.max(1, Math.round(segmentSeconds * fps));
-  const info = (mode: 'copy' | 'transcode', encoder: string, reason: string): CameraInfo => ({
-    id: cam.id,
-    name: cam.name,
-    codec: stream?.codec ?? 'unknown',
-    width: stream?.width ?? 0,
-    height: stream?.height ?? 0,
-    fps: stream?.fps ?? 0,
-    simulated: false,
-    recording: { mode, encoder, reason: reason.slice(0, 300) },
-  });
-  if (stream?.codec === 'hevc')
-    return {
-      ...base,
-      encodeArgs: ['-c:v', 'copy', '-tag:v', 'hvc1'],
-      info: info('copy', 'copy', 'source is already H.265: stored as sent, segments cut at its keyframes'),
     };
-  const reason = stream
-    ? `source is ${stream.codec}: encoded to H.265 with libx265, keyframe every ${gop} frames`
-    : `probe failed (${probeError}): encoding to H.265 with libx265 as the safe default`;
-  return { ...base, encodeArgs: x265Args(gop), info: info('transcode', 'libx265', reason) };
-}
+  }
 
-/** The configured cameras, or the simulated one when none is configured. */
-export async function planCameras(config: AgentConfig, deps: PlanDeps): Promise<CameraPlan[]> {
-  const cams = config.cameras ?? [];
-  if (cams.length === 0) return [await planSimulatedCamera(config, deps)];
-  return Promise.all(cams.map((cam) => planCamera(cam, config.segmentSeconds, deps)));
+  async prepare(): Promise<PreparedRun> {
+    return this.run;
+  }
+  runEnded(): void {}
+  runProduced(): void {}
+  footage(): void {}
+  info(): CameraInfo {
+    return this.run.info;
+  }
 }
 
 /** The full ffmpeg argument list for one run writing fMP4 HLS into the camera's spool folder. */
 export function ffmpegArgs(
-  plan: CameraPlan,
+  run: Pick<PreparedRun, 'inputArgs' | 'encodeArgs'>,
   out: { dir: string; playlist: string; init: string; segmentPattern: string },
   segmentSeconds: number,
 ): string[] {
@@ -143,12 +298,17 @@ export function ffmpegArgs(
     '-nostats',
     '-loglevel',
     'warning',
+    // key=value progress blocks on stdout every second: the stall watchdog's heartbeat
+    '-progress',
+    'pipe:1',
+    '-stats_period',
+    '1',
     '-y',
-    ...plan.inputArgs,
+    ...run.inputArgs,
     '-map',
     '0:v:0',
     '-an',
-    ...plan.encodeArgs,
+    ...run.encodeArgs,
     '-f',
     'hls',
     '-hls_segment_type',

@@ -2,34 +2,53 @@
  * One camera's recorder: a supervised ffmpeg writing fMP4 HLS into `<spool>/<camera>/`, one
  * playlist + init file per ffmpeg run. A segment is finished once it is listed in the run's
  * playlist, which is watched with fs.watch and a poll as fallback; each finished segment is
- * reported through onSegment, in order.
+ * reported through onSegment, in order. Two watchdogs end a run that stalls: ffmpeg's progress
+ * output standing still, and no new segment for too long.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { CameraState } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '../process/backoff.ts';
-import { type ChildExit, SupervisedChild } from '../process/supervised-child.ts';
+import {
+  type ChildExit,
+  type ExitCause,
+  type RunSpec,
+  SupervisedChild,
+} from '../process/supervised-child.ts';
+import { applyClockBias, saveClockBias } from '../spool/run-clock.ts';
 import { cameraDir, readFinishedSegments } from '../spool/scan.ts';
 import { type FinishedSegment, initName, newRunId, playlistName, segmentPattern } from '../spool/segment.ts';
-import { type CameraPlan, ffmpegArgs } from './camera-plan.ts';
+import { type CameraPlanner, ffmpegArgs, type PreparedRun } from './camera-plan.ts';
 import { countSamples } from './fmp4-samples.ts';
+import { ProgressReader } from './progress.ts';
 import { SegmentStats } from './segment-stats.ts';
+import { shellQuote } from './source.ts';
 import { clearPid, notePid, reapStaleFfmpeg } from './stale-ffmpeg.ts';
 
 export interface RecorderOptions {
-  plan: CameraPlan;
+  planner: CameraPlanner;
   spoolDir: string;
   segmentSeconds: number;
   logger: Logger;
   onSegment: (segment: FinishedSegment) => void;
   onState?: (state: CameraState, reason: string | undefined) => void;
+  /** A run ended without stop(): why (exit, stall, prepare-failed = unreachable, spawn-failed). */
+  onRestart?: (cause: ExitCause) => void;
   ffmpeg?: string;
   now?: () => Date;
   pollMs?: number;
   backoff?: BackoffPolicy;
-  /** Unexpected exits in a row before the camera is reported `failed` (it keeps retrying). */
-  failedAfter?: number;
+  /**
+   * A camera without footage this long while every attempt fails is reported `failed`
+   * (default 60 s); it keeps retrying, every `failedRetryMs` (default 10 s).
+   */
+  failedAfterS?: number;
+  failedRetryMs?: number;
+  /** ffmpeg's progress standing still this long ends the run (default 15 s). */
+  stallTimeoutS?: number;
+  /** No new segment this long ends the run (default: max(60 s, 5 segments, 2 × stallTimeoutS)). */
+  segmentTimeoutS?: number;
 }
 
 export interface RecorderStatus {
@@ -40,11 +59,20 @@ export interface RecorderStatus {
   bitrateKbps: number;
   lastSegmentAt: Date | null;
   segmentsRecorded: number;
+  restarts: number;
+  ffmpegPid?: number | undefined;
+  transport: 'tcp' | 'udp' | null;
+  mode: 'copy' | 'transcode' | null;
+  encoder: string | null;
 }
 
 interface Run {
   runId: string;
+  prepared: PreparedRun;
   emitted: Set<string>;
+  startedAt: number;
+  /** ffmpeg's program date time runs off the wall clock by up to a second; this corrects it. */
+  clockBiasMs: number | null;
 }
 
 export class Recorder {
@@ -52,27 +80,37 @@ export class Recorder {
   private readonly dir: string;
   private readonly child: SupervisedChild;
   private readonly stats = new SegmentStats();
+  private readonly progress = new ProgressReader();
   private state: CameraState = 'stopped';
   private reason: string | undefined;
   private run: Run | null = null;
   private lastRunId = '';
+  private lastSegmentMs = 0;
+  private restarts = 0;
+  /** Footage last seen (or the recorder's start), for judging a camera `failed`. */
+  private lastFootageMs = Date.now();
+  private readonly backoff: BackoffPolicy;
   private watcher: FSWatcher | null = null;
   private poll: NodeJS.Timeout | null = null;
   private scanChain: Promise<void> = Promise.resolve();
   private stopping = false;
 
   constructor(private readonly opts: RecorderOptions) {
-    this.cameraId = opts.plan.id;
-    this.dir = cameraDir(opts.spoolDir, opts.plan.id);
+    this.cameraId = opts.planner.id;
+    this.dir = cameraDir(opts.spoolDir, opts.planner.id);
+    this.backoff = opts.backoff ?? { initialMs: 500, maxMs: 5000 };
     this.child = new SupervisedChild({
       name: `ffmpeg[${this.cameraId}]`,
-      command: opts.ffmpeg ?? 'ffmpeg',
-      args: () => this.nextRunArgs(),
+      prepare: () => this.prepareRun(),
       logger: opts.logger,
-      backoff: opts.backoff ?? { initialMs: 1000, maxMs: 30_000 },
+      backoff: this.backoff,
       quitKey: 'q',
+      stallAfterMs: (opts.stallTimeoutS ?? 15) * 1000,
       onSpawn: (pid) => void notePid(this.dir, pid),
       onExit: (exit) => this.onExit(exit),
+      onStdoutLine: (line) => {
+        if (this.progress.line(line)) this.child.alive();
+      },
     });
   }
 
@@ -82,6 +120,7 @@ export class Recorder {
   }
 
   status(): RecorderStatus {
+    const recording = this.run?.prepared;
     return {
       id: this.cameraId,
       state: this.state,
@@ -90,11 +129,17 @@ export class Recorder {
       bitrateKbps: this.stats.bitrateKbps(),
       lastSegmentAt: this.stats.lastSegmentAt,
       segmentsRecorded: this.stats.segmentsRecorded,
+      restarts: this.restarts,
+      ffmpegPid: this.child.pid,
+      transport: recording?.transport ?? null,
+      mode: recording?.info.recording.mode ?? null,
+      encoder: recording?.info.recording.encoder ?? null,
     };
   }
 
   async start(): Promise<void> {
     this.stopping = false;
+    this.lastFootageMs = Date.now();
     await mkdir(this.dir, { recursive: true });
     await reapStaleFfmpeg(this.dir, this.opts.logger);
     this.setState('starting');
@@ -102,7 +147,10 @@ export class Recorder {
       if (this.run && file && String(file).startsWith(this.run.runId)) this.scheduleScan(this.run);
     });
     this.watcher.on('error', (err) => this.opts.logger.warn({ err }, 'spool watch failed, polling only'));
-    this.poll = setInterval(() => this.run && this.scheduleScan(this.run), this.opts.pollMs ?? 1000);
+    this.poll = setInterval(() => {
+      if (this.run) this.scheduleScan(this.run);
+      this.checkSegmentWatchdog();
+    }, this.opts.pollMs ?? 1000);
     this.child.start();
   }
 
@@ -118,20 +166,31 @@ export class Recorder {
     this.watcher = null;
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
-    this.run = null;
     this.setState('stopped');
   }
 
-  private nextRunArgs(): string[] {
+  private async prepareRun(): Promise<RunSpec> {
+    const prepared = await this.opts.planner.prepare();
     let runId = newRunId((this.opts.now ?? (() => new Date()))());
     // Two runs in the same millisecond would share names; step past the previous one.
     if (runId <= this.lastRunId) runId = newRunId(new Date(Date.now() + 1));
     this.lastRunId = runId;
-    this.run = { runId, emitted: new Set() };
+    this.run = { runId, prepared, emitted: new Set(), startedAt: Date.now(), clockBiasMs: null };
+    this.progress.reset();
     if (this.state !== 'reconnecting' && this.state !== 'failed') this.setState('starting');
-    this.opts.logger.info({ runId }, 'recorder: ffmpeg run starting');
-    return ffmpegArgs(
-      this.opts.plan,
+    this.opts.logger.info(
+      {
+        runId,
+        transport: prepared.transport,
+        mode: prepared.info.recording.mode,
+        encoder: prepared.info.recording.encoder,
+        reason: prepared.info.recording.reason,
+      },
+      'recorder: ffmpeg run starting',
+    );
+    const ffmpeg = this.opts.ffmpeg ?? 'ffmpeg';
+    const args = ffmpegArgs(
+      prepared,
       {
         dir: this.dir,
         playlist: playlistName(runId),
@@ -140,15 +199,42 @@ export class Recorder {
       },
       this.opts.segmentSeconds,
     );
+    if (!prepared.feeder) return { command: ffmpeg, args };
+    // The Pi camera tool feeds ffmpeg's stdin; both run in one process group, stopped together.
+    const feeder = [prepared.feeder.command, ...prepared.feeder.args].map(shellQuote).join(' ');
+    const recorder = [ffmpeg, ...args].map(shellQuote).join(' ');
+    return { command: '/bin/sh', args: ['-c', `${feeder} | exec ${recorder}`], quitKey: null };
+  }
+
+  /** No new segment for too long while ffmpeg still reports progress: the output is stuck. */
+  private checkSegmentWatchdog(): void {
+    const run = this.run;
+    if (!run || !this.child.running || this.stopping) return;
+    const limitMs =
+      (this.opts.segmentTimeoutS ??
+        Math.max(60, 5 * this.opts.segmentSeconds, 2 * (this.opts.stallTimeoutS ?? 15))) * 1000;
+    const since = Math.max(run.startedAt, this.lastSegmentMs);
+    const idle = Date.now() - since;
+    if (idle >= limitMs) this.child.endStalled(`stalled: no new segment for ${Math.round(idle / 1000)} s`);
   }
 
   private onExit(exit: ChildExit): void {
     const run = this.run;
     if (run) this.scheduleScan(run); // the last segment of the run is listed on a clean exit
     if (exit.expected) return;
-    const last = exit.stderrTail.at(-1) ?? `exit code ${exit.code ?? exit.signal}`;
-    const failed = exit.failures >= (this.opts.failedAfter ?? 5);
-    this.setState(failed ? 'failed' : 'reconnecting', `ffmpeg exited: ${last}`.slice(0, 300));
+    this.restarts++;
+    this.opts.onRestart?.(exit.cause);
+    // Judged after the final scan, so a run that finished a segment at its end counts as producing.
+    this.scanChain = this.scanChain.then(() => {
+      if (exit.cause !== 'prepare-failed') this.opts.planner.runEnded((run?.emitted.size ?? 0) > 0);
+    });
+    const failed = Date.now() - this.lastFootageMs >= (this.opts.failedAfterS ?? 60) * 1000;
+    if (failed && this.state !== 'failed') {
+      const slow = this.opts.failedRetryMs ?? 10_000;
+      this.child.setBackoff({ initialMs: slow, maxMs: slow });
+    }
+    const reason = exit.cause === 'exit' ? `ffmpeg exited: ${exit.detail}` : exit.detail;
+    this.setState(failed ? 'failed' : 'reconnecting', reason.slice(0, 300));
   }
 
   private scheduleScan(run: Run): void {
@@ -159,16 +245,41 @@ export class Recorder {
 
   private async scanRun(run: Run): Promise<void> {
     const segments = await readFinishedSegments(this.cameraId, this.dir, playlistName(run.runId));
-    for (const segment of segments) {
-      if (run.emitted.has(segment.name)) continue;
-      run.emitted.add(segment.name);
+    for (const raw of segments) {
+      if (run.emitted.has(raw.name)) continue;
+      const first = run.emitted.size === 0;
+      run.emitted.add(raw.name);
+      this.lastSegmentMs = Date.now();
+      this.lastFootageMs = this.lastSegmentMs;
+      const segment = await this.correctClock(run, raw);
       const frames = await countSamples(segment.path).catch(() => null);
       this.stats.add(segment, frames);
       this.child.resetBackoff();
-      if (this.run === run && !this.stopping) this.setState('recording');
+      if (this.state === 'failed') this.child.setBackoff(this.backoff);
+      if (first) this.opts.planner.runProduced();
+      else this.opts.planner.footage();
+      if (this.run === run && !this.stopping && this.child.running) this.setState('recording');
       this.opts.logger.debug({ segment: segment.name, durationMs: segment.durationMs }, 'segment finished');
-      this.opts.onSegment(segment);
+      this.opts.onSegment({ ...segment, codec: run.prepared.outputCodec });
     }
+  }
+
+  /**
+   * ffmpeg stamps a run's segments from a clock read once, to the whole second, after its
+   * input analysis, so its times can be a second off. A live segment is listed the moment its
+   * last frame is in, so (time listed − stamped end) bounds the error from above; the smallest
+   * value seen in the run is the correction, kept beside the playlist for later rescans.
+   */
+  private async correctClock(run: Run, segment: FinishedSegment): Promise<FinishedSegment> {
+    if (this.stopping) return applyClockBias(segment, run.clockBiasMs ?? 0);
+    const skew = Date.now() - (segment.startAt.getTime() + segment.durationMs);
+    const before = run.clockBiasMs;
+    run.clockBiasMs = before === null ? skew : Math.min(before, skew);
+    if (before === null || before - run.clockBiasMs >= 20)
+      await saveClockBias(this.dir, run.runId, run.clockBiasMs).catch((err) =>
+        this.opts.logger.warn({ err }, 'recorder: clock correction not saved'),
+      );
+    return applyClockBias(segment, run.clockBiasMs);
   }
 
   private setState(state: CameraState, reason?: string): void {

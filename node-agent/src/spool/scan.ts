@@ -2,9 +2,31 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parsePlaylist } from './playlist.ts';
+import { applyClockBias, loadClockBias } from './run-clock.ts';
 import { compareSegmentNames, type FinishedSegment } from './segment.ts';
 
 export const cameraDir = (spoolDir: string, cameraId: string) => join(spoolDir, cameraId);
+
+const initCodecs = new Map<string, string>();
+
+/**
+ * The video codec an fMP4 init file declares, from its sample entry (`hvc1`/`hev1` = hevc,
+ * `avc1`/`avc3` = h264); cached per file, since a run's init never changes.
+ */
+export async function initCodec(initPath: string): Promise<string> {
+  const known = initCodecs.get(initPath);
+  if (known) return known;
+  let codec = 'hevc';
+  try {
+    const head = (await readFile(initPath)).subarray(0, 64 * 1024).toString('latin1');
+    if (/avc[13]/.test(head) && !/hvc1|hev1/.test(head)) codec = 'h264';
+  } catch {
+    return codec; // not written yet or gone; do not cache a guess
+  }
+  if (initCodecs.size > 1000) initCodecs.clear();
+  initCodecs.set(initPath, codec);
+  return codec;
+}
 
 /** Segments listed in one playlist whose files still exist, in playlist order. */
 export async function readFinishedSegments(
@@ -36,14 +58,16 @@ export async function readFinishedSegments(
     }
     const startMs: number = entry.startAt?.getTime() ?? nextStart ?? mtimeMs - entry.durationMs;
     nextStart = startMs + entry.durationMs;
+    const initPath = join(dir, entry.initUri);
     out.push({
       cameraId,
       path,
       name: entry.uri,
-      initPath: join(dir, entry.initUri),
+      initPath,
       startAt: new Date(startMs),
       durationMs: entry.durationMs,
       bytes,
+      codec: await initCodec(initPath),
     });
   }
   return out;
@@ -62,8 +86,10 @@ export async function listPlaylists(dir: string): Promise<string[]> {
 export async function scanCameraSpool(spoolDir: string, cameraId: string): Promise<FinishedSegment[]> {
   const dir = cameraDir(spoolDir, cameraId);
   const all: FinishedSegment[] = [];
-  for (const playlist of await listPlaylists(dir))
-    all.push(...(await readFinishedSegments(cameraId, dir, playlist)));
+  for (const playlist of await listPlaylists(dir)) {
+    const bias = await loadClockBias(dir, playlist.slice(0, -'.m3u8'.length));
+    for (const s of await readFinishedSegments(cameraId, dir, playlist)) all.push(applyClockBias(s, bias));
+  }
   return all.sort((a, b) => compareSegmentNames(a.name, b.name));
 }
 

@@ -11,6 +11,8 @@ export interface FinishedSegment {
   startAt: Date;
   durationMs: number;
   bytes: number;
+  /** Codec of the video inside (`hevc`, or `h264` when a camera records its H.264 as sent). */
+  codec: string;
 }
 
 const nameRe = /^(\d{8}T\d{9}Z)-(\d+)\.m4s$/;

@@ -1,13 +1,16 @@
 /**
  * One camera's upload queue: finished segments go up strictly in recording order, one at a
- * time; the init file of a run goes first under a content-addressed name. 5xx, 408, 429 and
- * network errors are retried with capped backoff; other 4xx are logged, counted and skipped.
+ * time; the init file of a run goes first under a content-addressed name. Network errors and
+ * most statuses are retried with capped backoff; only a refusal of the content itself (400,
+ * 411, 413, 415, 422) is logged, counted and skipped. Uploaded segments stay in the spool until
+ * the spool quota needs their room (spool/quota.ts decides; this queue carries it out).
  */
-import { unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { SEGMENT_HEADERS, segmentPath } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, type Sleep } from '../process/backoff.ts';
+import { removeClockBias } from '../spool/run-clock.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { compareSegmentNames, type FinishedSegment, initName, parseSegmentName } from '../spool/segment.ts';
 import { describeError, type PutFile, type PutResult, sha256File } from './put-file.ts';
@@ -27,7 +30,6 @@ export interface CameraQueueOptions extends UploadHooks {
   put: PutFile;
   sleep: Sleep;
   backoff: BackoffPolicy;
-  keepUploaded: number;
   logger: Logger;
 }
 
@@ -40,12 +42,18 @@ export class CameraQueue {
   private readonly queued = new Set<string>();
   private readonly uploaded: FinishedSegment[] = [];
   private readonly dir: string;
+  private inFlight: string | null = null;
+  private droppedCount = 0;
   private wake: (() => void) | null = null;
   private worker: Promise<void> | null = null;
   private readonly abort = new AbortController();
 
   constructor(private readonly opts: CameraQueueOptions) {
     this.dir = cameraDir(opts.spoolDir, opts.cameraId);
+  }
+
+  get cameraId(): string {
+    return this.opts.cameraId;
   }
 
   /** Segments already uploaded in earlier runs of the agent, still in the spool (oldest first). */
@@ -68,8 +76,49 @@ export class CameraQueue {
     this.wake?.();
   }
 
-  backlog(): { files: number; bytes: number } {
-    return { files: this.pending.length, bytes: this.pending.reduce((a, s) => a + s.bytes, 0) };
+  backlog(): { files: number; bytes: number; oldestAt: Date | null } {
+    return {
+      files: this.pending.length,
+      bytes: this.pending.reduce((a, s) => a + s.bytes, 0),
+      oldestAt: this.pending[0]?.startAt ?? null,
+    };
+  }
+
+  /** Un-uploaded segments dropped at the spool quota since the agent started. */
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  /** Uploaded segments still in the spool, oldest first. */
+  uploadedOnDisk(): readonly FinishedSegment[] {
+    return this.uploaded;
+  }
+
+  /** Segments waiting for upload that may be dropped (not the one being sent), oldest first. */
+  droppable(): FinishedSegment[] {
+    return this.pending.filter((s) => s.name !== this.inFlight);
+  }
+
+  /** Deletes an uploaded segment from the spool to make room. */
+  async evictUploaded(segment: FinishedSegment): Promise<void> {
+    const i = this.uploaded.indexOf(segment);
+    if (i < 0) return;
+    this.uploaded.splice(i, 1);
+    await unlink(segment.path).catch(() => {});
+    await this.removeFinishedRun(segment.name);
+  }
+
+  /** Drops a segment that was never uploaded: the last resort when the spool is full. */
+  async dropPending(segment: FinishedSegment): Promise<boolean> {
+    if (segment.name === this.inFlight) return false;
+    const i = this.pending.indexOf(segment);
+    if (i < 0) return false;
+    this.pending.splice(i, 1);
+    this.queued.delete(segment.name);
+    this.droppedCount++;
+    await unlink(segment.path).catch(() => {});
+    await this.removeFinishedRun(segment.name);
+    return true;
   }
 
   start(): void {
@@ -84,7 +133,6 @@ export class CameraQueue {
   }
 
   private async loop(): Promise<void> {
-    await this.prune();
     while (!this.abort.signal.aborted) {
       const segment = this.pending[0];
       if (!segment) {
@@ -94,18 +142,19 @@ export class CameraQueue {
         this.wake = null;
         continue;
       }
+      this.inFlight = segment.name;
       const outcome = await this.uploadWithRetry(segment);
+      this.inFlight = null;
       if (outcome === 'aborted') break;
-      this.pending.shift();
+      const at = this.pending.indexOf(segment);
+      if (at >= 0) this.pending.splice(at, 1);
       this.queued.delete(segment.name);
       this.opts.state.lastUploaded = segment.name;
       await saveUploadState(this.dir, this.opts.state).catch((err) =>
         this.opts.logger.error({ err }, 'uploader: saving upload state failed'),
       );
-      if (outcome === 'done') {
-        this.uploaded.push(segment);
-        await this.prune();
-      }
+      // A refused segment stays on disk for inspection until the quota needs its room.
+      this.uploaded.push(segment);
     }
   }
 
@@ -152,7 +201,7 @@ export class CameraQueue {
       [SEGMENT_HEADERS.start]: segment.startAt.toISOString(),
       [SEGMENT_HEADERS.durationMs]: String(segment.durationMs),
       [SEGMENT_HEADERS.init]: init,
-      [SEGMENT_HEADERS.codec]: 'hevc',
+      [SEGMENT_HEADERS.codec]: segment.codec,
     });
   }
 
@@ -183,25 +232,27 @@ export class CameraQueue {
   }
 
   /**
-   * Keeps only the newest `keepUploaded` uploaded segments. A run whose last segment goes is
-   * over (newer runs exist), so its playlist and init file go too.
+   * Once no segment of a run is left in the spool and a newer run exists (ffmpeg has moved
+   * on, so the run will get no more segments), its playlist and init file go too.
    */
-  private async prune(): Promise<void> {
-    while (this.uploaded.length > this.opts.keepUploaded) {
-      const old = this.uploaded.shift();
-      if (!old) break;
-      await unlink(old.path).catch(() => {});
-      const runId = parseSegmentName(old.name)?.runId;
-      if (!runId) continue;
-      const same = (s: FinishedSegment) => parseSegmentName(s.name)?.runId === runId;
-      if (this.uploaded.some(same) || this.pending.some(same)) continue;
-      await unlink(join(this.dir, `${runId}.m3u8`)).catch(() => {});
-      await unlink(join(this.dir, initName(runId))).catch(() => {});
-      delete this.opts.state.inits[initName(runId)];
-    }
+  private async removeFinishedRun(segmentName: string): Promise<void> {
+    const runId = parseSegmentName(segmentName)?.runId;
+    if (!runId) return;
+    const same = (s: FinishedSegment) => parseSegmentName(s.name)?.runId === runId;
+    if (this.uploaded.some(same) || this.pending.some(same)) return;
+    const files = await readdir(this.dir).catch(() => [] as string[]);
+    const newer = files.some((f) => f.endsWith('.m3u8') && f.slice(0, -'.m3u8'.length) > runId);
+    if (!newer) return;
+    await unlink(join(this.dir, `${runId}.m3u8`)).catch(() => {});
+    await unlink(join(this.dir, initName(runId))).catch(() => {});
+    await removeClockBias(this.dir, runId);
+    delete this.opts.state.inits[initName(runId)];
   }
 }
 
+/** Statuses that refuse the content itself; anything else (auth, overload, outage) is retried. */
+const PERMANENT = new Set([400, 411, 413, 415, 422]);
+
 function isRetryable(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500 || status < 200;
+  return !PERMANENT.has(status);
 }

@@ -3,8 +3,9 @@
  * the spool nor skips anything: the newest uploaded segment name (segments go up in order)
  * and the gateway names of the init files already sent. Written atomically.
  */
-import { open, readFile, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.ts';
 
 export interface UploadState {
   version: 1;
@@ -35,24 +36,7 @@ export async function loadUploadState(dir: string): Promise<UploadState> {
   };
 }
 
-/** Temp file + fsync + rename + fsync of the folder, so a crash leaves the old or the new state. */
+/** Written atomically, so a crash leaves the old or the new state. */
 export async function saveUploadState(dir: string, state: UploadState): Promise<void> {
-  const path = join(dir, STATE_FILE);
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(`${JSON.stringify(state)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dh = await open(dirname(path), 'r');
-  try {
-    await dh.sync();
-  } catch {
-    // some file systems refuse fsync on a directory; the rename is still atomic
-  } finally {
-    await dh.close();
-  }
+  await writeFileAtomic(join(dir, STATE_FILE), `${JSON.stringify(state)}\n`);
 }

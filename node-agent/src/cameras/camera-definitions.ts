@@ -1,0 +1,53 @@
+/** From config to the camera set: which cameras to run, and the planner each one gets. */
+import type { AgentConfig, CameraConfig } from '../config.ts';
+import { type FfmpegInfo, onPath, probeVideo } from '../host/ffmpeg-info.ts';
+import { type CameraPlanner, SimulatedPlanner, SourcePlanner } from '../recorder/camera-plan.ts';
+import type { TransportMemory } from '../recorder/transport-memory.ts';
+import type { CameraDefinition } from './camera-set.ts';
+
+type SimulatedSpec = { simulated: AgentConfig['simulatedCamera'] };
+
+/**
+ * The enabled cameras; with no camera configured at all, the simulated one (a node that
+ * records nothing is never what a fresh install wants to show).
+ */
+export function cameraDefinitions(config: AgentConfig, cameras: CameraConfig[]): CameraDefinition[] {
+  if (cameras.length === 0)
+    return [
+      { id: `${config.nodeId}-sim`, spec: { simulated: config.simulatedCamera } satisfies SimulatedSpec },
+    ];
+  return cameras.filter((c) => c.enabled !== false).map((c) => ({ id: c.id, spec: c }));
+}
+
+export function cameraPlannerFactory(
+  config: AgentConfig,
+  host: { ffmpeg: FfmpegInfo; memory: TransportMemory; font: string | null },
+): (def: CameraDefinition) => CameraPlanner {
+  const settings = {
+    segmentSeconds: config.segmentSeconds,
+    probeTimeoutS: config.recorder.probeTimeoutS,
+    readTimeoutS: config.recorder.stallTimeoutS,
+    hevcEncoder: config.recorder.hevcEncoder,
+    x265Preset: config.recorder.x265Preset,
+    hwEncoders: host.ffmpeg.hwEncoders,
+  };
+  let piCamera: Promise<string | null> | null = null;
+  const deps = {
+    probe: (input: string[], timeoutMs: number) => probeVideo(input, timeoutMs),
+    memory: host.memory,
+    piCameraCommand: () => {
+      piCamera ??= (async () =>
+        (await onPath('rpicam-vid'))
+          ? 'rpicam-vid'
+          : (await onPath('libcamera-vid'))
+            ? 'libcamera-vid'
+            : null)();
+      return piCamera;
+    },
+  };
+  return (def) => {
+    const spec = def.spec as CameraConfig | SimulatedSpec;
+    if ('simulated' in spec) return new SimulatedPlanner(def.id, spec.simulated, host.font, settings);
+    return new SourcePlanner(spec, settings, deps);
+  };
+}
