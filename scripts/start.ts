@@ -147,6 +147,7 @@ try {
         `  url: ${gatewayUrl}`,
         'spool:',
         `  dir: ${join(dataDir, 'agent', 'spool')}`,
+        `stateDir: ${join(dataDir, 'agent', 'state')}`,
         'heartbeatIntervalS: 5',
         'segmentSeconds: 2',
         '# cameras: []   # none configured: a simulated camera records a test pattern',

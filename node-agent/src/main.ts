@@ -143,6 +143,7 @@ async function main(): Promise<void> {
     hello: () =>
       buildHello({ nodeId: config.nodeId, agentVersion: AGENT_VERSION, ffmpeg, cameras: cameraSet.infos() }),
     heartbeat: heartbeatBuilder({ spoolDir, cameras: figures, host }),
+    onRejected: (reason) => metrics.commandRejected(reason),
     commands: {
       config: configCommand({
         apply: async (cameras) => {

@@ -70,7 +70,15 @@ describe('agent process (main.ts) end to end', () => {
     await waitFor('a heartbeat with a recording camera', () =>
       of('heartbeat').some((h) => validators.heartbeat.check(h) && h.cameras[0]?.state === 'recording'),
     );
+    // A malformed command is refused, answered and counted; the agent carries on.
+    await watcher.publishAsync(topics.cmd('e2e-node', 'config'), '{"reqId":"bad-1","args":', { qos: 1 });
+    await watcher.publishAsync(topics.cmd('e2e-node', 'no-such'), '{"reqId":"bad-2"}', { qos: 1 });
+    await waitFor('unknown command answered', () =>
+      seen.some((m) => m.topic === topics.reply('e2e-node', 'bad-2')),
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /cctv_agent_commands_rejected_total\{reason="BAD_REQUEST"\} 1/);
+    assert.match(metrics, /cctv_agent_commands_rejected_total\{reason="UNKNOWN_COMMAND"\} 1/);
     assert.match(metrics, /cctv_agent_segments_uploaded_total\{camera="e2e-node-sim"\} [1-9]/);
     assert.match(metrics, /cctv_agent_camera_state\{camera="e2e-node-sim",state="recording"\} 1/);
 

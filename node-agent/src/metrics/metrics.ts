@@ -40,6 +40,7 @@ export class AgentMetrics {
   private readonly failed: Counter<'camera' | 'kind'>;
   private readonly dropped: Counter<'camera' | 'reason'>;
   private readonly restarts: Counter<'camera' | 'reason'>;
+  private readonly commandsRejected: Counter<'reason'>;
 
   constructor(cameras: () => CameraGaugeSource[], opts: AgentMetricsOptions = {}) {
     const registers = [this.registry];
@@ -72,6 +73,12 @@ export class AgentMetrics {
       collect() {
         for (const c of cameras()) for (const reason of DROP_REASONS) this.inc({ camera: c.id, reason }, 0);
       },
+    });
+    this.commandsRejected = new Counter({
+      name: 'cctv_agent_commands_rejected_total',
+      help: 'Commands refused before running: BAD_REQUEST (malformed) or UNKNOWN_COMMAND',
+      labelNames: ['reason'],
+      registers,
     });
     this.restarts = new Counter({
       name: 'cctv_agent_ffmpeg_restarts_total',
@@ -162,6 +169,10 @@ export class AgentMetrics {
   }
   ffmpegRestarted(camera: string, reason: FfmpegRestartReason): void {
     this.restarts.inc({ camera, reason });
+  }
+  /** A command on `cmd/*` was refused: malformed, or no such command here. */
+  commandRejected(reason: string): void {
+    this.commandsRejected.inc({ reason });
   }
 
   private hostGauges(host: HostSampler, cameras: () => CameraGaugeSource[]): void {
