@@ -114,6 +114,12 @@ describe('commands over MQTT against a real aedes broker', () => {
     await send('echo', { reqId: 'e-1', sentAt: new Date().toISOString(), timeoutMs: 5000, args: { a: 1 } });
     assert.deepEqual((await replyTo('e-1')).reply.result, { echoed: { a: 1 } });
     assert.equal(seenArgs[0]?.timeoutMs, 5000);
+    // Queued long ago (past its timeout and the grace): refused, not run.
+    const old = new Date(Date.now() - 120_000).toISOString();
+    await send('echo', { reqId: 'x-1', sentAt: old, timeoutMs: 5000, args: { late: true } });
+    const expired = await replyTo('x-1');
+    assert.deepEqual([expired.reply.ok, expired.reply.error?.code], [false, 'EXPIRED']);
+    assert.ok(!seenArgs.some((r) => r.args && 'late' in r.args), 'the handler never ran');
     await send('nothing', { reqId: 'n-1' });
     const nothing = await replyTo('n-1');
     assert.equal(nothing.reply.ok, true);
@@ -139,11 +145,12 @@ describe('commands over MQTT against a real aedes broker', () => {
     assert.equal(unknown.reply.command, 'self-destruct');
     assert.equal(unknown.reply.error?.code, 'UNKNOWN_COMMAND');
     assert.equal((await replyTo('u-2')).reply.error?.code, 'UNKNOWN_COMMAND');
-    await waitFor('rejections counted', () => rejected.length === 5);
+    await waitFor('rejections counted', () => rejected.length === 6);
     assert.deepEqual(rejected.toSorted(), [
       'BAD_REQUEST',
       'BAD_REQUEST',
       'BAD_REQUEST',
+      'EXPIRED',
       'UNKNOWN_COMMAND',
       'UNKNOWN_COMMAND',
     ]);

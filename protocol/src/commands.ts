@@ -41,6 +41,8 @@ export const COMMAND_ERRORS = {
   unknownCommand: 'UNKNOWN_COMMAND',
   /** The handler failed without a code of its own. */
   failed: 'FAILED',
+  /** Arrived after its sender stopped waiting (sentAt + timeoutMs, plus a clock-skew grace). */
+  expired: 'EXPIRED',
 } as const;
 
 export const CommandReply = Type.Object(

@@ -40,9 +40,14 @@ export type CommandHandlers =
   | ((name: string, request: CommandRequest) => Promise<CommandResult>);
 
 /** Why an incoming command was refused before any handler ran. */
-export type CommandRejection = typeof COMMAND_ERRORS.badRequest | typeof COMMAND_ERRORS.unknownCommand;
+export type CommandRejection =
+  | typeof COMMAND_ERRORS.badRequest
+  | typeof COMMAND_ERRORS.unknownCommand
+  | typeof COMMAND_ERRORS.expired;
 
 /** Request ids remembered to ignore a QoS 1 redelivery of a command already handled. */
+/** Beyond a command's own timeout, for clocks that disagree between master and node. */
+const EXPIRY_GRACE_MS = 60_000;
 const RECENT_REQ_IDS = 256;
 
 export interface MqttLinkOptions {
@@ -234,6 +239,23 @@ export class MqttLink {
     if (this.recentReqIds.size > RECENT_REQ_IDS) {
       const oldest = this.recentReqIds.values().next().value;
       if (oldest !== undefined) this.recentReqIds.delete(oldest);
+    }
+    // A command queued for this node while it was away must not run once its sender gave up
+    // (the persistent session delivers it late). The grace absorbs clock skew between hosts.
+    const { sentAt, timeoutMs } = request.value;
+    if (sentAt && timeoutMs !== undefined && Date.parse(sentAt) + timeoutMs + EXPIRY_GRACE_MS < Date.now()) {
+      log.warn({ reqId, sentAt, timeoutMs }, 'command refused: expired');
+      this.opts.onRejected?.(COMMAND_ERRORS.expired);
+      await this.reply(
+        failure(
+          reqId,
+          command,
+          COMMAND_ERRORS.expired,
+          `sent at ${sentAt}, waited for ${timeoutMs} ms`,
+          this.at(),
+        ),
+      );
+      return;
     }
     const started = Date.now();
     let reply: CommandReply;
