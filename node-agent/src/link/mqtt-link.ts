@@ -3,52 +3,17 @@
  * last will; on every (re)connect it publishes online status and hello, subscribes to its
  * commands, and heartbeats run on an interval while connected. Every outgoing message is
  * validated first. Command replies (and `publishQueued` messages) go through the on-disk outbox,
- * so what is produced while the broker is away is delivered after the reconnect.
+ * so what is produced while the broker is away is delivered after the reconnect. Incoming
+ * commands are validated, deduplicated and answered by `CommandDispatch`.
  */
-import type {
-  CommandReply,
-  CommandRequest,
-  HeartbeatMessage,
-  HelloMessage,
-  PingResult,
-  StatusMessage,
-  Validator,
-} from '@cctv/protocol';
-import { COMMAND_ERRORS, isValidReqId, parseNodeTopic, topics, validators } from '@cctv/protocol';
+import type { HeartbeatMessage, HelloMessage, StatusMessage, Validator } from '@cctv/protocol';
+import { parseNodeTopic, topics, validators } from '@cctv/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Outbox, type OutboxOptions } from '../outbox/outbox.ts';
+import { CommandDispatch, type CommandHandlers, type CommandRejection } from './command-dispatch.ts';
 
-/**
- * What a command handler returns: the reply's `result`, or nothing. It must be a plain JSON
- * object (checked before sending; anything else is answered as `FAILED`).
- */
-// biome-ignore lint/suspicious/noConfusingVoidType: an `async () => {}` handler returns Promise<void>
-export type CommandResult = object | undefined | void;
-/** One command: gets the request's `args` (`{}` when absent) and the whole envelope. */
-export type CommandHandler = (
-  args: Record<string, unknown>,
-  request: CommandRequest,
-) => Promise<CommandResult> | CommandResult;
-/**
- * Command handlers by name, or one function for all names. A handler's error becomes an
- * `ok:false` reply with the error's `code` (else `FAILED`); a function answers names it does not
- * know by throwing an error with code `UNKNOWN_COMMAND`.
- */
-export type CommandHandlers =
-  | Readonly<Record<string, CommandHandler>>
-  | ((name: string, request: CommandRequest) => Promise<CommandResult>);
-
-/** Why an incoming command was refused before any handler ran. */
-export type CommandRejection =
-  | typeof COMMAND_ERRORS.badRequest
-  | typeof COMMAND_ERRORS.unknownCommand
-  | typeof COMMAND_ERRORS.expired;
-
-/** Request ids remembered to ignore a QoS 1 redelivery of a command already handled. */
-/** Beyond a command's own timeout, for clocks that disagree between master and node. */
-const EXPIRY_GRACE_MS = 60_000;
-const RECENT_REQ_IDS = 256;
+export type { CommandHandler, CommandHandlers, CommandRejection, CommandResult } from './command-dispatch.ts';
 
 export interface MqttLinkOptions {
   url: string;
@@ -72,7 +37,7 @@ export interface MqttLinkOptions {
   outbox?: Pick<OutboxOptions, 'maxMessages' | 'maxBytes' | 'stopTimeoutMs' | 'retryDelayMs'>;
   /** Commands besides the built-in `ping`. */
   commands?: CommandHandlers;
-  /** Called for every command refused as malformed or unknown (for a metric). */
+  /** Called for every command refused as malformed, unknown or expired (for a metric). */
   onRejected?: (reason: CommandRejection) => void;
 }
 
@@ -83,11 +48,13 @@ export class MqttLink {
   private leaving = false;
   private lastError = '';
   private box: Outbox | null = null;
-  private readonly recentReqIds = new Set<string>();
+  private readonly dispatch: CommandDispatch;
   private helloWanted = false;
   private helloSending = false;
 
-  constructor(private readonly opts: MqttLinkOptions) {}
+  constructor(private readonly opts: MqttLinkOptions) {
+    this.dispatch = new CommandDispatch(opts, (reqId, payload) => this.sendReply(reqId, payload));
+  }
 
   /** The outbox, once started (sizes and counters for heartbeats and metrics). */
   get outbox(): Outbox | null {
@@ -150,9 +117,9 @@ export class MqttLink {
     client.on('message', (topic, payload) => {
       const parsed = parseNodeTopic(topic);
       if (parsed?.kind === 'cmd' && parsed.nodeId === o.nodeId && parsed.arg)
-        this.handleCommand(parsed.arg, payload).catch((err: Error) =>
-          o.logger.error({ topic, err: err.message }, 'command handling failed'),
-        );
+        this.dispatch
+          .handle(parsed.arg, payload)
+          .catch((err: Error) => o.logger.error({ topic, err: err.message }, 'command handling failed'));
     });
     client.on('close', () => {
       // The will is sent with the next CONNECT; give it a fresher time.
@@ -218,111 +185,10 @@ export class MqttLink {
     await this.box.append({ topic, payload, retain: opts.retain ?? false });
   }
 
-  private async handleCommand(name: string, payload: Buffer): Promise<void> {
-    const log = this.opts.logger.child({ command: name });
-    const command = name.slice(0, 64);
-    const request = validators.commandRequest.parse(payload);
-    if (!request.ok) {
-      const reqId = reqIdOf(payload);
-      log.warn({ reqId, error: request.error }, 'command refused: malformed request');
-      this.opts.onRejected?.(COMMAND_ERRORS.badRequest);
-      if (reqId)
-        await this.reply(failure(reqId, command, COMMAND_ERRORS.badRequest, request.error, this.at()));
-      return;
-    }
-    const { reqId } = request.value;
-    if (this.recentReqIds.has(reqId)) {
-      log.debug({ reqId }, 'command redelivered; already handled');
-      return;
-    }
-    this.recentReqIds.add(reqId);
-    if (this.recentReqIds.size > RECENT_REQ_IDS) {
-      const oldest = this.recentReqIds.values().next().value;
-      if (oldest !== undefined) this.recentReqIds.delete(oldest);
-    }
-    // A command queued for this node while it was away must not run once its sender gave up
-    // (the persistent session delivers it late). The grace absorbs clock skew between hosts.
-    const { sentAt, timeoutMs } = request.value;
-    if (sentAt && timeoutMs !== undefined && Date.parse(sentAt) + timeoutMs + EXPIRY_GRACE_MS < Date.now()) {
-      log.warn({ reqId, sentAt, timeoutMs }, 'command refused: expired');
-      this.opts.onRejected?.(COMMAND_ERRORS.expired);
-      await this.reply(
-        failure(
-          reqId,
-          command,
-          COMMAND_ERRORS.expired,
-          `sent at ${sentAt}, waited for ${timeoutMs} ms`,
-          this.at(),
-        ),
-      );
-      return;
-    }
-    const started = Date.now();
-    let reply: CommandReply;
-    try {
-      const result = await this.runHandler(name, request.value);
-      // The reply's schema check (in reply()) turns a result that is not a JSON object into FAILED.
-      const body = result as Record<string, unknown> | undefined;
-      reply = { reqId, command, ok: true, at: this.at(), ...(body ? { result: body } : {}) };
-    } catch (err) {
-      const code = errorCode(err);
-      const message = err instanceof Error ? err.message : String(err);
-      if (code === COMMAND_ERRORS.unknownCommand) {
-        log.warn({ reqId }, 'command refused: unknown command');
-        this.opts.onRejected?.(COMMAND_ERRORS.unknownCommand);
-      } else log.warn({ reqId, code, err: message }, 'command failed');
-      reply = failure(reqId, command, code, message, this.at());
-    }
-    log.info({ reqId, ok: reply.ok, ms: Date.now() - started }, 'command done');
-    await this.reply(reply);
-  }
-
-  private runHandler(name: string, request: CommandRequest): Promise<CommandResult> | CommandResult {
-    if (name === 'ping') return this.ping();
-    const handlers = this.opts.commands;
-    if (typeof handlers === 'function') return handlers(name, request);
-    const handler = handlers && Object.hasOwn(handlers, name) ? handlers[name] : undefined;
-    if (!handler)
-      throw Object.assign(new Error(`no command "${name}" on this agent`), {
-        code: COMMAND_ERRORS.unknownCommand,
-      });
-    return handler(request.args ?? {}, request);
-  }
-
-  private ping(): PingResult {
-    return {
-      pong: true,
-      agentVersion: this.opts.agentVersion,
-      uptimeS: Math.round(process.uptime() * 10) / 10,
-    };
-  }
-
   /** Sends a reply through the outbox (or directly when there is none); never throws. */
-  private async reply(reply: CommandReply): Promise<void> {
+  private async sendReply(reqId: string, payload: string): Promise<void> {
     const o = this.opts;
-    let checked = validators.commandReply.validate(reply);
-    let payload = '';
-    try {
-      if (checked.ok) payload = JSON.stringify(reply);
-    } catch (err) {
-      checked = { ok: false, error: `not JSON: ${(err as Error).message}` };
-    }
-    if (!checked.ok) {
-      // A handler returned something that is not a JSON object: answer that, not silence.
-      o.logger.error(
-        { command: reply.command, error: checked.error },
-        'command result fails the reply schema',
-      );
-      const fallback = failure(
-        reply.reqId,
-        reply.command,
-        COMMAND_ERRORS.failed,
-        'result is not a JSON object',
-        this.at(),
-      );
-      payload = JSON.stringify(fallback);
-    }
-    const topic = topics.reply(o.nodeId, reply.reqId);
+    const topic = topics.reply(o.nodeId, reqId);
     try {
       if (this.box) await this.box.append({ topic, payload });
       else if (this.client?.connected) await this.client.publishAsync(topic, payload, { qos: 1 });
@@ -330,10 +196,6 @@ export class MqttLink {
     } catch (err) {
       o.logger.error({ topic, err: (err as Error).message }, 'reply not sent');
     }
-  }
-
-  private at(): string {
-    return (this.opts.now?.() ?? new Date()).toISOString();
   }
 
   private async announce(): Promise<void> {
@@ -416,27 +278,5 @@ export class MqttLink {
       true,
     ).catch(() => {});
     await Promise.race([offline, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
-  }
-}
-
-function failure(reqId: string, command: string, code: string, message: string, at: string): CommandReply {
-  return { reqId, command, ok: false, at, error: { code, message: message.slice(0, 1000) } };
-}
-
-/** An error's own `code` when it has a usable one, else `FAILED`. */
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code.length > 0 && code.length <= 64) return code;
-  if (typeof code === 'number') return String(code);
-  return COMMAND_ERRORS.failed;
-}
-
-/** The request id of a payload that failed validation, when there is a usable one to answer. */
-function reqIdOf(payload: Buffer): string | undefined {
-  try {
-    const doc = JSON.parse(payload.toString('utf8')) as { reqId?: unknown } | null;
-    return isValidReqId(doc?.reqId) ? doc.reqId : undefined;
-  } catch {
-    return undefined;
   }
 }

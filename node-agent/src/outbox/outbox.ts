@@ -5,16 +5,10 @@
  * replayed, in order, by the next Outbox on the same directory (one live Outbox per directory).
  * Delivery is at least once: a crash between the ack and the delete sends that message again.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../fs/atomic-write.ts';
+import { encodeEntry, type OutboxEntry, OutboxFiles, type OutboxMessage } from './outbox-files.ts';
 
-export interface OutboxMessage {
-  topic: string;
-  payload: string;
-  retain?: boolean;
-}
+export type { OutboxMessage } from './outbox-files.ts';
 
 /** What the outbox needs of an MQTT client; an mqtt.js `MqttClient` fits. */
 export interface OutboxClient {
@@ -58,20 +52,10 @@ export class OutboxError extends Error {
   }
 }
 
-interface Entry {
-  seq: number;
-  name: string;
-  bytes: number;
-  atMs: number;
-  attempts: number;
-}
-
-const FILE_RE = /^(\d{16})\.json$/;
-const fileName = (seq: number) => `${String(seq).padStart(16, '0')}.json`;
-
 export class Outbox {
   readonly dir: string;
   private readonly client: OutboxClient;
+  private readonly files: OutboxFiles;
   private readonly log: Logger;
   private readonly maxMessages: number;
   private readonly maxBytes: number;
@@ -80,13 +64,13 @@ export class Outbox {
   private readonly maxAttempts: number;
   private readonly now: () => Date;
 
-  private queue: Entry[] = [];
+  private queue: OutboxEntry[] = [];
   private queuedBytes = 0;
   private nextSeq = 1;
   private opening: Promise<void> | null = null;
   /** Appends run one at a time so that files, sequence numbers and the cap stay in step. */
   private appendChain: Promise<unknown> = Promise.resolve();
-  private inFlight: Entry | null = null;
+  private inFlight: OutboxEntry | null = null;
   private loop: Promise<void> | null = null;
   private starting: Promise<void> | null = null;
   private stopping = false;
@@ -95,11 +79,12 @@ export class Outbox {
   private cancelPause: (() => void) | null = null;
   private abandonInFlight: (() => void) | null = null;
   private readonly onConnect = () => this.wake();
-  private counts = { sent: 0, dropped: 0, bad: 0 };
+  private counts = { sent: 0, dropped: 0 };
 
   constructor(opts: OutboxOptions) {
     this.dir = opts.dir;
     this.client = opts.client;
+    this.files = new OutboxFiles(opts.dir, opts.logger);
     this.log = opts.logger;
     this.maxMessages = opts.maxMessages ?? 10_000;
     this.maxBytes = opts.maxBytes ?? 50 * 1024 * 1024;
@@ -119,7 +104,7 @@ export class Outbox {
   }
   /** Unreadable or refused entries moved to `bad/`. */
   get bad(): number {
-    return this.counts.bad;
+    return this.files.bad;
   }
 
   size(): OutboxSize {
@@ -180,28 +165,7 @@ export class Outbox {
   }
 
   private async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const found: Entry[] = [];
-    for (const name of await readdir(this.dir)) {
-      // A temp file is an append that never returned to its caller.
-      if (name.endsWith('.tmp')) {
-        await rm(join(this.dir, name), { force: true, recursive: true }).catch(() => {});
-        continue;
-      }
-      const m = FILE_RE.exec(name);
-      if (!m) continue;
-      const entry: Entry = { seq: Number(m[1]), name, bytes: 0, atMs: 0, attempts: 0 };
-      try {
-        const st = await stat(join(this.dir, name));
-        if (!st.isFile()) throw new Error('not a file');
-        entry.bytes = st.size;
-        entry.atMs = st.mtimeMs;
-        found.push(entry);
-      } catch (err) {
-        await this.moveAside(entry, (err as Error).message);
-      }
-    }
-    found.sort((a, b) => a.seq - b.seq);
+    const found = await this.files.scan();
     this.queue = found;
     this.queuedBytes = found.reduce((sum, e) => sum + e.bytes, 0);
     this.nextSeq = (found.at(-1)?.seq ?? 0) + 1;
@@ -216,7 +180,7 @@ export class Outbox {
       throw new OutboxError('OUTBOX_BAD_MESSAGE', 'an outbox message needs a topic and a string payload');
     await this.open();
     const at = this.now();
-    const body = `${JSON.stringify({ v: 1, at: at.toISOString(), topic: msg.topic, payload: msg.payload, retain: msg.retain ?? false })}\n`;
+    const body = encodeEntry(msg, at);
     const bytes = Buffer.byteLength(body);
     if (bytes > this.maxBytes)
       throw new OutboxError(
@@ -225,8 +189,7 @@ export class Outbox {
       );
     await this.makeRoom(1, bytes);
     const seq = this.nextSeq++;
-    const name = fileName(seq);
-    await writeDurably(this.dir, name, body);
+    const name = await this.files.write(seq, body);
     this.queue.push({ seq, name, bytes, atMs: at.getTime(), attempts: 0 });
     this.queuedBytes += bytes;
     this.wake();
@@ -234,7 +197,7 @@ export class Outbox {
 
   /** Drops the oldest entries (never the one in flight) until `count` more entries and `bytes` fit. */
   private async makeRoom(count: number, bytes: number): Promise<void> {
-    const victims: Entry[] = [];
+    const victims: OutboxEntry[] = [];
     while (this.queue.length + count > this.maxMessages || this.queuedBytes + bytes > this.maxBytes) {
       const victim = this.queue.find((e) => e !== this.inFlight);
       if (!victim) break;
@@ -254,10 +217,10 @@ export class Outbox {
       },
       'outbox full: oldest messages dropped',
     );
-    for (const v of victims) await rm(join(this.dir, v.name), { force: true }).catch(() => {});
+    for (const v of victims) await this.files.drop(v.name);
   }
 
-  private remove(entry: Entry): void {
+  private remove(entry: OutboxEntry): void {
     const i = this.queue.indexOf(entry);
     if (i < 0) return;
     this.queue.splice(i, 1);
@@ -309,7 +272,7 @@ export class Outbox {
     }
   }
 
-  private async sendHead(entry: Entry): Promise<void> {
+  private async sendHead(entry: OutboxEntry): Promise<void> {
     this.inFlight = entry;
     const msg = await this.read(entry);
     if (!msg || this.stopping) return;
@@ -337,10 +300,7 @@ export class Outbox {
     if (outcome === 'acked') {
       this.remove(entry);
       this.counts.sent++;
-      await unlink(join(this.dir, entry.name)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT')
-          this.log.warn({ file: entry.name, err: err.message }, 'outbox: sent file not removed');
-      });
+      await this.files.removeSent(entry.name);
       return;
     }
     // Refused while the link was down is no fault of the message; it goes again on reconnect.
@@ -355,54 +315,16 @@ export class Outbox {
   }
 
   /** The entry's message, or null after moving an unreadable file aside. */
-  private async read(entry: Entry): Promise<Required<OutboxMessage> | null> {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(await readFile(join(this.dir, entry.name), 'utf8'));
-    } catch (err) {
-      await this.moveAside(entry, (err as Error).message);
-      return null;
-    }
-    const m = doc as Partial<Record<'v' | 'topic' | 'payload' | 'retain', unknown>> | null;
-    if (
-      !m ||
-      typeof m !== 'object' ||
-      m.v !== 1 ||
-      typeof m.topic !== 'string' ||
-      m.topic === '' ||
-      typeof m.payload !== 'string' ||
-      (m.retain !== undefined && typeof m.retain !== 'boolean')
-    ) {
-      await this.moveAside(entry, 'not an outbox message');
-      return null;
-    }
-    return { topic: m.topic, payload: m.payload, retain: m.retain === true };
+  private async read(entry: OutboxEntry): Promise<Required<OutboxMessage> | null> {
+    const read = await this.files.read(entry.name);
+    if (read.ok) return read.message;
+    await this.moveAside(entry, read.reason);
+    return null;
   }
 
-  /** Moves an entry's file to `<dir>/bad/`, or deletes it if that fails; never throws. */
-  private async moveAside(entry: Entry, reason: string): Promise<void> {
+  /** Takes the entry out of the queue and its file out of the folder (to `bad/`); never throws. */
+  private async moveAside(entry: OutboxEntry, reason: string): Promise<void> {
     this.remove(entry);
-    this.counts.bad++;
-    const from = join(this.dir, entry.name);
-    const badDir = join(this.dir, 'bad');
-    const to = join(badDir, `${Date.now()}-${entry.name}`);
-    try {
-      await mkdir(badDir, { recursive: true });
-      await rename(from, to);
-      this.log.warn(
-        { file: from, movedTo: to, reason, badTotal: this.counts.bad },
-        'outbox: bad entry moved aside',
-      );
-    } catch (err) {
-      this.log.error(
-        { file: from, reason, err: (err as Error).message },
-        'outbox: bad entry could not be moved aside; removing it',
-      );
-      await rm(from, { force: true, recursive: true }).catch(() => {});
-    }
+    await this.files.moveAside(entry.name, reason);
   }
-}
-
-async function writeDurably(dir: string, name: string, body: string): Promise<void> {
-  await writeFileAtomic(join(dir, name), body);
 }
