@@ -21,7 +21,7 @@ import type { ExitCause } from './process/supervised-child.ts';
 import { Recorder } from './recorder/recorder.ts';
 import { TransportMemory } from './recorder/transport-memory.ts';
 import { SpoolQuota } from './spool/quota.ts';
-import { spoolUsedBytes } from './spool/scan.ts';
+import { SpoolUsage } from './spool/usage.ts';
 import { Uploader } from './uploader/uploader.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -62,13 +62,10 @@ async function main(): Promise<void> {
       backlog: uploader.backlog(r.cameraId),
       droppedSegments: uploader.dropped(r.cameraId),
     }));
-  const host = new HostSampler({ spoolDir });
+  // spool usage: segments the uploader knows, plus a full folder scan at most every 30 s
+  const spoolUsage = new SpoolUsage(spoolDir, () => uploader.all().reduce((a, q) => a + q.diskBytes(), 0));
+  const host = new HostSampler({ spoolDir, spoolUsedBytes: () => spoolUsage.bytes() });
   const metrics = new AgentMetrics(figures, { host });
-  let metricsServer: Server | null = null;
-  if (config.httpPort) {
-    metricsServer = await startMetricsServer(metrics.registry, config.httpPort);
-    log.info({ port: config.httpPort }, 'metrics on /metrics');
-  }
 
   // uploader: resumes the spool backlog (also of cameras no longer configured), then sends
   const uploader = new Uploader({
@@ -87,7 +84,7 @@ async function main(): Promise<void> {
     quotaBytes: config.spool.quotaBytes,
     minFreeBytes: config.spool.minFreeBytes,
     cameras: () => uploader.all(),
-    usedBytes: () => spoolUsedBytes(spoolDir),
+    usedBytes: () => spoolUsage.bytes(),
     freeBytes: async () => (await diskSpace(spoolDir)).freeBytes,
     logger: log.child({ part: 'spool' }),
     onDropped: (s) => metrics.segmentDropped(s.cameraId, 'quota'),
@@ -130,6 +127,13 @@ async function main(): Promise<void> {
   if (initial.note) log.warn(initial.note);
   if (initial.from === 'command') log.info('cameras as last set by cmd/config');
   await cameraSet.apply(cameraDefinitions(config, initial.cameras));
+
+  // /metrics server, once every figure it reads exists
+  let metricsServer: Server | null = null;
+  if (config.httpPort) {
+    metricsServer = await startMetricsServer(metrics.registry, config.httpPort);
+    log.info({ port: config.httpPort }, 'metrics on /metrics');
+  }
 
   // link: MQTT to the master — online status, hello, heartbeats, commands; offline as last will
   link = new MqttLink({

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { segmentKind } from '@cctv/protocol';
+import { tempDir } from '../../test/support/index.ts';
 import { parseFfmpegVersion, parseHwEncoders } from '../src/host/ffmpeg-info.ts';
 import { parsePlaylist, parseProgramDateTime } from '../src/spool/playlist.ts';
+import { PlaylistFollower } from '../src/spool/playlist-follower.ts';
 import { compareSegmentNames, newRunId, parseSegmentName } from '../src/spool/segment.ts';
 
 const sample = `#EXTM3U
@@ -73,5 +77,46 @@ describe('ffmpeg output parsing', () => {
       ' A....D aac                  AAC (Advanced Audio Coding)',
     ].join('\n');
     assert.deepEqual(parseHwEncoders(encoders), ['hevc_v4l2m2m', 'h264_vaapi']);
+  });
+});
+
+describe('playlist follower', () => {
+  it('returns only entries appended since the last call, whole entries only', async () => {
+    const dir = await tempDir('agent-follow-');
+    const run = '20261123T101500123Z';
+    await writeFile(join(dir, `init-${run}.mp4`), 'init');
+    const entry = (i: number) => {
+      const at = new Date(Date.UTC(2026, 10, 23, 10, 15, i * 2)).toISOString().replace('Z', '+0000');
+      return `#EXTINF:2.000000,\n#EXT-X-PROGRAM-DATE-TIME:${at}\n${run}-${String(i).padStart(6, '0')}.m4s\n`;
+    };
+    for (let i = 0; i < 4; i++)
+      await writeFile(join(dir, `${run}-${String(i).padStart(6, '0')}.m4s`), `seg${i}`);
+    const head = `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="init-${run}.mp4"\n`;
+    const file = join(dir, `${run}.m3u8`);
+    // ffmpeg replaces the playlist whole, each time with the same beginning.
+    const publish = async (text: string) => {
+      await writeFile(`${file}.tmp`, text);
+      await rename(`${file}.tmp`, file);
+    };
+    const follower = new PlaylistFollower('cam', dir, `${run}.m3u8`);
+    assert.deepEqual(await follower.next(), [], 'no playlist yet');
+    await publish(head + entry(0) + entry(1));
+    assert.deepEqual(
+      (await follower.next()).map((s) => s.name),
+      [`${run}-000000.m4s`, `${run}-000001.m4s`],
+    );
+    assert.deepEqual(await follower.next(), [], 'nothing new');
+    await publish(`${head + entry(0) + entry(1) + entry(2)}#EXTINF:2.000000,\n#EXT-X-PROGRAM`);
+    const third = await follower.next();
+    assert.deepEqual(
+      third.map((s) => [s.name, s.startAt.toISOString(), s.initPath.endsWith(`init-${run}.mp4`)]),
+      [[`${run}-000002.m4s`, '2026-11-23T10:15:04.000Z', true]],
+      'a half-written entry waits',
+    );
+    await publish(`${head + entry(0) + entry(1) + entry(2) + entry(3)}#EXT-X-ENDLIST\n`);
+    assert.deepEqual(
+      (await follower.next()).map((s) => s.name),
+      [`${run}-000003.m4s`],
+    );
   });
 });

@@ -50,7 +50,8 @@ describe('supervised child', () => {
     child.start();
     await waitFor('three unexpected exits', () => exits.length >= 4);
     await child.stop();
-    assert.ok(exits.every((e) => !e.expected));
+    // A run that ends while stop() is under way counts as expected; the first four did not.
+    assert.ok(exits.slice(0, 4).every((e) => !e.expected));
     assert.deepEqual(
       exits.slice(0, 4).map((e) => e.restartInMs),
       [20, 40, 80, 80],

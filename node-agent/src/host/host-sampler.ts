@@ -45,6 +45,8 @@ export interface HostSamplerOptions {
   /** Monotonic milliseconds. */
   now?: () => number;
   ticksPerS?: number;
+  /** Bytes in the spool; a full scan of the folder by default (the agent passes a cheaper count). */
+  spoolUsedBytes?: () => Promise<number>;
 }
 
 export class HostSampler {
@@ -94,7 +96,7 @@ export class HostSampler {
       this.cpu.sample(),
       socThermalZone(this.opts.thermalRoot),
       diskSpace(this.opts.spoolDir),
-      spoolUsedBytes(this.opts.spoolDir),
+      this.opts.spoolUsedBytes ? this.opts.spoolUsedBytes() : spoolUsedBytes(this.opts.spoolDir),
     ]);
     const mem = parseMeminfo(meminfoText ?? '');
     const [os1 = 0, os5 = 0, os15 = 0] = loadavg();

@@ -16,8 +16,9 @@ import {
   type RunSpec,
   SupervisedChild,
 } from '../process/supervised-child.ts';
+import { PlaylistFollower } from '../spool/playlist-follower.ts';
 import { applyClockBias, saveClockBias } from '../spool/run-clock.ts';
-import { cameraDir, readFinishedSegments } from '../spool/scan.ts';
+import { cameraDir } from '../spool/scan.ts';
 import { type FinishedSegment, initName, newRunId, playlistName, segmentPattern } from '../spool/segment.ts';
 import { type CameraPlanner, ffmpegArgs, type PreparedRun } from './camera-plan.ts';
 import { countSamples } from './fmp4-samples.ts';
@@ -73,6 +74,7 @@ interface Run {
   startedAt: number;
   /** ffmpeg's program date time runs off the wall clock by up to a second; this corrects it. */
   clockBiasMs: number | null;
+  playlist: PlaylistFollower;
 }
 
 export class Recorder {
@@ -175,7 +177,14 @@ export class Recorder {
     // Two runs in the same millisecond would share names; step past the previous one.
     if (runId <= this.lastRunId) runId = newRunId(new Date(Date.now() + 1));
     this.lastRunId = runId;
-    this.run = { runId, prepared, emitted: new Set(), startedAt: Date.now(), clockBiasMs: null };
+    this.run = {
+      runId,
+      prepared,
+      emitted: new Set(),
+      startedAt: Date.now(),
+      clockBiasMs: null,
+      playlist: new PlaylistFollower(this.cameraId, this.dir, playlistName(runId)),
+    };
     this.progress.reset();
     if (this.state !== 'reconnecting' && this.state !== 'failed') this.setState('starting');
     this.opts.logger.info(
@@ -244,7 +253,7 @@ export class Recorder {
   }
 
   private async scanRun(run: Run): Promise<void> {
-    const segments = await readFinishedSegments(this.cameraId, this.dir, playlistName(run.runId));
+    const segments = await run.playlist.next();
     for (const raw of segments) {
       if (run.emitted.has(raw.name)) continue;
       const first = run.emitted.size === 0;

@@ -1,7 +1,7 @@
 /** Reads finished segments back from the spool: one playlist per ffmpeg run in each camera folder. */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parsePlaylist } from './playlist.ts';
+import { type PlaylistEntry, parsePlaylist } from './playlist.ts';
 import { applyClockBias, loadClockBias } from './run-clock.ts';
 import { compareSegmentNames, type FinishedSegment } from './segment.ts';
 
@@ -41,9 +41,21 @@ export async function readFinishedSegments(
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+  return (await toSegments(cameraId, dir, parsePlaylist(text).entries, null)).segments;
+}
+
+/**
+ * Playlist entries as finished segments whose files still exist. A segment without its own
+ * program date time starts where the previous one ended (`nextStart` carries that across calls).
+ */
+export async function toSegments(
+  cameraId: string,
+  dir: string,
+  entries: PlaylistEntry[],
+  nextStart: number | null,
+): Promise<{ segments: FinishedSegment[]; nextStart: number | null }> {
   const out: FinishedSegment[] = [];
-  let nextStart: number | null = null;
-  for (const entry of parsePlaylist(text).entries) {
+  for (const entry of entries) {
     // Only plain names: the playlist is ours, but never let it point outside the folder.
     if (entry.uri.includes('/') || entry.uri.includes('\\') || !entry.initUri) continue;
     const path = join(dir, entry.uri);
@@ -70,7 +82,7 @@ export async function readFinishedSegments(
       codec: await initCodec(initPath),
     });
   }
-  return out;
+  return { segments: out, nextStart };
 }
 
 export async function listPlaylists(dir: string): Promise<string[]> {

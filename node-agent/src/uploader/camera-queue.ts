@@ -84,6 +84,14 @@ export class CameraQueue {
     };
   }
 
+  /** Bytes of the segments this queue knows on disk (uploaded and waiting). */
+  diskBytes(): number {
+    let total = 0;
+    for (const s of this.uploaded) total += s.bytes;
+    for (const s of this.pending) total += s.bytes;
+    return total;
+  }
+
   /** Un-uploaded segments dropped at the spool quota since the agent started. */
   get dropped(): number {
     return this.droppedCount;
