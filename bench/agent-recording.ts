@@ -1,0 +1,269 @@
+/**
+ * Node agent cost per camera: CPU (% of one core) and RSS of the agent with its ffmpeg children
+ * while it records 1080p cameras and uploads the segments to a real storage gateway.
+ *
+ *   node --import tsx bench/agent-recording.ts [--only copy-1080p,copy-1080p-x4]
+ *       [--windows 3] [--window-s 30] [--warmup-s 10] [--agent-cpu-prof DIR]
+ *
+ * Scenarios (run one after another, each with a fresh agent and camera): copy-1080p,
+ * copy-1080p-x4, transcode-1080p; transcode-720p only when named in --only. Targets
+ * (shared/design/TARGETS.md): ≤ 2 % of one core per camera when the camera already sends
+ * H.265, agent RSS ≤ 150 MB with 4 cameras. Clips are encoded once and cached (clips.ts).
+ * Warm-up: until every camera has uploaded a segment, then --warmup-s more. --agent-cpu-prof
+ * writes a V8 CPU profile of each agent run into DIR (it costs the agent some CPU itself).
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { HeartbeatWatcher } from './agent-probes.ts';
+import { runScenario, type Scenario, type ScenarioResult, type Shared } from './agent-scenario.ts';
+import { type ClipSpec, ensureClip } from './clips.ts';
+import { Cleanups, freePort, startBroker, startDatabase, startNodeService, waitHttpOk } from './support.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    windows: { type: 'string', default: '3' },
+    'window-s': { type: 'string', default: '30' },
+    'warmup-s': { type: 'string', default: '10' },
+    'agent-cpu-prof': { type: 'string' },
+  },
+});
+const timing = {
+  windows: Number(opts.windows),
+  windowS: Number(opts['window-s']),
+  warmupS: Number(opts['warmup-s']),
+};
+
+const began = Date.now();
+const log = (line: string) =>
+  console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+const clip1080 = { width: 1920, height: 1080, fps: 15, seconds: 30, gop: 30, kbps: 3500 } as const;
+const specs: Record<string, ClipSpec> = {
+  h265_1080: { codec: 'h265', ...clip1080 },
+  h264_1080: { codec: 'h264', ...clip1080 },
+  h264_720: { codec: 'h264', ...clip1080, width: 1280, height: 720, kbps: 2000 },
+};
+
+type Plan = Omit<Scenario, 'clip'> & { clip: keyof typeof specs; byDefault: boolean };
+const plans: Plan[] = [
+  { name: 'copy-1080p', cameras: 1, clip: 'h265_1080', mode: 'copy', cpuTargetPerCamera: 2, byDefault: true },
+  {
+    name: 'copy-1080p-x4',
+    cameras: 4,
+    clip: 'h265_1080',
+    mode: 'copy',
+    cpuTargetPerCamera: 2,
+    rssTargetMB: 150,
+    byDefault: true,
+  },
+  { name: 'transcode-1080p', cameras: 1, clip: 'h264_1080', mode: 'transcode', byDefault: true },
+  { name: 'transcode-720p', cameras: 1, clip: 'h264_720', mode: 'transcode', byDefault: false },
+];
+
+const only = opts.only?.split(',').map((s) => s.trim());
+const unknown = only?.filter((n) => !plans.some((p) => p.name === n)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${plans.map((p) => p.name).join(', ')}`);
+  process.exit(2);
+}
+const chosen = plans.filter((p) => (only ? only.includes(p.name) : p.byDefault));
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+const spread = (xs: number[], digits: number) =>
+  `${median(xs).toFixed(digits)} [${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}]`;
+
+interface Summary {
+  scenario: string;
+  cameras: number;
+  cpuPerCamera: { median: number; min: number; max: number };
+  rssTotalMB: { median: number; max: number };
+  target: string;
+  pass: boolean | null;
+}
+
+function summarize(p: Plan, r: ScenarioResult): Summary {
+  const cpu = r.windows.map((w) => w.cpuPerCamera);
+  const rss = r.windows.map((w) => w.rssMB.max);
+  const targets: string[] = [];
+  const checks: boolean[] = [];
+  if (p.cpuTargetPerCamera !== undefined) {
+    targets.push(`≤ ${p.cpuTargetPerCamera} %/cam`);
+    checks.push(median(cpu) <= p.cpuTargetPerCamera);
+  }
+  if (p.rssTargetMB !== undefined) {
+    targets.push(`≤ ${p.rssTargetMB} MB`);
+    checks.push(Math.max(...rss) <= p.rssTargetMB);
+  }
+  return {
+    scenario: r.scenario,
+    cameras: r.cameras,
+    cpuPerCamera: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) },
+    rssTotalMB: { median: median(rss), max: Math.max(...rss) },
+    target: targets.join(', ') || 'none',
+    pass: checks.length === 0 ? null : checks.every(Boolean),
+  };
+}
+
+/** Change per minute from the first window to the last (windows are back to back). */
+function trend(perWindow: number[]): string {
+  const [first, last] = [perWindow[0], perWindow.at(-1)];
+  if (perWindow.length < 2 || first === undefined || last === undefined) return '—';
+  return (((last - first) / ((perWindow.length - 1) * timing.windowS)) * 60).toFixed(2);
+}
+
+function printTables(results: { plan: Plan; result: ScenarioResult }[]): void {
+  const main = results.map(({ plan, result }) => {
+    const s = summarize(plan, result);
+    return {
+      scenario: s.scenario,
+      cameras: s.cameras,
+      'agent+ffmpeg CPU %/cam': spread(
+        result.windows.map((w) => w.cpuPerCamera),
+        2,
+      ),
+      'RSS MB total': spread(
+        result.windows.map((w) => w.rssMB.max),
+        1,
+      ),
+      'PSS MB total': spread(
+        result.windows.map((w) => w.rssMB.pss),
+        1,
+      ),
+      target: s.target,
+      pass: s.pass === null ? '—' : s.pass ? 'pass' : 'FAIL',
+    };
+  });
+  console.log('\nAgent recording cost (median [min–max] over windows; CPU in % of one core)');
+  console.table(main);
+  const detail = results.map(({ result }) => {
+    const m = (pick: (w: ScenarioResult['windows'][number]) => number | null, digits: number) => {
+      const values = result.windows.map(pick).filter((v): v is number => v !== null);
+      return values.length === 0 ? '—' : median(values).toFixed(digits);
+    };
+    return {
+      scenario: result.scenario,
+      'CPU total %': m((w) => w.cpu.total, 2),
+      'node %': m((w) => w.cpu.node, 2),
+      'node sys %': m((w) => w.cpu.nodeSystem, 2),
+      // Growth from the first window to the last: per-scan work that grows with the recording.
+      'node Δ %/min': trend(result.windows.map((w) => w.cpu.node)),
+      'ffmpeg %': m((w) => w.cpu.ffmpeg, 2),
+      'other %': m((w) => w.cpu.other, 2),
+      '/metrics CPU %': m((w) => w.reported.cpuPercent, 2),
+      'RSS node MB': m((w) => w.rssMB.node, 1),
+      'RSS ffmpeg MB': m((w) => w.rssMB.ffmpeg, 1),
+      'RSS other MB': m((w) => w.rssMB.other, 1),
+      '/metrics RSS MB': m((w) => w.reported.rssMB, 1),
+      'V8 heap MB': m((w) => w.reported.heapUsedMB, 1),
+      'source %': m((w) => w.sourceCpu, 2),
+      'gateway %': m((w) => w.gatewayCpu, 2),
+      'bench+pg %': m((w) => w.harnessCpu, 1),
+      'elsewhere %': m((w) => w.elsewhereCpu, 1),
+      'host % (all cores)': m((w) => w.hostCpu, 1),
+    };
+  });
+  console.log('Split (medians): agent Node process, its ffmpeg, other children; what the agent reports;');
+  console.log(
+    'the stand-in camera (gst-rtsp-server), the gateway, this script with the broker and PostgreSQL,',
+  );
+  console.log('and host CPU spent by none of these (other work on the box); all % of one core except host');
+  console.table(detail);
+  const cams = results.map(({ result }) => ({
+    scenario: result.scenario,
+    cameras: result.cameraFigures
+      .map((c) => `${c.id} ${c.mode}/${c.encoder} ${c.fps.toFixed(1)} fps ${Math.round(c.bitrateKbps)} kb/s`)
+      .join('; '),
+    segments: result.windows.map((w) => w.segmentsUploaded).join('/'),
+    restarts: result.windows.reduce((a, w) => a + w.ffmpegRestarts, 0),
+  }));
+  console.log('As the agent saw the cameras (last heartbeat), segments uploaded per window, ffmpeg restarts');
+  console.table(cams);
+}
+
+async function main(): Promise<void> {
+  const cleanups = new Cleanups();
+  const interrupted = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping everything`);
+    void cleanups.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    log(`host ${hostname()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+    const clips = new Map<string, Awaited<ReturnType<typeof ensureClip>>>();
+    for (const key of new Set(chosen.map((p) => p.clip))) {
+      const spec = specs[key];
+      if (!spec) continue;
+      const clip = await ensureClip(spec, log);
+      clips.set(key, clip);
+      log(`clip ${clip.path}${clip.made ? ` (encoded in ${clip.encodeS.toFixed(0)} s)` : ' (cached)'}`);
+    }
+    const measureFrom = Date.now();
+
+    const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-agent-'));
+    cleanups.add('remove temp dir', () => rm(dir, { recursive: true, force: true }));
+    const dbUrl = await startDatabase(cleanups, join(dir, 'pg'));
+    const brokerUrl = await startBroker(cleanups);
+    const gatewayPort = await freePort();
+    const gateway = startNodeService(cleanups, 'gateway', 'storage-gateway/src/main.ts', {
+      DATABASE_URL: dbUrl,
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_DATA_DIR: join(dir, 'gateway'),
+      GATEWAY_NAS_DIR: join(dir, 'nas'),
+      LOG_LEVEL: 'warn',
+    });
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
+    const heartbeats = await HeartbeatWatcher.start(cleanups, brokerUrl);
+    const profDir = opts['agent-cpu-prof'];
+    const agentNodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    const shared: Shared = { cleanups, dir, brokerUrl, gatewayUrl, gateway, heartbeats, log, agentNodeArgs };
+    log('PostgreSQL, broker and gateway up');
+
+    const results: { plan: Plan; result: ScenarioResult }[] = [];
+    for (const plan of chosen) {
+      const clip = clips.get(plan.clip);
+      if (!clip) continue;
+      log(
+        `${plan.name}: ${plan.cameras} camera(s), ${clip.codec} ${clip.width}x${clip.height} → ${plan.mode}`,
+      );
+      results.push({ plan, result: await runScenario({ ...plan, clip }, shared, timing) });
+    }
+    printTables(results);
+
+    const runS = (Date.now() - measureFrom) / 1000;
+    const out = join(
+      tmpdir(),
+      'cctv-bench',
+      `agent-recording-${new Date().toISOString().replaceAll(':', '')}.json`,
+    );
+    await mkdir(join(tmpdir(), 'cctv-bench'), { recursive: true });
+    const report = {
+      bench: 'agent-recording',
+      at: new Date().toISOString(),
+      host: { hostname: hostname(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+      timing,
+      runSeconds: runS,
+      clips: [...clips.values()],
+      summary: results.map(({ plan, result }) => summarize(plan, result)),
+      results: results.map((r) => r.result),
+    };
+    await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+    log(`measured in ${runS.toFixed(0)} s (clip preparation excluded); JSON: ${out}`);
+  } finally {
+    await cleanups.run();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,328 @@
+/**
+ * One scenario of the agent recording benchmark: a stand-in RTSP camera serving a clip, the
+ * real agent (`node-agent/src/main.ts`, its own process) recording N cameras from it, warm-up,
+ * then back-to-back measurement windows. The agent's figures are read from /proc for its whole
+ * process tree (Node + ffmpeg + anything else below it), next to what the agent itself reports.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { AgentMetricsProbe, type HeartbeatWatcher, metricSum, type Sample } from './agent-probes.ts';
+import type { Clip } from './clips.ts';
+import {
+  cpuBetween,
+  descendants,
+  hostTicks,
+  killSurvivors,
+  type ProcessId,
+  type RssSplit,
+  rssNow,
+  snapshot,
+} from './proc-tree.ts';
+import {
+  Cleanups,
+  freePort,
+  GiveUp,
+  type Service,
+  sleep,
+  startNodeService,
+  startRtspCamera,
+  waitFor,
+} from './support.ts';
+
+export interface Scenario {
+  name: string;
+  cameras: number;
+  clip: Clip;
+  /** What the agent is expected to do with this source. */
+  mode: 'copy' | 'transcode';
+  /** % of one core per camera; undefined: no target. */
+  cpuTargetPerCamera?: number;
+  /** Agent tree RSS in MB; undefined: no target for this scenario. */
+  rssTargetMB?: number;
+}
+
+export interface Shared {
+  /** The run's cleanups; a scenario's own are registered there too, for Ctrl-C in its middle. */
+  cleanups: Cleanups;
+  dir: string;
+  brokerUrl: string;
+  gatewayUrl: string;
+  gateway: Service;
+  heartbeats: HeartbeatWatcher;
+  log: (line: string) => void;
+  /** Extra options for the agent's Node (e.g. `--cpu-prof`). */
+  agentNodeArgs?: string[];
+}
+
+export interface Timing {
+  warmupS: number;
+  windowS: number;
+  windows: number;
+}
+
+export interface WindowResult {
+  seconds: number;
+  /** Agent tree, % of one core: total and its parts (`nodeSystem`: the kernel's share of `node`). */
+  cpu: { total: number; node: number; nodeSystem: number; ffmpeg: number; other: number };
+  cpuPerCamera: number;
+  /** Agent tree RSS in MB: highest and mean of 1 s samples; the split at the highest. */
+  rssMB: {
+    max: number;
+    mean: number;
+    node: number;
+    ffmpeg: number;
+    other: number;
+    /** Tree PSS at the same sample (see RssSplit.pss). */
+    pss: number;
+    processes: number;
+  };
+  /**
+   * Means of what the agent's /metrics says, scraped every 10 s: `cctv_agent_cpu_percent` and
+   * `cctv_agent_rss_bytes` (its tree), and the Node process's V8 heap in use and external memory.
+   */
+  reported: {
+    cpuPercent: number | null;
+    rssMB: number | null;
+    heapUsedMB: number | null;
+    externalMB: number | null;
+    scrapes: number;
+  };
+  /** The stand-in camera (gst-rtsp-server) and the gateway (Node + children), % of one core. */
+  sourceCpu: number;
+  gatewayCpu: number;
+  /** This script with the broker and PostgreSQL (its tree less the processes above), % of one core. */
+  harnessCpu: number;
+  /** Host CPU not spent by this benchmark's processes (other work on a shared box), % of one core. */
+  elsewhereCpu: number;
+  /** Whole host, % of all cores. */
+  hostCpu: number;
+  segmentsUploaded: number;
+  ffmpegRestarts: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  cameras: number;
+  windows: WindowResult[];
+  /** From the last heartbeat: per camera mode, encoder, fps and bitrate as the agent saw them. */
+  cameraFigures: {
+    id: string;
+    mode?: string;
+    encoder?: string;
+    fps: number;
+    bitrateKbps: number;
+    state: string;
+  }[];
+}
+
+const MB = 1024 * 1024;
+
+function agentConfig(s: Scenario, shared: Shared, base: string, port: number, urls: string[]): string {
+  return [
+    `nodeId: bench-${s.name}`,
+    `mqtt: { url: "${shared.brokerUrl}" }`,
+    `gateway: { url: "${shared.gatewayUrl}" }`,
+    `spool: { dir: "${join(base, 'spool')}", quotaBytes: ${2 * 1024 ** 3}, minFreeBytes: 0 }`,
+    `stateDir: "${join(base, 'state')}"`,
+    `httpPort: ${port}`,
+    'cameras:',
+    ...urls.map((url, i) => `  - { id: cam-${i + 1}, name: Bench camera ${i + 1}, url: "${url}" }`),
+    '',
+  ].join('\n');
+}
+
+const total = (samples: Sample[], name: string) => metricSum(samples, name) ?? 0;
+
+export async function runScenario(s: Scenario, shared: Shared, timing: Timing): Promise<ScenarioResult> {
+  const cleanups = new Cleanups();
+  shared.cleanups.add(`scenario ${s.name}`, () => cleanups.run());
+  try {
+    return await measure(s, shared, timing, cleanups);
+  } finally {
+    await cleanups.run();
+  }
+}
+
+async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanups): Promise<ScenarioResult> {
+  const { log } = shared;
+  const mounts = Array.from({ length: s.cameras }, (_, i) => `/cam${i + 1}`);
+  const camera = await startRtspCamera(cleanups, {
+    codec: s.clip.codec,
+    file: s.clip.path,
+    fps: s.clip.fps,
+    gop: s.clip.gop,
+    mounts,
+  });
+  const base = join(shared.dir, s.name);
+  await mkdir(base, { recursive: true });
+  const port = await freePort();
+  const configPath = join(base, 'agent.yaml');
+  await writeFile(configPath, agentConfig(s, shared, base, port, camera.urls));
+  const nodeId = `bench-${s.name}`;
+  const startedAt = Date.now();
+  const agent = startNodeService(
+    cleanups,
+    'agent',
+    'node-agent/src/main.ts',
+    {},
+    ['--config', configPath],
+    shared.agentNodeArgs,
+  );
+  // ffmpeg is stopped by the agent; should the agent be killed, make sure none outlives it.
+  let children: ProcessId[] = [];
+  cleanups.add('kill what the agent left', async () => {
+    const killed = await killSurvivors(children);
+    if (killed > 0) log(`${s.name}: killed ${killed} process(es) that outlived the agent`);
+  });
+  cleanups.add('stop agent', async () => {
+    children = await descendants(agent.pid);
+    await agent.stop(15_000);
+  });
+
+  const probe = new AgentMetricsProbe(`http://127.0.0.1:${port}/metrics`);
+  const ids = mounts.map((_, i) => `cam-${i + 1}`);
+  try {
+    await waitFor(
+      'every camera to upload a segment',
+      async () => {
+        if (agent.exited()) throw new GiveUp('the agent exited');
+        const m = await probe.scrape();
+        return ids.every(
+          (id) => (metricSum(m, 'cctv_agent_segments_uploaded_total', { camera: id }) ?? 0) >= 1,
+        );
+      },
+      60_000,
+      500,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- agent output ---\n${agent.output().slice(-5000)}`);
+  }
+  log(
+    `${s.name}: uploading after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; warming up ${t.warmupS} s`,
+  );
+  await sleep(t.warmupS * 1000);
+
+  const windows: WindowResult[] = [];
+  for (let w = 0; w < t.windows; w++) {
+    windows.push(await window(s, t.windowS, agent, camera.pid, shared.gateway.pid, probe));
+    const r = windows.at(-1);
+    if (r)
+      log(
+        `${s.name} window ${w + 1}/${t.windows}: agent ${r.cpu.total.toFixed(2)} % ` +
+          `(node ${r.cpu.node.toFixed(2)}, ffmpeg ${r.cpu.ffmpeg.toFixed(2)}, other ${r.cpu.other.toFixed(2)}), ` +
+          `RSS ${r.rssMB.max.toFixed(1)} MB (PSS ${r.rssMB.pss.toFixed(1)}); /metrics ${r.reported.cpuPercent?.toFixed(2) ?? 'n/a'} %, ` +
+          `${r.reported.rssMB?.toFixed(1) ?? 'n/a'} MB; source ${r.sourceCpu.toFixed(2)} %; ${r.segmentsUploaded} segments up`,
+      );
+  }
+  if (agent.exited())
+    throw new Error(`the agent exited during the measurement\n${agent.output().slice(-5000)}`);
+
+  const beat = shared.heartbeats.latest(nodeId);
+  const cameraFigures = (beat?.cameras ?? []).map((c) => ({
+    id: c.id,
+    mode: c.mode,
+    encoder: c.encoder,
+    fps: c.fps,
+    bitrateKbps: c.bitrateKbps,
+    state: c.state,
+  }));
+  if (cameraFigures.length !== s.cameras) log(`${s.name}: no heartbeat for every camera; modes not checked`);
+  for (const c of cameraFigures)
+    if (c.mode !== s.mode)
+      throw new Error(`${s.name}: ${c.id} records in mode ${c.mode}, expected ${s.mode}`);
+  return { scenario: s.name, cameras: s.cameras, windows, cameraFigures };
+}
+
+async function window(
+  s: Scenario,
+  seconds: number,
+  agent: Service,
+  sourcePid: number,
+  gatewayPid: number,
+  probe: AgentMetricsProbe,
+): Promise<WindowResult> {
+  const before = await probe.scrape();
+  const [a, src0, gw0, all0, host0] = await Promise.all([
+    snapshot(agent.pid),
+    snapshot(sourcePid),
+    snapshot(gatewayPid),
+    snapshot(process.pid),
+    hostTicks(),
+  ]);
+  const start = Date.now();
+  const rss: RssSplit[] = [];
+  const reported = {
+    cpu: [] as number[],
+    rss: [] as number[],
+    heap: [] as number[],
+    external: [] as number[],
+  };
+  const keep = (list: number[], v: number | null, scale = 1) => {
+    if (v !== null) list.push(v / scale);
+  };
+  for (let tick = 1; Date.now() - start < seconds * 1000; tick++) {
+    await sleep(Math.max(0, start + tick * 1000 - Date.now()));
+    if (Date.now() - start > seconds * 1000) break;
+    rss.push(await rssNow(agent.pid));
+    // As often as a Prometheus would scrape; every scrape makes the agent walk /proc.
+    if (tick % 10 === 0) {
+      const m = await probe.scrape();
+      keep(reported.cpu, metricSum(m, 'cctv_agent_cpu_percent'));
+      keep(reported.rss, metricSum(m, 'cctv_agent_rss_bytes'), MB);
+      keep(reported.heap, metricSum(m, 'cctv_agent_nodejs_heap_size_used_bytes'), MB);
+      keep(reported.external, metricSum(m, 'cctv_agent_nodejs_external_memory_bytes'), MB);
+    }
+  }
+  const [b, src1, gw1, all1, host1] = await Promise.all([
+    snapshot(agent.pid),
+    snapshot(sourcePid),
+    snapshot(gatewayPid),
+    snapshot(process.pid),
+    hostTicks(),
+  ]);
+  const after = await probe.scrape();
+  const cpu = cpuBetween(a, b);
+  const [sourceCpu, gatewayCpu] = [cpuBetween(src0, src1).total, cpuBetween(gw0, gw1).total];
+  const ours = cpuBetween(all0, all1).total;
+  const hostCpu = ((host1.busy - host0.busy) / Math.max(1, host1.total - host0.total)) * 100;
+  const peak = rss.reduce((m, r) => (r.total > m.total ? r : m), rss[0] ?? (await rssNow(agent.pid)));
+  const mean = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((x, y) => x + y, 0) / xs.length);
+  return {
+    seconds: b.at - a.at,
+    cpu: {
+      total: cpu.total,
+      node: cpu.root,
+      nodeSystem: cpu.rootSystem,
+      ffmpeg: cpu.ffmpeg,
+      other: cpu.other,
+    },
+    cpuPerCamera: cpu.total / s.cameras,
+    rssMB: {
+      max: peak.total / MB,
+      mean: (mean(rss.map((r) => r.total)) ?? 0) / MB,
+      node: peak.root / MB,
+      ffmpeg: peak.ffmpeg / MB,
+      other: peak.other / MB,
+      pss: peak.pss / MB,
+      processes: peak.processes,
+    },
+    reported: {
+      cpuPercent: mean(reported.cpu),
+      rssMB: mean(reported.rss),
+      heapUsedMB: mean(reported.heap),
+      externalMB: mean(reported.external),
+      scrapes: reported.cpu.length,
+    },
+    sourceCpu,
+    gatewayCpu,
+    harnessCpu: ours - cpu.total - sourceCpu - gatewayCpu,
+    elsewhereCpu: Math.max(0, hostCpu * cpus().length - ours),
+    hostCpu,
+    segmentsUploaded:
+      total(after, 'cctv_agent_segments_uploaded_total') -
+      total(before, 'cctv_agent_segments_uploaded_total'),
+    ffmpegRestarts:
+      total(after, 'cctv_agent_ffmpeg_restarts_total') - total(before, 'cctv_agent_ffmpeg_restarts_total'),
+  };
+}

