@@ -5,11 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Aedes } from 'aedes';
 import { applyMigrations, startEmbeddedPostgres } from '../prisma/src/index.ts';
+import { freePort, GiveUp, waitFor as pollUntil, startAedes } from '../test/support/plain.ts';
+
+export { freePort, GiveUp };
 
 export const repoRoot = new URL('../', import.meta.url).pathname;
 
@@ -34,40 +35,14 @@ export class Cleanups {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Thrown by a `waitFor` probe to give up at once instead of retrying. */
-export class GiveUp extends Error {}
-
-export async function waitFor<T>(
+/** Polls like the tests' waitFor, at a calmer default interval for a measured box. */
+export function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs: number,
   intervalMs = 250,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      if (err instanceof GiveUp) throw err;
-      lastErr = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr}` : ''}`);
-    await sleep(intervalMs);
-  }
+  return pollUntil(what, probe, timeoutMs, intervalMs);
 }
 
 export interface Service {
@@ -158,21 +133,9 @@ export async function startDatabase(cleanups: Cleanups, dataDir: string): Promis
 
 /** An aedes MQTT broker in this process, on a free port. */
 export async function startBroker(cleanups: Cleanups): Promise<string> {
-  const broker = await Aedes.createBroker();
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  cleanups.add('close MQTT broker', async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await new Promise<void>((resolve) => broker.close(() => resolve()));
-  });
-  return `mqtt://127.0.0.1:${port}`;
+  const server = await startAedes();
+  cleanups.add('close MQTT broker', server.close);
+  return server.url;
 }
 
 export interface RtspCamera extends Service {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Aedes } from 'aedes';
+import type { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { freePort, onCleanup, tempDir, waitFor } from '../../test/support/index.ts';
+import { startAedes } from '../../test/support/plain.ts';
 import { Outbox, type OutboxClient, type OutboxOptions } from '../src/outbox/outbox.ts';
 import { startBroker } from './broker.ts';
 
@@ -15,25 +15,9 @@ const topic = (i: number) => `cctv/v1/nodes/outbox-test/events/${i}`;
 
 /** An aedes broker on a given port, so that a "new broker" can come back where the old one was. */
 async function brokerOn(port: number): Promise<{ broker: Aedes; close(): Promise<void> }> {
-  const broker = await Aedes.createBroker();
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  let closed: Promise<void> | null = null;
-  const close = () => {
-    closed ??= (async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-    })();
-    return closed;
-  };
-  onCleanup(close);
-  return { broker, close };
+  const server = await startAedes(port);
+  onCleanup(server.close);
+  return server;
 }
 
 /** A client that records every payload published under the test prefix, in arrival order. */

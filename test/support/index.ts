@@ -1,11 +1,13 @@
 /** Helpers shared by integration and end-to-end tests: real servers on free ports, temp dirs, polling. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { applyMigrations, startEmbeddedPostgres } from '../../prisma/src/index.ts';
+import { freePort, GiveUp, waitFor } from './plain.ts';
+
+export { freePort, processAlive, waitFor } from './plain.ts';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 
@@ -30,27 +32,6 @@ export function onCleanup(fn: () => unknown): void {
   cleanups.push(fn);
 }
 
-/** True while a process with this pid exists. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** A temp dir removed after the test file, whatever the outcome. */
 export async function tempDir(prefix = 'cctv-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -66,28 +47,6 @@ export async function startTestDatabase(): Promise<{ url: string; port: number }
   onCleanup(() => pg.stop());
   await applyMigrations(pg.url);
   return { url: pg.url, port };
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 10_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      if (err instanceof DeadServiceError) throw err;
-      lastErr = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** Waits for an HTTP endpoint to answer 2xx; fails at once, with the output, if the process dies. */
@@ -108,7 +67,7 @@ export async function waitHealthy(svc: ServiceProcess, url: string, timeoutMs = 
   }
 }
 
-class DeadServiceError extends Error {}
+class DeadServiceError extends GiveUp {}
 
 export interface ServiceProcess {
   child: ChildProcess;

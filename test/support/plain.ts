@@ -1,0 +1,84 @@
+/**
+ * Helpers that need no test runner: free ports, polling, a real aedes broker. Tests reach them
+ * through `index.ts` (which adds cleanup after the test file); benchmarks import them directly.
+ */
+import { createServer, type Socket } from 'node:net';
+import { Aedes } from 'aedes';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** True while a process with this pid exists. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Thrown by a `waitFor` probe to give up at once instead of retrying. */
+export class GiveUp extends Error {}
+
+/** Polls `probe` until it returns something truthy; its errors are retried, except GiveUp. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      if (err instanceof GiveUp) throw err;
+      lastErr = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface AedesServer {
+  url: string;
+  port: number;
+  broker: Aedes;
+  /** Drops every client connection, closes the listener and the broker; idempotent. */
+  close(): Promise<void>;
+}
+
+/** A real aedes MQTT broker on 127.0.0.1, on `port` or a free one. */
+export async function startAedes(port?: number): Promise<AedesServer> {
+  const broker = await Aedes.createBroker();
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  const listenPort = port ?? (await freePort());
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
+  let closed: Promise<void> | null = null;
+  const close = () => {
+    closed ??= (async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    })();
+    return closed;
+  };
+  return { url: `mqtt://127.0.0.1:${listenPort}`, port: listenPort, broker, close };
+}
