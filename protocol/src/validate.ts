@@ -7,6 +7,9 @@ const isoRe = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2
 if (!FormatRegistry.Has('date-time'))
   FormatRegistry.Set('date-time', (v) => isoRe.test(v) && !Number.isNaN(Date.parse(v)));
 
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (v) => uuidRe.test(v));
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export interface Validator<T> {

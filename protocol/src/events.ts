@@ -1,0 +1,137 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { CameraId } from './ids.ts';
+
+const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
+const Unit = Type.Number({ minimum: 0, maximum: 1 });
+
+/** A point in frame coordinates normalised to 0..1 (x to the right, y down). */
+export const NormPoint = Type.Tuple([Unit, Unit]);
+export const Polygon = Type.Array(NormPoint, { minItems: 3, maxItems: 64 });
+export type Polygon = Static<typeof Polygon>;
+
+export const MotionZone = Type.Object(
+  { name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$' }), points: Polygon },
+  { additionalProperties: false },
+);
+export type MotionZone = Static<typeof MotionZone>;
+
+/**
+ * Per-camera detection settings (`detect` of a camera). Every key is optional; the agent's
+ * README gives the defaults. Polygons are normalised so they survive a resolution change.
+ */
+export const DetectSpec = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    /** Analysis frames per second decoded from the substream (or the main stream). */
+    fps: Type.Optional(Type.Number({ minimum: 0.5, maximum: 15 })),
+    /** Size of the grayscale motion frames. */
+    width: Type.Optional(Type.Integer({ minimum: 64, maximum: 1280, multipleOf: 2 })),
+    height: Type.Optional(Type.Integer({ minimum: 36, maximum: 720, multipleOf: 2 })),
+    motion: Type.Optional(
+      Type.Object(
+        {
+          /** 1 (only large, strong changes) .. 10 (small, faint changes). */
+          sensitivity: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+          /** Smallest region reported, as a fraction of the frame area. */
+          minArea: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })),
+          /** Areas ignored entirely (a tree, a road, a timestamp overlay). */
+          masks: Type.Optional(Type.Array(Polygon, { maxItems: 32 })),
+          /** When given, only motion touching a zone counts; events name the zones hit. */
+          zones: Type.Optional(Type.Array(MotionZone, { maxItems: 32 })),
+          /** Seconds without motion before a motion event ends. */
+          endAfterS: Type.Optional(Type.Number({ minimum: 0.5, maximum: 300 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    faces: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean()),
+          minScore: Type.Optional(Type.Number({ minimum: 0.05, maximum: 1 })),
+          /** Blur detected faces in this camera's snapshots and thumbnails. */
+          blurSnapshots: Type.Optional(Type.Boolean()),
+          /** Without motion, look for faces this often (0: only on motion frames). */
+          idleEveryS: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })),
+          endAfterS: Type.Optional(Type.Number({ minimum: 0.5, maximum: 300 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type DetectSpec = Static<typeof DetectSpec>;
+
+/** A detection box normalised to the frame (0..1); score for faces, changed share for motion. */
+export const EventBox = Type.Object(
+  { x: Unit, y: Unit, w: Unit, h: Unit, score: Type.Optional(Unit) },
+  { additionalProperties: false },
+);
+export type EventBox = Static<typeof EventBox>;
+
+export const EventType = Type.Union([Type.Literal('motion'), Type.Literal('face')]);
+export type EventType = Static<typeof EventType>;
+
+export const EventPhase = Type.Union([Type.Literal('start'), Type.Literal('update'), Type.Literal('end')]);
+export type EventPhase = Static<typeof EventPhase>;
+
+/** Where the gateway serves an event's best frame; paths are relative to the gateway URL. */
+export const SnapshotRef = Type.Object(
+  {
+    image: Type.String({ maxLength: 300 }),
+    thumbnail: Type.String({ maxLength: 300 }),
+    /** Wall-clock time of the frame, on the same clock as the recorded segments. */
+    at: IsoTime,
+    width: Type.Integer({ minimum: 1, maximum: 16384 }),
+    height: Type.Integer({ minimum: 1, maximum: 16384 }),
+    /** Faces were blurred in this snapshot (camera privacy setting). */
+    blurred: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type SnapshotRef = Static<typeof SnapshotRef>;
+
+/**
+ * Published on `events` (QoS 1, through the agent's outbox). One event has one id (uuid) and
+ * a start, any number of updates and an end; `seq` orders an event's messages, so a
+ * re-delivered message is recognisable by (id, seq). Times are wall clock, on the same clock as
+ * the segments, so an event links to the recording by (camera, time).
+ */
+export const EventMessage = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    seq: Type.Integer({ minimum: 0 }),
+    type: EventType,
+    phase: EventPhase,
+    cameraId: CameraId,
+    startedAt: IsoTime,
+    /** Time of the newest frame this message describes. */
+    at: IsoTime,
+    endedAt: Type.Optional(IsoTime),
+    /** Boxes of the newest frame (on end: of the best frame). */
+    boxes: Type.Array(EventBox, { maxItems: 32 }),
+    /** Best score so far: face confidence, or for motion the largest changed share of the frame. */
+    score: Unit,
+    bestAt: IsoTime,
+    zones: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 32 })),
+    /** Frames analysed with this event active (end message: the whole event). */
+    frames: Type.Integer({ minimum: 0 }),
+    snapshot: Type.Optional(SnapshotRef),
+  },
+  { additionalProperties: false },
+);
+export type EventMessage = Static<typeof EventMessage>;
+
+/** Snapshot upload contract between the agent and the storage gateway. */
+export const SNAPSHOT_HEADERS = { sha256: 'x-cctv-sha256', node: 'x-cctv-node' } as const;
+export const SNAPSHOT_MAX_BYTES = 4 * 1024 * 1024;
+const snapshotNameRe = /^[A-Za-z0-9][A-Za-z0-9_-]{0,123}\.jpg$/;
+
+/** Snapshot names: a plain file name ending in `.jpg`, no dots before it, no separators. */
+export function isSnapshotName(name: string): boolean {
+  return snapshotNameRe.test(name);
+}
+
+export const snapshotPath = (cameraId: string, name: string) =>
+  `/v1/snapshots/${encodeURIComponent(cameraId)}/${encodeURIComponent(name)}`;
