@@ -8,6 +8,7 @@ export interface GatewayConfig {
   dataDir: string;
   bufferDir: string;
   nasDir: string;
+  snapshotDir: string;
   maxSegmentBytes: number;
   nasRetryInitialMs: number;
   nasRetryMaxMs: number;
@@ -63,6 +64,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const bufferDir = dir('GATEWAY_BUFFER_DIR', join(dataDir, 'buffer'));
   const nasDir = dir('GATEWAY_NAS_DIR', './data/nas');
   if (bufferDir === nasDir) problems.push('GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR must differ');
+  const snapshotDir = dir('GATEWAY_SNAPSHOT_DIR', join(dataDir, 'snapshots'));
+  if (snapshotDir === bufferDir || snapshotDir === nasDir)
+    problems.push('GATEWAY_SNAPSHOT_DIR must differ from GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR');
   const maxSegmentBytes = int('GATEWAY_MAX_SEGMENT_BYTES', 64 * MiB, 1, 2 ** 31 - 1);
   const nasRetryInitialMs = int('GATEWAY_NAS_RETRY_INITIAL_MS', 500, 1, 3_600_000);
   const nasRetryMaxMs = int('GATEWAY_NAS_RETRY_MAX_MS', 30_000, 1, 3_600_000);
@@ -80,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir,
     bufferDir,
     nasDir,
+    snapshotDir,
     maxSegmentBytes,
     nasRetryInitialMs,
     nasRetryMaxMs,

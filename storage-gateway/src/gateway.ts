@@ -12,6 +12,8 @@ import { SegmentRepository } from './index/segment-repository.ts';
 import { IngestService } from './ingest/ingest-service.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { type Delay, NasMover } from './nas/nas-mover.ts';
+import { SnapshotService } from './snapshots/snapshot-service.ts';
+import { SnapshotStore } from './snapshots/snapshot-store.ts';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -38,10 +40,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const metrics = new GatewayMetrics(); // prometheus counters, on a registry of our own
-  const lock = new KeyedLock(); // one writer at a time per segment: ingest vs NAS mover
+  const lock = new KeyedLock(); // one writer at a time per file: ingest vs NAS mover, snapshot re-PUTs
   const files = new SegmentFiles(config.bufferDir, config.nasDir); // where a segment lives
   const buffer = new BufferStore(config.bufferDir); // durable local buffer
   const index = new SegmentRepository(deps.prisma); // Segment rows in PostgreSQL
+  const snapshotStore = new SnapshotStore(config.snapshotDir); // event snapshots, durable like the buffer
 
   let lastMoveAt: Date | null = null;
   let lastFailureAt: Date | null = null;
@@ -80,6 +83,17 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     onRejected: (reason) => metrics.reject(reason),
   });
 
+  const snapshots = new SnapshotService({
+    store: snapshotStore,
+    lock,
+    logger: logger.child({ part: 'snapshots' }),
+    onStored: (snapshot) => {
+      metrics.snapshotsStored.inc();
+      metrics.snapshotBytesStored.inc(snapshot.bytes);
+    },
+    onRejected: (reason) => metrics.rejectSnapshot(reason),
+  });
+
   const health = async (): Promise<HealthReport> => {
     const db = await index.ping().then(
       () => 'ok',
@@ -100,6 +114,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     logger,
     ingest,
     files,
+    snapshots,
+    snapshotStore,
     index,
     now,
     registry: metrics.registry,
@@ -112,6 +128,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     async start() {
       await buffer.prepare();
+      await snapshotStore.prepare();
       // For a single box the "NAS" is a plain directory; a missing mount is only logged,
       // the mover keeps retrying until it appears.
       await mkdir(config.nasDir, { recursive: true }).catch((err: unknown) =>

@@ -3,7 +3,8 @@ import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
 
-// Storage gateway: segment ingest → durable local buffer → NAS, with an index and VOD playlists.
+// Storage gateway: segment ingest → durable local buffer → NAS, with an index and VOD playlists;
+// event snapshots stored and served beside them.
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -19,7 +20,10 @@ await applyMigrations(config.databaseUrl, (line) => logger.debug({ part: 'migrat
 const prisma = createPrismaClient(config.databaseUrl); // segment index
 const gateway = await createGateway({ config, logger, prisma }); // buffer, NAS mover, index, HTTP
 const address = await gateway.start();
-logger.info({ address, bufferDir: config.bufferDir, nasDir: config.nasDir }, 'storage gateway listening');
+logger.info(
+  { address, bufferDir: config.bufferDir, nasDir: config.nasDir, snapshotDir: config.snapshotDir },
+  'storage gateway listening',
+);
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {

@@ -14,6 +14,7 @@ describe('config', () => {
       dataDir: '/srv/gw/data/gateway',
       bufferDir: '/srv/gw/data/gateway/buffer',
       nasDir: '/srv/gw/data/nas',
+      snapshotDir: '/srv/gw/data/gateway/snapshots',
       maxSegmentBytes: 64 * 1024 * 1024,
       nasRetryInitialMs: 500,
       nasRetryMaxMs: 30_000,
@@ -25,6 +26,9 @@ describe('config', () => {
     );
     assert.equal(d.bufferDir, '/var/lib/gw/buffer');
     assert.equal(d.nasDir, '/mnt/nas');
+    assert.equal(d.snapshotDir, '/var/lib/gw/snapshots');
+    const e = loadConfig({ DATABASE_URL: DB, GATEWAY_SNAPSHOT_DIR: 'snaps' }, '/x');
+    assert.equal(e.snapshotDir, '/x/snaps');
   });
 
   it('lists every bad key at once', () => {
@@ -49,5 +53,9 @@ describe('config', () => {
       },
     );
     assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /postgresql:\/\//);
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: DB, GATEWAY_NAS_DIR: '/mnt/nas', GATEWAY_SNAPSHOT_DIR: '/mnt/nas' }),
+      /GATEWAY_SNAPSHOT_DIR must differ/,
+    );
   });
 });

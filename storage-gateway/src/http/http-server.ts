@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import { installErrorMapping } from './http-error.ts';
 import { type OpsRoutesOptions, opsRoutes } from './ops-routes.ts';
 import { type SegmentRoutesOptions, segmentRoutes } from './segment-routes.ts';
+import { type SnapshotRoutesOptions, snapshotRoutes } from './snapshot-routes.ts';
 import { type VodRoutesOptions, vodRoutes } from './vod-routes.ts';
 
 export type HttpServerOptions = SegmentRoutesOptions &
+  SnapshotRoutesOptions &
   VodRoutesOptions &
   OpsRoutesOptions & { logger: Logger };
 
@@ -18,7 +20,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     loggerInstance: opts.logger,
     // One line per segment upload would drown the log; refusals are logged below.
     logController: new LogController({ disableRequestLogging: true }),
-    // Segment names may be 128 characters, longer than the router's default.
+    // Segment and snapshot names may be 128 characters, longer than the router's default.
     routerOptions: { maxParamLength: 256 },
   }) as unknown as FastifyInstance;
   installErrorMapping(app);
@@ -34,6 +36,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       }),
   });
   await app.register(segmentRoutes, { ingest: opts.ingest, files: opts.files });
+  await app.register(snapshotRoutes, { snapshots: opts.snapshots, snapshotStore: opts.snapshotStore });
   await app.register(vodRoutes, { index: opts.index, now: opts.now });
   await app.register(opsRoutes, { registry: opts.registry, health: opts.health });
   app.addHook('onResponse', async (request, reply) => {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SegmentFiles } from '../files/segment-files.ts';
 import { IngestError } from '../ingest/ingest-error.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
-import { parseByteRange } from './byte-range.ts';
+import { sendOpenedFile } from './file-reply.ts';
 import { sendError } from './http-error.ts';
 
 export interface SegmentRoutesOptions {
@@ -49,27 +49,13 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
       if (!kind) return sendError(reply, 400, 'bad_name', 'segment name must be a plain *.m4s or *.mp4 name');
       const opened = await files.open(camera, name);
       if (!opened) return sendError(reply, 404, 'not_found', `no segment ${camera}/${name}`);
-      const range = parseByteRange(request.headers.range, opened.size);
       reply
         .header('content-type', CONTENT_TYPE[kind])
-        .header('accept-ranges', 'bytes')
         // A name is never reused for other bytes (409), so a segment never changes.
         .header('cache-control', 'public, max-age=31536000, immutable')
         .header('last-modified', opened.mtime.toUTCString())
         .header('x-cctv-location', opened.location);
-      if (range === 'unsatisfiable') {
-        await opened.handle.close();
-        reply.header('content-range', `bytes */${opened.size}`);
-        return sendError(reply, 416, 'range_not_satisfiable', `range is outside the ${opened.size} bytes`);
-      }
-      const { start, end } = range ?? { start: 0, end: opened.size - 1 };
-      if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${opened.size}`);
-      reply.header('content-length', String(Math.max(0, end - start + 1)));
-      if (request.method === 'HEAD' || opened.size === 0) {
-        await opened.handle.close();
-        return reply.send();
-      }
-      return reply.send(opened.handle.createReadStream({ start, end }));
+      return sendOpenedFile(request, reply, opened);
     },
   });
 }

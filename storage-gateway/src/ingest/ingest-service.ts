@@ -1,12 +1,8 @@
 import type { Readable } from 'node:stream';
 import { isValidId, type SegmentKind, segmentKind } from '@cctv/protocol';
 import type { Logger } from 'pino';
-import {
-  BodyAbortedError,
-  BodyTooLargeError,
-  type BufferStore,
-  type ReceivedBody,
-} from '../buffer/buffer-store.ts';
+import type { BufferStore } from '../buffer/buffer-store.ts';
+import { BodyAbortedError, BodyTooLargeError, type ReceivedBody } from '../files/durable-store.ts';
 import type { KeyedLock } from '../files/keyed-lock.ts';
 import type { SegmentFiles, SegmentLocation } from '../files/segment-files.ts';
 import type { SegmentRepository } from '../index/segment-repository.ts';
@@ -86,7 +82,10 @@ export class IngestService {
       received = await this.opts.buffer.receive(req.body, this.opts.maxSegmentBytes);
     } catch (err) {
       if (err instanceof BodyTooLargeError)
-        throw this.rejected(new IngestError('too_large', err.message), req.camera);
+        throw this.rejected(
+          new IngestError('too_large', `segment body exceeds ${this.opts.maxSegmentBytes} bytes`),
+          req.camera,
+        );
       if (err instanceof BodyAbortedError)
         throw this.rejected(new IngestError('aborted', err.message), req.camera);
       log.error({ err }, 'could not write segment to the buffer');

@@ -1,0 +1,183 @@
+import type { Readable } from 'node:stream';
+import {
+  isSnapshotName,
+  isValidId,
+  SHA256_RE,
+  SNAPSHOT_HEADERS,
+  SNAPSHOT_MAX_BYTES,
+  snapshotPath,
+} from '@cctv/protocol';
+import type { Logger } from 'pino';
+import { BodyAbortedError, BodyTooLargeError, type ReceivedBody } from '../files/durable-store.ts';
+import type { KeyedLock } from '../files/keyed-lock.ts';
+import { SnapshotError, type SnapshotRejectReason } from './snapshot-error.ts';
+import type { SnapshotStore } from './snapshot-store.ts';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+export interface SnapshotUpload {
+  camera: string;
+  name: string;
+  headers: Headers;
+  body: Readable;
+}
+
+export interface StoredSnapshot {
+  camera: string;
+  name: string;
+  sha256: string;
+  bytes: number;
+  /** Where the gateway serves it, relative to the gateway URL (`SnapshotRef.image`). */
+  path: string;
+}
+
+/** `created`: first acknowledgement (201); `exists`: an identical re-PUT (200). */
+export interface SnapshotUploadResult {
+  status: 'created' | 'exists';
+  snapshot: StoredSnapshot;
+}
+
+export interface SnapshotServiceOptions {
+  store: SnapshotStore;
+  lock: KeyedLock;
+  logger: Logger;
+  onStored?: (snapshot: StoredSnapshot) => void;
+  onRejected?: (reason: SnapshotRejectReason, camera: string) => void;
+}
+
+interface SnapshotHeaders {
+  sha256: string;
+  nodeId: string | null;
+}
+
+const CONTENT_TYPES = new Set(['image/jpeg', 'application/octet-stream']);
+/** Every JPEG file starts with SOI (FF D8) followed by the first marker's FF. */
+const JPEG_SOI = Buffer.from([0xff, 0xd8, 0xff]);
+
+function single(headers: Headers, key: string): string | undefined {
+  const v = headers[key];
+  return Array.isArray(v) ? undefined : v?.trim();
+}
+
+/**
+ * Takes an uploaded event snapshot to "acknowledged means durable": body in a temp file,
+ * sha256 and JPEG signature checked, fsynced, renamed into `<snapshotDir>/<camera>/<name>`.
+ * Idempotent by camera and name; a name is never reused for other bytes.
+ */
+export class SnapshotService {
+  constructor(private readonly opts: SnapshotServiceOptions) {}
+
+  /** Validates the request line and headers before any body byte is read. */
+  precheck(camera: string, name: string, headers: Headers): SnapshotHeaders {
+    try {
+      if (!isValidId(camera))
+        throw new SnapshotError('bad_camera', `camera id ${JSON.stringify(camera)} is not valid`);
+      if (!isSnapshotName(name))
+        throw new SnapshotError(
+          'bad_name',
+          `snapshot name ${JSON.stringify(name)} must be a plain *.jpg name (letters, digits, - and _)`,
+        );
+      const declared = Number(headers['content-length']);
+      if (Number.isFinite(declared) && declared > SNAPSHOT_MAX_BYTES)
+        throw new SnapshotError('too_large', `snapshot body exceeds ${SNAPSHOT_MAX_BYTES} bytes`);
+      const type = single(headers, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+      if (type && !CONTENT_TYPES.has(type))
+        throw new SnapshotError(
+          'bad_content_type',
+          `content-type ${JSON.stringify(type)} is not accepted; send image/jpeg`,
+        );
+      return parseSnapshotHeaders(headers);
+    } catch (err) {
+      throw this.rejected(err, camera, name);
+    }
+  }
+
+  async upload(req: SnapshotUpload): Promise<SnapshotUploadResult> {
+    const meta = this.precheck(req.camera, req.name, req.headers);
+    const log = this.opts.logger.child({ cameraId: req.camera, snapshot: req.name, nodeId: meta.nodeId });
+    let received: ReceivedBody;
+    try {
+      received = await this.opts.store.receive(req.body, SNAPSHOT_MAX_BYTES);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError)
+        throw this.rejected(
+          new SnapshotError('too_large', `snapshot body exceeds ${SNAPSHOT_MAX_BYTES} bytes`),
+          req.camera,
+          req.name,
+        );
+      if (err instanceof BodyAbortedError)
+        throw this.rejected(new SnapshotError('aborted', err.message), req.camera, req.name);
+      log.error({ err }, 'could not receive snapshot');
+      throw this.rejected(err, req.camera, req.name);
+    }
+    try {
+      if (received.sha256 !== meta.sha256)
+        throw new SnapshotError(
+          'sha256_mismatch',
+          `body sha256 ${received.sha256} does not match header ${meta.sha256}`,
+        );
+      if (!received.head.subarray(0, JPEG_SOI.length).equals(JPEG_SOI))
+        throw new SnapshotError('not_jpeg', 'body is not a JPEG image: it does not start with FF D8 FF');
+      const result = await this.opts.lock.run(`snapshots/${req.camera}/${req.name}`, () =>
+        this.place(req.camera, req.name, received),
+      );
+      if (result.status === 'created') log.debug({ bytes: received.bytes }, 'snapshot stored');
+      return result;
+    } catch (err) {
+      await this.opts.store.discard(received.tempPath).catch(() => {});
+      if (!(err instanceof SnapshotError)) log.error({ err }, 'could not store snapshot');
+      throw this.rejected(err, req.camera, req.name);
+    }
+  }
+
+  /** Runs under the snapshot's lock: decide between new, identical and conflicting. */
+  private async place(camera: string, name: string, body: ReceivedBody): Promise<SnapshotUploadResult> {
+    const { store } = this.opts;
+    const snapshot: StoredSnapshot = {
+      camera,
+      name,
+      sha256: body.sha256,
+      bytes: body.bytes,
+      path: snapshotPath(camera, name),
+    };
+    // A file under its final name was fsynced before its rename, so it is complete.
+    const existing = await store.digest(camera, name);
+    if (existing && existing.sha256 !== body.sha256)
+      throw new SnapshotError(
+        'conflict',
+        `${camera}/${name} is already stored with sha256 ${existing.sha256}; a snapshot name cannot be reused`,
+      );
+    if (existing) {
+      await store.discard(body.tempPath);
+      return { status: 'exists', snapshot };
+    }
+    await store.commit(body.tempPath, camera, name);
+    this.opts.onStored?.(snapshot);
+    return { status: 'created', snapshot };
+  }
+
+  /** Counts and logs a refusal; anything untyped becomes a retryable `storage_failed`. */
+  private rejected(err: unknown, camera: string, name: string): SnapshotError {
+    const refusal =
+      err instanceof SnapshotError
+        ? err
+        : new SnapshotError('storage_failed', 'the snapshot could not be stored; retry later');
+    this.opts.onRejected?.(refusal.code, camera);
+    this.opts.logger.info(
+      { cameraId: camera, snapshot: name, reason: refusal.code, detail: refusal.message },
+      'snapshot refused',
+    );
+    return refusal;
+  }
+}
+
+/** Validates the `x-cctv-*` headers of a snapshot upload; throws `bad_headers` naming the bad one. */
+function parseSnapshotHeaders(headers: Headers): SnapshotHeaders {
+  const bad = (key: string, why: string) => new SnapshotError('bad_headers', `header ${key} ${why}`);
+  const sha256 = single(headers, SNAPSHOT_HEADERS.sha256);
+  if (!sha256) throw bad(SNAPSHOT_HEADERS.sha256, 'is required');
+  if (!SHA256_RE.test(sha256)) throw bad(SNAPSHOT_HEADERS.sha256, 'must be 64 lowercase hex digits');
+  const nodeId = single(headers, SNAPSHOT_HEADERS.node) || null;
+  if (nodeId !== null && !isValidId(nodeId)) throw bad(SNAPSHOT_HEADERS.node, 'is not a valid node id');
+  return { sha256, nodeId };
+}

@@ -1,0 +1,300 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { SNAPSHOT_HEADERS, SNAPSHOT_MAX_BYTES, snapshotPath } from '@cctv/protocol';
+import { startTestDatabase, tempDir } from '../../test/support/index.ts';
+import {
+  listFiles,
+  metric,
+  type RunningGateway,
+  rawRequest,
+  sha256,
+  startGateway,
+} from './gateway-harness.ts';
+
+const run = promisify(execFile);
+
+/** One frame of test pattern, encoded by real ffmpeg (`.jpg` gives JPEG, `.png` PNG). */
+async function frame(dir: string, file: string, source: string): Promise<Buffer> {
+  const out = join(dir, file);
+  await run(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', source, '-frames:v', '1', out],
+    { timeout: 30_000 },
+  );
+  return readFile(out);
+}
+
+interface Answer {
+  status: number;
+  body: {
+    status?: string;
+    snapshot?: { camera: string; name: string; sha256: string; bytes: number; path: string };
+    error?: { code: string; message: string };
+  };
+}
+
+async function putSnapshot(
+  url: string,
+  camera: string,
+  name: string,
+  data: Buffer,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const res = await fetch(`${url}${snapshotPath(camera, name)}`, {
+    method: 'PUT',
+    body: new Uint8Array(data),
+    headers: {
+      'content-type': 'image/jpeg',
+      [SNAPSHOT_HEADERS.sha256]: sha256(data),
+      [SNAPSHOT_HEADERS.node]: 'node-1',
+      ...headers,
+    },
+  });
+  return { status: res.status, body: (await res.json()) as Answer['body'] };
+}
+
+// Started at file level: the helpers stop what they start when the file ends.
+const [db, media] = await Promise.all([startTestDatabase(), tempDir('cctv-snap-')]);
+const [jpeg, otherJpeg, png] = await Promise.all([
+  frame(media, 'a.jpg', 'testsrc=s=320x180'),
+  frame(media, 'b.jpg', 'testsrc2=s=320x180'),
+  frame(media, 'c.png', 'testsrc=s=320x180'),
+]);
+const gw: RunningGateway = await startGateway(db.url);
+const snapshotDir = gw.config.snapshotDir;
+
+describe('event snapshots', () => {
+  const rejected = (reason: string) =>
+    metric(gw.url, 'cctv_gateway_snapshots_rejected_total', `reason="${reason}"`);
+  /** Files under the snapshot directory, the temp area included. */
+  const stored = () => listFiles(snapshotDir);
+
+  it('stores a JPEG durably and serves the same bytes with immutable caching', async () => {
+    assert.equal(snapshotDir, join(gw.config.dataDir, 'snapshots'));
+    const res = await putSnapshot(gw.url, 'cam-a', 'evt-1.jpg', jpeg);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.deepEqual(res.body, {
+      status: 'created',
+      snapshot: {
+        camera: 'cam-a',
+        name: 'evt-1.jpg',
+        sha256: sha256(jpeg),
+        bytes: jpeg.length,
+        path: '/v1/snapshots/cam-a/evt-1.jpg',
+      },
+    });
+    assert.deepEqual(await readFile(join(snapshotDir, 'cam-a', 'evt-1.jpg')), jpeg);
+    assert.deepEqual(await stored(), ['cam-a/evt-1.jpg']);
+
+    const url = `${gw.url}/v1/snapshots/cam-a/evt-1.jpg`;
+    const got = await fetch(url);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-type'), 'image/jpeg');
+    assert.equal(got.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(got.headers.get('content-length'), String(jpeg.length));
+    assert.equal(got.headers.get('accept-ranges'), 'bytes');
+    const etag = got.headers.get('etag');
+    assert.match(etag ?? '', /^"[0-9a-f]+-[0-9a-f]+"$/);
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), jpeg);
+
+    const head = await fetch(url, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(jpeg.length));
+    assert.equal(head.headers.get('content-type'), 'image/jpeg');
+    assert.equal(head.headers.get('etag'), etag);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+
+    const revalidated = await fetch(url, { headers: { 'if-none-match': etag ?? '' } });
+    assert.equal(revalidated.status, 304);
+    assert.equal(revalidated.headers.get('etag'), etag);
+
+    assert.equal(await metric(gw.url, 'cctv_gateway_snapshots_stored_total'), 1);
+    assert.equal(await metric(gw.url, 'cctv_gateway_snapshot_bytes_stored_total'), jpeg.length);
+  });
+
+  it('answers 200 to an identical re-PUT without rewriting, 409 to other bytes under the name', async () => {
+    const path = join(snapshotDir, 'cam-a', 'evt-1.jpg');
+    const before = await stat(path);
+    const again = await putSnapshot(gw.url, 'cam-a', 'evt-1.jpg', jpeg, {
+      'content-type': 'application/octet-stream',
+    });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.status, 'exists');
+    const after = await stat(path);
+    assert.equal(after.ino, before.ino);
+    assert.equal(after.mtimeMs, before.mtimeMs);
+
+    const conflict = await putSnapshot(gw.url, 'cam-a', 'evt-1.jpg', otherJpeg);
+    assert.equal(conflict.status, 409);
+    assert.equal(conflict.body.error?.code, 'conflict');
+    assert.match(conflict.body.error?.message ?? '', /cannot be reused/);
+    assert.deepEqual(await readFile(path), jpeg);
+    assert.equal(await rejected('conflict'), 1);
+    assert.deepEqual(await stored(), ['cam-a/evt-1.jpg']);
+    assert.equal(await metric(gw.url, 'cctv_gateway_snapshots_stored_total'), 1);
+  });
+
+  it('settles concurrent uploads of one name: one is created, the rest exist or conflict', async () => {
+    const same = await Promise.all([1, 2, 3].map(() => putSnapshot(gw.url, 'cam-b', 'evt-2.jpg', jpeg)));
+    assert.deepEqual(same.map((r) => r.status).sort(), [200, 200, 201]);
+    const mixed = await Promise.all([
+      putSnapshot(gw.url, 'cam-b', 'evt-3.jpg', jpeg),
+      putSnapshot(gw.url, 'cam-b', 'evt-3.jpg', otherJpeg),
+    ]);
+    assert.deepEqual(mixed.map((r) => r.status).sort(), [201, 409]);
+    const winner = mixed[0]?.status === 201 ? jpeg : otherJpeg;
+    assert.deepEqual(await readFile(join(snapshotDir, 'cam-b', 'evt-3.jpg')), winner);
+    assert.deepEqual(await stored(), ['cam-a/evt-1.jpg', 'cam-b/evt-2.jpg', 'cam-b/evt-3.jpg']);
+  });
+
+  it('refuses a body whose sha256 differs from the header, leaving nothing behind', async () => {
+    const before = await stored();
+    const res = await putSnapshot(gw.url, 'cam-c', 'evt-4.jpg', jpeg, {
+      [SNAPSHOT_HEADERS.sha256]: sha256('something else'),
+    });
+    assert.equal(res.status, 422);
+    assert.equal(res.body.error?.code, 'sha256_mismatch');
+    assert.match(res.body.error?.message ?? '', /does not match/);
+    assert.equal(await rejected('sha256_mismatch'), 1);
+    assert.deepEqual(await stored(), before);
+    assert.equal((await fetch(`${gw.url}/v1/snapshots/cam-c/evt-4.jpg`)).status, 404);
+
+    const headerCases: Record<string, string>[] = [
+      { [SNAPSHOT_HEADERS.sha256]: '' },
+      { [SNAPSHOT_HEADERS.sha256]: sha256(jpeg).toUpperCase() },
+      { [SNAPSHOT_HEADERS.node]: 'Bad Node' },
+    ];
+    for (const headers of headerCases) {
+      const bad = await putSnapshot(gw.url, 'cam-c', 'evt-4.jpg', jpeg, headers);
+      assert.equal(bad.status, 400, JSON.stringify(headers));
+      assert.equal(bad.body.error?.code, 'bad_headers');
+      assert.match(bad.body.error?.message ?? '', /^header x-cctv-/);
+    }
+    assert.equal(await rejected('bad_headers'), headerCases.length);
+    assert.deepEqual(await stored(), before);
+  });
+
+  it('refuses bodies that are not JPEG and content types other than image/jpeg or octet-stream', async () => {
+    const before = await stored();
+    const notJpeg = await putSnapshot(gw.url, 'cam-c', 'evt-5.jpg', png);
+    assert.equal(notJpeg.status, 415);
+    assert.equal(notJpeg.body.error?.code, 'not_jpeg');
+    assert.match(notJpeg.body.error?.message ?? '', /not a JPEG/);
+    const empty = await putSnapshot(gw.url, 'cam-c', 'evt-5.jpg', Buffer.alloc(0));
+    assert.equal(empty.body.error?.code, 'not_jpeg');
+    assert.equal(await rejected('not_jpeg'), 2);
+
+    const wrongType = await putSnapshot(gw.url, 'cam-c', 'evt-5.jpg', jpeg, { 'content-type': 'image/png' });
+    assert.equal(wrongType.status, 415);
+    assert.equal(wrongType.body.error?.code, 'bad_content_type');
+    assert.equal(await rejected('bad_content_type'), 1);
+    assert.deepEqual(await stored(), before);
+  });
+
+  it('refuses bodies over the limit, declared or streamed, and keeps serving', async () => {
+    const before = await stored();
+    const big = Buffer.concat([jpeg, randomBytes(SNAPSHOT_MAX_BYTES + 1 - jpeg.length)]);
+    const declared = await putSnapshot(gw.url, 'cam-e', 'big.jpg', big);
+    assert.equal(declared.status, 413);
+    assert.equal(declared.body.error?.code, 'too_large');
+    // No content-length: the limit is enforced while the body streams in.
+    const chunks = [big.subarray(0, 1_000_000), big.subarray(1_000_000, 3_000_000), big.subarray(3_000_000)];
+    const res = await fetch(`${gw.url}/v1/snapshots/cam-e/big.jpg`, {
+      method: 'PUT',
+      headers: { 'content-type': 'image/jpeg', [SNAPSHOT_HEADERS.sha256]: sha256(big) },
+      body: new ReadableStream({
+        pull(controller) {
+          const next = chunks.shift();
+          if (next) controller.enqueue(new Uint8Array(next));
+          else controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'too_large');
+    assert.equal(await rejected('too_large'), 2);
+    assert.deepEqual(await stored(), before);
+    // Exactly the limit is fine.
+    const atLimit = big.subarray(0, SNAPSHOT_MAX_BYTES);
+    assert.equal((await putSnapshot(gw.url, 'cam-e', 'limit.jpg', atLimit)).status, 201);
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+  });
+
+  it('refuses bad names, .. and encoded slashes however spelled, never writing outside', async () => {
+    const headers = {
+      [SNAPSHOT_HEADERS.sha256]: sha256(jpeg),
+      'content-type': 'image/jpeg',
+    };
+    const parent = dirname(snapshotDir);
+    const parentBefore = await readdir(parent);
+    const before = await stored();
+    const paths = [
+      '/v1/snapshots/cam-d/evt.jpeg',
+      '/v1/snapshots/cam-d/evt.png',
+      '/v1/snapshots/cam-d/.hidden.jpg',
+      '/v1/snapshots/cam-d/a..b.jpg',
+      '/v1/snapshots/cam-d/..%2Fescape.jpg',
+      '/v1/snapshots/cam-d/%2E%2E%2Fescape.jpg',
+      '/v1/snapshots/cam-d/%2e%2e',
+      '/v1/snapshots/cam-d/../escape.jpg',
+      '/v1/snapshots/cam-d/..%2F..%2F..%2Fescape.jpg',
+      '/v1/snapshots/cam-d/sub%2Fescape.jpg',
+      '/v1/snapshots/cam-d/sub/escape.jpg',
+      '/v1/snapshots/cam-d',
+    ];
+    for (const path of paths) {
+      const res = await rawRequest(gw.url, 'PUT', path, jpeg, headers);
+      assert.equal(res.status, 400, `${path}: ${res.body}`);
+      const error = (JSON.parse(res.body) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'bad_name', path);
+      assert.match(error.message, /snapshot (name|path)/, path);
+      const got = await rawRequest(gw.url, 'GET', path, Buffer.alloc(0));
+      assert.equal(got.status, 400, `GET ${path}: ${got.body}`);
+    }
+    assert.equal(await rejected('bad_name'), paths.length);
+    for (const path of [
+      '/v1/snapshots/..%2Fcam/x.jpg',
+      '/v1/snapshots/Cam/x.jpg',
+      '/v1/snapshots/../x.jpg',
+    ]) {
+      const res = await rawRequest(gw.url, 'PUT', path, jpeg, headers);
+      assert.equal(res.status, 400, `${path}: ${res.body}`);
+      assert.equal(JSON.parse(res.body).error.code, 'bad_camera', path);
+    }
+    assert.equal(await rejected('bad_camera'), 3);
+    assert.deepEqual(await readdir(parent), parentBefore);
+    assert.equal(await stat(join(parent, 'escape.jpg')).catch(() => null), null);
+    assert.deepEqual(await stored(), before);
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+  });
+
+  it('answers 404 for an unknown snapshot and serves byte ranges', async () => {
+    const missing = await fetch(`${gw.url}/v1/snapshots/cam-a/none.jpg`);
+    assert.equal(missing.status, 404);
+    const error = ((await missing.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'not_found');
+    assert.match(error.message, /no snapshot cam-a\/none\.jpg/);
+    assert.equal((await fetch(`${gw.url}/v1/snapshots/cam-a/none.jpg`, { method: 'HEAD' })).status, 404);
+
+    const url = `${gw.url}/v1/snapshots/cam-a/evt-1.jpg`;
+    const size = jpeg.length;
+    const part = await fetch(url, { headers: { range: 'bytes=0-99', origin: 'http://localhost:3000' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 0-99/${size}`);
+    assert.equal(part.headers.get('content-type'), 'image/jpeg');
+    assert.equal(part.headers.get('access-control-allow-origin'), '*');
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), jpeg.subarray(0, 100));
+    const tail = await fetch(url, { headers: { range: 'bytes=-50' } });
+    assert.equal(tail.status, 206);
+    assert.deepEqual(Buffer.from(await tail.arrayBuffer()), jpeg.subarray(size - 50));
+    const beyond = await fetch(url, { headers: { range: `bytes=${size}-` } });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers.get('content-range'), `bytes */${size}`);
+  });
+});
