@@ -3,7 +3,7 @@
  * validated once at start. Every key is documented in node-agent/README.md.
  */
 import { readFileSync } from 'node:fs';
-import { CameraSpec, ID_PATTERN } from '@cctv/protocol';
+import { CameraSpec, DetectSpec, ID_PATTERN } from '@cctv/protocol';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -64,6 +64,19 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** Host-wide detection settings; per-camera ones are each camera's `detect`. */
+    detection: Type.Object(
+      {
+        /** BlazeFace ONNX model; default: node-agent/models/blazeface-back-256.onnx. */
+        faceModel: Type.Optional(Type.String({ minLength: 1 })),
+        faceThreads: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
+        maxDetailWidth: Type.Integer({ minimum: 256, maximum: 3840, default: 1280 }),
+        maxDetailHeight: Type.Integer({ minimum: 144, maximum: 2160, default: 720 }),
+        thumbnailWidth: Type.Integer({ minimum: 64, maximum: 640, default: 240 }),
+        snapshotPendingBytes: Type.Integer({ minimum: 1024 * 1024, default: 64 * 1024 ** 2 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     cameras: Type.Optional(Type.Array(CameraConfigSchema, { maxItems: 64 })),
     simulatedCamera: Type.Object(
@@ -71,6 +84,7 @@ export const AgentConfigSchema = Type.Object(
         width: Type.Integer({ minimum: 16, maximum: 3840, default: 320 }),
         height: Type.Integer({ minimum: 16, maximum: 2160, default: 180 }),
         fps: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
+        detect: Type.Optional(DetectSpec),
       },
       { additionalProperties: false, default: {} },
     ),

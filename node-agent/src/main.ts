@@ -4,18 +4,22 @@
  */
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
+import { analysisFactory } from './analysis/analysis-factory.ts';
+import { FaceDetector } from './analysis/faces/face-detector.ts';
+import { SnapshotStore } from './analysis/snapshot-store.ts';
 import { cameraDefinitions, cameraPlannerFactory } from './cameras/camera-definitions.ts';
 import { CameraSet } from './cameras/camera-set.ts';
 import { configCommand } from './cameras/config-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
 import { ConfigError, configPathFrom, loadConfig, loadConfigFile } from './config.ts';
-import { ffmpegInfo, findFont } from './host/ffmpeg-info.ts';
+import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
 import { HostSampler } from './host/host-sampler.ts';
 import { diskSpace } from './host/system-stats.ts';
 import { type CameraFigures, heartbeatBuilder } from './link/heartbeat.ts';
 import { buildHello } from './link/hello.ts';
 import { MqttLink } from './link/mqtt-link.ts';
 import { createLogger } from './logger.ts';
+import { AnalysisMetrics } from './metrics/analysis-metrics.ts';
 import { AgentMetrics, startMetricsServer } from './metrics/metrics.ts';
 import type { ExitCause } from './process/supervised-child.ts';
 import { Recorder } from './recorder/recorder.ts';
@@ -24,6 +28,8 @@ import { SpoolQuota } from './spool/quota.ts';
 import { SpoolUsage } from './spool/usage.ts';
 import { Uploader } from './uploader/uploader.ts';
 import { AGENT_VERSION } from './version.ts';
+
+const DEFAULT_FACE_MODEL = new URL('../models/blazeface-back-256.onnx', import.meta.url).pathname;
 
 const restartReason = (cause: ExitCause) =>
   cause === 'stall' ? 'stall' : cause === 'prepare-failed' ? 'unreachable' : 'exit';
@@ -94,9 +100,38 @@ async function main(): Promise<void> {
   const quotaTimer = setInterval(enforceQuota, 10_000);
   enforceQuota();
 
-  // cameras: one planner + supervised recorder per camera, changeable at run time
+  // detection: the face model (shared by every camera) and the snapshot uploads
+  const analysisMetrics = new AnalysisMetrics(metrics.registry);
+  const faceModel = resolve(config.detection.faceModel ?? DEFAULT_FACE_MODEL);
+  // The detector keeps faces down to the lowest score any use asks for (privacy blur: 0.3);
+  // each camera's events then apply its own minScore.
+  const faces = await FaceDetector.create({
+    modelPath: faceModel,
+    threads: config.detection.faceThreads,
+    minScore: 0.3,
+  }).catch((err: Error) => {
+    log.error({ faceModel, err: err.message }, 'face model not loaded: motion detection only');
+    return null;
+  });
+  const snapshots = new SnapshotStore({
+    dir: resolve(stateDir, 'snapshots'),
+    gatewayUrl: config.gateway.url,
+    nodeId: config.nodeId,
+    logger: log.child({ part: 'snapshots' }),
+    thumbnailWidth: config.detection.thumbnailWidth,
+    maxPendingBytes: config.detection.snapshotPendingBytes,
+    onStored: () => analysisMetrics.snapshot('stored'),
+    onFailed: (_camera, reason) => analysisMetrics.snapshot(reason),
+  });
+  await snapshots.start();
+
+  // cameras: one planner + supervised recorder (+ analysis) per camera, changeable at run time
   const font = await findFont();
   let link: MqttLink | undefined; // made below, once the cameras it reports exist
+  let linkStarted: () => void = () => {};
+  const linkReady = new Promise<void>((done) => {
+    linkStarted = done;
+  });
   const cameraSet = new CameraSet({
     makePlanner: cameraPlannerFactory(config, { ffmpeg, memory, font }),
     makeRecorder: (planner) =>
@@ -117,6 +152,24 @@ async function main(): Promise<void> {
         onRestart: (cause) => metrics.ffmpegRestarted(planner.id, restartReason(cause)),
         onState: () => link?.republishHello(),
       }),
+    makeAnalysis: analysisFactory(config, {
+      probe: (input, timeoutMs) => probeVideo(input, timeoutMs),
+      memory,
+      faces,
+      snapshots,
+      // Events wait for the outbox, which the link opens once it starts (below).
+      publish: async (topic, payload) => {
+        await linkReady;
+        await link?.publishQueued(topic, payload);
+      },
+      logger: log,
+      onFrame: (camera, ms) => analysisMetrics.frame(camera, ms),
+      onInference: (_camera, ms) => analysisMetrics.inference(ms),
+      onEvent: (message) => analysisMetrics.event(message),
+      onExit: (camera, exit) => {
+        if (!exit.expected) analysisMetrics.restarted(camera, restartReason(exit.cause));
+      },
+    }),
     prepareCamera: async (id) => {
       await uploader.ensureCamera(id);
     },
@@ -161,6 +214,7 @@ async function main(): Promise<void> {
   });
   let fileCameras = config.cameras;
   await link.start();
+  linkStarted();
   log.info({ cameras: cameraSet.recorders().map((r) => r.cameraId) }, 'agent running');
 
   // SIGHUP: the config file's cameras again (other keys need a restart)
@@ -198,6 +252,8 @@ async function main(): Promise<void> {
     clearInterval(quotaTimer);
     await link.announceOffline();
     await cameraSet.stop();
+    await snapshots.stop();
+    await faces?.close();
     await uploader.stop();
     await link.stop();
     await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));

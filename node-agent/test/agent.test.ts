@@ -50,7 +50,7 @@ describe('agent process (main.ts) end to end', () => {
     const agent = startService('node-agent/src/main.ts', { LOG_LEVEL: 'info' }, ['--config', configPath]);
     // Should the agent be killed hard on a failure, its ffmpeg must not outlive the test.
     after(() => reapStaleFfmpeg(join(dir, 'spool', 'e2e-node-sim'), pino({ level: 'silent' })));
-    const of = (kind: 'status' | 'hello' | 'heartbeat') =>
+    const of = (kind: 'status' | 'hello' | 'heartbeat' | 'events') =>
       seen.filter((m) => m.topic === topics[kind]('e2e-node')).map((m) => JSON.parse(m.payload) as unknown);
 
     await waitFor('hello', () => of('hello').length > 0, 20_000).catch((err) => {
@@ -66,7 +66,14 @@ describe('agent process (main.ts) end to end', () => {
       () => puts.filter((p) => p.name.endsWith('.m4s')).length >= 2,
       20_000,
     );
-    assert.match(puts[0]?.name ?? '', /^init-[0-9a-f]{16}\.mp4$/);
+    const segmentPuts = puts.filter((p) => !p.name.endsWith('.jpg'));
+    assert.match(segmentPuts[0]?.name ?? '', /^init-[0-9a-f]{16}\.mp4$/);
+    // The test pattern moves: detection runs on the simulated camera too, and its events are valid.
+    await waitFor('a motion event', () => of('events').length > 0, 20_000);
+    const event = validators.event.validate(of('events')[0]);
+    assert.ok(event.ok, event.ok ? '' : event.error);
+    assert.equal(event.value.cameraId, 'e2e-node-sim');
+    await waitFor('its snapshot uploaded', () => puts.some((p) => p.name === `${event.value.id}-0.jpg`));
     await waitFor('a heartbeat with a recording camera', () =>
       of('heartbeat').some((h) => validators.heartbeat.check(h) && h.cameras[0]?.state === 'recording'),
     );

@@ -48,7 +48,7 @@ export const DetectSpec = Type.Object(
       Type.Object(
         {
           enabled: Type.Optional(Type.Boolean()),
-          minScore: Type.Optional(Type.Number({ minimum: 0.05, maximum: 1 })),
+          minScore: Type.Optional(Type.Number({ minimum: 0.3, maximum: 1 })),
           /** Blur detected faces in this camera's snapshots and thumbnails. */
           blurSnapshots: Type.Optional(Type.Boolean()),
           /** Without motion, look for faces this often (0: only on motion frames). */

@@ -15,9 +15,17 @@ export interface CameraDefinition {
   spec: unknown;
 }
 
+/** A camera's detection: started after its recorder, stopped before it. */
+export interface CameraAnalysis {
+  start(): void;
+  stop(): Promise<void>;
+}
+
 export interface CameraSetDeps {
   makePlanner: (def: CameraDefinition) => CameraPlanner;
   makeRecorder: (planner: CameraPlanner) => Recorder;
+  /** The camera's analysis, or null when it has none (disabled, or no source it can open). */
+  makeAnalysis?: (def: CameraDefinition) => CameraAnalysis | null;
   /** Called before a new camera's recorder starts, so its uploads have somewhere to go. */
   prepareCamera: (cameraId: string) => Promise<void>;
   logger: Logger;
@@ -34,6 +42,7 @@ interface Member {
   key: string;
   planner: CameraPlanner;
   recorder: Recorder;
+  analysis: CameraAnalysis | null;
 }
 
 /** Which cameras to add, remove, restart or leave, by id and definition. */
@@ -83,13 +92,16 @@ export class CameraSet {
     for (const id of [...change.removed, ...change.changed]) {
       const member = this.members.get(id);
       this.members.delete(id);
+      await member?.analysis?.stop();
       await member?.recorder.stop();
     }
     for (const [id, { def, planner }] of fresh) {
       await this.deps.prepareCamera(id);
       const recorder = this.deps.makeRecorder(planner);
-      this.members.set(id, { key: keyOf(def), planner, recorder });
+      const analysis = this.deps.makeAnalysis?.(def) ?? null;
+      this.members.set(id, { key: keyOf(def), planner, recorder, analysis });
       await recorder.start();
+      analysis?.start();
     }
     if (change.added.length + change.removed.length + change.changed.length > 0)
       this.deps.logger.info(change, 'cameras changed');
@@ -114,6 +126,11 @@ export class CameraSet {
     await this.chain;
     const all = [...this.members.values()];
     this.members.clear();
-    await Promise.all(all.map((m) => m.recorder.stop()));
+    await Promise.all(
+      all.map(async (m) => {
+        await m.analysis?.stop();
+        await m.recorder.stop();
+      }),
+    );
   }
 }

@@ -64,6 +64,11 @@ export interface SupervisedChildOptions {
   onStderrLine?: (line: string) => void;
   /** When set, stdout is read line by line (e.g. ffmpeg `-progress pipe:1`). */
   onStdoutLine?: (line: string) => void;
+  /**
+   * Raw binary outputs instead: stdout (fd 1) and a second pipe on fd 3 (ffmpeg `pipe:3`),
+   * each chunk as read. Not combined with onStdoutLine.
+   */
+  onOutput?: (fd: 1 | 3, chunk: Buffer) => void;
 }
 
 /**
@@ -174,7 +179,9 @@ export class SupervisedChild {
       : [spec.command, spec.args];
     const child = spawn(command, args, {
       env: this.opts.env ?? process.env,
-      stdio: ['pipe', this.opts.onStdoutLine ? 'pipe' : 'ignore', 'pipe'],
+      stdio: this.opts.onOutput
+        ? ['pipe', 'pipe', 'pipe', 'pipe']
+        : ['pipe', this.opts.onStdoutLine ? 'pipe' : 'ignore', 'pipe'],
       // Own process group: a Ctrl-C in the agent's terminal must not reach the child directly;
       // stop() ends it in order (ffmpeg finishes its segment) and nothing counts it as a crash.
       detached: true,
@@ -183,6 +190,11 @@ export class SupervisedChild {
     this.readLines(child.stderr, (line) => this.keepLine(line));
     const onStdout = this.opts.onStdoutLine;
     if (onStdout) this.readLines(child.stdout, onStdout);
+    const onOutput = this.opts.onOutput;
+    if (onOutput) {
+      child.stdout?.on('data', (chunk: Buffer) => onOutput(1, chunk));
+      (child.stdio[3] as NodeJS.ReadableStream | null)?.on('data', (chunk: Buffer) => onOutput(3, chunk));
+    }
     child.stdin?.on('error', () => {}); // EPIPE when the child is already gone
     let settle: () => void = () => {};
     this.exited = new Promise((resolve) => {

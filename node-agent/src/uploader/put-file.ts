@@ -29,7 +29,7 @@ export function httpPutFile(timeoutMs = 60_000): PutFile {
         url,
         {
           method: 'PUT',
-          headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+          headers: { 'content-type': 'application/octet-stream', ...headers, 'content-length': String(size) },
           timeout: timeoutMs,
         },
         (res) => {

@@ -1,0 +1,47 @@
+/** A camera's `detect` settings with every default filled in (node-agent/README.md lists them). */
+import type { DetectSpec, MotionZone, Polygon } from '@cctv/protocol';
+
+export interface DetectSettings {
+  enabled: boolean;
+  fps: number;
+  width: number;
+  height: number;
+  motion: {
+    sensitivity: number;
+    minArea: number | undefined;
+    masks: Polygon[];
+    zones: MotionZone[];
+    endAfterS: number;
+  };
+  faces: {
+    enabled: boolean;
+    minScore: number | undefined;
+    blurSnapshots: boolean;
+    idleEveryS: number;
+    endAfterS: number;
+  };
+}
+
+export function detectSettings(spec: DetectSpec | undefined): DetectSettings {
+  const s = spec ?? {};
+  return {
+    enabled: s.enabled ?? true,
+    fps: s.fps ?? 5,
+    width: s.width ?? 320,
+    height: s.height ?? 180,
+    motion: {
+      sensitivity: s.motion?.sensitivity ?? 5,
+      minArea: s.motion?.minArea,
+      masks: s.motion?.masks ?? [],
+      zones: s.motion?.zones ?? [],
+      endAfterS: s.motion?.endAfterS ?? 5,
+    },
+    faces: {
+      enabled: s.faces?.enabled ?? true,
+      minScore: s.faces?.minScore,
+      blurSnapshots: s.faces?.blurSnapshots ?? false,
+      idleEveryS: s.faces?.idleEveryS ?? 10,
+      endAfterS: s.faces?.endAfterS ?? 3,
+    },
+  };
+}
