@@ -12,14 +12,13 @@
  * Warm-up: until every camera has uploaded a segment, then --warmup-s more. --agent-cpu-prof
  * writes a V8 CPU profile of each agent run into DIR (it costs the agent some CPU itself).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HeartbeatWatcher } from './agent-probes.ts';
-import { runScenario, type Scenario, type ScenarioResult, type Shared } from './agent-scenario.ts';
+import { runScenario, type Scenario, type ScenarioResult, startShared } from './agent-scenario.ts';
 import { type ClipSpec, ensureClip } from './clips.ts';
-import { Cleanups, freePort, startBroker, startDatabase, startNodeService, waitHttpOk } from './support.ts';
+import { type Cleanups, runBench } from './support.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -48,8 +47,18 @@ const specs: Record<string, ClipSpec> = {
 };
 
 type Plan = Omit<Scenario, 'clip'> & { clip: keyof typeof specs; byDefault: boolean };
+// Recording alone: detection is measured by bench/agent-analysis.ts.
+const RECORD_ONLY = 'detect: { enabled: false }';
 const plans: Plan[] = [
-  { name: 'copy-1080p', cameras: 1, clip: 'h265_1080', mode: 'copy', cpuTargetPerCamera: 2, byDefault: true },
+  {
+    name: 'copy-1080p',
+    cameras: 1,
+    clip: 'h265_1080',
+    mode: 'copy',
+    cpuTargetPerCamera: 2,
+    cameraFields: RECORD_ONLY,
+    byDefault: true,
+  },
   {
     name: 'copy-1080p-x4',
     cameras: 4,
@@ -57,10 +66,25 @@ const plans: Plan[] = [
     mode: 'copy',
     cpuTargetPerCamera: 2,
     rssTargetMB: 150,
+    cameraFields: RECORD_ONLY,
     byDefault: true,
   },
-  { name: 'transcode-1080p', cameras: 1, clip: 'h264_1080', mode: 'transcode', byDefault: true },
-  { name: 'transcode-720p', cameras: 1, clip: 'h264_720', mode: 'transcode', byDefault: false },
+  {
+    name: 'transcode-1080p',
+    cameras: 1,
+    clip: 'h264_1080',
+    mode: 'transcode',
+    cameraFields: RECORD_ONLY,
+    byDefault: true,
+  },
+  {
+    name: 'transcode-720p',
+    cameras: 1,
+    clip: 'h264_720',
+    mode: 'transcode',
+    cameraFields: RECORD_ONLY,
+    byDefault: false,
+  },
 ];
 
 const only = opts.only?.split(',').map((s) => s.trim());
@@ -187,83 +211,49 @@ function printTables(results: { plan: Plan; result: ScenarioResult }[]): void {
   console.table(cams);
 }
 
-async function main(): Promise<void> {
-  const cleanups = new Cleanups();
-  const interrupted = (signal: NodeJS.Signals) => {
-    console.error(`\n${signal}: stopping everything`);
-    void cleanups.run().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  try {
-    log(`host ${hostname()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
-    const clips = new Map<string, Awaited<ReturnType<typeof ensureClip>>>();
-    for (const key of new Set(chosen.map((p) => p.clip))) {
-      const spec = specs[key];
-      if (!spec) continue;
-      const clip = await ensureClip(spec, log);
-      clips.set(key, clip);
-      log(`clip ${clip.path}${clip.made ? ` (encoded in ${clip.encodeS.toFixed(0)} s)` : ' (cached)'}`);
-    }
-    const measureFrom = Date.now();
-
-    const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-agent-'));
-    cleanups.add('remove temp dir', () => rm(dir, { recursive: true, force: true }));
-    const dbUrl = await startDatabase(cleanups, join(dir, 'pg'));
-    const brokerUrl = await startBroker(cleanups);
-    const gatewayPort = await freePort();
-    const gateway = startNodeService(cleanups, 'gateway', 'storage-gateway/src/main.ts', {
-      DATABASE_URL: dbUrl,
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(gatewayPort),
-      GATEWAY_DATA_DIR: join(dir, 'gateway'),
-      GATEWAY_NAS_DIR: join(dir, 'nas'),
-      LOG_LEVEL: 'warn',
-    });
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-    await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
-    const heartbeats = await HeartbeatWatcher.start(cleanups, brokerUrl);
-    const profDir = opts['agent-cpu-prof'];
-    const agentNodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-    const shared: Shared = { cleanups, dir, brokerUrl, gatewayUrl, gateway, heartbeats, log, agentNodeArgs };
-    log('PostgreSQL, broker and gateway up');
-
-    const results: { plan: Plan; result: ScenarioResult }[] = [];
-    for (const plan of chosen) {
-      const clip = clips.get(plan.clip);
-      if (!clip) continue;
-      log(
-        `${plan.name}: ${plan.cameras} camera(s), ${clip.codec} ${clip.width}x${clip.height} → ${plan.mode}`,
-      );
-      results.push({ plan, result: await runScenario({ ...plan, clip }, shared, timing) });
-    }
-    printTables(results);
-
-    const runS = (Date.now() - measureFrom) / 1000;
-    const out = join(
-      tmpdir(),
-      'cctv-bench',
-      `agent-recording-${new Date().toISOString().replaceAll(':', '')}.json`,
-    );
-    await mkdir(join(tmpdir(), 'cctv-bench'), { recursive: true });
-    const report = {
-      bench: 'agent-recording',
-      at: new Date().toISOString(),
-      host: { hostname: hostname(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-      timing,
-      runSeconds: runS,
-      clips: [...clips.values()],
-      summary: results.map(({ plan, result }) => summarize(plan, result)),
-      results: results.map((r) => r.result),
-    };
-    await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`measured in ${runS.toFixed(0)} s (clip preparation excluded); JSON: ${out}`);
-  } finally {
-    await cleanups.run();
+async function main(cleanups: Cleanups): Promise<void> {
+  const clips = new Map<string, Awaited<ReturnType<typeof ensureClip>>>();
+  for (const key of new Set(chosen.map((p) => p.clip))) {
+    const spec = specs[key];
+    if (!spec) continue;
+    const clip = await ensureClip(spec, log);
+    clips.set(key, clip);
+    log(`clip ${clip.path}${clip.made ? ` (encoded in ${clip.encodeS.toFixed(0)} s)` : ' (cached)'}`);
   }
+  const measureFrom = Date.now();
+
+  const profDir = opts['agent-cpu-prof'];
+  const agentNodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const shared = await startShared(cleanups, 'cctv-bench-agent-', log, agentNodeArgs);
+
+  const results: { plan: Plan; result: ScenarioResult }[] = [];
+  for (const plan of chosen) {
+    const clip = clips.get(plan.clip);
+    if (!clip) continue;
+    log(`${plan.name}: ${plan.cameras} camera(s), ${clip.codec} ${clip.width}x${clip.height} → ${plan.mode}`);
+    results.push({ plan, result: await runScenario({ ...plan, clip }, shared, timing) });
+  }
+  printTables(results);
+
+  const runS = (Date.now() - measureFrom) / 1000;
+  const out = join(
+    tmpdir(),
+    'cctv-bench',
+    `agent-recording-${new Date().toISOString().replaceAll(':', '')}.json`,
+  );
+  await mkdir(join(tmpdir(), 'cctv-bench'), { recursive: true });
+  const report = {
+    bench: 'agent-recording',
+    at: new Date().toISOString(),
+    host: { hostname: hostname(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    timing,
+    runSeconds: runS,
+    clips: [...clips.values()],
+    summary: results.map(({ plan, result }) => summarize(plan, result)),
+    results: results.map((r) => r.result),
+  };
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  log(`measured in ${runS.toFixed(0)} s (clip preparation excluded); JSON: ${out}`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(log, main);

@@ -4,10 +4,10 @@
  * then back-to-back measurement windows. The agent's figures are read from /proc for its whole
  * process tree (Node + ffmpeg + anything else below it), next to what the agent itself reports.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentMetricsProbe, type HeartbeatWatcher, metricSum, type Sample } from './agent-probes.ts';
+import { AgentMetricsProbe, HeartbeatWatcher, metricSum, type Sample } from './agent-probes.ts';
 import type { Clip } from './clips.ts';
 import {
   cpuBetween,
@@ -25,9 +25,12 @@ import {
   GiveUp,
   type Service,
   sleep,
+  startBroker,
+  startDatabase,
   startNodeService,
   startRtspCamera,
   waitFor,
+  waitHttpOk,
 } from './support.ts';
 
 export interface Scenario {
@@ -40,6 +43,8 @@ export interface Scenario {
   cpuTargetPerCamera?: number;
   /** Agent tree RSS in MB; undefined: no target for this scenario. */
   rssTargetMB?: number;
+  /** More keys for every camera entry, YAML flow style (e.g. `detect: { enabled: false }`). */
+  cameraFields?: string;
 }
 
 export interface Shared {
@@ -114,6 +119,8 @@ export interface ScenarioResult {
     bitrateKbps: number;
     state: string;
   }[];
+  /** The agent's /metrics at the end of the last window. */
+  metrics: Sample[];
 }
 
 const MB = 1024 * 1024;
@@ -127,7 +134,10 @@ function agentConfig(s: Scenario, shared: Shared, base: string, port: number, ur
     `stateDir: "${join(base, 'state')}"`,
     `httpPort: ${port}`,
     'cameras:',
-    ...urls.map((url, i) => `  - { id: cam-${i + 1}, name: Bench camera ${i + 1}, url: "${url}" }`),
+    ...urls.map(
+      (url, i) =>
+        `  - { id: cam-${i + 1}, name: Bench camera ${i + 1}, url: "${url}"${s.cameraFields ? `, ${s.cameraFields}` : ''} }`,
+    ),
     '',
   ].join('\n');
 }
@@ -231,7 +241,8 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
   for (const c of cameraFigures)
     if (c.mode !== s.mode)
       throw new Error(`${s.name}: ${c.id} records in mode ${c.mode}, expected ${s.mode}`);
-  return { scenario: s.name, cameras: s.cameras, windows, cameraFigures };
+  const metrics = await probe.scrape();
+  return { scenario: s.name, cameras: s.cameras, windows, cameraFigures, metrics };
 }
 
 async function window(
@@ -325,4 +336,31 @@ async function window(
     ffmpegRestarts:
       total(after, 'cctv_agent_ffmpeg_restarts_total') - total(before, 'cctv_agent_ffmpeg_restarts_total'),
   };
+}
+
+/** PostgreSQL, a broker, the gateway and a heartbeat watcher in a fresh temp dir, for every scenario of a run. */
+export async function startShared(
+  cleanups: Cleanups,
+  prefix: string,
+  log: (line: string) => void,
+  agentNodeArgs: string[] = [],
+): Promise<Shared> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  cleanups.add('remove temp dir', () => rm(dir, { recursive: true, force: true }));
+  const dbUrl = await startDatabase(cleanups, join(dir, 'pg'));
+  const brokerUrl = await startBroker(cleanups);
+  const gatewayPort = await freePort();
+  const gateway = startNodeService(cleanups, 'gateway', 'storage-gateway/src/main.ts', {
+    DATABASE_URL: dbUrl,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_DATA_DIR: join(dir, 'gateway'),
+    GATEWAY_NAS_DIR: join(dir, 'nas'),
+    LOG_LEVEL: 'warn',
+  });
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
+  const heartbeats = await HeartbeatWatcher.start(cleanups, brokerUrl);
+  log('PostgreSQL, broker and gateway up');
+  return { cleanups, dir, brokerUrl, gatewayUrl, gateway, heartbeats, log, agentNodeArgs };
 }

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { applyMigrations, startEmbeddedPostgres } from '../prisma/src/index.ts';
@@ -172,4 +173,25 @@ export async function startRtspCamera(
     });
   });
   return { ...svc, urls };
+}
+
+/**
+ * Runs a benchmark body with one set of cleanups, run on the way out and on Ctrl-C / SIGTERM,
+ * after logging what the host is. Exits 1 with the error when the body throws.
+ */
+export function runBench(log: (line: string) => void, body: (cleanups: Cleanups) => Promise<void>): void {
+  const cleanups = new Cleanups();
+  const interrupted = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping everything`);
+    void cleanups.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  log(`host ${hostname()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+  body(cleanups)
+    .finally(() => cleanups.run())
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
 }
