@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { analysisFactory } from './analysis/analysis-factory.ts';
-import { FaceDetector } from './analysis/faces/face-detector.ts';
+import type { FaceDetector } from './analysis/faces/face-detector.ts';
 import { SnapshotStore } from './analysis/snapshot-store.ts';
 import { cameraDefinitions, cameraPlannerFactory } from './cameras/camera-definitions.ts';
 import { CameraSet } from './cameras/camera-set.ts';
@@ -103,16 +103,21 @@ async function main(): Promise<void> {
   // detection: the face model (shared by every camera) and the snapshot uploads
   const analysisMetrics = new AnalysisMetrics(metrics.registry);
   const faceModel = resolve(config.detection.faceModel ?? DEFAULT_FACE_MODEL);
-  // The detector keeps faces down to the lowest score any use asks for (privacy blur: 0.3);
-  // each camera's events then apply its own minScore.
-  const faces = await FaceDetector.create({
-    modelPath: faceModel,
-    threads: config.detection.faceThreads,
-    minScore: 0.3,
-  }).catch((err: Error) => {
-    log.error({ faceModel, err: err.message }, 'face model not loaded: motion detection only');
-    return null;
-  });
+  // Loaded when the first camera with face detection starts (onnxruntime costs memory). It
+  // keeps faces down to the lowest score any use asks for (privacy blur: 0.3); each camera's
+  // events then apply its own minScore.
+  let facesLoading: Promise<FaceDetector | null> | null = null;
+  const loadFaces = () => {
+    facesLoading ??= import('./analysis/faces/face-detector.ts')
+      .then(({ FaceDetector }) =>
+        FaceDetector.create({ modelPath: faceModel, threads: config.detection.faceThreads, minScore: 0.3 }),
+      )
+      .catch((err: Error) => {
+        log.error({ faceModel, err: err.message }, 'face model not loaded: motion detection only');
+        return null;
+      });
+    return facesLoading;
+  };
   const snapshots = new SnapshotStore({
     dir: resolve(stateDir, 'snapshots'),
     gatewayUrl: config.gateway.url,
@@ -155,7 +160,7 @@ async function main(): Promise<void> {
     makeAnalysis: analysisFactory(config, {
       probe: (input, timeoutMs) => probeVideo(input, timeoutMs),
       memory,
-      faces,
+      faces: loadFaces,
       snapshots,
       // Events wait for the outbox, which the link opens once it starts (below).
       publish: async (topic, payload) => {
@@ -253,7 +258,7 @@ async function main(): Promise<void> {
     await link.announceOffline();
     await cameraSet.stop();
     await snapshots.stop();
-    await faces?.close();
+    await (await facesLoading)?.close();
     await uploader.stop();
     await link.stop();
     await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));

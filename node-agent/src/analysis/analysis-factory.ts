@@ -14,7 +14,8 @@ import type { SnapshotStore } from './snapshot-store.ts';
 export interface AnalysisFactoryDeps extends AnalyzerHooks {
   probe: (input: string[], timeoutMs: number) => Promise<StreamInfo>;
   memory: TransportMemory;
-  faces: FaceDetector | null;
+  /** Loads the shared face detector (once); called only when a camera wants faces. */
+  faces: () => Promise<FaceDetector | null>;
   snapshots: SnapshotStore;
   /** Queues an event for the master (through the outbox). */
   publish: (topic: string, payload: string) => Promise<void>;
@@ -63,7 +64,7 @@ export function analysisFactory(
       cameraId: def.id,
       settings,
       plan: source.plan,
-      faces: deps.faces,
+      faces: settings.faces.enabled ? deps.faces() : null,
       snapshots: deps.snapshots,
       publish,
       logger: log,

@@ -8,9 +8,11 @@ import type { StreamInfo } from '../host/ffmpeg-info.ts';
 import { PrepareError } from '../process/supervised-child.ts';
 import { simulatedInput } from '../recorder/camera-plan.ts';
 import { inputArgs, parseSource, probeArgs, type Transport, transportsFor } from '../recorder/source.ts';
-import type { TransportMemory } from '../recorder/transport-memory.ts';
+import { type TransportMemory, transportOrder } from '../recorder/transport-memory.ts';
 import type { DetectSettings } from './detect-settings.ts';
 import { type AnalysisPlan, fitWithin } from './frame-reader.ts';
+
+type Size = { width: number; height: number };
 
 export interface AnalysisSourceDeps {
   probe: (input: string[], timeoutMs: number) => Promise<StreamInfo>;
@@ -24,8 +26,6 @@ export interface AnalysisSourceDeps {
 export type AnalysisSource =
   | { ok: true; url: string | null; plan: () => Promise<AnalysisPlan> }
   | { ok: false; reason: string };
-
-type Size = { width: number; height: number };
 
 function sizes(settings: DetectSettings, source: Size, max: Size) {
   return {
@@ -52,24 +52,33 @@ export function cameraAnalysisSource(
       ok: false,
       reason: `${source.kind === 'v4l2' ? 'a V4L2 device' : 'the Pi camera'} is opened only by the recorder; set substreamUrl to a network stream for detection`,
     };
+  // The transport that worked last; for the main stream the recorder's memory knows it too.
+  let worked: Transport | null = null;
   return {
     ok: true,
     url,
     plan: async () => {
-      const order = transportsFor(source, camera.transports);
-      const transport: Transport | undefined = deps.memory.get(camera.id, url) ?? order[0];
-      const opts = { transport, timeoutS: deps.readTimeoutS, gop: 10 };
-      const probe = probeArgs(source, opts);
-      let info: StreamInfo;
-      try {
-        info = probe
-          ? await deps.probe(probe, deps.probeTimeoutS * 1000)
-          : { codec: 'h264', width: 1280, height: 720, fps: 0 };
-      } catch (err) {
-        throw new PrepareError(`analysis source unreachable: ${(err as Error).message}`);
+      const configured = transportsFor(source, camera.transports);
+      const remembered = (camera.substreamUrl ? null : deps.memory.get(camera.id, url)) ?? worked;
+      const order: (Transport | undefined)[] = configured.length
+        ? transportOrder(configured, remembered)
+        : [undefined];
+      let problem = 'no transport to try';
+      for (const transport of order) {
+        const opts = { transport, timeoutS: deps.readTimeoutS, gop: 10 };
+        const probe = probeArgs(source, opts);
+        try {
+          const info = probe
+            ? await deps.probe(probe, deps.probeTimeoutS * 1000)
+            : { codec: 'h264', width: 1280, height: 720, fps: 0 };
+          if (!info.width || !info.height) throw new Error('no frame size reported');
+          worked = transport ?? null;
+          return { inputArgs: inputArgs(source, opts).args, ...sizes(settings, info, deps.maxDetail) };
+        } catch (err) {
+          problem = `${transport ?? 'open'}: ${(err as Error).message}`;
+        }
       }
-      if (!info.width || !info.height) throw new PrepareError('analysis source reports no frame size');
-      return { inputArgs: inputArgs(source, opts).args, ...sizes(settings, info, deps.maxDetail) };
+      throw new PrepareError(`analysis source unreachable (${problem})`);
     },
   };
 }

@@ -9,13 +9,7 @@ import type { Logger } from 'pino';
 import type { ChildExit } from '../process/supervised-child.ts';
 import type { DetectSettings } from './detect-settings.ts';
 import { EventTracker } from './event-tracker.ts';
-import {
-  DEFAULT_MIN_SCORE,
-  type FaceBox,
-  type FaceDetector,
-  type I420Image,
-  type Rect,
-} from './faces/face-detector.ts';
+import type { FaceBox, FaceDetector, I420Image, Rect } from './faces/face-detector.ts';
 import { type AnalysisFrame, type AnalysisPlan, FrameReader } from './frame-reader.ts';
 import { MotionDetector, type MotionRegion } from './motion/motion-detector.ts';
 import { blurRegions } from './privacy-blur.ts';
@@ -32,8 +26,11 @@ export interface CameraAnalyzerOptions extends AnalyzerHooks {
   cameraId: string;
   settings: DetectSettings;
   plan: () => Promise<AnalysisPlan>;
-  /** Shared by all cameras; null when the model could not be loaded (motion still runs). */
-  faces: FaceDetector | null;
+  /**
+   * The face detector shared by all cameras, loaded on first use; null (or resolving to null
+   * when the model cannot be loaded) means motion only.
+   */
+  faces: Promise<FaceDetector | null> | null;
   snapshots: SnapshotStore;
   publish: (message: EventMessage) => void;
   logger: Logger;
@@ -100,6 +97,7 @@ export class CameraAnalyzer {
   private lastFrameAt = 0;
   private stopped = false;
   private idleInference: Promise<void> = Promise.resolve();
+  private detector: FaceDetector | null = null;
 
   constructor(private readonly opts: CameraAnalyzerOptions) {
     const s = opts.settings;
@@ -128,6 +126,9 @@ export class CameraAnalyzer {
       maxDurationMs: 10 * 60_000,
       emit: publish,
       snapshot,
+    });
+    void opts.faces?.then((d) => {
+      this.detector = d;
     });
     this.reader = new FrameReader({
       name: `analysis ${opts.cameraId}`,
@@ -198,7 +199,7 @@ export class CameraAnalyzer {
     } else this.motionEvents.idle(f.at);
 
     const faces = this.opts.settings.faces;
-    const detector = this.opts.faces;
+    const detector = this.detector;
     if (!faces.enabled || !detector) return;
     const due =
       result.motion ||
@@ -219,7 +220,7 @@ export class CameraAnalyzer {
   private lookForFaces(detector: FaceDetector, image: I420Image, at: number, roi: Rect | null): void {
     this.inferring = true;
     this.lastFaceLookAt = at;
-    const minScore = this.opts.settings.faces.minScore ?? DEFAULT_MIN_SCORE;
+    const minScore = this.opts.settings.faces.minScore;
     this.idleInference = detector
       .detect(image, roi ?? undefined)
       .then((found: FaceBox[]) => {
@@ -261,7 +262,7 @@ export class CameraAnalyzer {
   private async blurred(frame: Kept): Promise<I420Image> {
     const image = copyImage(frame.image);
     const faces = [...frame.faces];
-    const detector = this.opts.faces;
+    const detector = this.detector;
     if (detector) {
       // A lower bar than for events: hiding a doubtful face costs nothing.
       const minScore = 0.3;
