@@ -7,7 +7,8 @@
  *
  * Scenes, made with ffmpeg's lavfi sources and decoded to raw gray once (in memory):
  * "moving box" (a 40×40 white box crossing a dark frame every 10 s, temporal noise; the clip
- * loops seamlessly) and "static noisy" (SMPTE bars, stronger temporal noise). Per scene the
+ * loops seamlessly), "static noisy" (SMPTE bars, stronger temporal noise) and "busy" (testsrc2:
+motion over much of the frame on every frame, the worst case for region labelling). Per scene the
  * JIT and the background are warmed up on three passes over the clip; then each repeat is one
  * timed pass. Figures: ms per frame, median [min–p90] over repeats, wall clock (and CPU time of
  * this process beside it, which other work on the box does not inflate). Target
@@ -56,6 +57,8 @@ const scenes = [
       `[bg][box]overlay=x='mod(t*40,400)-40':y=70,noise=alls=6:allf=t`,
   },
   { name: 'static noisy', graph: `smptebars=${size},noise=alls=12:allf=t` },
+  // The worst case: motion all over the frame on every frame (testsrc2's moving pattern).
+  { name: 'busy', graph: `testsrc2=${size},noise=alls=6:allf=t` },
 ];
 
 /** The peer: per-pixel |frame - previous| > threshold over the whole frame, into a mask. */
