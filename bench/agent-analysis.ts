@@ -5,7 +5,7 @@
  * `-c copy`:
  *   record-only     detection off: the baseline;
  *   motion          decode at 5 fps + motion, faces off (the path TARGETS.md holds to ≤ 10 %);
- *   motion+faces    the same with face detection on motion frames.
+ *   motion-faces    the same with face detection on motion frames.
  * The analysis cost is each run's agent-tree CPU minus the baseline's (same clip, same camera).
  * The clip (testsrc2 with noise) moves everywhere all the time, so faces run on every frame:
  * an upper bound for a busy scene. In-agent timings come from its /metrics histograms.
@@ -52,7 +52,7 @@ const runs = [
     name: 'motion',
     cameraFields: 'record: { codec: source }, detect: { fps: 5, faces: { enabled: false } }',
   },
-  { name: 'motion+faces', cameraFields: 'record: { codec: source }, detect: { fps: 5 }' },
+  { name: 'motion-faces', cameraFields: 'record: { codec: source }, detect: { fps: 5 }' },
 ];
 
 /** Mean of a Prometheus histogram in ms. */
