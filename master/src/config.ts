@@ -10,6 +10,8 @@ export interface MasterConfig {
   dataDir: string;
   embeddedPgPort: number;
   corsOrigins: string[] | true;
+  /** How often the newest heartbeat of each node is written (one statement per flush). */
+  heartbeatFlushMs: number;
   logLevel: string;
 }
 
@@ -23,6 +25,15 @@ function port(env: NodeJS.ProcessEnv, key: string, dflt: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new ConfigError(`${key} must be a TCP port (0-65535), got "${raw}"`);
+  return n;
+}
+
+function flushMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.MASTER_HEARTBEAT_FLUSH_MS;
+  if (raw === undefined || raw === '') return 1000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 10 || n > 60_000)
+    throw new ConfigError(`MASTER_HEARTBEAT_FLUSH_MS must be an integer 10-60000, got "${raw}"`);
   return n;
 }
 
@@ -44,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
     dataDir: resolve(env.MASTER_DATA_DIR ?? './data/master'),
     embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     corsOrigins: origins && origins !== '*' ? origins.split(',').map((o) => o.trim()) : true,
+    heartbeatFlushMs: flushMs(env),
     logLevel,
   };
 }

@@ -39,10 +39,25 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     (n) => metrics.wsClients.set(n),
   );
   // fleet registry: node and camera state from status, hello and heartbeat
-  const registry = new FleetRegistry(repo, log.child({ part: 'fleet' }), {
-    onNodeChanged: (node) => hub.nodeChanged(node),
-    onStatesChanged: () => void refreshNodeGauge(),
-  });
+  const fleetLog = log.child({ part: 'fleet' });
+  const registry = new FleetRegistry(
+    repo,
+    fleetLog,
+    {
+      onNodeChanged: (node) => hub.nodeChanged(node),
+      onStatesChanged: () => void refreshNodeGauge(),
+      onUnknownHeartbeat: (nodeId) => {
+        metrics.mqttRejected.inc({ kind: 'heartbeat', reason: 'unknown_node' });
+        fleetLog.warn({ nodeId }, 'heartbeat of an unknown node dropped (no status or hello yet)');
+      },
+      onHeartbeatFlush: (size, ms) => {
+        metrics.heartbeatBatchSize.observe(size);
+        metrics.dbLatency.observe({ op: 'heartbeats' }, ms / 1000);
+      },
+    },
+    undefined,
+    config.heartbeatFlushMs,
+  );
   await registry.resetStates();
 
   // mqtt: embedded aedes broker, node messages validated and routed to the registry
@@ -79,6 +94,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       await http.close();
       await broker.stop();
       await registry.idle();
+      await registry.stop();
       await db.close();
     },
   };

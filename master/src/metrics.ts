@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The master's Prometheus metrics, one registry per process (tests may build several). */
 export function createMetrics() {
@@ -32,6 +32,19 @@ export function createMetrics() {
       name: 'cctv_nodes',
       help: 'Known nodes by state',
       labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    heartbeatBatchSize: new Histogram({
+      name: 'cctv_heartbeat_batch_size',
+      help: 'Heartbeats written per batch (the newest per node since the last flush)',
+      buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000],
+      registers: [registry],
+    }),
+    dbLatency: new Histogram({
+      name: 'cctv_db_write_seconds',
+      help: 'Database write latency by operation',
+      labelNames: ['op'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
     wsClients: new Gauge({

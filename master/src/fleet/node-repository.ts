@@ -103,23 +103,43 @@ export class NodeRepository {
     ]);
   }
 
-  /** Records a heartbeat; false when the node is unknown (no status or hello seen yet). */
-  async applyHeartbeat(nodeId: string, hb: HeartbeatMessage, at: Date): Promise<boolean> {
-    const node = await this.db.node.findUnique({
-      where: { id: nodeId },
-      select: { cameras: { select: { id: true, state: true } } },
-    });
-    if (!node) return false;
-    const known = new Map(node.cameras.map((c) => [c.id, c.state]));
-    const changed = hb.cameras.filter((c) => known.has(c.id) && known.get(c.id) !== c.state);
-    await this.db.$transaction([
-      this.db.node.update({
-        where: { id: nodeId },
-        data: { lastHeartbeatAt: at, lastSeenAt: at, lastHeartbeat: hb },
-      }),
-      ...changed.map((c) => this.db.camera.update({ where: { id: c.id }, data: { state: c.state } })),
-    ]);
-    return true;
+  /**
+   * Records the newest heartbeat of each node in one statement, and the camera states they
+   * carry; returns the ids of the nodes that exist (heartbeats of unknown nodes are not stored).
+   */
+  async applyHeartbeats(
+    batch: { nodeId: string; heartbeat: HeartbeatMessage; at: Date }[],
+  ): Promise<string[]> {
+    if (batch.length === 0) return [];
+    const stored = await this.db.$queryRawUnsafe<{ id: string }[]>(
+      `UPDATE "Node" AS n SET "lastHeartbeat" = v.hb, "lastHeartbeatAt" = v.at, "lastSeenAt" = v.at
+         FROM unnest($1::text[], $2::jsonb[], $3::timestamp(3)[]) AS v(id, hb, at)
+        WHERE n.id = v.id
+        RETURNING n.id`,
+      batch.map((b) => b.nodeId),
+      batch.map((b) => JSON.stringify(b.heartbeat)),
+      batch.map((b) => b.at),
+    );
+    const known = new Set(stored.map((r) => r.id));
+    const cameras = batch
+      .filter((b) => known.has(b.nodeId))
+      .flatMap((b) => b.heartbeat.cameras.map((c) => ({ id: c.id, nodeId: b.nodeId, state: c.state })));
+    if (cameras.length > 0)
+      // Only rows whose state differs are written; a camera of another node is left alone.
+      await this.db.$executeRawUnsafe(
+        `UPDATE "Camera" AS c SET state = v.state, "updatedAt" = now()
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, node, state)
+          WHERE c.id = v.id AND c."nodeId" = v.node AND c.state IS DISTINCT FROM v.state`,
+        cameras.map((c) => c.id),
+        cameras.map((c) => c.nodeId),
+        cameras.map((c) => c.state),
+      );
+    return [...known];
+  }
+
+  async getMany(nodeIds: string[]): Promise<NodeView[]> {
+    const rows = await this.db.node.findMany({ where: { id: { in: nodeIds } }, include: { cameras: true } });
+    return rows.map(toView);
   }
 
   async get(nodeId: string): Promise<NodeView | null> {

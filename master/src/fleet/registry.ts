@@ -1,11 +1,16 @@
 import type { HeartbeatMessage, HelloMessage, NodeView, StatusMessage } from '@cctv/protocol';
 import type { Logger } from 'pino';
+import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { NodeRepository } from './node-repository.ts';
 
 export interface RegistryEvents {
   /** A node's row changed (state, hello, heartbeat); carries the fresh view. */
   onNodeChanged?: (node: NodeView) => void;
   onStatesChanged?: () => void;
+  /** A heartbeat of a node the registry does not know (no status or hello yet) was dropped. */
+  onUnknownHeartbeat?: (nodeId: string) => void;
+  /** A heartbeat batch was written: its size and how long it took. */
+  onHeartbeatFlush?: (size: number, ms: number) => void;
 }
 
 export class UnknownNodeError extends Error {
@@ -21,13 +26,25 @@ export class UnknownNodeError extends Error {
  */
 export class FleetRegistry {
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly heartbeats: HeartbeatBatcher;
 
   constructor(
     private readonly repo: NodeRepository,
     private readonly log: Logger,
     private readonly events: RegistryEvents = {},
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    heartbeatFlushMs = 1000,
+  ) {
+    this.heartbeats = new HeartbeatBatcher({
+      write: (batch) => repo.applyHeartbeats(batch),
+      onStored: (ids) => void this.publishMany(ids),
+      onUnknown: (nodeId) => events.onUnknownHeartbeat?.(nodeId),
+      ...(events.onHeartbeatFlush ? { onFlush: events.onHeartbeatFlush } : {}),
+      log,
+      intervalMs: heartbeatFlushMs,
+    });
+    this.heartbeats.start();
+  }
 
   /** At start of an embedded broker no node is connected yet. */
   async resetStates(): Promise<void> {
@@ -58,12 +75,15 @@ export class FleetRegistry {
     });
   }
 
+  /** Queues the heartbeat for the next batch (see heartbeat-batcher.ts). */
   heartbeat(nodeId: string, msg: HeartbeatMessage): Promise<void> {
-    return this.serial(nodeId, async () => {
-      const known = await this.repo.applyHeartbeat(nodeId, msg, this.now());
-      if (!known) throw new UnknownNodeError(nodeId);
-      await this.publish(nodeId);
-    });
+    this.heartbeats.accept(nodeId, msg, this.now());
+    return Promise.resolve();
+  }
+
+  /** Heartbeats waiting for the next batch. */
+  get heartbeatsWaiting(): number {
+    return this.heartbeats.waiting;
   }
 
   list(): Promise<NodeView[]> {
@@ -74,9 +94,24 @@ export class FleetRegistry {
     return this.repo.get(nodeId);
   }
 
-  /** Resolves when every queued message has been applied. */
+  /** Resolves when every queued message has been applied (heartbeats written). */
   async idle(): Promise<void> {
     await Promise.allSettled([...this.queues.values()]);
+    await this.heartbeats.flush();
+  }
+
+  /** Writes the last heartbeats and stops the batch timer. */
+  stop(): Promise<void> {
+    return this.heartbeats.stop();
+  }
+
+  private async publishMany(nodeIds: string[]): Promise<void> {
+    if (!this.events.onNodeChanged) return;
+    try {
+      for (const view of await this.repo.getMany(nodeIds)) this.events.onNodeChanged(view);
+    } catch (err) {
+      this.log.warn({ err }, 'node views not pushed after a heartbeat batch');
+    }
   }
 
   private async publish(nodeId: string): Promise<void> {
