@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { embeddedDatabaseUrl } from '@cctv/db';
+import { ensureAgentCredentials } from './cluster/agent-credentials.ts';
 import { formatLine } from './cluster/log-format.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -106,6 +107,7 @@ try {
     MASTER_HTTP_PORT: String(ports.master),
     MQTT_PORT: String(ports.mqtt),
     EMBEDDED_PG_PORT: String(ports.postgres),
+    GATEWAY_PUBLIC_URL: `http://${host}:${ports.gateway}`,
   });
   await waitHealthy('master', `${masterUrl}/healthz`, master);
 
@@ -155,6 +157,13 @@ try {
       ].join('\n'),
     );
   }
+  // The broker requires node credentials: enrol the agent (or keep its still-valid password).
+  const credentials = await ensureAgentCredentials(agentConfig, embeddedDatabaseUrl(ports.postgres));
+  console.log(
+    credentials === 'kept'
+      ? '[cluster]  agent credentials in data/agent/agent.yaml still valid'
+      : '[cluster]  agent enrolled; its new MQTT password is in data/agent/agent.yaml',
+  );
   startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], {});
 
   console.log('');

@@ -17,6 +17,8 @@ export function fleetSocketUrl(masterPublicUrl: string): string {
 
 export function applyMessage(nodes: NodeView[], msg: FleetSocketMessage): NodeView[] {
   if (msg.type === 'snapshot') return msg.nodes;
+  // Event pushes belong to the timeline, not to the fleet list.
+  if (msg.type !== 'node') return nodes;
   const i = nodes.findIndex((n) => n.id === msg.node.id);
   if (i < 0) return [...nodes, msg.node].sort((a, b) => a.id.localeCompare(b.id));
   const next = nodes.slice();

@@ -1,17 +1,31 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
 
 export interface MasterConfig {
   httpHost: string;
   httpPort: number;
   mqttHost: string;
   mqttPort: number;
+  /** An external broker (`MQTT_URL`): the master connects as a client instead of embedding aedes. */
+  externalMqtt: {
+    url: string;
+    username?: string;
+    password?: string;
+    shareGroup: string;
+    clientId: string;
+  } | null;
   /** External PostgreSQL; when null an embedded server is started under `dataDir`. */
   databaseUrl: string | null;
   dataDir: string;
   embeddedPgPort: number;
   corsOrigins: string[] | true;
+  /** Base URL dashboards use to reach the storage gateway (event snapshot links). */
+  gatewayPublicUrl: string;
   /** How often the newest heartbeat of each node is written (one statement per flush). */
   heartbeatFlushMs: number;
+  /** MQTT authentication, service accounts, TLS listener, enrolment API. */
+  security: SecurityConfig;
   logLevel: string;
 }
 
@@ -37,6 +51,32 @@ function flushMs(env: NodeJS.ProcessEnv): number {
   return n;
 }
 
+function security(env: NodeJS.ProcessEnv): SecurityConfig {
+  try {
+    return loadSecurityConfig(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+function externalMqtt(env: NodeJS.ProcessEnv): MasterConfig['externalMqtt'] {
+  const url = env.MQTT_URL?.trim();
+  if (!url) return null;
+  if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/\s]+/.test(url) || !URL.canParse(url))
+    throw new ConfigError(`MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got "${url}"`);
+  const shareGroup = env.MQTT_SHARE_GROUP?.trim() || 'cctv-master';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(shareGroup))
+    throw new ConfigError('MQTT_SHARE_GROUP must be 1-64 letters, digits, _ or -');
+  const clientId = env.MASTER_INSTANCE_ID?.trim() || `master-${hostname()}-${process.pid}`;
+  return {
+    url,
+    shareGroup,
+    clientId,
+    ...(env.MQTT_USERNAME ? { username: env.MQTT_USERNAME } : {}),
+    ...(env.MQTT_PASSWORD ? { password: env.MQTT_PASSWORD } : {}),
+  };
+}
+
 /** Reads and validates the master's environment once, at start. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const databaseUrl = env.DATABASE_URL?.trim() || null;
@@ -46,16 +86,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!levels.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')}`);
   const origins = env.MASTER_CORS_ORIGINS?.trim();
+  const gatewayPublicUrl = (env.GATEWAY_PUBLIC_URL?.trim() || 'http://127.0.0.1:8090').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+/.test(gatewayPublicUrl) || !URL.canParse(gatewayPublicUrl))
+    throw new ConfigError(`GATEWAY_PUBLIC_URL must be an http(s) URL, got "${gatewayPublicUrl}"`);
   return {
     httpHost: env.MASTER_HTTP_HOST ?? '0.0.0.0',
     httpPort: port(env, 'MASTER_HTTP_PORT', 8080),
     mqttHost: env.MQTT_HOST ?? '0.0.0.0',
     mqttPort: port(env, 'MQTT_PORT', 1883),
+    externalMqtt: externalMqtt(env),
     databaseUrl,
     dataDir: resolve(env.MASTER_DATA_DIR ?? './data/master'),
     embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     corsOrigins: origins && origins !== '*' ? origins.split(',').map((o) => o.trim()) : true,
     heartbeatFlushMs: flushMs(env),
+    security: security(env),
     logLevel,
+    gatewayPublicUrl,
   };
 }

@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
+import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts';
 import type { MasterConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { EventIngest } from './events/event-ingest.ts';
+import { EventRepository } from './events/event-repository.ts';
+import { toEventView } from './events/event-view.ts';
+import { TimelineReader } from './events/timeline.ts';
 import { attachFleetIngest } from './fleet/ingest.ts';
 import { NodeRepository } from './fleet/node-repository.ts';
 import { FleetRegistry } from './fleet/registry.ts';
@@ -8,10 +13,16 @@ import { FleetSocketHub } from './http/fleet-socket.ts';
 import { buildHttpServer } from './http/server.ts';
 import { createMetrics } from './metrics.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
+import { brokerSecurity } from './mqtt/broker-security.ts';
+import { ExternalBus } from './mqtt/external-bus.ts';
+import type { MessageBus } from './mqtt/message-bus.ts';
 
 export interface RunningMaster {
   httpPort: number;
+  /** The embedded broker's port; 0 with an external broker. */
   mqttPort: number;
+  /** The TLS MQTT listener's port; null without one. */
+  mqttTlsPort: number | null;
   databaseUrl: string;
   stop(): Promise<void>;
 }
@@ -60,16 +71,37 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   );
   await registry.resetStates();
 
-  // mqtt: embedded aedes broker, node messages validated and routed to the registry
-  const broker = new EmbeddedBroker({
-    host: config.mqttHost,
-    port: config.mqttPort,
-    log: log.child({ part: 'mqtt' }),
-    onPublishRefused: () => metrics.mqttPublishRefused.inc(),
-    onClientCount: (n) => metrics.mqttClients.set(n),
-  });
+  // mqtt: embedded aedes broker (node credentials, ACL, optional TLS), messages routed to the registry
+  const credentials = new NodeCredentialRepository(db.prisma);
+  const mqttLog = log.child({ part: 'mqtt' });
+  const security = await brokerSecurity(config.security, credentials, metrics, mqttLog);
+  // mqtt: the embedded aedes broker, or a client of an external broker (MQTT_URL)
+  let embedded: EmbeddedBroker | null = null;
+  let broker: MessageBus;
+  if (config.externalMqtt) {
+    broker = new ExternalBus({ ...config.externalMqtt, log: mqttLog });
+    mqttLog.info("external broker: node authentication and topic ACLs are the broker's own configuration");
+  } else {
+    embedded = new EmbeddedBroker({
+      host: config.mqttHost,
+      port: config.mqttPort,
+      log: mqttLog,
+      ...security,
+      onClientCount: (n) => metrics.mqttClients.set(n),
+    });
+    broker = embedded;
+  }
   await broker.start();
   await attachFleetIngest(broker, registry, metrics, log.child({ part: 'ingest' }));
+  // events: validated, written in batches idempotently by (id, seq), pushed to dashboards
+  const eventRepo = new EventRepository(db.prisma);
+  const events = new EventIngest({
+    repo: eventRepo,
+    metrics,
+    log: log.child({ part: 'events' }),
+    onStored: (rows) => hub.eventsStored(rows.map((r) => toEventView(r, config.gatewayPublicUrl))),
+  });
+  await events.start(broker);
 
   // http: API, metrics and websocket
   const http = await buildHttpServer({
@@ -78,8 +110,22 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     metrics,
     log,
     corsOrigins: config.corsOrigins,
+    events: {
+      events: eventRepo,
+      timeline: new TimelineReader(db.prisma),
+      metrics,
+      gatewayUrl: config.gatewayPublicUrl,
+    },
     ping: async () => {
       await db.prisma.$queryRawUnsafe('SELECT 1');
+    },
+    credentials: {
+      enabled: config.security.enrolApi,
+      enrol: async (nodeId, rotate) => {
+        const enrolment = await enrolNode(credentials, nodeId, { rotate });
+        security.authenticator?.forgetNode(nodeId);
+        return enrolment;
+      },
     },
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });
@@ -87,12 +133,14 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   const address = http.server.address();
   return {
     httpPort: typeof address === 'object' && address ? address.port : config.httpPort,
-    mqttPort: broker.port,
+    mqttPort: embedded?.port ?? 0,
+    mqttTlsPort: embedded?.tlsPort ?? null,
     databaseUrl: db.url,
     async stop() {
       hub.closeAll();
       await http.close();
       await broker.stop();
+      await events.stop();
       await registry.idle();
       await registry.stop();
       await db.close();

@@ -20,7 +20,20 @@ export function createMetrics() {
     }),
     mqttPublishRefused: new Counter({
       name: 'cctv_mqtt_publish_refused_total',
-      help: 'Publishes refused by the broker ACL (a client outside its own topic prefix)',
+      help: 'Publishes refused by the broker ACL, by reason (see master/README.md)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    mqttSubscribeRefused: new Counter({
+      name: 'cctv_mqtt_subscribe_refused_total',
+      help: 'Subscriptions refused by the broker ACL (granted QoS 128), by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    mqttAuthFailures: new Counter({
+      name: 'cctv_master_mqtt_auth_failures_total',
+      help: 'MQTT logins refused by the embedded broker, by reason',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     mqttClients: new Gauge({
@@ -50,6 +63,41 @@ export function createMetrics() {
     wsClients: new Gauge({
       name: 'cctv_ws_clients',
       help: 'Dashboard websocket clients connected',
+      registers: [registry],
+    }),
+    eventsIngested: new Counter({
+      name: 'cctv_events_ingested_total',
+      help: 'Event messages written to the database (re-deliveries included), by type and phase',
+      labelNames: ['type', 'phase'] as const,
+      registers: [registry],
+    }),
+    eventsDropped: new Counter({
+      name: 'cctv_events_dropped_total',
+      help: 'Valid event messages never stored: queue full (overload) or the database kept failing',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    eventQueueDepth: new Gauge({
+      name: 'cctv_event_queue_depth',
+      help: 'Event messages waiting to be written',
+      registers: [registry],
+    }),
+    eventBatchSize: new Histogram({
+      name: 'cctv_event_batch_size',
+      help: 'Event messages per database write',
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500],
+      registers: [registry],
+    }),
+    eventInsertSeconds: new Histogram({
+      name: 'cctv_event_insert_seconds',
+      help: 'Duration of one batched event write',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    httpBadRequests: new Counter({
+      name: 'cctv_http_bad_requests_total',
+      help: 'API requests refused with 400, by route and reason',
+      labelNames: ['route', 'reason'] as const,
       registers: [registry],
     }),
   };

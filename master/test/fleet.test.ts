@@ -4,6 +4,7 @@ import { type HeartbeatMessage, type HelloMessage, type NodeView, topics } from 
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import WebSocket from 'ws';
+import { enrolTestNode } from '../../test/support/enrol.ts';
 import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { type RunningMaster, startMaster } from '../src/master.ts';
@@ -57,9 +58,14 @@ function heartbeat(nodeId: string, seq: number): HeartbeatMessage {
   };
 }
 
+/** Node credentials by node id, enrolled before the tests. */
+const passwords = new Map<string, string>();
+
 function connectAgent(port: number, nodeId: string): Promise<MqttClient> {
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
     clientId: `agent-${nodeId}`,
+    username: nodeId,
+    password: passwords.get(nodeId) ?? '',
     reconnectPeriod: 0,
     will: {
       topic: topics.status(nodeId),
@@ -98,6 +104,7 @@ describe('master fleet registry over the embedded broker', () => {
       MQTT_HOST: '127.0.0.1',
     });
     master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+    for (const id of ['n1', 'n2', 'n3']) passwords.set(id, await enrolTestNode(db.url, id));
   });
   after(() => master?.stop());
 
@@ -194,12 +201,13 @@ describe('master fleet registry over the embedded broker', () => {
         (await metric(master, 'cctv_mqtt_messages_rejected_total{kind="heartbeat",reason="unknown_node"}')) >=
         1,
     );
-    const refusedBefore = await metric(master, 'cctv_mqtt_publish_refused_total');
+    const refusedBefore = await metric(master, 'cctv_mqtt_publish_refused_total{reason="foreign_node"}');
     // aedes closes the connection of a client whose QoS1 publish is not authorized.
     agent.publish(topics.hello('n1'), JSON.stringify(hello('n1')), { qos: 1 });
     await waitFor(
       'refusal counted',
-      async () => (await metric(master, 'cctv_mqtt_publish_refused_total')) > refusedBefore,
+      async () =>
+        (await metric(master, 'cctv_mqtt_publish_refused_total{reason="foreign_node"}')) > refusedBefore,
     );
     const n1 = (await getNodes(master)).find((n) => n.id === 'n1');
     assert.equal(n1?.hostname, 'pi-gate', 'the foreign hello changed nothing');

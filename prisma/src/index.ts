@@ -1,4 +1,4 @@
-export type { Camera, Node, Segment } from '../generated/client.ts';
+export type { Camera, Event, Node, Segment } from '../generated/client.ts';
 export { Prisma } from '../generated/client.ts';
 export type { PrismaClient } from './client.ts';
 export { createPrismaClient } from './client.ts';

@@ -1,4 +1,5 @@
 export * from './commands.ts';
+export * from './event-query.ts';
 export * from './events.ts';
 export type * from './fleet-api.ts';
 export * from './ids.ts';

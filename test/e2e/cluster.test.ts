@@ -14,6 +14,7 @@ import type { NodeView } from '@cctv/protocol';
 import {
   freePort,
   onCleanup,
+  repoRoot,
   type ServiceProcess,
   startService,
   tempDir,
@@ -60,6 +61,13 @@ describe('cluster end to end', () => {
       DATABASE_URL: '',
     });
     await waitHealthy(master, `${masterUrl}/healthz`);
+    // Enrol the node as an operator would: the CLI finds the running master's embedded database.
+    const enrol = await run(process.execPath, ['--import', 'tsx', 'master/bin/enrol-node.ts', NODE], {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: '', EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' },
+    });
+    const password = /password: "(.+)"/.exec(enrol.stdout)?.[1];
+    assert.ok(password, `enrol-node printed no password:\n${enrol.stdout}\n${enrol.stderr}`);
     const gateway = startService('storage-gateway/src/main.ts', {
       DATABASE_URL: dbUrl,
       GATEWAY_HOST: '127.0.0.1',
@@ -82,6 +90,8 @@ describe('cluster end to end', () => {
         `nodeId: ${NODE}`,
         'mqtt:',
         `  url: mqtt://127.0.0.1:${mqttPort}`,
+        `  username: ${NODE}`,
+        `  password: "${password}"`,
         'gateway:',
         `  url: ${gatewayUrl}`,
         'spool:',

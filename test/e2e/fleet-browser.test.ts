@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { CameraView, NodeView } from '@cctv/protocol';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { enrolTestNode } from '../support/enrol.ts';
 import { freePort, repoRoot, startService, startTestDatabase, tempDir, waitFor } from '../support/index.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -97,7 +98,11 @@ const agentDir = await tempDir('cctv-e2e-agent-');
 const configPath = join(agentDir, 'agent.yaml');
 const agentConfig = {
   nodeId: NODE_ID,
-  mqtt: { url: `mqtt://127.0.0.1:${mqttPort}` },
+  mqtt: {
+    url: `mqtt://127.0.0.1:${mqttPort}`,
+    username: NODE_ID,
+    password: await enrolTestNode(db.url, NODE_ID),
+  },
   gateway: { url: `http://127.0.0.1:${gatewayPort}` },
   spool: { dir: join(agentDir, 'spool') },
   httpPort: 0,

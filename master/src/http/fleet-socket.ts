@@ -1,4 +1,4 @@
-import type { FleetSocketMessage, NodeView } from '@cctv/protocol';
+import type { EventView, FleetSocketMessage, NodeView } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 
@@ -31,6 +31,15 @@ export class FleetSocketHub {
   nodeChanged(node: NodeView): void {
     const msg = JSON.stringify({ type: 'node', node } satisfies FleetSocketMessage);
     for (const s of this.clients) if (s.readyState === s.OPEN) s.send(msg);
+  }
+
+  /** Pushes stored events, one message each. */
+  eventsStored(events: EventView[]): void {
+    if (this.clients.size === 0) return;
+    for (const event of events) {
+      const msg = JSON.stringify({ type: 'event', event } satisfies FleetSocketMessage);
+      for (const s of this.clients) if (s.readyState === s.OPEN) s.send(msg);
+    }
   }
 
   closeAll(): void {

@@ -5,6 +5,8 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import type { FleetRegistry } from '../fleet/registry.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { type CredentialRouteDeps, credentialRoutes } from './credential-routes.ts';
+import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
 
 export interface HttpDeps {
@@ -15,6 +17,10 @@ export interface HttpDeps {
   corsOrigins: string[] | true;
   /** Checks the database; throws when it is unreachable. */
   ping: () => Promise<void>;
+  /** Node enrolment over HTTP (`POST /api/nodes/:id/credentials`). */
+  credentials?: CredentialRouteDeps;
+  /** Event search, event detail and camera timelines. */
+  events?: EventRouteDeps;
 }
 
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
@@ -61,6 +67,9 @@ export async function buildHttpServer(deps: HttpDeps) {
       return node;
     },
   );
+
+  if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
+  if (deps.events) await app.register(eventRoutes, deps.events);
 
   app.get('/api/cameras', async () => (await deps.registry.list()).flatMap((n) => n.cameras));
 

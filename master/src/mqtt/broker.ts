@@ -1,57 +1,139 @@
 import { createServer, type Server } from 'node:net';
-import { parseNodeTopic } from '@cctv/protocol';
-import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
+import {
+  type AclRefusal,
+  type MqttIdentity,
+  publishRefusal,
+  subscribeRefusal,
+  unauthenticatedPublishRefusal,
+} from './acl.ts';
+import type { AuthFailureReason, MqttAuthenticator } from './authenticator.ts';
 import type { MessageBus, MessageHandler } from './message-bus.ts';
 
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
   log: Logger;
+  /**
+   * Checks every CONNECT and holds each client to its ACL. Without it (`MQTT_AUTH=off`) anyone
+   * may connect and only clients named `agent-<nodeId>` are held to their node's prefix.
+   */
+  authenticator?: MqttAuthenticator;
+  /** A second, TLS listener on the same broker (same host). */
+  tls?: { port: number; cert: Buffer; key: Buffer };
   /** Called when a client publishes outside what it may publish. */
-  onPublishRefused?: (clientId: string, topic: string) => void;
+  onPublishRefused?: (clientId: string, topic: string, reason: AclRefusal) => void;
+  /** Called when a subscription is refused (granted QoS 128). */
+  onSubscribeRefused?: (clientId: string, filter: string, reason: AclRefusal) => void;
+  /** Called when a CONNECT is refused for its credentials. */
+  onAuthFailure?: (clientId: string, reason: AuthFailureReason) => void;
   onClientCount?: (n: number) => void;
 }
 
-/** Agents connect as `agent-<nodeId>`; such a client may publish only under its own node prefix. */
-function mayPublish(clientId: string, topic: string): boolean {
-  if (!clientId.startsWith('agent-')) return true;
-  const parsed = parseNodeTopic(topic);
-  if (!parsed || parsed.nodeId !== clientId.slice('agent-'.length)) return false;
-  return parsed.kind !== 'cmd';
-}
+const listen = (server: Server | TlsServer, port: number, host: string) =>
+  new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+
+const portOf = (server: Server | TlsServer | undefined): number | null => {
+  const addr = server?.address();
+  return addr && typeof addr === 'object' ? addr.port : null;
+};
 
 /**
- * The embedded aedes broker on a TCP listener. The master's own handlers attach through
- * in-process subscriptions, so they see exactly what a remote subscriber would.
+ * The embedded aedes broker on a TCP listener (and optionally a TLS one). The master's own
+ * handlers attach through in-process subscriptions, so they see exactly what a remote
+ * subscriber would, and need no credentials.
  */
 export class EmbeddedBroker implements MessageBus {
   private broker: Aedes | undefined;
   private server: Server | undefined;
+  private tlsServer: TlsServer | undefined;
   private readonly opts: EmbeddedBrokerOptions;
+  /** What each authenticated client is; set by `authenticate`, read by the ACL checks. */
+  private readonly identities = new WeakMap<Client, MqttIdentity>();
 
   constructor(opts: EmbeddedBrokerOptions) {
     this.opts = opts;
   }
 
   get port(): number {
-    const addr = this.server?.address();
-    return addr && typeof addr === 'object' ? addr.port : this.opts.port;
+    return portOf(this.server) ?? this.opts.port;
+  }
+
+  /** The TLS listener's port; null without one. */
+  get tlsPort(): number | null {
+    return this.opts.tls ? (portOf(this.tlsServer) ?? this.opts.tls.port) : null;
+  }
+
+  private publishRefusal(client: Client, topic: string): AclRefusal | null {
+    if (!this.opts.authenticator) return unauthenticatedPublishRefusal(client.id, topic);
+    const who = this.identities.get(client);
+    return who ? publishRefusal(who, topic) : 'outside_node_tree';
+  }
+
+  private subscribeRefusal(client: Client, filter: string): AclRefusal | null {
+    if (!this.opts.authenticator) return null;
+    const who = this.identities.get(client);
+    return who ? subscribeRefusal(who, filter) : 'outside_node_tree';
+  }
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
+    const { authenticator, log } = this.opts;
+    if (!authenticator) {
+      done(null, true);
+      return;
+    }
+    const refuse = (reason: AuthFailureReason, returnCode: number) => {
+      this.opts.onAuthFailure?.(client.id, reason);
+      log.warn({ clientId: client.id, username, reason }, 'mqtt login refused');
+      const err = Object.assign(new Error(`login refused: ${reason}`), { returnCode });
+      done(err as AuthenticateError, false);
+    };
+    authenticator.authenticate(client.id, username, password).then(
+      (result) => {
+        if (!result.ok) return refuse(result.reason, result.returnCode);
+        this.identities.set(client, result.identity);
+        done(null, true);
+      },
+      (err: Error) => {
+        log.error({ err, clientId: client.id }, 'mqtt authentication failed');
+        refuse('store_unavailable', 3);
+      },
+    );
   }
 
   async start(): Promise<void> {
     const { log } = this.opts;
     const broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client: Client | null, packet, done) => {
-        if (client && !mayPublish(client.id, packet.topic)) {
-          this.opts.onPublishRefused?.(client.id, packet.topic);
-          log.warn(
-            { clientId: client.id, topic: packet.topic },
-            'publish refused: outside the client prefix',
-          );
+        // No client: the master's own in-process publish.
+        const reason = client ? this.publishRefusal(client, packet.topic) : null;
+        if (client && reason) {
+          this.opts.onPublishRefused?.(client.id, packet.topic, reason);
+          log.warn({ clientId: client.id, topic: packet.topic, reason }, 'publish refused');
           return done(new Error('publish not authorized'));
         }
         done(null);
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        const reason = this.subscribeRefusal(client, sub.topic);
+        if (reason) {
+          this.opts.onSubscribeRefused?.(client.id, sub.topic, reason);
+          log.warn({ clientId: client.id, topic: sub.topic, reason }, 'subscription refused');
+          // No subscription back: the SUBACK grants QoS 128 (failure) and the client stays.
+          return done(null, null);
+        }
+        done(null, sub);
       },
     });
     const count = () => this.opts.onClientCount?.(broker.connectedClients);
@@ -69,11 +151,19 @@ export class EmbeddedBroker implements MessageBus {
     this.broker = broker;
     const server = createServer(broker.handle);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    log.info({ host: this.opts.host, port: this.port }, 'embedded MQTT broker listening');
+    await listen(server, this.opts.port, this.opts.host);
+    log.info(
+      { host: this.opts.host, port: this.port, auth: this.opts.authenticator ? 'required' : 'off' },
+      'embedded MQTT broker listening',
+    );
+    const tls = this.opts.tls;
+    if (tls) {
+      const tlsServer = createTlsServer({ cert: tls.cert, key: tls.key }, broker.handle);
+      tlsServer.on('tlsClientError', (err) => log.debug({ err: err.message }, 'mqtt TLS handshake failed'));
+      this.tlsServer = tlsServer;
+      await listen(tlsServer, tls.port, this.opts.host);
+      log.info({ host: this.opts.host, port: this.tlsPort }, 'embedded MQTT broker listening (TLS)');
+    }
   }
 
   subscribe(filter: string, handler: MessageHandler): Promise<void> {
@@ -86,6 +176,11 @@ export class EmbeddedBroker implements MessageBus {
       cb();
     };
     return new Promise((resolve) => broker.subscribe(filter, deliver, () => resolve()));
+  }
+
+  /** One master per embedded broker: a shared subscription is a plain one. */
+  subscribeShared(filter: string, handler: MessageHandler): Promise<void> {
+    return this.subscribe(filter, handler);
   }
 
   publish(topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain?: boolean }): Promise<void> {
@@ -107,11 +202,13 @@ export class EmbeddedBroker implements MessageBus {
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    const servers = [this.server, this.tlsServer];
     const broker = this.broker;
     this.server = undefined;
+    this.tlsServer = undefined;
     this.broker = undefined;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const server of servers)
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

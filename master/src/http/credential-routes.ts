@@ -1,0 +1,51 @@
+/**
+ * `POST /api/nodes/:id/credentials`: enrols a node (or rotates its credential with
+ * `{"rotate":true}`) and returns the MQTT password once. There are no user accounts yet, so the
+ * route is unauthenticated and answers 403 unless `MASTER_ENROL_API=on`; turn it on only on a
+ * trusted network, or use the `master/bin/enrol-node.ts` CLI.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { type Enrolment, EnrolmentError } from '../auth/node-credentials.ts';
+
+export interface CredentialRouteDeps {
+  enabled: boolean;
+  enrol(nodeId: string, rotate: boolean): Promise<Enrolment>;
+}
+
+const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+export const credentialRoutes: FastifyPluginAsync<CredentialRouteDeps> = async (app, deps) => {
+  app.post<{ Params: { id: string }; Body: { rotate?: boolean } | undefined }>(
+    '/api/nodes/:id/credentials',
+    {
+      schema: {
+        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        body: {
+          type: ['object', 'null'],
+          properties: { rotate: { type: 'boolean' } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      if (!deps.enabled)
+        return reply
+          .code(403)
+          .send(errorBody('ENROL_API_DISABLED', 'the enrolment API is off (MASTER_ENROL_API=off)'));
+      const rotate = req.body?.rotate === true;
+      try {
+        const e = await deps.enrol(req.params.id, rotate);
+        // Routes log only failures; an issued credential is worth a line at the master's level.
+        app.log.info({ nodeId: e.nodeId, rotated: e.rotated, from: req.ip }, 'node credential issued');
+        reply.header('cache-control', 'no-store');
+        return reply
+          .code(e.rotated ? 200 : 201)
+          .send({ nodeId: e.nodeId, username: e.nodeId, password: e.secret, rotated: e.rotated });
+      } catch (err) {
+        if (!(err instanceof EnrolmentError)) throw err;
+        const status = err.code === 'BAD_NODE_ID' ? 400 : 409;
+        return reply.code(status).send(errorBody(err.code, err.message));
+      }
+    },
+  );
+};

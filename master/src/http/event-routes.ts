@@ -1,0 +1,147 @@
+/**
+ * Event search, event detail and camera timelines. Query strings are validated by the shared
+ * TypeBox schemas (`protocol/src/event-query.ts`); every 400 names the parameter and is counted
+ * in `cctv_http_bad_requests_total{route,reason}`.
+ */
+import {
+  CameraIdParams,
+  EventIdParams,
+  type EventPage,
+  EventSearchQuery,
+  type EventType,
+  TIMELINE_MAX_RANGE_MS,
+  TimelineQuery,
+  type TimelineView,
+} from '@cctv/protocol';
+import type { FastifyPluginAsync, FastifySchemaValidationError } from 'fastify';
+import type { EventCursor, EventRepository } from '../events/event-repository.ts';
+import { toEventView } from '../events/event-view.ts';
+import type { TimelineReader } from '../events/timeline.ts';
+import type { MasterMetrics } from '../metrics.ts';
+
+export interface EventRouteDeps {
+  events: Pick<EventRepository, 'get' | 'search'>;
+  timeline: Pick<TimelineReader, 'read'>;
+  metrics: MasterMetrics;
+  /** Base URL of the storage gateway for snapshot links (`GATEWAY_PUBLIC_URL`). */
+  gatewayUrl: string;
+}
+
+/** A refused request; `reason` is the parameter at fault (the metric label). */
+export class BadRequestError extends Error {
+  readonly statusCode = 400;
+  constructor(
+    readonly code: string,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const HINTS: Record<string, string> = {
+  cameras: 'must be a comma-separated list of camera ids ([a-z0-9][a-z0-9-]{0,62}, at most 100)',
+  types: 'must be a comma-separated list of event types: motion, face',
+  from: 'must be an ISO-8601 time with a zone, e.g. 2026-01-31T08:00:00Z',
+  to: 'must be an ISO-8601 time with a zone, e.g. 2026-01-31T08:00:00Z',
+  minScore: 'must be a number from 0 to 1',
+  limit: 'must be an integer from 1 to 500',
+  cursor: 'must be the nextCursor of a previous page',
+  buckets: 'must be an integer from 1 to 2000',
+  id: 'is not valid: event ids are uuids, camera ids match [a-z0-9][a-z0-9-]{0,62}',
+};
+
+/** Turns the first schema error into a message naming the parameter. */
+function formatSchemaError(errors: FastifySchemaValidationError[], where: string): Error {
+  const e = errors[0];
+  const missing = (e?.params as { missingProperty?: string } | undefined)?.missingProperty;
+  const field = missing ?? e?.instancePath.replace(/^\//, '') ?? '';
+  const hint = missing ? 'is required' : (HINTS[field] ?? e?.message ?? 'is invalid');
+  const code = where === 'params' ? 'BAD_PARAM' : 'BAD_QUERY';
+  return new BadRequestError(code, field || where, `${field || where} ${hint}`);
+}
+
+export function encodeCursor(c: EventCursor): string {
+  return Buffer.from(`${c.startedAt.toISOString()}|${c.id}`).toString('base64url');
+}
+
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function decodeCursor(raw: string): EventCursor {
+  const [time, id, extra] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
+  const startedAt = new Date(time ?? '');
+  if (extra !== undefined || !id || !uuidRe.test(id) || Number.isNaN(startedAt.getTime()))
+    throw new BadRequestError('BAD_CURSOR', 'cursor', 'cursor must be the nextCursor of a previous page');
+  return { startedAt, id };
+}
+
+function range(from: string | undefined, to: string | undefined, maxMs = Number.POSITIVE_INFINITY) {
+  const f = from === undefined ? undefined : new Date(from);
+  const t = to === undefined ? undefined : new Date(to);
+  if (f && t && f.getTime() >= t.getTime())
+    throw new BadRequestError('BAD_RANGE', 'range', 'from must be earlier than to');
+  if (f && t && t.getTime() - f.getTime() > maxMs)
+    throw new BadRequestError('BAD_RANGE', 'range', `the range may span at most ${maxMs / 86_400_000} days`);
+  return { from: f, to: t };
+}
+
+export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps) => {
+  app.setSchemaErrorFormatter(formatSchemaError);
+  app.setErrorHandler((err: Error, req, reply) => {
+    if (!(err instanceof BadRequestError)) throw err;
+    deps.metrics.httpBadRequests.inc({ route: req.routeOptions.url ?? 'unknown', reason: err.reason });
+    return reply.code(400).send({ error: { code: err.code, message: err.message } });
+  });
+  const view = (row: Parameters<typeof toEventView>[0]) => toEventView(row, deps.gatewayUrl);
+
+  app.get<{ Querystring: EventSearchQuery }>(
+    '/api/events',
+    { schema: { querystring: EventSearchQuery } },
+    async (req): Promise<EventPage> => {
+      const q = req.query;
+      const { from, to } = range(q.from, q.to);
+      const { rows, more } = await deps.events.search({
+        cameras: q.cameras?.split(','),
+        types: q.types?.split(',') as EventType[] | undefined,
+        from,
+        to,
+        minScore: q.minScore,
+        after: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+        limit: q.limit,
+      });
+      const last = rows.at(-1);
+      return { events: rows.map(view), nextCursor: more && last ? encodeCursor(last) : null };
+    },
+  );
+
+  app.get<{ Params: EventIdParams }>(
+    '/api/events/:id',
+    { schema: { params: EventIdParams } },
+    async (req, reply) => {
+      const row = await deps.events.get(req.params.id);
+      if (!row)
+        return reply
+          .code(404)
+          .send({ error: { code: 'UNKNOWN_EVENT', message: `event ${req.params.id} is unknown` } });
+      return view(row);
+    },
+  );
+
+  app.get<{ Params: CameraIdParams; Querystring: TimelineQuery }>(
+    '/api/cameras/:id/timeline',
+    { schema: { params: CameraIdParams, querystring: TimelineQuery } },
+    async (req): Promise<TimelineView> => {
+      const { from, to } = range(req.query.from, req.query.to, TIMELINE_MAX_RANGE_MS);
+      if (!from || !to) throw new Error('from and to are required by the schema');
+      const t = await deps.timeline.read(req.params.id, from, to, req.query.buckets);
+      return {
+        cameraId: req.params.id,
+        from: from.toISOString(),
+        to: to.toISOString(),
+        spans: t.spans,
+        events: t.events?.map(view) ?? null,
+        buckets: t.buckets,
+      };
+    },
+  );
+};

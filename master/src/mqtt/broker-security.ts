@@ -1,0 +1,46 @@
+/**
+ * Turns the security config into the embedded broker's options: the authenticator (or none
+ * with `MQTT_AUTH=off`), the TLS listener, and the refusal callbacks that feed the metrics.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { SecurityConfig } from '../auth/security-config.ts';
+import type { MasterMetrics } from '../metrics.ts';
+import { MqttAuthenticator, type NodeCredentialLookup } from './authenticator.ts';
+import type { EmbeddedBrokerOptions } from './broker.ts';
+
+export type BrokerSecurity = Pick<
+  EmbeddedBrokerOptions,
+  'authenticator' | 'tls' | 'onPublishRefused' | 'onSubscribeRefused' | 'onAuthFailure'
+>;
+
+export async function brokerSecurity(
+  config: SecurityConfig,
+  credentials: NodeCredentialLookup,
+  metrics: MasterMetrics,
+  log: Logger,
+): Promise<BrokerSecurity> {
+  const tls = config.mqttTls && {
+    port: config.mqttTls.port,
+    cert: await readFile(config.mqttTls.certFile),
+    key: await readFile(config.mqttTls.keyFile),
+  };
+  if (config.mqttAuth === 'off')
+    log.warn('MQTT_AUTH=off: any client may connect without credentials; use only on a closed test network');
+  const authenticator =
+    config.mqttAuth === 'required'
+      ? new MqttAuthenticator({
+          credentials,
+          serviceAccounts: config.mqttServiceAccounts,
+          cacheTtlMs: config.mqttAuthCacheMs,
+          log,
+        })
+      : undefined;
+  return {
+    ...(authenticator ? { authenticator } : {}),
+    ...(tls ? { tls } : {}),
+    onPublishRefused: (_clientId, _topic, reason) => metrics.mqttPublishRefused.inc({ reason }),
+    onSubscribeRefused: (_clientId, _filter, reason) => metrics.mqttSubscribeRefused.inc({ reason }),
+    onAuthFailure: (_clientId, reason) => metrics.mqttAuthFailures.inc({ reason }),
+  };
+}

@@ -1,0 +1,101 @@
+/** A master on a real PostgreSQL and broker, with agents that publish event messages (events.test.ts). */
+import { createPrismaClient, type PrismaClient } from '@cctv/db';
+import { type EventMessage, topics } from '@cctv/protocol';
+import mqtt, { type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { enrolTestNode } from '../../test/support/enrol.ts';
+import { onCleanup, startTestDatabase, tempDir } from '../../test/support/index.ts';
+import { loadConfig } from '../src/config.ts';
+import { type RunningMaster, startMaster } from '../src/master.ts';
+
+export function event(over: Partial<EventMessage> & { id: string; cameraId: string }): EventMessage {
+  const startedAt = over.startedAt ?? '2026-02-01T10:00:00.000Z';
+  return {
+    seq: 0,
+    type: 'motion',
+    phase: 'start',
+    startedAt,
+    at: startedAt,
+    boxes: [{ x: 0.1, y: 0.1, w: 0.2, h: 0.2 }],
+    score: 0.3,
+    bestAt: startedAt,
+    frames: 1,
+    ...over,
+  };
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+export interface EventHarness {
+  master: RunningMaster;
+  /** A separate client for arranging and checking rows directly. */
+  db: PrismaClient;
+  api(path: string): string;
+  getJson<T>(path: string): Promise<T>;
+  /** Sum of the /metrics lines starting with `prefix`. */
+  metric(prefix: string): Promise<number>;
+  /** Publishes event messages (or raw payloads) as node `nodeId`, QoS 1, in order. */
+  publish(nodeId: string, msgs: (EventMessage | string)[]): Promise<void>;
+}
+
+export async function startEventHarness(gatewayUrl: string): Promise<EventHarness> {
+  const pg = await startTestDatabase();
+  const config = loadConfig({
+    DATABASE_URL: pg.url,
+    MASTER_DATA_DIR: await tempDir(),
+    MASTER_HTTP_PORT: '0',
+    MQTT_PORT: '0',
+    MASTER_HTTP_HOST: '127.0.0.1',
+    MQTT_HOST: '127.0.0.1',
+    GATEWAY_PUBLIC_URL: gatewayUrl,
+  });
+  const master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const db = createPrismaClient(pg.url, 2);
+  const agents = new Map<string, MqttClient>();
+  onCleanup(async () => {
+    for (const a of agents.values()) await a.endAsync(true);
+    await db.$disconnect();
+    await master.stop();
+  });
+
+  const api = (path: string) => `http://127.0.0.1:${master.httpPort}${path}`;
+  const agent = async (nodeId: string): Promise<MqttClient> => {
+    let client = agents.get(nodeId);
+    if (!client) {
+      // Agents log in as the real cluster's do: enrolled, with their own credentials.
+      client = await mqtt.connectAsync(`mqtt://127.0.0.1:${master.mqttPort}`, {
+        clientId: `agent-${nodeId}`,
+        username: nodeId,
+        password: await enrolTestNode(pg.url, nodeId),
+        reconnectPeriod: 0,
+      });
+      agents.set(nodeId, client);
+    }
+    return client;
+  };
+  return {
+    master,
+    db,
+    api,
+    getJson: async <T>(path: string) => (await fetch(api(path))).json() as Promise<T>,
+    async metric(prefix) {
+      const text = await (await fetch(api('/metrics'))).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith(prefix))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    },
+    async publish(nodeId, msgs) {
+      const client = await agent(nodeId);
+      const topic = topics.events(nodeId);
+      for (let i = 0; i < msgs.length; i += 100)
+        await Promise.all(
+          msgs
+            .slice(i, i + 100)
+            .map((m) =>
+              client.publishAsync(topic, typeof m === 'string' ? m : JSON.stringify(m), { qos: 1 }),
+            ),
+        );
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { ID_PATTERN } from './ids.ts';
+
+/** Query strings of the master's event search and timeline routes, validated by the master. */
+
+const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
+const idBody = ID_PATTERN.slice(1, -1);
+
+export const EVENT_PAGE_MAX = 500;
+export const TIMELINE_MAX_RANGE_MS = 31 * 24 * 3600 * 1000;
+export const TIMELINE_MAX_BUCKETS = 2000;
+
+/** `GET /api/events`: newest first, keyset-paginated by an opaque cursor. */
+export const EventSearchQuery = Type.Object({
+  /** Comma-separated camera ids. */
+  cameras: Type.Optional(Type.String({ pattern: `^${idBody}(,${idBody}){0,99}$` })),
+  /** Comma-separated event types. */
+  types: Type.Optional(Type.String({ pattern: '^(motion|face)(,(motion|face)){0,3}$' })),
+  /** Events started at or after this time. */
+  from: Type.Optional(IsoTime),
+  /** Events started before this time. */
+  to: Type.Optional(IsoTime),
+  minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  limit: Type.Integer({ minimum: 1, maximum: EVENT_PAGE_MAX, default: 50 }),
+  /** `nextCursor` of the previous page. */
+  cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),
+});
+export type EventSearchQuery = Static<typeof EventSearchQuery>;
+
+export const EventIdParams = Type.Object({
+  id: Type.String({
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+  }),
+});
+export type EventIdParams = Static<typeof EventIdParams>;
+
+export const CameraIdParams = Type.Object({ id: Type.String({ pattern: ID_PATTERN }) });
+export type CameraIdParams = Static<typeof CameraIdParams>;
+
+/** `GET /api/cameras/:id/timeline`: `from` inclusive, `to` exclusive, at most 31 days. */
+export const TimelineQuery = Type.Object({
+  from: IsoTime,
+  to: IsoTime,
+  /** Above this many events in the range, counts per bucket are returned instead of events. */
+  buckets: Type.Integer({ minimum: 1, maximum: TIMELINE_MAX_BUCKETS, default: 500 }),
+});
+export type TimelineQuery = Static<typeof TimelineQuery>;

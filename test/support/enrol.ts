@@ -1,0 +1,13 @@
+/** Node credentials for tests that connect agents or raw MQTT clients to a real master. */
+import { createPrismaClient } from '@cctv/db';
+import { enrolNode, NodeCredentialRepository } from '../../master/src/auth/node-credentials.ts';
+
+/** Enrols (or re-enrols) `nodeId` in the master's database; returns its MQTT password. */
+export async function enrolTestNode(databaseUrl: string, nodeId: string): Promise<string> {
+  const prisma = createPrismaClient(databaseUrl, 1);
+  try {
+    return (await enrolNode(new NodeCredentialRepository(prisma), nodeId, { rotate: true })).secret;
+  } finally {
+    await prisma.$disconnect();
+  }
+}
