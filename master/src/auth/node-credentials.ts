@@ -4,7 +4,7 @@
  */
 import { Prisma, type PrismaClient } from '@cctv/db';
 import { isValidId } from '@cctv/protocol';
-import { hashSecret, newSecret } from './secret-hash.ts';
+import { hashSecret, MACHINE_SECRET_PARAMS, newSecret } from './secret-hash.ts';
 
 export class EnrolmentError extends Error {
   constructor(
@@ -73,7 +73,7 @@ export async function enrolNode(
   if (!isValidId(nodeId))
     throw new EnrolmentError('BAD_NODE_ID', `invalid node id "${nodeId}" (expected [a-z0-9][a-z0-9-]{0,62})`);
   const secret = newSecret();
-  const hash = await hashSecret(secret);
+  const hash = await hashSecret(secret, MACHINE_SECRET_PARAMS);
   if (opts.rotate) {
     const rotated = await repo.replace(nodeId, hash, opts.now?.() ?? new Date());
     return { nodeId, secret, rotated };

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { isValidId } from '@cctv/protocol';
 import type { Logger } from 'pino';
-import { hashSecret, newSecret, verifySecret } from '../auth/secret-hash.ts';
+import { hashSecret, MACHINE_SECRET_PARAMS, newSecret, verifySecret } from '../auth/secret-hash.ts';
 import type { MqttIdentity } from './acl.ts';
 
 /** Where node password hashes come from (the `NodeCredential` repository). */
@@ -90,7 +90,7 @@ export class MqttAuthenticator {
       hash = this.opts.serviceAccounts.get(username) ?? null;
       identity = { kind: 'service', name: username };
     }
-    this.decoy ??= hashSecret(newSecret());
+    this.decoy ??= hashSecret(newSecret(), MACHINE_SECRET_PARAMS);
     const matches = await verifySecret(password, hash ?? (await this.decoy));
     if (!hash) return fail(isAgent ? 'unknown_node' : 'unknown_account');
     if (!matches) return fail('bad_password');
