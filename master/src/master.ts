@@ -69,7 +69,9 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     undefined,
     config.heartbeatFlushMs,
   );
-  await registry.resetStates();
+  // With the embedded broker no session survives a restart: every node is offline until it
+  // reconnects. An external broker keeps them (and re-delivers the retained status).
+  if (!config.externalMqtt) await registry.resetStates();
 
   // mqtt: embedded aedes broker (node credentials, ACL, optional TLS), messages routed to the registry
   const credentials = new NodeCredentialRepository(db.prisma);

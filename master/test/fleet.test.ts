@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type HeartbeatMessage, type HelloMessage, type NodeView, topics } from '@cctv/protocol';
+import {
+  type HeartbeatMessage,
+  type HelloMessage,
+  type NodeStateChangeView,
+  type NodeView,
+  topics,
+} from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import WebSocket from 'ws';
@@ -144,6 +150,19 @@ describe('master fleet registry over the embedded broker', () => {
       50,
     );
     assert.ok(Date.now() - t0 <= 2000);
+
+    // The state history: online, then offline (the last will), newest first.
+    const api = `http://127.0.0.1:${master.httpPort}/api/nodes`;
+    const history = (await (await fetch(`${api}/n1/history`)).json()) as NodeStateChangeView[];
+    assert.deepEqual(
+      history.map((h) => `${h.state}/${h.reason}`),
+      ['offline/status', 'online/status'],
+    );
+    assert.ok(Date.parse(history[0]?.at ?? '') >= Date.parse(history[1]?.at ?? ''));
+    assert.equal((await fetch(`${api}/n1/history?limit=0`)).status, 400);
+    assert.equal((await fetch(`${api}/n1/history?limit=abc`)).status, 400);
+    assert.equal((await fetch(`${api}/nobody/history`)).status, 404);
+    assert.equal((await fetch(`${api}/Bad..Id/history`)).status, 400);
     await waitFor('websocket offline update', () =>
       messages.find((m) => m.type === 'node' && m.node?.id === 'n1' && m.node.state === 'offline'),
     );

@@ -28,6 +28,14 @@ export interface NodeView {
   cameras: CameraView[];
 }
 
+/** One change of a node's state (`/api/nodes/:id/history`), newest first. */
+export interface NodeStateChangeView {
+  state: string;
+  /** `status`: the node's own status message or its last will; `master-start`: the master restarted. */
+  reason: string;
+  at: string;
+}
+
 /** Messages on the master's dashboard websocket. */
 export type FleetSocketMessage =
   | { type: 'snapshot'; nodes: NodeView[] }

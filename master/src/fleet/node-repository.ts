@@ -1,5 +1,11 @@
 import type { Camera, Node, PrismaClient } from '@cctv/db';
-import type { CameraView, HeartbeatMessage, HelloMessage, NodeView } from '@cctv/protocol';
+import type {
+  CameraView,
+  HeartbeatMessage,
+  HelloMessage,
+  NodeStateChangeView,
+  NodeView,
+} from '@cctv/protocol';
 
 type NodeWithCameras = Node & { cameras: Camera[] };
 
@@ -40,11 +46,26 @@ export class NodeRepository {
 
   /** Every node offline: used when the embedded broker starts with no sessions or retained state. */
   async markAllOffline(at: Date): Promise<number> {
-    const r = await this.db.node.updateMany({
-      where: { state: 'online' },
-      data: { state: 'offline', stateChangedAt: at },
+    const online = await this.db.node.findMany({ where: { state: 'online' }, select: { id: true } });
+    if (online.length === 0) return 0;
+    const ids = online.map((n) => n.id);
+    await this.db.$transaction([
+      this.db.node.updateMany({ where: { id: { in: ids } }, data: { state: 'offline', stateChangedAt: at } }),
+      this.db.nodeStateChange.createMany({
+        data: ids.map((nodeId) => ({ nodeId, state: 'offline', reason: 'master-start', at })),
+      }),
+    ]);
+    return ids.length;
+  }
+
+  /** The node's state changes, newest first. */
+  async history(nodeId: string, limit: number): Promise<NodeStateChangeView[]> {
+    const rows = await this.db.nodeStateChange.findMany({
+      where: { nodeId },
+      orderBy: [{ at: 'desc' }, { id: 'desc' }],
+      take: limit,
     });
-    return r.count;
+    return rows.map((r) => ({ state: r.state, reason: r.reason, at: r.at.toISOString() }));
   }
 
   /** Applies a status message; returns whether the state changed. */
@@ -56,7 +77,7 @@ export class NodeRepository {
   ): Promise<boolean> {
     const prev = await this.db.node.findUnique({ where: { id: nodeId }, select: { state: true } });
     const changed = prev?.state !== state;
-    await this.db.node.upsert({
+    const upsert = this.db.node.upsert({
       where: { id: nodeId },
       create: { id: nodeId, state, agentVersion, lastSeenAt: at, stateChangedAt: at },
       update: {
@@ -66,6 +87,12 @@ export class NodeRepository {
         ...(changed ? { stateChangedAt: at } : {}),
       },
     });
+    if (changed)
+      await this.db.$transaction([
+        upsert,
+        this.db.nodeStateChange.create({ data: { nodeId, state, reason: 'status', at } }),
+      ]);
+    else await upsert;
     return changed;
   }
 

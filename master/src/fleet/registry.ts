@@ -1,4 +1,10 @@
-import type { HeartbeatMessage, HelloMessage, NodeView, StatusMessage } from '@cctv/protocol';
+import type {
+  HeartbeatMessage,
+  HelloMessage,
+  NodeStateChangeView,
+  NodeView,
+  StatusMessage,
+} from '@cctv/protocol';
 import type { Logger } from 'pino';
 import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { NodeRepository } from './node-repository.ts';
@@ -92,6 +98,11 @@ export class FleetRegistry {
 
   get(nodeId: string): Promise<NodeView | null> {
     return this.repo.get(nodeId);
+  }
+
+  /** The node's state changes, newest first. */
+  history(nodeId: string, limit: number): Promise<NodeStateChangeView[]> {
+    return this.repo.history(nodeId, limit);
   }
 
   /** Resolves when every queued message has been applied (heartbeats written). */

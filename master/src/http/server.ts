@@ -68,6 +68,20 @@ export async function buildHttpServer(deps: HttpDeps) {
     },
   );
 
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
+    '/api/nodes/:id/history',
+    async (req, reply) => {
+      if (!isValidId(req.params.id)) return reply.code(400).send(errorBody('BAD_NODE_ID', 'invalid node id'));
+      const raw = req.query.limit ?? '100';
+      const limit = Number(raw);
+      if (!/^\d+$/.test(raw) || limit < 1 || limit > 1000)
+        return reply.code(400).send(errorBody('BAD_QUERY', 'limit must be an integer from 1 to 1000'));
+      if (!(await deps.registry.get(req.params.id)))
+        return reply.code(404).send(errorBody('UNKNOWN_NODE', `node ${req.params.id} is unknown`));
+      return deps.registry.history(req.params.id, limit);
+    },
+  );
+
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
