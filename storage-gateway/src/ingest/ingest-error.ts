@@ -11,7 +11,8 @@ export const REJECT_REASONS = [
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
-const STATUS: Record<RejectReason, number> = {
+/** The HTTP answer to each refusal; snapshot uploads share them (`snapshots/snapshot-error.ts`). */
+export const REJECT_STATUS: Record<RejectReason, number> = {
   bad_camera: 400,
   bad_name: 400,
   bad_headers: 400,
@@ -31,6 +32,6 @@ export class IngestError extends Error {
   ) {
     super(message);
     this.name = 'IngestError';
-    this.statusCode = STATUS[code];
+    this.statusCode = REJECT_STATUS[code];
   }
 }

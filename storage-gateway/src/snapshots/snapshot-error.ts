@@ -1,31 +1,17 @@
-/** Why a snapshot upload was refused; each is a label of `cctv_gateway_snapshots_rejected_total`. */
-export const SNAPSHOT_REJECT_REASONS = [
-  'bad_camera',
-  'bad_name',
-  'bad_headers',
-  'bad_content_type',
-  'not_jpeg',
-  'sha256_mismatch',
-  'too_large',
-  'conflict',
-  'aborted',
-  'storage_failed',
-] as const;
+import { REJECT_REASONS, REJECT_STATUS } from '../ingest/ingest-error.ts';
+
+/**
+ * Why a snapshot upload was refused; each is a label of `cctv_gateway_snapshots_rejected_total`.
+ * The segment refusals with the same codes and statuses on purpose (an agent handles a refused
+ * snapshot like a refused segment), plus the two only a picture can earn.
+ */
+export const SNAPSHOT_REJECT_REASONS = [...REJECT_REASONS, 'bad_content_type', 'not_jpeg'] as const;
 export type SnapshotRejectReason = (typeof SNAPSHOT_REJECT_REASONS)[number];
 
-// The codes and statuses shared with segment uploads are the same on purpose: an agent
-// handles a refused snapshot like a refused segment.
 const STATUS: Record<SnapshotRejectReason, number> = {
-  bad_camera: 400,
-  bad_name: 400,
-  bad_headers: 400,
+  ...REJECT_STATUS,
   bad_content_type: 415,
   not_jpeg: 415,
-  sha256_mismatch: 422,
-  too_large: 413,
-  conflict: 409,
-  aborted: 400,
-  storage_failed: 503,
 };
 
 /** A refused snapshot upload: `code` is the reject reason, `statusCode` the HTTP answer. */
