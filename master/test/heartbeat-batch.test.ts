@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { onCleanup, startTestDatabase } from '../../test/support/index.ts';
 import { HeartbeatBatcher, type PendingHeartbeat } from '../src/fleet/heartbeat-batcher.ts';
 import { NodeRepository } from '../src/fleet/node-repository.ts';
+import { FleetRegistry } from '../src/fleet/registry.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -111,5 +112,34 @@ describe('heartbeat batches', () => {
     const seqs = Object.fromEntries((written[0] ?? []).map((p) => [p.nodeId, p.heartbeat.seq]));
     assert.deepEqual(seqs, { n1: 1, n2: 2 });
     await batcher.stop();
+  });
+
+  it('holds a heartbeat until the hello that came before it is stored, across several flushes', async () => {
+    const db = createPrismaClient((await startTestDatabase()).url, 2);
+    onCleanup(() => db.$disconnect());
+    // A hello that takes longer than several batch intervals to store.
+    class SlowHelloRepository extends NodeRepository {
+      override async applyHello(msg: HelloMessage, at: Date): Promise<void> {
+        await new Promise((r) => setTimeout(r, 250));
+        await super.applyHello(msg, at);
+      }
+    }
+    const unknown: string[] = [];
+    const registry = new FleetRegistry(
+      new SlowHelloRepository(db),
+      log,
+      { onUnknownHeartbeat: (id) => unknown.push(id) },
+      () => new Date(),
+      20,
+    );
+    onCleanup(() => registry.stop());
+    const helloDone = registry.hello('hb-slow', hello('hb-slow'));
+    const beatDone = registry.heartbeat('hb-slow', beat(1, 'hb-slow-cam', 'recording'));
+    await Promise.all([helloDone, beatDone]);
+    await registry.idle();
+    const view = await registry.get('hb-slow');
+    assert.deepEqual(unknown, []);
+    assert.equal(view?.cameras[0]?.state, 'recording');
+    assert.equal((view?.heartbeat as HeartbeatMessage | undefined)?.seq, 1);
   });
 });

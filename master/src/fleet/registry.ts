@@ -81,10 +81,19 @@ export class FleetRegistry {
     });
   }
 
-  /** Queues the heartbeat for the next batch (see heartbeat-batcher.ts). */
+  /**
+   * Queues the heartbeat for the next batch (see heartbeat-batcher.ts). While a status or
+   * hello of the node is still being applied, the heartbeat waits for it: otherwise a batch
+   * flushed in between would find no row for the node or its cameras, and the state the
+   * heartbeat carries would be lost until the next one.
+   */
   heartbeat(nodeId: string, msg: HeartbeatMessage): Promise<void> {
-    this.heartbeats.accept(nodeId, msg, this.now());
-    return Promise.resolve();
+    const at = this.now();
+    if (!this.queues.has(nodeId)) {
+      this.heartbeats.accept(nodeId, msg, at);
+      return Promise.resolve();
+    }
+    return this.serial(nodeId, async () => this.heartbeats.accept(nodeId, msg, at));
   }
 
   /** Heartbeats waiting for the next batch. */
