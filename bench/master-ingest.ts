@@ -19,6 +19,7 @@ import { createPrismaClient } from '@cctv/db';
 import type { FleetSocketMessage } from '@cctv/protocol';
 import WebSocket from 'ws';
 import { hashSecret, MACHINE_SECRET_PARAMS, newSecret } from '../master/src/auth/secret-hash.ts';
+import { signIn } from '../test/support/session.ts';
 import { startFleet } from './fleet-sim.ts';
 import { cpuBetween, snapshot } from './proc-tree.ts';
 import {
@@ -31,6 +32,8 @@ import {
   waitFor,
   waitHttpOk,
 } from './support.ts';
+
+const BENCH_ADMIN_PASSWORD = 'bench-first-secret-42';
 
 const { values: o } = parseArgs({
   options: {
@@ -77,9 +80,13 @@ async function main(cleanups: Cleanups): Promise<void> {
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: String(mqttPort),
     LOG_LEVEL: 'warn',
+    MASTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
   });
   const api = `http://127.0.0.1:${httpPort}`;
   await waitHttpOk(master, `${api}/healthz`);
+  // The API needs a session: the bench reads as the first admin (sees every camera).
+  const session = await signIn(api, 'admin', BENCH_ADMIN_PASSWORD);
+  const authed = { headers: { cookie: session.cookie } };
   const url = `mqtt://127.0.0.1:${mqttPort}`;
 
   // Enrolment shortcut for 1,000 nodes: one secret, its scrypt hash stored for every node (each
@@ -138,7 +145,7 @@ async function main(cleanups: Cleanups): Promise<void> {
   let bytes = 0;
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
-    const body = await (await fetch(`${api}/api/nodes`)).text();
+    const body = await (await fetch(`${api}/api/nodes`, authed)).text();
     pageMs.push(performance.now() - t0);
     bytes = body.length;
   }
@@ -153,7 +160,7 @@ async function main(cleanups: Cleanups): Promise<void> {
   const pageIdleMs: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
-    await (await fetch(`${api}/api/nodes`)).text();
+    await (await fetch(`${api}/api/nodes`, authed)).text();
     pageIdleMs.push(performance.now() - t0);
   }
 
@@ -162,7 +169,7 @@ async function main(cleanups: Cleanups): Promise<void> {
   await enrol(Array.from({ length: eventNodes }, (_, i) => `ev-${i + 1}`));
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
-  const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/ws`);
+  const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/ws`, authed);
   cleanups.add('ws', () => ws.close());
   await new Promise((r) => ws.once('open', r));
   ws.on('message', (data) => {
@@ -230,7 +237,7 @@ async function main(cleanups: Cleanups): Promise<void> {
       limit: '50',
     });
     const t0 = performance.now();
-    const res = await fetch(`${api}/api/events?${q}`);
+    const res = await fetch(`${api}/api/events?${q}`, authed);
     await res.json();
     searchMs.push(performance.now() - t0);
   }

@@ -108,6 +108,8 @@ try {
     MQTT_PORT: String(ports.mqtt),
     EMBEDDED_PG_PORT: String(ports.postgres),
     GATEWAY_PUBLIC_URL: `http://${host}:${ports.gateway}`,
+    // The dashboard server forwards sign-ins: believe its X-Forwarded-For (rate limit, audit).
+    MASTER_TRUST_PROXY: '127.0.0.1,::1',
   });
   await waitHealthy('master', `${masterUrl}/healthz`, master);
 
@@ -168,7 +170,11 @@ try {
 
   console.log('');
   console.log(`[cluster]  dashboard: http://${host}:${ports.dashboard}/`);
-  console.log(`[cluster]  master API: ${masterUrl}/api/nodes   gateway: ${gatewayUrl}   MQTT: ${ports.mqtt}`);
+  console.log(
+    '[cluster]  sign in as "admin" with the password the master printed at its first start; a new one:',
+  );
+  console.log('[cluster]    node --import tsx master/bin/user.ts set-password admin');
+  console.log(`[cluster]  master API: ${masterUrl}/api   gateway: ${gatewayUrl}   MQTT: ${ports.mqtt}`);
   console.log(`[cluster]  data: ${dataDir}   (Ctrl-C stops everything)`);
   console.log('');
 } catch (err) {

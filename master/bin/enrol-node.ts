@@ -5,17 +5,13 @@
  *
  *   node --import tsx master/bin/enrol-node.ts <nodeId> [--rotate]
  */
-import { connect } from 'node:net';
-import { embeddedDatabaseUrl } from '@cctv/db';
-import { pino } from 'pino';
 import {
   agentYamlSnippet,
   EnrolmentError,
   enrolNode,
   NodeCredentialRepository,
 } from '../src/auth/node-credentials.ts';
-import { ConfigError, loadConfig } from '../src/config.ts';
-import { openDatabase } from '../src/db/database.ts';
+import { openCliDatabase } from './cli-database.ts';
 
 const usage = 'usage: enrol-node <nodeId> [--rotate]';
 const args = process.argv.slice(2);
@@ -27,31 +23,7 @@ if (!nodeId || positional.length > 1 || nodeId.startsWith('-')) {
   process.exit(2);
 }
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(`enrol-node: ${err.message}`);
-  process.exit(2);
-}
-// Logs go to stderr: stdout carries only the credential.
-const log = pino({ name: 'enrol-node', level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
-
-/** True when something accepts connections on 127.0.0.1:port (a running master's database). */
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(1000);
-    socket.once('connect', () => resolve(true));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => resolve(false));
-  });
-
-const databaseUrl =
-  config.databaseUrl ??
-  ((await listening(config.embeddedPgPort)) ? embeddedDatabaseUrl(config.embeddedPgPort) : null);
-const db = await openDatabase({ ...config, databaseUrl }, log);
+const { db } = await openCliDatabase('enrol-node');
 let code = 0;
 try {
   const enrolment = await enrolNode(new NodeCredentialRepository(db.prisma), nodeId, { rotate });

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
 
 export interface MasterConfig {
@@ -20,13 +21,33 @@ export interface MasterConfig {
   dataDir: string;
   embeddedPgPort: number;
   corsOrigins: string[] | true;
+  /**
+   * Addresses (or CIDRs) of reverse proxies, the dashboard server among them, whose
+   * X-Forwarded-For is believed: the login rate limit and the audit log see the real client.
+   */
+  trustProxy: string[];
   /** Base URL dashboards use to reach the storage gateway (event snapshot links). */
   gatewayPublicUrl: string;
   /** How often the newest heartbeat of each node is written (one statement per flush). */
   heartbeatFlushMs: number;
+  /** A node online by its status but without a heartbeat for this long is stale; 0: never. */
+  staleAfterMs: number;
+  /** How long a command to a node waits for its reply when the request names no timeout. */
+  commandTimeoutMs: number;
   /** MQTT authentication, service accounts, TLS listener, enrolment API. */
   security: SecurityConfig;
+  /** Dashboard and API users: sessions, cookie, first admin. */
+  users: UsersConfig;
   logLevel: string;
+}
+
+export interface UsersConfig {
+  sessionTtlS: number;
+  /** Signs session tokens; null: a random key kept in the database, shared by replicas. */
+  sessionKey: string | null;
+  secureCookie: boolean;
+  /** The first admin's password when the database has no user; null: a random one, printed once. */
+  firstAdminPassword: string | null;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +70,46 @@ function flushMs(env: NodeJS.ProcessEnv): number {
   if (!Number.isInteger(n) || n < 10 || n > 60_000)
     throw new ConfigError(`MASTER_HEARTBEAT_FLUSH_MS must be an integer 10-60000, got "${raw}"`);
   return n;
+}
+
+function int(env: NodeJS.ProcessEnv, key: string, dflt: number, min: number, max: number): number {
+  const raw = env[key]?.trim();
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${key} must be an integer ${min}-${max}, got "${raw}"`);
+  return n;
+}
+
+function users(env: NodeJS.ProcessEnv): UsersConfig {
+  const key = env.MASTER_SESSION_KEY?.trim() || null;
+  if (key && key.length < 32) throw new ConfigError('MASTER_SESSION_KEY must have at least 32 characters');
+  const secure = env.MASTER_COOKIE_SECURE?.trim() || 'off';
+  if (secure !== 'on' && secure !== 'off') throw new ConfigError('MASTER_COOKIE_SECURE must be on or off');
+  const firstAdminPassword = env.MASTER_ADMIN_PASSWORD || null;
+  if (firstAdminPassword) {
+    try {
+      checkPasswordPolicy(firstAdminPassword, 'admin');
+    } catch (err) {
+      throw new ConfigError(`MASTER_ADMIN_PASSWORD: ${(err as Error).message}`);
+    }
+  }
+  return {
+    sessionTtlS: int(env, 'MASTER_SESSION_HOURS', 12, 1, 720) * 3600,
+    sessionKey: key,
+    secureCookie: secure === 'on',
+    firstAdminPassword,
+  };
+}
+
+function trustProxy(env: NodeJS.ProcessEnv): string[] {
+  const list = (env.MASTER_TRUST_PROXY ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  const bad = list.find((a) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a));
+  if (bad) throw new ConfigError(`MASTER_TRUST_PROXY must list IP addresses or CIDRs, got "${bad}"`);
+  return list;
 }
 
 function security(env: NodeJS.ProcessEnv): SecurityConfig {
@@ -99,8 +160,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
     dataDir: resolve(env.MASTER_DATA_DIR ?? './data/master'),
     embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     corsOrigins: origins && origins !== '*' ? origins.split(',').map((o) => o.trim()) : true,
+    trustProxy: trustProxy(env),
     heartbeatFlushMs: flushMs(env),
+    staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600) * 1000,
+    commandTimeoutMs: int(env, 'MASTER_COMMAND_TIMEOUT_MS', 10_000, 100, 60_000),
     security: security(env),
+    users: users(env),
     logLevel,
     gatewayPublicUrl,
   };

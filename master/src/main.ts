@@ -17,6 +17,16 @@ const log = pino({ name: 'master', level: config.logLevel });
 // database, fleet registry, embedded MQTT broker with ingest, HTTP API + websocket
 const master = await startMaster(config, log);
 log.info({ http: master.httpPort, mqtt: master.mqttPort }, 'master ready');
+if (master.firstAdmin && config.users.firstAdminPassword) {
+  log.info({ username: master.firstAdmin.username }, 'first admin created with MASTER_ADMIN_PASSWORD');
+} else if (master.firstAdmin) {
+  // Shown once, on the console only (not in the structured log, which may be shipped elsewhere).
+  const { username, password } = master.firstAdmin;
+  process.stdout.write(
+    `\n  First admin account created. Sign in as "${username}" with the password:\n\n      ${password}\n\n` +
+      '  It is not stored anywhere in clear and will not be shown again; change it after signing in.\n\n',
+  );
+}
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

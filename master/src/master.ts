@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
+import { UserAccounts } from './auth/accounts.ts';
+import { AuditLog } from './auth/audit-log.ts';
+import { LoginLimiter } from './auth/login-limiter.ts';
 import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts';
+import { loadSessionKey, SessionTokens } from './auth/session-tokens.ts';
+import { UserRepository } from './auth/user-repository.ts';
 import type { MasterConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { EventIngest } from './events/event-ingest.ts';
@@ -7,6 +12,7 @@ import { EventRepository } from './events/event-repository.ts';
 import { toEventView } from './events/event-view.ts';
 import { TimelineReader } from './events/timeline.ts';
 import { attachFleetIngest } from './fleet/ingest.ts';
+import { NodeCommands } from './fleet/node-commands.ts';
 import { NodeRepository } from './fleet/node-repository.ts';
 import { FleetRegistry } from './fleet/registry.ts';
 import { FleetSocketHub } from './http/fleet-socket.ts';
@@ -24,6 +30,8 @@ export interface RunningMaster {
   /** The TLS MQTT listener's port; null without one. */
   mqttTlsPort: number | null;
   databaseUrl: string;
+  /** The first admin made at this start (empty database), to be shown once; else null. */
+  firstAdmin: { username: string; password: string } | null;
   stop(): Promise<void>;
 }
 
@@ -38,10 +46,21 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     repo
       .countByState()
       .then((c) => {
-        metrics.nodes.set({ state: 'online' }, c.online);
-        metrics.nodes.set({ state: 'offline' }, c.offline);
+        for (const [state, n] of Object.entries(c)) metrics.nodes.set({ state }, n);
       })
       .catch((err) => log.warn({ err }, 'node gauge refresh failed'));
+
+  // users: accounts, sessions (signed tokens), login rate limit, audit log; the first admin
+  const audit = new AuditLog(db.prisma, (action) => metrics.auditEntries.inc({ action }));
+  const accounts = new UserAccounts(
+    new UserRepository(db.prisma),
+    new SessionTokens(await loadSessionKey(db.prisma, config.users.sessionKey), config.users.sessionTtlS),
+    new LoginLimiter(),
+    audit,
+    log.child({ part: 'users' }),
+    (result) => metrics.logins.inc({ result }),
+  );
+  const firstAdmin = await accounts.ensureFirstAdmin(config.users.firstAdminPassword);
 
   // dashboard websocket hub: snapshot on connect, then node changes
   const hub = new FleetSocketHub(
@@ -49,6 +68,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     log.child({ part: 'ws' }),
     (n) => metrics.wsClients.set(n),
   );
+  accounts.onSessionsEnded = (userId) => hub.closeUser(userId, 'session ended');
   // fleet registry: node and camera state from status, hello and heartbeat
   const fleetLog = log.child({ part: 'fleet' });
   const registry = new FleetRegistry(
@@ -68,6 +88,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     },
     undefined,
     config.heartbeatFlushMs,
+    config.staleAfterMs,
   );
   // With the embedded broker no session survives a restart: every node is offline until it
   // reconnects. An external broker keeps them (and re-delivers the retained status).
@@ -95,6 +116,13 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   }
   await broker.start();
   await attachFleetIngest(broker, registry, metrics, log.child({ part: 'ingest' }));
+  // commands to nodes: cmd/{name} out, reply/{reqId} back, with a timeout
+  const commands = new NodeCommands({
+    bus: broker,
+    log: log.child({ part: 'commands' }),
+    onReplyDropped: (reason) => metrics.mqttRejected.inc({ kind: 'reply', reason }),
+  });
+  await commands.start();
   // events: validated, written in batches idempotently by (id, seq), pushed to dashboards
   const eventRepo = new EventRepository(db.prisma);
   const events = new EventIngest({
@@ -112,6 +140,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     metrics,
     log,
     corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
     events: {
       events: eventRepo,
       timeline: new TimelineReader(db.prisma),
@@ -121,7 +150,12 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     ping: async () => {
       await db.prisma.$queryRawUnsafe('SELECT 1');
     },
+    auth: { accounts, audit, metrics, secureCookie: config.users.secureCookie },
+    views: { registry, gatewayUrl: config.gatewayPublicUrl },
+    commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
     credentials: {
+      audit,
+      metrics,
       enabled: config.security.enrolApi,
       enrol: async (nodeId, rotate) => {
         const enrolment = await enrolNode(credentials, nodeId, { rotate });
@@ -138,9 +172,11 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     mqttPort: embedded?.port ?? 0,
     mqttTlsPort: embedded?.tlsPort ?? null,
     databaseUrl: db.url,
+    firstAdmin,
     async stop() {
       hub.closeAll();
       await http.close();
+      commands.stop();
       await broker.stop();
       await events.stop();
       await registry.idle();

@@ -100,6 +100,30 @@ export function createMetrics() {
       labelNames: ['route', 'reason'] as const,
       registers: [registry],
     }),
+    logins: new Counter({
+      name: 'cctv_logins_total',
+      help: 'Login attempts by result (ok, bad_credentials, rate_limited)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    httpRefused: new Counter({
+      name: 'cctv_http_refused_total',
+      help: 'API requests refused with 401 or 403, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    auditEntries: new Counter({
+      name: 'cctv_audit_entries_total',
+      help: 'Audit log entries written, by action',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    nodeCommands: new Counter({
+      name: 'cctv_node_commands_total',
+      help: 'Commands sent to nodes, by command and result (ok, error, timeout)',
+      labelNames: ['command', 'result'] as const,
+      registers: [registry],
+    }),
   };
 }
 

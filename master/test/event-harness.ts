@@ -5,6 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { enrolTestNode } from '../../test/support/enrol.ts';
 import { onCleanup, startTestDatabase, tempDir } from '../../test/support/index.ts';
+import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../../test/support/session.ts';
 import { loadConfig } from '../src/config.ts';
 import { type RunningMaster, startMaster } from '../src/master.ts';
 
@@ -31,6 +32,10 @@ export interface EventHarness {
   /** A separate client for arranging and checking rows directly. */
   db: PrismaClient;
   api(path: string): string;
+  /** Signed in as the first admin. */
+  session: ApiSession;
+  /** A signed-in request to the master's API. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   getJson<T>(path: string): Promise<T>;
   /** Sum of the /metrics lines starting with `prefix`. */
   metric(prefix: string): Promise<number>;
@@ -48,6 +53,7 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
     MASTER_HTTP_HOST: '127.0.0.1',
     MQTT_HOST: '127.0.0.1',
     GATEWAY_PUBLIC_URL: gatewayUrl,
+    MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
   });
   const master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   const db = createPrismaClient(pg.url, 2);
@@ -73,11 +79,14 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
     }
     return client;
   };
+  const session = await signInAdmin(api(''));
   return {
     master,
     db,
     api,
-    getJson: async <T>(path: string) => (await fetch(api(path))).json() as Promise<T>,
+    session,
+    fetch: (path, init) => session.fetch(path, init),
+    getJson: async <T>(path: string) => (await session.fetch(path)).json() as Promise<T>,
     async metric(prefix) {
       const text = await (await fetch(api('/metrics'))).text();
       return text

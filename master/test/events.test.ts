@@ -3,18 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import type { PrismaClient } from '@cctv/db';
 import type { EventPage, EventView, TimelineView } from '@cctv/protocol';
-import WebSocket from 'ws';
 import { waitFor } from '../../test/support/index.ts';
-import type { RunningMaster } from '../src/master.ts';
 import { type EventHarness, event, iso, startEventHarness } from './event-harness.ts';
 
 const GATEWAY = 'https://gw.example:8443';
 
 describe('master event store, search and timeline', () => {
   let h: EventHarness;
-  let master: RunningMaster;
   let db: PrismaClient;
-  const api = (path: string) => h.api(path);
   const getJson = <T>(path: string) => h.getJson<T>(path);
   const metric = (prefix: string) => h.metric(prefix);
   const publish: EventHarness['publish'] = (nodeId, msgs) => h.publish(nodeId, msgs);
@@ -22,12 +18,11 @@ describe('master event store, search and timeline', () => {
 
   before(async () => {
     h = await startEventHarness(`${GATEWAY}/`);
-    master = h.master;
     db = h.db;
   });
 
   it('stores a re-sent event once with the fields of its end and pushes it to dashboards', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${master.httpPort}/ws`);
+    const ws = h.session.socket();
     const pushed: EventView[] = [];
     ws.on('message', (d) => {
       const m = JSON.parse(d.toString()) as { type: string; event?: EventView };
@@ -91,7 +86,7 @@ describe('master event store, search and timeline', () => {
     const end = event({ id, cameraId: 'n1-cam1', seq: 2, phase: 'end', score: 0.9, frames: 40 });
     const startsBefore = await ingested('start');
     await publish('n1', [{ ...end, endedAt: '2026-02-01T10:00:09.000Z' }]);
-    await waitFor('end stored', async () => (await fetch(api(`/api/events/${id}`))).status === 200);
+    await waitFor('end stored', async () => (await h.fetch(`/api/events/${id}`)).status === 200);
     await publish('n1', [event({ id, cameraId: 'n1-cam1' })]);
     await waitFor('start written', async () => (await ingested('start')) === startsBefore + 1);
     const stored = await getJson<EventView>(`/api/events/${id}`);
@@ -185,15 +180,15 @@ describe('master event store, search and timeline', () => {
     ];
     const countedBefore = await metric('cctv_http_bad_requests_total{');
     for (const [q, code, message] of bad) {
-      const res = await fetch(api(`/api/events?${q}`));
+      const res = await h.fetch(`/api/events?${q}`);
       const body = (await res.json()) as { error: { code: string; message: string } };
       assert.equal(res.status, 400, q);
       assert.equal(body.error.code, code, q);
       assert.match(body.error.message, message, q);
     }
     assert.equal(await metric('cctv_http_bad_requests_total{'), countedBefore + bad.length);
-    assert.equal((await fetch(api('/api/events/not-a-uuid'))).status, 400);
-    const unknown = await fetch(api(`/api/events/${randomUUID()}`));
+    assert.equal((await h.fetch('/api/events/not-a-uuid')).status, 400);
+    const unknown = await h.fetch(`/api/events/${randomUUID()}`);
     assert.equal(unknown.status, 404);
     assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'UNKNOWN_EVENT');
   });
@@ -260,13 +255,13 @@ describe('master event store, search and timeline', () => {
       { start: iso(t + 45_000), end: iso(t + 60_000), motion: 2, face: 1, maxScore: 0.6 },
     ]);
 
-    const tooLong = await fetch(
-      api(`/api/cameras/t-cam/timeline?from=${iso(t)}&to=${iso(t + 32 * 86_400_000)}`),
+    const tooLong = await h.fetch(
+      `/api/cameras/t-cam/timeline?from=${iso(t)}&to=${iso(t + 32 * 86_400_000)}`,
     );
     assert.equal(tooLong.status, 400);
     assert.match(((await tooLong.json()) as { error: { message: string } }).error.message, /31 days/);
-    assert.equal((await fetch(api(`/api/cameras/t-cam/timeline?from=${iso(t)}`))).status, 400);
-    assert.equal((await fetch(api(`/api/cameras/T_CAM/timeline?${range}`))).status, 400);
+    assert.equal((await h.fetch(`/api/cameras/t-cam/timeline?from=${iso(t)}`)).status, 400);
+    assert.equal((await h.fetch(`/api/cameras/T_CAM/timeline?${range}`)).status, 400);
   });
 
   it('rejects malformed payloads and events for another node’s camera, counts them, and keeps running', async () => {
@@ -292,11 +287,11 @@ describe('master event store, search and timeline', () => {
       );
       return invalid === invalidBefore + 2 && mismatch === mismatchBefore + 1;
     });
-    assert.equal((await fetch(api(`/api/events/${foreign}`))).status, 404);
+    assert.equal((await h.fetch(`/api/events/${foreign}`)).status, 404);
 
     const own = randomUUID();
     await publish('n6', [event({ id: own, cameraId: 'n6-cam1' })]);
-    await waitFor('valid event after bad ones', async () => (await fetch(api(`/api/events/${own}`))).ok);
-    assert.equal((await fetch(api('/healthz'))).status, 200);
+    await waitFor('valid event after bad ones', async () => (await h.fetch(`/api/events/${own}`)).ok);
+    assert.equal((await h.fetch('/healthz')).status, 200);
   });
 });

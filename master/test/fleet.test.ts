@@ -9,9 +9,14 @@ import {
 } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import WebSocket from 'ws';
 import { enrolTestNode } from '../../test/support/enrol.ts';
-import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
+import { onCleanup, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
+import {
+  type ApiSession,
+  signInAdmin,
+  TEST_ADMIN_PASSWORD,
+  testMasterEnv,
+} from '../../test/support/session.ts';
 import { loadConfig } from '../src/config.ts';
 import { type RunningMaster, startMaster } from '../src/master.ts';
 
@@ -92,8 +97,9 @@ async function metric(master: RunningMaster, line: string): Promise<number> {
   return found ? Number(found.slice(found.lastIndexOf(' ') + 1)) : 0;
 }
 
-const getNodes = async (m: RunningMaster): Promise<NodeView[]> =>
-  (await fetch(`http://127.0.0.1:${m.httpPort}/api/nodes`)).json() as Promise<NodeView[]>;
+/** The first admin's session on the master under test. */
+let admin: ApiSession;
+const getNodes = async (_m: RunningMaster): Promise<NodeView[]> => admin.getJson<NodeView[]>('/api/nodes');
 
 describe('master fleet registry over the embedded broker', () => {
   let master: RunningMaster;
@@ -107,15 +113,17 @@ describe('master fleet registry over the embedded broker', () => {
       MASTER_HTTP_PORT: '0',
       MQTT_PORT: '0',
       MASTER_HTTP_HOST: '127.0.0.1',
+      MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
       MQTT_HOST: '127.0.0.1',
     });
     master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+    admin = await signInAdmin(`http://127.0.0.1:${master.httpPort}`);
     for (const id of ['n1', 'n2', 'n3']) passwords.set(id, await enrolTestNode(db.url, id));
   });
   after(() => master?.stop());
 
   it('registers a node from status, hello and heartbeat and pushes changes to the websocket', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${master.httpPort}/ws`);
+    const ws = admin.socket();
     const messages: { type: string; node?: NodeView; nodes?: NodeView[] }[] = [];
     ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
     await waitFor('snapshot', () => messages.find((m) => m.type === 'snapshot'));
@@ -132,7 +140,7 @@ describe('master fleet registry over the embedded broker', () => {
     });
     assert.equal(node.hostname, 'pi-gate');
     assert.equal(node.cameras[0]?.id, 'n1-cam1');
-    const cams = (await (await fetch(`http://127.0.0.1:${master.httpPort}/api/cameras`)).json()) as unknown[];
+    const cams = (await admin.getJson('/api/cameras')) as unknown[];
     assert.equal(cams.length, 1);
     await waitFor('websocket node update', () =>
       messages.find(
@@ -152,17 +160,17 @@ describe('master fleet registry over the embedded broker', () => {
     assert.ok(Date.now() - t0 <= 2000);
 
     // The state history: online, then offline (the last will), newest first.
-    const api = `http://127.0.0.1:${master.httpPort}/api/nodes`;
-    const history = (await (await fetch(`${api}/n1/history`)).json()) as NodeStateChangeView[];
+    const api = '/api/nodes';
+    const history = (await (await admin.fetch(`${api}/n1/history`)).json()) as NodeStateChangeView[];
     assert.deepEqual(
       history.map((h) => `${h.state}/${h.reason}`),
       ['offline/status', 'online/status'],
     );
     assert.ok(Date.parse(history[0]?.at ?? '') >= Date.parse(history[1]?.at ?? ''));
-    assert.equal((await fetch(`${api}/n1/history?limit=0`)).status, 400);
-    assert.equal((await fetch(`${api}/n1/history?limit=abc`)).status, 400);
-    assert.equal((await fetch(`${api}/nobody/history`)).status, 404);
-    assert.equal((await fetch(`${api}/Bad..Id/history`)).status, 400);
+    assert.equal((await admin.fetch(`${api}/n1/history?limit=0`)).status, 400);
+    assert.equal((await admin.fetch(`${api}/n1/history?limit=abc`)).status, 400);
+    assert.equal((await admin.fetch(`${api}/nobody/history`)).status, 404);
+    assert.equal((await admin.fetch(`${api}/Bad..Id/history`)).status, 400);
     await waitFor('websocket offline update', () =>
       messages.find((m) => m.type === 'node' && m.node?.id === 'n1' && m.node.state === 'offline'),
     );
@@ -234,10 +242,62 @@ describe('master fleet registry over the embedded broker', () => {
   });
 
   it('answers unknown nodes and bad ids with clear errors', async () => {
-    const unknown = await fetch(`http://127.0.0.1:${master.httpPort}/api/nodes/nope`);
+    const unknown = await admin.fetch(`/api/nodes/nope`);
     assert.equal(unknown.status, 404);
     assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'UNKNOWN_NODE');
-    const bad = await fetch(`http://127.0.0.1:${master.httpPort}/api/nodes/Bad_Id`);
+    const bad = await admin.fetch(`/api/nodes/Bad_Id`);
     assert.equal(bad.status, 400);
+  });
+});
+
+describe('stale nodes', () => {
+  it('marks an online node stale when its heartbeats stop, and online again when one comes', async () => {
+    const db = await startTestDatabase();
+    const m = await startMaster(
+      loadConfig(
+        await testMasterEnv(db.url, {
+          MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+          MASTER_STALE_AFTER_S: '1',
+          MASTER_HEARTBEAT_FLUSH_MS: '100',
+        }),
+      ),
+      pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    );
+    onCleanup(() => m.stop());
+    passwords.set('s1', await enrolTestNode(db.url, 's1'));
+    const session = await signInAdmin(`http://127.0.0.1:${m.httpPort}`);
+    const ws = session.socket();
+    onCleanup(() => ws.close());
+    const states: string[] = [];
+    ws.on('message', (d) => {
+      const msg = JSON.parse(d.toString()) as { type: string; node?: NodeView };
+      if (msg.type === 'node' && msg.node?.id === 's1' && states.at(-1) !== msg.node.state)
+        states.push(msg.node.state);
+    });
+    const agent = await connectAgent(m.mqttPort, 's1');
+    onCleanup(() => agent.endAsync(true));
+    const online = JSON.stringify({ state: 'online', at: now(), agentVersion: '0.1.0' });
+    await agent.publishAsync(topics.status('s1'), online, { qos: 1, retain: true });
+    await agent.publishAsync(topics.hello('s1'), JSON.stringify(hello('s1')), { qos: 1 });
+    await agent.publishAsync(topics.heartbeat('s1'), JSON.stringify(heartbeat('s1', 1)), { qos: 0 });
+    const state = async () => (await session.getJson<NodeView>('/api/nodes/s1')).state;
+    await waitFor('online', async () => (await state()) === 'online');
+
+    // No heartbeat for over a second: stale, while the MQTT session (and the status) still says online.
+    const t0 = Date.now();
+    await waitFor('stale', async () => (await state()) === 'stale', 5000, 50);
+    const staleAfterMs = Date.now() - t0;
+    assert.ok(staleAfterMs < 2500, `stale after ${staleAfterMs} ms`);
+    await agent.publishAsync(topics.heartbeat('s1'), JSON.stringify(heartbeat('s1', 2)), { qos: 0 });
+    await waitFor('online again', async () => (await state()) === 'online', 5000, 50);
+
+    const history = await session.getJson<NodeStateChangeView[]>('/api/nodes/s1/history');
+    assert.deepEqual(
+      history.map((h) => `${h.state}/${h.reason}`),
+      ['online/heartbeat', 'stale/heartbeat-age', 'online/status'],
+    );
+    await waitFor('pushed to the websocket', () => states.join(',') === 'online,stale,online');
+    const gauge = await (await fetch(`http://127.0.0.1:${m.httpPort}/metrics`)).text();
+    assert.match(gauge, /cctv_nodes\{state="stale"\} 0/);
   });
 });

@@ -14,6 +14,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { enrolTestNode } from '../../test/support/enrol.ts';
 import { repoRoot, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
+import { signInAdmin, TEST_ADMIN_PASSWORD } from '../../test/support/session.ts';
 import { hashSecret } from '../src/auth/secret-hash.ts';
 import { loadConfig } from '../src/config.ts';
 import { type RunningMaster, startMaster } from '../src/master.ts';
@@ -104,6 +105,7 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
       MQTT_TLS_CERT: join(certDir, 'cert.pem'),
       MQTT_TLS_KEY: join(certDir, 'key.pem'),
       MASTER_ENROL_API: 'on',
+      MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     });
     master = await startMaster(config, log);
     url = `mqtt://127.0.0.1:${master.mqttPort}`;
@@ -168,7 +170,8 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
     await b.publishAsync(topics.heartbeat('auth-b'), '{}', { qos: 1 });
     await waitFor('legitimate message delivered', () => seen.includes(topics.heartbeat('auth-b')));
     assert.deepEqual(seen, [topics.heartbeat('auth-b')], 'nothing refused reached the subscriber');
-    const node = await fetch(`http://127.0.0.1:${master.httpPort}/api/nodes/auth-b`);
+    const admin = await signInAdmin(`http://127.0.0.1:${master.httpPort}`);
+    const node = await admin.fetch('/api/nodes/auth-b');
     assert.equal(node.status, 404, 'the foreign status registered nothing');
     await b.endAsync();
     await watcher.endAsync();
@@ -228,14 +231,19 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
     await (await connected(url, agentOpts('auth-cli', next))).endAsync();
   });
 
-  it('enrols over HTTP when MASTER_ENROL_API=on, once per node unless rotated', async () => {
-    const post = (id: string, body?: unknown) =>
-      fetch(`http://127.0.0.1:${master.httpPort}/api/nodes/${id}/credentials`, {
+  it('enrols over HTTP for admins when MASTER_ENROL_API=on, once per node unless rotated', async () => {
+    const base = `http://127.0.0.1:${master.httpPort}`;
+    const admin = await signInAdmin(base);
+    const post = (id: string, body?: unknown, cookie = admin.cookie) =>
+      fetch(`${base}/api/nodes/${id}/credentials`, {
         method: 'POST',
-        ...(body === undefined
-          ? {}
-          : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        headers: {
+          ...(cookie ? { cookie } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
+    assert.equal((await post('auth-http', undefined, '')).status, 401, 'no session, no credential');
     const created = await post('auth-http');
     assert.equal(created.status, 201);
     const body = (await created.json()) as { username: string; password: string };

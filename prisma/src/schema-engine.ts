@@ -47,6 +47,27 @@ export interface EngineHandle {
   close(): Promise<void>;
 }
 
+type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>;
+
+/**
+ * The pg adapter runs a migration script by splitting it at every `;`, which breaks any
+ * statement with a semicolon inside (a function body, a string). Send the script whole, as
+ * `prisma migrate deploy` with the native engine does: PostgreSQL runs a multi-statement
+ * simple query as one implicit transaction.
+ */
+function wholeScripts(adapter: PgAdapter): PgAdapter {
+  const driver = adapter.underlyingDriver();
+  const onError = (adapter as unknown as { onError(err: unknown): never }).onError.bind(adapter);
+  adapter.executeScript = async (script: string) => {
+    try {
+      await driver.query(script);
+    } catch (err) {
+      onError(err);
+    }
+  };
+  return adapter;
+}
+
 /** Opens a schema engine connected to `databaseUrl` through the pg driver adapter. */
 export async function openSchemaEngine(
   databaseUrl: string,
@@ -62,12 +83,12 @@ export async function openSchemaEngine(
   const opened: { dispose(): Promise<void>; underlyingDriver(): { end(): Promise<void> } }[] = [];
   const tracking = Object.assign(Object.create(Object.getPrototypeOf(factory)), factory, {
     connect: async () => {
-      const adapter = await factory.connect();
+      const adapter = wholeScripts(await factory.connect());
       opened.push(adapter);
       return adapter;
     },
     connectToShadowDb: async () => {
-      const adapter = await factory.connectToShadowDb();
+      const adapter = wholeScripts(await factory.connectToShadowDb());
       opened.push(adapter);
       return adapter;
     },

@@ -105,3 +105,20 @@ export const ConfigCommandArgs = Type.Object(
   { additionalProperties: false },
 );
 export type ConfigCommandArgs = Static<typeof ConfigCommandArgs>;
+
+/**
+ * `POST /api/nodes/:id/commands/:name` (master API): the command's `args` and how long the
+ * caller waits for the node's reply.
+ */
+export const NodeCommandRequest = Type.Object(
+  {
+    args: Type.Optional(JsonObject),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000 })),
+  },
+  { additionalProperties: false },
+);
+export type NodeCommandRequest = Static<typeof NodeCommandRequest>;
+
+/** Commands the master relays, and the least role that may send each. */
+export const NODE_COMMANDS = { ping: 'operator', config: 'admin' } as const;
+export type NodeCommandName = keyof typeof NODE_COMMANDS;

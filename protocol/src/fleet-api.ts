@@ -16,7 +16,8 @@ export interface CameraView {
 
 export interface NodeView {
   id: string;
-  state: 'online' | 'offline';
+  /** `stale`: online by its status, but no heartbeat for longer than the master's stale age. */
+  state: 'online' | 'stale' | 'offline';
   agentVersion: string | null;
   hostname: string | null;
   platform: string | null;
@@ -31,7 +32,10 @@ export interface NodeView {
 /** One change of a node's state (`/api/nodes/:id/history`), newest first. */
 export interface NodeStateChangeView {
   state: string;
-  /** `status`: the node's own status message or its last will; `master-start`: the master restarted. */
+  /**
+   * `status`: the node's own status message or its last will; `master-start`: the master
+   * restarted; `heartbeat-age`: no heartbeat for the stale age; `heartbeat`: one came again.
+   */
   reason: string;
   at: string;
 }

@@ -21,6 +21,7 @@ import {
   waitFor,
   waitHealthy,
 } from '../support/index.ts';
+import { type ApiSession, signIn } from '../support/session.ts';
 
 const run = promisify(execFile);
 const NODE = 'e2e-node-1';
@@ -35,8 +36,8 @@ describe('cluster end to end', () => {
   let agent: ServiceProcess;
   let agentStartedAt: number;
 
-  const nodes = async (): Promise<NodeView[]> =>
-    (await fetch(`${masterUrl}/api/nodes`)).json() as Promise<NodeView[]>;
+  let admin: ApiSession;
+  const nodes = async (): Promise<NodeView[]> => admin.getJson<NodeView[]>('/api/nodes');
 
   before(async () => {
     const dir = await tempDir('cctv-e2e-');
@@ -61,6 +62,10 @@ describe('cluster end to end', () => {
       DATABASE_URL: '',
     });
     await waitHealthy(master, `${masterUrl}/healthz`);
+    // A first start on an empty database prints the first admin's password on the console, once.
+    const printed = /Sign in as "admin" with the password:\s+(\S+)/.exec(master.output())?.[1];
+    assert.ok(printed, `the master printed no first admin password:\n${master.output().slice(-2000)}`);
+    admin = await signIn(masterUrl, 'admin', printed);
     // Enrol the node as an operator would: the CLI finds the running master's embedded database.
     const enrol = await run(process.execPath, ['--import', 'tsx', 'master/bin/enrol-node.ts', NODE], {
       cwd: repoRoot,
@@ -122,6 +127,17 @@ describe('cluster end to end', () => {
       node.cameras.some((c) => c.id === CAMERA),
       'the simulated camera is registered',
     );
+  });
+
+  it('relays a ping to the agent through the API and shows it in the audit log', async () => {
+    const res = await admin.postJson(`/api/nodes/${NODE}/commands/ping`, { timeoutMs: 5000 });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { ok: boolean; result: { pong: boolean; agentVersion: string } };
+    assert.equal(body.result.pong, true);
+    const audit = await admin.getJson<{ entries: { action: string; nodeId: string | null }[] }>(
+      '/api/audit?action=node_command',
+    );
+    assert.equal(audit.entries[0]?.nodeId, NODE);
   });
 
   it('indexes at least 3 segments whose NAS files match their sha256', async () => {

@@ -46,7 +46,10 @@ export class NodeRepository {
 
   /** Every node offline: used when the embedded broker starts with no sessions or retained state. */
   async markAllOffline(at: Date): Promise<number> {
-    const online = await this.db.node.findMany({ where: { state: 'online' }, select: { id: true } });
+    const online = await this.db.node.findMany({
+      where: { state: { in: ['online', 'stale'] } },
+      select: { id: true },
+    });
     if (online.length === 0) return 0;
     const ids = online.map((n) => n.id);
     await this.db.$transaction([
@@ -94,6 +97,28 @@ export class NodeRepository {
       ]);
     else await upsert;
     return changed;
+  }
+
+  /**
+   * Online nodes whose last heartbeat and last state change are both older than `cutoff`
+   * become stale (a node that just came back gets the stale age to send its first heartbeat);
+   * returns their ids.
+   */
+  async markStale(cutoff: Date, at: Date): Promise<string[]> {
+    return this.db.$transaction(async (tx) => {
+      const rows = await tx.$queryRawUnsafe<{ id: string }[]>(
+        `UPDATE "Node" SET state = 'stale', "stateChangedAt" = $2
+          WHERE state = 'online' AND GREATEST("lastHeartbeatAt", "stateChangedAt") < $1
+          RETURNING id`,
+        cutoff,
+        at,
+      );
+      if (rows.length > 0)
+        await tx.nodeStateChange.createMany({
+          data: rows.map((r) => ({ nodeId: r.id, state: 'stale', reason: 'heartbeat-age', at })),
+        });
+      return rows.map((r) => r.id);
+    });
   }
 
   async applyHello(hello: HelloMessage, at: Date): Promise<void> {
@@ -164,9 +189,33 @@ export class NodeRepository {
     return [...known];
   }
 
+  /** Stale nodes among `nodeIds` (their heartbeats just arrived) are online again; returns them. */
+  async reviveStale(nodeIds: string[], at: Date): Promise<string[]> {
+    if (nodeIds.length === 0) return [];
+    return this.db.$transaction(async (tx) => {
+      const rows = await tx.$queryRawUnsafe<{ id: string }[]>(
+        `UPDATE "Node" SET state = 'online', "stateChangedAt" = $2
+          WHERE id = ANY($1::text[]) AND state = 'stale'
+          RETURNING id`,
+        nodeIds,
+        at,
+      );
+      if (rows.length > 0)
+        await tx.nodeStateChange.createMany({
+          data: rows.map((r) => ({ nodeId: r.id, state: 'online', reason: 'heartbeat', at })),
+        });
+      return rows.map((r) => r.id);
+    });
+  }
+
   async getMany(nodeIds: string[]): Promise<NodeView[]> {
     const rows = await this.db.node.findMany({ where: { id: { in: nodeIds } }, include: { cameras: true } });
     return rows.map(toView);
+  }
+
+  async camera(cameraId: string): Promise<CameraView | null> {
+    const c = await this.db.camera.findUnique({ where: { id: cameraId }, include: { node: true } });
+    return c ? (toView({ ...c.node, cameras: [c] }).cameras[0] ?? null) : null;
   }
 
   async get(nodeId: string): Promise<NodeView | null> {
@@ -179,9 +228,9 @@ export class NodeRepository {
     return rows.map(toView);
   }
 
-  async countByState(): Promise<Record<'online' | 'offline', number>> {
+  async countByState(): Promise<Record<NodeView['state'], number>> {
     const rows = await this.db.node.groupBy({ by: ['state'], _count: { _all: true } });
-    const out = { online: 0, offline: 0 };
+    const out = { online: 0, stale: 0, offline: 0 };
     for (const r of rows) out[r.state] = r._count._all;
     return out;
   }

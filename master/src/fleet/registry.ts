@@ -1,4 +1,5 @@
 import type {
+  CameraView,
   HeartbeatMessage,
   HelloMessage,
   NodeStateChangeView,
@@ -33,6 +34,8 @@ export class UnknownNodeError extends Error {
 export class FleetRegistry {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly heartbeats: HeartbeatBatcher;
+  private staleTimer: NodeJS.Timeout | null = null;
+  private checkingStale = false;
 
   constructor(
     private readonly repo: NodeRepository,
@@ -40,9 +43,19 @@ export class FleetRegistry {
     private readonly events: RegistryEvents = {},
     private readonly now: () => Date = () => new Date(),
     heartbeatFlushMs = 1000,
+    /** A node online by its status but without a heartbeat for this long is stale; 0: never. */
+    private readonly staleAfterMs = 0,
   ) {
     this.heartbeats = new HeartbeatBatcher({
-      write: (batch) => repo.applyHeartbeats(batch),
+      write: async (batch) => {
+        const stored = await repo.applyHeartbeats(batch);
+        const revived = await repo.reviveStale(stored, this.now());
+        if (revived.length > 0) {
+          log.info({ nodes: revived }, 'stale nodes sent heartbeats again: online');
+          events.onStatesChanged?.();
+        }
+        return stored;
+      },
       onStored: (ids) => void this.publishMany(ids),
       onUnknown: (nodeId) => events.onUnknownHeartbeat?.(nodeId),
       ...(events.onHeartbeatFlush ? { onFlush: events.onHeartbeatFlush } : {}),
@@ -50,6 +63,35 @@ export class FleetRegistry {
       intervalMs: heartbeatFlushMs,
     });
     this.heartbeats.start();
+    if (staleAfterMs > 0) {
+      // Checked a few times per stale age, so a node turns stale at most a quarter late.
+      this.staleTimer = setInterval(
+        () => void this.checkStale(),
+        Math.max(250, Math.floor(staleAfterMs / 4)),
+      );
+      this.staleTimer.unref();
+    }
+  }
+
+  /** Marks online nodes without a recent heartbeat stale and pushes their new views. */
+  async checkStale(): Promise<string[]> {
+    if (this.checkingStale) return [];
+    this.checkingStale = true;
+    try {
+      const at = this.now();
+      const stale = await this.repo.markStale(new Date(at.getTime() - this.staleAfterMs), at);
+      if (stale.length > 0) {
+        this.log.warn({ nodes: stale, staleAfterMs: this.staleAfterMs }, 'nodes stale: no recent heartbeat');
+        this.events.onStatesChanged?.();
+        await this.publishMany(stale);
+      }
+      return stale;
+    } catch (err) {
+      this.log.error({ err }, 'stale check failed; retried at the next tick');
+      return [];
+    } finally {
+      this.checkingStale = false;
+    }
   }
 
   /** At start of an embedded broker no node is connected yet. */
@@ -105,6 +147,10 @@ export class FleetRegistry {
     return this.repo.list();
   }
 
+  camera(cameraId: string): Promise<CameraView | null> {
+    return this.repo.camera(cameraId);
+  }
+
   get(nodeId: string): Promise<NodeView | null> {
     return this.repo.get(nodeId);
   }
@@ -122,6 +168,8 @@ export class FleetRegistry {
 
   /** Writes the last heartbeats and stops the batch timer. */
   stop(): Promise<void> {
+    if (this.staleTimer) clearInterval(this.staleTimer);
+    this.staleTimer = null;
     return this.heartbeats.stop();
   }
 

@@ -1,15 +1,20 @@
 /**
  * `POST /api/nodes/:id/credentials`: enrols a node (or rotates its credential with
- * `{"rotate":true}`) and returns the MQTT password once. There are no user accounts yet, so the
- * route is unauthenticated and answers 403 unless `MASTER_ENROL_API=on`; turn it on only on a
- * trusted network, or use the `master/bin/enrol-node.ts` CLI.
+ * `{"rotate":true}`) and returns the MQTT password once. Admins only, audited, and only with
+ * `MASTER_ENROL_API=on`; otherwise enrol with the `master/bin/enrol-node.ts` CLI.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { hasRole } from '../auth/access.ts';
+import type { AuditLog } from '../auth/audit-log.ts';
 import { type Enrolment, EnrolmentError } from '../auth/node-credentials.ts';
+import type { MasterMetrics } from '../metrics.ts';
+import { forbid, userOf } from './session-auth.ts';
 
 export interface CredentialRouteDeps {
   enabled: boolean;
   enrol(nodeId: string, rotate: boolean): Promise<Enrolment>;
+  audit: AuditLog;
+  metrics: MasterMetrics;
 }
 
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
@@ -32,9 +37,19 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRouteDeps> = async (
         return reply
           .code(403)
           .send(errorBody('ENROL_API_DISABLED', 'the enrolment API is off (MASTER_ENROL_API=off)'));
+      const user = userOf(req);
+      if (!hasRole(user, 'admin')) return forbid(reply, deps.metrics, 'role', 'only admins may enrol nodes');
       const rotate = req.body?.rotate === true;
       try {
         const e = await deps.enrol(req.params.id, rotate);
+        await deps.audit.record({
+          action: 'node_enrol',
+          userId: user.id,
+          username: user.username,
+          nodeId: e.nodeId,
+          ip: req.ip,
+          detail: { rotated: e.rotated },
+        });
         // Routes log only failures; an issued credential is worth a line at the master's level.
         app.log.info({ nodeId: e.nodeId, rotated: e.rotated, from: req.ip }, 'node credential issued');
         reply.header('cache-control', 'no-store');

@@ -14,10 +14,12 @@ import {
   type TimelineView,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync, FastifySchemaValidationError } from 'fastify';
+import { canSeeCamera, visibleCameraIds } from '../auth/access.ts';
 import type { EventCursor, EventRepository } from '../events/event-repository.ts';
 import { toEventView } from '../events/event-view.ts';
 import type { TimelineReader } from '../events/timeline.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { forbid, userOf } from './session-auth.ts';
 
 export interface EventRouteDeps {
   events: Pick<EventRepository, 'get' | 'search'>;
@@ -97,11 +99,19 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
   app.get<{ Querystring: EventSearchQuery }>(
     '/api/events',
     { schema: { querystring: EventSearchQuery } },
-    async (req): Promise<EventPage> => {
+    async (req, reply): Promise<EventPage | undefined> => {
       const q = req.query;
       const { from, to } = range(q.from, q.to);
+      // A user limited to some cameras searches only those; naming another is refused.
+      const asked = q.cameras?.split(',');
+      const allowed = visibleCameraIds(userOf(req));
+      const refused = asked?.find((c) => allowed && !allowed.includes(c));
+      if (refused)
+        return forbid(reply, deps.metrics, 'camera', `camera ${refused} is not in your access list`);
+      const cameras = asked ?? allowed ?? undefined;
+      if (cameras?.length === 0) return { events: [], nextCursor: null };
       const { rows, more } = await deps.events.search({
-        cameras: q.cameras?.split(','),
+        cameras,
         types: q.types?.split(',') as EventType[] | undefined,
         from,
         to,
@@ -119,7 +129,8 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
     { schema: { params: EventIdParams } },
     async (req, reply) => {
       const row = await deps.events.get(req.params.id);
-      if (!row)
+      // An event of a camera the user may not see is not theirs to know about.
+      if (!row || !canSeeCamera(userOf(req), row.cameraId))
         return reply
           .code(404)
           .send({ error: { code: 'UNKNOWN_EVENT', message: `event ${req.params.id} is unknown` } });
@@ -130,7 +141,9 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
   app.get<{ Params: CameraIdParams; Querystring: TimelineQuery }>(
     '/api/cameras/:id/timeline',
     { schema: { params: CameraIdParams, querystring: TimelineQuery } },
-    async (req): Promise<TimelineView> => {
+    async (req, reply): Promise<TimelineView | undefined> => {
+      if (!canSeeCamera(userOf(req), req.params.id))
+        return forbid(reply, deps.metrics, 'camera', `camera ${req.params.id} is not in your access list`);
       const { from, to } = range(req.query.from, req.query.to, TIMELINE_MAX_RANGE_MS);
       if (!from || !to) throw new Error('from and to are required by the schema');
       const t = await deps.timeline.read(req.params.id, from, to, req.query.buckets);

@@ -3,11 +3,16 @@ import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
+import { visibleCameras, visibleNode, visibleNodes } from '../auth/access.ts';
 import type { FleetRegistry } from '../fleet/registry.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
+import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
 import { type CredentialRouteDeps, credentialRoutes } from './credential-routes.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
+import { installSessionAuth, userOf } from './session-auth.ts';
+import { type ViewRouteDeps, viewRoutes } from './view-routes.ts';
 
 export interface HttpDeps {
   registry: FleetRegistry;
@@ -15,25 +20,52 @@ export interface HttpDeps {
   metrics: MasterMetrics;
   log: Logger;
   corsOrigins: string[] | true;
+  /** Proxies whose X-Forwarded-For names the client (`MASTER_TRUST_PROXY`). */
+  trustProxy?: string[];
   /** Checks the database; throws when it is unreachable. */
   ping: () => Promise<void>;
   /** Node enrolment over HTTP (`POST /api/nodes/:id/credentials`). */
   credentials?: CredentialRouteDeps;
   /** Event search, event detail and camera timelines. */
   events?: EventRouteDeps;
+  /** Sign-in, users, audit log; every `/api/*` route but the login needs a session. */
+  auth: AuthRouteDeps;
+  /** Playback and live view grants (audited). */
+  views: Omit<ViewRouteDeps, 'metrics' | 'audit'>;
+  /** Commands relayed to nodes (audited). */
+  commands: Omit<CommandRouteDeps, 'metrics' | 'audit' | 'registry'>;
 }
 
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
-/** The master's HTTP API: health, fleet, metrics and the dashboard websocket. */
+/**
+ * The master's HTTP API: health, fleet, events, users, metrics and the dashboard websocket.
+ * Everything under `/api` (but the login) and `/ws` needs a session; what a user sees is
+ * limited to their cameras (`auth/access.ts`).
+ */
 export async function buildHttpServer(deps: HttpDeps) {
-  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) });
+  const app = Fastify({
+    loggerInstance: deps.log.child({ part: 'http' }),
+    ...(deps.trustProxy?.length ? { trustProxy: deps.trustProxy } : {}),
+    // An unknown field is refused with a 400 naming it, not silently dropped: a misspelt
+    // `disabled` must not leave an account enabled while the caller believes otherwise.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   // Per-request logs only for failures; the API is polled and would flood the log.
   app.addHook('onRoute', (route) => {
     route.logLevel ??= 'warn';
   });
-  await app.register(cors, { origin: deps.corsOrigins, methods: ['GET', 'HEAD'] });
+  await app.register(cors, {
+    origin: deps.corsOrigins,
+    methods: ['GET', 'HEAD', 'POST', 'PATCH'],
+    credentials: deps.corsOrigins !== true,
+  });
   await app.register(websocket);
+  installSessionAuth(app, {
+    accounts: deps.auth.accounts,
+    metrics: deps.metrics,
+    corsOrigins: deps.corsOrigins,
+  });
 
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url}`));
@@ -55,14 +87,15 @@ export async function buildHttpServer(deps: HttpDeps) {
     }
   });
 
-  app.get('/api/nodes', async () => deps.registry.list());
+  app.get('/api/nodes', async (req) => visibleNodes(userOf(req), await deps.registry.list()));
 
   app.get<{ Params: { id: string } }>(
     '/api/nodes/:id',
     { schema: { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
     async (req, reply) => {
       if (!isValidId(req.params.id)) return reply.code(400).send(errorBody('BAD_NODE_ID', 'invalid node id'));
-      const node = await deps.registry.get(req.params.id);
+      const found = await deps.registry.get(req.params.id);
+      const node = found && visibleNode(userOf(req), found);
       if (!node) return reply.code(404).send(errorBody('UNKNOWN_NODE', `node ${req.params.id} is unknown`));
       return node;
     },
@@ -76,24 +109,38 @@ export async function buildHttpServer(deps: HttpDeps) {
       const limit = Number(raw);
       if (!/^\d+$/.test(raw) || limit < 1 || limit > 1000)
         return reply.code(400).send(errorBody('BAD_QUERY', 'limit must be an integer from 1 to 1000'));
-      if (!(await deps.registry.get(req.params.id)))
+      const node = await deps.registry.get(req.params.id);
+      if (!node || !visibleNode(userOf(req), node))
         return reply.code(404).send(errorBody('UNKNOWN_NODE', `node ${req.params.id} is unknown`));
       return deps.registry.history(req.params.id, limit);
     },
   );
 
+  await app.register(authRoutes, deps.auth);
+  await app.register(viewRoutes, { ...deps.views, audit: deps.auth.audit, metrics: deps.metrics });
+  await app.register(commandRoutes, {
+    ...deps.commands,
+    registry: deps.registry,
+    audit: deps.auth.audit,
+    metrics: deps.metrics,
+  });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
-  app.get('/api/cameras', async () => (await deps.registry.list()).flatMap((n) => n.cameras));
+  app.get('/api/cameras', async (req) =>
+    visibleCameras(
+      userOf(req),
+      (await deps.registry.list()).flatMap((n) => n.cameras),
+    ),
+  );
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
 
-  app.get('/ws', { websocket: true }, (socket) => {
-    void deps.hub.add(socket);
+  app.get('/ws', { websocket: true }, (socket, req) => {
+    void deps.hub.add(socket, userOf(req));
   });
 
   return app;

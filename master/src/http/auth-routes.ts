@@ -1,0 +1,147 @@
+/**
+ * Sign-in, sign-out, who am I, and password changes (`/api/auth/*`); user management
+ * (`/api/users`, admins) and the audit log (`/api/audit`, admins).
+ */
+import {
+  type AuditPage,
+  AuditQuery,
+  LoginRequest,
+  PasswordChangeRequest,
+  UserCreateRequest,
+  UserIdParams,
+  UserUpdateRequest,
+} from '@cctv/protocol';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { hasRole } from '../auth/access.ts';
+import type { Actor, UserAccounts } from '../auth/accounts.ts';
+import type { AuditLog } from '../auth/audit-log.ts';
+import { PasswordPolicyError } from '../auth/password.ts';
+import { UserError } from '../auth/user-repository.ts';
+import type { MasterMetrics } from '../metrics.ts';
+import { clearedSessionCookie, forbid, sessionCookie, userOf } from './session-auth.ts';
+
+export interface AuthRouteDeps {
+  accounts: UserAccounts;
+  audit: AuditLog;
+  metrics: MasterMetrics;
+  /** Mark the session cookie `Secure` (the dashboard is served over HTTPS). */
+  secureCookie: boolean;
+}
+
+const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+function accountError(reply: FastifyReply, err: unknown) {
+  if (err instanceof PasswordPolicyError) return reply.code(400).send(errorBody(err.code, err.message));
+  if (err instanceof UserError) {
+    const status = err.code === 'UNKNOWN_USER' ? 404 : 409;
+    return reply.code(status).send(errorBody(err.code, err.message));
+  }
+  throw err;
+}
+
+export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) => {
+  const actor = (req: Parameters<typeof userOf>[0]): Actor => ({ user: userOf(req), ip: req.ip });
+  const adminOnly = async (req: Parameters<typeof userOf>[0], reply: FastifyReply) => {
+    if (!hasRole(userOf(req), 'admin')) return forbid(reply, deps.metrics, 'role', 'only admins may do this');
+  };
+
+  app.post<{ Body: LoginRequest }>(
+    '/api/auth/login',
+    { schema: { body: LoginRequest } },
+    async (req, reply) => {
+      const result = await deps.accounts.login(req.body.username, req.body.password, req.ip);
+      reply.header('cache-control', 'no-store');
+      if (!result.ok && result.reason === 'rate_limited')
+        return reply
+          .code(429)
+          .header('retry-after', String(result.retryAfterS))
+          .send(
+            errorBody('TOO_MANY_ATTEMPTS', `too many failed sign-ins: try again in ${result.retryAfterS} s`),
+          );
+      if (!result.ok) return reply.code(401).send(errorBody('BAD_CREDENTIALS', 'wrong username or password'));
+      const maxAge = Math.floor((result.expiresAt.getTime() - Date.now()) / 1000);
+      reply.header('set-cookie', sessionCookie(result.token, maxAge, deps.secureCookie));
+      // The token travels only in the httpOnly cookie, never in a body a page script could read.
+      return { user: result.user, expiresAt: result.expiresAt.toISOString() };
+    },
+  );
+
+  app.post<{ Querystring: { everywhere?: string } }>('/api/auth/logout', async (req, reply) => {
+    await deps.accounts.logout(actor(req), req.query.everywhere === 'true');
+    reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
+    return reply.code(204).send();
+  });
+
+  app.get('/api/auth/me', async (req) => userOf(req));
+
+  app.post<{ Body: PasswordChangeRequest }>(
+    '/api/auth/password',
+    { schema: { body: PasswordChangeRequest } },
+    async (req, reply) => {
+      try {
+        const changed = await deps.accounts.changePassword(
+          actor(req),
+          req.body.currentPassword,
+          req.body.newPassword,
+        );
+        if (!changed)
+          return reply.code(403).send(errorBody('BAD_CREDENTIALS', 'the current password is wrong'));
+      } catch (err) {
+        return accountError(reply, err);
+      }
+      // The change ended every session, this one included: sign in again.
+      reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/api/users', { onRequest: adminOnly }, async () => deps.accounts.list());
+
+  app.post<{ Body: UserCreateRequest }>(
+    '/api/users',
+    { onRequest: adminOnly, schema: { body: UserCreateRequest } },
+    async (req, reply) => {
+      try {
+        return reply.code(201).send(await deps.accounts.create(actor(req), req.body));
+      } catch (err) {
+        return accountError(reply, err);
+      }
+    },
+  );
+
+  app.patch<{ Params: UserIdParams; Body: UserUpdateRequest }>(
+    '/api/users/:id',
+    { onRequest: adminOnly, schema: { params: UserIdParams, body: UserUpdateRequest } },
+    async (req, reply) => {
+      try {
+        return await deps.accounts.update(actor(req), req.params.id, req.body);
+      } catch (err) {
+        return accountError(reply, err);
+      }
+    },
+  );
+
+  app.get<{ Querystring: AuditQuery }>(
+    '/api/audit',
+    { onRequest: adminOnly, schema: { querystring: AuditQuery } },
+    async (req, reply): Promise<AuditPage | undefined> => {
+      const q = req.query;
+      const from = q.from ? new Date(q.from) : undefined;
+      const to = q.to ? new Date(q.to) : undefined;
+      if (from && to && from >= to) {
+        deps.metrics.httpBadRequests.inc({ route: '/api/audit', reason: 'range' });
+        return reply.code(400).send(errorBody('BAD_RANGE', 'from must be earlier than to'));
+      }
+      const { entries, more } = await deps.audit.search({
+        ...(q.action ? { action: q.action } : {}),
+        ...(q.user ? { username: q.user.toLowerCase() } : {}),
+        ...(q.camera ? { cameraId: q.camera } : {}),
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+        ...(q.cursor ? { beforeId: BigInt(q.cursor) } : {}),
+        limit: q.limit,
+      });
+      return { entries, nextCursor: more ? (entries.at(-1)?.id ?? null) : null };
+    },
+  );
+};

@@ -1,0 +1,149 @@
+/**
+ * Users, sessions and the audit log as the master's API serves them (`/api/auth/*`,
+ * `/api/users`, `/api/audit`, camera views). One TypeBox definition per body or query: the
+ * master validates with it, dashboards and scripts get the type.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { CameraId } from './ids.ts';
+
+const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
+
+/** admin: everything; operator: views, exports, commands to nodes; viewer: views only. */
+export const ROLES = ['admin', 'operator', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+
+/** Case-insensitive: stored and compared in lower case. */
+export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$';
+export const Username = Type.String({ pattern: USERNAME_PATTERN });
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 256;
+export const Password = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH });
+
+/** `all`: every camera, including ones added later; otherwise the listed camera ids. */
+export const CameraAccess = Type.Union([
+  Type.Literal('all'),
+  Type.Array(CameraId, { maxItems: 1000, uniqueItems: true }),
+]);
+export type CameraAccess = Static<typeof CameraAccess>;
+
+/** `POST /api/auth/login`. Lengths are only bounded here: the policy applies when setting one. */
+export const LoginRequest = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+  },
+  { additionalProperties: false },
+);
+export type LoginRequest = Static<typeof LoginRequest>;
+
+/** `POST /api/auth/password`: the signed-in user changes their own password. */
+export const PasswordChangeRequest = Type.Object(
+  { currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }), newPassword: Password },
+  { additionalProperties: false },
+);
+export type PasswordChangeRequest = Static<typeof PasswordChangeRequest>;
+
+/** `POST /api/users` (admin). */
+export const UserCreateRequest = Type.Object(
+  { username: Username, password: Password, role: Role, cameras: CameraAccess },
+  { additionalProperties: false },
+);
+export type UserCreateRequest = Static<typeof UserCreateRequest>;
+
+/** `PATCH /api/users/:id` (admin): any subset; every change ends the user's open sessions. */
+export const UserUpdateRequest = Type.Object(
+  {
+    role: Type.Optional(Role),
+    cameras: Type.Optional(CameraAccess),
+    disabled: Type.Optional(Type.Boolean()),
+    password: Type.Optional(Password),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UserUpdateRequest = Static<typeof UserUpdateRequest>;
+
+export const UserIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+export type UserIdParams = Static<typeof UserIdParams>;
+
+/** Who is signed in (`GET /api/auth/me`, the login answer). */
+export interface SessionUser {
+  id: string;
+  username: string;
+  role: Role;
+  cameras: 'all' | string[];
+}
+
+/** A user as admins see them (`/api/users`). */
+export interface UserView extends SessionUser {
+  disabled: boolean;
+  createdAt: string;
+  lastLoginAt: string | null;
+}
+
+/** What the audit log records. */
+export const AUDIT_ACTIONS = [
+  'login',
+  'login_failed',
+  'logout',
+  'password_change',
+  'user_create',
+  'user_update',
+  'live_view',
+  'playback',
+  'export',
+  'node_command',
+  'node_enrol',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** `GET /api/audit` (admin): newest first, keyset-paginated. */
+export const AuditQuery = Type.Object({
+  action: Type.Optional(Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)))),
+  /** A username. */
+  user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  camera: Type.Optional(CameraId),
+  from: Type.Optional(IsoTime),
+  to: Type.Optional(IsoTime),
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$' })),
+});
+export type AuditQuery = Static<typeof AuditQuery>;
+
+export interface AuditEntryView {
+  id: string;
+  at: string;
+  userId: string | null;
+  username: string;
+  action: AuditAction;
+  cameraId: string | null;
+  nodeId: string | null;
+  ip: string | null;
+  detail: unknown;
+}
+
+export interface AuditPage {
+  entries: AuditEntryView[];
+  nextCursor: string | null;
+}
+
+/** `POST /api/cameras/:id/playback`: a recorded range to play, at most 24 h. */
+export const PlaybackRequest = Type.Object({ from: IsoTime, to: IsoTime }, { additionalProperties: false });
+export type PlaybackRequest = Static<typeof PlaybackRequest>;
+
+export interface PlaybackGrant {
+  cameraId: string;
+  from: string;
+  to: string;
+  /** The storage gateway's VOD playlist for the range. */
+  playlistUrl: string;
+}
+
+/** `POST /api/cameras/:id/live`: the audited start of a live view. */
+export interface LiveViewGrant {
+  cameraId: string;
+  nodeId: string;
+  /** Identifies this view in the audit log and in live signalling. */
+  viewId: string;
+  at: string;
+}
