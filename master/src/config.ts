@@ -28,6 +28,8 @@ export interface MasterConfig {
   trustProxy: string[];
   /** Base URL dashboards use to reach the storage gateway (event snapshot links). */
   gatewayPublicUrl: string;
+  /** Base URL the master itself reaches the gateway at (exports); defaults to the public one. */
+  gatewayUrl: string;
   /** How often the newest heartbeat of each node is written (one statement per flush). */
   heartbeatFlushMs: number;
   /** A node online by its status but without a heartbeat for this long is stale; 0: never. */
@@ -102,6 +104,13 @@ function users(env: NodeJS.ProcessEnv): UsersConfig {
   };
 }
 
+function httpUrl(env: NodeJS.ProcessEnv, key: string, dflt: string): string {
+  const url = (env[key]?.trim() || dflt).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+/.test(url) || !URL.canParse(url))
+    throw new ConfigError(`${key} must be an http(s) URL, got "${url}"`);
+  return url;
+}
+
 function trustProxy(env: NodeJS.ProcessEnv): string[] {
   const list = (env.MASTER_TRUST_PROXY ?? '')
     .split(',')
@@ -147,9 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!levels.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')}`);
   const origins = env.MASTER_CORS_ORIGINS?.trim();
-  const gatewayPublicUrl = (env.GATEWAY_PUBLIC_URL?.trim() || 'http://127.0.0.1:8090').replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/\s]+/.test(gatewayPublicUrl) || !URL.canParse(gatewayPublicUrl))
-    throw new ConfigError(`GATEWAY_PUBLIC_URL must be an http(s) URL, got "${gatewayPublicUrl}"`);
+  const gatewayPublicUrl = httpUrl(env, 'GATEWAY_PUBLIC_URL', 'http://127.0.0.1:8090');
   return {
     httpHost: env.MASTER_HTTP_HOST ?? '0.0.0.0',
     httpPort: port(env, 'MASTER_HTTP_PORT', 8080),
@@ -168,5 +175,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
     users: users(env),
     logLevel,
     gatewayPublicUrl,
+    gatewayUrl: httpUrl(env, 'GATEWAY_URL', gatewayPublicUrl),
   };
 }

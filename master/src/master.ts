@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { UserAccounts } from './auth/accounts.ts';
 import { AuditLog } from './auth/audit-log.ts';
@@ -11,6 +12,8 @@ import { EventIngest } from './events/event-ingest.ts';
 import { EventRepository } from './events/event-repository.ts';
 import { toEventView } from './events/event-view.ts';
 import { TimelineReader } from './events/timeline.ts';
+import { ExportJobs } from './exports/export-jobs.ts';
+import { ExportRepository } from './exports/export-repository.ts';
 import { attachFleetIngest } from './fleet/ingest.ts';
 import { NodeCommands } from './fleet/node-commands.ts';
 import { NodeRepository } from './fleet/node-repository.ts';
@@ -133,6 +136,17 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   });
   await events.start(broker);
 
+  // exports: MP4s of recorded ranges made with ffmpeg from the gateway's playlists
+  const exportRepo = new ExportRepository(db.prisma);
+  const exportJobs = new ExportJobs({
+    repo: exportRepo,
+    dir: join(config.dataDir, 'exports'),
+    gatewayUrl: config.gatewayUrl,
+    log: log.child({ part: 'exports' }),
+    onFinished: (state) => metrics.exports.inc({ state }),
+  });
+  await exportJobs.start();
+
   // http: API, metrics and websocket
   const http = await buildHttpServer({
     registry,
@@ -153,6 +167,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     auth: { accounts, audit, metrics, secureCookie: config.users.secureCookie },
     views: { registry, gatewayUrl: config.gatewayPublicUrl },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
+    exports: { jobs: exportJobs, repo: exportRepo },
     credentials: {
       audit,
       metrics,
@@ -177,6 +192,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       hub.closeAll();
       await http.close();
       commands.stop();
+      await exportJobs.stop();
       await broker.stop();
       await events.stop();
       await registry.idle();

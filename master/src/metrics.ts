@@ -118,6 +118,12 @@ export function createMetrics() {
       labelNames: ['action'] as const,
       registers: [registry],
     }),
+    exports: new Counter({
+      name: 'cctv_exports_total',
+      help: 'MP4 exports finished, by state (done, failed)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
     nodeCommands: new Counter({
       name: 'cctv_node_commands_total',
       help: 'Commands sent to nodes, by command and result (ok, error, timeout)',

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type {
   AuditPage,
   CameraView,
   EventPage,
   EventView,
+  ExportJobView,
   FleetSocketMessage,
   NodeView,
   PlaybackGrant,
@@ -13,12 +16,13 @@ import type {
 } from '@cctv/protocol';
 import { pino } from 'pino';
 import type { WebSocket } from 'ws';
-import { onCleanup, startTestDatabase, waitFor } from '../../test/support/index.ts';
+import { onCleanup, repoRoot, startTestDatabase, waitFor } from '../../test/support/index.ts';
 import { type ApiSession, signIn, testMasterEnv } from '../../test/support/session.ts';
 import { loadConfig } from '../src/config.ts';
 import { startMaster } from '../src/master.ts';
 import { type EventHarness, event, startEventHarness } from './event-harness.ts';
 
+const run = promisify(execFile);
 const VIEWER_PASSWORD = 'viewer-secret-pass-7';
 
 /** Collects the messages of a dashboard socket from its opening. */
@@ -190,6 +194,52 @@ describe('users, sessions, camera access and the audit log', () => {
     ]);
   });
 
+  it('keeps exports to operators of the camera, and reports a failed export with its reason', async () => {
+    const range = { from: '2026-02-01T10:00:00Z', to: '2026-02-01T10:05:00Z' };
+    const refused = await viewer.postJson('/api/exports', { cameraId: 'ua-cam', ...range });
+    assert.equal(refused.status, 403, 'viewers do not export');
+    const op = await admin.postJson('/api/users', {
+      username: 'op.export',
+      password: 'operator-secret-55',
+      role: 'operator',
+      cameras: ['ua-cam'],
+    });
+    assert.equal(op.status, 201);
+    const operator = await signIn(base, 'op.export', 'operator-secret-55');
+    assert.equal((await operator.postJson('/api/exports', { cameraId: 'ub-cam', ...range })).status, 403);
+    const long = { from: '2026-02-01T10:00:00Z', to: '2026-02-01T11:00:01Z' };
+    assert.equal((await operator.postJson('/api/exports', { cameraId: 'ua-cam', ...long })).status, 400);
+    const asked = await operator.postJson('/api/exports', { cameraId: 'ua-cam', ...range });
+    assert.equal(asked.status, 202);
+    const job = (await asked.json()) as ExportJobView;
+    assert.equal(job.downloadUrl, null);
+    // The gateway of this harness does not exist: the job fails and says why.
+    const failed = await waitFor(
+      'export failed',
+      async () => {
+        const j = await operator.getJson<ExportJobView>(`/api/exports/${job.id}`);
+        return j.state === 'failed' ? j : null;
+      },
+      20_000,
+      100,
+    );
+    assert.ok(failed.error && failed.error.length > 0);
+    assert.equal((await operator.fetch(`/api/exports/${job.id}/file`)).status, 409);
+    assert.equal((await viewer.fetch(`/api/exports/${job.id}`)).status, 404, 'not the viewer’s export');
+    assert.equal((await admin.fetch(`/api/exports/${job.id}`)).status, 200, 'admins see every export');
+    assert.deepEqual(
+      (await operator.getJson<ExportJobView[]>('/api/exports')).map((j) => j.id),
+      [job.id],
+    );
+    const audit = await admin.getJson<AuditPage>('/api/audit?action=export&user=op.export');
+    assert.deepEqual(audit.entries[0]?.detail, {
+      jobId: job.id,
+      from: '2026-02-01T10:00:00.000Z',
+      to: '2026-02-01T10:05:00.000Z',
+    });
+    assert.equal(await h.metric('cctv_exports_total{state="failed"}'), 1);
+  });
+
   it('rate-limits failed sign-ins per username, audits them, and keeps others signing in', async () => {
     const login = (username: string, password: string) =>
       fetch(`${base}/api/auth/login`, {
@@ -327,8 +377,39 @@ describe('the first admin', () => {
       await first.stop();
     }
     const second = await startMaster(loadConfig(env), log);
-    assert.equal(second.firstAdmin, null);
-    await second.stop();
+    try {
+      assert.equal(second.firstAdmin, null);
+      // The CLI manages users beside a running master, with the same rules.
+      const cli = (args: string[], password?: string) => {
+        const p = run(process.execPath, ['--import', 'tsx', 'master/bin/user.ts', ...args], {
+          cwd: repoRoot,
+          env: { ...process.env, DATABASE_URL: db.url, CCTV_PASSWORD: password ?? '' },
+        });
+        // No password on stdin either: an empty stdin makes the CLI generate one.
+        p.child.stdin?.end();
+        return p;
+      };
+      const created = await cli(
+        ['create', 'Night.Guard', '--role', 'viewer', '--cameras', 'cam-x,cam-y'],
+        'night-shift-pass-42',
+      );
+      assert.match(created.stdout, /created night.guard \(viewer\)/);
+      const s = await signIn(`http://127.0.0.1:${second.httpPort}`, 'night.guard', 'night-shift-pass-42');
+      assert.deepEqual((await s.getJson<{ cameras: string[] }>('/api/auth/me')).cameras, ['cam-x', 'cam-y']);
+      await cli(['update', 'night.guard', '--disable']);
+      assert.equal((await s.fetch('/api/auth/me')).status, 401, 'disabling ends the session');
+      const listed = await cli(['list']);
+      assert.match(listed.stdout, /night\.guard\tviewer\tcam-x,cam-y\tdisabled/);
+      const weak = await cli(['create', 'weak.one', '--role', 'viewer'], 'short').catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+      assert.equal((weak as { code: number }).code, 1);
+      assert.match((weak as { stderr: string }).stderr, /at least 12 characters/);
+      const generated = await cli(['set-password', 'night.guard']);
+      assert.match(generated.stdout, /password \(shown only this once\): \S{20,}/);
+    } finally {
+      await second.stop();
+    }
     assert.throws(() => loadConfig({ ...env, MASTER_ADMIN_PASSWORD: 'short' }), /MASTER_ADMIN_PASSWORD/);
   });
 });

@@ -92,6 +92,7 @@ export const AUDIT_ACTIONS = [
   'live_view',
   'playback',
   'export',
+  'export_download',
   'node_command',
   'node_enrol',
 ] as const;
@@ -146,4 +147,33 @@ export interface LiveViewGrant {
   /** Identifies this view in the audit log and in live signalling. */
   viewId: string;
   at: string;
+}
+
+/** `POST /api/exports`: an MP4 of one camera's recording, at most 1 h. */
+export const EXPORT_MAX_RANGE_MS = 3600_000;
+export const ExportRequest = Type.Object(
+  { cameraId: CameraId, from: IsoTime, to: IsoTime },
+  { additionalProperties: false },
+);
+export type ExportRequest = Static<typeof ExportRequest>;
+
+export const ExportIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+export type ExportIdParams = Static<typeof ExportIdParams>;
+
+export interface ExportJobView {
+  id: string;
+  cameraId: string;
+  from: string;
+  to: string;
+  username: string;
+  state: 'queued' | 'running' | 'done' | 'failed' | 'expired';
+  /** 0..1 */
+  progress: number;
+  bytes: number | null;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  expiresAt: string | null;
+  /** `/api/exports/:id/file` once done. */
+  downloadUrl: string | null;
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createPrismaClient, embeddedDatabaseUrl } from '@cctv/db';
-import type { NodeView } from '@cctv/protocol';
+import type { ExportJobView, NodeView } from '@cctv/protocol';
 import {
   freePort,
   onCleanup,
@@ -60,6 +60,7 @@ describe('cluster end to end', () => {
       MQTT_HOST: '127.0.0.1',
       EMBEDDED_PG_PORT: String(pgPort),
       DATABASE_URL: '',
+      GATEWAY_PUBLIC_URL: gatewayUrl,
     });
     await waitHealthy(master, `${masterUrl}/healthz`);
     // A first start on an empty database prints the first admin's password on the console, once.
@@ -193,6 +194,60 @@ describe('cluster end to end', () => {
       Math.abs(duration - expectedS) <= SEGMENT_S + 0.5,
       `playlist duration ${duration} s, indexed ${expectedS} s`,
     );
+  });
+
+  it('exports the recorded range as an MP4 without re-encoding, audited when asked and downloaded', async () => {
+    const db = createPrismaClient(dbUrl, 2);
+    onCleanup(() => db.$disconnect());
+    const rows = await db.segment.findMany({ where: { cameraId: CAMERA }, orderBy: { startAt: 'asc' } });
+    const first = rows[0];
+    const last = rows.at(-1);
+    assert.ok(first && last);
+    const from = new Date(first.startAt.getTime() - 1).toISOString();
+    const to = new Date(last.startAt.getTime() + last.durationMs).toISOString();
+    const expectedS = rows.reduce((s, r) => s + r.durationMs, 0) / 1000;
+    const asked = await admin.postJson('/api/exports', { cameraId: CAMERA, from, to });
+    assert.equal(asked.status, 202, await asked.clone().text());
+    const job = (await asked.json()) as ExportJobView;
+    const done = await waitFor(
+      'export done',
+      async () => {
+        const j = await admin.getJson<ExportJobView>(`/api/exports/${job.id}`);
+        if (j.state === 'failed') throw new Error(`export failed: ${j.error}`);
+        return j.state === 'done' ? j : null;
+      },
+      60_000,
+      200,
+    );
+    assert.equal(done.progress, 1);
+    const file = await admin.fetch(done.downloadUrl ?? '');
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.get('content-type'), 'video/mp4');
+    assert.match(file.headers.get('content-disposition') ?? '', /attachment; filename=".+\.mp4"/);
+    const bytes = Buffer.from(await file.arrayBuffer());
+    assert.equal(bytes.length, done.bytes);
+    const path = join(await tempDir('cctv-export-'), 'export.mp4');
+    await writeFile(path, bytes);
+    const { stdout } = await run('ffprobe', [
+      ...[
+        '-v',
+        'error',
+        '-show_entries',
+        'stream=codec_name:format=duration,format_name',
+        '-of',
+        'json',
+        path,
+      ],
+    ]);
+    const probe = JSON.parse(stdout) as { streams: { codec_name: string }[]; format: { duration: string } };
+    assert.equal(probe.streams[0]?.codec_name, 'hevc', 'copied, not re-encoded');
+    const duration = Number(probe.format.duration);
+    assert.ok(Math.abs(duration - expectedS) <= SEGMENT_S + 0.5, `MP4 ${duration} s, indexed ${expectedS} s`);
+    const audit = await admin.getJson<{ entries: { action: string; detail: { jobId?: string } }[] }>(
+      `/api/audit?camera=${CAMERA}`,
+    );
+    const actions = audit.entries.filter((e) => e.detail?.jobId === job.id).map((e) => e.action);
+    assert.deepEqual(actions.sort(), ['export', 'export_download']);
   });
 
   it('marks the agent offline within 2 s of a SIGKILL', async () => {

@@ -10,6 +10,7 @@ import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
 import { type CredentialRouteDeps, credentialRoutes } from './credential-routes.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
+import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
 import { installSessionAuth, userOf } from './session-auth.ts';
 import { type ViewRouteDeps, viewRoutes } from './view-routes.ts';
@@ -34,6 +35,8 @@ export interface HttpDeps {
   views: Omit<ViewRouteDeps, 'metrics' | 'audit'>;
   /** Commands relayed to nodes (audited). */
   commands: Omit<CommandRouteDeps, 'metrics' | 'audit' | 'registry'>;
+  /** MP4 exports (audited). */
+  exports: Omit<ExportRouteDeps, 'metrics' | 'audit'>;
 }
 
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
@@ -124,6 +127,7 @@ export async function buildHttpServer(deps: HttpDeps) {
     audit: deps.auth.audit,
     metrics: deps.metrics,
   });
+  await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
