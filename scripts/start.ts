@@ -130,7 +130,6 @@ try {
     {
       MASTER_URL: masterUrl,
       MASTER_PUBLIC_URL: `http://${host}:${ports.master}`,
-      GATEWAY_PUBLIC_URL: `http://${host}:${ports.gateway}`,
       NEXT_TELEMETRY_DISABLED: '1',
     },
     join(root, 'dashboard'),

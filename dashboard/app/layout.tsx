@@ -1,6 +1,8 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
+import { SessionBar } from '@/components/session-bar';
+import { fetchSessionUser } from '@/lib/master-api';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -8,7 +10,8 @@ export const metadata: Metadata = {
   description: 'Fleet health and recordings of the edge CCTV cluster',
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const user = await fetchSessionUser();
   return (
     <html lang="en">
       <body>
@@ -17,6 +20,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             <span className="rec" aria-hidden="true" /> CCTV control room
           </Link>
           <Link href="/">Fleet</Link>
+          <SessionBar user={user} />
         </nav>
         <main>{children}</main>
       </body>

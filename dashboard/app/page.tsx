@@ -7,7 +7,7 @@ export const dynamic = 'force-dynamic';
 
 export default async function FleetPage() {
   const env = runtimeEnv();
-  const nodes = await fetchNodes();
+  const nodes = await fetchNodes('/');
   return (
     <FleetTable
       masterPublicUrl={env.masterPublicUrl}

@@ -16,6 +16,8 @@ export function FleetTable({ masterPublicUrl, initialNodes, loadError }: Props) 
   const { nodes, state, attempt } = useFleet(masterPublicUrl, initialNodes);
   const now = useNow();
   const online = nodes.filter((n) => n.state === 'online').length;
+  // Stale nodes still say they are online but have stopped sending heartbeats: not healthy.
+  const stale = nodes.filter((n) => n.state === 'stale').length;
   const cameras = nodes.reduce((sum, n) => sum + n.cameras.length, 0);
 
   return (
@@ -23,8 +25,11 @@ export function FleetTable({ masterPublicUrl, initialNodes, loadError }: Props) 
       <header className="panel-head">
         <h1>Fleet</h1>
         <div className="summary">
-          <span>
+          <span data-testid="online-count">
             <b>{online}</b>/{nodes.length} nodes online
+          </span>
+          <span data-testid="stale-count" className={stale > 0 ? 'summary-warn' : ''}>
+            <b>{stale}</b> stale
           </span>
           <span>
             <b>{cameras}</b> cameras
@@ -51,7 +56,7 @@ export function FleetTable({ masterPublicUrl, initialNodes, loadError }: Props) 
             {nodes.length === 0 ? (
               <tr>
                 <td colSpan={8} className="empty">
-                  No nodes have reported yet.
+                  No nodes to show: none has reported yet, or none has a camera in your access list.
                 </td>
               </tr>
             ) : (

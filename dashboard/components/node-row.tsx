@@ -6,9 +6,15 @@ import { StateBadge } from './state-badge';
 
 export function NodeRow({ node, now }: { node: NodeView; now: number | null }) {
   const hb = heartbeatFigures(node.heartbeat);
-  const online = node.state === 'online';
+  // A stale node may still be recording; only an offline one fades into the background.
+  const offline = node.state === 'offline';
   return (
-    <tr data-testid="node-row" data-node-id={node.id} data-state={node.state} className={online ? '' : 'dim'}>
+    <tr
+      data-testid="node-row"
+      data-node-id={node.id}
+      data-state={node.state}
+      className={offline ? 'dim' : ''}
+    >
       <td className="mono">{node.id}</td>
       <td>
         {node.hostname ?? '—'}

@@ -1,13 +1,15 @@
 'use client';
 
+import type { PlaybackGrant } from '@cctv/protocol';
 import type { ErrorData } from 'hls.js';
 import { useEffect, useRef, useState } from 'react';
-import { VOD_RANGES_MIN, type VodRangeMin, vodRangeUrl } from '@/lib/vod-url';
+import { errorOf, loginPath } from '@/lib/session';
+import { playbackPath, VOD_RANGES_MIN, type VodRangeMin, vodRange } from '@/lib/vod-url';
 
-type Status =
-  | { kind: 'loading' }
-  | { kind: 'ready' }
-  | { kind: 'error'; message: string; cause: 'network' | 'decode' };
+/** `access`: the master refused this camera; `grant`: any other refusal of the playback request. */
+type ErrorCause = 'network' | 'decode' | 'access' | 'grant';
+
+type Status = { kind: 'loading' } | { kind: 'ready' } | { kind: 'error'; message: string; cause: ErrorCause };
 
 const HLS_MIME = 'application/vnd.apple.mpegurl';
 
@@ -25,11 +27,45 @@ function describeMediaError(video: HTMLVideoElement): string {
   return `media error ${err.code}${err.message ? `: ${err.message}` : ''}`;
 }
 
+type Grant = { ok: true; grant: PlaybackGrant } | { ok: false; status: number; message: string };
+
+/** Asks the master for the range; the grant is what authorises and audits this playback. */
+async function requestGrant(cameraId: string, minutes: number, signal: AbortSignal): Promise<Grant> {
+  const res = await fetch(playbackPath(cameraId), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(vodRange(minutes, Date.now())),
+    cache: 'no-store',
+    signal,
+  });
+  if (res.ok) return { ok: true, grant: (await res.json()) as PlaybackGrant };
+  const err = await errorOf(res);
+  const message =
+    err?.code === 'MASTER_UNREACHABLE'
+      ? 'the master is unreachable'
+      : `HTTP ${res.status}${err ? `: ${err.message}` : ''}`;
+  return { ok: false, status: res.status, message };
+}
+
+function errorText(status: Extract<Status, { kind: 'error' }>): string {
+  switch (status.cause) {
+    case 'access':
+      return 'This camera is not in your access list, so its recordings cannot be played. An administrator can grant access.';
+    case 'grant':
+      return `Could not open the recording (${status.message}).`;
+    case 'network':
+      return `Could not load the recording (${status.message}). Is the storage gateway reachable, and was anything recorded in this range?`;
+    case 'decode':
+      return `This browser cannot decode the recording (${status.message}). Recordings are H.265; use a browser with HEVC decoding (Safari, or Chrome/Edge with hardware support).`;
+  }
+}
+
 /**
  * Plays a time range of recording through hls.js (or native HLS where the browser has it).
- * `playlistUrl` is the camera's VOD playlist on the gateway, without a time range.
+ * The playlist URL comes from the master's playback grant for the chosen range, never built
+ * here, so every playback passes the camera access check and lands in the audit log.
  */
-export function VodPlayer({ playlistUrl }: { playlistUrl: string }) {
+export function VodPlayer({ cameraId }: { cameraId: string }) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const [range, setRange] = useState<VodRangeMin>(2);
   const [reload, setReload] = useState(0);
@@ -41,15 +77,15 @@ export function VodPlayer({ playlistUrl }: { playlistUrl: string }) {
   useEffect(() => {
     const video = videoRef.current;
     if (!video) return;
-    const url = vodRangeUrl(playlistUrl, range, Date.now());
-    setSrc(url);
+    setSrc(null);
     setStatus({ kind: 'loading' });
 
     let cancelled = false;
+    const grantRequest = new AbortController();
     let destroy = () => {};
     // hls.js explains a failure better than the media element, so its text wins when both report.
     let hlsReported = false;
-    const fail = (message: string, cause: 'network' | 'decode' = 'decode') => {
+    const fail = (message: string, cause: ErrorCause = 'decode') => {
       if (!cancelled) setStatus({ kind: 'error', message, cause });
     };
     const onVideoError = () => {
@@ -64,44 +100,64 @@ export function VodPlayer({ playlistUrl }: { playlistUrl: string }) {
     // hls.js (Media Source Extensions) first: it reports why a stream fails. Native HLS only
     // where MSE is missing (iPhone Safari); recent Chromium also claims native HLS but then
     // reports every failure, network or codec, as an opaque demuxer error.
-    const playNative = () => {
-      if (!video.canPlayType(HLS_MIME)) {
-        fail('this browser has neither Media Source Extensions nor native HLS');
-        return;
-      }
-      video.src = url;
-      destroy = () => {
-        video.removeAttribute('src');
-        video.load();
-      };
-    };
-    import('hls.js')
-      .then(({ default: Hls }) => {
-        if (cancelled) return;
-        if (!Hls.isSupported()) {
-          playNative();
+    const play = (url: string) => {
+      const playNative = () => {
+        if (!video.canPlayType(HLS_MIME)) {
+          fail('this browser has neither Media Source Extensions nor native HLS');
           return;
         }
-        const hls = new Hls({ lowLatencyMode: false });
-        hls.on(Hls.Events.ERROR, (_event, data) => {
-          if (!data.fatal) return;
-          hlsReported = true;
-          fail(describeHlsError(data), data.type === Hls.ErrorTypes.NETWORK_ERROR ? 'network' : 'decode');
-          hls.destroy();
-        });
-        hls.loadSource(url);
-        hls.attachMedia(video);
-        destroy = () => hls.destroy();
+        video.src = url;
+        destroy = () => {
+          video.removeAttribute('src');
+          video.load();
+        };
+      };
+      import('hls.js')
+        .then(({ default: Hls }) => {
+          if (cancelled) return;
+          if (!Hls.isSupported()) {
+            playNative();
+            return;
+          }
+          const hls = new Hls({ lowLatencyMode: false });
+          hls.on(Hls.Events.ERROR, (_event, data) => {
+            if (!data.fatal) return;
+            hlsReported = true;
+            fail(describeHlsError(data), data.type === Hls.ErrorTypes.NETWORK_ERROR ? 'network' : 'decode');
+            hls.destroy();
+          });
+          hls.loadSource(url);
+          hls.attachMedia(video);
+          destroy = () => hls.destroy();
+        })
+        .catch((err: unknown) => fail(`could not load the player: ${String(err)}`));
+    };
+
+    requestGrant(cameraId, range, grantRequest.signal)
+      .then((answer) => {
+        if (cancelled) return;
+        if (answer.ok) {
+          setSrc(answer.grant.playlistUrl);
+          play(answer.grant.playlistUrl);
+        } else if (answer.status === 401) {
+          const { pathname, search } = window.location;
+          window.location.assign(loginPath(`${pathname}${search}`));
+        } else {
+          fail(answer.message, answer.status === 403 ? 'access' : 'grant');
+        }
       })
-      .catch((err: unknown) => fail(`could not load the player: ${String(err)}`));
+      .catch((err: unknown) => {
+        if (!cancelled) fail(`the dashboard server is unreachable: ${String(err)}`, 'grant');
+      });
 
     return () => {
       cancelled = true;
+      grantRequest.abort();
       video.removeEventListener('error', onVideoError);
       video.removeEventListener('loadeddata', onReady);
       destroy();
     };
-  }, [playlistUrl, range, reload]);
+  }, [cameraId, range, reload]);
 
   return (
     <div className="player">
@@ -133,9 +189,7 @@ export function VodPlayer({ playlistUrl }: { playlistUrl: string }) {
       <video ref={videoRef} data-testid="vod-player" controls muted autoPlay playsInline className="video" />
       {status.kind === 'error' ? (
         <p className="notice" role="alert" data-testid="vod-error" data-cause={status.cause}>
-          {status.cause === 'network'
-            ? `Could not load the recording (${status.message}). Is the storage gateway reachable, and was anything recorded in this range?`
-            : `This browser cannot decode the recording (${status.message}). Recordings are H.265; use a browser with HEVC decoding (Safari, or Chrome/Edge with hardware support).`}
+          {errorText(status)}
         </p>
       ) : null}
       {src ? (

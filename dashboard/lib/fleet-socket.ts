@@ -2,11 +2,31 @@
 
 import type { FleetSocketMessage, NodeView } from '@cctv/protocol';
 import { useEffect, useState } from 'react';
+import { loginPath } from './session';
 
 export type SocketState = 'connecting' | 'live' | 'reconnecting';
 
 const MIN_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 10_000;
+/** The master's close code for a session that ended (sign-out, rights changed). */
+const SESSION_ENDED = 4001;
+/**
+ * A browser only sees a refused upgrade (401) as a socket that never opened; after this many
+ * in a row the session is checked, so an expired one ends on the sign-in page, not in retries.
+ */
+const FAILED_OPENS_BEFORE_CHECK = 3;
+
+/** Goes to the sign-in page when the master no longer knows the session; anything else: keep trying. */
+async function leaveIfSignedOut(): Promise<void> {
+  try {
+    const res = await fetch('/api/auth/me', { cache: 'no-store' });
+    if (res.status !== 401) return;
+  } catch {
+    return;
+  }
+  const { pathname, search } = window.location;
+  window.location.assign(loginPath(`${pathname}${search}`));
+}
 
 /** `http://host:8080` → `ws://host:8080/ws`. */
 export function fleetSocketUrl(masterPublicUrl: string): string {
@@ -41,7 +61,8 @@ function parse(data: unknown): FleetSocketMessage | null {
 /**
  * The fleet as pushed by the master's websocket, starting from the server-rendered list.
  * Reconnects with exponential backoff (plus jitter) whenever the socket drops; every
- * reconnect begins with a fresh snapshot, so nothing missed while away stays stale.
+ * reconnect begins with a fresh snapshot, so nothing missed while away stays stale. The
+ * browser sends the session cookie with the upgrade itself.
  */
 export function useFleet(masterPublicUrl: string, initial: NodeView[]) {
   const [nodes, setNodes] = useState(initial);
@@ -52,20 +73,28 @@ export function useFleet(masterPublicUrl: string, initial: NodeView[]) {
     let socket: WebSocket | null = null;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let failures = 0;
+    let failedOpens = 0;
     let closed = false;
 
     const connect = () => {
+      let opened = false;
       socket = new WebSocket(fleetSocketUrl(masterPublicUrl));
       socket.onopen = () => {
+        opened = true;
         failures = 0;
+        failedOpens = 0;
         setState('live');
       };
       socket.onmessage = (ev) => {
         const msg = parse(ev.data);
         if (msg) setNodes((prev) => applyMessage(prev, msg));
       };
-      socket.onclose = () => {
+      socket.onclose = (ev) => {
         if (closed) return;
+        failedOpens = opened ? 0 : failedOpens + 1;
+        const checkSession =
+          ev.code === SESSION_ENDED || (failedOpens > 0 && failedOpens % FAILED_OPENS_BEFORE_CHECK === 0);
+        if (checkSession) void leaveIfSignedOut();
         setState('reconnecting');
         const base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** failures);
         failures += 1;

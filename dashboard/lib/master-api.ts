@@ -1,13 +1,34 @@
-import type { CameraView, NodeView } from '@cctv/protocol';
+import type { CameraView, NodeView, SessionUser } from '@cctv/protocol';
+import { headers } from 'next/headers';
+import { redirect } from 'next/navigation';
 import { runtimeEnv } from './runtime-env';
+import { loginPath, SESSION_COOKIE } from './session';
 
 /** Server-side reads of the master's REST API; a failure is returned, not thrown, so pages still render. */
 export type Fetched<T> = { ok: true; value: T } | { ok: false; error: string };
 
-async function getJson<T>(path: string): Promise<Fetched<T>> {
+type Answer<T> = Fetched<T> | { ok: false; unauthenticated: true };
+
+/** The visitor's session and address, so the master answers for them and not for this server. */
+async function forwardedHeaders(): Promise<Headers> {
+  const incoming = await headers();
+  const out = new Headers();
+  const cookie = incoming.get('cookie');
+  if (cookie) out.set('cookie', cookie);
+  const forwardedFor = incoming.get('x-forwarded-for');
+  if (forwardedFor) out.set('x-forwarded-for', forwardedFor);
+  return out;
+}
+
+async function request<T>(path: string): Promise<Answer<T>> {
   const url = `${runtimeEnv().masterUrl}${path}`;
   try {
-    const res = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(url, {
+      headers: await forwardedHeaders(),
+      cache: 'no-store',
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (res.status === 401) return { ok: false, unauthenticated: true };
     if (!res.ok) return { ok: false, error: `${url}: HTTP ${res.status}` };
     return { ok: true, value: (await res.json()) as T };
   } catch (err) {
@@ -15,5 +36,24 @@ async function getJson<T>(path: string): Promise<Fetched<T>> {
   }
 }
 
-export const fetchNodes = () => getJson<NodeView[]>('/api/nodes');
-export const fetchCameras = () => getJson<CameraView[]>('/api/cameras');
+/**
+ * A read for the page at `returnTo`. An ended session sends the visitor to sign in and then
+ * back there, rather than rendering the page as if the fleet were empty.
+ */
+async function getJson<T>(path: string, returnTo: string): Promise<Fetched<T>> {
+  const answer = await request<T>(path);
+  // redirect() throws, so it stays outside request()'s try/catch.
+  if ('unauthenticated' in answer) redirect(loginPath(returnTo));
+  return answer;
+}
+
+export const fetchNodes = (returnTo: string) => getJson<NodeView[]>('/api/nodes', returnTo);
+export const fetchCameras = (returnTo: string) => getJson<CameraView[]>('/api/cameras', returnTo);
+
+/** Who is signed in, or null (no session, an ended one, or no master): never redirects. */
+export async function fetchSessionUser(): Promise<SessionUser | null> {
+  const cookie = (await headers()).get('cookie') ?? '';
+  if (!cookie.includes(`${SESSION_COOKIE}=`)) return null;
+  const answer = await request<SessionUser>('/api/auth/me');
+  return answer.ok ? answer.value : null;
+}

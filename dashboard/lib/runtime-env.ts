@@ -1,11 +1,9 @@
 /** URLs the dashboard needs, read per request so one build serves any deployment. */
 export interface RuntimeEnv {
-  /** Where this server fetches the fleet from. */
+  /** Where this server reaches the master: server-side reads and the browser's `/api/*` proxy. */
   masterUrl: string;
   /** Where the browser opens the fleet websocket. */
   masterPublicUrl: string;
-  /** Where the browser loads VOD playlists. */
-  gatewayPublicUrl: string;
 }
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
@@ -15,6 +13,5 @@ export function runtimeEnv(): RuntimeEnv {
   return {
     masterUrl,
     masterPublicUrl: trimSlash(process.env.MASTER_PUBLIC_URL || masterUrl),
-    gatewayPublicUrl: trimSlash(process.env.GATEWAY_PUBLIC_URL || 'http://127.0.0.1:8090'),
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The dashboard in a real browser against a real master and agent: the fleet page shows the
- * node online, follows it offline over the websocket without a reload when the agent dies,
- * and the camera page renders its player (and a readable error where H.265 cannot play).
+ * The dashboard in a real browser against a real master and agent: a visitor signs in through
+ * the login form, the fleet page shows the node online, follows it offline over the websocket
+ * without a reload when the agent dies, and the camera page renders its player (and a readable
+ * error where H.265 cannot play). A viewer limited to another camera sees none of this fleet.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -9,10 +10,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { CameraView, NodeView } from '@cctv/protocol';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { AuditPage, CameraView } from '@cctv/protocol';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { enrolTestNode } from '../support/enrol.ts';
 import { freePort, repoRoot, startService, startTestDatabase, tempDir, waitFor } from '../support/index.ts';
+import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../support/session.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const NODE_ID = 'e2e-fleet-node';
@@ -21,12 +23,6 @@ const nextBin = join(repoRoot, 'node_modules/next/dist/bin/next');
 const artifacts = join(repoRoot, '.artifacts');
 const rowSelector = (state: string) =>
   `[data-testid="node-row"][data-node-id="${NODE_ID}"][data-state="${state}"]`;
-
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return (await res.json()) as T;
-}
 
 /** `next start` on the built dashboard, in its own process group so its children die with it. */
 function startDashboard(
@@ -85,8 +81,14 @@ const master = startService('master/src/main.ts', {
   MASTER_HTTP_PORT: String(httpPort),
   MQTT_PORT: String(mqttPort),
   MASTER_DATA_DIR: await tempDir('cctv-e2e-master-'),
+  // The empty database gets user `admin` with this password.
+  MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+  // The dashboard server forwards sign-ins and API calls from this host.
+  MASTER_TRUST_PROXY: '127.0.0.1,::1',
+  // Playback grants point here; nothing listens, so the player must explain the failure.
+  GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
 });
-await waitFor('master HTTP API', () => getJson<NodeView[]>(`${masterUrl}/api/nodes`), 30_000).catch(
+const admin: ApiSession = await waitFor('master HTTP API', () => signInAdmin(masterUrl), 30_000).catch(
   (err: Error) => {
     throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);
   },
@@ -110,12 +112,11 @@ const agentConfig = {
 await writeFile(configPath, JSON.stringify(agentConfig, null, 2)); // JSON is YAML
 const agent = startService('node-agent/src/main.ts', {}, ['--config', configPath]);
 
-const dashboard = startDashboard(dashboardPort, {
-  MASTER_URL: masterUrl,
-  MASTER_PUBLIC_URL: masterUrl,
-  GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
-});
+// The websocket host is the dashboard's host: the session cookie set through the dashboard's
+// API proxy goes along with the upgrade (cookies ignore ports).
+const dashboard = startDashboard(dashboardPort, { MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl });
 const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
+// Without a session the dashboard answers with its sign-in page (after a redirect).
 await waitFor('dashboard HTTP', async () => (await fetch(dashboardUrl)).ok, 60_000).catch((err: Error) => {
   throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
 });
@@ -135,14 +136,34 @@ const browser: Browser = await chromium.launch({
 });
 after(() => browser.close());
 
+const newContext = () => browser.newContext({ viewport: { width: 1920, height: 1080 } });
+/** The admin's browser: signed in by the first test, its cookie kept for the others. */
+const adminContext: BrowserContext = await newContext();
+
 let camera: CameraView | undefined;
 
-/** A fresh 1920×1080 page that fails the test on any uncaught page error. */
-async function openPage(): Promise<{ page: Page; pageErrors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+/** A fresh page in `context` that fails the test on any uncaught page error. */
+async function openPage(
+  context: BrowserContext = adminContext,
+): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
   return { page, pageErrors };
+}
+
+/** Fills and submits the sign-in form the page is on. */
+async function submitLogin(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Asserts the page is the sign-in page, asked to come back to `next`. */
+function assertOnLogin(page: Page, next: string): void {
+  const url = new URL(page.url());
+  assert.equal(url.pathname, '/login', `expected the sign-in page, got ${page.url()}`);
+  assert.equal(url.searchParams.get('next'), next);
 }
 
 function diagnostics(): string {
@@ -153,12 +174,43 @@ function diagnostics(): string {
   ].join('\n');
 }
 
+test('sends a visitor without a session to the sign-in form, refuses a wrong password, then signs in', {
+  timeout: 60_000,
+}, async () => {
+  const { page, pageErrors } = await openPage();
+  try {
+    await page.goto(dashboardUrl);
+    assertOnLogin(page, '/');
+    assert.equal(await page.getByTestId('session').count(), 0, 'the sign-in page shows a signed-in user');
+
+    await submitLogin(page, 'admin', 'not-the-admin-password');
+    const alert = page.getByRole('alert').filter({ hasText: 'Wrong username or password' });
+    await alert.waitFor({ timeout: 10_000 });
+    assertOnLogin(page, '/');
+
+    await submitLogin(page, 'admin', TEST_ADMIN_PASSWORD);
+    await page.waitForURL(`${dashboardUrl}/`, { timeout: 15_000 });
+    assert.equal((await page.getByTestId('session-user').textContent())?.trim(), 'admin');
+    assert.equal((await page.getByTestId('session-role').textContent())?.trim(), 'admin');
+    const cookies = await adminContext.cookies(dashboardUrl);
+    const session = cookies.find((c) => c.name === 'cctv_session');
+    assert.ok(
+      session?.httpOnly,
+      `no httpOnly session cookie on the dashboard host: ${JSON.stringify(cookies)}`,
+    );
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await page.close();
+  }
+});
+
 test('shows the node online, then offline after the agent dies, without a reload', {
   timeout: 90_000,
 }, async () => {
   const { page, pageErrors } = await openPage();
   try {
     await page.goto(dashboardUrl);
+    assert.equal(new URL(page.url()).pathname, '/', `not signed in: ${page.url()}`);
     await page.evaluate('window.__fleetMarker = "no-reload"');
     // Document loads only: the client router may rewrite the URL in place after hydration
     // (a same-document navigation), which is not a reload.
@@ -172,7 +224,7 @@ test('shows the node online, then offline after the agent dies, without a reload
     });
     await page.waitForSelector('[data-testid="live-indicator"][data-state="live"]', { timeout: 10_000 });
 
-    const cameras = await getJson<CameraView[]>(`${masterUrl}/api/cameras`);
+    const cameras = await admin.getJson<CameraView[]>('/api/cameras');
     const found = cameras.find((c) => c.nodeId === NODE_ID);
     assert.ok(found, `master lists no camera for ${NODE_ID}: ${JSON.stringify(cameras)}`);
     camera = found;
@@ -213,8 +265,14 @@ test('renders the camera page with its player and a readable playback error', {
     assert.equal((await name.textContent())?.trim(), cam.name || cam.id);
     await page.getByTestId('vod-player').waitFor({ state: 'visible', timeout: 10_000 });
 
-    const src = await page.locator('.player .src').textContent();
-    assert.match(src ?? '', new RegExp(`/v1/vod/${cam.id}\\.m3u8\\?from=.+&to=.+`));
+    // The playlist comes from the master's playback grant, which the audit log records.
+    const src = page.locator('.player .src');
+    await src.waitFor({ timeout: 10_000 });
+    assert.match((await src.textContent()) ?? '', new RegExp(`/v1/vod/${cam.id}\\.m3u8\\?from=.+&to=.+`));
+    const audit = await admin.getJson<AuditPage>(
+      `/api/audit?user=admin&action=playback&camera=${encodeURIComponent(cam.id)}`,
+    );
+    assert.ok(audit.entries.length > 0, 'the playback left no audit row');
 
     // No gateway listens here, so the player must end in a readable error, not a crash.
     const error = page.getByTestId('vod-error');
@@ -229,4 +287,43 @@ test('renders the camera page with its player and a readable playback error', {
   } finally {
     await page.close();
   }
+});
+
+test('a viewer limited to another camera sees none of the fleet and no player', {
+  timeout: 60_000,
+}, async () => {
+  assert.ok(camera, 'the fleet test found no camera');
+  const cam = camera;
+  const viewer = { username: 'e2e-viewer', password: 'distinct-viewer-pass-42' };
+  const created = await admin.postJson('/api/users', { ...viewer, role: 'viewer', cameras: ['other-cam'] });
+  assert.equal(created.status, 201, await created.text());
+
+  const context = await newContext();
+  const { page, pageErrors } = await openPage(context);
+  try {
+    await page.goto(dashboardUrl);
+    assertOnLogin(page, '/');
+    await submitLogin(page, viewer.username, viewer.password);
+    await page.waitForURL(`${dashboardUrl}/`, { timeout: 15_000 });
+    assert.equal((await page.getByTestId('session-user').textContent())?.trim(), viewer.username);
+    assert.equal((await page.getByTestId('session-role').textContent())?.trim(), 'viewer');
+    // Live means the master took the viewer's socket and sent its (filtered) snapshot.
+    await page.waitForSelector('[data-testid="live-indicator"][data-state="live"]', { timeout: 10_000 });
+    assert.equal(await page.getByTestId('node-row').count(), 0, 'the viewer sees a node of the fleet');
+    assert.equal(await page.getByTestId('camera-item').count(), 0, 'the viewer sees a camera of the fleet');
+
+    await page.goto(`${dashboardUrl}/cameras/${encodeURIComponent(cam.id)}`);
+    const denied = page.getByTestId('camera-denied');
+    await denied.waitFor({ timeout: 10_000 });
+    assert.match((await denied.textContent()) ?? '', /not in your access list/);
+    assert.equal(await page.getByTestId('vod-player').count(), 0, 'the viewer got a player');
+    await page.screenshot({ path: join(artifacts, 'camera-denied.png') });
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await context.close();
+  }
+
+  const logins = await admin.getJson<AuditPage>(`/api/audit?user=${viewer.username}&action=login`);
+  assert.ok(logins.entries.length > 0, "the viewer's sign-in left no audit row");
+  console.log(`viewer sign-in audited from ${logins.entries[0]?.ip ?? 'an unknown address'}`);
 });

@@ -1,8 +1,7 @@
-import { vodPath } from '@cctv/protocol';
 import type { Metadata } from 'next';
 import { CameraSummary } from '@/components/camera-summary';
 import { VodPlayer } from '@/components/vod-player';
-import { fetchNodes } from '@/lib/master-api';
+import { fetchCameras, fetchNodes } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 
 export const dynamic = 'force-dynamic';
@@ -28,7 +27,12 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 export default async function CameraPage({ params }: Props) {
   const id = cameraIdParam((await params).id);
   const env = runtimeEnv();
-  const nodes = await fetchNodes();
+  const returnTo = `/cameras/${encodeURIComponent(id)}`;
+  const [nodes, cameras] = await Promise.all([fetchNodes(returnTo), fetchCameras(returnTo)]);
+  // The master lists only the cameras this user may see. Unreachable, it cannot say: the
+  // player then asks for itself and shows what the master (or its absence) answers.
+  const hidden = cameras.ok && !cameras.value.some((c) => c.id === id);
+  const error = nodes.ok ? (cameras.ok ? null : cameras.error) : nodes.error;
   return (
     <section className="panel">
       <CameraSummary
@@ -36,8 +40,15 @@ export default async function CameraPage({ params }: Props) {
         masterPublicUrl={env.masterPublicUrl}
         initialNodes={nodes.ok ? nodes.value : []}
       />
-      {nodes.ok ? null : <p className="notice">Master unreachable: {nodes.error}</p>}
-      <VodPlayer playlistUrl={`${env.gatewayPublicUrl}${vodPath(id)}`} />
+      {error ? <p className="notice">Master unreachable: {error}</p> : null}
+      {hidden ? (
+        <p className="notice" role="alert" data-testid="camera-denied">
+          Camera <span className="mono">{id}</span> is not in your access list or unknown, so there is nothing
+          to play. An administrator can grant access to it.
+        </p>
+      ) : (
+        <VodPlayer cameraId={id} />
+      )}
     </section>
   );
 }

@@ -1,0 +1,33 @@
+/** Where a page sends a visitor without a session, and where it sends them back afterwards. */
+
+export const SESSION_COOKIE = 'cctv_session';
+export const LOGIN_PATH = '/login';
+
+/**
+ * `raw` when it is a path on this site, else `/`. Protocol-relative (`//host`) and
+ * backslash forms (`/\host`, which browsers read as `//host`) would leave the site after
+ * sign-in, so only a plain absolute path passes.
+ */
+export function safeNextPath(raw: unknown): string {
+  if (typeof raw !== 'string' || !raw.startsWith('/') || raw.startsWith('//')) return '/';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\\\u0000-\u001f\u007f]/.test(raw)) return '/';
+  if (raw === LOGIN_PATH || raw.startsWith(`${LOGIN_PATH}?`)) return '/';
+  return raw;
+}
+
+/** `/login?next=<path>`. */
+export function loginPath(next: string): string {
+  return `${LOGIN_PATH}?next=${encodeURIComponent(safeNextPath(next))}`;
+}
+
+/** The master's `{error:{code,message}}` body, or null for anything else. */
+export async function errorOf(res: Response): Promise<{ code: string; message: string } | null> {
+  try {
+    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown } };
+    const { code, message } = body.error ?? {};
+    return typeof code === 'string' ? { code, message: typeof message === 'string' ? message : code } : null;
+  } catch {
+    return null;
+  }
+}
