@@ -157,28 +157,32 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
   const batch = o.connectBatch ?? 50;
   for (let i = 0; i < nodeIds.length; i += batch) await Promise.all(nodeIds.slice(i, i + batch).map(connect));
 
-  // Heartbeats: each node on its own phase within the interval, so load is even.
+  // Heartbeats: a tick every 10 ms sends what the rate (nodes / interval) owes so far, round
+  // robin over the nodes, so every node beats once per interval on its own phase. Counting
+  // what is owed, not re-arming a timer per node, keeps the rate exact on a busy box (1,000
+  // intervals drift by the time their callbacks run late).
   const seqs = new Map<string, number>();
-  nodeIds.forEach((nodeId, i) => {
-    const start = setTimeout(
-      () => {
-        const beat = () => {
-          const seq = (seqs.get(nodeId) ?? 0) + 1;
-          seqs.set(nodeId, seq);
-          const client = clients.get(nodeId);
-          if (!client?.connected) return;
-          client.publish(topics.heartbeat(nodeId), JSON.stringify(heartbeat(seq, camerasOf(nodeId))), {
-            qos: 0,
-          });
-          heartbeatsSent++;
-        };
-        beat();
-        timers.push(setInterval(beat, o.heartbeatS * 1000));
-      },
-      (i / nodeIds.length) * o.heartbeatS * 1000,
-    );
-    timers.push(start);
-  });
+  const hbRate = nodeIds.length / o.heartbeatS;
+  const hbBegan = Date.now();
+  let hbOwed = 0;
+  let hbNext = 0;
+  timers.push(
+    setInterval(() => {
+      const due = Math.floor(((Date.now() - hbBegan) / 1000) * hbRate) - hbOwed;
+      for (let k = 0; k < due; k++) {
+        hbOwed++;
+        const nodeId = nodeIds[hbNext++ % nodeIds.length] as string;
+        const seq = (seqs.get(nodeId) ?? 0) + 1;
+        seqs.set(nodeId, seq);
+        const client = clients.get(nodeId);
+        if (!client?.connected) continue;
+        client.publish(topics.heartbeat(nodeId), JSON.stringify(heartbeat(seq, camerasOf(nodeId))), {
+          qos: 0,
+        });
+        heartbeatsSent++;
+      }
+    }, 10),
+  );
 
   // Events: a tick every 10 ms sends what the rate owes so far, round robin over cameras.
   const cameraIds = nodeIds.flatMap(camerasOf);

@@ -5,24 +5,12 @@
  * bounds the memory a burst of logins can take; the login rate limit stops guessing earlier.
  */
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '@cctv/protocol';
+import { Semaphore } from '../semaphore.ts';
 import { hashSecret, type ScryptParams, verifySecret } from './secret-hash.ts';
 
 export const PASSWORD_PARAMS: ScryptParams = { N: 2 ** 16, r: 8, p: 2 };
-const MAX_CONCURRENT = 2;
-
-let running = 0;
-const waiting: (() => void)[] = [];
-
-async function gated<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+// Two checks at once take 128 MiB at most, whatever a burst of sign-ins asks for.
+const checks = new Semaphore(2);
 
 export class PasswordPolicyError extends Error {
   readonly code = 'WEAK_PASSWORD';
@@ -41,11 +29,11 @@ export function checkPasswordPolicy(password: string, username: string): void {
 }
 
 export function hashPassword(password: string): Promise<string> {
-  return gated(() => hashSecret(password, PASSWORD_PARAMS));
+  return checks.run(() => hashSecret(password, PASSWORD_PARAMS));
 }
 
 export function verifyPassword(password: string, stored: string): Promise<boolean> {
-  return gated(() => verifySecret(password, stored));
+  return checks.run(() => verifySecret(password, stored));
 }
 
 let dummy: Promise<string> | null = null;

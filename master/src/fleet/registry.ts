@@ -7,6 +7,7 @@ import type {
   StatusMessage,
 } from '@cctv/protocol';
 import type { Logger } from 'pino';
+import { Semaphore } from '../semaphore.ts';
 import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { NodeRepository } from './node-repository.ts';
 
@@ -35,6 +36,12 @@ export class FleetRegistry {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly heartbeats: HeartbeatBatcher;
   private staleTimer: NodeJS.Timeout | null = null;
+  /**
+   * Node messages applied at once, across nodes. A wave of 1,000 last wills would otherwise
+   * queue 1,000 writes on the database pool, and an API read arriving then would wait behind
+   * all of them; with a few slots the pool keeps connections free for reads.
+   */
+  private readonly slots = new Semaphore(4);
   private checkingStale = false;
 
   constructor(
@@ -190,7 +197,7 @@ export class FleetRegistry {
 
   private serial(nodeId: string, work: () => Promise<void>): Promise<void> {
     const prev = this.queues.get(nodeId) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(work);
+    const next = prev.catch(() => {}).then(() => this.slots.run(work));
     this.queues.set(nodeId, next);
     const cleanup = () => {
       if (this.queues.get(nodeId) === next) this.queues.delete(nodeId);
