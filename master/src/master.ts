@@ -66,8 +66,10 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   const firstAdmin = await accounts.ensureFirstAdmin(config.users.firstAdminPassword);
 
   // dashboard websocket hub: snapshot on connect, then node changes
+  // API reads (and websocket snapshots) on their own pool, never behind ingest writes
+  const fleetReads = new NodeRepository(db.reads);
   const hub = new FleetSocketHub(
-    () => registry.list(),
+    () => fleetReads.list(),
     log.child({ part: 'ws' }),
     (n) => metrics.wsClients.set(n),
   );
@@ -79,6 +81,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     fleetLog,
     {
       onNodeChanged: (node) => hub.nodeChanged(node),
+      wantsNodeViews: () => hub.size > 0,
       onStatesChanged: () => void refreshNodeGauge(),
       onUnknownHeartbeat: (nodeId) => {
         metrics.mqttRejected.inc({ kind: 'heartbeat', reason: 'unknown_node' });
@@ -127,7 +130,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   });
   await commands.start();
   // events: validated, written in batches idempotently by (id, seq), pushed to dashboards
-  const eventRepo = new EventRepository(db.prisma);
+  const eventRepo = new EventRepository(db.ingest);
   const events = new EventIngest({
     repo: eventRepo,
     metrics,
@@ -149,15 +152,15 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
 
   // http: API, metrics and websocket
   const http = await buildHttpServer({
-    registry,
+    registry: fleetReads,
     hub,
     metrics,
     log,
     corsOrigins: config.corsOrigins,
     trustProxy: config.trustProxy,
     events: {
-      events: eventRepo,
-      timeline: new TimelineReader(db.prisma),
+      events: new EventRepository(db.reads),
+      timeline: new TimelineReader(db.reads),
       metrics,
       gatewayUrl: config.gatewayPublicUrl,
     },
@@ -165,7 +168,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       await db.prisma.$queryRawUnsafe('SELECT 1');
     },
     auth: { accounts, audit, metrics, secureCookie: config.users.secureCookie },
-    views: { registry, gatewayUrl: config.gatewayPublicUrl },
+    views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
     exports: { jobs: exportJobs, repo: exportRepo },
     credentials: {

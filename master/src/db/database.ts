@@ -4,7 +4,18 @@ import type { Logger } from 'pino';
 
 export interface Database {
   url: string;
+  /** Ingest and every write. */
   prisma: PrismaClient;
+  /**
+   * API reads, on a pool of their own: a wave of node messages (1,000 last wills at once) queues
+   * thousands of statements on the write pool, and a dashboard read must not wait behind them.
+   */
+  reads: PrismaClient;
+  /**
+   * Event ingest (one batch in flight at a time): a burst of node hellos or last wills must
+   * not put a batch of events, and so the dashboards' live alerts, behind it.
+   */
+  ingest: PrismaClient;
   close(): Promise<void>;
 }
 
@@ -33,10 +44,16 @@ export async function openDatabase(
   const applied = await applyMigrations(url);
   log.info({ applied }, applied.length ? 'migrations applied' : 'database schema up to date');
   const prisma = createPrismaClient(url);
+  const reads = createPrismaClient(url, 4);
+  const ingest = createPrismaClient(url, 2);
   return {
     url,
     prisma,
+    reads,
+    ingest,
     async close() {
+      await ingest.$disconnect();
+      await reads.$disconnect();
       await prisma.$disconnect();
       await stopEmbedded?.();
     },

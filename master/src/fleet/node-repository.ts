@@ -40,6 +40,9 @@ function toView(n: NodeWithCameras): NodeView {
   };
 }
 
+/** What the API reads about the fleet (a repository on the read pool). */
+export type FleetReads = Pick<NodeRepository, 'list' | 'get' | 'history' | 'camera'>;
+
 /** Node and Camera rows. The registry is the only writer. */
 export class NodeRepository {
   constructor(private readonly db: PrismaClient) {}

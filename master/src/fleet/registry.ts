@@ -7,13 +7,14 @@ import type {
   StatusMessage,
 } from '@cctv/protocol';
 import type { Logger } from 'pino';
-import { Semaphore } from '../semaphore.ts';
 import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { NodeRepository } from './node-repository.ts';
 
 export interface RegistryEvents {
   /** A node's row changed (state, hello, heartbeat); carries the fresh view. */
   onNodeChanged?: (node: NodeView) => void;
+  /** False while nobody listens for node views: they are then not even read (1,000 a second). */
+  wantsNodeViews?: () => boolean;
   onStatesChanged?: () => void;
   /** A heartbeat of a node the registry does not know (no status or hello yet) was dropped. */
   onUnknownHeartbeat?: (nodeId: string) => void;
@@ -36,12 +37,6 @@ export class FleetRegistry {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly heartbeats: HeartbeatBatcher;
   private staleTimer: NodeJS.Timeout | null = null;
-  /**
-   * Node messages applied at once, across nodes. A wave of 1,000 last wills would otherwise
-   * queue 1,000 writes on the database pool, and an API read arriving then would wait behind
-   * all of them; with a few slots the pool keeps connections free for reads.
-   */
-  private readonly slots = new Semaphore(4);
   private checkingStale = false;
 
   constructor(
@@ -181,7 +176,7 @@ export class FleetRegistry {
   }
 
   private async publishMany(nodeIds: string[]): Promise<void> {
-    if (!this.events.onNodeChanged) return;
+    if (!this.events.onNodeChanged || this.events.wantsNodeViews?.() === false) return;
     try {
       for (const view of await this.repo.getMany(nodeIds)) this.events.onNodeChanged(view);
     } catch (err) {
@@ -190,14 +185,14 @@ export class FleetRegistry {
   }
 
   private async publish(nodeId: string): Promise<void> {
-    if (!this.events.onNodeChanged) return;
+    if (!this.events.onNodeChanged || this.events.wantsNodeViews?.() === false) return;
     const view = await this.repo.get(nodeId);
     if (view) this.events.onNodeChanged(view);
   }
 
   private serial(nodeId: string, work: () => Promise<void>): Promise<void> {
     const prev = this.queues.get(nodeId) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(() => this.slots.run(work));
+    const next = prev.catch(() => {}).then(work);
     this.queues.set(nodeId, next);
     const cleanup = () => {
       if (this.queues.get(nodeId) === next) this.queues.delete(nodeId);

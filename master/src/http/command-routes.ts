@@ -15,13 +15,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { hasRole, visibleNode } from '../auth/access.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
 import { CommandTimeoutError, type NodeCommands } from '../fleet/node-commands.ts';
-import type { FleetRegistry } from '../fleet/registry.ts';
+import type { FleetReads } from '../fleet/node-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface CommandRouteDeps {
   commands: Pick<NodeCommands, 'send'>;
-  registry: Pick<FleetRegistry, 'get'>;
+  registry: Pick<FleetReads, 'get'>;
   audit: AuditLog;
   metrics: MasterMetrics;
   /** Used when the request names no timeout. */

@@ -36,6 +36,11 @@ export class FleetSocketHub {
     }
   }
 
+  /** Dashboards connected now. */
+  get size(): number {
+    return this.clients.size;
+  }
+
   nodeChanged(node: NodeView): void {
     // Most users see whole nodes: serialise each distinct view once.
     const cache = new Map<string, string>();

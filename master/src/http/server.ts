@@ -4,7 +4,7 @@ import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { visibleCameras, visibleNode, visibleNodes } from '../auth/access.ts';
-import type { FleetRegistry } from '../fleet/registry.ts';
+import type { FleetReads } from '../fleet/node-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
@@ -16,7 +16,8 @@ import { installSessionAuth, userOf } from './session-auth.ts';
 import { type ViewRouteDeps, viewRoutes } from './view-routes.ts';
 
 export interface HttpDeps {
-  registry: FleetRegistry;
+  /** Fleet reads, on the API's own database pool. */
+  registry: FleetReads;
   hub: FleetSocketHub;
   metrics: MasterMetrics;
   log: Logger;

@@ -14,12 +14,12 @@ import {
 import type { FastifyPluginAsync } from 'fastify';
 import { canSeeCamera } from '../auth/access.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
-import type { FleetRegistry } from '../fleet/registry.ts';
+import type { FleetReads } from '../fleet/node-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface ViewRouteDeps {
-  registry: Pick<FleetRegistry, 'camera'>;
+  registry: Pick<FleetReads, 'camera'>;
   audit: AuditLog;
   metrics: MasterMetrics;
   gatewayUrl: string;
