@@ -45,13 +45,28 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   // database: external PostgreSQL or the embedded one, migrations applied
   const db = await openDatabase(config, log);
   const repo = new NodeRepository(db.prisma);
-  const refreshNodeGauge = () =>
-    repo
-      .countByState()
-      .then((c) => {
+  // A wave of 1,000 last wills asks for 1,000 refreshes: run one at a time, and one more after
+  // it for everything asked meanwhile, instead of 1,000 queries competing with the API.
+  let gaugeRunning = false;
+  let gaugeAgain = false;
+  const refreshNodeGauge = async (): Promise<void> => {
+    if (gaugeRunning) {
+      gaugeAgain = true;
+      return;
+    }
+    gaugeRunning = true;
+    try {
+      do {
+        gaugeAgain = false;
+        const c = await repo.countByState();
         for (const [state, n] of Object.entries(c)) metrics.nodes.set({ state }, n);
-      })
-      .catch((err) => log.warn({ err }, 'node gauge refresh failed'));
+      } while (gaugeAgain);
+    } catch (err) {
+      log.warn({ err }, 'node gauge refresh failed');
+    } finally {
+      gaugeRunning = false;
+    }
+  };
 
   // users: accounts, sessions (signed tokens), login rate limit, audit log; the first admin
   const audit = new AuditLog(db.prisma, (action) => metrics.auditEntries.inc({ action }));

@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
-import { visibleCameras, visibleNode, visibleNodes } from '../auth/access.ts';
+import { visibleCameraIds, visibleCameras, visibleNode } from '../auth/access.ts';
 import type { FleetReads } from '../fleet/node-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
@@ -91,7 +91,10 @@ export async function buildHttpServer(deps: HttpDeps) {
     }
   });
 
-  app.get('/api/nodes', async (req) => visibleNodes(userOf(req), await deps.registry.list()));
+  app.get('/api/nodes', async (req, reply) => {
+    const page = await deps.registry.listJson(visibleCameraIds(userOf(req)));
+    return reply.type('application/json; charset=utf-8').send(page);
+  });
 
   app.get<{ Params: { id: string } }>(
     '/api/nodes/:id',
