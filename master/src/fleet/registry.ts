@@ -1,11 +1,4 @@
-import type {
-  CameraView,
-  HeartbeatMessage,
-  HelloMessage,
-  NodeStateChangeView,
-  NodeView,
-  StatusMessage,
-} from '@cctv/protocol';
+import type { HeartbeatMessage, HelloMessage, NodeView, StatusMessage } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { NodeRepository } from './node-repository.ts';
@@ -145,21 +138,9 @@ export class FleetRegistry {
     return this.heartbeats.waiting;
   }
 
-  list(): Promise<NodeView[]> {
-    return this.repo.list();
-  }
-
-  camera(cameraId: string): Promise<CameraView | null> {
-    return this.repo.camera(cameraId);
-  }
-
+  /** One node as stored (the API reads through `FleetReads` on its own pool). */
   get(nodeId: string): Promise<NodeView | null> {
     return this.repo.get(nodeId);
-  }
-
-  /** The node's state changes, newest first. */
-  history(nodeId: string, limit: number): Promise<NodeStateChangeView[]> {
-    return this.repo.history(nodeId, limit);
   }
 
   /** Resolves when every queued message has been applied (heartbeats written). */

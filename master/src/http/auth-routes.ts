@@ -18,6 +18,7 @@ import type { AuditLog } from '../auth/audit-log.ts';
 import { PasswordPolicyError } from '../auth/password.ts';
 import { UserError } from '../auth/user-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { errorBody } from './error-body.ts';
 import { clearedSessionCookie, forbid, sessionCookie, userOf } from './session-auth.ts';
 
 export interface AuthRouteDeps {
@@ -27,8 +28,6 @@ export interface AuthRouteDeps {
   /** Mark the session cookie `Secure` (the dashboard is served over HTTPS). */
   secureCookie: boolean;
 }
-
-const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
 function accountError(reply: FastifyReply, err: unknown) {
   if (err instanceof PasswordPolicyError) return reply.code(400).send(errorBody(err.code, err.message));

@@ -17,6 +17,7 @@ import type { AuditLog } from '../auth/audit-log.ts';
 import { CommandTimeoutError, type NodeCommands } from '../fleet/node-commands.ts';
 import type { FleetReads } from '../fleet/node-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { errorBody } from './error-body.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface CommandRouteDeps {
@@ -27,8 +28,6 @@ export interface CommandRouteDeps {
   /** Used when the request names no timeout. */
   defaultTimeoutMs: number;
 }
-
-const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
 export const commandRoutes: FastifyPluginAsync<CommandRouteDeps> = async (app, deps) => {
   app.post<{ Params: { id: string; name: string }; Body: NodeCommandRequest | undefined }>(

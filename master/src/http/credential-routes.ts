@@ -8,6 +8,7 @@ import { hasRole } from '../auth/access.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
 import { type Enrolment, EnrolmentError } from '../auth/node-credentials.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { errorBody } from './error-body.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface CredentialRouteDeps {
@@ -16,8 +17,6 @@ export interface CredentialRouteDeps {
   audit: AuditLog;
   metrics: MasterMetrics;
 }
-
-const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
 export const credentialRoutes: FastifyPluginAsync<CredentialRouteDeps> = async (app, deps) => {
   app.post<{ Params: { id: string }; Body: { rotate?: boolean } | undefined }>(

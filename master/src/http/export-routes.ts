@@ -11,6 +11,7 @@ import type { AuditLog } from '../auth/audit-log.ts';
 import type { ExportJobs } from '../exports/export-jobs.ts';
 import { type ExportRepository, toExportView } from '../exports/export-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { errorBody } from './error-body.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface ExportRouteDeps {
@@ -19,8 +20,6 @@ export interface ExportRouteDeps {
   audit: AuditLog;
   metrics: MasterMetrics;
 }
-
-const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
 export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, deps) => {
   app.post<{ Body: ExportRequest }>(

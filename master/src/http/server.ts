@@ -9,6 +9,7 @@ import type { MasterMetrics } from '../metrics.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
 import { type CredentialRouteDeps, credentialRoutes } from './credential-routes.ts';
+import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
@@ -39,8 +40,6 @@ export interface HttpDeps {
   /** MP4 exports (audited). */
   exports: Omit<ExportRouteDeps, 'metrics' | 'audit'>;
 }
-
-const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
 /**
  * The master's HTTP API: health, fleet, events, users, metrics and the dashboard websocket.

@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { UserAccounts } from '../auth/accounts.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { errorBody } from './error-body.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -62,8 +63,6 @@ function tokenOf(req: FastifyRequest): string | null {
   if (auth?.startsWith('Bearer ')) return auth.slice(7).trim() || null;
   return readCookie(req.headers.cookie, SESSION_COOKIE);
 }
-
-const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
 /** The server `buildHttpServer` makes (fastify with a pino logger instance). */
 type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;

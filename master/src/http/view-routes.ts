@@ -16,6 +16,7 @@ import { canSeeCamera } from '../auth/access.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
 import type { FleetReads } from '../fleet/node-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { errorBody } from './error-body.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface ViewRouteDeps {
@@ -26,8 +27,6 @@ export interface ViewRouteDeps {
 }
 
 const MAX_PLAYBACK_MS = 24 * 3600_000;
-const errorBody = (code: string, message: string) => ({ error: { code, message } });
-
 export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) => {
   app.post<{ Params: CameraIdParams; Body: PlaybackRequest }>(
     '/api/cameras/:id/playback',
