@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { enrolTestNodeFully } from '../test/support/enrol.ts';
 import { AgentMetricsProbe, HeartbeatWatcher, metricSum, type Sample } from './agent-probes.ts';
 import type { Clip } from './clips.ts';
 import {
@@ -53,6 +54,8 @@ export interface Shared {
   dir: string;
   brokerUrl: string;
   gatewayUrl: string;
+  /** The database the gateway checks upload tokens in (agents are enrolled there). */
+  databaseUrl: string;
   gateway: Service;
   heartbeats: HeartbeatWatcher;
   log: (line: string) => void;
@@ -125,11 +128,18 @@ export interface ScenarioResult {
 
 const MB = 1024 * 1024;
 
-function agentConfig(s: Scenario, shared: Shared, base: string, port: number, urls: string[]): string {
+function agentConfig(
+  s: Scenario,
+  shared: Shared,
+  base: string,
+  port: number,
+  urls: string[],
+  uploadToken: string,
+): string {
   return [
     `nodeId: bench-${s.name}`,
     `mqtt: { url: "${shared.brokerUrl}" }`,
-    `gateway: { url: "${shared.gatewayUrl}" }`,
+    `gateway: { url: "${shared.gatewayUrl}", token: "${uploadToken}" }`,
     `spool: { dir: "${join(base, 'spool')}", quotaBytes: ${2 * 1024 ** 3}, minFreeBytes: 0 }`,
     `stateDir: "${join(base, 'state')}"`,
     `httpPort: ${port}`,
@@ -168,7 +178,8 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
   await mkdir(base, { recursive: true });
   const port = await freePort();
   const configPath = join(base, 'agent.yaml');
-  await writeFile(configPath, agentConfig(s, shared, base, port, camera.urls));
+  const { uploadToken } = await enrolTestNodeFully(shared.databaseUrl, `bench-${s.name}`);
+  await writeFile(configPath, agentConfig(s, shared, base, port, camera.urls, uploadToken));
   const nodeId = `bench-${s.name}`;
   const startedAt = Date.now();
   const agent = startNodeService(
@@ -362,5 +373,15 @@ export async function startShared(
   await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
   const heartbeats = await HeartbeatWatcher.start(cleanups, brokerUrl);
   log('PostgreSQL, broker and gateway up');
-  return { cleanups, dir, brokerUrl, gatewayUrl, gateway, heartbeats, log, agentNodeArgs };
+  return {
+    cleanups,
+    dir,
+    brokerUrl,
+    gatewayUrl,
+    databaseUrl: dbUrl,
+    gateway,
+    heartbeats,
+    log,
+    agentNodeArgs,
+  };
 }

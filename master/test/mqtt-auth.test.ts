@@ -9,12 +9,19 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { createPrismaClient } from '@cctv/db';
 import { topics } from '@cctv/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { enrolTestNode } from '../../test/support/enrol.ts';
+import { enrolTestNode, enrolTestNodeFully } from '../../test/support/enrol.ts';
 import { repoRoot, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import { signInAdmin, TEST_ADMIN_PASSWORD } from '../../test/support/session.ts';
+import {
+  EnrolmentError,
+  enrolNode,
+  hashUploadToken,
+  NodeCredentialRepository,
+} from '../src/auth/node-credentials.ts';
 import { hashSecret } from '../src/auth/secret-hash.ts';
 import { loadConfig } from '../src/config.ts';
 import { type RunningMaster, startMaster } from '../src/master.ts';
@@ -76,6 +83,16 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
   let certDir: string;
   const secrets: Record<string, string> = {};
   const watcherPassword = 'watcher-password-for-tests';
+
+  /** What the database keeps of a node's upload token. */
+  const storedTokenHash = async (nodeId: string): Promise<string | null | undefined> => {
+    const prisma = createPrismaClient(dbUrl, 1);
+    try {
+      return (await prisma.nodeCredential.findUnique({ where: { nodeId } }))?.uploadTokenHash;
+    } finally {
+      await prisma.$disconnect();
+    }
+  };
 
   const metric = async (line: string): Promise<number> => {
     const text = await (await fetch(`http://127.0.0.1:${master.httpPort}/metrics`)).text();
@@ -204,6 +221,40 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
     assert.ok(asAgent instanceof Error, 'a service account cannot pose as an agent');
   });
 
+  it('issues an upload token with each enrolment and keeps only its sha256', async () => {
+    const prisma = createPrismaClient(dbUrl, 1);
+    try {
+      const repo = new NodeCredentialRepository(prisma);
+      const e = await enrolNode(repo, 'auth-token');
+      assert.equal(e.rotated, false);
+      assert.match(e.uploadToken, /^[A-Za-z0-9_-]{43}$/);
+      assert.notEqual(e.uploadToken, e.secret);
+      const row = await prisma.nodeCredential.findUnique({ where: { nodeId: 'auth-token' } });
+      assert.ok(row);
+      assert.equal(row.uploadTokenHash, hashUploadToken(e.uploadToken));
+      assert.match(row.uploadTokenHash ?? '', /^[0-9a-f]{64}$/);
+      assert.ok(!JSON.stringify(row).includes(e.uploadToken), 'the token itself is not stored');
+      assert.equal(await repo.uploadTokenHash('auth-token'), row.uploadTokenHash);
+      assert.equal(await repo.uploadTokenHash('never-enrolled'), null);
+
+      await assert.rejects(
+        enrolNode(repo, 'auth-token'),
+        (err: unknown) => err instanceof EnrolmentError && err.code === 'ALREADY_ENROLLED',
+      );
+      assert.equal(await repo.uploadTokenHash('auth-token'), hashUploadToken(e.uploadToken));
+      const again = await enrolNode(repo, 'auth-token', { rotate: true });
+      assert.equal(again.rotated, true);
+      assert.notEqual(again.uploadToken, e.uploadToken);
+      assert.equal(await repo.uploadTokenHash('auth-token'), hashUploadToken(again.uploadToken));
+      // The test helper enrols the same way: one enrolment, both credentials.
+      const viaHelper = await enrolTestNodeFully(dbUrl, 'auth-token');
+      assert.equal(await repo.uploadTokenHash('auth-token'), hashUploadToken(viaHelper.uploadToken));
+      await (await connected(url, agentOpts('auth-token', viaHelper.secret))).endAsync();
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
+
   it('enrols through the CLI once, refuses a second enrol, and a rotation invalidates the old password', async () => {
     const env = { DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' };
     const first = await enrolCli(env, 'auth-cli');
@@ -212,6 +263,12 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
     assert.ok(password, first.stdout);
     assert.equal(first.stdout.split(password).length - 1, 1, 'the secret is printed exactly once');
     assert.match(first.stdout, /username: auth-cli/);
+    // The same enrolment issues the gateway upload token, for the agent's `gateway.token`.
+    const token = /\n {2}token: "([A-Za-z0-9_-]{43})"/.exec(first.stdout)?.[1];
+    assert.ok(token && token !== password, first.stdout);
+    assert.match(first.stdout, /^gateway:$/m);
+    assert.equal(first.stdout.split(token).length - 1, 1, 'the token is printed exactly once');
+    assert.equal(await storedTokenHash('auth-cli'), hashUploadToken(token));
 
     const again = await enrolCli(env, 'auth-cli');
     assert.equal(again.code, 1);
@@ -226,6 +283,9 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
     assert.equal(rotated.code, 0, rotated.stderr);
     const next = /password: "([A-Za-z0-9_-]{43})"/.exec(rotated.stdout)?.[1];
     assert.ok(next && next !== password);
+    const nextToken = /token: "([A-Za-z0-9_-]{43})"/.exec(rotated.stdout)?.[1];
+    assert.ok(nextToken && nextToken !== token, 'a rotation replaces the upload token too');
+    assert.equal(await storedTokenHash('auth-cli'), hashUploadToken(nextToken));
     const old = await connect(url, agentOpts('auth-cli', password));
     assert.ok(old instanceof Error, 'the old password is refused after the rotation');
     await (await connected(url, agentOpts('auth-cli', next))).endAsync();
@@ -246,13 +306,21 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
     assert.equal((await post('auth-http', undefined, '')).status, 401, 'no session, no credential');
     const created = await post('auth-http');
     assert.equal(created.status, 201);
-    const body = (await created.json()) as { username: string; password: string };
+    const body = (await created.json()) as { username: string; password: string; uploadToken: string };
     assert.equal(body.username, 'auth-http');
+    assert.match(body.uploadToken, /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(body.uploadToken, body.password);
+    assert.equal(created.headers.get('cache-control'), 'no-store');
+    assert.equal(await storedTokenHash('auth-http'), hashUploadToken(body.uploadToken));
     assert.equal((await post('auth-http')).status, 409);
     assert.equal((await post('Bad_Id')).status, 400);
     await (await connected(url, agentOpts('auth-http', body.password))).endAsync();
     const rotated = await post('auth-http', { rotate: true });
     assert.equal(rotated.status, 200);
+    const rotatedBody = (await rotated.json()) as { rotated: boolean; uploadToken: string };
+    assert.equal(rotatedBody.rotated, true);
+    assert.notEqual(rotatedBody.uploadToken, body.uploadToken);
+    assert.equal(await storedTokenHash('auth-http'), hashUploadToken(rotatedBody.uploadToken));
     assert.ok((await connect(url, agentOpts('auth-http', body.password))) instanceof Error);
   });
 

@@ -26,7 +26,10 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    gateway: Type.Object({ url: Url }, { additionalProperties: false }),
+    gateway: Type.Object(
+      { url: Url, token: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) },
+      { additionalProperties: false },
+    ),
     spool: Type.Object(
       {
         dir: Type.String({ minLength: 1, default: './data/agent/spool' }),

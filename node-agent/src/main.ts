@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   // uploader: resumes the spool backlog (also of cameras no longer configured), then sends
   const uploader = new Uploader({
     gatewayUrl: config.gateway.url,
+    ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
     nodeId: config.nodeId,
     spoolDir,
     cameraIds: [],
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
   const snapshots = new SnapshotStore({
     dir: resolve(stateDir, 'snapshots'),
     gatewayUrl: config.gateway.url,
+    ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
     nodeId: config.nodeId,
     logger: log.child({ part: 'snapshots' }),
     thumbnailWidth: config.detection.thumbnailWidth,

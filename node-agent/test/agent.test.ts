@@ -14,11 +14,18 @@ describe('agent process (main.ts) end to end', () => {
   it('records the simulated camera, uploads, reports over MQTT, exits 0 on SIGTERM with offline status', async () => {
     const broker = await startBroker();
     const dir = await tempDir('agent-e2e-');
-    const puts: { name: string; status: number }[] = [];
+    // The gateway stand-in takes everything; the agent must send its upload token with each PUT.
+    const token = 'e2e-node-upload-token-0123456789';
+    const puts: { name: string; status: number; authorization?: string }[] = [];
     const gateway = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
-        puts.push({ name: decodeURIComponent(req.url?.split('/').at(-1) ?? ''), status: 201 });
+        const name = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
+        puts.push({
+          name,
+          status: 201,
+          ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        });
         res.writeHead(201).end('{}');
       });
     });
@@ -32,7 +39,7 @@ describe('agent process (main.ts) end to end', () => {
       [
         'nodeId: e2e-node',
         `mqtt: { url: "${broker.url}" }`,
-        `gateway: { url: "http://127.0.0.1:${gwPort}" }`,
+        `gateway: { url: "http://127.0.0.1:${gwPort}", token: "${token}" }`,
         `spool: { dir: "${join(dir, 'spool')}" }`,
         `stateDir: "${join(dir, 'state')}"`,
         'heartbeatIntervalS: 1',
@@ -74,6 +81,11 @@ describe('agent process (main.ts) end to end', () => {
     assert.ok(event.ok, event.ok ? '' : event.error);
     assert.equal(event.value.cameraId, 'e2e-node-sim');
     await waitFor('its snapshot uploaded', () => puts.some((p) => p.name === `${event.value.id}-0.jpg`));
+    assert.deepEqual(
+      puts.filter((p) => p.authorization !== `Bearer ${token}`),
+      [],
+      'segments, init files and snapshots all carry the token',
+    );
     await waitFor('a heartbeat with a recording camera', () =>
       of('heartbeat').some((h) => validators.heartbeat.check(h) && h.cameras[0]?.state === 'recording'),
     );

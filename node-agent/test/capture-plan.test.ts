@@ -119,7 +119,7 @@ describe('codec policy', () => {
   it('encodes H.264 with hevc_v4l2m2m where present, else libx265, and says why', () => {
     const sw = decideCodec({ ...base, sourceCodec: 'h264' });
     assert.deepEqual([sw.mode, sw.encoder], ['transcode', 'libx265']);
-    assert.ok(sw.args.includes('keyint=30:min-keyint=30:scenecut=0:log-level=error'));
+    assert.ok(sw.args.includes('keyint=30:min-keyint=30:scenecut=0:open-gop=0:log-level=error'));
     const hw = decideCodec({ ...base, sourceCodec: 'h264', hwEncoders: ['h264_v4l2m2m', 'hevc_v4l2m2m'] });
     assert.equal(hw.encoder, 'hevc_v4l2m2m');
     assert.match(hw.reason, /hardware encoder/);

@@ -13,6 +13,7 @@ mqtt:
   password: secret
 gateway:
   url: http://127.0.0.1:8081
+  token: "upload-token-of-cam-host-1"
 spool:
   dir: /var/lib/cctv/spool
 heartbeatIntervalS: 10
@@ -43,6 +44,7 @@ describe('config', () => {
     const config = loadConfigFile(path);
     assert.equal(config.nodeId, 'cam-host-1');
     assert.equal(config.mqtt.password, 'secret');
+    assert.equal(config.gateway.token, 'upload-token-of-cam-host-1');
     assert.equal(config.segmentSeconds, 4);
     assert.equal(config.spool.dir, '/var/lib/cctv/spool');
     assert.equal(config.spool.quotaBytes, 2 * 1024 ** 3);
@@ -57,6 +59,7 @@ describe('config', () => {
     assert.equal(config.spool.dir, './data/agent/spool');
     assert.equal(config.httpPort, undefined);
     assert.equal(config.cameras, undefined);
+    assert.equal(config.gateway.token, undefined);
   });
 
   it('refuses a bad node id with the key and the pattern', () => {
@@ -82,6 +85,10 @@ describe('config', () => {
     assert.match(
       problemsOf(() => parseConfig({ ...base, gateway: { url: 'ftp://x' } })).join('\n'),
       /gateway\.url: protocol/,
+    );
+    assert.match(
+      problemsOf(() => parseConfig({ ...base, gateway: { url: 'http://g', token: 'short' } })).join('\n'),
+      /gateway\.token/,
     );
     const cam = { id: 'a', name: 'A', url: 'rtsp://x' };
     assert.match(

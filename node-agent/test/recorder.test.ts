@@ -233,7 +233,7 @@ describe('camera sources (real ffprobe)', () => {
     assert.equal(h264.info.codec, 'h264');
     assert.equal(h264.info.recording.mode, 'transcode');
     assert.match(h264.info.recording.reason, /source is h264/);
-    assert.ok(h264.encodeArgs.includes('keyint=10:min-keyint=10:scenecut=0:log-level=error'));
+    assert.ok(h264.encodeArgs.includes('keyint=10:min-keyint=10:scenecut=0:open-gop=0:log-level=error'));
     const missing = planner('gone', 'nope.mp4');
     await assert.rejects(missing.prepare(), /No such file or directory/);
     assert.match(missing.info().recording.reason, /^unreachable: /);

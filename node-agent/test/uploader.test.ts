@@ -10,6 +10,7 @@ import { freePort, tempDir, waitFor } from '../../test/support/index.ts';
 import { SpoolQuota } from '../src/spool/quota.ts';
 import { readFinishedSegments, spoolUsedBytes } from '../src/spool/scan.ts';
 import { initName, playlistName } from '../src/spool/segment.ts';
+import { parseRetryAfter } from '../src/uploader/put-file.ts';
 import { loadUploadState } from '../src/uploader/upload-state.ts';
 import { Uploader } from '../src/uploader/uploader.ts';
 
@@ -25,8 +26,11 @@ interface Received {
   status: number;
 }
 
-/** A small gateway stand-in with injected faults: `plan(name, attempt)` picks the status. */
-async function startReceiver(plan: (name: string, attempt: number) => number) {
+/** What the stand-in answers: a status, or a status with response headers. */
+type Planned = number | { status: number; headers: Record<string, string> };
+
+/** A small gateway stand-in with injected faults: `plan(name, attempt)` picks the answer. */
+async function startReceiver(plan: (name: string, attempt: number) => Planned) {
   const received: Received[] = [];
   const attempts = new Map<string, number>();
   const server = createServer((req, res) => {
@@ -36,9 +40,10 @@ async function startReceiver(plan: (name: string, attempt: number) => number) {
       const name = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
       const attempt = (attempts.get(name) ?? 0) + 1;
       attempts.set(name, attempt);
-      const status = plan(name, attempt);
+      const planned = plan(name, attempt);
+      const { status, headers } = typeof planned === 'number' ? { status: planned, headers: {} } : planned;
       received.push({ name, headers: req.headers, body: Buffer.concat(chunks), status });
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(
         status >= 400 ? JSON.stringify({ error: { code: 'INJECTED', message: `status ${status}` } }) : '{}',
       );
@@ -207,5 +212,72 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
       bytes: 'segment 0 '.repeat(50).length,
       oldestAt: new Date('2026-11-23T10:15:00.000Z'),
     });
+  });
+
+  it("waits at least the gateway's Retry-After when its buffer is full, and sends the node's token", async () => {
+    const spoolDir = await tempDir('agent-up-');
+    await writeRun(join(spoolDir, camera), 2);
+    const full = (retryAfter: string) => ({ status: 503, headers: { 'retry-after': retryAfter } });
+    const gw = await startReceiver((name, attempt) => {
+      if (name.endsWith('-000000.m4s') && attempt === 1) return full('7');
+      if (name.endsWith('-000000.m4s') && attempt === 2) return full('86400'); // capped at 10 minutes
+      if (name.endsWith('-000001.m4s') && attempt === 1) return full('Wed, 21 Oct 2026 07:28:00 GMT');
+      return 201;
+    });
+    const delays: number[] = [];
+    const uploaded: string[] = [];
+    const uploader = new Uploader({
+      gatewayUrl: gw.url,
+      gatewayToken: 'upload-token-of-up-node',
+      nodeId: 'up-node',
+      spoolDir,
+      cameraIds: [camera],
+      logger,
+      backoff: { initialMs: 500, maxMs: 4000 },
+      sleep: async (ms) => {
+        delays.push(ms);
+        return true;
+      },
+      onUploaded: (s) => uploaded.push(s.name),
+    });
+    after(() => uploader.stop());
+    await uploader.start();
+    await waitFor('both segments uploaded', () => uploaded.length === 2);
+    await uploader.stop();
+    // Retry-After when it is longer than the backoff; a date is not understood: backoff alone.
+    assert.deepEqual(delays, [7000, 600_000, 500]);
+    assert.deepEqual(
+      gw.received.slice(1).map((r) => `${r.name.slice(-10)}:${r.status}`),
+      ['000000.m4s:503', '000000.m4s:503', '000000.m4s:201', '000001.m4s:503', '000001.m4s:201'],
+    );
+    for (const r of gw.received)
+      assert.equal(r.headers.authorization, 'Bearer upload-token-of-up-node', r.name);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads whole seconds, capped at 10 minutes', () => {
+    assert.equal(parseRetryAfter('10'), 10_000);
+    assert.equal(parseRetryAfter(' 3 '), 3000);
+    assert.equal(parseRetryAfter('0'), 0);
+    assert.equal(parseRetryAfter('600'), 600_000);
+    assert.equal(parseRetryAfter('601'), 600_000);
+    assert.equal(parseRetryAfter('86400'), 600_000);
+  });
+
+  it('ignores what is not a number of seconds', () => {
+    for (const value of [
+      undefined,
+      '',
+      'Wed, 21 Oct 2026 07:28:00 GMT',
+      '2026-10-21T07:28:00Z',
+      '1.5',
+      '-5',
+      '+5',
+      '5s',
+      'soon',
+      '0x10',
+    ])
+      assert.equal(parseRetryAfter(value), undefined, JSON.stringify(value));
   });
 });

@@ -1,12 +1,16 @@
 /**
- * Gives the local agent working MQTT credentials: keeps the password in its config when it still
- * matches the node's credential in the master's database, else enrols the node again (rotating)
- * and writes the new password into the config, leaving the rest of the file as it was.
+ * Gives the local agent working credentials: keeps the MQTT password and the gateway upload token
+ * in its config when both still match the node's credential in the master's database, else enrols
+ * the node again (rotating) and writes the new pair into the config, leaving the rest as it was.
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { createPrismaClient } from '@cctv/db';
 import { parseDocument } from 'yaml';
-import { enrolNode, NodeCredentialRepository } from '../../master/src/auth/node-credentials.ts';
+import {
+  enrolNode,
+  hashUploadToken,
+  NodeCredentialRepository,
+} from '../../master/src/auth/node-credentials.ts';
 import { verifySecret } from '../../master/src/auth/secret-hash.ts';
 
 /** Returns what happened, for the start log. */
@@ -21,17 +25,22 @@ export async function ensureAgentCredentials(
   try {
     const repo = new NodeCredentialRepository(prisma);
     const password = doc.getIn(['mqtt', 'password']);
+    const token = doc.getIn(['gateway', 'token']);
     const hash = await repo.passwordHash(nodeId);
+    const tokenHash = await repo.uploadTokenHash(nodeId);
     if (
       doc.getIn(['mqtt', 'username']) === nodeId &&
       typeof password === 'string' &&
       hash &&
-      (await verifySecret(password, hash))
+      (await verifySecret(password, hash)) &&
+      typeof token === 'string' &&
+      tokenHash === hashUploadToken(token)
     )
       return 'kept';
-    const { secret } = await enrolNode(repo, nodeId, { rotate: true });
+    const { secret, uploadToken } = await enrolNode(repo, nodeId, { rotate: true });
     doc.setIn(['mqtt', 'username'], nodeId);
     doc.setIn(['mqtt', 'password'], secret);
+    doc.setIn(['gateway', 'token'], uploadToken);
     await writeFile(configPath, doc.toString(), { mode: 0o600 });
     await chmod(configPath, 0o600);
     return 'enrolled';

@@ -15,6 +15,7 @@ import mqtt from 'mqtt';
 import { scanCameraSpool } from '../../node-agent/src/spool/scan.ts';
 import { compareSegmentNames } from '../../node-agent/src/spool/segment.ts';
 import { startBroker } from '../../node-agent/test/broker.ts';
+import { enrolTestNodeFully } from '../support/enrol.ts';
 import {
   freePort,
   onCleanup,
@@ -80,15 +81,17 @@ interface AgentOptions {
   httpPort?: number;
 }
 
+/** Enrols the node (its upload token for the gateway) and writes its agent config. */
 async function writeAgentConfig(o: AgentOptions): Promise<string> {
   const base = join(h.dir, o.nodeId);
   const file = join(h.dir, `${o.nodeId}.yaml`);
+  const { uploadToken } = await enrolTestNodeFully(h.dbUrl, o.nodeId);
   await writeFile(
     file,
     [
       `nodeId: ${o.nodeId}`,
       `mqtt: { url: "${h.brokerUrl}" }`,
-      `gateway: { url: "${o.gatewayUrl ?? `http://127.0.0.1:${h.gatewayPort}`}" }`,
+      `gateway: { url: "${o.gatewayUrl ?? `http://127.0.0.1:${h.gatewayPort}`}", token: "${uploadToken}" }`,
       `spool: { dir: "${join(base, 'spool')}", quotaBytes: ${o.quotaBytes ?? 1024 ** 3}, minFreeBytes: 0 }`,
       `stateDir: "${join(base, 'state')}"`,
       'heartbeatIntervalS: 1',

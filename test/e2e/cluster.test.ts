@@ -72,8 +72,11 @@ describe('cluster end to end', () => {
       cwd: repoRoot,
       env: { ...process.env, DATABASE_URL: '', EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' },
     });
+    // One enrolment gives both: the MQTT password and the storage-gateway upload token.
     const password = /password: "(.+)"/.exec(enrol.stdout)?.[1];
     assert.ok(password, `enrol-node printed no password:\n${enrol.stdout}\n${enrol.stderr}`);
+    const token = /token: "(.+)"/.exec(enrol.stdout)?.[1];
+    assert.ok(token, `enrol-node printed no upload token:\n${enrol.stdout}\n${enrol.stderr}`);
     const gateway = startService('storage-gateway/src/main.ts', {
       DATABASE_URL: dbUrl,
       GATEWAY_HOST: '127.0.0.1',
@@ -100,6 +103,7 @@ describe('cluster end to end', () => {
         `  password: "${password}"`,
         'gateway:',
         `  url: ${gatewayUrl}`,
+        `  token: "${token}"`,
         'spool:',
         `  dir: ${join(dir, 'spool')}`,
         'heartbeatIntervalS: 1',

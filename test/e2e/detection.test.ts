@@ -14,6 +14,7 @@ import mqtt from 'mqtt';
 import { ensureFaceModel } from '../../node-agent/scripts/fetch-face-model.mjs';
 import { FaceDetector, type I420Image } from '../../node-agent/src/analysis/faces/face-detector.ts';
 import { startBroker } from '../../node-agent/test/broker.ts';
+import { enrolTestNodeFully } from '../support/enrol.ts';
 import {
   freePort,
   onCleanup,
@@ -30,6 +31,7 @@ const run = promisify(execFile);
 
 interface Harness {
   dir: string;
+  dbUrl: string;
   brokerUrl: string;
   gatewayUrl: string;
   events: EventMessage[];
@@ -50,12 +52,14 @@ async function makeClip(name: string, inputs: string[], graph: string, seconds: 
 function startAgent(nodeId: string, cameras: string[]): Promise<ServiceProcess> {
   return (async () => {
     const file = join(h.dir, `${nodeId}.yaml`);
+    // Enrolled in the gateway's database: snapshots go up with the node's upload token.
+    const { uploadToken } = await enrolTestNodeFully(h.dbUrl, nodeId);
     await writeFile(
       file,
       [
         `nodeId: ${nodeId}`,
         `mqtt: { url: "${h.brokerUrl}" }`,
-        `gateway: { url: "${h.gatewayUrl}" }`,
+        `gateway: { url: "${h.gatewayUrl}", token: "${uploadToken}" }`,
         `spool: { dir: "${join(h.dir, nodeId, 'spool')}", minFreeBytes: 0 }`,
         `stateDir: "${join(h.dir, nodeId, 'state')}"`,
         'heartbeatIntervalS: 1',
@@ -101,6 +105,7 @@ describe('detection on the agent', () => {
   before(async () => {
     h.dir = await tempDir('cctv-detect-');
     const db = await startTestDatabase();
+    h.dbUrl = db.url;
     const broker = await startBroker();
     h.brokerUrl = broker.url;
     h.events = [];

@@ -1,12 +1,21 @@
 /** Node credentials for tests that connect agents or raw MQTT clients to a real master. */
 import { createPrismaClient } from '@cctv/db';
-import { enrolNode, NodeCredentialRepository } from '../../master/src/auth/node-credentials.ts';
+import {
+  type Enrolment,
+  enrolNode,
+  NodeCredentialRepository,
+} from '../../master/src/auth/node-credentials.ts';
 
 /** Enrols (or re-enrols) `nodeId` in the master's database; returns its MQTT password. */
 export async function enrolTestNode(databaseUrl: string, nodeId: string): Promise<string> {
+  return (await enrolTestNodeFully(databaseUrl, nodeId)).secret;
+}
+
+/** Enrols (or re-enrols) `nodeId`: its MQTT password and its storage-gateway upload token. */
+export async function enrolTestNodeFully(databaseUrl: string, nodeId: string): Promise<Enrolment> {
   const prisma = createPrismaClient(databaseUrl, 1);
   try {
-    return (await enrolNode(new NodeCredentialRepository(prisma), nodeId, { rotate: true })).secret;
+    return await enrolNode(new NodeCredentialRepository(prisma), nodeId, { rotate: true });
   } finally {
     await prisma.$disconnect();
   }

@@ -52,9 +52,13 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRouteDeps> = async (
         // Routes log only failures; an issued credential is worth a line at the master's level.
         app.log.info({ nodeId: e.nodeId, rotated: e.rotated, from: req.ip }, 'node credential issued');
         reply.header('cache-control', 'no-store');
-        return reply
-          .code(e.rotated ? 200 : 201)
-          .send({ nodeId: e.nodeId, username: e.nodeId, password: e.secret, rotated: e.rotated });
+        return reply.code(e.rotated ? 200 : 201).send({
+          nodeId: e.nodeId,
+          username: e.nodeId,
+          password: e.secret,
+          uploadToken: e.uploadToken,
+          rotated: e.rotated,
+        });
       } catch (err) {
         if (!(err instanceof EnrolmentError)) throw err;
         const status = err.code === 'BAD_NODE_ID' ? 400 : 409;

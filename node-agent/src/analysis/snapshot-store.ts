@@ -17,6 +17,8 @@ import type { I420Image } from './faces/face-detector.ts';
 export interface SnapshotStoreOptions {
   dir: string;
   gatewayUrl: string;
+  /** The node's upload token, sent with every PUT. */
+  gatewayToken?: string;
   nodeId: string;
   logger: Logger;
   thumbnailWidth?: number;
@@ -61,7 +63,7 @@ export class SnapshotStore {
   private readonly put: PutFile;
 
   constructor(private readonly opts: SnapshotStoreOptions) {
-    this.put = opts.put ?? httpPutFile(30_000);
+    this.put = opts.put ?? httpPutFile(30_000, opts.gatewayToken);
   }
 
   /** Queues what earlier runs left, then uploads in the background. */

@@ -37,6 +37,10 @@ export interface CodecDecision {
 const STORABLE = new Set(['hevc', 'h264']);
 const HW_HEVC = 'hevc_v4l2m2m';
 
+/**
+ * libx265 with a fixed GOP and closed GOPs (`open-gop=0`): every segment then decodes on its
+ * own, from its first frame, which exports and the gateway's per-segment H.264 rendition need.
+ */
 export function x265Args(gop: number, preset: string): string[] {
   return [
     '-c:v',
@@ -50,7 +54,7 @@ export function x265Args(gop: number, preset: string): string[] {
     '-g',
     String(gop),
     '-x265-params',
-    `keyint=${gop}:min-keyint=${gop}:scenecut=0:log-level=error`,
+    `keyint=${gop}:min-keyint=${gop}:scenecut=0:open-gop=0:log-level=error`,
   ];
 }
 

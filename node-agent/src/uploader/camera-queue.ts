@@ -170,8 +170,11 @@ export class CameraQueue {
     const log = this.opts.logger;
     for (let attempt = 0; ; attempt++) {
       let reason: string;
+      // A gateway whose buffer is full says when to come back (503 + Retry-After).
+      let retryAfterMs = 0;
       try {
         const result = await this.send(segment);
+        retryAfterMs = result.retryAfterMs ?? 0;
         if (result.status >= 200 && result.status < 300) {
           log.debug({ segment: segment.name, status: result.status }, 'segment uploaded');
           this.opts.onUploaded?.(segment);
@@ -189,8 +192,10 @@ export class CameraQueue {
           return 'skipped';
         }
         reason = (err as Error).message;
+        // An init upload refused with Retry-After (the gateway buffer is full) says so too.
+        retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs ?? 0;
       }
-      const delay = backoffDelay(this.opts.backoff, attempt);
+      const delay = Math.max(backoffDelay(this.opts.backoff, attempt), retryAfterMs);
       log.warn(
         { segment: segment.name, reason, attempt: attempt + 1, retryInMs: delay },
         'upload failed, will retry',
@@ -226,7 +231,8 @@ export class CameraQueue {
     });
     if (result.status < 200 || result.status >= 300) {
       const reason = `init ${name}: ${describeError(result)}`;
-      if (isRetryable(result.status)) throw new Error(reason);
+      if (isRetryable(result.status))
+        throw Object.assign(new Error(reason), { retryAfterMs: result.retryAfterMs ?? 0 });
       throw new PermanentError(reason);
     }
     this.opts.logger.info({ init: name, local }, 'init file uploaded');

@@ -16,11 +16,17 @@ export interface PutResult {
   status: number;
   /** The start of the response body (error JSON from the gateway), at most 4 KiB. */
   body: string;
+  /** The gateway's `Retry-After` (a 503 when its buffer is full), in ms; absent when not sent. */
+  retryAfterMs?: number;
 }
 
 export type PutFile = (url: URL, path: string, headers: Record<string, string>) => Promise<PutResult>;
 
-export function httpPutFile(timeoutMs = 60_000): PutFile {
+/**
+ * PUTs files with the node's upload token (`Authorization: Bearer`), when it has one.
+ */
+export function httpPutFile(timeoutMs = 60_000, token?: string): PutFile {
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return async (url, path, headers) => {
     const { size } = await stat(path);
     const request = url.protocol === 'https:' ? https.request : http.request;
@@ -29,7 +35,12 @@ export function httpPutFile(timeoutMs = 60_000): PutFile {
         url,
         {
           method: 'PUT',
-          headers: { 'content-type': 'application/octet-stream', ...headers, 'content-length': String(size) },
+          headers: {
+            'content-type': 'application/octet-stream',
+            ...auth,
+            ...headers,
+            'content-length': String(size),
+          },
           timeout: timeoutMs,
         },
         (res) => {
@@ -38,7 +49,14 @@ export function httpPutFile(timeoutMs = 60_000): PutFile {
           res.on('data', (chunk: string) => {
             if (body.length < 4096) body += chunk;
           });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.slice(0, 4096) }));
+          res.on('end', () => {
+            const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+            resolve({
+              status: res.statusCode ?? 0,
+              body: body.slice(0, 4096),
+              ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+            });
+          });
           res.on('error', reject);
         },
       );
@@ -49,6 +67,12 @@ export function httpPutFile(timeoutMs = 60_000): PutFile {
       file.pipe(req);
     });
   };
+}
+
+/** `Retry-After` in seconds (the gateway never sends a date), capped at 10 minutes. */
+export function parseRetryAfter(value: string | undefined): number | undefined {
+  if (!value || !/^\d{1,6}$/.test(value.trim())) return undefined;
+  return Math.min(Number(value.trim()), 600) * 1000;
 }
 
 /** The gateway's `{error:{code,message}}`, or the raw text. */

@@ -16,6 +16,8 @@ const ID_RE = new RegExp(ID_PATTERN);
 
 export interface UploaderOptions extends UploadHooks {
   gatewayUrl: string;
+  /** The node's upload token, sent with every PUT. */
+  gatewayToken?: string;
   nodeId: string;
   spoolDir: string;
   cameraIds: string[];
@@ -59,7 +61,7 @@ export class Uploader {
       gatewayUrl: this.opts.gatewayUrl,
       nodeId: this.opts.nodeId,
       state,
-      put: this.opts.put ?? httpPutFile(),
+      put: this.opts.put ?? httpPutFile(60_000, this.opts.gatewayToken),
       sleep: this.opts.sleep ?? realSleep,
       backoff: this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 },
       logger: log,
