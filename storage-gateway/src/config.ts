@@ -1,4 +1,5 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import { isValidId } from '@cctv/protocol';
 
 /** Everything the gateway reads from its environment, validated once at start. */
 export interface GatewayConfig {
@@ -12,7 +13,18 @@ export interface GatewayConfig {
   maxSegmentBytes: number;
   nasRetryInitialMs: number;
   nasRetryMaxMs: number;
+  /** Upload credentials: `token` (each node's upload token) or `off` (closed lab networks). */
+  uploadAuth: 'token' | 'off';
+  uploadAuthCacheS: number;
+  bufferMaxBytes: number;
+  bufferMinFreeBytes: number;
+  bufferRetryAfterS: number;
+  nasRequireMount: boolean;
+  nasTimeoutMs: number;
+  nasDrainBytesPerS: number;
   logLevel: LogLevel;
+  retention: RetentionConfig;
+  rendition: RenditionConfig;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -72,9 +84,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const nasRetryMaxMs = int('GATEWAY_NAS_RETRY_MAX_MS', 30_000, 1, 3_600_000);
   if (nasRetryMaxMs < nasRetryInitialMs)
     problems.push('GATEWAY_NAS_RETRY_MAX_MS must be at least GATEWAY_NAS_RETRY_INITIAL_MS');
+  const oneOf = <T extends string>(key: string, values: readonly T[], fallback: T): T => {
+    const raw = (env[key]?.trim() || fallback) as T;
+    if (!values.includes(raw))
+      problems.push(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    return raw;
+  };
+  // Durability and faults: who may upload, how full the buffer may get, how the NAS is watched.
+  const uploadAuth = oneOf('GATEWAY_UPLOAD_AUTH', ['token', 'off'] as const, 'token');
+  const uploadAuthCacheS = int('GATEWAY_UPLOAD_AUTH_CACHE_S', 10, 0, 3600);
+  const bufferMaxBytes = int('GATEWAY_BUFFER_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
+  const bufferMinFreeBytes = int('GATEWAY_BUFFER_MIN_FREE_BYTES', 64 * MiB, 0, Number.MAX_SAFE_INTEGER);
+  const bufferRetryAfterS = int('GATEWAY_BUFFER_RETRY_AFTER_S', 10, 1, 3600);
+  const nasRequireMount = oneOf('GATEWAY_NAS_REQUIRE_MOUNT', ['true', 'false'] as const, 'false') === 'true';
+  const nasTimeoutMs = int('GATEWAY_NAS_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  const nasDrainBytesPerS = int('GATEWAY_NAS_DRAIN_BYTES_PER_S', 0, 0, Number.MAX_SAFE_INTEGER);
   const logLevel = text('LOG_LEVEL', 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  const retention: RetentionConfig = {
+    intervalS: int('GATEWAY_RETENTION_INTERVAL_S', 300, 1, 86_400),
+    days: int('GATEWAY_RETENTION_DAYS', 30, 0, MAX_RETENTION_DAYS),
+    cameraDays: cameraDays(env.GATEWAY_RETENTION_CAMERA_DAYS, problems),
+    nasMinFreePercent: int('GATEWAY_NAS_MIN_FREE_PERCENT', 10, 0, 99),
+    eventPadS: int('GATEWAY_EVENT_PAD_S', 10, 0, 3600),
+    eventRetentionDays: int('GATEWAY_EVENT_RETENTION_DAYS', 90, 0, MAX_RETENTION_DAYS),
+  };
+  const rendition = renditionConfig(int, dir, dataDir, [bufferDir, nasDir, snapshotDir], problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -88,6 +124,101 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     maxSegmentBytes,
     nasRetryInitialMs,
     nasRetryMaxMs,
+    uploadAuth,
+    uploadAuthCacheS,
+    bufferMaxBytes,
+    bufferMinFreeBytes,
+    bufferRetryAfterS,
+    nasRequireMount,
+    nasTimeoutMs,
+    nasDrainBytesPerS,
     logLevel,
+    retention,
+    rendition,
   };
+}
+
+// --- Recording retention (src/retention/) ------------------------------------------------
+
+/** What the retention sweeper keeps and for how long; 0 days means forever. */
+export interface RetentionConfig {
+  /** Seconds between sweeps. */
+  intervalS: number;
+  /** Days a NAS segment is kept after its end, for cameras without their own value. */
+  days: number;
+  /** Per-camera days, overriding `days`. */
+  cameraDays: ReadonlyMap<string, number>;
+  /** Below this share of free space the oldest NAS segments go first; 0 disables. */
+  nasMinFreePercent: number;
+  /** Seconds of footage kept on each side of an event. */
+  eventPadS: number;
+  /** Days after an event's end during which its footage is protected. */
+  eventRetentionDays: number;
+}
+
+const MAX_RETENTION_DAYS = 3650;
+
+/** Parses `cam-a=7,cam-b=90`; every bad entry becomes one problem. */
+function cameraDays(raw: string | undefined, problems: string[]): Map<string, number> {
+  const key = 'GATEWAY_RETENTION_CAMERA_DAYS';
+  const days = new Map<string, number>();
+  for (const entry of (raw ?? '').split(',')) {
+    const item = entry.trim();
+    if (!item) continue;
+    const m = /^([^=\s]+)\s*=\s*(\S+)$/.exec(item);
+    const camera = m?.[1];
+    const value = m?.[2];
+    if (!camera || !value) {
+      problems.push(`${key} entries must look like cam-a=7, got ${JSON.stringify(item)}`);
+      continue;
+    }
+    const n = Number(value);
+    if (!isValidId(camera)) problems.push(`${key}: ${JSON.stringify(camera)} is not a valid camera id`);
+    else if (!/^\d+$/.test(value) || n > MAX_RETENTION_DAYS)
+      problems.push(
+        `${key}: days for ${camera} must be an integer from 0 to ${MAX_RETENTION_DAYS}, got ${JSON.stringify(value)}`,
+      );
+    else if (days.has(camera)) problems.push(`${key}: ${camera} is listed twice`);
+    else days.set(camera, n);
+  }
+  return days;
+}
+
+// --- H.264 renditions (src/rendition/) ---------------------------------------------------
+
+/** Where H.264 renditions are cached and how many ffmpeg may make them at once. */
+export interface RenditionConfig {
+  /** Cache directory, `<GATEWAY_DATA_DIR>/renditions` by default. */
+  dir: string;
+  /** Bound of the cache; least recently used renditions are deleted beyond it. */
+  cacheBytes: number;
+  /** ffmpeg processes at once. */
+  concurrency: number;
+  /** An ffmpeg running longer is killed. */
+  timeoutMs: number;
+  /** Requests that may wait for a slot; beyond it `503` with `Retry-After`. */
+  queueMax: number;
+}
+
+function renditionConfig(
+  int: (key: string, fallback: number, min: number, max: number) => number,
+  dir: (key: string, fallback: string) => string,
+  dataDir: string,
+  otherDirs: string[],
+  problems: string[],
+): RenditionConfig {
+  const config: RenditionConfig = {
+    dir: dir('GATEWAY_RENDITION_DIR', join(dataDir, 'renditions')),
+    cacheBytes: int('GATEWAY_RENDITION_CACHE_BYTES', 2 * 1024 * MiB, 0, Number.MAX_SAFE_INTEGER),
+    concurrency: int('GATEWAY_TRANSCODE_CONCURRENCY', 2, 1, 64),
+    timeoutMs: int('GATEWAY_TRANSCODE_TIMEOUT_MS', 60_000, 1000, 3_600_000),
+    queueMax: int('GATEWAY_TRANSCODE_QUEUE_MAX', 32, 0, 10_000),
+  };
+  // The cache deletes what it finds under its directory: it must not share one with footage.
+  const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
+  if (otherDirs.some((other) => overlaps(config.dir, other)))
+    problems.push(
+      'GATEWAY_RENDITION_DIR must not be, contain or lie inside the buffer, NAS or snapshot directory',
+    );
+  return config;
 }

@@ -2,16 +2,22 @@ import { mkdir } from 'node:fs/promises';
 import type { PrismaClient } from '@cctv/db';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { prismaTokenSource, UploadAuth } from './auth/upload-auth.ts';
 import { BufferStore } from './buffer/buffer-store.ts';
 import type { GatewayConfig } from './config.ts';
 import { KeyedLock } from './files/keyed-lock.ts';
 import { SegmentFiles } from './files/segment-files.ts';
 import { createHttpServer } from './http/http-server.ts';
 import type { HealthReport } from './http/ops-routes.ts';
+import { Reconciler } from './index/reconcile.ts';
 import { SegmentRepository } from './index/segment-repository.ts';
 import { IngestService } from './ingest/ingest-service.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
+import { NasClient } from './nas/nas-client.ts';
 import { type Delay, NasMover } from './nas/nas-mover.ts';
+import { RenditionService } from './rendition/rendition-service.ts';
+import { RetentionRepository } from './retention/retention-repository.ts';
+import { RetentionSweeper } from './retention/retention-sweeper.ts';
 import { SnapshotService } from './snapshots/snapshot-service.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
 
@@ -28,7 +34,12 @@ export interface GatewayDeps {
 export interface Gateway {
   http: FastifyInstance;
   mover: NasMover;
+  nas: NasClient;
+  retention: RetentionSweeper;
   metrics: GatewayMetrics;
+  renditions: RenditionService;
+  /** The start-up reconciliation of the index with the NAS, once it has run. */
+  reconciled(): Promise<unknown>;
   /** Starts the NAS mover and listens; resolves to the bound address. */
   start(): Promise<string>;
   /** Stops accepting, lets in-flight uploads and the current NAS move finish. */
@@ -42,30 +53,80 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const metrics = new GatewayMetrics(); // prometheus counters, on a registry of our own
   const lock = new KeyedLock(); // one writer at a time per file: ingest vs NAS mover, snapshot re-PUTs
   const files = new SegmentFiles(config.bufferDir, config.nasDir); // where a segment lives
-  const buffer = new BufferStore(config.bufferDir); // durable local buffer
   const index = new SegmentRepository(deps.prisma); // Segment rows in PostgreSQL
   const snapshotStore = new SnapshotStore(config.snapshotDir); // event snapshots, durable like the buffer
+  const auth = // per-node upload tokens (NodeCredential.uploadTokenHash)
+    config.uploadAuth === 'token'
+      ? new UploadAuth({ source: prismaTokenSource(deps.prisma), cacheMs: config.uploadAuthCacheS * 1000 })
+      : null;
+  // Every NAS file operation runs in a worker process, so a hung share cannot stall the gateway.
+  const nas = new NasClient({
+    nasDir: config.nasDir,
+    requireMount: config.nasRequireMount,
+    timeoutMs: config.nasTimeoutMs,
+    logger: logger.child({ part: 'nas-worker' }),
+  });
 
   let lastMoveAt: Date | null = null;
   let lastFailureAt: Date | null = null;
   const mover = new NasMover({
-    buffer,
+    nas,
     files,
     lock,
     logger: logger.child({ part: 'nas' }),
     retryInitialMs: config.nasRetryInitialMs,
     retryMaxMs: config.nasRetryMaxMs,
+    drainBytesPerS: config.nasDrainBytesPerS,
     delay: deps.delay,
     onMoved: async (moved) => {
       await index.setLocation(moved.camera, moved.name, 'nas');
       metrics.nasMoves.inc();
+      metrics.nasVerifiedBytes.inc(moved.bytes);
+      metrics.nasWriteSeconds.observe(moved.ms / 1000);
+      metrics.nasUp.set(1);
       lastMoveAt = now();
     },
-    onFailure: () => {
-      metrics.nasFailures.inc();
+    onFailure: (_item, reason) => {
+      metrics.nasFailure(reason);
+      metrics.nasUp.set(0);
       lastFailureAt = now();
     },
+    onDropped: () => metrics.bufferDamaged.inc(),
     onBacklog: (count) => metrics.bufferSegments.set(count),
+  });
+  // durable local buffer; refuses (503) what would overfill it
+  const buffer = new BufferStore(
+    config.bufferDir,
+    { maxBytes: config.bufferMaxBytes, minFreeBytes: config.bufferMinFreeBytes },
+    () => mover.backlogBytes,
+  );
+  metrics.observe({ bufferBytes: () => buffer.usedBytes, oldestAgeS: () => mover.oldestAgeS() });
+  const reconciler = new Reconciler({
+    index,
+    buffer,
+    files,
+    nas,
+    logger: logger.child({ part: 'reconcile' }),
+  });
+
+  // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
+  // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
+  const retention = new RetentionSweeper({
+    repository: new RetentionRepository(deps.prisma),
+    nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
+    lock,
+    initRecentlyUsed: (camera, name) => ingest.initRecentlyUsed(camera, name),
+    config: config.retention,
+    logger: logger.child({ part: 'retention' }),
+    now,
+    onDeleted: ({ reason, bytes }) => {
+      metrics.retentionDeletedSegments.inc({ reason });
+      metrics.retentionDeletedBytes.inc({ reason }, bytes);
+    },
+    onBlocked: () => metrics.retentionBlocked.inc(),
+    onSweep: ({ usage }) => {
+      if (usage) metrics.nasFreeBytes.set(usage.freeBytes);
+    },
   });
 
   const ingest = new IngestService({
@@ -74,11 +135,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     index,
     lock,
     maxSegmentBytes: config.maxSegmentBytes,
+    auth,
+    nasDigest: (camera, name) => nas.digest(camera, name),
+    retryAfterS: config.bufferRetryAfterS,
     logger: logger.child({ part: 'ingest' }),
     onStored: (segment) => {
       metrics.ingested.inc({ kind: segment.kind });
       metrics.bytesIngested.inc(segment.bytes);
-      mover.enqueue(segment);
+      const at = Date.now();
+      mover.enqueue({ ...segment, timeMs: segment.startMs ?? 0, arrivedMs: at });
     },
     onRejected: (reason) => metrics.reject(reason),
   });
@@ -86,6 +151,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const snapshots = new SnapshotService({
     store: snapshotStore,
     lock,
+    auth,
     logger: logger.child({ part: 'snapshots' }),
     onStored: (snapshot) => {
       metrics.snapshotsStored.inc();
@@ -94,17 +160,35 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     onRejected: (reason) => metrics.rejectSnapshot(reason),
   });
 
+  // H.264 renditions of recorded segments for browsers without H.265, cached on disk
+  const renditions = new RenditionService({
+    ...config.rendition,
+    maxCacheBytes: config.rendition.cacheBytes,
+    files,
+    logger: logger.child({ part: 'rendition' }),
+    onTranscoded: (ms) => {
+      metrics.renditions.inc({ result: 'transcoded' });
+      metrics.transcodeSeconds.observe(ms / 1000);
+    },
+    onCacheHit: () => metrics.renditions.inc({ result: 'cache_hit' }),
+    onBusy: () => metrics.renditions.inc({ result: 'busy' }),
+    onFailed: () => metrics.renditions.inc({ result: 'failed' }),
+  });
+
   const health = async (): Promise<HealthReport> => {
     const db = await index.ping().then(
       () => 'ok',
       () => 'down',
     );
-    const nas = mover.degraded ? 'failing' : 'ok';
+    const nasState = mover.degraded ? 'failing' : 'ok';
     return {
-      status: db === 'down' ? 'down' : nas === 'ok' ? 'ok' : 'degraded',
+      status: db === 'down' ? 'down' : nasState === 'ok' ? 'ok' : 'degraded',
       db,
-      nas,
+      nas: nasState,
+      nasFailure: mover.failure,
       backlog: mover.backlog,
+      bufferBytes: buffer.usedBytes,
+      oldestBufferedAgeS: Math.round(mover.oldestAgeS()),
       lastMoveAt: lastMoveAt?.toISOString() ?? null,
       lastFailureAt: lastFailureAt?.toISOString() ?? null,
     };
@@ -117,29 +201,62 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     snapshots,
     snapshotStore,
     index,
+    renditions,
     now,
     registry: metrics.registry,
     health,
   });
 
+  let nasCheck: Promise<unknown> = Promise.resolve();
   return {
+    reconciled: () => nasCheck,
     http,
     mover,
+    nas,
+    retention,
     metrics,
+    renditions,
     async start() {
       await buffer.prepare();
       await snapshotStore.prepare();
-      // For a single box the "NAS" is a plain directory; a missing mount is only logged,
-      // the mover keeps retrying until it appears.
-      await mkdir(config.nasDir, { recursive: true }).catch((err: unknown) =>
-        logger.warn({ err, nasDir: config.nasDir }, 'NAS directory not available yet'),
+      await renditions.start();
+      // For a single box the "NAS" is a plain directory, made here; a mount point is never
+      // created (that would put the footage on the local disk under it). The mover retries
+      // until the share is there.
+      if (!config.nasRequireMount)
+        await mkdir(config.nasDir, { recursive: true }).catch((err: unknown) =>
+          logger.warn({ err, nasDir: config.nasDir }, 'NAS directory not available yet'),
+        );
+      // What a previous run left: the backlog from the index and the buffer, then the NAS side
+      // in the background (it lists the share, which may be slow or down).
+      const found = await reconciler.buffered();
+      reconciler.log(found, 'buffer');
+      metrics.indexOrphans.set({ where: 'buffer' }, found.bufferOrphans.length);
+      for (const item of found.backlog) mover.enqueue(item);
+      mover.start();
+      nasCheck = reconciler.nasSide().then(
+        (report) => {
+          reconciler.log(report, 'nas');
+          metrics.indexMissing.set(found.missing.length + report.missing.length);
+          metrics.indexOrphans.set({ where: 'nas' }, report.nasOrphans.length);
+          return report;
+        },
+        (err: unknown) => {
+          logger.warn({ err }, 'NAS reconciliation failed');
+          return null;
+        },
       );
-      await mover.start();
+      retention.start();
       return http.listen({ host: config.host, port: config.port });
     },
     async stop() {
+      const transcodes = renditions.stop(); // kills running ffmpeg, so their requests end now
       await http.close();
+      await transcodes;
+      await retention.stop();
       await mover.stop();
+      await nasCheck;
+      await nas.close();
     },
   };
 }

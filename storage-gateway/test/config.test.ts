@@ -18,7 +18,30 @@ describe('config', () => {
       maxSegmentBytes: 64 * 1024 * 1024,
       nasRetryInitialMs: 500,
       nasRetryMaxMs: 30_000,
+      uploadAuth: 'token',
+      uploadAuthCacheS: 10,
+      bufferMaxBytes: 0,
+      bufferMinFreeBytes: 64 * 1024 * 1024,
+      bufferRetryAfterS: 10,
+      nasRequireMount: false,
+      nasTimeoutMs: 30_000,
+      nasDrainBytesPerS: 0,
       logLevel: 'info',
+      retention: {
+        intervalS: 300,
+        days: 30,
+        cameraDays: new Map(),
+        nasMinFreePercent: 10,
+        eventPadS: 10,
+        eventRetentionDays: 90,
+      },
+      rendition: {
+        dir: '/srv/gw/data/gateway/renditions',
+        cacheBytes: 2 * 1024 * 1024 * 1024,
+        concurrency: 2,
+        queueMax: 32,
+        timeoutMs: 60_000,
+      },
     });
     const d = loadConfig(
       { DATABASE_URL: DB, GATEWAY_DATA_DIR: '/var/lib/gw', GATEWAY_NAS_DIR: '/mnt/nas' },
@@ -29,6 +52,32 @@ describe('config', () => {
     assert.equal(d.snapshotDir, '/var/lib/gw/snapshots');
     const e = loadConfig({ DATABASE_URL: DB, GATEWAY_SNAPSHOT_DIR: 'snaps' }, '/x');
     assert.equal(e.snapshotDir, '/x/snaps');
+  });
+
+  it('reads the upload credentials and buffer limits', () => {
+    const c = loadConfig({
+      DATABASE_URL: DB,
+      GATEWAY_UPLOAD_AUTH: 'off',
+      GATEWAY_UPLOAD_AUTH_CACHE_S: '0',
+      GATEWAY_BUFFER_MAX_BYTES: '1048576',
+      GATEWAY_BUFFER_MIN_FREE_BYTES: '0',
+      GATEWAY_BUFFER_RETRY_AFTER_S: '3',
+    });
+    assert.equal(c.uploadAuth, 'off');
+    assert.equal(c.uploadAuthCacheS, 0);
+    assert.equal(c.bufferMaxBytes, 1024 * 1024);
+    assert.equal(c.bufferMinFreeBytes, 0);
+    assert.equal(c.bufferRetryAfterS, 3);
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: DB, GATEWAY_UPLOAD_AUTH: 'none', GATEWAY_BUFFER_RETRY_AFTER_S: '0' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.problems.length, 2);
+        assert.match(err.message, /GATEWAY_UPLOAD_AUTH must be one of token, off/);
+        assert.match(err.message, /GATEWAY_BUFFER_RETRY_AFTER_S must be an integer from 1/);
+        return true;
+      },
+    );
   });
 
   it('lists every bad key at once', () => {

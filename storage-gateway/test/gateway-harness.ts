@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { createPrismaClient, type PrismaClient } from '@cctv/db';
 import { SEGMENT_HEADERS } from '@cctv/protocol';
 import pino from 'pino';
+import { enrolTestNodeFully } from '../../test/support/enrol.ts';
 import { tempDir } from '../../test/support/index.ts';
 import { type GatewayConfig, loadConfig } from '../src/config.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
@@ -38,6 +39,30 @@ export const quickDelay: Delay = (ms, signal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * Upload tokens by gateway URL, enrolled on first use like a real node. Tokens are shared by
+ * every gateway on one database: enrolling again would rotate the token of the others.
+ */
+const credentials = new Map<string, { databaseUrl: string; tokens: Map<string, Promise<string>> }>();
+const tokensByDatabase = new Map<string, Map<string, Promise<string>>>();
+
+/** The upload token of `node` at the gateway on `url` (enrols the node the first time). */
+export function uploadToken(url: string, node = 'node-1'): Promise<string> {
+  const entry = credentials.get(url);
+  if (!entry) throw new Error(`no gateway started at ${url}`);
+  let token = entry.tokens.get(node);
+  if (!token) {
+    token = enrolTestNodeFully(entry.databaseUrl, node).then((e) => e.uploadToken);
+    entry.tokens.set(node, token);
+  }
+  return token;
+}
+
+/** Headers that authenticate an upload as `node`. */
+export async function authHeaders(url: string, node = 'node-1'): Promise<Record<string, string>> {
+  return { [SEGMENT_HEADERS.node]: node, authorization: `Bearer ${await uploadToken(url, node)}` };
+}
+
 export async function startGateway(
   databaseUrl: string,
   env: Record<string, string> = {},
@@ -52,12 +77,19 @@ export async function startGateway(
     GATEWAY_BUFFER_DIR: dirs?.bufferDir ?? join(root, 'buffer'),
     GATEWAY_NAS_DIR: dirs?.nasDir ?? join(root, 'nas'),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    // Test footage has fixed dates and test disks may be nearly full: retention is off unless a
+    // test turns it on.
+    GATEWAY_RETENTION_DAYS: '0',
+    GATEWAY_NAS_MIN_FREE_PERCENT: '0',
     ...env,
   });
   const prisma = createPrismaClient(databaseUrl, 4);
   const logger = pino({ level: config.logLevel });
   const gateway = await createGateway({ config, logger, prisma, delay: quickDelay });
   const url = await gateway.start();
+  const tokens = tokensByDatabase.get(databaseUrl) ?? new Map<string, Promise<string>>();
+  tokensByDatabase.set(databaseUrl, tokens);
+  credentials.set(url, { databaseUrl, tokens });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -81,12 +113,16 @@ export async function put(
   data: Buffer,
   headers: Record<string, string> = {},
 ): Promise<Upload> {
+  // Signed as the node the headers name (node-1 when they name none), unless they bring their own.
+  const node = headers[SEGMENT_HEADERS.node] ?? 'node-1';
+  const auth = 'authorization' in headers || !credentials.has(url) ? {} : await authHeaders(url, node);
   const res = await fetch(`${url}/v1/segments/${camera}/${name}`, {
     method: 'PUT',
     body: new Uint8Array(data),
     headers: {
       'content-type': 'application/octet-stream',
       [SEGMENT_HEADERS.sha256]: sha256(data),
+      ...auth,
       ...headers,
     },
   });

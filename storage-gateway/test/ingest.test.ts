@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SEGMENT_HEADERS } from '@cctv/protocol';
+import { SEGMENT_HEADERS, SNAPSHOT_HEADERS, snapshotPath } from '@cctv/protocol';
+import { enrolTestNodeFully } from '../../test/support/enrol.ts';
 import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import {
+  authHeaders,
   type HlsFixture,
   listFiles,
   makeHls,
@@ -16,6 +18,7 @@ import {
   rawRequest,
   sha256,
   startGateway,
+  type Upload,
 } from './gateway-harness.ts';
 
 const MAX = 256 * 1024;
@@ -126,7 +129,11 @@ describe('segment ingest', () => {
 
   it('refuses names with .. however they are spelled, never writing outside the buffer', async () => {
     const data = Buffer.from('x');
-    const headers = { [SEGMENT_HEADERS.sha256]: sha256(data), 'content-type': 'application/octet-stream' };
+    const headers = {
+      ...(await authHeaders(gw.url)),
+      [SEGMENT_HEADERS.sha256]: sha256(data),
+      'content-type': 'application/octet-stream',
+    };
     const parent = dirname(gw.config.bufferDir);
     const filesBefore = await readdir(parent);
     const paths = [
@@ -162,7 +169,7 @@ describe('segment ingest', () => {
     const chunks = [big.subarray(0, 100_000), big.subarray(100_000, 200_000), big.subarray(200_000)];
     const res = await fetch(`${gw.url}/v1/segments/cam-e/big.mp4`, {
       method: 'PUT',
-      headers: { [SEGMENT_HEADERS.sha256]: sha256(big) },
+      headers: { ...(await authHeaders(gw.url)), [SEGMENT_HEADERS.sha256]: sha256(big) },
       body: new ReadableStream({
         pull(controller) {
           const next = chunks.shift();
@@ -187,7 +194,8 @@ describe('segment ingest', () => {
       { ...good, [SEGMENT_HEADERS.start]: 'yesterday' },
       { ...good, [SEGMENT_HEADERS.durationMs]: '-5' },
       { ...good, [SEGMENT_HEADERS.init]: '../init.mp4' },
-      { ...good, [SEGMENT_HEADERS.node]: 'Bad Node' },
+      // Signed with node-1's token: the header check refuses the bad node id before any auth.
+      { ...good, ...(await authHeaders(gw.url)), [SEGMENT_HEADERS.node]: 'Bad Node' },
     ];
     for (const headers of cases) {
       const res = await put(gw.url, 'cam-f', seg.name, seg.data, headers);
@@ -237,5 +245,264 @@ describe('segment ingest', () => {
     });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+  });
+});
+
+interface Answer extends Upload {
+  headers: Headers;
+}
+
+/** A PUT with exactly these headers: unlike the harness's `put`, it adds no credentials. */
+async function putAsIs(
+  url: string,
+  path: string,
+  data: Buffer,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  const res = await fetch(`${url}${path}`, { method: 'PUT', body: new Uint8Array(data), headers });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Upload['body'] };
+}
+
+const segmentPut = (
+  url: string,
+  camera: string,
+  name: string,
+  data: Buffer,
+  headers: Record<string, string>,
+) =>
+  putAsIs(url, `/v1/segments/${camera}/${name}`, data, {
+    'content-type': 'application/octet-stream',
+    [SEGMENT_HEADERS.sha256]: sha256(data),
+    ...headers,
+  });
+
+/** Nothing of `camera` in the buffer (temp area included), on the NAS or in the index. */
+async function assertNothingKept(g: RunningGateway, camera: string): Promise<void> {
+  const mine = (files: string[]) => files.filter((f) => f.startsWith(`${camera}/`));
+  assert.deepEqual(mine(await listFiles(g.config.bufferDir)), []);
+  assert.deepEqual(await listFiles(join(g.config.bufferDir, '.incoming')), []);
+  assert.deepEqual(mine(await listFiles(g.config.nasDir)), []);
+  assert.equal(await g.prisma.segment.count({ where: { cameraId: camera } }), 0);
+}
+
+/**
+ * Gateways started here share the database with `gw`. Their start-up reconciliation takes the
+ * rows another gateway still has in its buffer for lost ones, so `gw` is left with nothing in
+ * flight first, and each test waits for its own segments to reach its NAS.
+ */
+async function startAnotherGateway(env: Record<string, string>): Promise<RunningGateway> {
+  await waitFor('nothing buffered at the first gateway', async () => {
+    const files = await listFiles(gw.config.bufferDir);
+    return files.length === 0 && (await gw.prisma.segment.count({ where: { location: 'buffer' } })) === 0;
+  });
+  return startGateway(db.url, { GATEWAY_MAX_SEGMENT_BYTES: String(MAX), ...env });
+}
+
+const onNas = (g: RunningGateway, camera: string, name: string) =>
+  waitFor(`${camera}/${name} on the NAS`, async () => {
+    const row = await g.prisma.segment.findUnique({ where: { cameraId_name: { cameraId: camera, name } } });
+    return row?.location === 'nas' ? row : null;
+  });
+
+describe('upload credentials', () => {
+  const rejected = (reason: string, url = gw.url, kind = 'segments') =>
+    metric(url, `cctv_gateway_${kind}_rejected_total`, `reason="${reason}"`);
+
+  it('refuses an upload without a valid Authorization with 401, keeping nothing', async () => {
+    const seg = hls.segments[0];
+    assert.ok(seg);
+    const headers = mediaHeaders(T0, seg.durationMs, hls.init.name);
+    const before = await rejected('unauthorized');
+    const { authorization } = await authHeaders(gw.url);
+    assert.ok(authorization);
+    const refused = [
+      await segmentPut(gw.url, 'cam-auth', seg.name, seg.data, headers),
+      await segmentPut(gw.url, 'cam-auth', seg.name, seg.data, {
+        ...headers,
+        authorization: 'Basic bm9kZS0xOng=',
+      }),
+      await segmentPut(gw.url, 'cam-auth', seg.name, seg.data, { ...headers, authorization: 'Bearer' }),
+      // The token alone does not say whose it is: an upload names its node.
+      await segmentPut(gw.url, 'cam-auth', hls.init.name, hls.init.data, { authorization }),
+    ];
+    for (const res of refused) {
+      assert.equal(res.status, 401, JSON.stringify(res.body));
+      assert.equal(res.body.error?.code, 'unauthorized');
+      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm=/);
+    }
+    assert.equal(await rejected('unauthorized'), before + refused.length);
+    await assertNothingKept(gw, 'cam-auth');
+
+    // The request line and headers are checked first, credentials or not.
+    const badCamera = await segmentPut(gw.url, 'Cam_Auth', seg.name, seg.data, headers);
+    assert.equal(badCamera.status, 400);
+    assert.equal(badCamera.body.error?.code, 'bad_camera');
+    const tooBig = await segmentPut(gw.url, 'cam-auth', 'big.mp4', randomBytes(MAX + 1), {});
+    assert.equal(tooBig.status, 413);
+    assert.equal(tooBig.body.error?.code, 'too_large');
+    assert.equal(await rejected('unauthorized'), before + refused.length);
+
+    // The same upload with the node's token is taken.
+    const ok = await segmentPut(gw.url, 'cam-auth', seg.name, seg.data, { ...headers, authorization });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    await onNas(gw, 'cam-auth', seg.name);
+  });
+
+  it("refuses with 403 another node's token, a made-up one and an unknown node", async () => {
+    const seg = hls.segments[1];
+    assert.ok(seg);
+    const headers = mediaHeaders(T0, seg.durationMs, hls.init.name, 'node-1');
+    const [node1, node2] = [await authHeaders(gw.url, 'node-1'), await authHeaders(gw.url, 'node-2')];
+    const before = await rejected('forbidden');
+    const refused = [
+      await segmentPut(gw.url, 'cam-forbid', seg.name, seg.data, {
+        ...headers,
+        authorization: node2.authorization ?? '',
+      }),
+      await segmentPut(gw.url, 'cam-forbid', seg.name, seg.data, {
+        ...headers,
+        authorization: `Bearer ${randomBytes(32).toString('base64url')}`,
+      }),
+      await segmentPut(gw.url, 'cam-forbid', seg.name, seg.data, {
+        ...mediaHeaders(T0, seg.durationMs, hls.init.name, 'node-never-enrolled'),
+        authorization: node1.authorization ?? '',
+      }),
+    ];
+    for (const res of refused) {
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.body.error?.code, 'forbidden');
+    }
+    assert.equal(await rejected('forbidden'), before + refused.length);
+    await assertNothingKept(gw, 'cam-forbid');
+    // node-2's token is good for node-2.
+    const asNode2 = await segmentPut(gw.url, 'cam-forbid', seg.name, seg.data, {
+      ...mediaHeaders(T0, seg.durationMs, hls.init.name, 'node-2'),
+      ...node2,
+    });
+    assert.equal(asNode2.status, 201, JSON.stringify(asNode2.body));
+    assert.equal((await onNas(gw, 'cam-forbid', seg.name)).nodeId, 'node-2');
+  });
+
+  it('refuses snapshots without a valid token the same way', async () => {
+    // Only the JPEG signature is checked; the credentials before any of it.
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(512)]);
+    const path = snapshotPath('cam-auth', 'evt-auth.jpg');
+    const headers = {
+      'content-type': 'image/jpeg',
+      [SNAPSHOT_HEADERS.sha256]: sha256(jpeg),
+      [SNAPSHOT_HEADERS.node]: 'node-1',
+    };
+    const [unauthorized, forbidden] = [
+      await rejected('unauthorized', gw.url, 'snapshots'),
+      await rejected('forbidden', gw.url, 'snapshots'),
+    ];
+    const none = await putAsIs(gw.url, path, jpeg, headers);
+    assert.equal(none.status, 401, JSON.stringify(none.body));
+    assert.equal(none.body.error?.code, 'unauthorized');
+    assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer /);
+    const { authorization } = await authHeaders(gw.url, 'node-2');
+    const other = await putAsIs(gw.url, path, jpeg, { ...headers, authorization: authorization ?? '' });
+    assert.equal(other.status, 403, JSON.stringify(other.body));
+    assert.equal(other.body.error?.code, 'forbidden');
+    assert.equal(await rejected('unauthorized', gw.url, 'snapshots'), unauthorized + 1);
+    assert.equal(await rejected('forbidden', gw.url, 'snapshots'), forbidden + 1);
+    assert.deepEqual(await listFiles(gw.config.snapshotDir), []);
+    assert.equal((await fetch(`${gw.url}${path}`)).status, 404);
+
+    const ok = await putAsIs(gw.url, path, jpeg, { ...headers, ...(await authHeaders(gw.url)) });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    assert.deepEqual(await listFiles(gw.config.snapshotDir), ['cam-auth/evt-auth.jpg']);
+  });
+
+  it('refuses the old token of a re-enrolled node once its cached hash expires', async () => {
+    const rot = await startAnotherGateway({ GATEWAY_UPLOAD_AUTH_CACHE_S: '0' });
+    const [seg0, seg1] = hls.segments;
+    assert.ok(seg0 && seg1);
+    const headers = (i: number, token: string) => ({
+      ...mediaHeaders(new Date(T0.getTime() + i * 2000), 2000, hls.init.name, 'node-rot'),
+      authorization: `Bearer ${token}`,
+    });
+    const first = await enrolTestNodeFully(db.url, 'node-rot');
+    assert.equal(
+      (await put(rot.url, 'cam-rot', seg0.name, seg0.data, headers(0, first.uploadToken))).status,
+      201,
+    );
+    const second = await enrolTestNodeFully(db.url, 'node-rot');
+    assert.equal(second.rotated, true);
+    assert.notEqual(second.uploadToken, first.uploadToken);
+    const old = await put(rot.url, 'cam-rot', seg1.name, seg1.data, headers(1, first.uploadToken));
+    assert.equal(old.status, 403, JSON.stringify(old.body));
+    assert.equal(old.body.error?.code, 'forbidden');
+    assert.equal(await rejected('forbidden', rot.url), 1);
+    assert.equal(await rot.prisma.segment.count({ where: { cameraId: 'cam-rot', name: seg1.name } }), 0);
+    const fresh = await put(rot.url, 'cam-rot', seg1.name, seg1.data, headers(1, second.uploadToken));
+    assert.equal(fresh.status, 201, JSON.stringify(fresh.body));
+    await onNas(rot, 'cam-rot', seg0.name);
+    await onNas(rot, 'cam-rot', seg1.name);
+  });
+
+  it('with GATEWAY_UPLOAD_AUTH=off takes uploads without a token', async () => {
+    const open = await startAnotherGateway({ GATEWAY_UPLOAD_AUTH: 'off' });
+    const seg = hls.segments[0];
+    assert.ok(seg);
+    const res = await segmentPut(
+      open.url,
+      'cam-open',
+      seg.name,
+      seg.data,
+      mediaHeaders(T0, seg.durationMs, hls.init.name, 'node-not-enrolled'),
+    );
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal((await onNas(open, 'cam-open', seg.name)).nodeId, 'node-not-enrolled');
+    assert.equal(await rejected('unauthorized', open.url), 0);
+  });
+});
+
+describe('a full buffer', () => {
+  it('answers 503 buffer_full with Retry-After while the NAS is away, and takes the upload once it drains', async () => {
+    const [first, second] = hls.segments;
+    assert.ok(first && second);
+    // Room for either segment, not for both.
+    const room = Math.max(first.data.length, second.data.length) + 1024;
+    assert.ok(first.data.length + second.data.length > room);
+    const full = await startAnotherGateway({
+      GATEWAY_BUFFER_MAX_BYTES: String(room),
+      GATEWAY_BUFFER_MIN_FREE_BYTES: '0',
+      GATEWAY_BUFFER_RETRY_AFTER_S: '7',
+    });
+    const nasDir = full.config.nasDir;
+    // The gateway made the NAS directory at start; without it every move fails as unreachable.
+    await rename(nasDir, `${nasDir}.away`);
+    const headers = (i: number) =>
+      mediaHeaders(new Date(T0.getTime() + i * 2000), 2000, hls.init.name, 'node-full');
+    assert.equal((await put(full.url, 'cam-full', first.name, first.data, headers(0))).status, 201);
+    await waitFor(
+      'the move failing',
+      async () => (await metric(full.url, 'cctv_gateway_nas_failures_total', 'reason="unreachable"')) >= 2,
+    );
+    assert.equal(await metric(full.url, 'cctv_gateway_buffer_segments'), 1);
+
+    const auth = await authHeaders(full.url, 'node-full');
+    const refused = await segmentPut(full.url, 'cam-full', second.name, second.data, {
+      ...headers(1),
+      ...auth,
+    });
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(refused.body.error?.code, 'buffer_full');
+    assert.equal(refused.headers.get('retry-after'), '7');
+    assert.equal(await metric(full.url, 'cctv_gateway_segments_rejected_total', 'reason="buffer_full"'), 1);
+    assert.deepEqual(await listFiles(full.config.bufferDir), [`cam-full/${first.name}`]);
+    assert.equal(await full.prisma.segment.count({ where: { cameraId: 'cam-full', name: second.name } }), 0);
+
+    await rename(`${nasDir}.away`, nasDir);
+    await onNas(full, 'cam-full', first.name);
+    await waitFor('buffer drained', async () => (await listFiles(full.config.bufferDir)).length === 0);
+    const taken = await segmentPut(full.url, 'cam-full', second.name, second.data, {
+      ...headers(1),
+      ...auth,
+    });
+    assert.equal(taken.status, 201, JSON.stringify(taken.body));
+    await onNas(full, 'cam-full', second.name);
+    assert.equal(sha256(await readFile(join(nasDir, 'cam-full', second.name))), sha256(second.data));
   });
 });

@@ -4,6 +4,8 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { SEGMENT_HEADERS } from '@cctv/protocol';
+import { enrolTestNodeFully } from '../../test/support/enrol.ts';
 import { freePort, startService, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import {
   type HlsFixture,
@@ -27,9 +29,22 @@ const [hlsA, hlsB] = await Promise.all([makeHls(media, 'a'), makeHls(media, 'b',
 const fast = { GATEWAY_NAS_RETRY_INITIAL_MS: '20', GATEWAY_NAS_RETRY_MAX_MS: '100' };
 const gw = await startGateway(db.url, fast);
 
-/** Uploads an init file and its segments back to back from `start`. */
-async function record(url: string, camera: string, hls: HlsFixture, start: Date, prefix = ''): Promise<void> {
-  assert.ok((await put(url, camera, hls.init.name, hls.init.data)).status < 300);
+/**
+ * Uploads an init file and its segments back to back from `start`, as `node`. The harness
+ * enrols a node per gateway, which rotates its token: another gateway on this database uses
+ * another node, so `gw`'s node-1 token stays valid.
+ */
+async function record(
+  url: string,
+  camera: string,
+  hls: HlsFixture,
+  start: Date,
+  prefix = '',
+  node = 'node-1',
+): Promise<void> {
+  assert.ok(
+    (await put(url, camera, hls.init.name, hls.init.data, { [SEGMENT_HEADERS.node]: node })).status < 300,
+  );
   let t = start.getTime();
   for (const seg of hls.segments) {
     const res = await put(
@@ -37,7 +52,7 @@ async function record(url: string, camera: string, hls: HlsFixture, start: Date,
       camera,
       prefix + seg.name,
       seg.data,
-      mediaHeaders(new Date(t), seg.durationMs, hls.init.name),
+      mediaHeaders(new Date(t), seg.durationMs, hls.init.name, node),
     );
     assert.equal(res.status, 201, JSON.stringify(res.body));
     t += seg.durationMs;
@@ -65,7 +80,7 @@ describe('NAS outage', () => {
     await record(gw.url, 'cam-n', { ...hlsA, segments: [seg] }, T0);
     await waitFor(
       'NAS failures counted',
-      async () => (await metric(gw.url, 'cctv_gateway_nas_failures_total')) >= 3,
+      async () => (await metric(gw.url, 'cctv_gateway_nas_failures_total', 'reason="unreachable"')) >= 3,
     );
     assert.equal(await location('cam-n', seg.name), 'buffer');
     assert.equal(await metric(gw.url, 'cctv_gateway_buffer_segments'), 2);
@@ -91,7 +106,7 @@ describe('NAS outage', () => {
     const dirs = { bufferDir: join(root, 'buffer'), nasDir: join(root, 'nas') };
     const first = await startGateway(db.url, fast, dirs);
     const repair = await breakNas(dirs.nasDir);
-    await record(first.url, 'cam-r', hlsA, T0);
+    await record(first.url, 'cam-r', hlsA, T0, '', 'node-restart');
     await first.stop();
     assert.equal((await listFiles(dirs.bufferDir)).filter((f) => f.startsWith('cam-r/')).length, 4);
     await repair();
@@ -185,6 +200,8 @@ describe('VOD playlists', () => {
 describe('main entry point', () => {
   it('starts from the environment, ingests, and exits 0 on SIGTERM', async () => {
     const root = await tempDir('cctv-gw-main-');
+    // Enrolled like a real node: the gateway checks its token against the shared database.
+    const { uploadToken } = await enrolTestNodeFully(db.url, 'node-main');
     const port = await freePort();
     const service = startService('storage-gateway/src/main.ts', {
       DATABASE_URL: db.url,
@@ -198,8 +215,14 @@ describe('main entry point', () => {
     await waitFor('gateway up', async () => (await fetch(`${url}/healthz`)).ok, 20_000);
     const seg = hlsB.segments[0];
     assert.ok(seg);
-    const res = await put(url, 'cam-m', seg.name, seg.data, mediaHeaders(T0, seg.durationMs, hlsB.init.name));
-    assert.equal(res.status, 201);
+    const headers = mediaHeaders(T0, seg.durationMs, hlsB.init.name, 'node-main');
+    const unsigned = await put(url, 'cam-m', seg.name, seg.data, headers);
+    assert.equal(unsigned.status, 401, 'uploads need a token by default');
+    const res = await put(url, 'cam-m', seg.name, seg.data, {
+      ...headers,
+      authorization: `Bearer ${uploadToken}`,
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
     await waitFor('moved', async () => (await listFiles(join(root, 'nas'))).includes(`cam-m/${seg.name}`));
     const stopAt = Date.now();
     await service.kill('SIGTERM');

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { SNAPSHOT_HEADERS, SNAPSHOT_MAX_BYTES, snapshotPath } from '@cctv/protocol';
 import { startTestDatabase, tempDir } from '../../test/support/index.ts';
 import {
+  authHeaders,
   listFiles,
   metric,
   type RunningGateway,
@@ -51,7 +52,8 @@ async function putSnapshot(
     headers: {
       'content-type': 'image/jpeg',
       [SNAPSHOT_HEADERS.sha256]: sha256(data),
-      [SNAPSHOT_HEADERS.node]: 'node-1',
+      // Signed as node-1, as its agent would.
+      ...(await authHeaders(url, 'node-1')),
       ...headers,
     },
   });
@@ -167,6 +169,7 @@ describe('event snapshots', () => {
     const headerCases: Record<string, string>[] = [
       { [SNAPSHOT_HEADERS.sha256]: '' },
       { [SNAPSHOT_HEADERS.sha256]: sha256(jpeg).toUpperCase() },
+      // Still signed with node-1's token: the header check refuses the bad node id first.
       { [SNAPSHOT_HEADERS.node]: 'Bad Node' },
     ];
     for (const headers of headerCases) {
@@ -206,7 +209,11 @@ describe('event snapshots', () => {
     const chunks = [big.subarray(0, 1_000_000), big.subarray(1_000_000, 3_000_000), big.subarray(3_000_000)];
     const res = await fetch(`${gw.url}/v1/snapshots/cam-e/big.jpg`, {
       method: 'PUT',
-      headers: { 'content-type': 'image/jpeg', [SNAPSHOT_HEADERS.sha256]: sha256(big) },
+      headers: {
+        'content-type': 'image/jpeg',
+        [SNAPSHOT_HEADERS.sha256]: sha256(big),
+        ...(await authHeaders(gw.url)),
+      },
       body: new ReadableStream({
         pull(controller) {
           const next = chunks.shift();
@@ -230,6 +237,7 @@ describe('event snapshots', () => {
     const headers = {
       [SNAPSHOT_HEADERS.sha256]: sha256(jpeg),
       'content-type': 'image/jpeg',
+      ...(await authHeaders(gw.url)),
     };
     const parent = dirname(snapshotDir);
     const parentBefore = await readdir(parent);

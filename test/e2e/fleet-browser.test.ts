@@ -11,12 +11,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { AuditPage, CameraView } from '@cctv/protocol';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { enrolTestNode } from '../support/enrol.ts';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../support/browser.ts';
+import { enrolTestNodeFully } from '../support/enrol.ts';
 import { freePort, repoRoot, startService, startTestDatabase, tempDir, waitFor } from '../support/index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../support/session.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const NODE_ID = 'e2e-fleet-node';
 const dashboardDir = join(repoRoot, 'dashboard');
 const nextBin = join(repoRoot, 'node_modules/next/dist/bin/next');
@@ -98,14 +98,16 @@ const admin: ApiSession = await waitFor('master HTTP API', () => signInAdmin(mas
 // gateway port; uploads just back off, which this test does not look at.
 const agentDir = await tempDir('cctv-e2e-agent-');
 const configPath = join(agentDir, 'agent.yaml');
+// One enrolment gives the MQTT password and the upload token (each enrolment rotates both).
+const enrolment = await enrolTestNodeFully(db.url, NODE_ID);
 const agentConfig = {
   nodeId: NODE_ID,
   mqtt: {
     url: `mqtt://127.0.0.1:${mqttPort}`,
     username: NODE_ID,
-    password: await enrolTestNode(db.url, NODE_ID),
+    password: enrolment.secret,
   },
-  gateway: { url: `http://127.0.0.1:${gatewayPort}` },
+  gateway: { url: `http://127.0.0.1:${gatewayPort}`, token: enrolment.uploadToken },
   spool: { dir: join(agentDir, 'spool') },
   httpPort: 0,
 };
@@ -121,19 +123,7 @@ await waitFor('dashboard HTTP', async () => (await fetch(dashboardUrl)).ok, 60_0
   throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
 });
 
-const browser: Browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
-    '--no-first-run',
-  ],
-});
+const browser: Browser = await launchChromium();
 after(() => browser.close());
 
 const newContext = () => browser.newContext({ viewport: { width: 1920, height: 1080 } });

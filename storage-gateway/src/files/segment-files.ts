@@ -2,7 +2,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestFile, type FileDigest, isErrno } from './durable-fs.ts';
 
-export type SegmentLocation = 'buffer' | 'nas';
+export type SegmentLocation = 'buffer' | 'nas' | 'missing';
 
 export interface OpenedSegment {
   handle: FileHandle;
@@ -62,16 +62,13 @@ export class SegmentFiles {
     return null;
   }
 
-  /** Digest of the stored file and where it is, or null when it is in neither place. */
-  async digest(camera: string, name: string): Promise<(FileDigest & { location: SegmentLocation }) | null> {
-    for (const location of ['buffer', 'nas'] as const) {
-      const path = location === 'buffer' ? this.bufferPath(camera, name) : this.nasPath(camera, name);
-      try {
-        return { ...(await digestFile(path)), location };
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) throw err;
-      }
+  /** Digest of the buffered copy, or null when the buffer has none. */
+  async digestBuffered(camera: string, name: string): Promise<(FileDigest & { location: 'buffer' }) | null> {
+    try {
+      return { ...(await digestFile(this.bufferPath(camera, name))), location: 'buffer' };
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) throw err;
+      return null;
     }
-    return null;
   }
 }

@@ -17,8 +17,10 @@ export function sendError(
 
 /** Maps thrown errors (typed errors with a `code` and `statusCode`, fastify's own) to JSON. */
 export function installErrorMapping(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler((err: FastifyError & { retryAfterS?: number }, request, reply) => {
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
+    if (typeof err.retryAfterS === 'number') reply.header('retry-after', String(err.retryAfterS));
+    if (status === 401) reply.header('www-authenticate', 'Bearer realm="cctv-gateway"');
     if (status >= 500) request.log.error({ err }, 'request failed');
     // Our typed errors carry snake_case codes; fastify's own (FST_ERR_*) are summarised.
     const own = err.code && /^[a-z][a-z0-9_]*$/.test(err.code) ? err.code : null;

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { installErrorMapping } from './http-error.ts';
 import { type OpsRoutesOptions, opsRoutes } from './ops-routes.ts';
+import { type RenditionRoutesOptions, renditionRoutes } from './rendition-routes.ts';
 import { type SegmentRoutesOptions, segmentRoutes } from './segment-routes.ts';
 import { type SnapshotRoutesOptions, snapshotRoutes } from './snapshot-routes.ts';
 import { type VodRoutesOptions, vodRoutes } from './vod-routes.ts';
@@ -10,7 +11,8 @@ import { type VodRoutesOptions, vodRoutes } from './vod-routes.ts';
 export type HttpServerOptions = SegmentRoutesOptions &
   SnapshotRoutesOptions &
   VodRoutesOptions &
-  OpsRoutesOptions & { logger: Logger };
+  OpsRoutesOptions &
+  RenditionRoutesOptions & { logger: Logger };
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -38,6 +40,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   await app.register(segmentRoutes, { ingest: opts.ingest, files: opts.files });
   await app.register(snapshotRoutes, { snapshots: opts.snapshots, snapshotStore: opts.snapshotStore });
   await app.register(vodRoutes, { index: opts.index, now: opts.now });
+  await app.register(renditionRoutes, { index: opts.index, renditions: opts.renditions, now: opts.now });
   await app.register(opsRoutes, { registry: opts.registry, health: opts.health });
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode >= 400)

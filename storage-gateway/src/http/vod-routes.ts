@@ -1,6 +1,6 @@
 import { isValidId, segmentPath } from '@cctv/protocol';
-import type { FastifyInstance } from 'fastify';
-import type { SegmentRepository } from '../index/segment-repository.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { SegmentRecord, SegmentRepository } from '../index/segment-repository.ts';
 import { buildVodPlaylist } from '../vod/playlist.ts';
 import { parseTimeRange } from '../vod/time-range.ts';
 import { sendError } from './http-error.ts';
@@ -17,28 +17,48 @@ export interface VodRoutesOptions {
  */
 export const relativeSegmentUri = (camera: string, name: string) => `..${segmentPath(camera, name).slice(3)}`;
 
+/** A range reaching into the present may still gain segments (uploads lag behind). */
+export const playlistCacheControl = (to: Date, now: Date) =>
+  to.getTime() < now.getTime() - 60 * 60 * 1000 ? 'public, max-age=60' : 'no-cache';
+
+/**
+ * The playable segments a playlist request asks for, or null once the refusal (400 bad camera
+ * or range, 404 none) has been sent. Shared by every playlist route.
+ */
+export async function segmentsForPlaylist(
+  index: SegmentRepository,
+  reply: FastifyReply,
+  camera: string,
+  query: Record<string, unknown>,
+): Promise<{ segments: SegmentRecord[]; to: Date } | null> {
+  if (!isValidId(camera)) {
+    sendError(reply, 400, 'bad_camera', 'camera id is not valid');
+    return null;
+  }
+  const range = parseTimeRange(query.from, query.to);
+  if (!range.ok) {
+    sendError(reply, 400, 'bad_range', range.message);
+    return null;
+  }
+  const segments = await index.listByStart(camera, range.from, range.to);
+  if (segments.length === 0) {
+    sendError(reply, 404, 'no_segments', `no recordings of ${camera} start in the requested range`);
+    return null;
+  }
+  return { segments, to: range.to };
+}
+
 export async function vodRoutes(app: FastifyInstance, opts: VodRoutesOptions): Promise<void> {
   app.get<{ Params: { camera: string }; Querystring: Record<string, unknown> }>(
     '/v1/vod/:camera.m3u8',
     async (request, reply) => {
       const { camera } = request.params;
-      if (!isValidId(camera)) return sendError(reply, 400, 'bad_camera', 'camera id is not valid');
-      const range = parseTimeRange(request.query.from, request.query.to);
-      if (!range.ok) return sendError(reply, 400, 'bad_range', range.message);
-      const segments = await opts.index.listByStart(camera, range.from, range.to);
-      if (segments.length === 0)
-        return sendError(
-          reply,
-          404,
-          'no_segments',
-          `no recordings of ${camera} start in the requested range`,
-        );
-      // A range reaching into the present may still gain segments (uploads lag behind).
-      const settled = range.to.getTime() < opts.now().getTime() - 60 * 60 * 1000;
+      const found = await segmentsForPlaylist(opts.index, reply, camera, request.query);
+      if (!found) return reply;
       return reply
         .header('content-type', 'application/vnd.apple.mpegurl')
-        .header('cache-control', settled ? 'public, max-age=60' : 'no-cache')
-        .send(buildVodPlaylist(segments, { uri: (name) => relativeSegmentUri(camera, name) }));
+        .header('cache-control', playlistCacheControl(found.to, opts.now()))
+        .send(buildVodPlaylist(found.segments, { uri: (name) => relativeSegmentUri(camera, name) }));
     },
   );
 }

@@ -58,10 +58,51 @@ export class SegmentRepository {
     return res.count > 0;
   }
 
-  /** Media segments of a camera whose start lies in [from, to), in time order. */
+  /** Rows at many names of one camera moved to `location` at once; returns how many. */
+  async setLocations(cameraId: string, names: string[], location: SegmentLocation): Promise<number> {
+    let count = 0;
+    for (let i = 0; i < names.length; i += 1000) {
+      const res = await this.prisma.segment.updateMany({
+        where: { cameraId, name: { in: names.slice(i, i + 1000) } },
+        data: { location },
+      });
+      count += res.count;
+    }
+    return count;
+  }
+
+  /** Every row still waiting in the buffer, in recording order (the NAS backlog at start). */
+  async listBuffered(): Promise<(SegmentRecord & { createdAt: Date })[]> {
+    return this.prisma.segment.findMany({
+      where: { location: 'buffer' },
+      orderBy: [{ startAt: 'asc' }, { name: 'asc' }],
+      select: { ...columns, createdAt: true },
+    });
+  }
+
+  /** Names of one camera's rows at a location. */
+  async namesAt(cameraId: string, location: SegmentLocation): Promise<string[]> {
+    const rows = await this.prisma.segment.findMany({
+      where: { cameraId, location },
+      select: { name: true },
+    });
+    return rows.map((r) => r.name);
+  }
+
+  /** Cameras with at least one row at `location`. */
+  async camerasAt(location: SegmentLocation): Promise<string[]> {
+    const rows = await this.prisma.segment.findMany({
+      where: { location },
+      distinct: ['cameraId'],
+      select: { cameraId: true },
+    });
+    return rows.map((r) => r.cameraId);
+  }
+
+  /** Playable media segments of a camera whose start lies in [from, to), in time order. */
   async listByStart(cameraId: string, from: Date, to: Date): Promise<SegmentRecord[]> {
     return this.prisma.segment.findMany({
-      where: { cameraId, startAt: { gte: from, lt: to } },
+      where: { cameraId, startAt: { gte: from, lt: to }, location: { not: 'missing' } },
       orderBy: [{ startAt: 'asc' }, { name: 'asc' }],
       take: MAX_RANGE_ROWS,
       select: columns,

@@ -8,6 +8,9 @@ export const REJECT_REASONS = [
   'conflict',
   'aborted',
   'storage_failed',
+  'unauthorized',
+  'forbidden',
+  'buffer_full',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -21,6 +24,9 @@ export const REJECT_STATUS: Record<RejectReason, number> = {
   conflict: 409,
   aborted: 400,
   storage_failed: 503,
+  unauthorized: 401,
+  forbidden: 403,
+  buffer_full: 503,
 };
 
 /** A refused upload: `code` is the reject reason, `statusCode` the HTTP answer. */
@@ -29,6 +35,8 @@ export class IngestError extends Error {
   constructor(
     readonly code: RejectReason,
     message: string,
+    /** Sent as `Retry-After` (seconds): when the buffer is full, when to come back. */
+    readonly retryAfterS?: number,
   ) {
     super(message);
     this.name = 'IngestError';

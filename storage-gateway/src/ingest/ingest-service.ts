@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { isValidId, type SegmentKind, segmentKind } from '@cctv/protocol';
 import type { Logger } from 'pino';
-import type { BufferStore } from '../buffer/buffer-store.ts';
+import type { UploadAuth } from '../auth/upload-auth.ts';
+import { BufferFullError, type BufferStore } from '../buffer/buffer-store.ts';
 import { BodyAbortedError, BodyTooLargeError, type ReceivedBody } from '../files/durable-store.ts';
 import type { KeyedLock } from '../files/keyed-lock.ts';
 import type { SegmentFiles, SegmentLocation } from '../files/segment-files.ts';
@@ -23,6 +24,8 @@ export interface StoredSegment {
   sha256: string;
   bytes: number;
   location: SegmentLocation;
+  /** Media: the recording start (ms since the epoch); init: null. */
+  startMs: number | null;
 }
 
 /** `created`: first acknowledgement (201); `exists`: an identical re-PUT (200). */
@@ -37,6 +40,12 @@ export interface IngestServiceOptions {
   index: SegmentRepository;
   lock: KeyedLock;
   maxSegmentBytes: number;
+  /** Checks the node's upload token; null lets any upload in (GATEWAY_UPLOAD_AUTH=off). */
+  auth: UploadAuth | null;
+  /** sha256 of a file on the NAS, read by the NAS worker (ingest never touches the NAS itself). */
+  nasDigest: (camera: string, name: string) => Promise<{ sha256: string; bytes: number } | null>;
+  /** `Retry-After` (seconds) of a 503 when the buffer is full. */
+  retryAfterS: number;
   logger: Logger;
   /** A segment is durable in the buffer and indexed; the NAS mover should pick it up. */
   onStored?: (segment: StoredSegment) => void;
@@ -48,7 +57,23 @@ export interface IngestServiceOptions {
  * checked, fsynced, renamed into the buffer, indexed. Idempotent by camera and name.
  */
 export class IngestService {
+  /** Init files uploaded lately (camera/name → ms): their segments may not be indexed yet. */
+  private readonly initsSeen = new Map<string, number>();
+
   constructor(private readonly opts: IngestServiceOptions) {}
+
+  /** True when the init file was uploaded (or re-uploaded) within the last `withinMs`. */
+  initRecentlyUsed(camera: string, name: string, withinMs = 3_600_000): boolean {
+    const at = this.initsSeen.get(`${camera}/${name}`);
+    return at !== undefined && Date.now() - at < withinMs;
+  }
+
+  private noteInit(camera: string, name: string): void {
+    const now = Date.now();
+    if (this.initsSeen.size >= 10_000)
+      for (const [key, at] of this.initsSeen) if (now - at >= 3_600_000) this.initsSeen.delete(key);
+    this.initsSeen.set(`${camera}/${name}`, now);
+  }
 
   /** Validates the request line and headers before any body byte is read. */
   precheck(
@@ -77,6 +102,41 @@ export class IngestService {
   async upload(req: UploadRequest): Promise<UploadResult> {
     const meta = this.precheck(req.camera, req.name, req.headers);
     const log = this.opts.logger.child({ cameraId: req.camera, segment: req.name });
+    if (this.opts.auth) {
+      const checked = await this.opts.auth.check(req.headers);
+      if (!('nodeId' in checked))
+        throw this.rejected(new IngestError(checked.code, checked.message), req.camera);
+    }
+    const declared = Number(req.headers['content-length']);
+    let release: () => void;
+    try {
+      // Room is held before a byte is read: what cannot be kept is refused, not acknowledged.
+      release = await this.opts.buffer.reserve(
+        Number.isFinite(declared) && declared >= 0 ? declared : this.opts.maxSegmentBytes,
+      );
+    } catch (err) {
+      if (!(err instanceof BufferFullError)) log.error({ err }, 'could not check the buffer space');
+      throw this.rejected(
+        new IngestError(
+          'buffer_full',
+          `the gateway buffer is full (${(err as Error).message}); retry later`,
+          this.opts.retryAfterS,
+        ),
+        req.camera,
+      );
+    }
+    try {
+      return await this.receiveAndPlace(req, meta, log);
+    } finally {
+      release();
+    }
+  }
+
+  private async receiveAndPlace(
+    req: UploadRequest,
+    meta: UploadHeaders & { kind: SegmentKind },
+    log: Logger,
+  ): Promise<UploadResult> {
     let received: ReceivedBody;
     try {
       received = await this.opts.buffer.receive(req.body, this.opts.maxSegmentBytes);
@@ -132,6 +192,7 @@ export class IngestService {
       sha256: body.sha256,
       bytes: body.bytes,
       location,
+      startMs: meta.media ? meta.media.startAt.getTime() : null,
     });
     const conflict = (stored: string) =>
       new IngestError(
@@ -141,7 +202,8 @@ export class IngestService {
 
     if (meta.media === null) {
       // Init files are not indexed: the stored file itself is the record.
-      const existing = await files.digest(camera, name);
+      this.noteInit(camera, name);
+      const existing = (await files.digestBuffered(camera, name)) ?? (await this.nasInit(camera, name));
       if (existing && existing.sha256 !== body.sha256) throw conflict(existing.sha256);
       if (existing) {
         await buffer.discard(body.tempPath);
@@ -154,7 +216,14 @@ export class IngestService {
 
     const row = await index.find(camera, name);
     if (row && row.sha256 !== body.sha256) throw conflict(row.sha256);
-    const onDisk = await files.digest(camera, name);
+    if (row?.location === 'nas') {
+      // The NAS copy was verified against this sha256 when it was moved; it is not read here,
+      // so a re-PUT never waits on a slow NAS.
+      await buffer.discard(body.tempPath);
+      return { status: 'exists', segment: segment('nas') };
+    }
+    // Media reach the NAS only once indexed, so without a row only the buffer can hold it.
+    const onDisk = await files.digestBuffered(camera, name);
     if (row) {
       if (onDisk?.sha256 === body.sha256) {
         await buffer.discard(body.tempPath);
@@ -190,6 +259,21 @@ export class IngestService {
     }
     if (location === 'buffer') this.opts.onStored?.(segment('buffer'));
     return { status: 'created', segment: segment(location) };
+  }
+
+  /**
+   * The NAS copy of an init file, through the worker. A NAS that cannot answer (hung, down)
+   * counts as not having it: the file is kept in the buffer again and moved later, the same
+   * bytes under the same name (agents name init files by their content).
+   */
+  private async nasInit(camera: string, name: string) {
+    try {
+      const found = await this.opts.nasDigest(camera, name);
+      return found ? { ...found, location: 'nas' as const } : null;
+    } catch (err) {
+      this.opts.logger.warn({ err, cameraId: camera, segment: name }, 'NAS not readable for an init check');
+      return null;
+    }
   }
 
   private rejected(err: unknown, camera: string): unknown {

@@ -1,5 +1,8 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { REJECT_REASONS, type RejectReason } from '../ingest/ingest-error.ts';
+import { NAS_FAILURE_REASONS, type NasFailureReason } from '../nas/nas-errors.ts';
+import { RENDITION_RESULTS } from '../rendition/rendition-service.ts';
+import { RETENTION_REASONS } from '../retention/retention-sweeper.ts';
 import { SNAPSHOT_REJECT_REASONS, type SnapshotRejectReason } from '../snapshots/snapshot-error.ts';
 
 /** The gateway's Prometheus metrics, on a registry of its own (several gateways per test process). */
@@ -29,7 +32,8 @@ export class GatewayMetrics {
   });
   readonly nasFailures = new Counter({
     name: 'cctv_gateway_nas_failures_total',
-    help: 'Failed attempts to move a segment to the NAS (each is retried)',
+    help: 'Failed attempts to move a segment to the NAS (each is retried), by reason',
+    labelNames: ['reason'],
     registers: [this.registry],
   });
   readonly snapshotsStored = new Counter({
@@ -56,11 +60,115 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  // --- Buffer, NAS writer and index reconciliation ---------------------------------------
+  /** Read when Prometheus scrapes; set by the gateway once its parts exist. */
+  private sources = { bufferBytes: () => 0, oldestAgeS: () => 0 };
+  readonly bufferBytes: Gauge = new Gauge({
+    name: 'cctv_gateway_buffer_bytes',
+    help: 'Bytes waiting in the local buffer for the NAS, plus bodies being received',
+    registers: [this.registry],
+    collect: (): void => this.bufferBytes.set(this.sources.bufferBytes()),
+  });
+  readonly bufferOldestAge: Gauge = new Gauge({
+    name: 'cctv_gateway_buffer_oldest_age_seconds',
+    help: 'Age of the oldest acknowledged segment not yet on the NAS (0 when none waits)',
+    registers: [this.registry],
+    collect: (): void => this.bufferOldestAge.set(this.sources.oldestAgeS()),
+  });
+  readonly nasVerifiedBytes = new Counter({
+    name: 'cctv_gateway_nas_verified_bytes_total',
+    help: 'Bytes copied to the NAS and read back with their acknowledged sha256',
+    registers: [this.registry],
+  });
+  readonly nasWriteSeconds = new Histogram({
+    name: 'cctv_gateway_nas_write_seconds',
+    help: 'Time to copy one segment to the NAS: write, fsync, rename, directory fsync, read-back',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly nasUp = new Gauge({
+    name: 'cctv_gateway_nas_up',
+    help: '1 while NAS writes succeed, 0 while they fail (see cctv_gateway_nas_failures_total)',
+    registers: [this.registry],
+  });
+  readonly bufferDamaged = new Counter({
+    name: 'cctv_gateway_buffer_damaged_total',
+    help: 'Buffered segments that no longer hash to their acknowledged sha256 (local disk fault)',
+    registers: [this.registry],
+  });
+  readonly indexMissing = new Gauge({
+    name: 'cctv_gateway_index_missing_segments',
+    help: 'Indexed segments found in neither the buffer nor the NAS by the last reconciliation',
+    registers: [this.registry],
+  });
+  readonly indexOrphans = new Gauge({
+    name: 'cctv_gateway_index_orphan_files',
+    help: 'Media files without an index row found by the last reconciliation, by where',
+    labelNames: ['where'],
+    registers: [this.registry],
+  });
+  // ---------------------------------------------------------------------------------------
+
+  // --- Recording retention (src/retention/) ---------------------------------------------
+  readonly retentionDeletedSegments = new Counter({
+    name: 'cctv_gateway_retention_deleted_segments_total',
+    help: 'NAS segments deleted by retention, by reason (age, watermark)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly retentionDeletedBytes = new Counter({
+    name: 'cctv_gateway_retention_deleted_bytes_total',
+    help: 'Bytes of NAS segments deleted by retention, by reason (age, watermark)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly retentionBlocked = new Counter({
+    name: 'cctv_gateway_retention_blocked_total',
+    help: 'Sweeps that could not reach the NAS free-space mark because all footage left is protected by events',
+    registers: [this.registry],
+  });
+  readonly nasFreeBytes = new Gauge({
+    name: 'cctv_gateway_nas_free_bytes',
+    help: 'Free bytes on the NAS filesystem, as seen by the last retention sweep',
+    registers: [this.registry],
+  });
+  // ---------------------------------------------------------------------------------------
+
+  // --- H.264 renditions (src/rendition/) ------------------------------------------------
+  readonly renditions = new Counter({
+    name: 'cctv_gateway_renditions_total',
+    help: 'Rendition requests, by result (transcoded, cache_hit, failed, busy)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly transcodeSeconds = new Histogram({
+    name: 'cctv_gateway_transcode_seconds',
+    help: 'Time for ffmpeg to make one H.264 rendition of a segment, slot wait excluded',
+    buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+    registers: [this.registry],
+  });
+  // ---------------------------------------------------------------------------------------
+
   constructor() {
     for (const reason of REJECT_REASONS) this.rejected.inc({ reason }, 0);
     for (const reason of SNAPSHOT_REJECT_REASONS) this.snapshotsRejected.inc({ reason }, 0);
     for (const kind of ['media', 'init']) this.ingested.inc({ kind }, 0);
+    for (const reason of NAS_FAILURE_REASONS) this.nasFailures.inc({ reason }, 0);
+    this.nasUp.set(1);
+    for (const reason of RETENTION_REASONS) {
+      this.retentionDeletedSegments.inc({ reason }, 0);
+      this.retentionDeletedBytes.inc({ reason }, 0);
+    }
+    for (const result of RENDITION_RESULTS) this.renditions.inc({ result }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: 'cctv_gateway_' });
+  }
+
+  observe(sources: { bufferBytes: () => number; oldestAgeS: () => number }): void {
+    this.sources = sources;
+  }
+
+  nasFailure(reason: NasFailureReason): void {
+    this.nasFailures.inc({ reason });
   }
 
   reject(reason: RejectReason): void {

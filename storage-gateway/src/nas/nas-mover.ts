@@ -1,40 +1,53 @@
 import { unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { BufferStore } from '../buffer/buffer-store.ts';
 import { fsyncDir, isErrno } from '../files/durable-fs.ts';
 import type { KeyedLock } from '../files/keyed-lock.ts';
 import type { SegmentFiles } from '../files/segment-files.ts';
-import { copyVerified } from './verified-copy.ts';
+import { type BacklogItem, BacklogQueue } from './backlog-queue.ts';
+import type { NasClient } from './nas-client.ts';
+import { type NasFailureReason, nasReason } from './nas-errors.ts';
 
-export interface MoveItem {
+export type { BacklogItem } from './backlog-queue.ts';
+
+export interface MovedSegment {
   camera: string;
   name: string;
-}
-
-export interface MovedSegment extends MoveItem {
   sha256: string;
   bytes: number;
+  /** Time the copy took, fsyncs and read-back included. */
+  ms: number;
 }
 
 export type Delay = (ms: number, signal: AbortSignal) => Promise<void>;
 
 export interface NasMoverOptions {
-  buffer: BufferStore;
+  nas: Pick<NasClient, 'copy'>;
   files: SegmentFiles;
   lock: KeyedLock;
   logger: Logger;
   retryInitialMs: number;
   retryMaxMs: number;
+  /** Drain at most this many bytes per second (0: as fast as the NAS takes them). */
+  drainBytesPerS: number;
   /** Waits between retries; injected so tests need not sleep for real. */
   delay?: Delay;
+  now?: () => number;
   /**
    * The NAS copy is durable and verified. Awaited before the buffered copy is removed: if
    * it throws (index unreachable), the move is retried and nothing is lost.
    */
   onMoved?: (segment: MovedSegment) => Promise<void> | void;
-  onFailure?: (item: MoveItem, err: unknown, attempt: number, retryInMs: number) => void;
-  onBacklog?: (count: number) => void;
+  onFailure?: (
+    item: BacklogItem,
+    reason: NasFailureReason,
+    err: unknown,
+    attempt: number,
+    retryInMs: number,
+  ) => void;
+  /** A segment that can never be moved (its buffered copy is damaged); left in the buffer. */
+  onDropped?: (item: BacklogItem, reason: NasFailureReason, err: unknown) => void;
+  onBacklog?: (count: number, bytes: number) => void;
 }
 
 const realDelay: Delay = (ms, signal) =>
@@ -50,42 +63,55 @@ const realDelay: Delay = (ms, signal) =>
   });
 
 /**
- * Drains the buffer to the NAS in arrival order. A failing NAS keeps segments in the buffer
- * and is retried with capped exponential backoff; the buffered copy is removed only after
- * the NAS copy is verified and the index says `nas`.
+ * Drains the buffer to the NAS in recording-time order, one segment at a time, through the NAS
+ * worker process. A failing NAS (missing mount, read-only, full, erroring, hung) keeps segments
+ * in the buffer and is retried with capped exponential backoff; the buffered copy is removed
+ * only after the NAS copy reads back with the acknowledged sha256 and the index says `nas`.
  */
 export class NasMover {
-  private readonly queue: MoveItem[] = [];
-  private readonly queued = new Set<string>();
+  private readonly queue = new BacklogQueue();
   private readonly stopSignal = new AbortController();
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
-  private failing = false;
+  private failing: NasFailureReason | null = null;
+  private readonly now: () => number;
 
-  constructor(private readonly opts: NasMoverOptions) {}
-
-  get backlog(): number {
-    return this.queue.length;
+  constructor(private readonly opts: NasMoverOptions) {
+    this.now = opts.now ?? Date.now;
   }
 
-  /** True while the last attempt failed: the NAS is down, full or read-only. */
+  get backlog(): number {
+    return this.queue.size;
+  }
+
+  get backlogBytes(): number {
+    return this.queue.bytes;
+  }
+
+  /** Seconds since the oldest buffered segment was acknowledged (0 with an empty backlog). */
+  oldestAgeS(): number {
+    const oldest = this.queue.oldestArrivalMs();
+    return oldest === null ? 0 : Math.max(0, (this.now() - oldest) / 1000);
+  }
+
+  /** True while the last attempt failed: the NAS is down, full, read-only or hung. */
   get degraded(): boolean {
+    return this.failing !== null;
+  }
+
+  /** Why the last attempt failed, while it is failing. */
+  get failure(): NasFailureReason | null {
     return this.failing;
   }
 
-  /** Queues whatever a previous run left in the buffer, then starts draining. */
-  async start(): Promise<void> {
+  start(): void {
     if (this.loop) return;
-    for (const file of await this.opts.buffer.scan()) this.enqueue(file);
     this.loop = this.run();
   }
 
-  enqueue(item: MoveItem): void {
-    const key = `${item.camera}/${item.name}`;
-    if (this.queued.has(key) || this.stopSignal.signal.aborted) return;
-    this.queued.add(key);
-    this.queue.push({ camera: item.camera, name: item.name });
-    this.opts.onBacklog?.(this.queue.length);
+  enqueue(item: BacklogItem): void {
+    if (this.stopSignal.signal.aborted || !this.queue.push(item)) return;
+    this.opts.onBacklog?.(this.queue.size, this.queue.bytes);
     this.wake?.();
   }
 
@@ -97,11 +123,12 @@ export class NasMover {
   }
 
   private async run(): Promise<void> {
-    const { logger, retryInitialMs, retryMaxMs } = this.opts;
+    const { logger, retryInitialMs, retryMaxMs, drainBytesPerS } = this.opts;
     const delay = this.opts.delay ?? realDelay;
+    const signal = this.stopSignal.signal;
     let attempt = 0;
-    while (!this.stopSignal.signal.aborted) {
-      const item = this.queue[0];
+    while (!signal.aborted) {
+      const item = this.queue.peek();
       if (!item) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
@@ -109,49 +136,71 @@ export class NasMover {
         this.wake = null;
         continue;
       }
+      const started = this.now();
       try {
         await this.opts.lock.run(`${item.camera}/${item.name}`, () => this.move(item));
         this.queue.shift();
-        this.queued.delete(`${item.camera}/${item.name}`);
-        this.opts.onBacklog?.(this.queue.length);
-        if (this.failing) logger.info({ backlog: this.queue.length }, 'NAS writes succeed again');
-        this.failing = false;
+        this.opts.onBacklog?.(this.queue.size, this.queue.bytes);
+        if (this.failing) logger.info({ backlog: this.queue.size }, 'NAS writes succeed again');
+        this.failing = null;
         attempt = 0;
+        if (drainBytesPerS > 0) {
+          const pauseMs = (item.bytes / drainBytesPerS) * 1000 - (this.now() - started);
+          if (pauseMs >= 1) await delay(pauseMs, signal);
+        }
       } catch (err) {
+        const reason = nasReason(err);
+        if (reason === 'buffer_corrupt') {
+          // Retrying cannot help and would hold up everything behind it.
+          this.queue.shift();
+          this.opts.onBacklog?.(this.queue.size, this.queue.bytes);
+          this.opts.onDropped?.(item, reason, err);
+          logger.error(
+            { err, cameraId: item.camera, segment: item.name },
+            'buffered segment is damaged; left in the buffer, not moved',
+          );
+          continue;
+        }
         attempt += 1;
         const waitMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempt - 1, 30));
-        this.opts.onFailure?.(item, err, attempt, waitMs);
-        if (!this.failing || attempt % 10 === 0)
+        this.opts.onFailure?.(item, reason, err, attempt, waitMs);
+        if (this.failing !== reason || attempt % 10 === 0)
           logger.warn(
             {
               err,
+              reason,
               cameraId: item.camera,
               segment: item.name,
               attempt,
               retryInMs: waitMs,
-              backlog: this.queue.length,
+              backlog: this.queue.size,
             },
             'NAS move failed; segment stays in the buffer',
           );
-        this.failing = true;
-        await delay(waitMs, this.stopSignal.signal);
+        this.failing = reason;
+        await delay(waitMs, signal);
       }
     }
   }
 
-  private async move(item: MoveItem): Promise<void> {
-    const { files } = this.opts;
-    const src = files.bufferPath(item.camera, item.name);
-    let copied: Awaited<ReturnType<typeof copyVerified>>;
+  private async move(item: BacklogItem): Promise<void> {
+    const src = this.opts.files.bufferPath(item.camera, item.name);
+    const started = this.now();
+    const copied = await this.opts.nas.copy(src, item.camera, item.name, item.sha256);
+    // Already moved (or removed) since it was queued: nothing left to do.
+    if (copied.status === 'source_missing') return;
+    await this.opts.onMoved?.({
+      camera: item.camera,
+      name: item.name,
+      sha256: item.sha256,
+      bytes: copied.bytes,
+      ms: this.now() - started,
+    });
     try {
-      copied = await copyVerified(src, files.nasDir, files.nasPath(item.camera, item.name));
+      await unlink(src);
     } catch (err) {
-      // Already moved (or removed) since it was queued: nothing left to do.
-      if (isErrno(err, 'ENOENT') && (err as NodeJS.ErrnoException).path === src) return;
-      throw err;
+      if (!isErrno(err, 'ENOENT')) throw err;
     }
-    await this.opts.onMoved?.({ ...item, ...copied });
-    await unlink(src);
     await fsyncDir(dirname(src));
   }
 }

@@ -8,6 +8,7 @@ import {
   snapshotPath,
 } from '@cctv/protocol';
 import type { Logger } from 'pino';
+import type { UploadAuth } from '../auth/upload-auth.ts';
 import { BodyAbortedError, BodyTooLargeError, type ReceivedBody } from '../files/durable-store.ts';
 import type { KeyedLock } from '../files/keyed-lock.ts';
 import { SnapshotError, type SnapshotRejectReason } from './snapshot-error.ts';
@@ -41,6 +42,8 @@ export interface SnapshotServiceOptions {
   store: SnapshotStore;
   lock: KeyedLock;
   logger: Logger;
+  /** Checks the node's upload token; null lets any upload in (GATEWAY_UPLOAD_AUTH=off). */
+  auth: UploadAuth | null;
   onStored?: (snapshot: StoredSnapshot) => void;
   onRejected?: (reason: SnapshotRejectReason, camera: string) => void;
 }
@@ -95,6 +98,11 @@ export class SnapshotService {
   async upload(req: SnapshotUpload): Promise<SnapshotUploadResult> {
     const meta = this.precheck(req.camera, req.name, req.headers);
     const log = this.opts.logger.child({ cameraId: req.camera, snapshot: req.name, nodeId: meta.nodeId });
+    if (this.opts.auth) {
+      const checked = await this.opts.auth.check(req.headers);
+      if (!('nodeId' in checked))
+        throw this.rejected(new SnapshotError(checked.code, checked.message), req.camera, req.name);
+    }
     let received: ReceivedBody;
     try {
       received = await this.opts.store.receive(req.body, SNAPSHOT_MAX_BYTES);

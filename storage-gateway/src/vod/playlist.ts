@@ -11,6 +11,8 @@ export interface PlaylistOptions {
   uri: (name: string) => string;
   /** A jump between one segment's end and the next start larger than this is a gap. */
   gapToleranceMs?: number;
+  /** `false` for MPEG-TS segments, which need no init segment: no `EXT-X-MAP`, version 3. */
+  map?: boolean;
 }
 
 /**
@@ -20,10 +22,11 @@ export interface PlaylistOptions {
  */
 export function buildVodPlaylist(segments: readonly PlaylistSegment[], opts: PlaylistOptions): string {
   const tolerance = opts.gapToleranceMs ?? 1000;
+  const map = opts.map ?? true;
   const maxMs = segments.reduce((m, s) => Math.max(m, s.durationMs), 0);
   const lines = [
     '#EXTM3U',
-    '#EXT-X-VERSION:7',
+    map ? '#EXT-X-VERSION:7' : '#EXT-X-VERSION:3',
     '#EXT-X-PLAYLIST-TYPE:VOD',
     '#EXT-X-INDEPENDENT-SEGMENTS',
     // Must be at least every EXTINF rounded to the nearest integer.
@@ -37,7 +40,7 @@ export function buildVodPlaylist(segments: readonly PlaylistSegment[], opts: Pla
       const gap = Math.abs(seg.startAt.getTime() - expected) > tolerance;
       if (gap || seg.initName !== previous.initName) lines.push('#EXT-X-DISCONTINUITY');
     }
-    if (!previous || seg.initName !== previous.initName)
+    if (map && (!previous || seg.initName !== previous.initName))
       lines.push(`#EXT-X-MAP:URI="${opts.uri(seg.initName)}"`);
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${seg.startAt.toISOString()}`);
     lines.push(`#EXTINF:${(seg.durationMs / 1000).toFixed(3)},`);
