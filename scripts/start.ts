@@ -163,7 +163,7 @@ try {
   console.log(
     credentials === 'kept'
       ? '[cluster]  agent credentials in data/agent/agent.yaml still valid'
-      : '[cluster]  agent enrolled; its new MQTT password is in data/agent/agent.yaml',
+      : '[cluster]  agent enrolled; its new MQTT password and gateway upload token are in data/agent/agent.yaml',
   );
   startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], {});
 

@@ -22,6 +22,7 @@ export interface GatewayConfig {
   nasRequireMount: boolean;
   nasTimeoutMs: number;
   nasDrainBytesPerS: number;
+  nasParallel: number;
   logLevel: LogLevel;
   retention: RetentionConfig;
   rendition: RenditionConfig;
@@ -81,7 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     problems.push('GATEWAY_SNAPSHOT_DIR must differ from GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR');
   const maxSegmentBytes = int('GATEWAY_MAX_SEGMENT_BYTES', 64 * MiB, 1, 2 ** 31 - 1);
   const nasRetryInitialMs = int('GATEWAY_NAS_RETRY_INITIAL_MS', 500, 1, 3_600_000);
-  const nasRetryMaxMs = int('GATEWAY_NAS_RETRY_MAX_MS', 30_000, 1, 3_600_000);
+  const nasRetryMaxMs = int('GATEWAY_NAS_RETRY_MAX_MS', 5_000, 1, 3_600_000);
   if (nasRetryMaxMs < nasRetryInitialMs)
     problems.push('GATEWAY_NAS_RETRY_MAX_MS must be at least GATEWAY_NAS_RETRY_INITIAL_MS');
   const oneOf = <T extends string>(key: string, values: readonly T[], fallback: T): T => {
@@ -99,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const nasRequireMount = oneOf('GATEWAY_NAS_REQUIRE_MOUNT', ['true', 'false'] as const, 'false') === 'true';
   const nasTimeoutMs = int('GATEWAY_NAS_TIMEOUT_MS', 30_000, 100, 3_600_000);
   const nasDrainBytesPerS = int('GATEWAY_NAS_DRAIN_BYTES_PER_S', 0, 0, Number.MAX_SAFE_INTEGER);
+  const nasParallel = int('GATEWAY_NAS_PARALLEL', 4, 1, 32);
   const logLevel = text('LOG_LEVEL', 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
@@ -132,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     nasRequireMount,
     nasTimeoutMs,
     nasDrainBytesPerS,
+    nasParallel,
     logLevel,
     retention,
     rendition,

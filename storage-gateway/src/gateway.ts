@@ -77,6 +77,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     retryInitialMs: config.nasRetryInitialMs,
     retryMaxMs: config.nasRetryMaxMs,
     drainBytesPerS: config.nasDrainBytesPerS,
+    parallel: config.nasParallel,
     delay: deps.delay,
     onMoved: async (moved) => {
       await index.setLocation(moved.camera, moved.name, 'nas');

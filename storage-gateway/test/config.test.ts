@@ -17,7 +17,7 @@ describe('config', () => {
       snapshotDir: '/srv/gw/data/gateway/snapshots',
       maxSegmentBytes: 64 * 1024 * 1024,
       nasRetryInitialMs: 500,
-      nasRetryMaxMs: 30_000,
+      nasRetryMaxMs: 5_000,
       uploadAuth: 'token',
       uploadAuthCacheS: 10,
       bufferMaxBytes: 0,
@@ -26,6 +26,7 @@ describe('config', () => {
       nasRequireMount: false,
       nasTimeoutMs: 30_000,
       nasDrainBytesPerS: 0,
+      nasParallel: 4,
       logLevel: 'info',
       retention: {
         intervalS: 300,

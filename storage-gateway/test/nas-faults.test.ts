@@ -5,7 +5,8 @@
  * ext4 frozen with fsfreeze), so these tests need root; elsewhere they are skipped, saying why.
  */
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createPrismaClient } from '@cctv/db';
@@ -18,6 +19,7 @@ import {
   waitFor,
   waitHealthy,
 } from '../../test/support/index.ts';
+import { NasOps } from '../src/nas/nas-ops.ts';
 import {
   bindMount,
   fill,
@@ -29,7 +31,7 @@ import {
   startUploader,
   unmount,
 } from './fault-support.ts';
-import { metric, type RunningGateway, startGateway, uploadToken } from './gateway-harness.ts';
+import { metric, type RunningGateway, sha256, startGateway, uploadToken } from './gateway-harness.ts';
 
 const READ_ONLY_MS = Number(process.env.CCTV_FAULT_READ_ONLY_MS ?? 120_000);
 const skip = await mountUnavailable();
@@ -137,14 +139,14 @@ describe('NAS faults under ingest', { concurrency: true, skip: skip ?? false }, 
     const stats = await up.done;
     assert.ok(gw.gateway.mover.backlog > 0, 'the rest waits in the buffer');
     assert.deepEqual([...stats.refused], [], 'no upload was refused');
-    // No half copies left behind by the failed writes.
+    await rm(join(nasDir, 'filler.bin'));
+    await assertNoLoss(gw, 'full-cam', stats.acked);
+    // No half copies left behind by the failed writes (listed once nothing is being copied).
     assert.deepEqual(
       (await readdir(join(nasDir, 'full-cam'))).filter((n) => n.endsWith('.tmp')),
       [],
       'temp files of failed copies are removed',
     );
-    await rm(join(nasDir, 'filler.bin'));
-    await assertNoLoss(gw, 'full-cam', stats.acked);
   });
 
   it('a NAS whose writes hang does not stop ingest; the backlog drains when it answers again', async () => {
@@ -248,5 +250,45 @@ describe('kill -9 of the gateway', () => {
       await prisma.$disconnect();
     }
     await gw.kill('SIGTERM');
+  });
+});
+
+describe('a share unmounted in the middle of copies', { skip: skip ?? false }, () => {
+  it('never reports a copy as done that landed under the mount point', async () => {
+    const root = await tempDir('cctv-flap-');
+    const backing = join(root, 'backing');
+    const nasDir = join(root, 'nas');
+    await mkdir(join(root, 'buffer'), { recursive: true });
+    await mkdir(backing, { recursive: true });
+    await bindMount(backing, nasDir);
+    const ops = new NasOps({ nasDir, requireMount: true });
+    const data = randomBytes(256 * 1024);
+    const digest = sha256(data);
+    const src = join(root, 'buffer', 'src.m4s');
+    await writeFile(src, data);
+    let flapping = true;
+    const flap = (async () => {
+      let mounted = true;
+      while (flapping) {
+        await (mounted ? unmount(nasDir) : bindMount(backing, nasDir));
+        mounted = !mounted;
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      if (!mounted) await bindMount(backing, nasDir);
+    })();
+    const copied: string[] = [];
+    const deadline = Date.now() + 3_000;
+    for (let i = 0; Date.now() < deadline; i++) {
+      const name = `flap-${String(i).padStart(4, '0')}.m4s`;
+      const result = await ops.copy(src, 'flap-cam', name, digest).catch(() => null);
+      if (result?.status === 'copied') copied.push(name);
+    }
+    flapping = false;
+    await flap;
+    assert.ok(copied.length > 0, 'some copies went through between the flaps');
+    for (const name of copied) {
+      const onNas = await readFile(join(backing, 'flap-cam', name)).catch(() => null);
+      assert.ok(onNas && sha256(onNas) === digest, `${name} was reported copied but is not on the NAS`);
+    }
   });
 });

@@ -162,7 +162,8 @@ describe('NAS backlog order and drain rate', () => {
       logger: pino({ level: 'silent' }),
       retryInitialMs: 1,
       retryMaxMs: 1,
-      drainBytesPerS: 10_000, // 1000-byte segments: 100 ms each
+      drainBytesPerS: 10_000, // 1000-byte segments: 100 ms each; one move at a time
+      parallel: 4,
       now: () => clock,
       delay: async (ms) => {
         if (ms >= 50) pauses.push(ms);
@@ -182,5 +183,42 @@ describe('NAS backlog order and drain rate', () => {
     await mover.stop();
     assert.deepEqual(copied, ['cam-b/b0.m4s', 'cam-a/a1.m4s', 'cam-b/b2.m4s', 'cam-a/a3.m4s']);
     assert.deepEqual(pauses, [100, 100, 100, 100]);
+  });
+
+  it('moves several segments at once while the NAS is healthy, starting them in time order', async () => {
+    const dir = await tempDir('cctv-parallel-');
+    const files = new SegmentFiles(join(dir, 'buffer'), join(dir, 'nas'));
+    await mkdir(join(dir, 'buffer', 'cam-p'), { recursive: true });
+    const started: string[] = [];
+    let running = 0;
+    let most = 0;
+    const mover = new NasMover({
+      nas: {
+        async copy(_src, _camera, name) {
+          started.push(name);
+          running += 1;
+          most = Math.max(most, running);
+          await new Promise((r) => setTimeout(r, 5));
+          running -= 1;
+          return { status: 'copied', bytes: 1000 };
+        },
+      },
+      files,
+      lock: new KeyedLock(),
+      logger: pino({ level: 'silent' }),
+      retryInitialMs: 1,
+      retryMaxMs: 1,
+      drainBytesPerS: 0,
+      parallel: 3,
+    });
+    for (let i = 9; i >= 0; i--) mover.enqueue(item('cam-p', `p${i}.m4s`, i * 1000));
+    mover.start();
+    await waitFor('drained', () => mover.backlog === 0);
+    await mover.stop();
+    assert.deepEqual(
+      started,
+      Array.from({ length: 10 }, (_, i) => `p${i}.m4s`),
+    );
+    assert.equal(most, 3);
   });
 });

@@ -64,8 +64,9 @@ export class BufferStore extends DurableStore {
     return () => {
       if (released) return;
       released = true;
+      // The free-space reading stays up to 500 ms old: a statfs per upload costs more than the
+      // minimum free space (tens of MiB) can be overrun by in that time.
       this.reserved -= bytes;
-      this.free = null; // the body landed (or went): read the disk again next time
     };
   }
 

@@ -30,6 +30,8 @@ export interface NasMoverOptions {
   retryMaxMs: number;
   /** Drain at most this many bytes per second (0: as fast as the NAS takes them). */
   drainBytesPerS: number;
+  /** Moves run at once while the NAS is healthy (1 while it fails or the rate is capped). */
+  parallel: number;
   /** Waits between retries; injected so tests need not sleep for real. */
   delay?: Delay;
   now?: () => number;
@@ -50,6 +52,8 @@ export interface NasMoverOptions {
   onBacklog?: (count: number, bytes: number) => void;
 }
 
+const keyOf = (item: { camera: string; name: string }) => `${item.camera}/${item.name}`;
+
 const realDelay: Delay = (ms, signal) =>
   new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -63,13 +67,15 @@ const realDelay: Delay = (ms, signal) =>
   });
 
 /**
- * Drains the buffer to the NAS in recording-time order, one segment at a time, through the NAS
+ * Drains the buffer to the NAS in recording-time order, a few segments at once, through the NAS
  * worker process. A failing NAS (missing mount, read-only, full, erroring, hung) keeps segments
  * in the buffer and is retried with capped exponential backoff; the buffered copy is removed
  * only after the NAS copy reads back with the acknowledged sha256 and the index says `nas`.
  */
 export class NasMover {
   private readonly queue = new BacklogQueue();
+  /** Taken off the queue and being moved. */
+  private readonly inFlight = new Map<string, BacklogItem>();
   private readonly stopSignal = new AbortController();
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -81,16 +87,20 @@ export class NasMover {
   }
 
   get backlog(): number {
-    return this.queue.size;
+    return this.queue.size + this.inFlight.size;
   }
 
   get backlogBytes(): number {
-    return this.queue.bytes;
+    let bytes = this.queue.bytes;
+    for (const item of this.inFlight.values()) bytes += item.bytes;
+    return bytes;
   }
 
   /** Seconds since the oldest buffered segment was acknowledged (0 with an empty backlog). */
   oldestAgeS(): number {
-    const oldest = this.queue.oldestArrivalMs();
+    let oldest = this.queue.oldestArrivalMs();
+    for (const item of this.inFlight.values())
+      if (oldest === null || item.arrivedMs < oldest) oldest = item.arrivedMs;
     return oldest === null ? 0 : Math.max(0, (this.now() - oldest) / 1000);
   }
 
@@ -110,8 +120,8 @@ export class NasMover {
   }
 
   enqueue(item: BacklogItem): void {
-    if (this.stopSignal.signal.aborted || !this.queue.push(item)) return;
-    this.opts.onBacklog?.(this.queue.size, this.queue.bytes);
+    if (this.stopSignal.signal.aborted || this.inFlight.has(keyOf(item)) || !this.queue.push(item)) return;
+    this.opts.onBacklog?.(this.backlog, this.backlogBytes);
     this.wake?.();
   }
 
@@ -128,58 +138,75 @@ export class NasMover {
     const signal = this.stopSignal.signal;
     let attempt = 0;
     while (!signal.aborted) {
-      const item = this.queue.peek();
-      if (!item) {
+      if (this.queue.size === 0) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
         this.wake = null;
         continue;
       }
+      // Several moves at once overlap their fsyncs; one at a time while the NAS is failing (a
+      // probe) or when the drain rate is capped.
+      const width = this.failing || drainBytesPerS > 0 ? 1 : this.opts.parallel;
+      const batch: BacklogItem[] = [];
+      while (batch.length < width && this.queue.size > 0) {
+        const item = this.queue.shift() as BacklogItem;
+        this.inFlight.set(keyOf(item), item);
+        batch.push(item);
+      }
       const started = this.now();
-      try {
-        await this.opts.lock.run(`${item.camera}/${item.name}`, () => this.move(item));
-        this.queue.shift();
-        this.opts.onBacklog?.(this.queue.size, this.queue.bytes);
-        if (this.failing) logger.info({ backlog: this.queue.size }, 'NAS writes succeed again');
-        this.failing = null;
-        attempt = 0;
-        if (drainBytesPerS > 0) {
-          const pauseMs = (item.bytes / drainBytesPerS) * 1000 - (this.now() - started);
-          if (pauseMs >= 1) await delay(pauseMs, signal);
-        }
-      } catch (err) {
-        const reason = nasReason(err);
-        if (reason === 'buffer_corrupt') {
+      const results = await Promise.allSettled(
+        batch.map((item) => this.opts.lock.run(keyOf(item), () => this.move(item))),
+      );
+      let failure: { item: BacklogItem; err: unknown } | null = null;
+      for (const [i, result] of results.entries()) {
+        const item = batch[i] as BacklogItem;
+        this.inFlight.delete(keyOf(item));
+        if (result.status === 'fulfilled') continue;
+        if (nasReason(result.reason) === 'buffer_corrupt') {
           // Retrying cannot help and would hold up everything behind it.
-          this.queue.shift();
-          this.opts.onBacklog?.(this.queue.size, this.queue.bytes);
-          this.opts.onDropped?.(item, reason, err);
+          this.opts.onDropped?.(item, 'buffer_corrupt', result.reason);
           logger.error(
-            { err, cameraId: item.camera, segment: item.name },
+            { err: result.reason, cameraId: item.camera, segment: item.name },
             'buffered segment is damaged; left in the buffer, not moved',
           );
           continue;
         }
-        attempt += 1;
-        const waitMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempt - 1, 30));
-        this.opts.onFailure?.(item, reason, err, attempt, waitMs);
-        if (this.failing !== reason || attempt % 10 === 0)
-          logger.warn(
-            {
-              err,
-              reason,
-              cameraId: item.camera,
-              segment: item.name,
-              attempt,
-              retryInMs: waitMs,
-              backlog: this.queue.size,
-            },
-            'NAS move failed; segment stays in the buffer',
-          );
-        this.failing = reason;
-        await delay(waitMs, signal);
+        this.queue.push(item); // back in its place in time order
+        failure ??= { item, err: result.reason };
       }
+      this.opts.onBacklog?.(this.backlog, this.backlogBytes);
+      if (!failure) {
+        if (this.failing) logger.info({ backlog: this.backlog }, 'NAS writes succeed again');
+        this.failing = null;
+        attempt = 0;
+        if (drainBytesPerS > 0) {
+          const bytes = batch.reduce((sum, item) => sum + item.bytes, 0);
+          const pauseMs = (bytes / drainBytesPerS) * 1000 - (this.now() - started);
+          if (pauseMs >= 1) await delay(pauseMs, signal);
+        }
+        continue;
+      }
+      const { item, err } = failure;
+      const reason = nasReason(err);
+      attempt += 1;
+      const waitMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+      this.opts.onFailure?.(item, reason, err, attempt, waitMs);
+      if (this.failing !== reason || attempt % 10 === 0)
+        logger.warn(
+          {
+            err,
+            reason,
+            cameraId: item.camera,
+            segment: item.name,
+            attempt,
+            retryInMs: waitMs,
+            backlog: this.backlog,
+          },
+          'NAS move failed; segment stays in the buffer',
+        );
+      this.failing = reason;
+      await delay(waitMs, signal);
     }
   }
 

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidId, segmentKind } from '@cctv/protocol';
 import { digestFile, fsyncDir, isErrno, removeFile } from '../files/durable-fs.ts';
@@ -26,6 +26,26 @@ export type NasRequest =
   | { op: 'digest'; camera: string; name: string }
   | { op: 'cleanTemp'; camera: string; olderThanMs: number }
   | { op: 'probe' };
+
+interface FileId {
+  dev: number;
+  ino: number;
+}
+
+const sameFile = (a: FileId, b: FileId) => a.dev === b.dev && a.ino === b.ino;
+
+/** Copy and read-back in large pieces: fewer system calls per segment. */
+const CHUNK = 1024 * 1024;
+
+async function digestHandle(handle: FileHandle): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of handle.createReadStream({ autoClose: false, start: 0, highWaterMark: CHUNK })) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
 
 export type CopyResult = { status: 'copied'; bytes: number } | { status: 'source_missing' };
 export interface NasUsage {
@@ -57,8 +77,11 @@ export class NasOps {
     }
   }
 
-  /** The NAS root is there (and mounted when it must be); it is never created here. */
-  async checkRoot(): Promise<void> {
+  /**
+   * The NAS root is there (and mounted when it must be); it is never created here. Returns the
+   * root's identity, so a copy can tell whether the share changed under it meanwhile.
+   */
+  async checkRoot(): Promise<FileId> {
     const root = this.config.nasDir;
     const st = await stat(root).catch((err: unknown) => {
       throw new NasError('unreachable', `NAS directory ${root} is not reachable: ${(err as Error).message}`);
@@ -66,6 +89,7 @@ export class NasOps {
     if (!st.isDirectory()) throw new NasError('unreachable', `NAS path ${root} is not a directory`);
     if (this.config.requireMount && !(await isMountPoint(root)))
       throw new NasError('not_mounted', `nothing is mounted at the NAS path ${root}`);
+    return { dev: st.dev, ino: st.ino };
   }
 
   /**
@@ -75,7 +99,7 @@ export class NasOps {
    */
   async copy(src: string, camera: string, name: string, sha256: string): Promise<CopyResult> {
     this.checkName(camera, name);
-    await this.checkRoot();
+    const rootId = await this.checkRoot();
     const dir = join(this.config.nasDir, camera);
     try {
       await mkdir(dir);
@@ -95,15 +119,17 @@ export class NasOps {
     try {
       const hash = createHash('sha256');
       let bytes = 0;
+      let written: FileId;
       const out = await open(tmp, 'wx', 0o644);
       try {
-        for await (const chunk of input.createReadStream({ autoClose: false })) {
+        for await (const chunk of input.createReadStream({ autoClose: false, highWaterMark: CHUNK })) {
           const buf = chunk as Buffer;
           hash.update(buf);
           bytes += buf.length;
           await out.write(buf);
         }
         await out.sync();
+        written = await out.stat();
       } finally {
         await out.close();
       }
@@ -112,9 +138,20 @@ export class NasOps {
         throw new NasError('buffer_corrupt', `buffered ${camera}/${name} hashes to ${read}, not ${sha256}`);
       await rename(tmp, dst);
       await fsyncDir(dir);
-      const check = await digestFile(dst);
-      if (check.sha256 !== sha256 || check.bytes !== bytes)
-        throw new NasError('verify_failed', `NAS copy of ${camera}/${name} reads back as ${check.sha256}`);
+      // The name must lead to the file just written, under the same mounted root: a share
+      // unmounted (or remounted) during the copy would otherwise let it land on the local disk
+      // under the mount point, or the check read another file.
+      const check = await open(dst, 'r');
+      try {
+        const [now, root] = await Promise.all([check.stat(), this.checkRoot()]);
+        if (!sameFile(now, written) || !sameFile(root, rootId))
+          throw new NasError('not_mounted', `the NAS share changed while ${camera}/${name} was copied`);
+        const back = await digestHandle(check);
+        if (back.sha256 !== sha256 || back.bytes !== bytes)
+          throw new NasError('verify_failed', `NAS copy of ${camera}/${name} reads back as ${back.sha256}`);
+      } finally {
+        await check.close();
+      }
       return { status: 'copied', bytes };
     } catch (err) {
       await removeFile(tmp).catch(() => {});
