@@ -26,6 +26,7 @@ export interface GatewayConfig {
   logLevel: LogLevel;
   retention: RetentionConfig;
   rendition: RenditionConfig;
+  live: LiveConfig;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -113,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     eventRetentionDays: int('GATEWAY_EVENT_RETENTION_DAYS', 90, 0, MAX_RETENTION_DAYS),
   };
   const rendition = renditionConfig(int, dir, dataDir, [bufferDir, nasDir, snapshotDir], problems);
+  const live = liveConfig(int);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -138,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel,
     retention,
     rendition,
+    live,
   };
 }
 
@@ -224,4 +227,21 @@ function renditionConfig(
       'GATEWAY_RENDITION_DIR must not be, contain or lie inside the buffer, NAS or snapshot directory',
     );
   return config;
+}
+
+// --- Live playlists (src/http/live-routes.ts) --------------------------------------------
+
+/** How far behind the live edge a live playlist lets a player start, and when a camera is off. */
+export interface LiveConfig {
+  /** Most segments a live playlist lists (a player starting there is at most this many behind). */
+  windowSegments: number;
+  /** A camera whose newest segment ended longer ago than this is not live (`404 not_live`). */
+  maxAgeS: number;
+}
+
+function liveConfig(int: (key: string, fallback: number, min: number, max: number) => number): LiveConfig {
+  return {
+    windowSegments: int('GATEWAY_LIVE_WINDOW', 3, 1, 100),
+    maxAgeS: int('GATEWAY_LIVE_MAX_AGE_S', 30, 1, 86_400),
+  };
 }

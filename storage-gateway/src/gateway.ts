@@ -203,6 +203,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     snapshotStore,
     index,
     renditions,
+    live: config.live,
     now,
     registry: metrics.registry,
     health,

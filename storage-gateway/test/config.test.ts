@@ -43,6 +43,7 @@ describe('config', () => {
         queueMax: 32,
         timeoutMs: 60_000,
       },
+      live: { windowSegments: 3, maxAgeS: 30 },
     });
     const d = loadConfig(
       { DATABASE_URL: DB, GATEWAY_DATA_DIR: '/var/lib/gw', GATEWAY_NAS_DIR: '/mnt/nas' },

@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { installErrorMapping } from './http-error.ts';
+import { type LiveRoutesOptions, liveRoutes } from './live-routes.ts';
 import { type OpsRoutesOptions, opsRoutes } from './ops-routes.ts';
 import { type RenditionRoutesOptions, renditionRoutes } from './rendition-routes.ts';
 import { type SegmentRoutesOptions, segmentRoutes } from './segment-routes.ts';
@@ -12,7 +13,8 @@ export type HttpServerOptions = SegmentRoutesOptions &
   SnapshotRoutesOptions &
   VodRoutesOptions &
   OpsRoutesOptions &
-  RenditionRoutesOptions & { logger: Logger };
+  RenditionRoutesOptions &
+  LiveRoutesOptions & { logger: Logger };
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -41,6 +43,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   await app.register(snapshotRoutes, { snapshots: opts.snapshots, snapshotStore: opts.snapshotStore });
   await app.register(vodRoutes, { index: opts.index, now: opts.now });
   await app.register(renditionRoutes, { index: opts.index, renditions: opts.renditions, now: opts.now });
+  await app.register(liveRoutes, { index: opts.index, live: opts.live, now: opts.now });
   await app.register(opsRoutes, { registry: opts.registry, health: opts.health });
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode >= 400)

@@ -109,6 +109,36 @@ export class SegmentRepository {
     });
   }
 
+  /**
+   * The newest `n` playable media segments of a camera, newest first (live playlists). Served
+   * by the (cameraId, startAt) index: ORDER BY startAt DESC LIMIT n.
+   */
+  async newestPlayable(cameraId: string, n: number): Promise<SegmentRecord[]> {
+    return this.prisma.segment.findMany({
+      where: { cameraId, location: { not: 'missing' } },
+      orderBy: [{ startAt: 'desc' }, { name: 'desc' }],
+      take: n,
+      select: columns,
+    });
+  }
+
+  /**
+   * Rows of one camera's recording (one init) that start at or before `upTo`, any location,
+   * and the first one's start: numbers segments whose names carry no counter.
+   */
+  async runPosition(
+    cameraId: string,
+    initName: string,
+    upTo: Date,
+  ): Promise<{ count: number; firstAt: Date }> {
+    const res = await this.prisma.segment.aggregate({
+      where: { cameraId, initName, startAt: { lte: upTo } },
+      _count: { _all: true },
+      _min: { startAt: true },
+    });
+    return { count: res._count._all, firstAt: res._min.startAt ?? upTo };
+  }
+
   async ping(): Promise<void> {
     await this.prisma.$queryRaw`SELECT 1`;
   }
