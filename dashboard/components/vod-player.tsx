@@ -12,6 +12,19 @@ type ErrorCause = 'network' | 'decode' | 'access' | 'grant';
 type Status = { kind: 'loading' } | { kind: 'ready' } | { kind: 'error'; message: string; cause: ErrorCause };
 
 const HLS_MIME = 'application/vnd.apple.mpegurl';
+/** What the agents record: H.265 Main, tagged hvc1 in fMP4. */
+const HEVC_MP4 = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+
+/**
+ * The recording as is where the browser decodes H.265 (Safari, Edge, Chrome with hardware
+ * support), else the gateway's H.264 rendition of the same range.
+ */
+function playableUrl(grant: PlaybackGrant): string {
+  const mse = (globalThis as { MediaSource?: { isTypeSupported(type: string): boolean } }).MediaSource;
+  const video = document.createElement('video');
+  const hevc = mse ? mse.isTypeSupported(HEVC_MP4) : video.canPlayType(HEVC_MP4) !== '';
+  return hevc ? grant.playlistUrl : grant.h264PlaylistUrl;
+}
 
 function describeHlsError(data: ErrorData): string {
   const parts = [`${data.type}: ${data.details}`];
@@ -137,8 +150,9 @@ export function VodPlayer({ cameraId }: { cameraId: string }) {
       .then((answer) => {
         if (cancelled) return;
         if (answer.ok) {
-          setSrc(answer.grant.playlistUrl);
-          play(answer.grant.playlistUrl);
+          const url = playableUrl(answer.grant);
+          setSrc(url);
+          play(url);
         } else if (answer.status === 401) {
           const { pathname, search } = window.location;
           window.location.assign(loginPath(`${pathname}${search}`));

@@ -168,6 +168,10 @@ describe('users, sessions, camera access and the audit log', () => {
       grant.playlistUrl,
       'http://gw.test:8090/v1/vod/ua-cam.m3u8?from=2026-02-01T10%3A00%3A00.000Z&to=2026-02-01T10%3A05%3A00.000Z',
     );
+    assert.equal(
+      grant.h264PlaylistUrl,
+      'http://gw.test:8090/v1/vod/ua-cam/h264.m3u8?from=2026-02-01T10%3A00%3A00.000Z&to=2026-02-01T10%3A05%3A00.000Z',
+    );
     const bad = await viewer.postJson('/api/cameras/ua-cam/playback', {
       from: '2026-02-01T10:00:00Z',
       to: '2026-02-03T10:00:00Z',

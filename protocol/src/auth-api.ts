@@ -136,8 +136,10 @@ export interface PlaybackGrant {
   cameraId: string;
   from: string;
   to: string;
-  /** The storage gateway's VOD playlist for the range. */
+  /** The storage gateway's VOD playlist for the range, as recorded (H.265). */
   playlistUrl: string;
+  /** The same range as the gateway's H.264 rendition, for browsers without H.265 decoding. */
+  h264PlaylistUrl: string;
 }
 
 /** `POST /api/cameras/:id/live`: the audited start of a live view. */

@@ -28,3 +28,6 @@ export const SHA256_RE = /^[0-9a-f]{64}$/;
 export const segmentPath = (cameraId: string, name: string) =>
   `/v1/segments/${encodeURIComponent(cameraId)}/${encodeURIComponent(name)}`;
 export const vodPath = (cameraId: string) => `/v1/vod/${encodeURIComponent(cameraId)}.m3u8`;
+
+/** The same range transcoded to H.264 by the gateway, for browsers that cannot decode H.265. */
+export const vodH264Path = (cameraId: string) => `/v1/vod/${encodeURIComponent(cameraId)}/h264.m3u8`;

@@ -258,7 +258,11 @@ test('renders the camera page with its player and a readable playback error', {
     // The playlist comes from the master's playback grant, which the audit log records.
     const src = page.locator('.player .src');
     await src.waitFor({ timeout: 10_000 });
-    assert.match((await src.textContent()) ?? '', new RegExp(`/v1/vod/${cam.id}\\.m3u8\\?from=.+&to=.+`));
+    // Headless Chromium decodes no H.265: the player takes the gateway's H.264 rendition.
+    assert.match(
+      (await src.textContent()) ?? '',
+      new RegExp(`/v1/vod/${cam.id}/h264\\.m3u8\\?from=.+&to=.+`),
+    );
     const audit = await admin.getJson<AuditPage>(
       `/api/audit?user=admin&action=playback&camera=${encodeURIComponent(cam.id)}`,
     );

@@ -9,6 +9,7 @@ import {
   type LiveViewGrant,
   type PlaybackGrant,
   PlaybackRequest,
+  vodH264Path,
   vodPath,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
@@ -46,9 +47,12 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
       }
       const camera = await deps.registry.camera(cameraId);
       if (!camera) return reply.code(404).send(errorBody('UNKNOWN_CAMERA', `camera ${cameraId} is unknown`));
-      const url = new URL(`${deps.gatewayUrl}${vodPath(cameraId)}`);
-      url.searchParams.set('from', from.toISOString());
-      url.searchParams.set('to', to.toISOString());
+      const rangeUrl = (path: string) => {
+        const url = new URL(`${deps.gatewayUrl}${path}`);
+        url.searchParams.set('from', from.toISOString());
+        url.searchParams.set('to', to.toISOString());
+        return url.toString();
+      };
       await deps.audit.record({
         action: 'playback',
         userId: user.id,
@@ -58,7 +62,13 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
         ip: req.ip,
         detail: { from: from.toISOString(), to: to.toISOString() },
       });
-      return { cameraId, from: from.toISOString(), to: to.toISOString(), playlistUrl: url.toString() };
+      return {
+        cameraId,
+        from: from.toISOString(),
+        to: to.toISOString(),
+        playlistUrl: rangeUrl(vodPath(cameraId)),
+        h264PlaylistUrl: rangeUrl(vodH264Path(cameraId)),
+      };
     },
   );
 
