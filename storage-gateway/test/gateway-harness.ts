@@ -224,6 +224,11 @@ export async function makeHls(dir: string, prefix: string, size = '160x90'): Pro
     ],
     { timeout: 30_000 },
   );
+  return readHlsOutput(out, `init-${prefix}.mp4`);
+}
+
+/** The init file and the segments (with their durations) of an ffmpeg HLS output folder. */
+export async function readHlsOutput(out: string, initName: string): Promise<HlsFixture> {
   const playlist = await readFile(join(out, 'index.m3u8'), 'utf8');
   const segments: HlsFixture['segments'] = [];
   let duration = 0;
@@ -232,7 +237,6 @@ export async function makeHls(dir: string, prefix: string, size = '160x90'): Pro
     else if (line.endsWith('.m4s'))
       segments.push({ name: line, data: await readFile(join(out, line)), durationMs: duration });
   }
-  const initName = `init-${prefix}.mp4`;
   return { init: { name: initName, data: await readFile(join(out, initName)) }, segments };
 }
 

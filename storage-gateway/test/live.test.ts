@@ -5,15 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { launchChromium } from '../../test/support/browser.ts';
-import { repoRoot, startTestDatabase, tempDir } from '../../test/support/index.ts';
+import { hlsPage, launchChromium } from '../../test/support/browser.ts';
+import { startTestDatabase, tempDir } from '../../test/support/index.ts';
 import { SegmentRepository } from '../src/index/segment-repository.ts';
 import { mediaHeaders, put, startGateway } from './gateway-harness.ts';
 import { makeRecording } from './rendition-fixture.ts';
-
-const HLS_JS = join(repoRoot, 'node_modules/hls.js/dist/hls.min.js');
 
 const db = await startTestDatabase();
 const gw = await startGateway(db.url);
@@ -211,11 +208,7 @@ describe('live H.264 in Chromium', () => {
 
     const browser = await launchChromium();
     after(() => browser.close());
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.setContent('<video id="v" muted playsinline></video>');
-    await page.addScriptTag({ path: HLS_JS });
+    const { page, pageErrors } = await hlsPage(browser);
     await page.addScriptTag({
       content: `
         const hlsErrors = [];

@@ -1,10 +1,10 @@
 /** Recordings for the rendition tests, encoded like a node agent records (H.265, hvc1, fMP4 HLS). */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type HlsFixture, mediaHeaders, put } from './gateway-harness.ts';
+import { type HlsFixture, mediaHeaders, put, readHlsOutput } from './gateway-harness.ts';
 
 const run = promisify(execFile);
 
@@ -42,15 +42,7 @@ export async function makeRecording(
     ],
     { timeout: 120_000 },
   );
-  const playlist = await readFile(join(out, 'index.m3u8'), 'utf8');
-  const segments: HlsFixture['segments'] = [];
-  let duration = 0;
-  for (const line of playlist.split('\n')) {
-    if (line.startsWith('#EXTINF:')) duration = Math.round(Number.parseFloat(line.slice(8)) * 1000);
-    else if (line.endsWith('.m4s'))
-      segments.push({ name: line, data: await readFile(join(out, line)), durationMs: duration });
-  }
-  return { init: { name: initName, data: await readFile(join(out, initName)) }, segments };
+  return readHlsOutput(out, initName);
 }
 
 /** Uploads an init file and its segments back to back from `start`, with real start times. */

@@ -8,8 +8,8 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
-import { launchChromium } from '../../test/support/browser.ts';
-import { repoRoot, startTestDatabase, tempDir } from '../../test/support/index.ts';
+import { hlsPage, launchChromium } from '../../test/support/browser.ts';
+import { startTestDatabase, tempDir } from '../../test/support/index.ts';
 import { SegmentFiles } from '../src/files/segment-files.ts';
 import { RenditionError } from '../src/rendition/rendition-error.ts';
 import {
@@ -22,7 +22,6 @@ import {
 import { listFiles, makeHls, metric, rawRequest, startGateway } from './gateway-harness.ts';
 import { ffprobe, makeRecording, upload } from './rendition-fixture.ts';
 
-const HLS_JS = join(repoRoot, 'node_modules/hls.js/dist/hls.min.js');
 const CAMERA = 'cam-h264';
 const T0 = new Date('2026-11-21T12:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -194,11 +193,7 @@ describe('H.264 rendition in Chromium', () => {
   it('plays the whole minute with hls.js', { timeout: 120_000 }, async () => {
     const browser = await launchChromium();
     after(() => browser.close());
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.setContent('<video id="v" muted playsinline></video>');
-    await page.addScriptTag({ path: HLS_JS });
+    const { page, pageErrors } = await hlsPage(browser);
     await page.addScriptTag({ content: PLAYER });
     const started = Date.now();
     await page.evaluate(`play(${JSON.stringify(h264Url)})`);

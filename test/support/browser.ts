@@ -1,6 +1,6 @@
 /** Debian's headless Chromium for browser tests, driven by playwright-core. */
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -20,4 +20,20 @@ export async function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** hls.js as the dashboard ships it, for pages built by tests. */
+export const HLS_JS = new URL('../../node_modules/hls.js/dist/hls.min.js', import.meta.url).pathname;
+
+/**
+ * A page holding one muted `<video id="v">` and hls.js, its uncaught errors collected; the
+ * caller adds its own player script.
+ */
+export async function hlsPage(browser: Browser): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.setContent('<video id="v" muted playsinline></video>');
+  await page.addScriptTag({ path: HLS_JS });
+  return { page, pageErrors };
 }
