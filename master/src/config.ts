@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
+import { type IceConfig, loadIceConfig } from './live/ice-servers.ts';
 
 export interface MasterConfig {
   httpHost: string;
@@ -36,6 +37,8 @@ export interface MasterConfig {
   staleAfterMs: number;
   /** How long a command to a node waits for its reply when the request names no timeout. */
   commandTimeoutMs: number;
+  /** Live view: STUN/TURN for browsers, and how many sessions one dashboard socket may hold. */
+  live: { ice: IceConfig; maxSessionsPerSocket: number; offerTimeoutMs: number };
   /** MQTT authentication, service accounts, TLS listener, enrolment API. */
   security: SecurityConfig;
   /** Dashboard and API users: sessions, cookie, first admin. */
@@ -129,6 +132,14 @@ function security(env: NodeJS.ProcessEnv): SecurityConfig {
   }
 }
 
+function ice(env: NodeJS.ProcessEnv): IceConfig {
+  try {
+    return loadIceConfig(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 function externalMqtt(env: NodeJS.ProcessEnv): MasterConfig['externalMqtt'] {
   const url = env.MQTT_URL?.trim();
   if (!url) return null;
@@ -172,6 +183,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
     staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600) * 1000,
     commandTimeoutMs: int(env, 'MASTER_COMMAND_TIMEOUT_MS', 10_000, 100, 60_000),
     security: security(env),
+    live: {
+      ice: ice(env),
+      maxSessionsPerSocket: int(env, 'MASTER_LIVE_MAX_SESSIONS_PER_SOCKET', 16, 1, 256),
+      offerTimeoutMs: int(env, 'MASTER_LIVE_OFFER_TIMEOUT_MS', 15_000, 1000, 60_000),
+    },
     users: users(env),
     logLevel,
     gatewayPublicUrl,

@@ -20,6 +20,7 @@ import { NodeRepository } from './fleet/node-repository.ts';
 import { FleetRegistry } from './fleet/registry.ts';
 import { FleetSocketHub } from './http/fleet-socket.ts';
 import { buildHttpServer } from './http/server.ts';
+import { LiveSignalling } from './live/live-signalling.ts';
 import { createMetrics } from './metrics.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
 import { brokerSecurity } from './mqtt/broker-security.ts';
@@ -165,10 +166,23 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   });
   await exportJobs.start();
 
-  // http: API, metrics and websocket
+  // live: WebRTC signalling and jsmpeg tickets, relayed to agents as commands
+  const live = new LiveSignalling({
+    commands,
+    registry: fleetReads,
+    audit,
+    metrics,
+    ice: config.live.ice,
+    maxSessionsPerSocket: config.live.maxSessionsPerSocket,
+    offerTimeoutMs: config.live.offerTimeoutMs,
+    log: log.child({ part: 'live' }),
+  });
+
+  // http: API, metrics and websockets
   const http = await buildHttpServer({
     registry: fleetReads,
     hub,
+    live,
     metrics,
     log,
     corsOrigins: config.corsOrigins,
@@ -208,6 +222,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     firstAdmin,
     async stop() {
       hub.closeAll();
+      live.closeAll();
       await http.close();
       commands.stop();
       await exportJobs.stop();

@@ -124,6 +124,17 @@ export function createMetrics() {
       labelNames: ['state'] as const,
       registers: [registry],
     }),
+    liveSessions: new Gauge({
+      name: 'cctv_live_sessions',
+      help: 'WebRTC live sessions signalled through this master and not yet closed',
+      registers: [registry],
+    }),
+    liveRequests: new Counter({
+      name: 'cctv_live_requests_total',
+      help: 'Live socket requests by type (offer, candidates, close, jsmpeg) and result (ok, or an error code)',
+      labelNames: ['type', 'result'] as const,
+      registers: [registry],
+    }),
     nodeCommands: new Counter({
       name: 'cctv_node_commands_total',
       help: 'Commands sent to nodes, by command and result (ok, error, timeout)',

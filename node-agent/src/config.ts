@@ -3,7 +3,7 @@
  * validated once at start. Every key is documented in node-agent/README.md.
  */
 import { readFileSync } from 'node:fs';
-import { CameraSpec, DetectSpec, ID_PATTERN } from '@cctv/protocol';
+import { CameraSpec, DetectSpec, IceServer, ID_PATTERN } from '@cctv/protocol';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -80,6 +80,42 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** Live view: WebRTC sessions, and the jsmpeg fallback (node-agent/README.md). */
+    live: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        maxViewersPerCamera: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+        maxSessions: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+        lingerS: Type.Number({ minimum: 0, maximum: 600, default: 10 }),
+        connectTimeoutS: Type.Number({ minimum: 2, maximum: 120, default: 20 }),
+        transcode: Type.Boolean({ default: true }),
+        transcodeMaxWidth: Type.Integer({ minimum: 160, maximum: 3840, default: 960 }),
+        iceServers: Type.Array(IceServer, { maxItems: 8, default: [] }),
+        icePortMin: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
+        icePortMax: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
+        additionalHostAddresses: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+          maxItems: 8,
+          default: [],
+        }),
+        useIpv6: Type.Boolean({ default: false }),
+        gatherTimeoutMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 2000 }),
+        jsmpeg: Type.Object(
+          {
+            enabled: Type.Boolean({ default: true }),
+            host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+            port: Type.Integer({ minimum: 0, maximum: 65535, default: 8091 }),
+            /** `ws://host:port` browsers reach this server at; default: this host's first address. */
+            publicUrl: Type.Optional(Type.String({ pattern: '^wss?://' })),
+            bitrateKbps: Type.Integer({ minimum: 100, maximum: 8000, default: 800 }),
+            maxWidth: Type.Integer({ minimum: 160, maximum: 1920, default: 640 }),
+            fps: Type.Integer({ minimum: 1, maximum: 30, default: 15 }),
+            ticketTtlS: Type.Integer({ minimum: 5, maximum: 600, default: 30 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     cameras: Type.Optional(Type.Array(CameraConfigSchema, { maxItems: 64 })),
     simulatedCamera: Type.Object(
@@ -125,6 +161,9 @@ export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
     checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
     checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
     problems.push(...cameraProblems(config.cameras ?? []));
+    const { icePortMin, icePortMax } = config.live;
+    if ((icePortMin === undefined) !== (icePortMax === undefined) || (icePortMin ?? 0) >= (icePortMax ?? 1))
+      problems.push('live.icePortMin, live.icePortMax: set both, the first below the second');
     if (config.recorder.backoffMaxMs < config.recorder.backoffInitialMs)
       problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
   }

@@ -8,9 +8,10 @@ import { analysisFactory } from './analysis/analysis-factory.ts';
 import type { FaceDetector } from './analysis/faces/face-detector.ts';
 import { SnapshotStore } from './analysis/snapshot-store.ts';
 import { cameraDefinitions, cameraPlannerFactory } from './cameras/camera-definitions.ts';
-import { CameraSet } from './cameras/camera-set.ts';
+import { type CameraChange, type CameraDefinition, CameraSet } from './cameras/camera-set.ts';
 import { configCommand } from './cameras/config-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
+import type { CameraConfig } from './config.ts';
 import { ConfigError, configPathFrom, loadConfig, loadConfigFile } from './config.ts';
 import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
 import { HostSampler } from './host/host-sampler.ts';
@@ -18,8 +19,13 @@ import { diskSpace } from './host/system-stats.ts';
 import { type CameraFigures, heartbeatBuilder } from './link/heartbeat.ts';
 import { buildHello } from './link/hello.ts';
 import { MqttLink } from './link/mqtt-link.ts';
+import { JsmpegServer } from './live/jsmpeg-server.ts';
+import { cameraLivePlan, type LivePlan, simulatedLivePlan } from './live/live-plan.ts';
+import { LiveService } from './live/live-service.ts';
+import { publicWsUrl } from './live/public-url.ts';
 import { createLogger } from './logger.ts';
 import { AnalysisMetrics } from './metrics/analysis-metrics.ts';
+import { LiveMetrics } from './metrics/live-metrics.ts';
 import { AgentMetrics, startMetricsServer } from './metrics/metrics.ts';
 import type { ExitCause } from './process/supervised-child.ts';
 import { Recorder } from './recorder/recorder.ts';
@@ -182,11 +188,83 @@ async function main(): Promise<void> {
     },
     logger: log.child({ part: 'cameras' }),
   });
+  // live: WebRTC sessions fed by one relay per camera, and the jsmpeg fallback
+  const liveMetrics = new LiveMetrics(metrics.registry);
+  const definitions = new Map<string, CameraDefinition>();
+  const planFor = (cameraId: string): LivePlan | null => {
+    const spec = definitions.get(cameraId)?.spec as
+      | CameraConfig
+      | { simulated: typeof config.simulatedCamera }
+      | undefined;
+    if (!spec) return null;
+    if ('simulated' in spec) return simulatedLivePlan(spec.simulated, font);
+    return cameraLivePlan(spec, {
+      readTimeoutS: config.recorder.stallTimeoutS,
+      rememberedTransport: (id, url) => memory.get(id, url) ?? undefined,
+    });
+  };
+  const liveConfig = config.live;
+  const jsmpeg =
+    liveConfig.enabled && liveConfig.jsmpeg.enabled
+      ? new JsmpegServer({
+          host: liveConfig.jsmpeg.host,
+          port: liveConfig.jsmpeg.port,
+          logger: log.child({ part: 'jsmpeg' }),
+          inputFor: async (cameraId) => planFor(cameraId)?.jsmpeg ?? null,
+          bitrateKbps: liveConfig.jsmpeg.bitrateKbps,
+          maxWidth: liveConfig.jsmpeg.maxWidth,
+          fps: liveConfig.jsmpeg.fps,
+          maxViewersPerCamera: liveConfig.maxViewersPerCamera,
+          ticketTtlMs: liveConfig.jsmpeg.ticketTtlS * 1000,
+          lingerMs: 0,
+          onViewers: (camera, n) => liveMetrics.viewers(camera, 'jsmpeg', n),
+          onRefused: (reason) => liveMetrics.refused(reason),
+        })
+      : null;
+  const jsmpegPort = jsmpeg ? (await jsmpeg.start()).port : 0;
+  const live = liveConfig.enabled
+    ? new LiveService({
+        limits: {
+          maxViewersPerCamera: liveConfig.maxViewersPerCamera,
+          maxSessions: liveConfig.maxSessions,
+          lingerMs: liveConfig.lingerS * 1000,
+          connectTimeoutMs: liveConfig.connectTimeoutS * 1000,
+          transcode: liveConfig.transcode,
+          transcodeMaxWidth: liveConfig.transcodeMaxWidth,
+          stallAfterMs: config.recorder.stallTimeoutS * 1000,
+        },
+        peer: {
+          iceServers: liveConfig.iceServers,
+          ...(liveConfig.icePortMin && liveConfig.icePortMax
+            ? { icePortRange: [liveConfig.icePortMin, liveConfig.icePortMax] as [number, number] }
+            : {}),
+          additionalHostAddresses: liveConfig.additionalHostAddresses,
+          useIpv6: liveConfig.useIpv6,
+          gatherTimeoutMs: liveConfig.gatherTimeoutMs,
+        },
+        planFor,
+        jsmpeg,
+        jsmpegPublicUrl: () => liveConfig.jsmpeg.publicUrl ?? publicWsUrl(jsmpegPort),
+        logger: log.child({ part: 'live' }),
+        onSessions: (camera, n) => liveMetrics.viewers(camera, 'webrtc', n),
+        onRefused: (reason) => liveMetrics.refused(reason),
+      })
+    : null;
+  /** Every change of the camera list goes through here: a restarted camera ends its live viewers. */
+  const applyCameras = async (defs: CameraDefinition[]): Promise<CameraChange> => {
+    const change = await cameraSet.apply(defs);
+    definitions.clear();
+    for (const def of defs) definitions.set(def.id, def);
+    live?.camerasRestarted([...change.removed, ...change.changed], 'the camera restarted');
+    live?.prepare([...change.added, ...change.changed]);
+    return change;
+  };
+
   const remote = new RemoteCameras(stateDir);
   const initial = await remote.effective(config.cameras);
   if (initial.note) log.warn(initial.note);
   if (initial.from === 'command') log.info('cameras as last set by cmd/config');
-  await cameraSet.apply(cameraDefinitions(config, initial.cameras));
+  await applyCameras(cameraDefinitions(config, initial.cameras));
 
   // /metrics server, once every figure it reads exists
   let metricsServer: Server | null = null;
@@ -211,12 +289,13 @@ async function main(): Promise<void> {
     commands: {
       config: configCommand({
         apply: async (cameras) => {
-          const change = await cameraSet.apply(cameraDefinitions(config, cameras));
+          const change = await applyCameras(cameraDefinitions(config, cameras));
           await remote.save(cameras, fileCameras);
           link?.republishHello();
           return change;
         },
       }),
+      ...live?.commands(),
     },
   });
   let fileCameras = config.cameras;
@@ -243,7 +322,7 @@ async function main(): Promise<void> {
     fileCameras = next.cameras;
     const effective = await remote.effective(next.cameras);
     if (effective.note) log.warn(effective.note);
-    const change = await cameraSet.apply(cameraDefinitions(config, effective.cameras));
+    const change = await applyCameras(cameraDefinitions(config, effective.cameras));
     log.info({ ...change, from: effective.from }, 'config reloaded');
     link.republishHello();
   };
@@ -258,6 +337,8 @@ async function main(): Promise<void> {
     log.info({ signal }, 'agent stopping');
     clearInterval(quotaTimer);
     await link.announceOffline();
+    await live?.stop();
+    await jsmpeg?.stop();
     await cameraSet.stop();
     await snapshots.stop();
     await (await facesLoading)?.close();

@@ -149,6 +149,10 @@ export interface LiveViewGrant {
   /** Identifies this view in the audit log and in live signalling. */
   viewId: string;
   at: string;
+  /** The storage gateway's live HLS playlist of the camera, as recorded. */
+  hlsUrl: string;
+  /** The same through the gateway's H.264 rendition, for browsers without H.265 decoding. */
+  hlsH264Url: string;
 }
 
 /** `POST /api/exports`: an MP4 of one camera's recording, at most 1 h. */

@@ -4,6 +4,7 @@ export * from './event-query.ts';
 export * from './events.ts';
 export type * from './fleet-api.ts';
 export * from './ids.ts';
+export * from './live.ts';
 export * from './messages.ts';
 export * from './segments.ts';
 export * from './topics.ts';
@@ -11,6 +12,15 @@ export * from './validate.ts';
 
 import { CameraSpec, CommandReply, CommandRequest, ConfigCommandArgs, PingResult } from './commands.ts';
 import { DetectSpec, EventMessage } from './events.ts';
+import {
+  JsmpegOpenArgs,
+  JsmpegOpenResult,
+  LiveClientMessage,
+  WebrtcCandidatesArgs,
+  WebrtcCloseArgs,
+  WebrtcOfferArgs,
+  WebrtcOfferResult,
+} from './live.ts';
 import { HeartbeatMessage, HelloMessage, StatusMessage } from './messages.ts';
 import { compile } from './validate.ts';
 
@@ -26,4 +36,11 @@ export const validators = {
   pingResult: compile(PingResult),
   event: compile(EventMessage),
   detectSpec: compile(DetectSpec),
+  webrtcOfferArgs: compile(WebrtcOfferArgs),
+  webrtcOfferResult: compile(WebrtcOfferResult),
+  webrtcCandidatesArgs: compile(WebrtcCandidatesArgs),
+  webrtcCloseArgs: compile(WebrtcCloseArgs),
+  jsmpegOpenArgs: compile(JsmpegOpenArgs),
+  jsmpegOpenResult: compile(JsmpegOpenResult),
+  liveClientMessage: compile(LiveClientMessage),
 };

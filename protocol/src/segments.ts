@@ -31,3 +31,8 @@ export const vodPath = (cameraId: string) => `/v1/vod/${encodeURIComponent(camer
 
 /** The same range transcoded to H.264 by the gateway, for browsers that cannot decode H.265. */
 export const vodH264Path = (cameraId: string) => `/v1/vod/${encodeURIComponent(cameraId)}/h264.m3u8`;
+
+/** The camera's newest segments as a live HLS playlist (as recorded). */
+export const livePath = (cameraId: string) => `/v1/live/${encodeURIComponent(cameraId)}.m3u8`;
+/** The live playlist through the gateway's H.264 rendition. */
+export const liveH264Path = (cameraId: string) => `/v1/live/${encodeURIComponent(cameraId)}/h264.m3u8`;

@@ -5,7 +5,6 @@
  * error where H.265 cannot play). A viewer limited to another camera sees none of this fleet.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,56 +12,15 @@ import { after, test } from 'node:test';
 import type { AuditPage, CameraView } from '@cctv/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CHROMIUM, launchChromium } from '../support/browser.ts';
+import { ensureDashboardBuild, startDashboard } from '../support/dashboard.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import { freePort, repoRoot, startService, startTestDatabase, tempDir, waitFor } from '../support/index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../support/session.ts';
 
 const NODE_ID = 'e2e-fleet-node';
-const dashboardDir = join(repoRoot, 'dashboard');
-const nextBin = join(repoRoot, 'node_modules/next/dist/bin/next');
 const artifacts = join(repoRoot, '.artifacts');
 const rowSelector = (state: string) =>
   `[data-testid="node-row"][data-node-id="${NODE_ID}"][data-state="${state}"]`;
-
-/** `next start` on the built dashboard, in its own process group so its children die with it. */
-function startDashboard(
-  port: number,
-  env: Record<string, string>,
-): { child: ChildProcess; output(): string } {
-  const child = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: dashboardDir,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let out = '';
-  const keep = (b: Buffer) => {
-    out = (out + b.toString()).slice(-50_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  after(async () => {
-    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    process.kill(-child.pid, 'SIGTERM');
-    const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  });
-  return { child, output: () => out };
-}
-
-/** The test drives the production build; build it once if there is none yet. */
-function ensureDashboardBuild(): void {
-  if (existsSync(join(dashboardDir, '.next/BUILD_ID'))) return;
-  const r = spawnSync(process.execPath, [nextBin, 'build'], {
-    cwd: dashboardDir,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  if (r.status !== 0) throw new Error(`next build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-}
 
 // Everything starts at the top level so the helpers' `after` hooks stop it after the file.
 assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (set CHROMIUM_PATH)`);

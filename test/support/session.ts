@@ -11,8 +11,8 @@ export interface ApiSession {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   getJson<T>(path: string): Promise<T>;
   postJson(path: string, body: unknown): Promise<Response>;
-  /** The dashboard websocket, signed in as this session. */
-  socket(): WebSocket;
+  /** A master websocket (`/ws`: fleet pushes, `/ws/live`: live signalling), signed in as this session. */
+  socket(path?: '/ws' | '/ws/live'): WebSocket;
 }
 
 /** Signs in; throws with the master's answer when the login is refused. */
@@ -41,7 +41,8 @@ export async function signIn(baseUrl: string, username: string, password: string
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       }),
-    socket: () => new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, { headers: { cookie } }),
+    socket: (path = '/ws') =>
+      new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${path}`, { headers: { cookie } }),
   };
   return session;
 }

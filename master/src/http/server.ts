@@ -5,6 +5,7 @@ import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { visibleCameraIds, visibleCameras, visibleNode } from '../auth/access.ts';
 import type { FleetReads } from '../fleet/node-repository.ts';
+import type { LiveSignalling } from '../live/live-signalling.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
@@ -20,6 +21,8 @@ export interface HttpDeps {
   /** Fleet reads, on the API's own database pool. */
   registry: FleetReads;
   hub: FleetSocketHub;
+  /** WebRTC signalling and jsmpeg tickets for live views (`/ws/live`). */
+  live: LiveSignalling;
   metrics: MasterMetrics;
   log: Logger;
   corsOrigins: string[] | true;
@@ -148,6 +151,10 @@ export async function buildHttpServer(deps: HttpDeps) {
 
   app.get('/ws', { websocket: true }, (socket, req) => {
     void deps.hub.add(socket, userOf(req));
+  });
+
+  app.get('/ws/live', { websocket: true }, (socket, req) => {
+    deps.live.attach(socket, userOf(req), req.ip);
   });
 
   return app;

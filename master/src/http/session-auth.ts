@@ -71,9 +71,11 @@ export function installSessionAuth(app: App, opts: SessionAuthOptions): void {
   app.decorateRequest('user', null);
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0] ?? '';
-    const guarded = path === '/ws' || path.startsWith('/api/');
+    const socket = path === '/ws' || path === '/ws/live';
+    const guarded = socket || path.startsWith('/api/');
     if (!guarded || PUBLIC.has(path)) return;
-    if (path === '/ws' && opts.corsOrigins !== true) {
+    // Browsers send cookies with a websocket upgrade from any page: only allowed origins may.
+    if (socket && opts.corsOrigins !== true) {
       const origin = req.headers.origin;
       if (origin && !opts.corsOrigins.includes(origin)) {
         opts.metrics.httpRefused.inc({ reason: 'origin' });

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import {
   CameraIdParams,
   type LiveViewGrant,
+  liveH264Path,
+  livePath,
   type PlaybackGrant,
   PlaybackRequest,
   vodH264Path,
@@ -82,7 +84,14 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
         return forbid(reply, deps.metrics, 'camera', `camera ${cameraId} is not in your access list`);
       const camera = await deps.registry.camera(cameraId);
       if (!camera) return reply.code(404).send(errorBody('UNKNOWN_CAMERA', `camera ${cameraId} is unknown`));
-      const grant = { cameraId, nodeId: camera.nodeId, viewId: randomUUID(), at: new Date().toISOString() };
+      const grant: LiveViewGrant = {
+        cameraId,
+        nodeId: camera.nodeId,
+        viewId: randomUUID(),
+        at: new Date().toISOString(),
+        hlsUrl: `${deps.gatewayUrl}${livePath(cameraId)}`,
+        hlsH264Url: `${deps.gatewayUrl}${liveH264Path(cameraId)}`,
+      };
       await deps.audit.record({
         action: 'live_view',
         userId: user.id,

@@ -1,5 +1,6 @@
 import type { Metadata } from 'next';
 import { CameraSummary } from '@/components/camera-summary';
+import { LivePlayer } from '@/components/live-player';
 import { VodPlayer } from '@/components/vod-player';
 import { fetchCameras, fetchNodes } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
@@ -47,7 +48,10 @@ export default async function CameraPage({ params }: Props) {
           to play. An administrator can grant access to it.
         </p>
       ) : (
-        <VodPlayer cameraId={id} />
+        <>
+          <LivePlayer cameraId={id} masterPublicUrl={env.masterPublicUrl} />
+          <VodPlayer cameraId={id} />
+        </>
       )}
     </section>
   );

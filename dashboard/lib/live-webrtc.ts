@@ -1,0 +1,93 @@
+'use client';
+
+import type { IceCandidate } from '@cctv/protocol';
+import { type LiveCallbacks, type LiveHandle, watchFrames } from './live-modes';
+import type { LiveSocket } from './live-socket';
+
+/** How long ICE may stay disconnected before the view counts as failed. */
+const DISCONNECTED_GRACE_MS = 4000;
+
+/**
+ * Live WebRTC from the camera's agent: a receive-only offer through the master's live socket,
+ * the agent's answer (with its candidates), this browser's candidates trickled after it. A
+ * `control` data channel hears the agent end the view (camera restarted, agent stopping).
+ */
+export function playWebrtc(
+  video: HTMLVideoElement,
+  socket: LiveSocket,
+  cameraId: string,
+  cb: LiveCallbacks,
+): LiveHandle {
+  if (typeof RTCPeerConnection === 'undefined') {
+    cb.onFail('this browser has no WebRTC');
+    return { stop() {} };
+  }
+  let stopped = false;
+  let session: string | null = null;
+  let disconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  const queued: IceCandidate[] = [];
+  const pc = new RTCPeerConnection({ iceServers: socket.iceServers });
+  const fail = (reason: string) => {
+    if (!stopped) cb.onFail(reason);
+  };
+
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const control = pc.createDataChannel('control');
+  control.onmessage = (ev) => {
+    try {
+      const msg = JSON.parse(String(ev.data)) as { type?: string; reason?: string };
+      if (msg.type === 'ended') fail(`the agent ended the view: ${msg.reason ?? 'no reason given'}`);
+    } catch {
+      // Not ours to understand; the frame watchdog still guards the view.
+    }
+  };
+  const stream = new MediaStream();
+  pc.ontrack = (ev) => {
+    stream.addTrack(ev.track);
+    if (video.srcObject !== stream) video.srcObject = stream;
+    void video.play().catch(() => {});
+  };
+  pc.onicecandidate = (ev) => {
+    if (!ev.candidate?.candidate) return;
+    const c = ev.candidate.toJSON() as IceCandidate;
+    if (session) socket.send({ type: 'candidates', session, candidates: [c] });
+    else queued.push(c);
+  };
+  pc.onconnectionstatechange = () => {
+    clearTimeout(disconnectTimer);
+    if (pc.connectionState === 'failed')
+      fail('no connection to the agent (ICE failed: is the camera host reachable, or is TURN configured?)');
+    else if (pc.connectionState === 'disconnected')
+      disconnectTimer = setTimeout(() => fail('the connection to the agent dropped'), DISCONNECTED_GRACE_MS);
+  };
+  const unwatch = watchFrames(video, cb.onFrame);
+
+  (async () => {
+    await pc.setLocalDescription(await pc.createOffer());
+    const sdp = pc.localDescription?.sdp;
+    if (!sdp) throw new Error('no offer');
+    const answer = await socket.request<'answer'>({ type: 'offer', camera: cameraId, sdp });
+    if (stopped) {
+      socket.send({ type: 'close', session: answer.session });
+      return;
+    }
+    session = answer.session;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    const candidates = queued.splice(0, 64);
+    if (candidates.length > 0) socket.send({ type: 'candidates', session, candidates });
+  })().catch((err: Error & { code?: string }) =>
+    fail(err.code ? `${err.code}: ${err.message}` : String(err)),
+  );
+
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(disconnectTimer);
+      unwatch();
+      if (session) socket.send({ type: 'close', session });
+      pc.close();
+      video.srcObject = null;
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/** The built dashboard (`next start`) for browser tests, and the build it needs. */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { onCleanup, repoRoot } from './index.ts';
+
+const dashboardDir = join(repoRoot, 'dashboard');
+const nextBin = join(repoRoot, 'node_modules/next/dist/bin/next');
+
+/** `next start` on the built dashboard, in its own process group so its children die with it. */
+export function startDashboard(
+  port: number,
+  env: Record<string, string>,
+): { child: ChildProcess; output(): string } {
+  const child = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    cwd: dashboardDir,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-50_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  onCleanup(async () => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid, 'SIGTERM');
+    const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  return { child, output: () => out };
+}
+
+/** The tests drive the production build; build it once if there is none yet. */
+export function ensureDashboardBuild(): void {
+  if (existsSync(join(dashboardDir, '.next/BUILD_ID'))) return;
+  const r = spawnSync(process.execPath, [nextBin, 'build'], {
+    cwd: dashboardDir,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (r.status !== 0) throw new Error(`next build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+}
