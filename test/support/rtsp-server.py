@@ -2,13 +2,25 @@
 """A stand-in IP camera for tests and benchmarks: an RTSP server (GStreamer's gst-rtsp-server).
 
 One source pipeline makes an H.264 or H.265 elementary stream, either encoded live from a test
-pattern or read from a file in real time (looped), and fans it out to every mount. Each mount is
-a shared RTSP media, so any number of clients and mounts cost one encoder (or one file reader).
+pattern, read from a file in real time (looped), or read from stdin as another program writes it,
+and fans it out to every mount. Each mount is a shared RTSP media, so any number of clients and
+mounts cost one encoder (or one file reader).
 
     python3 test/support/rtsp-server.py --port 8554 [--mount /cam1 --mount /cam2]
-        [--codec h264|h265] [--source live|file] [--file clip.mp4]
+        [--codec h264|h265] [--source live|file|stdin] [--file clip.mp4]
         [--width 320 --height 180 --fps 10 --gop 20 --bitrate 500] [--protocols tcp,udp]
+    ffmpeg -re -f lavfi -i testsrc2 -c:v libx264 -tune zerolatency -bsf:v h264_metadata=aud=insert \
+        -flush_packets 1 -f h264 pipe:1 | python3 test/support/rtsp-server.py --port 8554 --source stdin
     python3 test/support/rtsp-server.py --check    # exits 0 when every element is installed
+
+Sources: `live` encodes a moving test pattern (--width, --height, --fps, --gop, --bitrate,
+--pattern); `file` serves an MP4 or MKV already encoded in --codec, paced at its own frame rate;
+`stdin` serves the Annex-B elementary stream in --codec that arrives on stdin, each frame handed
+on as soon as it is parsed. The writer paces it and makes the keyframes (a new viewer waits for
+the next one), without B-frames (the stream has no timestamps); the end of stdin stops the server
+with an error. Parsing holds each frame until the next one starts: one frame interval when every
+frame begins with an access unit delimiter (`-bsf:v h264_metadata=aud=insert`, or
+`hevc_metadata=aud=insert`), two without.
 
 Prints `READY rtsp://host:port/mount [more urls]` once listening; stops on SIGTERM or SIGINT.
 Needs Debian's python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-base, -good, -bad,
@@ -28,6 +40,7 @@ DEBIAN_PACKAGES = (
 )
 # Where each element comes from, to name the package when one is missing.
 ELEMENT_PACKAGES = {
+    "fdsrc": "libgstreamer1.0-0",
     "videotestsrc": "gstreamer1.0-plugins-base",
     "videoconvert": "gstreamer1.0-plugins-base",
     "appsrc": "gstreamer1.0-plugins-base",
@@ -78,7 +91,7 @@ def parse_args():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--mount", action="append", help="mount path, repeatable (default /stream)")
     p.add_argument("--codec", choices=["h264", "h265"], default="h264")
-    p.add_argument("--source", choices=["live", "file"], default="live")
+    p.add_argument("--source", choices=["live", "file", "stdin"], default="live")
     p.add_argument("--file", help="MP4 or MKV already encoded in --codec (for --source file)")
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--height", type=int, default=180)
@@ -120,6 +133,15 @@ def source_description(args):
             [demux, f"{args.codec}parse"],
             f'filesrc location="{location}" ! {demux} name=demux demux.video_0 ! queue ! {parse} '
             f"! {caps} ! appsink name=out sync=true emit-signals=true max-buffers=30",
+        )
+    if args.source == "stdin":
+        # An Annex-B stream has no framing, so the parser closes a frame only once it has read
+        # what starts the next one: its access unit delimiter if it has one (one frame interval
+        # later), else its whole first slice (two intervals later).
+        return (
+            ["fdsrc", f"{args.codec}parse"],
+            f"fdsrc fd=0 ! video/x-{args.codec},stream-format=byte-stream ! {parse} ! {caps} "
+            f"! appsink name=out sync=false emit-signals=true max-buffers=30",
         )
     # One encoder thread, so the server cannot take every core from the code under test.
     if args.codec == "h264":
@@ -186,10 +208,12 @@ class FanOut:
             if appsrc.get_property("caps") != caps:
                 appsrc.set_property("caps", caps)
             # Stamped with the media's own running time at arrival, since every media pipeline
-            # has its own base time; the PTS-DTS gap (B-frames) of the source is kept.
+            # has its own base time; the PTS-DTS gap (B-frames) of the source is kept. A stream from
+            # stdin has no timestamps: the parser counts DTS alone, and the gap is taken as none.
             now = clock.get_time() - appsrc.get_base_time()
             copy = buf.copy()
-            reorder = buf.pts - buf.dts if buf.dts != Gst.CLOCK_TIME_NONE and buf.pts >= buf.dts else 0
+            timed = buf.pts != Gst.CLOCK_TIME_NONE and buf.dts != Gst.CLOCK_TIME_NONE
+            reorder = buf.pts - buf.dts if timed and buf.pts >= buf.dts else 0
             copy.dts = now
             copy.pts = now + reorder
             appsrc.emit("push-buffer", copy)
@@ -227,7 +251,10 @@ def main():
     fanout = FanOut(Gst, GstVideo, source.get_by_name("out"), live=args.source == "live")
 
     def on_source_message(_bus, msg):
-        if msg.type == Gst.MessageType.EOS:
+        if msg.type == Gst.MessageType.EOS and args.source == "stdin":
+            print("rtsp-server: the stream on stdin ended", file=sys.stderr, flush=True)
+            stop(1)
+        elif msg.type == Gst.MessageType.EOS:
             # Loop the file: back to its start; frames keep their arrival times, so viewers see
             # one endless stream.
             source.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0)
@@ -247,7 +274,11 @@ def main():
         reason = msg.parse_error()[0].message if msg else "unknown error"
         if args.source == "file":
             reason += f" (is {args.file} an MP4 or MKV of {args.codec} video?)"
+        if args.source == "stdin":
+            reason += f" (is stdin an Annex-B {args.codec} elementary stream?)"
         fail(f"source did not start: {reason}", 1)
+    if args.source == "stdin" and bus.pop_filtered(Gst.MessageType.EOS):
+        fail("the stream on stdin ended before its first frame", 1)
 
     protocols = GstRtsp.RTSPLowerTrans(0)
     if "tcp" in args.protocols:

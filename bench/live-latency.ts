@@ -1,0 +1,292 @@
+/**
+ * Live view latency, measured in the product's own camera page in Chromium:
+ *  - glass-to-glass: a test camera (ffmpeg) stamps every frame with the wall clock as a strip
+ *    of blocks (support/clock-bars.ts), encodes H.264 and feeds the stand-in RTSP server; the
+ *    agent relays it (WebRTC: copied into RTP; HLS: recorded segments through the gateway);
+ *    the page reads the stamp back from each frame it shows (requestVideoFrameCallback) and
+ *    subtracts it from the display time, on the same machine's clock;
+ *  - time to first frame (WebRTC): from the navigation to the camera page, and from the live
+ *    player's start, to the first frame shown; cold (relay not running) and warm.
+ * Targets (shared/design/TARGETS.md): WebRTC glass-to-glass ≤ 300 ms on loopback, live HLS
+ * ≤ 6 s with 2 s segments, first WebRTC frame ≤ 1.5 s after the tile opens.
+ *
+ *   node --import tsx bench/live-latency.ts [--seconds 20] [--width 640 --height 360 --fps 25]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../test/support/browser.ts';
+import { enrolTestNodeFully } from '../test/support/enrol.ts';
+import { freePort } from '../test/support/plain.ts';
+import { CLOCK_BARS_BITS, clockBarsFilter, decodeClockBars } from './support/clock-bars.ts';
+import {
+  type Cleanups,
+  repoRoot,
+  runBench,
+  sleep,
+  startDatabase,
+  startNodeService,
+  startProcess,
+  waitFor,
+  waitHttpOk,
+} from './support.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    width: { type: 'string', default: '640' },
+    height: { type: 'string', default: '360' },
+    fps: { type: 'string', default: '25' },
+    opens: { type: 'string', default: '5' },
+  },
+});
+const SECONDS = Number(flags.seconds);
+const size = { width: Number(flags.width), height: Number(flags.height), fps: Number(flags.fps) };
+const OPENS = Number(flags.opens);
+const ADMIN_PASSWORD = 'bench-live-secret-pw-1';
+const NODE = 'bench-live';
+const CAMERA = 'bench-live-cam';
+const log = (line: string) => console.log(line);
+
+/** The stand-in camera: ffmpeg draws the clock and encodes like a camera, the RTSP server serves it. */
+async function startClockCamera(cleanups: Cleanups): Promise<string> {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const port = await freePort();
+  const feed = spawn(
+    'ffmpeg',
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', clockBarsFilter(size)],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-bf', '0'],
+      ...['-g', String(size.fps), '-b:v', '1500k', '-threads', '1', '-f', 'h264', 'pipe:1'],
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  cleanups.add('stop the camera feed', () => feed.kill('SIGKILL'));
+  const server = spawn(
+    python,
+    [
+      join(repoRoot, 'test/support/rtsp-server.py'),
+      '--port',
+      String(port),
+      '--source',
+      'stdin',
+      '--exit-with-parent',
+    ],
+    { stdio: [feed.stdout, 'pipe', 'inherit'] },
+  );
+  cleanups.add('stop the RTSP server', () => server.kill('SIGKILL'));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('RTSP server not ready in 20 s')), 20_000);
+    server.once('exit', (code) => reject(new Error(`RTSP server exited (${code})`)));
+    createInterface({ input: server.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      if (!line.startsWith('READY ')) return;
+      clearTimeout(timer);
+      resolve(line.slice(6).trim().split(/\s+/)[0] ?? '');
+    });
+  });
+}
+
+/** Runs in the page: reads the stamp of every frame the live video shows for `ms`. */
+const SAMPLE = (decoder: string, ms: number) => `(async () => {
+  const decode = ${decoder};
+  const video = document.querySelector('[data-testid="live-video"]');
+  const canvas = document.createElement('canvas');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const out = { latencies: [], unreadable: 0 };
+  const modulus = 2 ** ${CLOCK_BARS_BITS};
+  await new Promise((resolve) => {
+    const end = performance.now() + ${ms};
+    const frame = (_now, meta) => {
+      const w = video.videoWidth, h = video.videoHeight;
+      if (w > 0) {
+        canvas.width = w; canvas.height = h;
+        ctx.drawImage(video, 0, 0, w, h);
+        const stamp = decode(ctx.getImageData(0, 0, w, h).data, w, h);
+        if (stamp === null) out.unreadable++;
+        else {
+          const shown = performance.timeOrigin + meta.expectedDisplayTime;
+          const diff = (((shown - stamp) % modulus) + modulus) % modulus;
+          out.latencies.push(diff >= modulus / 2 ? diff - modulus : diff);
+        }
+      }
+      if (performance.now() < end) video.requestVideoFrameCallback(frame); else resolve();
+    };
+    video.requestVideoFrameCallback(frame);
+  });
+  return out;
+})()`;
+
+function summary(values: number[]): string {
+  if (values.length === 0) return 'no samples';
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  const f = (v: number) => `${Math.round(v)} ms`;
+  return `p50 ${f(at(0.5))}, p95 ${f(at(0.95))}, min ${f(sorted[0] ?? NaN)}, max ${f(sorted.at(-1) ?? NaN)} (${values.length} samples)`;
+}
+
+async function firstFrame(page: Page, mode: string): Promise<{ fromNavigation: number; fromPlayer: number }> {
+  await page.waitForSelector(`[data-testid="live-player"][data-mode="${mode}"][data-state="playing"]`, {
+    timeout: 30_000,
+  });
+  return (await page.evaluate(`(() => {
+    const mark = (n) => performance.getEntriesByName('cctv-live:${mode}:' + n).at(-1)?.startTime ?? NaN;
+    return { fromNavigation: mark('first-frame'), fromPlayer: mark('first-frame') - mark('start') };
+  })()`)) as { fromNavigation: number; fromPlayer: number };
+}
+
+runBench(log, async (cleanups) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-live-'));
+  cleanups.add('remove the temp dir', () => rm(dir, { recursive: true, force: true }));
+  if (!existsSync(join(repoRoot, 'dashboard/.next/BUILD_ID')))
+    throw new Error('build the dashboard first: npm run build:dashboard');
+  const databaseUrl = await startDatabase(cleanups, join(dir, 'pg'));
+  const [httpPort, mqttPort, gatewayPort, dashboardPort, jsmpegPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  const masterUrl = `http://127.0.0.1:${httpPort}`;
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const quiet = { LOG_LEVEL: 'warn' };
+  const master = startNodeService(cleanups, 'master', 'master/src/main.ts', {
+    ...quiet,
+    DATABASE_URL: databaseUrl,
+    MASTER_HTTP_HOST: '127.0.0.1',
+    MASTER_HTTP_PORT: String(httpPort),
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(mqttPort),
+    MASTER_DATA_DIR: join(dir, 'master'),
+    MASTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    MASTER_TRUST_PROXY: '127.0.0.1,::1',
+    GATEWAY_PUBLIC_URL: gatewayUrl,
+  });
+  const gateway = startNodeService(cleanups, 'gateway', 'storage-gateway/src/main.ts', {
+    ...quiet,
+    DATABASE_URL: databaseUrl,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_DATA_DIR: join(dir, 'gateway'),
+    GATEWAY_NAS_DIR: join(dir, 'nas'),
+  });
+  await waitHttpOk(master, `${masterUrl}/healthz`);
+  await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
+  const cameraUrl = await startClockCamera(cleanups);
+  log(
+    `camera: ${size.width}x${size.height}@${size.fps} H.264 (libx264 zerolatency, keyframe every second) at ${cameraUrl}`,
+  );
+
+  const enrolment = await enrolTestNodeFully(databaseUrl, NODE);
+  const agentConfig = join(dir, 'agent.yaml');
+  await writeFile(
+    agentConfig,
+    JSON.stringify({
+      nodeId: NODE,
+      mqtt: { url: `mqtt://127.0.0.1:${mqttPort}`, username: NODE, password: enrolment.secret },
+      gateway: { url: gatewayUrl, token: enrolment.uploadToken },
+      spool: { dir: join(dir, 'spool') },
+      stateDir: join(dir, 'state'),
+      segmentSeconds: 2,
+      live: { lingerS: 0, jsmpeg: { host: '127.0.0.1', port: jsmpegPort } },
+      cameras: [
+        {
+          id: CAMERA,
+          name: 'Clock camera',
+          url: cameraUrl,
+          record: { codec: 'source' },
+          detect: { enabled: false },
+        },
+      ],
+    }),
+  );
+  startNodeService(cleanups, 'agent', 'node-agent/src/main.ts', quiet, ['--config', agentConfig]);
+  const dashboard = startProcess(
+    cleanups,
+    'dashboard',
+    process.execPath,
+    [
+      join(repoRoot, 'node_modules/next/dist/bin/next'),
+      'start',
+      join(repoRoot, 'dashboard'),
+      '-p',
+      String(dashboardPort),
+      '-H',
+      '127.0.0.1',
+    ],
+    { NEXT_TELEMETRY_DISABLED: '1', MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl },
+  );
+  const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
+  await waitHttpOk(dashboard, `${dashboardUrl}/login`);
+
+  const login = await fetch(`${masterUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  });
+  const [name, value] = (login.headers.get('set-cookie') ?? '').split(';')[0]?.split('=') ?? [];
+  if (!login.ok || !name || !value) throw new Error(`sign-in refused: ${login.status}`);
+  await waitFor(
+    'the camera online with recorded segments',
+    async () => (await fetch(`${gatewayUrl}/v1/live/${CAMERA}.m3u8`)).ok,
+    60_000,
+  );
+
+  const browser: Browser = await launchChromium();
+  cleanups.add('close Chromium', () => browser.close());
+  const open = async (mode: string) => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await ctx.addCookies([{ name, value, url: dashboardUrl }]);
+    const page = await ctx.newPage();
+    await page.goto(`${dashboardUrl}/cameras/${CAMERA}?live=${mode}`);
+    return { ctx, page };
+  };
+  const decoder = decodeClockBars.toString();
+
+  // Time to first frame: the first open starts the relay (cold); later ones find it running
+  // only when another viewer keeps it (lingerS 0 stops it as the last one leaves).
+  const keeper = await open('webrtc');
+  await firstFrame(keeper.page, 'webrtc');
+  const cold: number[][] = [];
+  const warm: number[][] = [];
+  await keeper.ctx.close();
+  await sleep(1000);
+  for (let i = 0; i < OPENS; i++) {
+    const { ctx, page } = await open('webrtc');
+    const t = await firstFrame(page, 'webrtc');
+    cold.push([t.fromNavigation, t.fromPlayer]);
+    await ctx.close();
+    await sleep(1500);
+  }
+  const holder = await open('webrtc');
+  await firstFrame(holder.page, 'webrtc');
+  for (let i = 0; i < OPENS; i++) {
+    const { ctx, page } = await open('webrtc');
+    const t = await firstFrame(page, 'webrtc');
+    warm.push([t.fromNavigation, t.fromPlayer]);
+    await ctx.close();
+  }
+  await holder.ctx.close();
+
+  for (const mode of ['webrtc', 'hls']) {
+    const { ctx, page } = await open(mode);
+    await firstFrame(page, mode);
+    await sleep(mode === 'hls' ? 6000 : 2000); // past hls.js's catch-up after the start
+    const result = (await page.evaluate(SAMPLE(decoder, SECONDS * 1000))) as {
+      latencies: number[];
+      unreadable: number;
+    };
+    log(
+      `glass-to-glass ${mode === 'webrtc' ? 'WebRTC' : 'live HLS'}: ${summary(result.latencies)}, ${result.unreadable} frames unreadable`,
+    );
+    await ctx.close();
+  }
+  const col = (rows: number[][], i: number) => rows.map((r) => r[i] ?? NaN);
+  log(
+    `first WebRTC frame, relay cold: from navigation ${summary(col(cold, 0))}; from player start ${summary(col(cold, 1))}`,
+  );
+  log(
+    `first WebRTC frame, relay warm: from navigation ${summary(col(warm, 0))}; from player start ${summary(col(warm, 1))}`,
+  );
+});
