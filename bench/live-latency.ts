@@ -129,14 +129,25 @@ function summary(values: number[]): string {
   return `p50 ${f(at(0.5))}, p95 ${f(at(0.95))}, min ${f(sorted[0] ?? NaN)}, max ${f(sorted.at(-1) ?? NaN)} (${values.length} samples)`;
 }
 
-async function firstFrame(page: Page, mode: string): Promise<{ fromNavigation: number; fromPlayer: number }> {
+interface FirstFrame {
+  fromNavigation: number;
+  fromPlayer: number;
+  /** From the player's start: the agent's answer, ICE+DTLS connected, first media (WebRTC only). */
+  offer: number;
+  answer: number;
+  connected: number;
+  media: number;
+}
+async function firstFrame(page: Page, mode: string): Promise<FirstFrame> {
   await page.waitForSelector(`[data-testid="live-player"][data-mode="${mode}"][data-state="playing"]`, {
     timeout: 30_000,
   });
   return (await page.evaluate(`(() => {
     const mark = (n) => performance.getEntriesByName('cctv-live:${mode}:' + n).at(-1)?.startTime ?? NaN;
-    return { fromNavigation: mark('first-frame'), fromPlayer: mark('first-frame') - mark('start') };
-  })()`)) as { fromNavigation: number; fromPlayer: number };
+    const since = (n) => mark(n) - mark('start');
+    return { fromNavigation: mark('first-frame'), fromPlayer: since('first-frame'), offer: since('offer'), answer: since('answer'),
+      connected: since('connected'), media: since('media') };
+  })()`)) as FirstFrame;
 }
 
 runBench(log, async (cleanups) => {
@@ -201,7 +212,10 @@ runBench(log, async (cleanups) => {
       ],
     }),
   );
-  startNodeService(cleanups, 'agent', 'node-agent/src/main.ts', quiet, ['--config', agentConfig]);
+  const agent = startNodeService(cleanups, 'agent', 'node-agent/src/main.ts', { LOG_LEVEL: 'info' }, [
+    '--config',
+    agentConfig,
+  ]);
   const dashboard = startProcess(
     cleanups,
     'dashboard',
@@ -255,7 +269,7 @@ runBench(log, async (cleanups) => {
   for (let i = 0; i < OPENS; i++) {
     const { ctx, page } = await open('webrtc');
     const t = await firstFrame(page, 'webrtc');
-    cold.push([t.fromNavigation, t.fromPlayer]);
+    cold.push([t.fromNavigation, t.fromPlayer, t.answer, t.connected, t.media, t.offer]);
     await ctx.close();
     await sleep(1500);
   }
@@ -264,12 +278,24 @@ runBench(log, async (cleanups) => {
   for (let i = 0; i < OPENS; i++) {
     const { ctx, page } = await open('webrtc');
     const t = await firstFrame(page, 'webrtc');
-    warm.push([t.fromNavigation, t.fromPlayer]);
+    warm.push([t.fromNavigation, t.fromPlayer, t.answer, t.connected, t.media, t.offer]);
     await ctx.close();
   }
   await holder.ctx.close();
 
-  for (const mode of ['webrtc', 'hls']) {
+  // WebRTC twice: alone (the relay starts at a keyframe), and joining a running relay (the
+  // current GOP is replayed first: its latency must settle like the other's).
+  const runs = [
+    { mode: 'webrtc', name: 'WebRTC', join: false },
+    { mode: 'webrtc', name: 'WebRTC joining a running relay', join: true },
+    { mode: 'hls', name: 'live HLS', join: false },
+  ];
+  for (const { mode, name, join } of runs) {
+    const other = join ? await open(mode) : null;
+    if (other) {
+      await firstFrame(other.page, mode);
+      await sleep(500 + Math.random() * 1000); // join anywhere in the GOP
+    }
     const { ctx, page } = await open(mode);
     await firstFrame(page, mode);
     await sleep(mode === 'hls' ? 6000 : 2000); // past hls.js's catch-up after the start
@@ -277,16 +303,24 @@ runBench(log, async (cleanups) => {
       latencies: number[];
       unreadable: number;
     };
-    log(
-      `glass-to-glass ${mode === 'webrtc' ? 'WebRTC' : 'live HLS'}: ${summary(result.latencies)}, ${result.unreadable} frames unreadable`,
-    );
+    log(`glass-to-glass ${name}: ${summary(result.latencies)}, ${result.unreadable} frames unreadable`);
     await ctx.close();
+    await other?.ctx.close();
   }
   const col = (rows: number[][], i: number) => rows.map((r) => r[i] ?? NaN);
-  log(
-    `first WebRTC frame, relay cold: from navigation ${summary(col(cold, 0))}; from player start ${summary(col(cold, 1))}`,
+  const offerMs = [...agent.output().matchAll(/"command":"webrtc-offer".*?"ms":(\d+)/g)].map((m) =>
+    Number(m[1]),
   );
-  log(
-    `first WebRTC frame, relay warm: from navigation ${summary(col(warm, 0))}; from player start ${summary(col(warm, 1))}`,
-  );
+  log(`the agent's webrtc-offer handling: ${summary(offerMs)}`);
+  for (const [name, rows] of [
+    ['cold', cold],
+    ['warm', warm],
+  ] as const) {
+    log(`first WebRTC frame, relay ${name}: from navigation ${summary(col(rows, 0))}`);
+    log(`  from the player's start: ${summary(col(rows, 1))}`);
+    log(`    offer sent ${summary(col(rows, 5))}`);
+    log(`    answer ${summary(col(rows, 2))}`);
+    log(`    connected ${summary(col(rows, 3))}`);
+    log(`    first media ${summary(col(rows, 4))}`);
+  }
 });

@@ -44,6 +44,8 @@ export function playWebrtc(
   };
   const stream = new MediaStream();
   pc.ontrack = (ev) => {
+    if (ev.track.kind === 'video')
+      ev.track.addEventListener('unmute', () => performance.mark('cctv-live:webrtc:media'), { once: true });
     stream.addTrack(ev.track);
     if (video.srcObject !== stream) video.srcObject = stream;
     void video.play().catch(() => {});
@@ -56,6 +58,7 @@ export function playWebrtc(
   };
   pc.onconnectionstatechange = () => {
     clearTimeout(disconnectTimer);
+    if (pc.connectionState === 'connected') performance.mark('cctv-live:webrtc:connected');
     if (pc.connectionState === 'failed')
       fail('no connection to the agent (ICE failed: is the camera host reachable, or is TURN configured?)');
     else if (pc.connectionState === 'disconnected')
@@ -67,12 +70,14 @@ export function playWebrtc(
     await pc.setLocalDescription(await pc.createOffer());
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new Error('no offer');
+    performance.mark('cctv-live:webrtc:offer');
     const answer = await socket.request<'answer'>({ type: 'offer', camera: cameraId, sdp });
     if (stopped) {
       socket.send({ type: 'close', session: answer.session });
       return;
     }
     session = answer.session;
+    performance.mark('cctv-live:webrtc:answer');
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     const candidates = queued.splice(0, 64);
     if (candidates.length > 0) socket.send({ type: 'candidates', session, candidates });

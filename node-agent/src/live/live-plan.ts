@@ -41,16 +41,21 @@ export interface LivePlanSettings {
 }
 
 /**
- * Low delay on the way in: no input buffering, and stream analysis stops as soon as the
- * codec is known (an RTSP camera's SDP names it; the first keyframe gives the rest).
- */
-/**
  * What a jsmpeg feeder writes: decoded pictures as YUV4MPEG, whose header states size and rate,
  * so the muxer starts at once (it re-encodes anyway; an MPEG-TS copy made it probe for seconds).
  */
 const Y4M = ['-map', '0:v:0', '-an', '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', 'pipe:1'];
 
-const LOW_DELAY = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '65536'];
+/**
+ * Low delay on the way in, after the source's own options (the last one wins): no input
+ * buffering or reordering delay, and almost no stream analysis, since the copy needs only the
+ * codec (an RTSP camera's SDP names it) and the streams are known from the probe. Measured
+ * against the test camera: the first RTP packet 1.2 s after ffmpeg starts instead of 2.2 s.
+ */
+const LOW_DELAY = [
+  ...['-fflags', 'nobuffer', '-flags', 'low_delay', '-max_delay', '0'],
+  ...['-probesize', '4096', '-analyzeduration', '100000'],
+];
 
 export function simulatedLivePlan(
   size: { width: number; height: number; fps: number },
@@ -83,10 +88,13 @@ export function cameraLivePlan(cam: CameraConfig, settings: LivePlanSettings): L
   const remembered = settings.rememberedTransport(cam.id, url);
   const transport = remembered && transports.includes(remembered) ? remembered : transports[0];
   const opened = inputArgs(source, { transport, timeoutS: settings.readTimeoutS, gop: 1 });
-  const input = source.kind === 'file' ? opened.args : [...LOW_DELAY, ...opened.args];
+  const input =
+    source.kind === 'file'
+      ? opened.args
+      : [...opened.args.slice(0, -2), ...LOW_DELAY, ...opened.args.slice(-2)];
   const label = source.kind === 'file' ? source.path : url.replace(/\/\/[^/@]*@/, '//***@');
-  // ffprobe takes the same options but no pacing or looping.
-  const probe = input
+  // ffprobe takes the source's options but no pacing or looping, and analyses as it likes.
+  const probe = opened.args
     .filter((a) => a !== '-re')
     .filter((a, i, all) => !(a === '-stream_loop' || all[i - 1] === '-stream_loop'));
   // The muxer takes one `-i` argument and no input options: a source that needs them

@@ -134,10 +134,16 @@ export class LiveService {
         `camera ${args.camera} has its ${limits.maxViewersPerCamera} live viewers already`,
       );
     // Counted from here on, so offers arriving together cannot pass the limits together.
-    const session = new WebrtcSession(args.session, args.camera, this.opts.peer, (why) => {
-      log.info({ why }, 'live session gone');
-      void this.end(session, why);
-    });
+    const session = new WebrtcSession(
+      args.session,
+      args.camera,
+      this.opts.peer,
+      (why) => {
+        log.info({ why }, 'live session gone');
+        void this.end(session, why);
+      },
+      () => this.relays.get(args.camera)?.currentGop() ?? [],
+    );
     this.sessions.set(session.id, session);
     this.counted(args.camera);
     let relay: RtpRelay;

@@ -8,6 +8,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { SupervisedChild } from '../process/supervised-child.ts';
+import { KeyframeCache } from './keyframe-cache.ts';
 import { type LivePlan, type LiveStreams, LiveUnsupportedError, relayOutputArgs } from './live-plan.ts';
 
 export interface RelaySubscriber {
@@ -36,6 +37,7 @@ const isRtcp = (packet: Buffer) => packet.length >= 2 && (packet[1] ?? 0) >= 200
 
 export class RtpRelay {
   private readonly subscribers = new Set<RelaySubscriber>();
+  private readonly keyframes = new KeyframeCache();
   private videoSocket: Socket | null = null;
   private audioSocket: Socket | null = null;
   private child: SupervisedChild | null = null;
@@ -75,6 +77,11 @@ export class RtpRelay {
     if (!this.subscribers.delete(sub) || this.subscribers.size > 0 || this.isEnded) return;
     this.lingerTimer = setTimeout(() => void this.stop(), this.opts.lingerMs);
     this.lingerTimer.unref();
+  }
+
+  /** The video packets since the newest keyframe, for a viewer that just connected. */
+  currentGop(): readonly Buffer[] {
+    return this.keyframes.snapshot();
   }
 
   async stop(): Promise<void> {
@@ -137,6 +144,7 @@ export class RtpRelay {
     if (isRtcp(packet)) return;
     this.packets++;
     this.child?.alive();
+    if (kind === 'video') this.keyframes.add(packet);
     for (const sub of this.subscribers) sub[kind](packet);
   }
 }

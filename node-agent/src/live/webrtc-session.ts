@@ -51,6 +51,8 @@ export class WebrtcSession implements RelaySubscriber {
     settings: PeerSettings,
     /** The peer failed or closed on its own (ICE failure, the browser went away). */
     private readonly onGone: (why: string) => void,
+    /** On connecting: the packets of the camera's current GOP, sent first so decoding starts at once. */
+    private readonly currentGop: () => readonly Buffer[] = () => [],
   ) {
     this.pc = new RTCPeerConnection({
       iceServers: settings.iceServers.map((s) => ({
@@ -70,6 +72,7 @@ export class WebrtcSession implements RelaySubscriber {
       if (state === 'connected' && this.state === 'new') {
         this.state = 'connected';
         this.connectedAt = Date.now();
+        for (const packet of this.currentGop()) this.videoTrack.writeRtp(packet);
       } else if ((state === 'failed' || state === 'closed') && this.state !== 'ended') {
         this.onGone(state === 'failed' ? 'ICE or DTLS failed' : 'closed by the browser');
       }
