@@ -6,6 +6,9 @@ const config: NextConfig = {
   transpilePackages: ['@cctv/protocol'],
   typescript: { ignoreBuildErrors: false },
   poweredByHeader: false,
+  // Where `next build` writes and `next start` reads: one build per checkout by default; a
+  // second folder lets two builds of different trees coexist.
+  distDir: process.env.NEXT_DIST_DIR || '.next',
 };
 
 export default config;

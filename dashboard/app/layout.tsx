@@ -1,8 +1,11 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
+import { Alerts } from '@/components/alerts';
 import { SessionBar } from '@/components/session-bar';
 import { fetchSessionUser } from '@/lib/master-api';
+import { navFor } from '@/lib/nav';
+import { runtimeEnv } from '@/lib/runtime-env';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -19,7 +22,12 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           <Link href="/" className="brand">
             <span className="rec" aria-hidden="true" /> CCTV control room
           </Link>
-          <Link href="/">Fleet</Link>
+          {navFor(user?.role ?? null).map((item) => (
+            <Link key={item.href} href={item.href}>
+              {item.label}
+            </Link>
+          ))}
+          <Alerts masterPublicUrl={runtimeEnv().masterPublicUrl} username={user?.username ?? null} />
           <SessionBar user={user} />
         </nav>
         <main>{children}</main>

@@ -51,7 +51,16 @@ function initialChoice(): Choice {
  * whose frames stop is restarted; one that cannot start hands over to the next. The operator
  * may also pin a mode (`?live=hls` does the same from a link).
  */
-export function LivePlayer({ cameraId, masterPublicUrl }: { cameraId: string; masterPublicUrl: string }) {
+export function LivePlayer({
+  cameraId,
+  masterPublicUrl,
+  compact = false,
+}: {
+  cameraId: string;
+  masterPublicUrl: string;
+  /** A wall tile: no mode buttons, the status over the picture. */
+  compact?: boolean;
+}) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const boxRef = useRef<HTMLDivElement>(null);
   const [choice, setChoice] = useState<Choice>('auto');
@@ -175,14 +184,14 @@ export function LivePlayer({ cameraId, masterPublicUrl }: { cameraId: string; ma
   const canvasMode = state.mode === 'jsmpeg';
   return (
     <div
-      className="player"
+      className={compact ? 'player player-compact' : 'player'}
       data-testid="live-player"
       data-mode={state.mode}
       data-state={state.kind}
       data-frames={frames}
     >
       <div className="player-bar">
-        <fieldset className="range-picker" aria-label="Live mode">
+        <fieldset className="range-picker" aria-label="Live mode" hidden={compact}>
           {(['auto', ...LIVE_MODES] as Choice[]).map((c) => (
             <button
               key={c}

@@ -46,16 +46,69 @@ export function applyMessage(nodes: NodeView[], msg: FleetSocketMessage): NodeVi
   return next;
 }
 
-function parse(data: unknown): FleetSocketMessage | null {
+/** A frame of `/ws` as a message (events included), or null for anything malformed. */
+export function parseFleetMessage(data: unknown): FleetSocketMessage | null {
   if (typeof data !== 'string') return null;
   try {
     const msg = JSON.parse(data) as Partial<FleetSocketMessage>;
     if (msg.type === 'snapshot' && Array.isArray(msg.nodes)) return msg as FleetSocketMessage;
     if (msg.type === 'node' && msg.node && typeof msg.node.id === 'string') return msg as FleetSocketMessage;
+    if (msg.type === 'event' && msg.event && typeof msg.event.id === 'string')
+      return msg as FleetSocketMessage;
   } catch {
     // A malformed frame is ignored; the next snapshot or update repairs the view.
   }
   return null;
+}
+
+export interface FleetSocketHandlers {
+  onMessage(msg: FleetSocketMessage): void;
+  onState(state: SocketState, attempt: number): void;
+}
+
+/**
+ * Opens `/ws` and keeps it open: reconnects with exponential backoff (plus jitter) whenever
+ * it drops, and goes to the sign-in page when the session ended. Returns the way to close it.
+ */
+export function connectFleetSocket(masterPublicUrl: string, handlers: FleetSocketHandlers): () => void {
+  let socket: WebSocket | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failures = 0;
+  let failedOpens = 0;
+  let closed = false;
+
+  const connect = () => {
+    let opened = false;
+    socket = new WebSocket(fleetSocketUrl(masterPublicUrl));
+    socket.onopen = () => {
+      opened = true;
+      failures = 0;
+      failedOpens = 0;
+      handlers.onState('live', 0);
+    };
+    socket.onmessage = (ev) => {
+      const msg = parseFleetMessage(ev.data);
+      if (msg) handlers.onMessage(msg);
+    };
+    socket.onclose = (ev) => {
+      if (closed) return;
+      failedOpens = opened ? 0 : failedOpens + 1;
+      const checkSession =
+        ev.code === SESSION_ENDED || (failedOpens > 0 && failedOpens % FAILED_OPENS_BEFORE_CHECK === 0);
+      if (checkSession) void leaveIfSignedOut();
+      const base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** failures);
+      failures += 1;
+      handlers.onState('reconnecting', failures);
+      timer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+    };
+  };
+  connect();
+
+  return () => {
+    closed = true;
+    clearTimeout(timer);
+    socket?.close();
+  };
 }
 
 /**
@@ -69,47 +122,20 @@ export function useFleet(masterPublicUrl: string, initial: NodeView[]) {
   const [state, setState] = useState<SocketState>('connecting');
   const [attempt, setAttempt] = useState(0);
 
-  useEffect(() => {
-    let socket: WebSocket | null = null;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let failures = 0;
-    let failedOpens = 0;
-    let closed = false;
-
-    const connect = () => {
-      let opened = false;
-      socket = new WebSocket(fleetSocketUrl(masterPublicUrl));
-      socket.onopen = () => {
-        opened = true;
-        failures = 0;
-        failedOpens = 0;
-        setState('live');
-      };
-      socket.onmessage = (ev) => {
-        const msg = parse(ev.data);
-        if (msg) setNodes((prev) => applyMessage(prev, msg));
-      };
-      socket.onclose = (ev) => {
-        if (closed) return;
-        failedOpens = opened ? 0 : failedOpens + 1;
-        const checkSession =
-          ev.code === SESSION_ENDED || (failedOpens > 0 && failedOpens % FAILED_OPENS_BEFORE_CHECK === 0);
-        if (checkSession) void leaveIfSignedOut();
-        setState('reconnecting');
-        const base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** failures);
-        failures += 1;
-        setAttempt(failures);
-        timer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
-      };
-    };
-    connect();
-
-    return () => {
-      closed = true;
-      clearTimeout(timer);
-      socket?.close();
-    };
-  }, [masterPublicUrl]);
+  useEffect(
+    () =>
+      connectFleetSocket(masterPublicUrl, {
+        onMessage: (msg) => {
+          // Event pushes belong to the timeline, not to the fleet list.
+          if (msg.type !== 'event') setNodes((prev) => applyMessage(prev, msg));
+        },
+        onState: (next, tries) => {
+          setState(next);
+          if (next === 'reconnecting') setAttempt(tries);
+        },
+      }),
+    [masterPublicUrl],
+  );
 
   return { nodes, state, attempt };
 }

@@ -50,6 +50,14 @@ async function getJson<T>(path: string, returnTo: string): Promise<Fetched<T>> {
 export const fetchNodes = (returnTo: string) => getJson<NodeView[]>('/api/nodes', returnTo);
 export const fetchCameras = (returnTo: string) => getJson<CameraView[]>('/api/cameras', returnTo);
 
+/** One of the user's own settings (`/api/me/settings/:key`); null when never saved. */
+export async function fetchSetting<T>(key: string, returnTo: string): Promise<Fetched<T | null>> {
+  const answer = await request<{ value: T }>(`/api/me/settings/${encodeURIComponent(key)}`);
+  if ('unauthenticated' in answer) redirect(loginPath(returnTo));
+  if (!answer.ok) return answer.error.endsWith('HTTP 404') ? { ok: true, value: null } : answer;
+  return { ok: true, value: answer.value.value };
+}
+
 /** Who is signed in, or null (no session, an ended one, or no master): never redirects. */
 export async function fetchSessionUser(): Promise<SessionUser | null> {
   const cookie = (await headers()).get('cookie') ?? '';

@@ -6,6 +6,7 @@ import { LoginLimiter } from './auth/login-limiter.ts';
 import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts';
 import { loadSessionKey, SessionTokens } from './auth/session-tokens.ts';
 import { UserRepository } from './auth/user-repository.ts';
+import { UserSettings } from './auth/user-settings.ts';
 import type { MasterConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { EventIngest } from './events/event-ingest.ts';
@@ -200,6 +201,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
     exports: { jobs: exportJobs, repo: exportRepo },
+    settings: { settings: new UserSettings(db.prisma) },
     credentials: {
       audit,
       metrics,

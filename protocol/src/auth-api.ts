@@ -183,3 +183,21 @@ export interface ExportJobView {
   /** `/api/exports/:id/file` once done. */
   downloadUrl: string | null;
 }
+
+/** Tiles of the live wall: 1×1, 2×2, 3×3 or 4×4. */
+export const WALL_LAYOUTS = [1, 4, 9, 16] as const;
+export type WallLayout = (typeof WALL_LAYOUTS)[number];
+
+/** `PUT /api/me/settings/wall`: the user's live wall, each tile a camera or empty. */
+export const WallSettings = Type.Object(
+  {
+    layout: Type.Union(WALL_LAYOUTS.map((n) => Type.Literal(n))),
+    tiles: Type.Array(Type.Union([CameraId, Type.Null()]), { maxItems: 16 }),
+  },
+  { additionalProperties: false },
+);
+export type WallSettings = Static<typeof WallSettings>;
+
+/** The settings a user may keep on the master (`/api/me/settings/:key`), each with its schema. */
+export const USER_SETTINGS = { wall: WallSettings } as const;
+export type UserSettingKey = keyof typeof USER_SETTINGS;

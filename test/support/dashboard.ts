@@ -37,7 +37,7 @@ export function startDashboard(
 
 /** The tests drive the production build; build it once if there is none yet. */
 export function ensureDashboardBuild(): void {
-  if (existsSync(join(dashboardDir, '.next/BUILD_ID'))) return;
+  if (existsSync(join(dashboardDir, process.env.NEXT_DIST_DIR || '.next', 'BUILD_ID'))) return;
   const r = spawnSync(process.execPath, [nextBin, 'build'], {
     cwd: dashboardDir,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },

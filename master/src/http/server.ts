@@ -15,6 +15,7 @@ import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
 import { installSessionAuth, userOf } from './session-auth.ts';
+import { type SettingsRouteDeps, settingsRoutes } from './settings-routes.ts';
 import { type ViewRouteDeps, viewRoutes } from './view-routes.ts';
 
 export interface HttpDeps {
@@ -40,6 +41,8 @@ export interface HttpDeps {
   views: Omit<ViewRouteDeps, 'metrics' | 'audit'>;
   /** Commands relayed to nodes (audited). */
   commands: Omit<CommandRouteDeps, 'metrics' | 'audit' | 'registry'>;
+  /** The users' own dashboard settings. */
+  settings: Omit<SettingsRouteDeps, 'metrics'>;
   /** MP4 exports (audited). */
   exports: Omit<ExportRouteDeps, 'metrics' | 'audit'>;
 }
@@ -63,7 +66,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   });
   await app.register(cors, {
     origin: deps.corsOrigins,
-    methods: ['GET', 'HEAD', 'POST', 'PATCH'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH'],
     credentials: deps.corsOrigins !== true,
   });
   await app.register(websocket);
@@ -133,6 +136,7 @@ export async function buildHttpServer(deps: HttpDeps) {
     audit: deps.auth.audit,
     metrics: deps.metrics,
   });
+  await app.register(settingsRoutes, { ...deps.settings, metrics: deps.metrics });
   await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);

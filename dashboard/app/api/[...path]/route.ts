@@ -92,4 +92,5 @@ async function forward(request: Request): Promise<Response> {
 export const GET = forward;
 export const POST = forward;
 export const PATCH = forward;
+export const PUT = forward;
 export const DELETE = forward;

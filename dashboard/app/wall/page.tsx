@@ -1,0 +1,34 @@
+import type { WallSettings } from '@cctv/protocol';
+import type { Metadata } from 'next';
+import { LiveWall } from '@/components/live-wall';
+import { fetchCameras, fetchNodes, fetchSetting } from '@/lib/master-api';
+import { runtimeEnv } from '@/lib/runtime-env';
+import { fitWall } from '@/lib/wall';
+import './wall.css';
+
+export const dynamic = 'force-dynamic';
+export const metadata: Metadata = { title: 'Live wall · CCTV control room' };
+
+export default async function WallPage() {
+  const env = runtimeEnv();
+  const [nodes, cameras, saved] = await Promise.all([
+    fetchNodes('/wall'),
+    fetchCameras('/wall'),
+    fetchSetting<WallSettings>('wall', '/wall'),
+  ]);
+  const list = cameras.ok ? cameras.value : [];
+  return (
+    <>
+      {cameras.ok ? null : <p className="notice">Master unreachable: {cameras.error}</p>}
+      <LiveWall
+        masterPublicUrl={env.masterPublicUrl}
+        initialNodes={nodes.ok ? nodes.value : []}
+        cameras={list}
+        initialWall={fitWall(
+          saved.ok ? saved.value : null,
+          list.map((c) => c.id),
+        )}
+      />
+    </>
+  );
+}
