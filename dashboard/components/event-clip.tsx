@@ -4,35 +4,17 @@ import type { EventView } from '@cctv/protocol';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { eventEndMs, formatLocalTime, formatScore } from '@/lib/event-format';
 import { displayedVideoRect, type Rect } from '@/lib/event-geometry';
-import {
-  type ClipFragment,
-  clipRange,
-  describeHlsError,
-  describeMediaError,
-  mediaTimeAt,
-  playableUrl,
-  requestGrant,
-  wallClockAt,
-} from '@/lib/event-playback';
-import { loginPath } from '@/lib/session';
+import { type ClipFragment, clipRange, mediaTimeAt, wallClockAt } from '@/lib/event-playback';
+import type { PlaybackErrorTexts, PlaybackStatus } from '@/lib/playback';
+import { playRecording } from '@/lib/recording-playback';
+import { PlaybackErrorNotice, PlaybackStatusBadge } from './playback-status';
 
-type Cause = 'network' | 'decode' | 'access' | 'grant';
-type Status = { kind: 'loading' } | { kind: 'ready' } | { kind: 'error'; message: string; cause: Cause };
-
-const HLS_MIME = 'application/vnd.apple.mpegurl';
-
-function errorText(s: Extract<Status, { kind: 'error' }>): string {
-  switch (s.cause) {
-    case 'access':
-      return 'This camera is not in your access list, so its recording cannot be played.';
-    case 'grant':
-      return `Could not open the recording (${s.message}).`;
-    case 'network':
-      return `Could not load the recording (${s.message}). Was anything recorded around this event, and is the storage gateway reachable?`;
-    case 'decode':
-      return `This browser cannot play the recording (${s.message}).`;
-  }
-}
+const ERROR_TEXTS: PlaybackErrorTexts = {
+  access: 'This camera is not in your access list, so its recording cannot be played.',
+  network: (message) =>
+    `Could not load the recording (${message}). Was anything recorded around this event, and is the storage gateway reachable?`,
+  decode: (message) => `This browser cannot play the recording (${message}).`,
+};
 
 /**
  * The recording around one event (5 s either side) with the event's boxes drawn over the
@@ -43,7 +25,7 @@ function errorText(s: Extract<Status, { kind: 'error' }>): string {
 export function EventClip({ event }: { event: EventView }) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const fragments = useRef<readonly ClipFragment[]>([]);
-  const [status, setStatus] = useState<Status>({ kind: 'loading' });
+  const [status, setStatus] = useState<PlaybackStatus>({ kind: 'loading' });
   const [wall, setWall] = useState<number | null>(null);
   const [rect, setRect] = useState<Rect | null>(null);
   const range = useMemo(() => clipRange(event), [event]);
@@ -56,21 +38,7 @@ export function EventClip({ event }: { event: EventView }) {
   useEffect(() => {
     const video = videoRef.current;
     if (!video) return;
-    let cancelled = false;
-    let hlsReported = false;
-    let destroy = () => {};
-    const grantRequest = new AbortController();
     fragments.current = [];
-    setStatus({ kind: 'loading' });
-    const fail = (message: string, cause: Cause = 'decode') => {
-      if (!cancelled) setStatus({ kind: 'error', message, cause });
-    };
-    const onVideoError = () => {
-      if (!hlsReported) fail(describeMediaError(video));
-    };
-    const onReady = () => {
-      if (!cancelled) setStatus((s) => (s.kind === 'error' ? s : { kind: 'ready' }));
-    };
     const onNativeMetadata = () => {
       // Native HLS: the first segment's EXT-X-PROGRAM-DATE-TIME is the media timeline's origin.
       const start = (video as HTMLVideoElement & { getStartDate?: () => Date }).getStartDate?.();
@@ -78,67 +46,15 @@ export function EventClip({ event }: { event: EventView }) {
       if (t !== undefined && !Number.isNaN(t))
         fragments.current = [{ start: 0, duration: Number.POSITIVE_INFINITY, programDateTime: t }];
     };
-    video.addEventListener('error', onVideoError);
-    video.addEventListener('loadeddata', onReady);
-
-    const play = (url: string) => {
-      import('hls.js')
-        .then(({ default: Hls }) => {
-          if (cancelled) return;
-          if (!Hls.isSupported()) {
-            if (!video.canPlayType(HLS_MIME)) {
-              fail('this browser has neither Media Source Extensions nor native HLS');
-              return;
-            }
-            video.addEventListener('loadedmetadata', onNativeMetadata);
-            video.src = url;
-            destroy = () => {
-              video.removeEventListener('loadedmetadata', onNativeMetadata);
-              video.removeAttribute('src');
-              video.load();
-            };
-            return;
-          }
-          const hls = new Hls({ lowLatencyMode: false });
-          // hls.js keeps these fragment objects and corrects their start once parsed.
-          const takeFragments = (_e: unknown, data: { details: { fragments: readonly ClipFragment[] } }) => {
-            fragments.current = data.details.fragments;
-          };
-          hls.on(Hls.Events.LEVEL_LOADED, takeFragments);
-          hls.on(Hls.Events.LEVEL_UPDATED, takeFragments);
-          hls.on(Hls.Events.ERROR, (_e, data) => {
-            if (!data.fatal) return;
-            hlsReported = true;
-            fail(describeHlsError(data), data.type === Hls.ErrorTypes.NETWORK_ERROR ? 'network' : 'decode');
-            hls.destroy();
-          });
-          hls.loadSource(url);
-          hls.attachMedia(video);
-          destroy = () => hls.destroy();
-        })
-        .catch((err: unknown) => fail(`could not load the player: ${String(err)}`));
-    };
-
-    requestGrant(event.cameraId, range, grantRequest.signal)
-      .then((answer) => {
-        if (cancelled) return;
-        if (answer.ok) play(playableUrl(answer.grant));
-        else if (answer.status === 401) {
-          const { pathname, search } = window.location;
-          window.location.assign(loginPath(`${pathname}${search}`));
-        } else fail(answer.message, answer.status === 403 ? 'access' : 'grant');
-      })
-      .catch((err: unknown) => {
-        if (!cancelled) fail(`the dashboard server is unreachable: ${String(err)}`, 'grant');
-      });
-
-    return () => {
-      cancelled = true;
-      grantRequest.abort();
-      video.removeEventListener('error', onVideoError);
-      video.removeEventListener('loadeddata', onReady);
-      destroy();
-    };
+    return playRecording(video, {
+      cameraId: event.cameraId,
+      range,
+      setStatus,
+      onFragments: (frags) => {
+        fragments.current = frags;
+      },
+      onNativeMetadata,
+    });
   }, [event.cameraId, range]);
 
   // The playback position on the wall clock.
@@ -198,13 +114,7 @@ export function EventClip({ event }: { event: EventView }) {
             {active ? ' · during the event' : ''}
           </span>
         </div>
-        <span
-          className={`player-status status-${status.kind}`}
-          data-testid="event-clip-status"
-          data-state={status.kind}
-        >
-          {status.kind === 'loading' ? 'loading…' : status.kind === 'ready' ? 'playing' : 'cannot play'}
-        </span>
+        <PlaybackStatusBadge status={status} testId="event-clip-status" />
       </div>
       <div className="event-clip-stage">
         <video
@@ -256,11 +166,7 @@ export function EventClip({ event }: { event: EventView }) {
         />
         {wall !== null ? <span className="event-clip-head" style={{ left: share(wall) }} /> : null}
       </div>
-      {status.kind === 'error' ? (
-        <p className="notice" role="alert" data-testid="event-clip-error" data-cause={status.cause}>
-          {errorText(status)}
-        </p>
-      ) : null}
+      <PlaybackErrorNotice status={status} testId="event-clip-error" texts={ERROR_TEXTS} />
     </div>
   );
 }

@@ -1,26 +1,20 @@
 'use client';
 
 import { useEffect, useRef, useState } from 'react';
-import { loginPath } from '@/lib/session';
-import { playableUrl, requestGrant, TimelineHls } from '@/lib/timeline-hls';
+import {
+  openRecording,
+  type PlaybackCause,
+  type PlaybackErrorTexts,
+  type PlaybackStatus,
+} from '@/lib/playback';
+import { grantRange, TimelineHls } from '@/lib/timeline-hls';
+import { PlaybackErrorNotice, PlaybackStatusBadge } from './playback-status';
 
-type Status =
-  | { kind: 'loading' }
-  | { kind: 'ready' }
-  | { kind: 'error'; cause: 'access' | 'grant' | 'network' | 'decode'; message: string };
-
-function errorText(s: Extract<Status, { kind: 'error' }>): string {
-  switch (s.cause) {
-    case 'access':
-      return 'This camera is not in your access list, so its recordings cannot be played.';
-    case 'grant':
-      return `Could not open the recording (${s.message}).`;
-    case 'network':
-      return `Nothing to play here (${s.message}). Was anything recorded at this moment?`;
-    case 'decode':
-      return `This browser cannot play the recording (${s.message}).`;
-  }
-}
+const ERROR_TEXTS: PlaybackErrorTexts = {
+  access: 'This camera is not in your access list, so its recordings cannot be played.',
+  network: (message) => `Nothing to play here (${message}). Was anything recorded at this moment?`,
+  decode: (message) => `This browser cannot play the recording (${message}).`,
+};
 
 interface Props {
   cameraId: string;
@@ -36,7 +30,7 @@ interface Props {
 export function TimelinePlayer({ cameraId, name, at, playKey, onController }: Props) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const figureRef = useRef<HTMLElement>(null);
-  const [status, setStatus] = useState<Status>({ kind: 'loading' });
+  const [status, setStatus] = useState<PlaybackStatus>({ kind: 'loading' });
   const controllerRef = useRef(onController);
   controllerRef.current = onController;
 
@@ -47,10 +41,10 @@ export function TimelinePlayer({ cameraId, name, at, playKey, onController }: Pr
     setStatus({ kind: 'loading' });
     let cancelled = false;
     const abort = new AbortController();
-    const fail = (cause: Extract<Status, { kind: 'error' }>['cause'], message: string) => {
-      if (!cancelled) setStatus({ kind: 'error', cause, message });
+    const fail = (message: string, cause: PlaybackCause) => {
+      if (!cancelled) setStatus({ kind: 'error', message, cause });
     };
-    const player = new TimelineHls(video, { onError: (message, cause) => fail(cause, message) });
+    const player = new TimelineHls(video, { onError: fail });
     const onReady = () => {
       if (!cancelled) setStatus((s) => (s.kind === 'error' ? s : { kind: 'ready' }));
     };
@@ -60,21 +54,15 @@ export function TimelinePlayer({ cameraId, name, at, playKey, onController }: Pr
       const wall = player.wallClock();
       figureRef.current?.setAttribute('data-wall', wall === null ? '' : String(Math.round(wall)));
     }, 250);
-    requestGrant(cameraId, at, abort.signal)
-      .then((answer) => {
-        if (cancelled) return;
-        if (answer.ok) {
-          controllerRef.current(cameraId, player);
-          // Chromium without H.265 (the tests' browser) plays the gateway's H.264 rendition.
-          return player.start(playableUrl(answer.grant), at);
-        }
-        if (answer.status === 401) {
-          window.location.assign(loginPath(`${window.location.pathname}${window.location.search}`));
-          return;
-        }
-        fail(answer.status === 403 ? 'access' : 'grant', answer.message);
-      })
-      .catch((err: unknown) => fail('grant', `the dashboard server is unreachable: ${String(err)}`));
+    openRecording(cameraId, grantRange(at, Date.now()), abort.signal, {
+      cancelled: () => cancelled,
+      play: (url) => {
+        controllerRef.current(cameraId, player);
+        // Chromium without H.265 (the tests' browser) plays the gateway's H.264 rendition.
+        return player.start(url, at);
+      },
+      fail,
+    });
     return () => {
       cancelled = true;
       clearInterval(clock);
@@ -96,13 +84,7 @@ export function TimelinePlayer({ cameraId, name, at, playKey, onController }: Pr
     >
       <figcaption className="timeline-player-head">
         <span className="mono">{name}</span>
-        <span
-          className={`player-status status-${status.kind}`}
-          data-testid="timeline-player-status"
-          data-state={status.kind}
-        >
-          {status.kind === 'loading' ? 'loading…' : status.kind === 'ready' ? 'playing' : 'cannot play'}
-        </span>
+        <PlaybackStatusBadge status={status} testId="timeline-player-status" />
       </figcaption>
       <video
         ref={videoRef}
@@ -113,11 +95,7 @@ export function TimelinePlayer({ cameraId, name, at, playKey, onController }: Pr
         playsInline
         className="video"
       />
-      {status.kind === 'error' ? (
-        <p className="notice" role="alert" data-testid="timeline-player-error" data-cause={status.cause}>
-          {errorText(status)}
-        </p>
-      ) : null}
+      <PlaybackErrorNotice status={status} testId="timeline-player-error" texts={ERROR_TEXTS} />
     </figure>
   );
 }

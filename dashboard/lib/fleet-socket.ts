@@ -1,7 +1,7 @@
 'use client';
 
 import type { FleetSocketMessage, NodeView } from '@cctv/protocol';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { loginPath } from './session';
 
 export type SocketState = 'connecting' | 'live' | 'reconnecting';
@@ -53,7 +53,12 @@ export function parseFleetMessage(data: unknown): FleetSocketMessage | null {
     const msg = JSON.parse(data) as Partial<FleetSocketMessage>;
     if (msg.type === 'snapshot' && Array.isArray(msg.nodes)) return msg as FleetSocketMessage;
     if (msg.type === 'node' && msg.node && typeof msg.node.id === 'string') return msg as FleetSocketMessage;
-    if (msg.type === 'event' && msg.event && typeof msg.event.id === 'string')
+    if (
+      msg.type === 'event' &&
+      msg.event &&
+      typeof msg.event.id === 'string' &&
+      typeof msg.event.startedAt === 'string'
+    )
       return msg as FleetSocketMessage;
   } catch {
     // A malformed frame is ignored; the next snapshot or update repairs the view.
@@ -112,23 +117,19 @@ export function connectFleetSocket(masterPublicUrl: string, handlers: FleetSocke
 }
 
 /**
- * The fleet as pushed by the master's websocket, starting from the server-rendered list.
- * Reconnects with exponential backoff (plus jitter) whenever the socket drops; every
- * reconnect begins with a fresh snapshot, so nothing missed while away stays stale. The
- * browser sends the session cookie with the upgrade itself.
+ * `connectFleetSocket` for a component, open while it is mounted: each message goes to the
+ * latest `onMessage`; returns the socket's state and, while reconnecting, the attempt.
  */
-export function useFleet(masterPublicUrl: string, initial: NodeView[]) {
-  const [nodes, setNodes] = useState(initial);
+export function useFleetSocket(masterPublicUrl: string, onMessage: (msg: FleetSocketMessage) => void) {
   const [state, setState] = useState<SocketState>('connecting');
   const [attempt, setAttempt] = useState(0);
+  const handler = useRef(onMessage);
+  handler.current = onMessage;
 
   useEffect(
     () =>
       connectFleetSocket(masterPublicUrl, {
-        onMessage: (msg) => {
-          // Event pushes belong to the timeline, not to the fleet list.
-          if (msg.type !== 'event') setNodes((prev) => applyMessage(prev, msg));
-        },
+        onMessage: (msg) => handler.current(msg),
         onState: (next, tries) => {
           setState(next);
           if (next === 'reconnecting') setAttempt(tries);
@@ -137,5 +138,20 @@ export function useFleet(masterPublicUrl: string, initial: NodeView[]) {
     [masterPublicUrl],
   );
 
+  return { state, attempt };
+}
+
+/**
+ * The fleet as pushed by the master's websocket, starting from the server-rendered list.
+ * Reconnects with exponential backoff (plus jitter) whenever the socket drops; every
+ * reconnect begins with a fresh snapshot, so nothing missed while away stays stale. The
+ * browser sends the session cookie with the upgrade itself.
+ */
+export function useFleet(masterPublicUrl: string, initial: NodeView[]) {
+  const [nodes, setNodes] = useState(initial);
+  const { state, attempt } = useFleetSocket(masterPublicUrl, (msg) => {
+    // Event pushes belong to the timeline, not to the fleet list.
+    if (msg.type !== 'event') setNodes((prev) => applyMessage(prev, msg));
+  });
   return { nodes, state, attempt };
 }

@@ -7,7 +7,11 @@ import { loginPath, SESSION_COOKIE } from './session';
 /** Server-side reads of the master's REST API; a failure is returned, not thrown, so pages still render. */
 export type Fetched<T> = { ok: true; value: T } | { ok: false; error: string };
 
-type Answer<T> = Fetched<T> | { ok: false; unauthenticated: true };
+/** A failed read keeps the master's HTTP status, when it answered, for callers that tell refusals apart. */
+export type Answer<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: string; status?: number }
+  | { ok: false; unauthenticated: true };
 
 /** The visitor's session and address, so the master answers for them and not for this server. */
 async function forwardedHeaders(): Promise<Headers> {
@@ -20,7 +24,8 @@ async function forwardedHeaders(): Promise<Headers> {
   return out;
 }
 
-async function request<T>(path: string): Promise<Answer<T>> {
+/** `path` on the master, asked for the visitor; never throws. */
+export async function askMaster<T>(path: string): Promise<Answer<T>> {
   const url = `${runtimeEnv().masterUrl}${path}`;
   try {
     const res = await fetch(url, {
@@ -29,7 +34,7 @@ async function request<T>(path: string): Promise<Answer<T>> {
       signal: AbortSignal.timeout(5_000),
     });
     if (res.status === 401) return { ok: false, unauthenticated: true };
-    if (!res.ok) return { ok: false, error: `${url}: HTTP ${res.status}` };
+    if (!res.ok) return { ok: false, error: `${url}: HTTP ${res.status}`, status: res.status };
     return { ok: true, value: (await res.json()) as T };
   } catch (err) {
     return { ok: false, error: `${url}: ${err instanceof Error ? err.message : String(err)}` };
@@ -41,8 +46,8 @@ async function request<T>(path: string): Promise<Answer<T>> {
  * back there, rather than rendering the page as if the fleet were empty.
  */
 async function getJson<T>(path: string, returnTo: string): Promise<Fetched<T>> {
-  const answer = await request<T>(path);
-  // redirect() throws, so it stays outside request()'s try/catch.
+  const answer = await askMaster<T>(path);
+  // redirect() throws, so it stays outside askMaster()'s try/catch.
   if ('unauthenticated' in answer) redirect(loginPath(returnTo));
   return answer;
 }
@@ -52,7 +57,7 @@ export const fetchCameras = (returnTo: string) => getJson<CameraView[]>('/api/ca
 
 /** One of the user's own settings (`/api/me/settings/:key`); null when never saved. */
 export async function fetchSetting<T>(key: string, returnTo: string): Promise<Fetched<T | null>> {
-  const answer = await request<{ value: T }>(`/api/me/settings/${encodeURIComponent(key)}`);
+  const answer = await askMaster<{ value: T }>(`/api/me/settings/${encodeURIComponent(key)}`);
   if ('unauthenticated' in answer) redirect(loginPath(returnTo));
   if (!answer.ok) return answer.error.endsWith('HTTP 404') ? { ok: true, value: null } : answer;
   return { ok: true, value: answer.value.value };
@@ -62,6 +67,6 @@ export async function fetchSetting<T>(key: string, returnTo: string): Promise<Fe
 export async function fetchSessionUser(): Promise<SessionUser | null> {
   const cookie = (await headers()).get('cookie') ?? '';
   if (!cookie.includes(`${SESSION_COOKIE}=`)) return null;
-  const answer = await request<SessionUser>('/api/auth/me');
+  const answer = await askMaster<SessionUser>('/api/auth/me');
   return answer.ok ? answer.value : null;
 }

@@ -31,3 +31,15 @@ export async function errorOf(res: Response): Promise<{ code: string; message: s
     return null;
   }
 }
+
+export type Refusal = { ok: false; status: number; message: string };
+
+/** A refused request, with the master's own explanation when it gave one. */
+export async function refusalOf(res: Response): Promise<Refusal> {
+  const err = await errorOf(res);
+  const message =
+    err?.code === 'MASTER_UNREACHABLE'
+      ? 'the master is unreachable'
+      : `HTTP ${res.status}${err ? `: ${err.message}` : ''}`;
+  return { ok: false, status: res.status, message };
+}

@@ -1,18 +1,13 @@
 /** The browser's reads for the timeline: coverage and markers per camera, and event stepping. */
 import type { EventPage, TimelineView } from '@cctv/protocol';
-import { errorOf } from './session';
+import { type Refusal, refusalOf } from './session';
 
-export type Loaded<T> = { ok: true; value: T } | { ok: false; status: number; message: string };
+export type Loaded<T> = { ok: true; value: T } | Refusal;
 
 async function getJson<T>(path: string, signal?: AbortSignal): Promise<Loaded<T>> {
   const res = await fetch(path, { cache: 'no-store', signal });
   if (res.ok) return { ok: true, value: (await res.json()) as T };
-  const err = await errorOf(res);
-  const message =
-    err?.code === 'MASTER_UNREACHABLE'
-      ? 'the master is unreachable'
-      : `HTTP ${res.status}${err ? `: ${err.message}` : ''}`;
-  return { ok: false, status: res.status, message };
+  return refusalOf(res);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -3,11 +3,10 @@
  * clock through the playlist's `EXT-X-PROGRAM-DATE-TIME` (hls.js keeps it per fragment), so
  * the timeline can draw its playhead and keep several cameras on the same moment.
  */
-import type { PlaybackGrant, PlaybackRequest } from '@cctv/protocol';
+import type { PlaybackRequest } from '@cctv/protocol';
 import type Hls from 'hls.js';
-import type { ErrorData, Fragment } from 'hls.js';
-import { errorOf } from './session';
-import { playbackPath } from './vod-url';
+import type { Fragment } from 'hls.js';
+import { describeHlsError } from './playback';
 
 /**
  * The gateway's playlist holds the segments that *start* in the range, so the grant begins a
@@ -17,50 +16,10 @@ export const GRANT_LEAD_MS = 10_000;
 /** How far ahead of the moment one grant reaches (capped at now). */
 export const GRANT_AHEAD_MS = 10 * 60_000;
 
-/** What the agents record: H.265 Main, tagged hvc1 in fMP4. */
-const HEVC_MP4 = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
-
-/** The recording as is where the browser decodes H.265, else the gateway's H.264 rendition. */
-export function playableUrl(grant: PlaybackGrant): string {
-  const mse = (globalThis as { MediaSource?: { isTypeSupported(type: string): boolean } }).MediaSource;
-  const hevc = mse
-    ? mse.isTypeSupported(HEVC_MP4)
-    : document.createElement('video').canPlayType(HEVC_MP4) !== '';
-  return hevc ? grant.playlistUrl : grant.h264PlaylistUrl;
-}
-
 export function grantRange(at: number, now: number): PlaybackRequest {
   const to = Math.min(at + GRANT_AHEAD_MS, now);
   const from = Math.min(at - GRANT_LEAD_MS, to - 1_000);
   return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
-}
-
-export type GrantAnswer = { ok: true; grant: PlaybackGrant } | { ok: false; status: number; message: string };
-
-/** The master's grant for the range around `at`: it checks access and writes the audit row. */
-export async function requestGrant(cameraId: string, at: number, signal: AbortSignal): Promise<GrantAnswer> {
-  const res = await fetch(playbackPath(cameraId), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(grantRange(at, Date.now())),
-    cache: 'no-store',
-    signal,
-  });
-  if (res.ok) return { ok: true, grant: (await res.json()) as PlaybackGrant };
-  const err = await errorOf(res);
-  const message =
-    err?.code === 'MASTER_UNREACHABLE'
-      ? 'the master is unreachable'
-      : `HTTP ${res.status}${err ? `: ${err.message}` : ''}`;
-  return { ok: false, status: res.status, message };
-}
-
-export function describeHlsError(data: ErrorData): string {
-  const parts = [`${data.type}: ${data.details}`];
-  if (data.response?.code) parts.push(`HTTP ${data.response.code}`);
-  if (data.error?.message && !parts[0]?.includes(data.error.message)) parts.push(data.error.message);
-  if (data.reason) parts.push(data.reason);
-  return parts.join(' — ');
 }
 
 /** The media position of wall-clock `at` among `frags`: inside one, else the next one's start. */

@@ -16,6 +16,7 @@ import type { LiveServerMessage } from '@cctv/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { WebSocket } from 'ws';
 import { launchChromium } from '../support/browser.ts';
+import { startCentral } from '../support/central.ts';
 import { ensureDashboardBuild, startDashboard } from '../support/dashboard.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import {
@@ -27,7 +28,7 @@ import {
   waitFor,
 } from '../support/index.ts';
 import { startRtspServer } from '../support/rtsp-server.ts';
-import { signIn, signInAdmin, TEST_ADMIN_PASSWORD } from '../support/session.ts';
+import { signIn } from '../support/session.ts';
 
 const run = promisify(execFile);
 const NODE_ID = 'e2e-live-node';
@@ -37,16 +38,7 @@ const AUDIO_CAMERA = 'live-audio';
 ensureDashboardBuild();
 const dir = await tempDir('cctv-e2e-live-');
 const db = await startTestDatabase();
-const [httpPort, mqttPort, gatewayPort, dashboardPort, jsmpegPort, agentHttpPort] = await Promise.all([
-  freePort(),
-  freePort(),
-  freePort(),
-  freePort(),
-  freePort(),
-  freePort(),
-]);
-const masterUrl = `http://127.0.0.1:${httpPort}`;
-const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+const [dashboardPort, jsmpegPort, agentHttpPort] = await Promise.all([freePort(), freePort(), freePort()]);
 
 // A camera that sends H.264 with a keyframe every second, and a looped file with AAC audio.
 const camera = await startRtspServer({ codec: 'h264', width: 320, height: 180, fps: 10, gop: 10 });
@@ -57,32 +49,7 @@ await run('ffmpeg', [
   ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-c:a', 'aac', '-shortest', audioClip],
 ]);
 
-const master = startService('master/src/main.ts', {
-  DATABASE_URL: db.url,
-  MASTER_HTTP_HOST: '127.0.0.1',
-  MASTER_HTTP_PORT: String(httpPort),
-  MQTT_HOST: '127.0.0.1',
-  MQTT_PORT: String(mqttPort),
-  MASTER_DATA_DIR: join(dir, 'master'),
-  MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-  MASTER_TRUST_PROXY: '127.0.0.1,::1',
-  GATEWAY_PUBLIC_URL: gatewayUrl,
-});
-const gateway = startService('storage-gateway/src/main.ts', {
-  DATABASE_URL: db.url,
-  GATEWAY_HOST: '127.0.0.1',
-  GATEWAY_PORT: String(gatewayPort),
-  GATEWAY_DATA_DIR: join(dir, 'gateway'),
-  GATEWAY_NAS_DIR: join(dir, 'nas'),
-});
-const admin = await waitFor('master HTTP API', () => signInAdmin(masterUrl), 30_000).catch((err: Error) => {
-  throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);
-});
-await waitFor('gateway', async () => (await fetch(`${gatewayUrl}/healthz`)).ok, 60_000).catch(
-  (err: Error) => {
-    throw new Error(`${err.message}\n--- gateway output ---\n${gateway.output()}`);
-  },
-);
+const { masterUrl, gatewayUrl, mqttUrl, admin } = await startCentral(db.url, dir);
 
 const enrolment = await enrolTestNodeFully(db.url, NODE_ID);
 const cameraSettings = { record: { codec: 'source' }, detect: { enabled: false } };
@@ -91,7 +58,7 @@ await writeFile(
   agentConfig,
   JSON.stringify({
     nodeId: NODE_ID,
-    mqtt: { url: `mqtt://127.0.0.1:${mqttPort}`, username: NODE_ID, password: enrolment.secret },
+    mqtt: { url: mqttUrl, username: NODE_ID, password: enrolment.secret },
     gateway: { url: gatewayUrl, token: enrolment.uploadToken },
     spool: { dir: join(dir, 'spool') },
     stateDir: join(dir, 'state'),

@@ -5,7 +5,7 @@
  * 160×90 at 5 fps) joins the cluster's for the sorting and filtering, then is killed.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -31,13 +31,6 @@ async function rowOrder(page: Page): Promise<string[]> {
 
 /** A second agent on the cluster's broker and gateway, configured like the cluster's own. */
 async function startSecondAgent(c: DashboardCluster): Promise<ServiceProcess> {
-  const args = c.agent.child.spawnargs;
-  const configPath = args[args.indexOf('--config') + 1];
-  assert.ok(configPath, `no --config in the agent's arguments: ${args.join(' ')}`);
-  const first = JSON.parse(await readFile(configPath, 'utf8')) as {
-    mqtt: { url: string };
-    gateway: { url: string };
-  };
   const enrolment = await enrolTestNodeFully(c.databaseUrl, NODE_B);
   const dir = await tempDir('cctv-e2e-dash-b-');
   const config = join(dir, 'agent.yaml');
@@ -45,8 +38,8 @@ async function startSecondAgent(c: DashboardCluster): Promise<ServiceProcess> {
     config,
     JSON.stringify({
       nodeId: NODE_B,
-      mqtt: { url: first.mqtt.url, username: NODE_B, password: enrolment.secret },
-      gateway: { url: first.gateway.url, token: enrolment.uploadToken },
+      mqtt: { url: c.mqttUrl, username: NODE_B, password: enrolment.secret },
+      gateway: { url: c.gatewayUrl, token: enrolment.uploadToken },
       spool: { dir: join(dir, 'spool') },
       stateDir: join(dir, 'state'),
       heartbeatIntervalS: 1,

@@ -1,0 +1,55 @@
+/**
+ * The central services for browser tests: a master (embedded broker, first admin from
+ * TEST_ADMIN_PASSWORD, the dashboard trusted as a proxy) and a storage gateway on one
+ * database, both on free loopback ports, signed in as the admin once both answer.
+ */
+import { join } from 'node:path';
+import { freePort, type ServiceProcess, startService, waitFor } from './index.ts';
+import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from './session.ts';
+
+export interface Central {
+  masterUrl: string;
+  gatewayUrl: string;
+  mqttUrl: string;
+  master: ServiceProcess;
+  gateway: ServiceProcess;
+  admin: ApiSession;
+}
+
+export async function startCentral(databaseUrl: string, dir: string): Promise<Central> {
+  const [httpPort, mqttPort, gatewayPort] = (await Promise.all([freePort(), freePort(), freePort()])) as [
+    number,
+    number,
+    number,
+  ];
+  const masterUrl = `http://127.0.0.1:${httpPort}`;
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const master = startService('master/src/main.ts', {
+    DATABASE_URL: databaseUrl,
+    MASTER_HTTP_HOST: '127.0.0.1',
+    MASTER_HTTP_PORT: String(httpPort),
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(mqttPort),
+    MASTER_DATA_DIR: join(dir, 'master'),
+    MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    // The dashboard server forwards sign-ins and API calls from this host.
+    MASTER_TRUST_PROXY: '127.0.0.1,::1',
+    GATEWAY_PUBLIC_URL: gatewayUrl,
+  });
+  const gateway = startService('storage-gateway/src/main.ts', {
+    DATABASE_URL: databaseUrl,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_DATA_DIR: join(dir, 'gateway'),
+    GATEWAY_NAS_DIR: join(dir, 'nas'),
+  });
+  const admin = await waitFor('master HTTP API', () => signInAdmin(masterUrl), 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);
+  });
+  await waitFor('gateway', async () => (await fetch(`${gatewayUrl}/healthz`)).ok, 60_000).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\n--- gateway output ---\n${gateway.output()}`);
+    },
+  );
+  return { masterUrl, gatewayUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, master, gateway, admin };
+}
