@@ -18,15 +18,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import ort from 'onnxruntime-node';
-import { ensureFaceModel } from '../node-agent/scripts/fetch-face-model.mjs';
 import {
   FaceDetector,
   faceSessionOptions,
   type I420Image,
+  I420Sampler,
   INPUT_SIZE,
-} from '../node-agent/src/analysis/faces/face-detector.ts';
-import { I420Sampler } from '../node-agent/src/analysis/faces/preprocess.ts';
+} from '@cctv/vision/faces';
+import ort from 'onnxruntime-node';
+import { ensureFaceModel } from '../node-agent/scripts/fetch-face-model.mjs';
 import { repoRoot } from './support.ts';
 
 const { values: opts } = parseArgs({

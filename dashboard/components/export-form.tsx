@@ -23,6 +23,7 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
   const [camera, setCamera] = useState(prefill.camera ?? cameras[0]?.id ?? '');
   const [from, setFrom] = useState(() => toLocalInput(prefill.from ?? Date.now() - 5 * 60_000));
   const [to, setTo] = useState(() => toLocalInput(prefill.to ?? Date.now()));
+  const [blurFaces, setBlurFaces] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const unknownCamera = camera !== '' && !cameras.some((c) => c.id === camera);
@@ -43,6 +44,7 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
         cameraId: camera,
         from: new Date(fromMs).toISOString(),
         to: new Date(toMs).toISOString(),
+        blurFaces,
       });
       if (answer.ok) onCreated(answer.value);
       else if (answer.status === 401) window.location.reload();
@@ -87,10 +89,16 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
         required
       />
       <span className="export-check">
-        <input id="export-blur" type="checkbox" disabled aria-describedby="export-blur-note" />
+        <input
+          id="export-blur"
+          type="checkbox"
+          checked={blurFaces}
+          onChange={(e) => setBlurFaces(e.target.checked)}
+          aria-describedby="export-blur-note"
+        />
         <label htmlFor="export-blur">Blur faces</label>
         <span id="export-blur-note" className="sub">
-          not available yet: exports are the recording as is
+          every frame searched for faces and blurred, then encoded again (slower than an export as recorded)
         </span>
       </span>
       <div className="export-actions">

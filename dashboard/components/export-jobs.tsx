@@ -38,6 +38,7 @@ export function ExportJobs({ jobs }: { jobs: ExportJobView[] }) {
                   {when(job.from)} → {when(job.to)}
                   <div className="sub">
                     {Math.round((Date.parse(job.to) - Date.parse(job.from)) / 1000)} s
+                    {job.blurFaces ? ' · faces blurred' : ''}
                   </div>
                 </td>
                 <td>{job.username}</td>

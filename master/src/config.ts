@@ -35,6 +35,8 @@ export interface MasterConfig {
   heartbeatFlushMs: number;
   /** A node online by its status but without a heartbeat for this long is stale; 0: never. */
   staleAfterMs: number;
+  /** The BlazeFace model for exports with faces blurred (`MASTER_FACE_MODEL`). */
+  faceModel: string;
   /** How long a command to a node waits for its reply when the request names no timeout. */
   commandTimeoutMs: number;
   /** Live view: STUN/TURN for browsers, and how many sessions one dashboard socket may hold. */
@@ -54,6 +56,10 @@ export interface UsersConfig {
   /** The first admin's password when the database has no user; null: a random one, printed once. */
   firstAdminPassword: string | null;
 }
+
+/** Where `node scripts/bootstrap.mjs` puts the model (it checks its sha256). */
+const DEFAULT_FACE_MODEL = new URL('../../node-agent/models/blazeface-back-256.onnx', import.meta.url)
+  .pathname;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -182,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
     heartbeatFlushMs: flushMs(env),
     staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600) * 1000,
     commandTimeoutMs: int(env, 'MASTER_COMMAND_TIMEOUT_MS', 10_000, 100, 60_000),
+    faceModel: resolve(env.MASTER_FACE_MODEL?.trim() || DEFAULT_FACE_MODEL),
     security: security(env),
     live: {
       ice: ice(env),

@@ -162,6 +162,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     repo: exportRepo,
     dir: join(config.dataDir, 'exports'),
     gatewayUrl: config.gatewayUrl,
+    faceModel: config.faceModel,
     log: log.child({ part: 'exports' }),
     onFinished: (state) => metrics.exports.inc({ state }),
   });

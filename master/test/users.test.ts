@@ -240,6 +240,7 @@ describe('users, sessions, camera access and the audit log', () => {
       jobId: job.id,
       from: '2026-02-01T10:00:00.000Z',
       to: '2026-02-01T10:05:00.000Z',
+      blurFaces: false,
     });
     assert.equal(await h.metric('cctv_exports_total{state="failed"}'), 1);
   });

@@ -4,8 +4,8 @@
  */
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
+import type { FaceDetector } from '@cctv/vision/faces';
 import { analysisFactory } from './analysis/analysis-factory.ts';
-import type { FaceDetector } from './analysis/faces/face-detector.ts';
 import { SnapshotStore } from './analysis/snapshot-store.ts';
 import { cameraDefinitions, cameraPlannerFactory } from './cameras/camera-definitions.ts';
 import { type CameraChange, type CameraDefinition, CameraSet } from './cameras/camera-set.ts';
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   // events then apply its own minScore.
   let facesLoading: Promise<FaceDetector | null> | null = null;
   const loadFaces = () => {
-    facesLoading ??= import('./analysis/faces/face-detector.ts')
+    facesLoading ??= import('@cctv/vision/faces')
       .then(({ FaceDetector }) =>
         FaceDetector.create({ modelPath: faceModel, threads: config.detection.faceThreads, minScore: 0.3 }),
       )

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { blurRegions } from '@cctv/vision';
 import { motionRoi } from '../src/analysis/camera-analyzer.ts';
 import { FrameAssembler } from '../src/analysis/frame-assembler.ts';
 import { analysisArgs, fitWithin } from '../src/analysis/frame-reader.ts';
-import { blurRegions } from '../src/analysis/privacy-blur.ts';
 
 describe('frame assembler', () => {
   it('cuts frames out of chunks of any size, in order, without allocating per frame', () => {

@@ -6,8 +6,6 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { onCleanup, repoRoot, tempDir } from '../../test/support/index.ts';
-import { ensureFaceModel } from '../scripts/fetch-face-model.mjs';
 import {
   anchorCentres,
   BLAZEFACE_BACK_LAYERS,
@@ -16,12 +14,14 @@ import {
   FaceDetector,
   FaceDetectorError,
   type I420Image,
+  I420Sampler,
   iou,
   type Rect,
   sigmoidScore,
   weightedNms,
-} from '../src/analysis/faces/face-detector.ts';
-import { I420Sampler } from '../src/analysis/faces/preprocess.ts';
+} from '@cctv/vision/faces';
+import { onCleanup, repoRoot, tempDir } from '../../test/support/index.ts';
+import { ensureFaceModel } from '../scripts/fetch-face-model.mjs';
 import { type DecodedImage, decodeI420 } from './image-decode.ts';
 
 interface PhotoFixture {

@@ -1,7 +1,7 @@
 /** Test helper: any image file ffmpeg reads, decoded by the real ffmpeg to an I420 frame. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { I420Image } from '../src/analysis/faces/face-detector.ts';
+import type { I420Image } from '@cctv/vision';
 
 const run = promisify(execFile);
 

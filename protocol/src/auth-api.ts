@@ -158,7 +158,13 @@ export interface LiveViewGrant {
 /** `POST /api/exports`: an MP4 of one camera's recording, at most 1 h. */
 export const EXPORT_MAX_RANGE_MS = 3600_000;
 export const ExportRequest = Type.Object(
-  { cameraId: CameraId, from: IsoTime, to: IsoTime },
+  {
+    cameraId: CameraId,
+    from: IsoTime,
+    to: IsoTime,
+    /** Blur every face (detected frame by frame); the video is encoded again as H.264. */
+    blurFaces: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 export type ExportRequest = Static<typeof ExportRequest>;
@@ -173,6 +179,7 @@ export interface ExportJobView {
   to: string;
   username: string;
   state: 'queued' | 'running' | 'done' | 'failed' | 'expired';
+  blurFaces: boolean;
   /** 0..1 */
   progress: number;
   bytes: number | null;

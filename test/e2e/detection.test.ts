@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type EventBox, type EventMessage, topics, validators } from '@cctv/protocol';
+import { FaceDetector, type I420Image } from '@cctv/vision/faces';
 import mqtt from 'mqtt';
 import { ensureFaceModel } from '../../node-agent/scripts/fetch-face-model.mjs';
-import { FaceDetector, type I420Image } from '../../node-agent/src/analysis/faces/face-detector.ts';
 import { startBroker } from '../../node-agent/test/broker.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import {

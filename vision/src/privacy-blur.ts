@@ -5,7 +5,7 @@
  * detector still finds it); this leaves neither a recognisable nor a detectable face, while
  * the rest of the scene stays as it was.
  */
-import type { I420Image, Rect } from './faces/face-detector.ts';
+import type { I420Image, Rect } from './faces/types.ts';
 
 function averageBlocks(
   plane: Uint8Array,

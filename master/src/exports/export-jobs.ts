@@ -1,6 +1,7 @@
 /**
  * Exports: an MP4 of one camera's recording over a range, made by ffmpeg from the storage
- * gateway's VOD playlist without re-encoding (`-c copy`, fast start). Jobs run at most
+ * gateway's VOD playlist without re-encoding (`-c copy`, fast start), or with every face
+ * blurred (blurred-export.ts: decoded, blurred frame by frame, encoded again). Jobs run at most
  * `maxRunning` at a time, report progress from ffmpeg's `-progress` output, write to a
  * `.part` file renamed when complete, and are kept for `keepMs` before the file is deleted.
  * A job belongs to the master process that made it (its file is on that host's disk).
@@ -9,8 +10,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { vodPath } from '@cctv/protocol';
+import type { FaceDetector } from '@cctv/vision/faces';
 import type { Logger } from 'pino';
-import type { ExportJobRow, ExportRepository } from './export-repository.ts';
+import { exportBlurred } from './blurred-export.ts';
+import type { ExportJobRow, ExportRepository, NewExportJob } from './export-repository.ts';
 
 export interface ExportJobsOptions {
   repo: ExportRepository;
@@ -25,13 +28,16 @@ export interface ExportJobsOptions {
   /** An ffmpeg run longer than this is killed and the job failed. */
   timeoutMs?: number;
   onFinished?: (state: 'done' | 'failed', ms: number) => void;
+  /** The BlazeFace model for exports with faces blurred. */
+  faceModel?: string;
 }
 
 const STDERR_TAIL = 2000;
 
 export class ExportJobs {
   private readonly queue: ExportJobRow[] = [];
-  private readonly running = new Map<string, ChildProcess>();
+  private readonly running = new Map<string, ChildProcess[]>();
+  private detector: Promise<FaceDetector> | null = null;
   private cleanupTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -46,7 +52,7 @@ export class ExportJobs {
     await this.cleanup();
   }
 
-  async create(job: { userId: string; username: string; cameraId: string; from: Date; to: Date }) {
+  async create(job: NewExportJob) {
     const row = await this.o.repo.create(job);
     this.queue.push(row);
     this.pump();
@@ -61,11 +67,18 @@ export class ExportJobs {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
-    const waits = [...this.running.values()].map(
-      (child) => new Promise<void>((resolve) => child.once('close', () => resolve())),
+    const children = [...this.running.values()].flat();
+    const waits = children.map(
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null || child.signalCode !== null
+            ? resolve()
+            : child.once('close', () => resolve()),
+        ),
     );
-    for (const child of this.running.values()) child.kill('SIGKILL');
+    for (const child of children) child.kill('SIGKILL');
     await Promise.all(waits);
+    await (await this.detector?.catch(() => null))?.close();
   }
 
   private pump(): void {
@@ -83,41 +96,43 @@ export class ExportJobs {
     const url = new URL(`${this.o.gatewayUrl}${vodPath(job.cameraId)}`);
     url.searchParams.set('from', job.from.toISOString());
     url.searchParams.set('to', job.to.toISOString());
-    const rangeUs = (job.to.getTime() - job.from.getTime()) * 1000;
-    const args = [
-      ...['-nostdin', '-hide_banner', '-loglevel', 'error', '-nostats', '-y'],
-      ...['-rw_timeout', '15000000', '-i', url.toString()],
-      ...['-map', '0', '-c', 'copy', '-movflags', '+faststart', '-progress', 'pipe:1', '-f', 'mp4', part],
-    ];
-    const child = spawn(this.o.ffmpeg ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.running.set(job.id, child);
+    const rangeMs = job.to.getTime() - job.from.getTime();
+    const children: ChildProcess[] = [];
+    this.running.set(job.id, children);
     await repo.update(job.id, { state: 'running' }).catch(() => {});
-    let stderr = '';
     let lastWrite = 0;
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr = (stderr + b.toString()).slice(-STDERR_TAIL);
-    });
-    child.stdout?.on('data', (b: Buffer) => {
-      const m = /out_time_us=(\d+)/.exec(b.toString());
+    const progress = (done: number) => {
       const now = Date.now();
-      if (!m || now - lastWrite < 1000) return;
+      if (now - lastWrite < 1000) return;
       lastWrite = now;
-      const progress = Math.min(0.99, Number(m[1]) / rangeUs);
-      void repo.update(job.id, { progress }).catch(() => {});
-    });
-    const timeout = setTimeout(() => child.kill('SIGKILL'), this.o.timeoutMs ?? 10 * 60_000);
-    const code = await new Promise<number | null>((resolve) => {
-      child.once('error', (err) => {
-        stderr += String(err);
-        resolve(-1);
-      });
-      child.once('close', (c) => resolve(c));
-    });
+      void repo.update(job.id, { progress: Math.min(0.99, done) }).catch(() => {});
+    };
+    const timeout = setTimeout(
+      () => {
+        for (const c of children) c.kill('SIGKILL');
+      },
+      this.o.timeoutMs ?? (job.blurFaces ? 60 : 10) * 60_000,
+    );
+    let failure: Error | null = null;
+    try {
+      if (job.blurFaces) {
+        const result = await exportBlurred({
+          url: url.toString(),
+          out: part,
+          ffmpeg: this.o.ffmpeg ?? 'ffmpeg',
+          detector: () => this.faceDetector(),
+          onProgress: (frames, fps) => progress(((frames / fps) * 1000) / rangeMs),
+          onChild: (c) => children.push(c),
+        });
+        log.info({ jobId: job.id, ...result }, 'export: faces blurred');
+      } else await this.copy(url.toString(), part, rangeMs, children, progress);
+    } catch (err) {
+      failure = err as Error;
+    }
     clearTimeout(timeout);
     this.running.delete(job.id);
     try {
-      if (code !== 0)
-        throw new Error(stderr.trim().split('\n').slice(-3).join(' ') || `ffmpeg exited ${code}`);
+      if (failure) throw failure;
       await rename(part, this.file(job.id));
       const { size } = await stat(this.file(job.id));
       const finishedAt = new Date();
@@ -140,6 +155,53 @@ export class ExportJobs {
       this.o.onFinished?.('failed', Date.now() - t0);
     }
     this.pump();
+  }
+
+  /** The range copied as it was recorded, progress from ffmpeg's `-progress` output. */
+  private async copy(
+    url: string,
+    part: string,
+    rangeMs: number,
+    children: ChildProcess[],
+    progress: (done: number) => void,
+  ): Promise<void> {
+    const args = [
+      ...['-nostdin', '-hide_banner', '-loglevel', 'error', '-nostats', '-y'],
+      ...['-rw_timeout', '15000000', '-i', url],
+      ...['-map', '0', '-c', 'copy', '-movflags', '+faststart', '-progress', 'pipe:1', '-f', 'mp4', part],
+    ];
+    const child = spawn(this.o.ffmpeg ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      stderr = (stderr + b.toString()).slice(-STDERR_TAIL);
+    });
+    child.stdout?.on('data', (b: Buffer) => {
+      const m = /out_time_us=(\d+)/.exec(b.toString());
+      if (m) progress(Number(m[1]) / 1000 / rangeMs);
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('error', (err) => {
+        stderr += String(err);
+        resolve(-1);
+      });
+      child.once('close', (c) => resolve(c));
+    });
+    if (code !== 0) throw new Error(stderr.trim().split('\n').slice(-3).join(' ') || `ffmpeg exited ${code}`);
+  }
+
+  /** One face detector for every blurred export, loaded with the first. */
+  private faceDetector(): Promise<FaceDetector> {
+    const model = this.o.faceModel;
+    if (!model) return Promise.reject(new Error('no face model configured (MASTER_FACE_MODEL)'));
+    this.detector ??= import('@cctv/vision/faces').then(({ FaceDetector }) =>
+      // Low threshold: a blurred non-face costs little, a missed face is shown.
+      FaceDetector.create({ modelPath: model, threads: 2, minScore: 0.3 }),
+    );
+    this.detector.catch(() => {
+      this.detector = null;
+    });
+    return this.detector;
   }
 
   /** Deletes the files of expired exports. */

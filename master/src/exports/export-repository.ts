@@ -9,6 +9,7 @@ export interface ExportJobRow {
   cameraId: string;
   from: Date;
   to: Date;
+  blurFaces: boolean;
   state: string;
   progress: number;
   bytes: bigint | null;
@@ -18,6 +19,12 @@ export interface ExportJobRow {
   expiresAt: Date | null;
 }
 
+/** What a request sets of a new job; the rest starts at its defaults. */
+export type NewExportJob = Pick<
+  ExportJobRow,
+  'userId' | 'username' | 'cameraId' | 'from' | 'to' | 'blurFaces'
+>;
+
 export function toExportView(r: ExportJobRow): ExportJobView {
   return {
     id: r.id,
@@ -26,6 +33,7 @@ export function toExportView(r: ExportJobRow): ExportJobView {
     to: r.to.toISOString(),
     username: r.username,
     state: r.state as ExportJobView['state'],
+    blurFaces: r.blurFaces,
     progress: r.progress,
     bytes: r.bytes === null ? null : Number(r.bytes),
     error: r.error,
@@ -39,7 +47,7 @@ export function toExportView(r: ExportJobRow): ExportJobView {
 export class ExportRepository {
   constructor(private readonly db: PrismaClient) {}
 
-  create(job: { userId: string; username: string; cameraId: string; from: Date; to: Date }) {
+  create(job: NewExportJob) {
     return this.db.exportJob.create({ data: job });
   }
 

@@ -40,14 +40,22 @@ export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, dep
           .code(400)
           .send(errorBody('BAD_RANGE', 'from must be earlier than to, and the range at most 1 h'));
       }
-      const job = await deps.jobs.create({ userId: user.id, username: user.username, cameraId, from, to });
+      const blurFaces = req.body.blurFaces ?? false;
+      const job = await deps.jobs.create({
+        userId: user.id,
+        username: user.username,
+        cameraId,
+        from,
+        to,
+        blurFaces,
+      });
       await deps.audit.record({
         action: 'export',
         userId: user.id,
         username: user.username,
         cameraId,
         ip: req.ip,
-        detail: { jobId: job.id, from: from.toISOString(), to: to.toISOString() },
+        detail: { jobId: job.id, from: from.toISOString(), to: to.toISOString(), blurFaces },
       });
       return reply.code(202).send(toExportView(job));
     },

@@ -1,5 +1,6 @@
 /** From config to each camera's analysis: settings, frame source, the shared face detector. */
 import { type EventMessage, topics, validators } from '@cctv/protocol';
+import type { FaceDetector } from '@cctv/vision/faces';
 import type { Logger } from 'pino';
 import type { CameraAnalysis, CameraDefinition } from '../cameras/camera-set.ts';
 import type { AgentConfig, CameraConfig } from '../config.ts';
@@ -8,7 +9,6 @@ import type { TransportMemory } from '../recorder/transport-memory.ts';
 import { cameraAnalysisSource, simulatedAnalysisSource } from './analysis-source.ts';
 import { type AnalyzerHooks, CameraAnalyzer } from './camera-analyzer.ts';
 import { detectSettings } from './detect-settings.ts';
-import type { FaceDetector } from './faces/face-detector.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 
 export interface AnalysisFactoryDeps extends AnalyzerHooks {

@@ -5,14 +5,15 @@
  * Each event's best frame becomes a snapshot (faces pixelated first when the camera asks).
  */
 import type { EventBox, EventMessage, SnapshotRef } from '@cctv/protocol';
+import type { FaceBox, I420Image, Rect } from '@cctv/vision';
+import { blurRegions } from '@cctv/vision';
+import type { FaceDetector } from '@cctv/vision/faces';
 import type { Logger } from 'pino';
 import type { ChildExit } from '../process/supervised-child.ts';
 import type { DetectSettings } from './detect-settings.ts';
 import { EventTracker } from './event-tracker.ts';
-import type { FaceBox, FaceDetector, I420Image, Rect } from './faces/face-detector.ts';
 import { type AnalysisFrame, type AnalysisPlan, FrameReader } from './frame-reader.ts';
 import { MotionDetector, type MotionRegion } from './motion/motion-detector.ts';
-import { blurRegions } from './privacy-blur.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 
 export interface AnalyzerHooks {

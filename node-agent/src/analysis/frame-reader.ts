@@ -5,10 +5,11 @@
  * The two are paired by index and handed over together. Recording never waits on this
  * process: it is separate from the recorder's ffmpeg, so a slow analysis cannot stall footage.
  */
+
+import type { I420Image } from '@cctv/vision';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '../process/backoff.ts';
 import { type ChildExit, SupervisedChild } from '../process/supervised-child.ts';
-import type { I420Image } from './faces/face-detector.ts';
 import { FrameAssembler } from './frame-assembler.ts';
 
 /** What one run decodes: how to open the source, and the two output sizes. */

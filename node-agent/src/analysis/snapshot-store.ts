@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSnapshotName, isValidId, SNAPSHOT_HEADERS, snapshotPath } from '@cctv/protocol';
+import type { I420Image } from '@cctv/vision';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, realSleep, type Sleep } from '../process/backoff.ts';
 import { describeError, httpPutFile, type PutFile, sha256File } from '../uploader/put-file.ts';
-import type { I420Image } from './faces/face-detector.ts';
 
 export interface SnapshotStoreOptions {
   dir: string;

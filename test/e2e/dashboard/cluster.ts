@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { EventBox, EventMessage, EventType } from '@cctv/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../support/browser.ts';
+import { startCentral } from '../../support/central.ts';
 import { ensureDashboardBuild, startDashboard } from '../../support/dashboard.ts';
 import { enrolTestNodeFully } from '../../support/enrol.ts';
 import {
@@ -25,7 +26,7 @@ import {
   tempDir,
   waitFor,
 } from '../../support/index.ts';
-import { type ApiSession, signIn, signInAdmin, TEST_ADMIN_PASSWORD } from '../../support/session.ts';
+import { type ApiSession, signIn } from '../../support/session.ts';
 import { startRecordedNode } from './recorded-node.ts';
 
 const run = promisify(execFile);
@@ -56,6 +57,8 @@ export interface DashboardCluster {
   eventCameraId: string;
   masterUrl: string;
   gatewayUrl: string;
+  /** The master's embedded broker. */
+  mqttUrl: string;
   dashboardUrl: string;
   databaseUrl: string;
   admin: ApiSession;
@@ -85,34 +88,9 @@ async function start(): Promise<DashboardCluster> {
   ensureDashboardBuild();
   const dir = await tempDir('cctv-e2e-dash-');
   const db = await startTestDatabase();
-  const [httpPort, mqttPort, gatewayPort, dashboardPort, jsmpegPort] = (await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
-  )) as [number, number, number, number, number];
-  const masterUrl = `http://127.0.0.1:${httpPort}`;
-  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const [dashboardPort, jsmpegPort] = (await Promise.all([freePort(), freePort()])) as [number, number];
+  const { masterUrl, gatewayUrl, mqttUrl, master, gateway, admin } = await startCentral(db.url, dir);
   const nodeId = 'e2e-dash-node';
-  const master = startService('master/src/main.ts', {
-    DATABASE_URL: db.url,
-    MASTER_HTTP_HOST: '127.0.0.1',
-    MASTER_HTTP_PORT: String(httpPort),
-    MQTT_HOST: '127.0.0.1',
-    MQTT_PORT: String(mqttPort),
-    MASTER_DATA_DIR: join(dir, 'master'),
-    MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-    MASTER_TRUST_PROXY: '127.0.0.1,::1',
-    GATEWAY_PUBLIC_URL: gatewayUrl,
-  });
-  const gateway = startService('storage-gateway/src/main.ts', {
-    DATABASE_URL: db.url,
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(gatewayPort),
-    GATEWAY_DATA_DIR: join(dir, 'gateway'),
-    GATEWAY_NAS_DIR: join(dir, 'nas'),
-  });
-  const admin = await waitFor('master HTTP API', () => signInAdmin(masterUrl), 30_000).catch((err: Error) => {
-    throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);
-  });
-  await waitFor('gateway', async () => (await fetch(`${gatewayUrl}/healthz`)).ok, 60_000);
 
   const enrolment = await enrolTestNodeFully(db.url, nodeId);
   const config = join(dir, 'agent.yaml');
@@ -120,7 +98,7 @@ async function start(): Promise<DashboardCluster> {
     config,
     JSON.stringify({
       nodeId,
-      mqtt: { url: `mqtt://127.0.0.1:${mqttPort}`, username: nodeId, password: enrolment.secret },
+      mqtt: { url: mqttUrl, username: nodeId, password: enrolment.secret },
       gateway: { url: gatewayUrl, token: enrolment.uploadToken },
       spool: { dir: join(dir, 'spool') },
       stateDir: join(dir, 'state'),
@@ -157,7 +135,7 @@ async function start(): Promise<DashboardCluster> {
 
   const recorded = await startRecordedNode({
     databaseUrl: db.url,
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    mqttUrl,
     gatewayUrl,
     nodeId: 'e2e-dash-recorded',
   });
@@ -186,6 +164,7 @@ async function start(): Promise<DashboardCluster> {
     eventCameraId,
     masterUrl,
     gatewayUrl,
+    mqttUrl,
     dashboardUrl,
     databaseUrl: db.url,
     admin,

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { AuditPage } from '@cctv/protocol';
-import { tempDir } from '../../support/index.ts';
+import type { Page } from 'playwright-core';
+import { repoRoot, tempDir } from '../../support/index.ts';
 import type { DashboardCluster } from './cluster.ts';
 
 const run = promisify(execFile);
@@ -18,6 +19,18 @@ const run = promisify(execFile);
 interface Probe {
   streams: { codec_type: string; codec_name: string }[];
   format: { format_name: string; duration: string };
+}
+
+/** Submits the form; the id of the job the master created, from its answer. */
+async function startExport(page: Page): Promise<string> {
+  const [answer] = await Promise.all([
+    page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/exports',
+    ),
+    page.getByRole('button', { name: 'Start export' }).click(),
+  ]);
+  assert.equal(answer.status(), 202, await answer.text());
+  return ((await answer.json()) as { id: string }).id;
 }
 
 export function register(cluster: DashboardCluster): void {
@@ -35,15 +48,10 @@ export function register(cluster: DashboardCluster): void {
         const q = new URLSearchParams({ camera: cam, from: from.toISOString(), to: to.toISOString() });
         await page.goto(`${cluster.dashboardUrl}/exports?${q}`);
         assert.equal(await page.getByLabel('Camera').inputValue(), cam);
-        assert.equal(await page.getByLabel('Blur faces').isDisabled(), true, 'face blurring is offered');
-        const jobsBefore = await page.getByTestId('export-job').count();
-        await page.getByRole('button', { name: 'Start export' }).click();
-
-        const job = page.getByTestId('export-job').first();
-        await page.waitForFunction(
-          `document.querySelectorAll('[data-testid=export-job]').length > ${jobsBefore}`,
-        );
-        const jobId = (await job.getAttribute('data-job-id')) ?? '';
+        assert.equal(await page.getByLabel('Blur faces').isChecked(), false);
+        const jobId = await startExport(page);
+        const job = page.locator(`[data-testid="export-job"][data-job-id="${jobId}"]`);
+        await job.waitFor();
         await page
           .locator(`[data-testid="export-job"][data-job-id="${jobId}"][data-state="done"]`)
           .waitFor({ timeout: 60_000 })
@@ -83,6 +91,76 @@ export function register(cluster: DashboardCluster): void {
           `/api/audit?action=export_download&camera=${cam}`,
         );
         assert.ok(downloads.entries.length > 0, 'the download is not audited');
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n${cluster.diagnostics()}`);
+      } finally {
+        await ctx.close();
+      }
+    });
+
+    test('blurs every face of an export: a detector finds them in the recording, none in the export', {
+      timeout: 180_000,
+    }, async () => {
+      const cam = cluster.eventCameraId; // three people in view
+      const to = new Date(Math.floor((Date.now() - 5_000) / 1000) * 1000);
+      const from = new Date(to.getTime() - 6_000);
+      const ctx = await cluster.context();
+      const page = await ctx.newPage();
+      const dir = await tempDir('cctv-e2e-blur-');
+      try {
+        const q = new URLSearchParams({ camera: cam, from: from.toISOString(), to: to.toISOString() });
+        await page.goto(`${cluster.dashboardUrl}/exports?${q}`);
+        await page.getByLabel('Blur faces').check();
+        const jobId = await startExport(page);
+        const job = page.locator(`[data-testid="export-job"][data-job-id="${jobId}"]`);
+        await job.waitFor();
+        assert.match((await job.textContent()) ?? '', /faces blurred/);
+        await page
+          .locator(`[data-testid="export-job"][data-job-id="${jobId}"][data-state="done"]`)
+          .waitFor({ timeout: 150_000 })
+          .catch(async (err: Error) => {
+            throw new Error(`${err.message}; state ${await job.getAttribute('data-state')}`);
+          });
+        await cluster.screenshot(page, 'exports-blurred');
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          job.getByRole('link', { name: 'Download' }).click(),
+        ]);
+        const blurred = join(dir, 'blurred.mp4');
+        await download.saveAs(blurred);
+        const audit = await cluster.admin.getJson<AuditPage>(`/api/audit?action=export&camera=${cam}`);
+        const entry = audit.entries.find((e) => (e.detail as { jobId?: string } | null)?.jobId === jobId);
+        assert.equal((entry?.detail as { blurFaces?: boolean } | undefined)?.blurFaces, true);
+
+        // The same moment as recorded, and as exported: faces, then none.
+        const { FaceDetector } = await import('@cctv/vision/faces');
+        const detector = await FaceDetector.create({
+          modelPath: join(repoRoot, 'node-agent/models/blazeface-back-256.onnx'),
+          minScore: 0.5,
+        });
+        try {
+          const recorded = `${cluster.gatewayUrl}/v1/vod/${cam}.m3u8?from=${from.toISOString()}&to=${to.toISOString()}`;
+          const faces = async (input: string) => {
+            const { stdout } = await run(
+              'ffmpeg',
+              [
+                ...['-v', 'error', '-i', input, '-ss', '2', '-frames:v', '1'],
+                ...['-vf', 'scale=640:426,format=yuv420p', '-f', 'rawvideo', 'pipe:1'],
+              ],
+              { encoding: 'buffer', maxBuffer: 8 * 1024 * 1024 },
+            );
+            return detector.detect({ width: 640, height: 426, data: new Uint8Array(stdout) });
+          };
+          const before = await faces(recorded);
+          const after = await faces(blurred);
+          process.stdout.write(
+            `# blurred export: ${before.length} faces in the recording, ${after.length} in the export\n`,
+          );
+          assert.ok(before.length >= 2, `the recording shows ${before.length} faces`);
+          assert.deepEqual(after, [], 'a face is left in the blurred export');
+        } finally {
+          await detector.close();
+        }
       } catch (err) {
         throw new Error(`${(err as Error).message}\n${cluster.diagnostics()}`);
       } finally {

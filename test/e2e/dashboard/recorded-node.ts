@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { type EventMessage, SEGMENT_HEADERS, SNAPSHOT_HEADERS, snapshotPath, topics } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { enrolTestNodeFully } from '../../support/enrol.ts';
-import { onCleanup, tempDir } from '../../support/index.ts';
+import { onCleanup, repoRoot, tempDir } from '../../support/index.ts';
 
 const run = promisify(execFile);
 const SEGMENT_MS = 2000;
@@ -38,19 +38,12 @@ export async function startRecordedNode(opts: {
   const enrolment = await enrolTestNodeFully(opts.databaseUrl, nodeId);
   const dir = await tempDir('cctv-e2e-recnode-');
 
-  // Ten 2-s segments of H.264 (plays in every browser), used round and round.
+  // Ten 2-s segments of H.264 (plays in every browser), used round and round: three people
+  // in a photo (face-api's sample1, MIT), so exports have faces to blur.
+  const photo = join(repoRoot, 'node_modules/@vladmandic/face-api/demo/sample1.jpg');
   await run('ffmpeg', [
-    ...[
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=320x180:rate=10',
-      '-t',
-      '20',
-    ],
+    ...['-hide_banner', '-loglevel', 'error', '-loop', '1', '-framerate', '10', '-i', photo, '-t', '20'],
+    ...['-vf', 'scale=640:-2,format=yuv420p'],
     ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '20', '-keyint_min', '20', '-sc_threshold', '0'],
     ...['-f', 'hls', '-hls_segment_type', 'fmp4', '-hls_time', '2', '-hls_list_size', '0'],
     ...[
@@ -144,8 +137,8 @@ export async function startRecordedNode(opts: {
           id: cameraId,
           name: 'Recorded camera',
           codec: 'h264',
-          width: 320,
-          height: 180,
+          width: 640,
+          height: 426,
           fps: 10,
           simulated: true,
           recording: { mode: 'copy', encoder: 'copy', reason: 'uploaded by the test' },

@@ -13,6 +13,7 @@ import { type FaceBox, FaceDetectorError, type I420Image, type Rect } from './ty
 export { anchorCentres, BLAZEFACE_BACK_LAYERS } from './anchors.ts';
 export { decodeHead, sigmoidScore } from './decode.ts';
 export { iou, weightedNms } from './nms.ts';
+export { I420Sampler } from './preprocess.ts';
 export { type FaceBox, FaceDetectorError, type I420Image, type Rect } from './types.ts';
 
 export interface FaceDetectorOptions {

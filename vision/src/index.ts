@@ -1,0 +1,6 @@
+/**
+ * What needs no model: the frame and box types, and the privacy blur. Face detection (with
+ * onnxruntime, which costs memory) is `@cctv/vision/faces`, loaded only by who detects faces.
+ */
+export { type FaceBox, FaceDetectorError, type I420Image, type Rect } from './faces/types.ts';
+export { blurRegions } from './privacy-blur.ts';
