@@ -191,22 +191,26 @@ export function LivePlayer({
       data-frames={frames}
     >
       <div className="player-bar">
-        <fieldset className="range-picker" aria-label="Live mode" hidden={compact}>
-          {(['auto', ...LIVE_MODES] as Choice[]).map((c) => (
-            <button
-              key={c}
-              type="button"
-              className={c === choice ? 'active' : ''}
-              aria-pressed={c === choice}
-              onClick={() => setChoice(c)}
-            >
-              {c === 'auto' ? 'auto' : LIVE_MODE_NAMES[c]}
+        {compact ? (
+          <span />
+        ) : (
+          <fieldset className="range-picker" aria-label="Live mode">
+            {(['auto', ...LIVE_MODES] as Choice[]).map((c) => (
+              <button
+                key={c}
+                type="button"
+                className={c === choice ? 'active' : ''}
+                aria-pressed={c === choice}
+                onClick={() => setChoice(c)}
+              >
+                {c === 'auto' ? 'auto' : LIVE_MODE_NAMES[c]}
+              </button>
+            ))}
+            <button type="button" onClick={() => setGeneration((n) => n + 1)} title="Reconnect">
+              ↻
             </button>
-          ))}
-          <button type="button" onClick={() => setGeneration((n) => n + 1)} title="Reconnect">
-            ↻
-          </button>
-        </fieldset>
+          </fieldset>
+        )}
         <span className={`player-status status-${state.kind}`} data-testid="live-status">
           {state.kind === 'playing'
             ? `live · ${LIVE_MODE_NAMES[state.mode]}`

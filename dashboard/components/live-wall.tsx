@@ -157,7 +157,7 @@ export function LiveWall({ masterPublicUrl, initialNodes, cameras, initialWall }
                     disabled={!camera}
                     onClick={(e) => void e.currentTarget.closest('.wall-tile')?.requestFullscreen()}
                   >
-                    ⛶
+                    Fullscreen
                   </button>
                 </span>
               </header>

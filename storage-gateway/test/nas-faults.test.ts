@@ -272,7 +272,8 @@ describe('a share unmounted in the middle of copies', { skip: skip ?? false }, (
       while (flapping) {
         await (mounted ? unmount(nasDir) : bindMount(backing, nasDir));
         mounted = !mounted;
-        await new Promise((r) => setTimeout(r, 3));
+        // Mounted for up to 20 ms at a time, so that some copies can finish between the flaps.
+        await new Promise((r) => setTimeout(r, mounted ? 3 + Math.random() * 17 : 3));
       }
       if (!mounted) await bindMount(backing, nasDir);
     })();

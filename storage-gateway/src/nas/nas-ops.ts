@@ -83,12 +83,24 @@ export class NasOps {
    */
   async checkRoot(): Promise<FileId> {
     const root = this.config.nasDir;
-    const st = await stat(root).catch((err: unknown) => {
-      throw new NasError('unreachable', `NAS directory ${root} is not reachable: ${(err as Error).message}`);
-    });
+    const look = () =>
+      stat(root).catch((err: unknown) => {
+        throw new NasError(
+          'unreachable',
+          `NAS directory ${root} is not reachable: ${(err as Error).message}`,
+        );
+      });
+    const st = await look();
     if (!st.isDirectory()) throw new NasError('unreachable', `NAS path ${root} is not a directory`);
-    if (this.config.requireMount && !(await isMountPoint(root)))
-      throw new NasError('not_mounted', `nothing is mounted at the NAS path ${root}`);
+    if (this.config.requireMount) {
+      if (!(await isMountPoint(root)))
+        throw new NasError('not_mounted', `nothing is mounted at the NAS path ${root}`);
+      // The directory seen must be the mounted one: a share unmounted between the look and the
+      // mount table read would leave the identity of the empty mount point behind.
+      const again = await look();
+      if (!sameFile(again, st))
+        throw new NasError('not_mounted', `the NAS share at ${root} changed while checked`);
+    }
     return { dev: st.dev, ino: st.ino };
   }
 
@@ -141,10 +153,17 @@ export class NasOps {
       // The name must lead to the file just written, under the same mounted root: a share
       // unmounted (or remounted) during the copy would otherwise let it land on the local disk
       // under the mount point, or the check read another file.
+      // The name is looked up between two checks of the root, so a share that comes and goes
+      // meanwhile shows in one of them; on a real share (NFS, SMB, another disk) the file's
+      // device alone tells the share from the local disk under it.
       const check = await open(dst, 'r');
       try {
-        const [now, root] = await Promise.all([check.stat(), this.checkRoot()]);
-        if (!sameFile(now, written) || !sameFile(root, rootId))
+        const now = await check.stat();
+        const root = await this.checkRoot();
+        const named = await stat(dst).catch(() => null);
+        const rootAfter = await this.checkRoot();
+        const moved = ![now, named ?? { dev: -1, ino: -1 }].every((f) => sameFile(f, written));
+        if (moved || !sameFile(root, rootId) || !sameFile(rootAfter, rootId) || written.dev !== rootId.dev)
           throw new NasError('not_mounted', `the NAS share changed while ${camera}/${name} was copied`);
         const back = await digestHandle(check);
         if (back.sha256 !== sha256 || back.bytes !== bytes)

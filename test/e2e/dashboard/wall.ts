@@ -2,9 +2,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WallSettings } from '@cctv/protocol';
-import type { DashboardCluster } from './cluster.ts';
+import { type DashboardCluster, VIEWPORT } from './cluster.ts';
 
 export function register(c: DashboardCluster): void {
+  test('sign-in page, and the camera page live', async () => {
+    // No session: the sign-in form.
+    const anonymous = await c.browser.newContext({ viewport: VIEWPORT });
+    const login = await anonymous.newPage();
+    await login.goto(`${c.dashboardUrl}/wall`);
+    await login.getByLabel('Username').waitFor();
+    assert.equal(new URL(login.url()).pathname, '/login');
+    await c.screenshot(login, 'login');
+    await anonymous.close();
+
+    const ctx = await c.context();
+    const page = await ctx.newPage();
+    await page.goto(`${c.dashboardUrl}/cameras/${c.cameraId}`);
+    await page.waitForSelector('[data-testid="live-player"][data-state="playing"]', { timeout: 20_000 });
+    await c.screenshot(page, 'camera');
+    await ctx.close();
+  });
+
   test('live wall: a 2×2 layout plays the camera live, rearranged by drag, saved for this user', async () => {
     const ctx = await c.context();
     const page = await ctx.newPage();
