@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import type { AuditPage, CameraView } from '@cctv/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CHROMIUM, launchChromium } from '../support/browser.ts';
-import { ensureDashboardBuild, startDashboard } from '../support/dashboard.ts';
+import { ensureDashboardBuild, openDashboard } from '../support/dashboard.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import { freePort, repoRoot, startService, startTestDatabase, tempDir, waitFor } from '../support/index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../support/session.ts';
@@ -27,12 +27,7 @@ assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (set CHROMIUM
 ensureDashboardBuild();
 
 const db = await startTestDatabase();
-const [httpPort, mqttPort, gatewayPort, dashboardPort] = await Promise.all([
-  freePort(),
-  freePort(),
-  freePort(),
-  freePort(),
-]);
+const [httpPort, mqttPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
 const masterUrl = `http://127.0.0.1:${httpPort}`;
 const master = startService('master/src/main.ts', {
   DATABASE_URL: db.url,
@@ -74,12 +69,8 @@ const agent = startService('node-agent/src/main.ts', {}, ['--config', configPath
 
 // The websocket host is the dashboard's host: the session cookie set through the dashboard's
 // API proxy goes along with the upgrade (cookies ignore ports).
-const dashboard = startDashboard(dashboardPort, { MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl });
-const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
-// Without a session the dashboard answers with its sign-in page (after a redirect).
-await waitFor('dashboard HTTP', async () => (await fetch(dashboardUrl)).ok, 60_000).catch((err: Error) => {
-  throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
-});
+const dashboard = await openDashboard(masterUrl);
+const dashboardUrl = dashboard.url;
 
 const browser: Browser = await launchChromium();
 after(() => browser.close());

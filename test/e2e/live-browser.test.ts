@@ -17,7 +17,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { WebSocket } from 'ws';
 import { launchChromium } from '../support/browser.ts';
 import { startCentral } from '../support/central.ts';
-import { ensureDashboardBuild, startDashboard } from '../support/dashboard.ts';
+import { ensureDashboardBuild, openDashboard } from '../support/dashboard.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import {
   freePort,
@@ -38,7 +38,7 @@ const AUDIO_CAMERA = 'live-audio';
 ensureDashboardBuild();
 const dir = await tempDir('cctv-e2e-live-');
 const db = await startTestDatabase();
-const [dashboardPort, jsmpegPort, agentHttpPort] = await Promise.all([freePort(), freePort(), freePort()]);
+const [jsmpegPort, agentHttpPort] = await Promise.all([freePort(), freePort()]);
 
 // A camera that sends H.264 with a keyframe every second, and a looped file with AAC audio.
 const camera = await startRtspServer({ codec: 'h264', width: 320, height: 180, fps: 10, gop: 10 });
@@ -88,11 +88,8 @@ await waitFor(
   throw new Error(`${err.message}\n--- agent output ---\n${agent.output().slice(-6000)}`);
 });
 
-const dashboard = startDashboard(dashboardPort, { MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl });
-const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
-await waitFor('dashboard', async () => (await fetch(dashboardUrl)).ok, 60_000).catch((err: Error) => {
-  throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
-});
+const dashboard = await openDashboard(masterUrl);
+const dashboardUrl = dashboard.url;
 
 const browser: Browser = await launchChromium();
 after(() => browser.close());

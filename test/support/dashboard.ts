@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { onCleanup, repoRoot } from './index.ts';
+import { freePort, onCleanup, repoRoot, waitFor } from './index.ts';
 
 const dashboardDir = join(repoRoot, 'dashboard');
 const nextBin = join(repoRoot, 'node_modules/next/dist/bin/next');
@@ -45,4 +45,21 @@ export function ensureDashboardBuild(): void {
     timeout: 300_000,
   });
   if (r.status !== 0) throw new Error(`next build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+}
+
+/**
+ * The built dashboard on a free port, talking to the master at `masterUrl` (the browser's
+ * websocket too), once it answers; the start fails with its output otherwise.
+ */
+export async function openDashboard(
+  masterUrl: string,
+): Promise<{ url: string; child: ChildProcess; output(): string }> {
+  const port = await freePort();
+  const dashboard = startDashboard(port, { MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl });
+  const url = `http://127.0.0.1:${port}`;
+  // Without a session the dashboard answers with its sign-in page (after a redirect).
+  await waitFor('dashboard HTTP', async () => (await fetch(url)).ok, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
+  });
+  return { url, ...dashboard };
 }

@@ -115,12 +115,18 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
 
   let frames = 0;
   let faces = 0;
-  let pending: Buffer = Buffer.alloc(0);
+  // Chunks are kept as they come and joined once per frame: joining on every chunk would copy
+  // a 1080p frame (3 MB) dozens of times over.
+  let chunks: Buffer[] = [];
+  let queued = 0;
   for await (const chunk of decoder.stdout as AsyncIterable<Buffer>) {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    while (pending.length >= frameBytes) {
-      const data = new Uint8Array(pending.subarray(0, frameBytes));
-      pending = pending.subarray(frameBytes);
+    chunks.push(chunk);
+    queued += chunk.length;
+    while (queued >= frameBytes) {
+      const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, queued);
+      const data = new Uint8Array(joined.subarray(0, frameBytes));
+      chunks = joined.length > frameBytes ? [joined.subarray(frameBytes)] : [];
+      queued -= frameBytes;
       const image: I420Image = { width, height, data };
       const found = await detector.detect(image);
       if (found.length > 0) {

@@ -14,7 +14,7 @@ import type { EventBox, EventMessage, EventType } from '@cctv/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../../support/browser.ts';
 import { startCentral } from '../../support/central.ts';
-import { ensureDashboardBuild, startDashboard } from '../../support/dashboard.ts';
+import { ensureDashboardBuild, openDashboard } from '../../support/dashboard.ts';
 import { enrolTestNodeFully } from '../../support/enrol.ts';
 import {
   freePort,
@@ -88,7 +88,7 @@ async function start(): Promise<DashboardCluster> {
   ensureDashboardBuild();
   const dir = await tempDir('cctv-e2e-dash-');
   const db = await startTestDatabase();
-  const [dashboardPort, jsmpegPort] = (await Promise.all([freePort(), freePort()])) as [number, number];
+  const jsmpegPort = await freePort();
   const { masterUrl, gatewayUrl, mqttUrl, master, gateway, admin } = await startCentral(db.url, dir);
   const nodeId = 'e2e-dash-node';
 
@@ -125,11 +125,8 @@ async function start(): Promise<DashboardCluster> {
     throw new Error(`${err.message}\n--- agent output ---\n${agent.output().slice(-6000)}`);
   });
 
-  const dashboard = startDashboard(dashboardPort, { MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl });
-  const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
-  await waitFor('dashboard', async () => (await fetch(dashboardUrl)).ok, 60_000).catch((err: Error) => {
-    throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
-  });
+  const dashboard = await openDashboard(masterUrl);
+  const dashboardUrl = dashboard.url;
   const browser = await launchChromium();
   onCleanup(() => browser.close());
 
