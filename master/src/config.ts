@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { checkPasswordPolicy } from './auth/password.ts';
@@ -57,9 +58,14 @@ export interface UsersConfig {
   firstAdminPassword: string | null;
 }
 
-/** Where `node scripts/bootstrap.mjs` puts the model (it checks its sha256). */
-const DEFAULT_FACE_MODEL = new URL('../../node-agent/models/blazeface-back-256.onnx', import.meta.url)
-  .pathname;
+/**
+ * The face model: in a release, its models/ folder; in the sources, where
+ * `node scripts/bootstrap.mjs` puts it (it checks its sha256).
+ */
+const RELEASE_FACE_MODEL = new URL('../models/blazeface-back-256.onnx', import.meta.url).pathname;
+const DEFAULT_FACE_MODEL = existsSync(RELEASE_FACE_MODEL)
+  ? RELEASE_FACE_MODEL
+  : new URL('../../node-agent/models/blazeface-back-256.onnx', import.meta.url).pathname;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';

@@ -41,16 +41,30 @@ const restartReason = (cause: ExitCause) =>
   cause === 'stall' ? 'stall' : cause === 'prepare-failed' ? 'unreachable' : 'exit';
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--version')) {
+    process.stdout.write(`${AGENT_VERSION}\n`);
+    return;
+  }
   // config: YAML from --config / CCTV_AGENT_CONFIG, validated once
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
+      if (argv.includes('--check-config')) {
+        process.stderr.write(`${err.message}\n${err.problems.map((p) => `  ${p}\n`).join('')}`);
+        process.exit(2);
+      }
       createLogger(undefined).fatal({ code: err.code, problems: err.problems }, err.message);
       process.exit(2);
     }
     throw err;
+  }
+  // --check-config: validate the file (deployment tools run this before installing a config)
+  if (argv.includes('--check-config')) {
+    process.stdout.write(`config ok: node ${config.nodeId}, ${config.cameras?.length ?? 0} camera(s)\n`);
+    return;
   }
   const configPath = configPathFrom(process.argv.slice(2), process.env);
   const spoolDir = resolve(config.spool.dir);

@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import { NAS_FAILURE_REASONS, NasError, type NasFailureReason, nasReason } from './nas-errors.ts';
 import type { CopyResult, NasOpsConfig, NasRequest, NasUsage } from './nas-ops.ts';
 
-const WORKER = fileURLToPath(new URL('./nas-worker.ts', import.meta.url));
+// Beside this module: nas-worker.ts in the sources, nas-worker.mjs in a release's bundle.
+const WORKER = fileURLToPath(
+  new URL(import.meta.url.endsWith('.mjs') ? './nas-worker.mjs' : './nas-worker.ts', import.meta.url),
+);
 
 interface Pending {
   resolve(value: unknown): void;
