@@ -39,6 +39,19 @@ if (forTests) {
   // GStreamer's RTSP server, driven from Debian's Python: the stand-in camera of
   // test/support/rtsp-server.py (x264enc is in -ugly, x265enc and the parsers in -bad,
   // timeoverlay in -x).
+  // Deployment tests: Ansible over SSH to test hosts (network namespaces running systemd and
+  // sshd), logrotate on those hosts, and the linters of deploy/.
+  for (const [pkg, bin] of [
+    ['ansible-core', '/usr/bin/ansible-playbook'],
+    ['ansible-lint', '/usr/bin/ansible-lint'],
+    ['docker-compose', '/usr/bin/docker-compose'],
+    ['openssh-server', '/usr/sbin/sshd'],
+    ['openssh-client', '/usr/bin/ssh'],
+    ['logrotate', '/usr/sbin/logrotate'],
+    ['iproute2', '/usr/sbin/ip'],
+    ['systemd', '/usr/lib/systemd/systemd'],
+  ])
+    needed.push([pkg, pkg, () => existsSync(bin)]);
   for (const pkg of [
     'python3-gi',
     'gir1.2-gst-rtsp-server-1.0',

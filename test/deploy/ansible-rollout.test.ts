@@ -1,0 +1,355 @@
+/**
+ * Rolls the agent out with Ansible, over SSH, to two test hosts (network namespaces with their
+ * own addresses, systemd, sshd, /etc and install prefixes; test/support/test-hosts.ts), against
+ * a real master and storage gateway on this machine: `site.yml` brings both agents online, a
+ * second run changes nothing, `upgrade.yml` moves them to a new release one batch at a time,
+ * and an upgrade whose first batch fails leaves the next batch alone.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { NodeView } from '@cctv/protocol';
+import { buildRelease } from '../../scripts/release.ts';
+import { type Central, startCentral } from '../support/central.ts';
+import { enrolTestNodeFully } from '../support/enrol.ts';
+import { onCleanup, repoRoot, startTestDatabase, waitFor } from '../support/index.ts';
+import { startRtspServer } from '../support/rtsp-server.ts';
+import { TEST_ADMIN_PASSWORD } from '../support/session.ts';
+import {
+  BRIDGE_ADDRESS,
+  startTestHosts,
+  type TestHosts,
+  testHostsUnsupported,
+} from '../support/test-hosts.ts';
+
+const run = promisify(execFile);
+const ANSIBLE_DIR = join(repoRoot, 'deploy', 'ansible');
+const V1 = '0.1.0-rollout.1';
+const V2 = '0.1.0-rollout.2';
+const NODES = { h1: 'rollout-h1', h2: 'rollout-h2' } as const;
+
+const unsupported = await testHostsUnsupported();
+if (unsupported && process.env.CI) throw new Error(`CI must be able to make test hosts: ${unsupported}`);
+
+let dir: string;
+let hosts: TestHosts;
+let central: Central;
+let inventory: string;
+
+/** ansible-playbook with the project's ansible.cfg; resolves with its output, rejects on failure. */
+function playbook(name: string, extra: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ansible-playbook', ['-i', inventory, name, ...extra], {
+      cwd: ANSIBLE_DIR,
+      env: {
+        ...process.env,
+        ANSIBLE_CONFIG: join(ANSIBLE_DIR, 'ansible.cfg'),
+        ANSIBLE_FORCE_COLOR: '0',
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_HOST_KEY_CHECKING: 'False',
+        PYTHONUNBUFFERED: '1',
+        ANSIBLE_LOCAL_TEMP: join(dir, 'ansible-local'),
+        // SSH connections are shared within this test only (hosts of an earlier run had the same addresses).
+        ANSIBLE_SSH_CONTROL_PATH_DIR: join(dir, 'ssh-cp'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    // Also written as it comes, to follow a slow run: <test dir>/ansible.log
+    const log = createWriteStream(join(dir, 'ansible.log'), { flags: 'a' });
+    log.write(`\n$ ansible-playbook ${name} ${extra.join(' ')}\n`);
+    const t0 = Date.now();
+    for (const stream of [child.stdout, child.stderr])
+      stream.on('data', (d) => {
+        out += String(d);
+        log.write(
+          String(d).replace(
+            /^(TASK|RUNNING HANDLER) /gm,
+            (m) => `[${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}`,
+          ),
+        );
+      });
+    child.on('close', () => log.end());
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(Object.assign(new Error(`${name} exited ${code}\n${out}`), { out })),
+    );
+  });
+}
+
+/** PLAY RECAP counters per host. */
+function recap(out: string): Record<string, Record<string, number>> {
+  const hostsRecap: Record<string, Record<string, number>> = {};
+  const section = out.slice(out.lastIndexOf('PLAY RECAP'));
+  for (const m of section.matchAll(/^(\S+)\s+:\s+(.*)$/gm)) {
+    const counters: Record<string, number> = {};
+    for (const c of (m[2] ?? '').matchAll(/(\w+)=(\d+)/g)) counters[c[1] as string] = Number(c[2]);
+    hostsRecap[m[1] as string] = counters;
+  }
+  return hostsRecap;
+}
+
+const node = async (id: string) => {
+  const res = await central.admin.fetch(`/api/nodes/${id}`);
+  return res.ok ? ((await res.json()) as NodeView) : null;
+};
+
+before(
+  async () => {
+    if (unsupported) return;
+    const began = Date.now();
+    // Not under /tmp: the agent's unit has a private /tmp, and would not see its prefix there.
+    await mkdir(join(repoRoot, '.test-tmp'), { recursive: true });
+    dir = await mkdtemp(join(repoRoot, '.test-tmp', 'rollout-'));
+    // The agents' service user walks through it to their state folders, as through /var/lib.
+    await chmod(dir, 0o755);
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const db = await startTestDatabase();
+
+    // Two releases of the agent, and Node.js packed as nodejs.org packs it.
+    const releases = join(dir, 'releases');
+    // Built while the hosts and the central services start.
+    const built = (async () => {
+      for (const version of [V1, V2]) await buildRelease('agent', { arch: 'x64', version, outDir: releases });
+    })();
+    const nodeVersion = process.versions.node;
+    const nodeName = `node-v${nodeVersion}-linux-x64`;
+    await mkdir(join(dir, 'nodejs', nodeName, 'bin'), { recursive: true });
+    await run('cp', [process.execPath, join(dir, 'nodejs', nodeName, 'bin', 'node')]);
+    const nodeArchive = join(dir, `${nodeName}.tar.gz`);
+    await run('tar', ['-C', join(dir, 'nodejs'), '-czf', nodeArchive, nodeName]);
+
+    hosts = await startTestHosts(['h1', 'h2'], join(dir, 'hosts'));
+    onCleanup(() => hosts.stop());
+    central = await startCentral(db.url, dir, {
+      host: BRIDGE_ADDRESS,
+      masterEnv: { MASTER_ENROL_API: 'on' },
+    });
+    const camera = await startRtspServer({
+      codec: 'h264',
+      width: 320,
+      height: 180,
+      fps: 10,
+      host: BRIDGE_ADDRESS,
+    });
+    onCleanup(() => camera.stop());
+    const mqttPort = new URL(central.mqttUrl).port;
+
+    // h1 is enrolled by the role through the master's API; h2's credentials come from the
+    // inventory, as from a vault.
+    const h2 = await enrolTestNodeFully(db.url, NODES.h2);
+    const hostVars = (name: 'h1' | 'h2', address: string) => {
+      const base = join(dir, 'hosts', name);
+      return {
+        ansible_host: address,
+        node_agent_node_id: NODES[name],
+        node_agent_prefix: join(base, 'opt', 'cctv-agent'),
+        node_agent_state_dir: join(base, 'var', 'lib', 'cctv-agent'),
+        node_agent_log_dir: join(base, 'var', 'log', 'cctv-agent'),
+        node_agent_service_name: `cctv-agent-${name}`,
+        node_agent_cameras: [
+          {
+            id: `${NODES[name]}-door`,
+            name: `Door (${name})`,
+            url: camera.url,
+            transports: ['tcp'],
+            detect: { enabled: false },
+          },
+        ],
+        ...(name === 'h2'
+          ? { node_agent_mqtt_password: h2.secret, node_agent_upload_token: h2.uploadToken }
+          : {}),
+      };
+    };
+    const [a, b] = hosts.hosts;
+    assert.ok(a && b);
+    await built;
+    inventory = join(dir, 'inventory.yml');
+    await writeFile(
+      inventory,
+      JSON.stringify({
+        all: {
+          vars: {
+            ansible_user: 'root',
+            ansible_ssh_private_key_file: hosts.keyFile,
+            ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
+            ansible_python_interpreter: '/usr/bin/python3',
+            cctv_version: V1,
+            cctv_master_host: BRIDGE_ADDRESS,
+            cctv_master_api_url: central.masterUrl,
+            cctv_master_api_password: TEST_ADMIN_PASSWORD,
+            node_agent_mqtt_url: `mqtt://${BRIDGE_ADDRESS}:${mqttPort}`,
+            node_agent_gateway_url: central.gatewayUrl,
+            node_agent_release_dir: releases,
+            node_agent_nodejs_version: nodeVersion,
+            node_agent_nodejs_archive: nodeArchive,
+            node_agent_wait_online_timeout_s: 60,
+          },
+          children: {
+            master: { hosts: {} },
+            storage: { hosts: {} },
+            camera_nodes: { hosts: { h1: hostVars('h1', a.address), h2: hostVars('h2', b.address) } },
+          },
+        },
+      }),
+    );
+    console.log(`set up in ${Date.now() - began} ms`);
+  },
+  { timeout: 180_000 },
+);
+
+test('site.yml installs the agent on both hosts over SSH and they come online at the master', {
+  skip: unsupported ?? false,
+  timeout: 300_000,
+}, async () => {
+  const started = Date.now();
+  const out = await playbook('site.yml');
+  console.log(`site.yml, first run: ${Date.now() - started} ms`);
+  const counts = recap(out);
+  for (const h of ['h1', 'h2']) {
+    assert.equal(counts[h]?.failed, 0, out);
+    assert.ok((counts[h]?.changed ?? 0) > 0, out);
+  }
+  for (const [name, id] of Object.entries(NODES)) {
+    const view = await node(id);
+    assert.equal(view?.state, 'online', `${id}: ${JSON.stringify(view)}`);
+    assert.equal(view?.agentVersion, V1);
+    const host = hosts.hosts.find((h) => h.name === name);
+    assert.ok(host);
+    // The host's own systemd runs the unit, with its restart policy and limits.
+    const { stdout: props } = await host.exec('systemctl', [
+      'show',
+      `cctv-agent-${name}.service`,
+      '-p',
+      'ActiveState,UnitFileState,Restart,User,MemoryMax,CPUQuotaPerSecUSec,TasksMax,LimitNOFILE,ExecMainPID',
+    ]);
+    const p = Object.fromEntries(
+      props
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
+    assert.equal(p.ActiveState, 'active');
+    assert.equal(p.UnitFileState, 'enabled');
+    assert.equal(p.Restart, 'always');
+    assert.equal(p.User, 'cctv-agent');
+    assert.equal(p.MemoryMax, String(1024 ** 3));
+    assert.equal(p.CPUQuotaPerSecUSec, '3s');
+    assert.equal(p.TasksMax, '1024');
+    assert.equal(p.LimitNOFILE, '65536');
+    // The agent runs as its own user, from the release under this host's prefix.
+    const { stdout: ps } = await host.exec('ps', ['-o', 'user:20=,args=', '-p', p.ExecMainPID ?? '0']);
+    assert.match(
+      ps,
+      new RegExp(`^cctv-agent .*hosts/${name}/opt/cctv-agent/node/current/bin/node .*/current/dist/main.mjs`),
+    );
+    // Secrets are readable by root and the service group only.
+    const { stdout: modes } = await host
+      .exec('stat', ['-c', '%a %U %G %n', '/etc/cctv-agent/agent.yaml', '/etc/cctv-agent/credentials.json'])
+      .catch(() => host.exec('stat', ['-c', '%a %U %G %n', '/etc/cctv-agent/agent.yaml']));
+    assert.match(modes, /^640 root cctv-agent \/etc\/cctv-agent\/agent\.yaml$/m);
+    if (name === 'h1') assert.match(modes, /^600 root root \/etc\/cctv-agent\/credentials\.json$/m);
+    // Log rotation is installed, and logrotate accepts it.
+    await host.exec('logrotate', ['-d', `/etc/logrotate.d/cctv-agent-${name}`]);
+    const log = await readFile(join(dir, 'hosts', name, 'var', 'log', 'cctv-agent', 'agent.log'), 'utf8');
+    assert.match(log, /"msg":"agent starting"/);
+  }
+  // The cameras from the inventory record.
+  const checked = Date.now();
+  await waitFor(
+    'both inventory cameras online',
+    async () => {
+      const views = await Promise.all(Object.values(NODES).map(node));
+      return views.every((v) => v?.cameras.some((c) => c.id.endsWith('-door') && c.online));
+    },
+    60_000,
+    500,
+  );
+  console.log(`inventory cameras online ${Date.now() - checked} ms after the checks`);
+});
+
+test('a second run of site.yml changes nothing', {
+  skip: unsupported ?? false,
+  timeout: 300_000,
+}, async () => {
+  const started = Date.now();
+  const out = await playbook('site.yml');
+  console.log(`site.yml, second run: ${Date.now() - started} ms`);
+  const counts = recap(out);
+  for (const h of ['h1', 'h2']) {
+    assert.equal(counts[h]?.failed, 0, out);
+    assert.equal(counts[h]?.changed, 0, out);
+  }
+});
+
+test('upgrade.yml moves the hosts to the new version one batch at a time', {
+  skip: unsupported ?? false,
+  timeout: 300_000,
+}, async () => {
+  // Watch the master while the upgrade runs: when each node first reports the new version.
+  const seen: { at: number; id: string; state: string; version: string | null }[] = [];
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      for (const id of Object.values(NODES)) {
+        const v = await node(id);
+        const last = seen.findLast((s) => s.id === id);
+        if (v && (!last || last.state !== v.state || last.version !== v.agentVersion))
+          seen.push({ at: Date.now(), id, state: v.state, version: v.agentVersion });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const started = Date.now();
+  const out = await playbook('upgrade.yml', [
+    '-e',
+    `cctv_version=${V2}`,
+    '-e',
+    'cctv_upgrade_batch=1',
+  ]).finally(() => {
+    watching = false;
+  });
+  await watcher;
+  console.log(`upgrade.yml: ${Date.now() - started} ms`);
+  console.log(seen.map((s) => `${s.at - started} ms ${s.id} ${s.state} ${s.version}`).join('\n'));
+  assert.equal((out.match(/^PLAY \[Upgrade camera hosts in batches\]/gm) ?? []).length, 2, out);
+  for (const id of Object.values(NODES)) {
+    const v = await node(id);
+    assert.equal(v?.state, 'online');
+    assert.equal(v?.agentVersion, V2);
+  }
+  // The second batch (h2) was not touched before the first (h1) was online with V2.
+  const h1Done = seen.find((s) => s.id === NODES.h1 && s.state === 'online' && s.version === V2);
+  const h2Left = seen.find((s) => s.id === NODES.h2 && !(s.state === 'online' && s.version === V1));
+  assert.ok(h1Done && h2Left, JSON.stringify(seen));
+  assert.ok(h1Done.at <= h2Left.at, JSON.stringify(seen));
+  const counts = recap(out);
+  assert.ok((counts.h1?.changed ?? 0) > 0 && (counts.h2?.changed ?? 0) > 0, out);
+  // The earlier release stays on the host for a way back.
+  for (const name of ['h1', 'h2'])
+    await stat(
+      join(dir, 'hosts', name, 'opt', 'cctv-agent', 'releases', `cctv-agent-${V1}-linux-x64`, 'package.json'),
+    );
+});
+
+test('an upgrade whose first batch fails stops there', {
+  skip: unsupported ?? false,
+  timeout: 300_000,
+}, async () => {
+  // No release 9.9.9 was built: the first batch fails to fetch it.
+  const out = await playbook('upgrade.yml', ['-e', 'cctv_version=9.9.9', '-e', 'cctv_upgrade_batch=1']).then(
+    (o) => assert.fail(`the upgrade should have failed:\n${o}`),
+    (err: Error & { out: string }) => err.out,
+  );
+  const counts = recap(out);
+  assert.equal(counts.h1?.failed, 1, out);
+  assert.equal(counts.h2, undefined, `h2 must not be reached:\n${out}`);
+  for (const id of Object.values(NODES)) {
+    const v = await node(id);
+    assert.equal(v?.state, 'online');
+    assert.equal(v?.agentVersion, V2);
+  }
+});
