@@ -1,24 +1,25 @@
 /**
- * Rolls the agent out with Ansible, over SSH, to two test hosts (network namespaces with their
- * own addresses, systemd, sshd, /etc and install prefixes; test/support/test-hosts.ts), against
- * a real master and storage gateway on this machine: `site.yml` brings both agents online, a
- * second run changes nothing, `upgrade.yml` moves them to a new release one batch at a time,
- * and an upgrade whose first batch fails leaves the next batch alone.
+ * The whole site from Ansible, over SSH, onto three test hosts (network namespaces with their
+ * own addresses, systemd, sshd, /etc and install prefixes; test/support/test-hosts.ts):
+ * `site.yml` installs the storage gateway and the master on `central` (against a real
+ * PostgreSQL) and the agent on `h1` and `h2`, which come online at that master and record
+ * into that gateway; a second run changes nothing; `upgrade.yml` moves the agents to a new
+ * release one batch at a time; an upgrade whose first batch fails leaves the next batch alone.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { NodeView } from '@cctv/protocol';
 import { buildRelease } from '../../scripts/release.ts';
-import { type Central, startCentral } from '../support/central.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import { onCleanup, repoRoot, startTestDatabase, waitFor } from '../support/index.ts';
 import { startRtspServer } from '../support/rtsp-server.ts';
-import { TEST_ADMIN_PASSWORD } from '../support/session.ts';
+import { type ApiSession, signIn, TEST_ADMIN_PASSWORD } from '../support/session.ts';
 import {
   BRIDGE_ADDRESS,
   startTestHosts,
@@ -37,7 +38,9 @@ if (unsupported && process.env.CI) throw new Error(`CI must be able to make test
 
 let dir: string;
 let hosts: TestHosts;
-let central: Central;
+let admin: ApiSession;
+let masterUrl: string;
+let centralDir: string;
 let inventory: string;
 
 /** ansible-playbook with the project's ansible.cfg; resolves with its output, rejects on failure. */
@@ -93,27 +96,45 @@ function recap(out: string): Record<string, Record<string, number>> {
 }
 
 const node = async (id: string) => {
-  const res = await central.admin.fetch(`/api/nodes/${id}`);
+  const res = await admin.fetch(`/api/nodes/${id}`);
   return res.ok ? ((await res.json()) as NodeView) : null;
 };
+
+/** Forwards `host:port` (on the test bridge) to a loopback port: the database, for the hosts. */
+async function forward(host: string, target: number): Promise<number> {
+  const server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  onCleanup(() => new Promise((resolve) => server.close(resolve)));
+  return (server.address() as { port: number }).port;
+}
 
 before(
   async () => {
     if (unsupported) return;
     const began = Date.now();
-    // Not under /tmp: the agent's unit has a private /tmp, and would not see its prefix there.
-    await mkdir(join(repoRoot, '.test-tmp'), { recursive: true });
-    dir = await mkdtemp(join(repoRoot, '.test-tmp', 'rollout-'));
-    // The agents' service user walks through it to their state folders, as through /var/lib.
+    // Under /var/lib, as an install would be: the units have a private /tmp and no /home.
+    dir = await mkdtemp('/var/lib/cctv-rollout-test-');
+    // The services' users walk through it to their state folders.
     await chmod(dir, 0o755);
     onCleanup(() => rm(dir, { recursive: true, force: true }));
     const db = await startTestDatabase();
 
-    // Two releases of the agent, and Node.js packed as nodejs.org packs it.
+    // Releases (two of the agent), built while the hosts start; Node.js packed as nodejs.org
+    // packs it.
     const releases = join(dir, 'releases');
-    // Built while the hosts and the central services start.
     const built = (async () => {
       for (const version of [V1, V2]) await buildRelease('agent', { arch: 'x64', version, outDir: releases });
+      for (const service of ['master', 'gateway'])
+        await buildRelease(service, { arch: 'x64', version: V1, outDir: releases });
     })();
     const nodeVersion = process.versions.node;
     const nodeName = `node-v${nodeVersion}-linux-x64`;
@@ -122,12 +143,10 @@ before(
     const nodeArchive = join(dir, `${nodeName}.tar.gz`);
     await run('tar', ['-C', join(dir, 'nodejs'), '-czf', nodeArchive, nodeName]);
 
-    hosts = await startTestHosts(['h1', 'h2'], join(dir, 'hosts'));
+    hosts = await startTestHosts(['central', 'h1', 'h2'], join(dir, 'hosts'));
     onCleanup(() => hosts.stop());
-    central = await startCentral(db.url, dir, {
-      host: BRIDGE_ADDRESS,
-      masterEnv: { MASTER_ENROL_API: 'on' },
-    });
+    const [c, a, b] = hosts.hosts;
+    assert.ok(c && a && b);
     const camera = await startRtspServer({
       codec: 'h264',
       width: 320,
@@ -136,7 +155,11 @@ before(
       host: BRIDGE_ADDRESS,
     });
     onCleanup(() => camera.stop());
-    const mqttPort = new URL(central.mqttUrl).port;
+    const database = new URL(db.url);
+    database.hostname = BRIDGE_ADDRESS;
+    database.port = String(await forward(BRIDGE_ADDRESS, Number(new URL(db.url).port)));
+    masterUrl = `http://${c.address}:8080`;
+    centralDir = join(dir, 'hosts', 'central');
 
     // h1 is enrolled by the role through the master's API; h2's credentials come from the
     // inventory, as from a vault.
@@ -164,8 +187,23 @@ before(
           : {}),
       };
     };
-    const [a, b] = hosts.hosts;
-    assert.ok(a && b);
+    const centralVars = {
+      ansible_host: c.address,
+      master_prefix: join(centralDir, 'opt', 'cctv-master'),
+      master_data_dir: join(centralDir, 'var', 'lib', 'cctv-master'),
+      master_log_dir: join(centralDir, 'var', 'log', 'cctv-master'),
+      master_database_url: database.href,
+      storage_gateway_prefix: join(centralDir, 'opt', 'cctv-gateway'),
+      storage_gateway_data_dir: join(centralDir, 'var', 'lib', 'cctv-gateway'),
+      storage_gateway_log_dir: join(centralDir, 'var', 'log', 'cctv-gateway'),
+      storage_gateway_nas_dir: join(centralDir, 'srv', 'nas'),
+      storage_gateway_database_url: database.href,
+    };
+    // What a Debian host has before any install: Ansible would make missing parents with the
+    // mode and owner of the folder asked for.
+    for (const h of hosts.hosts)
+      for (const sub of ['opt', 'var/lib', 'var/log', 'srv'])
+        await mkdir(join(dir, 'hosts', h.name, sub), { recursive: true, mode: 0o755 });
     await built;
     inventory = join(dir, 'inventory.yml');
     await writeFile(
@@ -178,19 +216,21 @@ before(
             ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
             ansible_python_interpreter: '/usr/bin/python3',
             cctv_version: V1,
-            cctv_master_host: BRIDGE_ADDRESS,
-            cctv_master_api_url: central.masterUrl,
+            cctv_master_host: c.address,
+            cctv_gateway_host: c.address,
             cctv_master_api_password: TEST_ADMIN_PASSWORD,
-            node_agent_mqtt_url: `mqtt://${BRIDGE_ADDRESS}:${mqttPort}`,
-            node_agent_gateway_url: central.gatewayUrl,
-            node_agent_release_dir: releases,
+            cctv_releases_dir: releases,
             node_agent_nodejs_version: nodeVersion,
             node_agent_nodejs_archive: nodeArchive,
+            master_nodejs_version: nodeVersion,
+            master_nodejs_archive: nodeArchive,
+            storage_gateway_nodejs_version: nodeVersion,
+            storage_gateway_nodejs_archive: nodeArchive,
             node_agent_wait_online_timeout_s: 60,
           },
           children: {
-            master: { hosts: {} },
-            storage: { hosts: {} },
+            master: { hosts: { central: centralVars } },
+            storage: { hosts: { central: centralVars } },
             camera_nodes: { hosts: { h1: hostVars('h1', a.address), h2: hostVars('h2', b.address) } },
           },
         },
@@ -198,10 +238,10 @@ before(
     );
     console.log(`set up in ${Date.now() - began} ms`);
   },
-  { timeout: 180_000 },
+  { timeout: 240_000 },
 );
 
-test('site.yml installs the agent on both hosts over SSH and they come online at the master', {
+test('site.yml installs the gateway and the master on one host and the agent on two, which come online there', {
   skip: unsupported ?? false,
   timeout: 300_000,
 }, async () => {
@@ -209,9 +249,23 @@ test('site.yml installs the agent on both hosts over SSH and they come online at
   const out = await playbook('site.yml');
   console.log(`site.yml, first run: ${Date.now() - started} ms`);
   const counts = recap(out);
-  for (const h of ['h1', 'h2']) {
+  for (const h of ['central', 'h1', 'h2']) {
     assert.equal(counts[h]?.failed, 0, out);
     assert.ok((counts[h]?.changed ?? 0) > 0, out);
+  }
+  // The master the role installed answers, with the first admin from the inventory.
+  admin = await signIn(masterUrl, 'admin', TEST_ADMIN_PASSWORD);
+  const centralHost = hosts.hosts.find((h) => h.name === 'central');
+  assert.ok(centralHost);
+  for (const unit of ['cctv-master', 'cctv-gateway']) {
+    const { stdout } = await centralHost.exec('systemctl', [
+      'show',
+      `${unit}.service`,
+      '-p',
+      'ActiveState,User,Restart',
+    ]);
+    assert.match(stdout, /ActiveState=active/, `${unit}: ${stdout}`);
+    assert.match(stdout, new RegExp(`User=${unit}`), `${unit}: ${stdout}`);
   }
   for (const [name, id] of Object.entries(NODES)) {
     const view = await node(id);
@@ -269,6 +323,16 @@ test('site.yml installs the agent on both hosts over SSH and they come online at
     500,
   );
   console.log(`inventory cameras online ${Date.now() - checked} ms after the checks`);
+  // Their recordings reach the NAS folder through the gateway the role installed.
+  await waitFor(
+    'segments of both cameras on the NAS',
+    async () => {
+      const { stdout } = await run('find', [join(centralDir, 'srv', 'nas'), '-name', '*.m4s']);
+      return Object.values(NODES).every((id) => stdout.includes(`${id}-door`));
+    },
+    60_000,
+    500,
+  );
 });
 
 test('a second run of site.yml changes nothing', {
@@ -279,7 +343,7 @@ test('a second run of site.yml changes nothing', {
   const out = await playbook('site.yml');
   console.log(`site.yml, second run: ${Date.now() - started} ms`);
   const counts = recap(out);
-  for (const h of ['h1', 'h2']) {
+  for (const h of ['central', 'h1', 'h2']) {
     assert.equal(counts[h]?.failed, 0, out);
     assert.equal(counts[h]?.changed, 0, out);
   }
