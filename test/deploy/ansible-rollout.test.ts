@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -102,8 +102,13 @@ const node = async (id: string) => {
 
 /** Forwards `host:port` (on the test bridge) to a loopback port: the database, for the hosts. */
 async function forward(host: string, target: number): Promise<number> {
+  const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(target, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
     client.pipe(upstream).pipe(client);
     const end = () => {
       client.destroy();
@@ -113,7 +118,11 @@ async function forward(host: string, target: number): Promise<number> {
     upstream.on('error', end);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  onCleanup(() => new Promise((resolve) => server.close(resolve)));
+  // The services on the hosts still hold connections: cut them, or close() waits for them.
+  onCleanup(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
   return (server.address() as { port: number }).port;
 }
 
