@@ -16,42 +16,29 @@ export interface Central {
   admin: ApiSession;
 }
 
-export interface CentralOptions {
-  /** Address both services listen on (default 127.0.0.1). */
-  host?: string;
-  /** More environment for the master. */
-  masterEnv?: Record<string, string>;
-}
-
-export async function startCentral(
-  databaseUrl: string,
-  dir: string,
-  opts: CentralOptions = {},
-): Promise<Central> {
-  const host = opts.host ?? '127.0.0.1';
+export async function startCentral(databaseUrl: string, dir: string): Promise<Central> {
   const [httpPort, mqttPort, gatewayPort] = (await Promise.all([freePort(), freePort(), freePort()])) as [
     number,
     number,
     number,
   ];
-  const masterUrl = `http://${host}:${httpPort}`;
-  const gatewayUrl = `http://${host}:${gatewayPort}`;
+  const masterUrl = `http://127.0.0.1:${httpPort}`;
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const master = startService('master/src/main.ts', {
     DATABASE_URL: databaseUrl,
-    MASTER_HTTP_HOST: host,
+    MASTER_HTTP_HOST: '127.0.0.1',
     MASTER_HTTP_PORT: String(httpPort),
-    MQTT_HOST: host,
+    MQTT_HOST: '127.0.0.1',
     MQTT_PORT: String(mqttPort),
     MASTER_DATA_DIR: join(dir, 'master'),
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     // The dashboard server forwards sign-ins and API calls from this host.
     MASTER_TRUST_PROXY: '127.0.0.1,::1',
     GATEWAY_PUBLIC_URL: gatewayUrl,
-    ...opts.masterEnv,
   });
   const gateway = startService('storage-gateway/src/main.ts', {
     DATABASE_URL: databaseUrl,
-    GATEWAY_HOST: host,
+    GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_DATA_DIR: join(dir, 'gateway'),
     GATEWAY_NAS_DIR: join(dir, 'nas'),
@@ -64,5 +51,5 @@ export async function startCentral(
       throw new Error(`${err.message}\n--- gateway output ---\n${gateway.output()}`);
     },
   );
-  return { masterUrl, gatewayUrl, mqttUrl: `mqtt://${host}:${mqttPort}`, master, gateway, admin };
+  return { masterUrl, gatewayUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, master, gateway, admin };
 }

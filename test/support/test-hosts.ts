@@ -11,6 +11,7 @@
  * bridge `cctvt-br0` this module makes, are used.
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -182,7 +183,7 @@ export async function startTestHosts(names: string[], workDir: string): Promise<
         join(dir, 'etc', 'passwd'),
         passwd.replace(/^root:([^:]*):0:0:([^:]*):[^:]*:/m, `root:$1:0:0:$2:${home}:`),
       );
-      await writeFile(join(dir, 'etc', 'machine-id'), `${randomHex(32)}\n`);
+      await writeFile(join(dir, 'etc', 'machine-id'), `${randomBytes(16).toString('hex')}\n`);
       await sshd(dir, address, publicKey);
 
       await run('ip', ['netns', 'add', ns]);
@@ -268,12 +269,6 @@ export async function startTestHosts(names: string[], workDir: string): Promise<
     throw err;
   }
   return { hosts, keyFile, stop };
-}
-
-function randomHex(n: number): string {
-  let s = '';
-  while (s.length < n) s += Math.floor(Math.random() * 16).toString(16);
-  return s;
 }
 
 /** sshd for the host: its own host key, root by key only, started by the host's systemd. */
