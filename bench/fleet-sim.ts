@@ -154,6 +154,8 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     check('hello', validators.hello, h);
     await client.publishAsync(topics.hello(nodeId), JSON.stringify(h), { qos: 1 });
   };
+  // One address for the whole fleet: a batch stays under the master's MQTT_MAX_PENDING_PER_ADDRESS
+  // (64 by default), logins not yet answered from one address.
   const batch = o.connectBatch ?? 50;
   for (let i = 0; i < nodeIds.length; i += batch) await Promise.all(nodeIds.slice(i, i + batch).map(connect));
 

@@ -81,6 +81,10 @@ async function main(cleanups: Cleanups): Promise<void> {
     MQTT_PORT: String(mqttPort),
     LOG_LEVEL: 'warn',
     MASTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
+    // Every simulated agent connects from 127.0.0.1: room for the whole fleet on one address
+    // (the defaults hold 1,024), which a real fleet spread over its hosts never needs.
+    MQTT_MAX_CONNECTIONS_PER_ADDRESS: String(Math.max(1024, N + 100)),
+    MQTT_MAX_CONNECTIONS: String(Math.max(20_000, N + 100)),
   });
   const api = `http://127.0.0.1:${httpPort}`;
   await waitHttpOk(master, `${api}/healthz`);

@@ -41,6 +41,37 @@ export function createMetrics() {
       help: 'Clients connected to the embedded broker',
       registers: [registry],
     }),
+    // embedded broker limits before and after login (mqtt/connection-gate.ts, master/README.md)
+    mqttConnectionsRefused: new Counter({
+      name: 'cctv_mqtt_connections_refused_total',
+      help: 'Sockets closed at accept by the embedded broker, by limit (max_connections, max_per_address, max_pending_per_address)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    mqttConnectDeadlines: new Counter({
+      name: 'cctv_mqtt_connect_deadline_expired_total',
+      help: 'Sockets closed for not logging in within MQTT_CONNECT_TIMEOUT_MS, by stage (connect, authentication)',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    mqttPacketsRefused: new Counter({
+      name: 'cctv_mqtt_packets_refused_total',
+      help: 'Connections closed for a packet declared too large, by reason (too_large, connect_too_large, bad_length)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    mqttSockets: new Gauge({
+      name: 'cctv_mqtt_sockets',
+      help: 'Open sockets of the embedded broker, by state (pending: not logged in yet, authenticated)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    mqttSessionTakeovers: new Counter({
+      name: 'cctv_mqtt_session_takeovers_total',
+      help: 'Logins that replaced a connected client with the same client id, by identity kind (node, service, anonymous)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     nodes: new Gauge({
       name: 'cctv_nodes',
       help: 'Known nodes by state',

@@ -1,10 +1,12 @@
 /**
  * The security part of the master's environment: MQTT authentication, service accounts, the
- * TLS listener and the enrolment API. Throws a plain Error naming the key; `loadConfig` turns
- * it into a ConfigError.
+ * TLS listener, the broker's connection and packet limits, and the enrolment API. Throws a
+ * plain Error naming the key; `loadConfig` turns it into a ConfigError.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isValidId } from '@cctv/protocol';
+import { DEFAULT_MQTT_LIMITS, type MqttLimits } from '../mqtt/connection-gate.ts';
+import { MQTT_MAX_REMAINING_LENGTH } from '../mqtt/frame-guard.ts';
 import { parseSecretHash } from './secret-hash.ts';
 
 export interface SecurityConfig {
@@ -16,6 +18,8 @@ export interface SecurityConfig {
   mqttServiceAccounts: Map<string, string>;
   /** A second, TLS MQTT listener; null without one. */
   mqttTls: { port: number; certFile: string; keyFile: string } | null;
+  /** What the embedded broker allows before and after a login (both listeners). */
+  mqttLimits: MqttLimits;
   /** Serve `POST /api/nodes/:id/credentials` (unauthenticated until user accounts exist). */
   enrolApi: boolean;
 }
@@ -80,6 +84,32 @@ function tls(env: NodeJS.ProcessEnv): SecurityConfig['mqttTls'] {
   return { port, certFile, keyFile };
 }
 
+function int(env: NodeJS.ProcessEnv, key: string, min: number, max: number, dflt: number): number {
+  const raw = env[key]?.trim() ?? '';
+  if (raw === '') return dflt;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max)
+    throw new Error(`${key} must be an integer ${min}-${max}, got "${raw}"`);
+  return n;
+}
+
+function limits(env: NodeJS.ProcessEnv): MqttLimits {
+  const d = DEFAULT_MQTT_LIMITS;
+  return {
+    maxPacketBytes: int(env, 'MQTT_MAX_PACKET_BYTES', 1024, MQTT_MAX_REMAINING_LENGTH, d.maxPacketBytes),
+    maxConnections: int(env, 'MQTT_MAX_CONNECTIONS', 1, 1_000_000, d.maxConnections),
+    maxConnectionsPerAddress: int(
+      env,
+      'MQTT_MAX_CONNECTIONS_PER_ADDRESS',
+      1,
+      1_000_000,
+      d.maxConnectionsPerAddress,
+    ),
+    maxPendingPerAddress: int(env, 'MQTT_MAX_PENDING_PER_ADDRESS', 1, 1_000_000, d.maxPendingPerAddress),
+    connectTimeoutMs: int(env, 'MQTT_CONNECT_TIMEOUT_MS', 100, 120_000, d.connectTimeoutMs),
+  };
+}
+
 export function loadSecurityConfig(env: NodeJS.ProcessEnv): SecurityConfig {
   const rawTtl = env.MQTT_AUTH_CACHE_S?.trim() ?? '';
   const ttlS = rawTtl === '' ? 60 : Number(rawTtl);
@@ -90,6 +120,7 @@ export function loadSecurityConfig(env: NodeJS.ProcessEnv): SecurityConfig {
     mqttAuthCacheMs: ttlS * 1000,
     mqttServiceAccounts: serviceAccounts(env.MQTT_SERVICE_ACCOUNTS),
     mqttTls: tls(env),
+    mqttLimits: limits(env),
     enrolApi: oneOf(env, 'MASTER_ENROL_API', ['on', 'off'], 'off') === 'on',
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Turns the security config into the embedded broker's options: the authenticator (or none
- * with `MQTT_AUTH=off`), the TLS listener, and the refusal callbacks that feed the metrics.
+ * with `MQTT_AUTH=off`), the TLS listener, the connection and packet limits, and the callbacks
+ * that feed the metrics. `onTakeover` counts: a caller that adds its own (the security alerts)
+ * calls this one from it.
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -11,7 +13,17 @@ import type { EmbeddedBrokerOptions } from './broker.ts';
 
 export type BrokerSecurity = Pick<
   EmbeddedBrokerOptions,
-  'authenticator' | 'tls' | 'onPublishRefused' | 'onSubscribeRefused' | 'onAuthFailure'
+  | 'authenticator'
+  | 'tls'
+  | 'onPublishRefused'
+  | 'onSubscribeRefused'
+  | 'onAuthFailure'
+  | 'limits'
+  | 'onConnectionRefused'
+  | 'onConnectDeadline'
+  | 'onPacketRefused'
+  | 'onSocketCount'
+  | 'onTakeover'
 >;
 
 export async function brokerSecurity(
@@ -42,5 +54,14 @@ export async function brokerSecurity(
     onPublishRefused: (_clientId, _topic, reason) => metrics.mqttPublishRefused.inc({ reason }),
     onSubscribeRefused: (_clientId, _filter, reason) => metrics.mqttSubscribeRefused.inc({ reason }),
     onAuthFailure: (_clientId, reason) => metrics.mqttAuthFailures.inc({ reason }),
+    limits: config.mqttLimits,
+    onConnectionRefused: (reason) => metrics.mqttConnectionsRefused.inc({ reason }),
+    onConnectDeadline: (stage) => metrics.mqttConnectDeadlines.inc({ stage }),
+    onPacketRefused: (reason) => metrics.mqttPacketsRefused.inc({ reason }),
+    onSocketCount: (open, pending) => {
+      metrics.mqttSockets.set({ state: 'pending' }, pending);
+      metrics.mqttSockets.set({ state: 'authenticated' }, open - pending);
+    },
+    onTakeover: ({ identity }) => metrics.mqttSessionTakeovers.inc({ kind: identity?.kind ?? 'anonymous' }),
   };
 }

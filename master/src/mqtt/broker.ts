@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -10,7 +10,18 @@ import {
   unauthenticatedPublishRefusal,
 } from './acl.ts';
 import type { AuthFailureReason, MqttAuthenticator } from './authenticator.ts';
+import {
+  ConnectionGate,
+  type ConnectionRefusal,
+  DEFAULT_MQTT_LIMITS,
+  type DeadlineStage,
+  type MqttLimits,
+} from './connection-gate.ts';
+import type { FrameRefusal } from './frame-guard.ts';
 import type { MessageBus, MessageHandler } from './message-bus.ts';
+import { type SessionTakeover, SessionTracker } from './session-takeover.ts';
+
+export type { SessionTakeover } from './session-takeover.ts';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -30,6 +41,22 @@ export interface EmbeddedBrokerOptions {
   /** Called when a CONNECT is refused for its credentials. */
   onAuthFailure?: (clientId: string, reason: AuthFailureReason) => void;
   onClientCount?: (n: number) => void;
+  /** Connection, login-deadline and packet-size limits, on both listeners; defaults without. */
+  limits?: MqttLimits;
+  /** A socket closed at accept for a connection limit. */
+  onConnectionRefused?: (reason: ConnectionRefusal, address: string) => void;
+  /** A socket closed for not logging in within `limits.connectTimeoutMs`. */
+  onConnectDeadline?: (stage: DeadlineStage, address: string) => void;
+  /** A connection closed for a packet declared over the size limit (or a malformed length). */
+  onPacketRefused?: (reason: FrameRefusal, address: string) => void;
+  /** Open sockets and those not logged in yet, on every change. */
+  onSocketCount?: (open: number, pending: number) => void;
+  /**
+   * A client logged in with the client id of a connected one, which it replaces (MQTT requires
+   * it): two hosts with one node's credentials, or a reconnect before the old socket was seen
+   * dead. Already logged at warn.
+   */
+  onTakeover?: (takeover: SessionTakeover) => void;
 }
 
 const listen = (server: Server | TlsServer, port: number, host: string) =>
@@ -52,6 +79,8 @@ export class EmbeddedBroker implements MessageBus {
   private broker: Aedes | undefined;
   private server: Server | undefined;
   private tlsServer: TlsServer | undefined;
+  private gate: ConnectionGate | undefined;
+  private sessions: SessionTracker | undefined;
   private readonly opts: EmbeddedBrokerOptions;
   /** What each authenticated client is; set by `authenticate`, read by the ACL checks. */
   private readonly identities = new WeakMap<Client, MqttIdentity>();
@@ -88,8 +117,15 @@ export class EmbeddedBroker implements MessageBus {
     done: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void {
     const { authenticator, log } = this.opts;
-    if (!authenticator) {
+    this.gate?.connectReceived(client.conn);
+    const accept = (identity: MqttIdentity | null) => {
+      this.gate?.authenticated(client.conn);
+      const takeover = this.sessions?.loggedIn(client.id, client.conn, identity);
+      if (takeover) this.takenOver(takeover);
       done(null, true);
+    };
+    if (!authenticator) {
+      accept(null);
       return;
     }
     const refuse = (reason: AuthFailureReason, returnCode: number) => {
@@ -102,7 +138,7 @@ export class EmbeddedBroker implements MessageBus {
       (result) => {
         if (!result.ok) return refuse(result.reason, result.returnCode);
         this.identities.set(client, result.identity);
-        done(null, true);
+        accept(result.identity);
       },
       (err: Error) => {
         log.error({ err, clientId: client.id }, 'mqtt authentication failed');
@@ -111,9 +147,36 @@ export class EmbeddedBroker implements MessageBus {
     );
   }
 
+  private takenOver(takeover: SessionTakeover): void {
+    const { identity, ...where } = takeover;
+    this.opts.log.warn(
+      {
+        ...where,
+        ...(identity?.kind === 'node' ? { nodeId: identity.nodeId } : {}),
+        ...(identity?.kind === 'service' ? { account: identity.name } : {}),
+      },
+      'mqtt session takeover: a second connection with the same client id replaces the first',
+    );
+    this.opts.onTakeover?.(takeover);
+  }
+
   async start(): Promise<void> {
     const { log } = this.opts;
+    const limits = this.opts.limits ?? DEFAULT_MQTT_LIMITS;
+    const gate = new ConnectionGate({
+      limits,
+      log,
+      onRefused: this.opts.onConnectionRefused,
+      onDeadline: this.opts.onConnectDeadline,
+      onPacketRefused: this.opts.onPacketRefused,
+      onSockets: this.opts.onSocketCount,
+    });
+    this.gate = gate;
+    this.sessions = new SessionTracker(gate);
     const broker = await Aedes.createBroker({
+      // The gate's own deadline (from accept until the login) comes first; this is aedes' own
+      // (from accept until the CONNECT), kept as a second line.
+      connectTimeout: limits.connectTimeoutMs,
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client: Client | null, packet, done) => {
         // No client: the master's own in-process publish.
@@ -149,16 +212,23 @@ export class EmbeddedBroker implements MessageBus {
       log.debug({ clientId: c.id, err: err.message }, 'mqtt client error'),
     );
     this.broker = broker;
-    const server = createServer(broker.handle);
+    const server = createServer((socket) => {
+      if (gate.admit(socket) && gate.serve(socket)) broker.handle(socket);
+    });
     this.server = server;
     await listen(server, this.opts.port, this.opts.host);
     log.info(
-      { host: this.opts.host, port: this.port, auth: this.opts.authenticator ? 'required' : 'off' },
+      { host: this.opts.host, port: this.port, auth: this.opts.authenticator ? 'required' : 'off', limits },
       'embedded MQTT broker listening',
     );
     const tls = this.opts.tls;
     if (tls) {
-      const tlsServer = createTlsServer({ cert: tls.cert, key: tls.key }, broker.handle);
+      const tlsServer = createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => {
+        if (gate.serve(socket)) broker.handle(socket);
+      });
+      // Counted and timed from the raw socket, so a client that never finishes the handshake
+      // is held to the same limits and deadline as one that never sends CONNECT.
+      tlsServer.on('connection', (raw: Socket) => gate.admit(raw));
       tlsServer.on('tlsClientError', (err) => log.debug({ err: err.message }, 'mqtt TLS handshake failed'));
       this.tlsServer = tlsServer;
       await listen(tlsServer, tls.port, this.opts.host);
@@ -208,6 +278,8 @@ export class EmbeddedBroker implements MessageBus {
     this.tlsServer = undefined;
     this.broker = undefined;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    // aedes closes logged-in clients only; the servers wait for every socket.
+    this.gate?.destroyAll();
     for (const server of servers)
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
