@@ -143,6 +143,8 @@ function agentConfig(
     `spool: { dir: "${join(base, 'spool')}", quotaBytes: ${2 * 1024 ** 3}, minFreeBytes: 0 }`,
     `stateDir: "${join(base, 'state')}"`,
     `httpPort: ${port}`,
+    // Never the fixed default live port: another agent on this machine may hold it.
+    'live: { jsmpeg: { port: 0 } }',
     'cameras:',
     ...urls.map(
       (url, i) =>

@@ -110,6 +110,9 @@ export const AgentConfigSchema = Type.Object(
             maxWidth: Type.Integer({ minimum: 160, maximum: 1920, default: 640 }),
             fps: Type.Integer({ minimum: 1, maximum: 30, default: 15 }),
             ticketTtlS: Type.Integer({ minimum: 5, maximum: 600, default: 30 }),
+            /** Listen retries while the port cannot be opened: doubling from the first, capped. */
+            retryInitialMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000 }),
+            retryMaxMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 60_000 }),
           },
           { additionalProperties: false, default: {} },
         ),
@@ -166,6 +169,8 @@ export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
       problems.push('live.icePortMin, live.icePortMax: set both, the first below the second');
     if (config.recorder.backoffMaxMs < config.recorder.backoffInitialMs)
       problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
+    if (config.live.jsmpeg.retryMaxMs < config.live.jsmpeg.retryInitialMs)
+      problems.push('live.jsmpeg.retryMaxMs: must be at least live.jsmpeg.retryInitialMs');
   }
   if (problems.length > 0) {
     const unique = [...new Set(problems)];

@@ -231,11 +231,19 @@ async function main(): Promise<void> {
           maxViewersPerCamera: liveConfig.maxViewersPerCamera,
           ticketTtlMs: liveConfig.jsmpeg.ticketTtlS * 1000,
           lingerMs: 0,
+          backoff: { initialMs: liveConfig.jsmpeg.retryInitialMs, maxMs: liveConfig.jsmpeg.retryMaxMs },
           onViewers: (camera, n) => liveMetrics.viewers(camera, 'jsmpeg', n),
           onRefused: (reason) => liveMetrics.refused(reason),
+          onStatus: (status) => liveMetrics.available('jsmpeg', status.listening),
+          onListenFailed: () => liveMetrics.listenFailed('jsmpeg'),
         })
       : null;
-  const jsmpegPort = jsmpeg ? (await jsmpeg.start()).port : 0;
+  if (liveConfig.enabled) liveMetrics.available('webrtc', true);
+  if (jsmpeg) liveMetrics.listens('jsmpeg');
+  // Not awaited, and never rejecting: a live-view port that cannot be opened (in use, not
+  // allowed) must not keep the recorder from starting. The server retries in the background
+  // and reports itself unavailable meanwhile (log, metric, heartbeat).
+  void jsmpeg?.start();
   const live = liveConfig.enabled
     ? new LiveService({
         limits: {
@@ -258,7 +266,8 @@ async function main(): Promise<void> {
         },
         planFor,
         jsmpeg,
-        jsmpegPublicUrl: () => liveConfig.jsmpeg.publicUrl ?? publicWsUrl(jsmpegPort),
+        // The bound port, read when a ticket is given out: configured 0, it is known only then.
+        jsmpegPublicUrl: () => liveConfig.jsmpeg.publicUrl ?? publicWsUrl(jsmpeg?.port ?? 0),
         logger: log.child({ part: 'live' }),
         onSessions: (camera, n) => liveMetrics.viewers(camera, 'webrtc', n),
         onRefused: (reason) => liveMetrics.refused(reason),
@@ -298,7 +307,12 @@ async function main(): Promise<void> {
     outbox: { maxMessages: config.outbox.maxMessages, maxBytes: config.outbox.maxBytes },
     hello: () =>
       buildHello({ nodeId: config.nodeId, agentVersion: AGENT_VERSION, ffmpeg, cameras: cameraSet.infos() }),
-    heartbeat: heartbeatBuilder({ spoolDir, cameras: figures, host }),
+    heartbeat: heartbeatBuilder({
+      spoolDir,
+      cameras: figures,
+      host,
+      live: () => live?.status() ?? { jsmpeg: 'disabled', webrtc: 'disabled' },
+    }),
     onRejected: (reason) => metrics.commandRejected(reason),
     commands: {
       config: configCommand({

@@ -54,6 +54,8 @@ describe('changing cameras at run time', () => {
         `spool: { dir: "${join(dir, 'spool')}" }`,
         `stateDir: "${join(dir, 'state')}"`,
         'heartbeatIntervalS: 1',
+        // Never the fixed default live port: another agent or test may hold it.
+        'live: { jsmpeg: { port: 0 } }',
         'cameras:',
         ...cams.map((c) => `  - { id: ${c.id}, name: "${c.name}", url: "${c.url}" }`),
         '',

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type StatusMessage, topics, validators } from '@cctv/protocol';
+import { type HeartbeatMessage, type StatusMessage, topics, validators } from '@cctv/protocol';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { freePort, startService, tempDir, waitFor } from '../../test/support/index.ts';
@@ -45,6 +45,8 @@ describe('agent process (main.ts) end to end', () => {
         'heartbeatIntervalS: 1',
         'segmentSeconds: 2',
         `httpPort: ${metricsPort}`,
+        // Never the fixed default live port: another agent or test may hold it.
+        'live: { jsmpeg: { port: 0 } }',
       ].join('\n'),
     );
 
@@ -89,6 +91,8 @@ describe('agent process (main.ts) end to end', () => {
     await waitFor('a heartbeat with a recording camera', () =>
       of('heartbeat').some((h) => validators.heartbeat.check(h) && h.cameras[0]?.state === 'recording'),
     );
+    // Live view is up: the jsmpeg server listens on the port it was given (0: any free one).
+    assert.deepEqual((of('heartbeat').at(-1) as HeartbeatMessage).live, { jsmpeg: 'ok', webrtc: 'ok' });
     // A malformed command is refused, answered and counted; the agent carries on.
     await watcher.publishAsync(topics.cmd('e2e-node', 'config'), '{"reqId":"bad-1","args":', { qos: 1 });
     await watcher.publishAsync(topics.cmd('e2e-node', 'no-such'), '{"reqId":"bad-2"}', { qos: 1 });
@@ -100,6 +104,8 @@ describe('agent process (main.ts) end to end', () => {
     assert.match(metrics, /cctv_agent_commands_rejected_total\{reason="UNKNOWN_COMMAND"\} 1/);
     assert.match(metrics, /cctv_agent_segments_uploaded_total\{camera="e2e-node-sim"\} [1-9]/);
     assert.match(metrics, /cctv_agent_camera_state\{camera="e2e-node-sim",state="recording"\} 1/);
+    assert.match(metrics, /cctv_agent_live_available\{kind="jsmpeg"\} 1/);
+    assert.match(metrics, /cctv_agent_live_listen_failures_total\{kind="jsmpeg"\} 0/);
 
     const exit = new Promise<number | null>((r) => agent.child.once('exit', (code) => r(code)));
     await agent.kill('SIGTERM');

@@ -60,6 +60,10 @@ describe('config', () => {
     assert.equal(config.httpPort, undefined);
     assert.equal(config.cameras, undefined);
     assert.equal(config.gateway.token, undefined);
+    // Production keeps the fixed live port; a port that cannot be opened is retried 1 s … 60 s.
+    assert.equal(config.live.jsmpeg.port, 8091);
+    assert.equal(config.live.jsmpeg.retryInitialMs, 1000);
+    assert.equal(config.live.jsmpeg.retryMaxMs, 60_000);
   });
 
   it('refuses a bad node id with the key and the pattern', () => {
@@ -94,6 +98,12 @@ describe('config', () => {
     assert.match(
       problemsOf(() => parseConfig({ ...base, cameras: [cam, cam] })).join('\n'),
       /duplicate camera id "a"/,
+    );
+    assert.match(
+      problemsOf(() =>
+        parseConfig({ ...base, live: { jsmpeg: { retryInitialMs: 5000, retryMaxMs: 1000 } } }),
+      ).join('\n'),
+      /live\.jsmpeg\.retryMaxMs: must be at least live\.jsmpeg\.retryInitialMs/,
     );
   });
 

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { validators } from '@cctv/protocol';
+import { type LiveHeartbeat, validators } from '@cctv/protocol';
 import { HostSampler } from '../src/host/host-sampler.ts';
 import { type CameraFigures, heartbeatBuilder } from '../src/link/heartbeat.ts';
 
@@ -87,6 +87,7 @@ describe('heartbeat builder', () => {
     assert.equal(hb.mem.freeBytes, hb.host.memAvailableBytes);
     assert.equal(hb.cpu.load1, hb.host.load1);
     assert.equal(hb.disk.spoolUsedBytes, 5000);
+    assert.equal('live' in hb, false, 'no live source, no live field (as from an older agent)');
     assert.ok((hb.disk.spoolTotalBytes ?? 0) >= hb.disk.spoolFreeBytes);
 
     const [front, back, side] = hb.cameras;
@@ -122,5 +123,29 @@ describe('heartbeat builder', () => {
     assert.equal(later.seq, 1);
     assert.equal('cpuPercent' in (later.cameras[0] ?? {}), false);
     assert.ok(validators.heartbeat.check(JSON.parse(JSON.stringify(later))));
+  });
+
+  it('says whether live view is available, with the reason cut to what the master takes', async () => {
+    const spoolDir = await mkdtemp(join(tmpdir(), 'heartbeat-'));
+    dirs.push(spoolDir);
+    let live: LiveHeartbeat = {
+      jsmpeg: 'unavailable',
+      webrtc: 'ok',
+      reason: `jsmpeg: cannot listen on ${'x'.repeat(400)}`,
+    };
+    const next = heartbeatBuilder({ spoolDir, cameras: () => [], live: () => live });
+    const down = await next();
+    const checked = validators.heartbeat.validate(JSON.parse(JSON.stringify(down)));
+    assert.ok(checked.ok, checked.ok ? '' : checked.error);
+    assert.equal(down.live?.jsmpeg, 'unavailable');
+    assert.equal(down.live?.webrtc, 'ok');
+    assert.equal(down.live?.reason?.length, 300);
+
+    live = { jsmpeg: 'ok', webrtc: 'disabled' };
+    const up = await next();
+    assert.deepEqual(up.live, { jsmpeg: 'ok', webrtc: 'disabled' });
+    assert.ok(validators.heartbeat.check(JSON.parse(JSON.stringify(up))));
+    // The schema holds the agent to the three states.
+    assert.equal(validators.heartbeat.check({ ...up, live: { jsmpeg: 'busy', webrtc: 'ok' } }), false);
   });
 });

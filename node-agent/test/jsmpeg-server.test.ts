@@ -4,15 +4,26 @@
  */
 import assert from 'node:assert/strict';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CommandRequest } from '@cctv/protocol';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { launchChromium } from '../../test/support/browser.ts';
 import { onCleanup, processAlive, repoRoot, tempDir, waitFor } from '../../test/support/index.ts';
 import { parsePidStat } from '../src/host/proc-files.ts';
-import { JsmpegServer, type JsmpegServerOptions, type LiveInput } from '../src/live/jsmpeg-server.ts';
+import {
+  JsmpegServer,
+  type JsmpegServerOptions,
+  type JsmpegStatus,
+  type LiveInput,
+} from '../src/live/jsmpeg-server.ts';
+import type { LivePlan } from '../src/live/live-plan.ts';
+import { LiveService } from '../src/live/live-service.ts';
+import type { Sleep } from '../src/process/backoff.ts';
 
 const JSMPEG_UMD = `${repoRoot}node_modules/@cycjimmy/jsmpeg-player/dist/jsmpeg-player.umd.min.js`;
 
@@ -49,21 +60,26 @@ interface Harness {
   advance(ms: number): void;
 }
 
+/** What every server in these tests shares: loopback, a free port, the pattern inputs. */
+const baseOptions = (): JsmpegServerOptions => ({
+  host: '127.0.0.1',
+  port: 0,
+  logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+  inputFor: async (id) => inputs[id] ?? null,
+  bitrateKbps: 400,
+  maxWidth: 640,
+  fps: 15,
+  maxViewersPerCamera: 4,
+  ticketTtlMs: 30_000,
+  lingerMs: 0,
+});
+
 async function startServer(t: TestContext, overrides: Partial<JsmpegServerOptions> = {}): Promise<Harness> {
   let clock = Date.now();
   const refused: string[] = [];
   const viewerCounts: [string, number][] = [];
   const server = new JsmpegServer({
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-    inputFor: async (id) => inputs[id] ?? null,
-    bitrateKbps: 400,
-    maxWidth: 640,
-    fps: 15,
-    maxViewersPerCamera: 4,
-    ticketTtlMs: 30_000,
-    lingerMs: 0,
+    ...baseOptions(),
     now: () => clock,
     onRefused: (reason) => refused.push(reason),
     onViewers: (id, n) => viewerCounts.push([id, n]),
@@ -71,8 +87,9 @@ async function startServer(t: TestContext, overrides: Partial<JsmpegServerOption
   });
   onCleanup(() => server.stop());
   t.after(() => server.stop());
-  const { port } = await server.start();
-  return { server, port, refused, viewerCounts, advance: (ms) => (clock += ms) };
+  const status = await server.start();
+  assert.ok(status.listening, 'listening');
+  return { server, port: status.port, refused, viewerCounts, advance: (ms) => (clock += ms) };
 }
 
 interface Viewer {
@@ -406,5 +423,184 @@ child.on('exit', (code) => process.exit(code ?? 1));
     assert.ok(colours > 20, `the canvas shows the pattern (${colours} colours)`);
     assert.deepEqual(pageErrors, []);
     assert.equal(h.server.viewers('cam-1'), 1);
+  });
+});
+
+/** A listener holding a loopback port, as another program on the host would. */
+async function occupyPort(): Promise<{ port: number; free(): Promise<void> }> {
+  const blocker = createNetServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const { port } = blocker.address() as AddressInfo;
+  let freed: Promise<void> | null = null;
+  const free = () => {
+    freed ??= new Promise<void>((resolve) => blocker.close(() => resolve()));
+    return freed;
+  };
+  onCleanup(free);
+  return { port, free };
+}
+
+/** A sleep the test ends by hand: the delays asked for, and wake() to end the current one. */
+function manualSleep(): { sleep: Sleep; delays: number[]; wake(): void } {
+  const delays: number[] = [];
+  let pending: ((done: boolean) => void) | null = null;
+  return {
+    delays,
+    sleep: (ms, signal) =>
+      new Promise((resolve) => {
+        delays.push(ms);
+        pending = resolve;
+        signal?.addEventListener('abort', () => resolve(false), { once: true });
+      }),
+    wake: () => pending?.(true),
+  };
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+  reason?: string;
+}
+
+const WARN = 40;
+
+describe('jsmpeg live server whose port cannot be opened', { timeout: 60_000 }, () => {
+  it('stays down without failing, refuses tickets, retries with backoff, then serves on that port', async (t) => {
+    const taken = await occupyPort();
+    let clock = Date.now();
+    const logs: LogLine[] = [];
+    const statuses: JsmpegStatus[] = [];
+    const failures: string[] = [];
+    const retry = manualSleep();
+    const server = new JsmpegServer({
+      ...baseOptions(),
+      port: taken.port,
+      logger: pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
+      now: () => clock,
+      backoff: { initialMs: 1000, maxMs: 4000 },
+      sleep: retry.sleep,
+      onStatus: (status) => statuses.push(status),
+      onListenFailed: (code) => failures.push(code),
+    });
+    onCleanup(() => server.stop());
+    t.after(() => server.stop());
+    const live = new LiveService({
+      limits: {
+        maxViewersPerCamera: 4,
+        maxSessions: 4,
+        lingerMs: 0,
+        connectTimeoutMs: 5000,
+        transcode: true,
+        transcodeMaxWidth: 640,
+        stallAfterMs: 5000,
+      },
+      peer: { iceServers: [], useIpv6: false, gatherTimeoutMs: 0 },
+      // Only its existence matters to jsmpeg-open; the server has its own inputs.
+      planFor: (id) => (inputs[id] ? ({ label: id } as LivePlan) : null),
+      jsmpeg: server,
+      jsmpegPublicUrl: () => `ws://127.0.0.1:${server.port ?? 0}`,
+      logger: pino({ level: 'silent' }),
+    });
+    const jsmpegOpen = live.commands()['jsmpeg-open'];
+    assert.ok(jsmpegOpen);
+    const request = { reqId: 'r-1' } as CommandRequest;
+
+    // The first attempt fails; start() says so instead of throwing.
+    const inUse = `port ${taken.port} in use`;
+    assert.deepEqual(await server.start(), { listening: false, reason: inUse });
+    assert.equal(server.port, null);
+    assert.deepEqual(live.status(), { jsmpeg: 'unavailable', webrtc: 'ok', reason: `jsmpeg: ${inUse}` });
+    // No ticket for a server that is not listening: a clear, coded refusal instead.
+    await assert.rejects(server.open('cam-1'), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'LIVE_UNAVAILABLE');
+      assert.match(
+        err.message,
+        new RegExp(`jsmpeg live view is unavailable on this node \\(${inUse}; retrying\\)`),
+      );
+      return true;
+    });
+    await assert.rejects(Promise.resolve(jsmpegOpen({ camera: 'cam-1' }, request)), {
+      code: 'LIVE_UNAVAILABLE',
+    });
+
+    // Retries back off (doubling, capped) and are logged once, not once each.
+    for (let n = 1; n <= 4; n++) {
+      await waitFor(`wait ${n} asked for`, () => retry.delays.length === n, 5000, 5);
+      retry.wake();
+      await waitFor(`attempt ${n + 1} failed`, () => failures.length === n + 1, 5000, 5);
+    }
+    assert.deepEqual(retry.delays.slice(0, 4), [1000, 2000, 4000, 4000]);
+    assert.deepEqual(failures, Array(5).fill('EADDRINUSE'));
+    const warned = () => logs.filter((l) => l.level === WARN);
+    assert.equal(warned().length, 1, 'one warning for five failed attempts');
+    assert.equal(warned()[0]?.reason, inUse);
+    assert.match(warned()[0]?.msg ?? '', /cannot listen: live view unavailable, recording goes on/);
+    assert.deepEqual(statuses, [{ listening: false, reason: inUse }], 'one change reported');
+    // A minute on, a still failing attempt is worth a line again.
+    clock += 60_000;
+    await waitFor('wait 5 asked for', () => retry.delays.length === 5, 5000, 5);
+    retry.wake();
+    await waitFor('attempt 6 failed', () => failures.length === 6, 5000, 5);
+    assert.equal(warned().length, 2);
+    assert.match(warned()[1]?.msg ?? '', /still cannot listen/);
+
+    // The port is freed: the next attempt listens on it, and live view is back.
+    await taken.free();
+    await waitFor('wait 6 asked for', () => retry.delays.length === 6, 5000, 5);
+    retry.wake();
+    await waitFor('listening', () => server.status().listening, 5000, 5);
+    assert.equal(server.port, taken.port);
+    assert.deepEqual(statuses.at(-1), { listening: true, port: taken.port });
+    assert.deepEqual(live.status(), { jsmpeg: 'ok', webrtc: 'ok' });
+    assert.ok(logs.some((l) => l.msg === 'jsmpeg live server listening: live view available again'));
+    await sleep(50);
+    assert.equal(retry.delays.length, 6, 'no more retries once listening');
+    const opened = (await jsmpegOpen({ camera: 'cam-1' }, request)) as { url: string };
+    const url = new URL(opened.url);
+    assert.equal(url.port, String(taken.port));
+    const viewer = await connect(taken.port, url.pathname, url.searchParams.get('ticket') ?? '');
+    await waitFor('video after the recovery', () => viewer.received().length >= 5 * 188, 15_000, 20);
+    assertTransportStream(viewer.received());
+    viewer.ws.close();
+  });
+
+  it('names the reason, and stop() ends the retries without leaving a listener behind', async () => {
+    // An address this host does not have: refused at once, whatever the port.
+    const elsewhere = new JsmpegServer({
+      ...baseOptions(),
+      host: '192.0.2.1',
+      backoff: { initialMs: 5, maxMs: 5 },
+    });
+    onCleanup(() => elsewhere.stop());
+    assert.deepEqual(await elsewhere.start(), {
+      listening: false,
+      reason: 'address 192.0.2.1 is not on this host',
+    });
+    await elsewhere.stop();
+
+    // Real sleeps of a second: stop() must not wait for the next attempt.
+    const taken = await occupyPort();
+    const failures: string[] = [];
+    const server = new JsmpegServer({
+      ...baseOptions(),
+      port: taken.port,
+      onListenFailed: (code) => failures.push(code),
+    });
+    onCleanup(() => server.stop());
+    assert.equal((await server.start()).listening, false);
+    const stopping = Date.now();
+    await server.stop();
+    assert.ok(Date.now() - stopping < 800, `stop() took ${Date.now() - stopping} ms`);
+    await taken.free();
+    await sleep(1300);
+    assert.deepEqual(failures, ['EADDRINUSE'], 'no attempt after stop()');
+    const connected = await new Promise<boolean>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${taken.port}/live/jsmpeg/cam-1`);
+      ws.once('error', () => resolve(false));
+      ws.once('unexpected-response', () => resolve(true));
+      ws.once('open', () => resolve(true));
+    });
+    assert.equal(connected, false, 'nothing listens on the port');
+    await assert.rejects(server.open('cam-1'), { code: 'LIVE_UNAVAILABLE' });
   });
 });

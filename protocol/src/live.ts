@@ -58,6 +58,8 @@ export const LIVE_ERRORS = {
   unknownSession: 'UNKNOWN_SESSION',
   /** The camera's source cannot be sent live in this mode (e.g. not H.264 and transcoding off). */
   unsupported: 'LIVE_UNSUPPORTED',
+  /** The mode is off on the node for now (its port could not be opened): retried by the agent. */
+  unavailable: 'LIVE_UNAVAILABLE',
   /** The user may not see the camera. */
   forbidden: 'FORBIDDEN',
   nodeOffline: 'NODE_OFFLINE',

@@ -118,6 +118,28 @@ export const AgentFigures = Type.Object({
 });
 export type AgentFigures = Static<typeof AgentFigures>;
 
+/** One kind of live view on a node: serving, configured but not serving now (retried), or off. */
+export const LiveKindState = Type.Union([
+  Type.Literal('ok'),
+  Type.Literal('unavailable'),
+  Type.Literal('disabled'),
+]);
+export type LiveKindState = Static<typeof LiveKindState>;
+
+/**
+ * Live view on the node. Recording and uploads go on whatever it says: a live-view port the
+ * agent cannot open makes that kind `unavailable` (the agent keeps retrying), never the node.
+ */
+export const LiveHeartbeat = Type.Object({
+  /** The jsmpeg websocket server: `unavailable` while its port cannot be opened. */
+  jsmpeg: LiveKindState,
+  /** WebRTC sessions (each binds its own ICE ports when it starts). */
+  webrtc: LiveKindState,
+  /** Why a kind is unavailable, prefixed with the kind, e.g. `jsmpeg: port 8091 in use`. */
+  reason: Type.Optional(Text(300)),
+});
+export type LiveHeartbeat = Static<typeof LiveHeartbeat>;
+
 export const HeartbeatMessage = Type.Object({
   seq: Type.Integer({ minimum: 0 }),
   at: IsoTime,
@@ -137,6 +159,8 @@ export const HeartbeatMessage = Type.Object({
   // Optional so the master keeps accepting heartbeats from older agents.
   host: Type.Optional(HostFigures),
   agent: Type.Optional(AgentFigures),
+  /** Live view availability (optional: older agents do not send it). */
+  live: Type.Optional(LiveHeartbeat),
   cameras: Type.Array(CameraHeartbeat, { maxItems: 64 }),
 });
 export type HeartbeatMessage = Static<typeof HeartbeatMessage>;

@@ -182,6 +182,8 @@ before(
         node_agent_state_dir: join(base, 'var', 'lib', 'cctv-agent'),
         node_agent_log_dir: join(base, 'var', 'log', 'cctv-agent'),
         node_agent_service_name: `cctv-agent-${name}`,
+        // Never the fixed default live port (8091), even in a host's own network namespace.
+        node_agent_config_extra: { live: { jsmpeg: { port: 0 } } },
         node_agent_cameras: [
           {
             id: `${NODES[name]}-door`,

@@ -98,6 +98,8 @@ async function writeAgentConfig(o: AgentOptions): Promise<string> {
       `segmentSeconds: ${SEGMENT_S}`,
       'recorder: { stallTimeoutS: 6, backoffInitialMs: 250, backoffMaxMs: 1000 }',
       ...(o.httpPort ? [`httpPort: ${o.httpPort}`] : []),
+      // Never the fixed default live port: these agents run side by side.
+      'live: { jsmpeg: { port: 0 } }',
       'cameras:',
       `  - { id: ${o.cameraId}, name: Fault camera, url: "${h.camera.url}" }`,
       '',

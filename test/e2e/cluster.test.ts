@@ -108,6 +108,8 @@ describe('cluster end to end', () => {
         `  dir: ${join(dir, 'spool')}`,
         'heartbeatIntervalS: 1',
         `segmentSeconds: ${SEGMENT_S}`,
+        // Never the fixed default live port: another agent or test may hold it.
+        'live: { jsmpeg: { port: 0 } }',
         '',
       ].join('\n'),
     );

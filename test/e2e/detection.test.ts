@@ -63,6 +63,8 @@ function startAgent(nodeId: string, cameras: string[]): Promise<ServiceProcess> 
         `spool: { dir: "${join(h.dir, nodeId, 'spool')}", minFreeBytes: 0 }`,
         `stateDir: "${join(h.dir, nodeId, 'state')}"`,
         'heartbeatIntervalS: 1',
+        // Never the fixed default live port: these agents run side by side.
+        'live: { jsmpeg: { port: 0 } }',
         'cameras:',
         ...cameras.map((c) => `  - ${c}`),
         '',

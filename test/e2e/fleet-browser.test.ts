@@ -63,6 +63,8 @@ const agentConfig = {
   gateway: { url: `http://127.0.0.1:${gatewayPort}`, token: enrolment.uploadToken },
   spool: { dir: join(agentDir, 'spool') },
   httpPort: 0,
+  // Never the fixed default live port: another agent or test may hold it.
+  live: { jsmpeg: { port: 0 } },
 };
 await writeFile(configPath, JSON.stringify(agentConfig, null, 2)); // JSON is YAML
 const agent = startService('node-agent/src/main.ts', {}, ['--config', configPath]);

@@ -1,9 +1,9 @@
 /**
  * Builds heartbeats from real figures: host CPU/load/memory/uptime, the agent's CPU and memory
  * with its ffmpeg children, SoC temperature, spool disk, and per camera recording, backlog and
- * the camera's own ffmpeg CPU/memory.
+ * the camera's own ffmpeg CPU/memory, and whether live view is available.
  */
-import type { CameraHeartbeat, HeartbeatMessage } from '@cctv/protocol';
+import type { CameraHeartbeat, HeartbeatMessage, LiveHeartbeat } from '@cctv/protocol';
 import { type HostSample, HostSampler } from '../host/host-sampler.ts';
 import { subtreeFigures } from '../host/process-tree.ts';
 import type { RecorderStatus } from '../recorder/recorder.ts';
@@ -40,6 +40,8 @@ export interface HeartbeatSources {
   cameras: () => CameraFigures[];
   /** Shared with /metrics so both read the same CPU intervals; one is built when absent. */
   host?: HostSampler;
+  /** Live view availability; left out of the heartbeat when absent. */
+  live?: () => LiveHeartbeat;
   now?: () => Date;
   /** Process uptime in seconds. */
   uptimeS?: () => number;
@@ -56,6 +58,7 @@ export function heartbeatBuilder(sources: HeartbeatSources): () => Promise<Heart
     const uptimeS = tenth(sources.uptimeS?.() ?? process.uptime());
     const cpuPercent = tenth(s.total.cpuPercent);
     const rssBytes = whole(s.total.rssBytes);
+    const live = sources.live?.();
     return {
       seq: seq++,
       at: (sources.now?.() ?? new Date()).toISOString(),
@@ -86,6 +89,7 @@ export function heartbeatBuilder(sources: HeartbeatSources): () => Promise<Heart
         children: s.children.size,
         uptimeS,
       },
+      ...(live ? { live: { ...live, ...(live.reason ? { reason: live.reason.slice(0, 300) } : {}) } } : {}),
       cameras: sources.cameras().map((c) => cameraHeartbeat(c, s)),
     };
   };

@@ -6,13 +6,18 @@
  * We run our own `ws` server rather than node-rtsp-stream's VideoStream, which opens an
  * unauthenticated server per stream and prepends the old 8-byte `jsmp` header that current
  * JSMpeg clients (phoboslab 0.2+, @cycjimmy/jsmpeg-player) would take for TS data.
+ *
+ * A port that cannot be opened (in use, not allowed, unknown host) leaves the server
+ * unavailable, not the agent: it keeps retrying with backoff and says so through `status()`
+ * and its callbacks, while recording goes on.
  */
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isValidId } from '@cctv/protocol';
+import { isValidId, LIVE_ERRORS } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { type BackoffPolicy, backoffDelay, realSleep, type Sleep } from '../process/backoff.ts';
 import {
   answerRefusal,
   cameraOfPath,
@@ -49,9 +54,21 @@ export interface JsmpegServerOptions {
   ffmpegPath?: string;
   /** A viewer with more than this queued is closed (4008) instead of buffering without bound. */
   maxBufferedBytes?: number;
+  /** Delays between listen attempts while the port cannot be opened (default 1 s doubling to 60 s). */
+  backoff?: BackoffPolicy;
+  sleep?: Sleep;
+  /** Failed listen attempts after the first are logged at most this often (default 60 s). */
+  failureLogEveryMs?: number;
+  /** The outcome of the first listen attempt, then every change between listening and not. */
+  onStatus?: (status: JsmpegStatus) => void;
+  /** Every failed listen attempt, with its error code (EADDRINUSE, EACCES, ENOTFOUND, …). */
+  onListenFailed?: (code: string) => void;
 }
 
-export type LiveErrorCode = 'LIVE_LIMIT' | 'UNKNOWN_CAMERA';
+/** Listening on `port`, or not (yet, or any more) with the reason, e.g. "port 8091 in use". */
+export type JsmpegStatus = { listening: true; port: number } | { listening: false; reason: string };
+
+export type LiveErrorCode = 'LIVE_LIMIT' | 'UNKNOWN_CAMERA' | 'LIVE_UNSUPPORTED' | 'LIVE_UNAVAILABLE';
 
 export class LiveError extends Error {
   constructor(
@@ -72,6 +89,7 @@ export const CloseCode = {
 } as const;
 
 const TS_PACKET = 188;
+const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 60_000 };
 
 /** One camera's viewers and its muxer. */
 interface CameraLive {
@@ -96,6 +114,15 @@ export class JsmpegServer {
   private readonly log: Logger;
   private closing = false;
   private stopped: Promise<void> | null = null;
+  private current: JsmpegStatus = { listening: false, reason: 'starting' };
+  private started = false;
+  /** The listen attempt in flight: stop() waits for it, so no listener outlives the server. */
+  private attempt: Promise<boolean> | null = null;
+  private retrying: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+  private failures = 0;
+  private unavailableSince = 0;
+  private failureLoggedAt = 0;
 
   constructor(private readonly opts: JsmpegServerOptions) {
     this.log = opts.logger.child({ part: 'jsmpeg' });
@@ -106,19 +133,32 @@ export class JsmpegServer {
       res.writeHead(status, { 'content-type': 'text/plain' }).end(`${STATUS_CODES[status]}\n`);
     });
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    // Listen failures are the attempt's to handle; without a listener, a later error (an
+    // accept failing at the file limit) would take the whole agent down.
+    this.http.on('error', (err) => {
+      if (this.http.listening) this.log.warn({ err }, 'jsmpeg live server error');
+    });
   }
 
-  async start(): Promise<{ port: number }> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(this.opts.port, this.opts.host, () => {
-        this.http.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = this.http.address() as AddressInfo;
-    this.log.info({ host: this.opts.host, port }, 'jsmpeg live server listening');
-    return { port };
+  /**
+   * Listens; resolves with the first attempt's outcome and never rejects for a listen failure.
+   * While the port cannot be opened it retries in the background, with backoff, until it
+   * listens or stop() is called.
+   */
+  async start(): Promise<JsmpegStatus> {
+    if (this.started) return this.status();
+    this.started = true;
+    if (!(await this.tryListen())) this.retrying = this.retry();
+    return this.status();
+  }
+
+  status(): JsmpegStatus {
+    return this.current;
+  }
+
+  /** The bound port (the real one when configured as 0); null while not listening. */
+  get port(): number | null {
+    return this.current.listening ? this.current.port : null;
   }
 
   /** Closes every viewer and the listener, kills every ffmpeg; resolves when they have exited. */
@@ -127,8 +167,91 @@ export class JsmpegServer {
     return this.stopped;
   }
 
+  private async retry(): Promise<void> {
+    const sleep = this.opts.sleep ?? realSleep;
+    const policy = this.opts.backoff ?? DEFAULT_BACKOFF;
+    for (let n = 0; !this.closing; n++) {
+      if (!(await sleep(backoffDelay(policy, n), this.abort.signal))) return;
+      if (this.closing || (await this.tryListen())) return;
+    }
+  }
+
+  /** One listen attempt; true once listening. */
+  private tryListen(): Promise<boolean> {
+    const attempt = new Promise<boolean>((resolve) => {
+      const failed = (err: NodeJS.ErrnoException) => {
+        this.listenFailed(err);
+        resolve(false);
+      };
+      this.http.once('error', failed);
+      this.http.listen(this.opts.port, this.opts.host, () => {
+        this.http.off('error', failed);
+        this.listening();
+        resolve(true);
+      });
+    });
+    this.attempt = attempt;
+    void attempt.finally(() => {
+      if (this.attempt === attempt) this.attempt = null;
+    });
+    return attempt;
+  }
+
+  private listening(): void {
+    const { port } = this.http.address() as AddressInfo;
+    const where = { host: this.opts.host, port };
+    if (this.failures === 0) this.log.info(where, 'jsmpeg live server listening');
+    else
+      this.log.info(
+        { ...where, failedAttempts: this.failures, unavailableMs: this.now() - this.unavailableSince },
+        'jsmpeg live server listening: live view available again',
+      );
+    this.failures = 0;
+    this.setStatus({ listening: true, port });
+  }
+
+  private listenFailed(err: NodeJS.ErrnoException): void {
+    const code = err.code ?? 'UNKNOWN';
+    const reason = listenProblem(err, this.opts.host, this.opts.port);
+    const now = this.now();
+    this.failures++;
+    this.opts.onListenFailed?.(code);
+    const fields = {
+      host: this.opts.host,
+      port: this.opts.port,
+      code,
+      reason,
+      failedAttempts: this.failures,
+    };
+    // The first failure is news; the retries after it are not, so they are logged at most
+    // once per interval, however short the backoff.
+    if (this.failures === 1) {
+      this.unavailableSince = now;
+      this.failureLoggedAt = now;
+      this.log.warn(fields, 'jsmpeg live server cannot listen: live view unavailable, recording goes on');
+    } else if (now - this.failureLoggedAt >= (this.opts.failureLogEveryMs ?? 60_000)) {
+      this.failureLoggedAt = now;
+      this.log.warn(fields, 'jsmpeg live server still cannot listen: live view unavailable');
+    } else this.log.debug(fields, 'jsmpeg live server listen retry failed');
+    if (this.failures === 1 || this.current.listening || this.current.reason !== reason)
+      this.setStatus({ listening: false, reason });
+  }
+
+  private setStatus(status: JsmpegStatus): void {
+    this.current = status;
+    this.opts.onStatus?.(status);
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
   private async shutDown(): Promise<void> {
     this.closing = true;
+    this.abort.abort();
+    // An attempt in flight may still bind the port: let it settle, then close what it opened.
+    await this.attempt;
+    await this.retrying;
     this.tickets.clear();
     for (const live of [...this.cameras.values()])
       this.endLive(live, CloseCode.serverStopping, 'server stopping');
@@ -141,9 +264,19 @@ export class JsmpegServer {
     for (const ws of this.wss.clients) ws.terminate();
     this.http.closeAllConnections();
     await Promise.all([closed, ...this.stopping]);
+    this.current = { listening: false, reason: 'stopped' };
   }
 
   async open(cameraId: string): Promise<{ path: string; ticket: string; expiresAt: string }> {
+    // No ticket for a server nobody can reach: the viewer would only find a closed port.
+    const { current } = this;
+    if (!current.listening || this.closing) {
+      const why = this.closing || current.listening ? 'stopping' : current.reason;
+      throw new LiveError(
+        LIVE_ERRORS.unavailable,
+        `jsmpeg live view is unavailable on this node (${why}${this.failures > 0 ? '; retrying' : ''})`,
+      );
+    }
     if (!isValidId(cameraId) || (await this.opts.inputFor(cameraId)) === null)
       throw new LiveError('UNKNOWN_CAMERA', `camera ${cameraId} is unknown`);
     // Counted after the await, so two concurrent opens cannot both take the last place.
@@ -319,6 +452,23 @@ export class JsmpegServer {
       this.stopping.add(stopped);
       void stopped.finally(() => this.stopping.delete(stopped));
     }
+  }
+}
+
+/** Why a listen failed, in words an operator acts on. */
+function listenProblem(err: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `port ${port} in use`;
+    case 'EACCES':
+      return `no permission to listen on port ${port}`;
+    case 'EADDRNOTAVAIL':
+      return `address ${host} is not on this host`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host ${host} not found`;
+    default:
+      return `cannot listen on ${host}:${port}: ${err.message}`;
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type JsmpegOpenResult,
   LIVE_COMMANDS,
   LIVE_ERRORS,
+  type LiveHeartbeat,
   type Validator,
   validators,
   type WebrtcOfferResult,
@@ -80,6 +81,17 @@ export class LiveService {
       [LIVE_COMMANDS.close]: counted((args) => this.close(args)),
       [LIVE_COMMANDS.jsmpeg]: counted((args) => this.openJsmpeg(args)),
     };
+  }
+
+  /**
+   * For the heartbeat. WebRTC opens nothing at start (each session binds its own ICE ports, and
+   * a session that cannot is refused on its own), so it is ok whenever live view is on.
+   */
+  status(): LiveHeartbeat {
+    const jsmpeg = this.opts.jsmpeg?.status();
+    if (!jsmpeg) return { jsmpeg: 'disabled', webrtc: 'ok' };
+    if (jsmpeg.listening) return { jsmpeg: 'ok', webrtc: 'ok' };
+    return { jsmpeg: 'unavailable', webrtc: 'ok', reason: `jsmpeg: ${jsmpeg.reason}` };
   }
 
   sessionCount(cameraId?: string): number {

@@ -1,9 +1,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-/** Live view figures: viewers per camera and kind, and refusals by reason. */
+export type LiveKind = 'webrtc' | 'jsmpeg';
+
+/** Live view figures: viewers per camera and kind, refusals by reason, and availability. */
 export class LiveMetrics {
   private readonly viewersGauge: Gauge<'camera' | 'kind'>;
   private readonly refusedCounter: Counter<'reason'>;
+  private readonly availableGauge: Gauge<'kind'>;
+  private readonly listenFailures: Counter<'kind'>;
 
   constructor(registry: Registry) {
     this.viewersGauge = new Gauge({
@@ -18,9 +22,35 @@ export class LiveMetrics {
       labelNames: ['reason'],
       registers: [registry],
     });
+    this.availableGauge = new Gauge({
+      name: 'cctv_agent_live_available',
+      help: 'Live view kind serving (1) or configured but unavailable (0), e.g. its port in use; absent when off',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.listenFailures = new Counter({
+      name: 'cctv_agent_live_listen_failures_total',
+      help: 'Failed attempts to open a live view listening port (retried with backoff)',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
   }
 
-  viewers(camera: string, kind: 'webrtc' | 'jsmpeg', n: number): void {
+  /** A kind with a port of its own to listen on: unavailable until it does, failures from 0. */
+  listens(kind: LiveKind): void {
+    this.available(kind, false);
+    this.listenFailures.inc({ kind }, 0);
+  }
+
+  available(kind: LiveKind, up: boolean): void {
+    this.availableGauge.set({ kind }, up ? 1 : 0);
+  }
+
+  listenFailed(kind: LiveKind): void {
+    this.listenFailures.inc({ kind });
+  }
+
+  viewers(camera: string, kind: LiveKind, n: number): void {
     this.viewersGauge.set({ camera, kind }, n);
   }
 
