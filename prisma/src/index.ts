@@ -1,7 +1,9 @@
-export type { Camera, Event, Node, Segment } from '../generated/client.ts';
+export type { Camera, Event, Node, SecurityAlert, Segment } from '../generated/client.ts';
 export { Prisma } from '../generated/client.ts';
 export type { PrismaClient } from './client.ts';
 export { createPrismaClient } from './client.ts';
 export type { RunningPostgres } from './embedded-postgres.ts';
 export { embeddedDatabaseUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
 export { applyMigrations, diffSchemas } from './migrations.ts';
+export type { SecurityAlertInput, SecurityAlertRecorderOptions } from './security-alerts.ts';
+export { SecurityAlertRecorder } from './security-alerts.ts';

@@ -30,7 +30,8 @@ export type CameraAccess = Static<typeof CameraAccess>;
 /** `POST /api/auth/login`. Lengths are only bounded here: the policy applies when setting one. */
 export const LoginRequest = Type.Object(
   {
-    username: Type.String({ minLength: 1, maxLength: 64 }),
+    // No control characters (a NUL cannot be stored or looked up): refused as a bad request.
+    username: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
     password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
   },
   { additionalProperties: false },
@@ -87,6 +88,7 @@ export const AUDIT_ACTIONS = [
   'login_failed',
   'logout',
   'password_change',
+  'password_change_failed',
   'user_create',
   'user_update',
   'live_view',
@@ -95,6 +97,8 @@ export const AUDIT_ACTIONS = [
   'export_download',
   'node_command',
   'node_enrol',
+  'camera_move',
+  'security_alert_ack',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -128,19 +132,39 @@ export interface AuditPage {
   nextCursor: string | null;
 }
 
-/** `POST /api/cameras/:id/playback`: a recorded range to play, at most 24 h. */
-export const PlaybackRequest = Type.Object({ from: IsoTime, to: IsoTime }, { additionalProperties: false });
+/**
+ * `POST /api/cameras/:id/playback`: a recorded range to play, at most 24 h. `renewal`: the
+ * player already plays this range and asks for a fresh grant before its grant expires (audited
+ * as such).
+ */
+export const PlaybackRequest = Type.Object(
+  { from: IsoTime, to: IsoTime, renewal: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
 export type PlaybackRequest = Static<typeof PlaybackRequest>;
 
+/**
+ * The answer to a playback request. Its URLs carry a grant (see `grants.ts`): they work for
+ * anyone holding them until `expiresAt`, for this camera and range only.
+ */
 export interface PlaybackGrant {
   cameraId: string;
   from: string;
   to: string;
+  /** When the URLs stop working; a player asks again (`renewal`) before then. */
+  expiresAt: string;
   /** The storage gateway's VOD playlist for the range, as recorded (H.265). */
   playlistUrl: string;
   /** The same range as the gateway's H.264 rendition, for browsers without H.265 decoding. */
   h264PlaylistUrl: string;
 }
+
+/** `POST /api/cameras/:id/live` (body optional): `renewal` as for playback. */
+export const LiveViewRequest = Type.Object(
+  { renewal: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type LiveViewRequest = Static<typeof LiveViewRequest>;
 
 /** `POST /api/cameras/:id/live`: the audited start of a live view. */
 export interface LiveViewGrant {
@@ -149,6 +173,8 @@ export interface LiveViewGrant {
   /** Identifies this view in the audit log and in live signalling. */
   viewId: string;
   at: string;
+  /** When the HLS URLs' grant expires; the player asks again (`renewal`) before then. */
+  expiresAt: string;
   /** The storage gateway's live HLS playlist of the camera, as recorded. */
   hlsUrl: string;
   /** The same through the gateway's H.264 rendition, for browsers without H.265 decoding. */

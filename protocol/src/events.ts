@@ -76,11 +76,14 @@ export type EventType = Static<typeof EventType>;
 export const EventPhase = Type.Union([Type.Literal('start'), Type.Literal('update'), Type.Literal('end')]);
 export type EventPhase = Static<typeof EventPhase>;
 
+/** A snapshot's path on the gateway: `/v1/snapshots/<camera>/<name>.jpg`, never a free URL. */
+const SNAPSHOT_PATH_PATTERN = '^/v1/snapshots/[a-z0-9][a-z0-9-]{0,62}/[A-Za-z0-9][A-Za-z0-9_-]{0,123}\\.jpg$';
+
 /** Where the gateway serves an event's best frame; paths are relative to the gateway URL. */
 export const SnapshotRef = Type.Object(
   {
-    image: Type.String({ maxLength: 300 }),
-    thumbnail: Type.String({ maxLength: 300 }),
+    image: Type.String({ maxLength: 300, pattern: SNAPSHOT_PATH_PATTERN }),
+    thumbnail: Type.String({ maxLength: 300, pattern: SNAPSHOT_PATH_PATTERN }),
     /** Wall-clock time of the frame, on the same clock as the recorded segments. */
     at: IsoTime,
     width: Type.Integer({ minimum: 1, maximum: 16384 }),
@@ -135,3 +138,38 @@ export function isSnapshotName(name: string): boolean {
 
 export const snapshotPath = (cameraId: string, name: string) =>
   `/v1/snapshots/${encodeURIComponent(cameraId)}/${encodeURIComponent(name)}`;
+
+/** An event's snapshot names: `<event id>-<n>.jpg` and its thumbnail `<event id>-<n>-thumb.jpg`. */
+export const eventSnapshotNames = (eventId: string, n: number) => ({
+  image: `${eventId}-${n}.jpg`,
+  thumbnail: `${eventId}-${n}-thumb.jpg`,
+});
+
+const eventSnapshotRe =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-(\d{1,9})(-thumb)?\.jpg$/;
+
+/** The event a snapshot name belongs to (lower case), or null for any other name. */
+export function snapshotEventId(name: string): string | null {
+  return eventSnapshotRe.exec(name.toLowerCase())?.[1] ?? null;
+}
+
+/**
+ * Why an event message's snapshot reference is not one the master may store, or null: both
+ * paths must name this event's own snapshots of this camera (`eventSnapshotNames`), so a node
+ * can neither point dashboards elsewhere nor at another camera's or event's pictures.
+ */
+export function snapshotRefProblem(msg: Pick<EventMessage, 'id' | 'cameraId' | 'snapshot'>): string | null {
+  const ref = msg.snapshot;
+  if (!ref) return null;
+  const prefix = `/v1/snapshots/${msg.cameraId}/`;
+  const id = msg.id.toLowerCase();
+  const image = ref.image.startsWith(prefix) ? ref.image.slice(prefix.length) : null;
+  const thumb = ref.thumbnail.startsWith(prefix) ? ref.thumbnail.slice(prefix.length) : null;
+  if (image === null || thumb === null) return `snapshot paths must be under ${prefix}`;
+  const n = /-(\d{1,9})\.jpg$/.exec(image)?.[1];
+  if (snapshotEventId(image) !== id || image.endsWith('-thumb.jpg') || n === undefined)
+    return `snapshot image must be named ${id}-<n>.jpg`;
+  if (thumb.toLowerCase() !== eventSnapshotNames(id, Number(n)).thumbnail)
+    return `snapshot thumbnail must be named ${id}-${n}-thumb.jpg`;
+  return null;
+}

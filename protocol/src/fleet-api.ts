@@ -1,4 +1,5 @@
 import type { EventBox, EventType } from './events.ts';
+import type { SecurityAlertView } from './security.ts';
 
 /** Shapes the master serves to dashboards (`/api/nodes`, `/api/cameras`, websocket `/ws`). */
 export interface CameraView {
@@ -44,9 +45,14 @@ export interface NodeStateChangeView {
 export type FleetSocketMessage =
   | { type: 'snapshot'; nodes: NodeView[] }
   | { type: 'node'; node: NodeView }
-  | FleetSocketEventMessage;
+  | FleetSocketEventMessage
+  /** To admins only: a security alert raised or repeated (same id, higher count). */
+  | { type: 'security'; alert: SecurityAlertView };
 
-/** A snapshot of an event's best frame, with absolute URLs on the storage gateway. */
+/**
+ * A snapshot of an event's best frame, with absolute URLs on the storage gateway; they carry a
+ * grant for the user they were made for and work for a few minutes.
+ */
 export interface EventSnapshotView {
   imageUrl: string;
   thumbnailUrl: string;

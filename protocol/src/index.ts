@@ -3,15 +3,18 @@ export * from './commands.ts';
 export * from './event-query.ts';
 export * from './events.ts';
 export type * from './fleet-api.ts';
+export * from './grants.ts';
 export * from './ids.ts';
 export * from './live.ts';
 export * from './messages.ts';
+export * from './security.ts';
 export * from './segments.ts';
 export * from './topics.ts';
 export * from './validate.ts';
 
 import { CameraSpec, CommandReply, CommandRequest, ConfigCommandArgs, PingResult } from './commands.ts';
 import { DetectSpec, EventMessage } from './events.ts';
+import { GrantClaims } from './grants.ts';
 import {
   JsmpegOpenArgs,
   JsmpegOpenResult,
@@ -22,6 +25,7 @@ import {
   WebrtcOfferResult,
 } from './live.ts';
 import { HeartbeatMessage, HelloMessage, StatusMessage } from './messages.ts';
+import { CameraMovedArgs } from './security.ts';
 import { compile } from './validate.ts';
 
 /** Compiled validators shared by the agent (before publishing) and the master (on receipt). */
@@ -43,4 +47,6 @@ export const validators = {
   jsmpegOpenArgs: compile(JsmpegOpenArgs),
   jsmpegOpenResult: compile(JsmpegOpenResult),
   liveClientMessage: compile(LiveClientMessage),
+  grantClaims: compile(GrantClaims),
+  cameraMovedArgs: compile(CameraMovedArgs),
 };
