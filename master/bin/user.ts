@@ -14,9 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { type CameraAccess, isValidId, ROLES, type Role } from '@cctv/protocol';
-import { UserAccounts } from '../src/auth/accounts.ts';
+import { accountGuards, UserAccounts } from '../src/auth/accounts.ts';
 import { AuditLog } from '../src/auth/audit-log.ts';
-import { LoginLimiter } from '../src/auth/login-limiter.ts';
 import { PasswordPolicyError } from '../src/auth/password.ts';
 import { loadSessionKey, SessionTokens } from '../src/auth/session-tokens.ts';
 import { UserError, UserRepository } from '../src/auth/user-repository.ts';
@@ -82,10 +81,11 @@ async function newPassword(): Promise<{ password: string; generated: boolean }> 
 
 const { db, log } = await openCliDatabase('user');
 const users = new UserRepository(db.prisma);
+const sessionKey = await loadSessionKey(db.prisma, null);
 const accounts = new UserAccounts(
   users,
-  new SessionTokens(await loadSessionKey(db.prisma, null), 3600),
-  new LoginLimiter(),
+  new SessionTokens(sessionKey, 3600),
+  accountGuards(sessionKey),
   new AuditLog(db.prisma),
   log,
 );

@@ -22,7 +22,13 @@ export interface MasterConfig {
   databaseUrl: string | null;
   dataDir: string;
   embeddedPgPort: number;
-  corsOrigins: string[] | true;
+  /**
+   * Origins whose pages may call the API cross-origin, change things and open the websockets:
+   * `MASTER_CORS_ORIGINS`, else `DASHBOARD_PUBLIC_URL`, else the local dashboard. Never "any".
+   */
+  allowedOrigins: string[];
+  /** How long a footage grant works (`MASTER_GRANT_TTL_S`). */
+  grantTtlS: number;
   /**
    * Addresses (or CIDRs) of reverse proxies, the dashboard server among them, whose
    * X-Forwarded-For is believed: the login rate limit and the audit log see the real client.
@@ -136,6 +142,38 @@ function trustProxy(env: NodeJS.ProcessEnv): string[] {
   return list;
 }
 
+const LOCAL_DASHBOARD = ['http://127.0.0.1:3000', 'http://localhost:3000'];
+
+/** `scheme://host[:port]` entries of a comma-separated list, each checked. */
+export function originList(raw: string, key: string): string[] {
+  const list = raw
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o !== '');
+  for (const o of list) {
+    if (o === '*' || o === 'null')
+      throw new ConfigError(`${key} must list the dashboard's origins; "${o}" would let any web page in`);
+    let url: URL;
+    try {
+      url = new URL(o);
+    } catch {
+      throw new ConfigError(`${key}: "${o}" is not an origin such as https://cctv.example.org`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== o)
+      throw new ConfigError(`${key}: "${o}" is not an origin such as https://cctv.example.org (no path)`);
+  }
+  return list;
+}
+
+/** Allowed browser origins: an explicit list, else the dashboard's public URL(s), else the local one. */
+export function allowedOrigins(env: NodeJS.ProcessEnv, key: string): string[] {
+  const own = env[key]?.trim();
+  if (own) return originList(own, key);
+  const dashboard = env.DASHBOARD_PUBLIC_URL?.trim();
+  if (dashboard) return originList(dashboard, 'DASHBOARD_PUBLIC_URL');
+  return LOCAL_DASHBOARD;
+}
+
 function security(env: NodeJS.ProcessEnv): SecurityConfig {
   try {
     return loadSecurityConfig(env);
@@ -178,7 +216,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!levels.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')}`);
-  const origins = env.MASTER_CORS_ORIGINS?.trim();
   const gatewayPublicUrl = httpUrl(env, 'GATEWAY_PUBLIC_URL', 'http://127.0.0.1:8090');
   return {
     httpHost: env.MASTER_HTTP_HOST ?? '0.0.0.0',
@@ -189,7 +226,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
     databaseUrl,
     dataDir: resolve(env.MASTER_DATA_DIR ?? './data/master'),
     embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329),
-    corsOrigins: origins && origins !== '*' ? origins.split(',').map((o) => o.trim()) : true,
+    allowedOrigins: allowedOrigins(env, 'MASTER_CORS_ORIGINS'),
+    grantTtlS: int(env, 'MASTER_GRANT_TTL_S', 600, 5, 3600),
     trustProxy: trustProxy(env),
     heartbeatFlushMs: flushMs(env),
     staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600) * 1000,

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
+import { SecurityAlertRecorder } from '@cctv/db';
 import type { Logger } from 'pino';
-import { UserAccounts } from './auth/accounts.ts';
+import { accountGuards, UserAccounts } from './auth/accounts.ts';
 import { AuditLog } from './auth/audit-log.ts';
-import { LoginLimiter } from './auth/login-limiter.ts';
 import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts';
 import { loadSessionKey, SessionTokens } from './auth/session-tokens.ts';
 import { UserRepository } from './auth/user-repository.ts';
@@ -11,7 +11,7 @@ import type { MasterConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { EventIngest } from './events/event-ingest.ts';
 import { EventRepository } from './events/event-repository.ts';
-import { toEventView } from './events/event-view.ts';
+import { EventViewer } from './events/event-view.ts';
 import { TimelineReader } from './events/timeline.ts';
 import { ExportJobs } from './exports/export-jobs.ts';
 import { ExportRepository } from './exports/export-repository.ts';
@@ -19,6 +19,8 @@ import { attachFleetIngest } from './fleet/ingest.ts';
 import { NodeCommands } from './fleet/node-commands.ts';
 import { NodeRepository } from './fleet/node-repository.ts';
 import { FleetRegistry } from './fleet/registry.ts';
+import { GrantIssuer, SnapshotGrants } from './grants/grant-issuer.ts';
+import { loadGrantKey } from './grants/grant-keys.ts';
 import { FleetSocketHub } from './http/fleet-socket.ts';
 import { buildHttpServer } from './http/server.ts';
 import { LiveSignalling } from './live/live-signalling.ts';
@@ -27,6 +29,7 @@ import { EmbeddedBroker } from './mqtt/broker.ts';
 import { brokerSecurity } from './mqtt/broker-security.ts';
 import { ExternalBus } from './mqtt/external-bus.ts';
 import type { MessageBus } from './mqtt/message-bus.ts';
+import { SecurityAlertFeed, SecurityAlertLog } from './security/security-alert-log.ts';
 
 export interface RunningMaster {
   httpPort: number;
@@ -70,27 +73,49 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     }
   };
 
-  // users: accounts, sessions (signed tokens), login rate limit, audit log; the first admin
+  // users: accounts, sessions (signed tokens, revocable rows), sign-in throttle, audit log; the first admin
   const audit = new AuditLog(db.prisma, (action) => metrics.auditEntries.inc({ action }));
+  const sessionKey = await loadSessionKey(db.prisma, config.users.sessionKey);
   const accounts = new UserAccounts(
     new UserRepository(db.prisma),
-    new SessionTokens(await loadSessionKey(db.prisma, config.users.sessionKey), config.users.sessionTtlS),
-    new LoginLimiter(),
+    new SessionTokens(sessionKey, config.users.sessionTtlS),
+    accountGuards(sessionKey),
     audit,
     log.child({ part: 'users' }),
     (result) => metrics.logins.inc({ result }),
   );
   const firstAdmin = await accounts.ensureFirstAdmin(config.users.firstAdminPassword);
 
-  // dashboard websocket hub: snapshot on connect, then node changes
+  // grants: the key that signs footage grants (the gateway holds only its public half)
+  const grants = new GrantIssuer(await loadGrantKey(db.prisma), config.grantTtlS);
+  const eventViewer = new EventViewer(config.gatewayPublicUrl, new SnapshotGrants(grants));
+
+  // security alerts: refused ownership claims, foreign events, session takeovers (and the
+  // gateway's foreign uploads, in the same table)
+  const securityLog = log.child({ part: 'security' });
+  const alerts = new SecurityAlertRecorder(db.prisma, {
+    onError: (err) => securityLog.error({ err }, 'security alert not written'),
+  });
+
+  // dashboard websocket hub: snapshot on connect, then node changes, events, security alerts
   // API reads (and websocket snapshots) on their own pool, never behind ingest writes
   const fleetReads = new NodeRepository(db.reads);
   const hub = new FleetSocketHub(
     () => fleetReads.list(),
     log.child({ part: 'ws' }),
     (n) => metrics.wsClients.set(n),
+    (row, user) => eventViewer.view(row, user),
   );
   accounts.onSessionsEnded = (userId) => hub.closeUser(userId, 'session ended');
+  accounts.onSessionEnded = (sessionId) => hub.closeSession(sessionId, 'signed out');
+  const alertLog = new SecurityAlertLog(db.reads);
+  const alertFeed = new SecurityAlertFeed({
+    log: alertLog,
+    wanted: () => hub.adminConnected,
+    push: (alert) => hub.securityAlert(alert),
+    logger: securityLog,
+  });
+  alertFeed.start();
   // fleet registry: node and camera state from status, hello and heartbeat
   const fleetLog = log.child({ part: 'fleet' });
   const registry = new FleetRegistry(
@@ -107,6 +132,12 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       onHeartbeatFlush: (size, ms) => {
         metrics.heartbeatBatchSize.observe(size);
         metrics.dbLatency.observe({ op: 'heartbeats' }, ms / 1000);
+      },
+      onCameraClaimRefused: (nodeId, { cameraId, ownerNodeId }) => {
+        metrics.mqttRejected.inc({ kind: 'hello', reason: 'camera_owned' });
+        const message = `node ${nodeId} claimed camera ${cameraId}, which belongs to node ${ownerNodeId}`;
+        fleetLog.warn({ nodeId, cameraId, ownerNodeId }, 'camera claim refused');
+        alerts.raise({ kind: 'camera_claim', source: 'master', nodeId, cameraId, message });
       },
     },
     undefined,
@@ -133,6 +164,20 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       port: config.mqttPort,
       log: mqttLog,
       ...security,
+      // A second connection with a node's credentials replaced the first (MQTT requires it):
+      // counted by `security`, and shown to admins.
+      onTakeover: (t) => {
+        security.onTakeover?.(t);
+        const who = t.identity?.kind === 'node' ? `node ${t.identity.nodeId}` : `client ${t.clientId}`;
+        alerts.raise({
+          kind: 'session_takeover',
+          source: 'master',
+          nodeId: t.identity?.kind === 'node' ? t.identity.nodeId : null,
+          address: t.address,
+          message: `a second MQTT connection as ${who} from ${t.address ?? 'an unknown address'} replaced the one from ${t.previousAddress ?? 'an unknown address'}${t.previousIdleMs !== null ? ` (silent for ${Math.round(t.previousIdleMs / 1000)} s)` : ''}`,
+          detail: { previousAddress: t.previousAddress, previousIdleMs: t.previousIdleMs },
+        });
+      },
       onClientCount: (n) => metrics.mqttClients.set(n),
     });
     broker = embedded;
@@ -152,7 +197,23 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     repo: eventRepo,
     metrics,
     log: log.child({ part: 'events' }),
-    onStored: (rows) => hub.eventsStored(rows.map((r) => toEventView(r, config.gatewayPublicUrl))),
+    onStored: (rows) => void hub.eventsStored(rows),
+    onRefused: ({ item, reason, ownerNodeId }) => {
+      const what =
+        reason === 'unknown_camera'
+          ? `an event for camera ${item.msg.cameraId}, which no node registered`
+          : reason === 'camera_mismatch'
+            ? `an event for camera ${item.msg.cameraId}, which belongs to node ${ownerNodeId}`
+            : `an event with the id of node ${ownerNodeId}'s event ${item.msg.id}`;
+      alerts.raise({
+        kind: 'foreign_event',
+        source: 'master',
+        nodeId: item.nodeId,
+        cameraId: item.msg.cameraId,
+        message: `node ${item.nodeId} sent ${what}`,
+        detail: { reason },
+      });
+    },
   });
   await events.start(broker);
 
@@ -162,6 +223,17 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     repo: exportRepo,
     dir: join(config.dataDir, 'exports'),
     gatewayUrl: config.gatewayUrl,
+    grant: async (job, ttlS) =>
+      (
+        await grants.issue({
+          userId: job.userId,
+          cameraId: job.cameraId,
+          scope: 'vod',
+          from: job.from,
+          to: job.to,
+          ttlS,
+        })
+      ).token,
     faceModel: config.faceModel,
     log: log.child({ part: 'exports' }),
     onFinished: (state) => metrics.exports.inc({ state }),
@@ -187,19 +259,20 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     live,
     metrics,
     log,
-    corsOrigins: config.corsOrigins,
+    allowedOrigins: config.allowedOrigins,
     trustProxy: config.trustProxy,
     events: {
       events: new EventRepository(db.reads),
       timeline: new TimelineReader(db.reads),
       metrics,
-      gatewayUrl: config.gatewayPublicUrl,
+      viewer: eventViewer,
     },
     ping: async () => {
       await db.prisma.$queryRawUnsafe('SELECT 1');
     },
     auth: { accounts, audit, metrics, secureCookie: config.users.secureCookie },
-    views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl },
+    views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl, grants },
+    security: { alerts: alertLog, registry, commands },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
     exports: { jobs: exportJobs, repo: exportRepo },
     settings: { settings: new UserSettings(db.prisma) },
@@ -224,6 +297,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     databaseUrl: db.url,
     firstAdmin,
     async stop() {
+      alertFeed.stop();
       hub.closeAll();
       live.closeAll();
       await http.close();
@@ -233,6 +307,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       await events.stop();
       await registry.idle();
       await registry.stop();
+      await alerts.stop();
       await db.close();
     },
   };

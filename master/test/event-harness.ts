@@ -3,7 +3,7 @@ import { createPrismaClient, type PrismaClient } from '@cctv/db';
 import { type EventMessage, topics } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { enrolTestNode } from '../../test/support/enrol.ts';
+import { enrolTestNode, registerTestCameras } from '../../test/support/enrol.ts';
 import { onCleanup, startTestDatabase, tempDir } from '../../test/support/index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../../test/support/session.ts';
 import { loadConfig } from '../src/config.ts';
@@ -39,8 +39,12 @@ export interface EventHarness {
   getJson<T>(path: string): Promise<T>;
   /** Sum of the /metrics lines starting with `prefix`. */
   metric(prefix: string): Promise<number>;
-  /** Publishes event messages (or raw payloads) as node `nodeId`, QoS 1, in order. */
-  publish(nodeId: string, msgs: (EventMessage | string)[]): Promise<void>;
+  /**
+   * Publishes event messages (or raw payloads) as node `nodeId`, QoS 1, in order. The cameras
+   * they name are registered to the node first, as its hello would, unless another node owns
+   * them already (or `register` is false).
+   */
+  publish(nodeId: string, msgs: (EventMessage | string)[], register?: boolean): Promise<void>;
 }
 
 export async function startEventHarness(gatewayUrl: string): Promise<EventHarness> {
@@ -94,7 +98,9 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
         .filter((l) => l.startsWith(prefix))
         .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
     },
-    async publish(nodeId, msgs) {
+    async publish(nodeId, msgs, register = true) {
+      const cameras = [...new Set(msgs.flatMap((m) => (typeof m === 'string' ? [] : [m.cameraId])))];
+      if (register && cameras.length > 0) await registerTestCameras(pg.url, nodeId, cameras);
       const client = await agent(nodeId);
       const topic = topics.events(nodeId);
       for (let i = 0; i < msgs.length; i += 100)

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import type { PrismaClient } from '@cctv/db';
-import type { EventPage, EventView, TimelineView } from '@cctv/protocol';
+import { type EventPage, type EventView, grantOf, type TimelineView } from '@cctv/protocol';
+import { decodeJwt } from 'jose';
 import { waitFor } from '../../test/support/index.ts';
 import { type EventHarness, event, iso, startEventHarness } from './event-harness.ts';
 
@@ -46,8 +47,8 @@ describe('master event store, search and timeline', () => {
       zones: ['door'],
       frames: 25,
       snapshot: {
-        image: '/v1/snapshots/n1-cam1/a.jpg',
-        thumbnail: '/v1/snapshots/n1-cam1/a-thumb.jpg',
+        image: `/v1/snapshots/n1-cam1/${id}-1.jpg`,
+        thumbnail: `/v1/snapshots/n1-cam1/${id}-1-thumb.jpg`,
         at: '2026-02-01T10:00:03.000Z',
         width: 1280,
         height: 720,
@@ -67,8 +68,16 @@ describe('master event store, search and timeline', () => {
     assert.deepEqual(stored.zones, ['door']);
     assert.deepEqual(stored.boxes, end.boxes);
     assert.equal(stored.nodeId, 'n1');
-    assert.equal(stored.snapshot?.imageUrl, `${GATEWAY}/v1/snapshots/n1-cam1/a.jpg`);
-    assert.equal(stored.snapshot?.thumbnailUrl, `${GATEWAY}/v1/snapshots/n1-cam1/a-thumb.jpg`);
+    // Snapshot links carry a grant for this user, this camera and the hour the event started.
+    const grant = grantOf(stored.snapshot?.imageUrl ?? '') ?? '';
+    assert.equal(stored.snapshot?.imageUrl, `${GATEWAY}/v1/g/${grant}/snapshots/n1-cam1/${id}-1.jpg`);
+    assert.equal(
+      stored.snapshot?.thumbnailUrl,
+      `${GATEWAY}/v1/g/${grant}/snapshots/n1-cam1/${id}-1-thumb.jpg`,
+    );
+    const claims = decodeJwt(grant);
+    const hour = Date.parse('2026-02-01T10:00:00.000Z');
+    assert.deepEqual([claims.cam, claims.scp, claims.rng], ['n1-cam1', 'snapshot', [hour, hour + 3600_000]]);
     assert.equal(await db.event.count({ where: { id } }), 1);
 
     // A late re-delivery of the start changes nothing.

@@ -119,9 +119,9 @@ describe('heartbeat batches', () => {
     onCleanup(() => db.$disconnect());
     // A hello that takes longer than several batch intervals to store.
     class SlowHelloRepository extends NodeRepository {
-      override async applyHello(msg: HelloMessage, at: Date): Promise<void> {
+      override async applyHello(msg: HelloMessage, at: Date) {
         await new Promise((r) => setTimeout(r, 250));
-        await super.applyHello(msg, at);
+        return super.applyHello(msg, at);
       }
     }
     const unknown: string[] = [];

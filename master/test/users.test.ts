@@ -3,17 +3,20 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type {
-  AuditPage,
-  CameraView,
-  EventPage,
-  EventView,
-  ExportJobView,
-  FleetSocketMessage,
-  NodeView,
-  PlaybackGrant,
-  UserView,
+import {
+  type AuditPage,
+  type CameraView,
+  type EventPage,
+  type EventView,
+  type ExportJobView,
+  type FleetSocketMessage,
+  grantOf,
+  type LiveViewGrant,
+  type NodeView,
+  type PlaybackGrant,
+  type UserView,
 } from '@cctv/protocol';
+import { decodeJwt } from 'jose';
 import { pino } from 'pino';
 import type { WebSocket } from 'ws';
 import { onCleanup, repoRoot, startTestDatabase, waitFor } from '../../test/support/index.ts';
@@ -164,14 +167,23 @@ describe('users, sessions, camera access and the audit log', () => {
     });
     assert.equal(res.status, 200);
     const grant = (await res.json()) as PlaybackGrant;
-    assert.equal(
-      grant.playlistUrl,
-      'http://gw.test:8090/v1/vod/ua-cam.m3u8?from=2026-02-01T10%3A00%3A00.000Z&to=2026-02-01T10%3A05%3A00.000Z',
+    // The URLs carry a grant for this user, camera and range, good for the grant's life.
+    const token = grantOf(grant.playlistUrl) ?? '';
+    assert.equal(grant.playlistUrl, `http://gw.test:8090/v1/g/${token}/vod/ua-cam.m3u8`);
+    assert.equal(grant.h264PlaylistUrl, `http://gw.test:8090/v1/g/${token}/vod/ua-cam/h264.m3u8`);
+    const claims = decodeJwt(token);
+    const me = await viewer.getJson<{ id: string }>('/api/auth/me');
+    assert.deepEqual(
+      { sub: claims.sub, cam: claims.cam, scp: claims.scp, rng: claims.rng },
+      {
+        sub: me.id,
+        cam: 'ua-cam',
+        scp: 'vod',
+        rng: [Date.parse('2026-02-01T10:00:00Z'), Date.parse('2026-02-01T10:05:00Z')],
+      },
     );
-    assert.equal(
-      grant.h264PlaylistUrl,
-      'http://gw.test:8090/v1/vod/ua-cam/h264.m3u8?from=2026-02-01T10%3A00%3A00.000Z&to=2026-02-01T10%3A05%3A00.000Z',
-    );
+    assert.equal(grant.expiresAt, new Date((claims.exp ?? 0) * 1000).toISOString());
+    assert.ok(Math.abs(Date.parse(grant.expiresAt) - Date.now() - 600_000) < 10_000, grant.expiresAt);
     const bad = await viewer.postJson('/api/cameras/ua-cam/playback', {
       from: '2026-02-01T10:00:00Z',
       to: '2026-02-03T10:00:00Z',
@@ -179,6 +191,10 @@ describe('users, sessions, camera access and the audit log', () => {
     assert.equal(bad.status, 400);
     const live = await viewer.postJson('/api/cameras/ua-cam/live', {});
     assert.equal(live.status, 200);
+    const liveGrant = (await live.json()) as LiveViewGrant;
+    const liveClaims = decodeJwt(grantOf(liveGrant.hlsUrl) ?? '');
+    assert.equal(liveClaims.scp, 'live');
+    assert.equal(liveClaims.cam, 'ua-cam');
     assert.equal((await viewer.postJson('/api/cameras/zz-none/live', {})).status, 403);
     assert.equal((await admin.postJson('/api/cameras/zz-none/live', {})).status, 404);
 
@@ -245,7 +261,7 @@ describe('users, sessions, camera access and the audit log', () => {
     assert.equal(await h.metric('cctv_exports_total{state="failed"}'), 1);
   });
 
-  it('rate-limits failed sign-ins per username, audits them, and keeps others signing in', async () => {
+  it('slows failed sign-ins per username with short growing delays, audits them, and keeps others signing in', async () => {
     const login = (username: string, password: string) =>
       fetch(`${base}/api/auth/login`, {
         method: 'POST',
@@ -262,8 +278,15 @@ describe('users, sessions, camera access and the audit log', () => {
     for (let i = 0; i < 5; i++) statuses.push((await login('target', `wrong-${i}-password`)).status);
     assert.deepEqual(statuses, [401, 401, 401, 401, 401]);
     const limited = await login('target', 'watch-secret-pass-9');
-    assert.equal(limited.status, 429, 'even the right password waits out the window');
-    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.equal(limited.status, 429, 'right after the guesses, even the right password waits');
+    const wait = Number(limited.headers.get('retry-after'));
+    assert.ok(wait > 0 && wait <= 2, `a few seconds at most, not a lock: ${wait}`);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    assert.equal(
+      (await login('target', 'watch-secret-pass-9')).status,
+      200,
+      'then the right password gets in',
+    );
     assert.equal((await login('nobody-here', 'whatever-password')).status, 401);
     assert.equal((await login('guard.one', VIEWER_PASSWORD)).status, 200, 'other users are not held back');
     assert.equal((await login('x', 'y'.repeat(300))).status, 400, 'oversized input is refused');

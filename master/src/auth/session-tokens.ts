@@ -1,8 +1,9 @@
 /**
  * Sessions are JWTs (HS256) carried in an httpOnly cookie, or as a bearer token by API
- * clients. The token names the user and the user's `sessionVersion`; every request checks both
- * against the database, so a password change, a role change or disabling ends a session at
- * once, while the signature spares a session table lookup per request for forged tokens.
+ * clients. The token names the user, the user's `sessionVersion` and its `Session` row (`jti`);
+ * every request checks all three against the database, so signing out, a password change, a
+ * role change or disabling ends a session at once, while the signature spares a database
+ * lookup per request for forged tokens.
  *
  * The signing key is `MASTER_SESSION_KEY` when set, otherwise 32 random bytes kept in the
  * `MasterSetting` table: master replicas on one database share it without configuration.
@@ -17,6 +18,8 @@ const KEY_SETTING = 'session-signing-key';
 export interface SessionClaims {
   userId: string;
   version: number;
+  /** The `Session` row. */
+  sessionId: string;
   expiresAt: Date;
 }
 
@@ -39,11 +42,21 @@ export class SessionTokens {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async issue(userId: string, version: number): Promise<{ token: string; expiresAt: Date }> {
+  /** A new session id (the token's `jti`, the `Session` row's id). */
+  newSessionId(): string {
+    return randomBytes(16).toString('base64url');
+  }
+
+  async issue(
+    userId: string,
+    version: number,
+    sessionId: string,
+  ): Promise<{ token: string; expiresAt: Date }> {
     const iat = Math.floor(this.now().getTime() / 1000);
     const expiresAt = new Date((iat + this.ttlS) * 1000);
     const token = await new SignJWT({ ver: version })
       .setProtectedHeader({ alg: 'HS256' })
+      .setJti(sessionId)
       .setSubject(userId)
       .setIssuer(ISSUER)
       .setIssuedAt(iat)
@@ -64,10 +77,17 @@ export class SessionTokens {
       if (
         typeof payload.sub !== 'string' ||
         !Number.isInteger(payload.ver) ||
-        typeof payload.exp !== 'number'
+        typeof payload.exp !== 'number' ||
+        typeof payload.jti !== 'string' ||
+        payload.jti.length > 64
       )
         return null;
-      return { userId: payload.sub, version: payload.ver as number, expiresAt: new Date(payload.exp * 1000) };
+      return {
+        userId: payload.sub,
+        version: payload.ver as number,
+        sessionId: payload.jti,
+        expiresAt: new Date(payload.exp * 1000),
+      };
     } catch (err) {
       if (err instanceof errors.JOSEError) return null;
       throw err;

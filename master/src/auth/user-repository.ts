@@ -154,7 +154,42 @@ export class UserRepository {
   }
 
   /** Ends every session of the user ("log out everywhere"). */
-  async endSessions(id: string): Promise<void> {
-    await this.db.user.update({ where: { id }, data: { sessionVersion: { increment: 1 } } });
+  async endSessions(id: string, at: Date): Promise<void> {
+    await this.db.$transaction([
+      this.db.user.update({ where: { id }, data: { sessionVersion: { increment: 1 } } }),
+      this.db.session.updateMany({ where: { userId: id, revokedAt: null }, data: { revokedAt: at } }),
+    ]);
+  }
+
+  async createSession(s: { id: string; userId: string; expiresAt: Date; ip: string }): Promise<void> {
+    await this.db.session.create({ data: s });
+  }
+
+  /**
+   * The user of a session that still holds (not revoked, not expired) as now stored, or null.
+   * One query: the session row with its user and camera list.
+   */
+  async forSession(sessionId: string, at: Date): Promise<(StoredUser & { userId: string }) | null> {
+    const row = await this.db.session.findUnique({
+      where: { id: sessionId },
+      include: { user: { include } },
+    });
+    if (!row || row.revokedAt || row.expiresAt <= at) return null;
+    return { ...toStored(row.user), userId: row.userId };
+  }
+
+  /** Revokes one session; false when it was not open. */
+  async revokeSession(sessionId: string, at: Date): Promise<boolean> {
+    const r = await this.db.session.updateMany({
+      where: { id: sessionId, revokedAt: null },
+      data: { revokedAt: at },
+    });
+    return r.count > 0;
+  }
+
+  /** Forgets sessions that ended before `before`. */
+  async pruneSessions(before: Date): Promise<number> {
+    const r = await this.db.session.deleteMany({ where: { expiresAt: { lt: before } } });
+    return r.count;
   }
 }

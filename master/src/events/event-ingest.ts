@@ -4,11 +4,11 @@
  * into an idle queue waits at most `flushMs` for company; under load batches follow each
  * other back to back. Stored rows are reported through `onStored`.
  */
-import { type EventMessage, parseNodeTopic, topics, validators } from '@cctv/protocol';
+import { type EventMessage, parseNodeTopic, snapshotRefProblem, topics, validators } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { MasterMetrics } from '../metrics.ts';
 import type { MessageBus } from '../mqtt/message-bus.ts';
-import type { EventRepository, IncomingEvent } from './event-repository.ts';
+import type { EventRefusal, EventRepository, IncomingEvent } from './event-repository.ts';
 import type { EventRow } from './event-view.ts';
 
 export interface EventIngestOptions {
@@ -22,6 +22,15 @@ export interface EventIngestOptions {
   flushMs?: number;
   /** Waits before retrying a failed write; after the last the batch is dropped (`store_failed`). */
   retryMs?: number[];
+  /**
+   * A message for a camera no node has registered yet waits this long, then is tried again,
+   * this many times: the node's hello may be a moment behind its first events (an outbox
+   * replayed at connect). Default 1 s × 5.
+   */
+  unknownCameraRetryMs?: number;
+  unknownCameraRetries?: number;
+  /** A message refused for ownership (another node's camera or event, an unknown camera). */
+  onRefused?: (refusal: EventRefusal) => void;
 }
 
 const INT4_MAX = 2 ** 31 - 1;
@@ -53,6 +62,10 @@ export class EventIngest {
   private readonly maxBatch: number;
   private readonly flushMs: number;
   private readonly retryMs: number[];
+  /** Messages for unknown cameras waiting to be tried again, and the tries made of each. */
+  private parked: IncomingEvent[] = [];
+  private readonly attempts = new WeakMap<IncomingEvent, number>();
+  private parkTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: EventIngestOptions) {
     this.maxQueue = opts.maxQueue ?? 50_000;
@@ -76,6 +89,8 @@ export class EventIngest {
       if (!result.ok) return { reason: 'invalid_payload', detail: result.error };
       const bad = normalise(result.value);
       if (bad) return { reason: 'invalid_payload', detail: bad };
+      const snapshot = snapshotRefProblem(result.value);
+      if (snapshot) return { reason: 'bad_snapshot', detail: snapshot };
       this.opts.metrics.mqttMessages.inc({ kind: 'events' });
       this.enqueue({ nodeId: parsed.nodeId, msg: result.value });
       return null;
@@ -103,9 +118,12 @@ export class EventIngest {
     }
   }
 
-  /** Refuses new messages and writes what is queued. */
+  /** Refuses new messages and writes what is queued; parked messages are tried once more. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.parkTimer) clearTimeout(this.parkTimer);
+    this.parkTimer = null;
+    this.unpark(true);
     await this.idle();
   }
 
@@ -135,15 +153,11 @@ export class EventIngest {
         const result = await this.opts.repo.applyBatch(batch);
         end();
         metrics.eventBatchSize.observe(batch.length);
-        const refused = new Set(result.mismatched.map((m) => m.item.msg.id));
-        for (const { item, ownerNodeId } of result.mismatched)
-          this.reject(
-            'camera_mismatch',
-            item.nodeId,
-            `camera ${item.msg.cameraId} belongs to ${ownerNodeId}`,
-          );
-        for (const { msg } of batch)
-          if (!refused.has(msg.id)) metrics.eventsIngested.inc({ type: msg.type, phase: msg.phase });
+        const refused = new Set(result.refused.map((r) => `${r.item.nodeId}|${r.item.msg.id.toLowerCase()}`));
+        for (const r of result.refused) this.refuse(r);
+        for (const { nodeId, msg } of batch)
+          if (!refused.has(`${nodeId}|${msg.id.toLowerCase()}`))
+            metrics.eventsIngested.inc({ type: msg.type, phase: msg.phase });
         if (result.stored.length > 0) this.report(result.stored);
         return;
       } catch (err) {
@@ -157,6 +171,43 @@ export class EventIngest {
         await new Promise((r) => setTimeout(r, wait));
       }
     }
+  }
+
+  /** Parks a message for an unknown camera for another try, or refuses it for good. */
+  private refuse(r: EventRefusal): void {
+    const attempts = this.attempts.get(r.item) ?? 0;
+    const retries = this.opts.unknownCameraRetries ?? 5;
+    if (r.reason === 'unknown_camera' && attempts < retries && !this.stopped) {
+      this.attempts.set(r.item, attempts + 1);
+      this.parked.push(r.item);
+      this.parkTimer ??= setTimeout(() => this.unpark(false), this.opts.unknownCameraRetryMs ?? 1000);
+      return;
+    }
+    const { item, reason, ownerNodeId } = r;
+    const detail =
+      reason === 'unknown_camera'
+        ? `camera ${item.msg.cameraId} is not registered by any node`
+        : reason === 'camera_mismatch'
+          ? `camera ${item.msg.cameraId} belongs to ${ownerNodeId}`
+          : `event ${item.msg.id} belongs to ${ownerNodeId}`;
+    this.reject(reason, item.nodeId, detail);
+    try {
+      this.opts.onRefused?.(r);
+    } catch (err) {
+      this.opts.log.error({ err }, 'onRefused failed');
+    }
+  }
+
+  private unpark(final: boolean): void {
+    this.parkTimer = null;
+    const parked = this.parked;
+    this.parked = [];
+    for (const item of parked) {
+      // At stop the last try is made now; a refusal then is final (refuse() sees stopped).
+      if (final) this.queue.push(item);
+      else this.enqueue(item);
+    }
+    if (final) this.kick();
   }
 
   private report(rows: EventRow[]): void {

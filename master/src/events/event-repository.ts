@@ -8,11 +8,25 @@ export interface IncomingEvent {
   msg: EventMessage;
 }
 
+/**
+ * Why a message was not applied: `camera_mismatch`: its camera belongs to another node;
+ * `unknown_camera`: no node registered its camera (yet); `event_owned`: another node's event
+ * has this id.
+ */
+export type EventRefusalReason = 'camera_mismatch' | 'unknown_camera' | 'event_owned';
+
+export interface EventRefusal {
+  item: IncomingEvent;
+  reason: EventRefusalReason;
+  /** The node that owns the camera or the event; null for an unknown camera. */
+  ownerNodeId: string | null;
+}
+
 export interface BatchResult {
   /** Rows created or changed by this batch (a re-delivered or older message changes nothing). */
   stored: EventRow[];
-  /** Messages refused because their camera is registered to another node. */
-  mismatched: { item: IncomingEvent; ownerNodeId: string }[];
+  /** Messages refused, nothing stored for them. */
+  refused: EventRefusal[];
 }
 
 /** Keyset position: the last row of the previous page. */
@@ -31,23 +45,40 @@ export interface EventFilter {
   limit: number;
 }
 
-/** Keeps, per event id, only the message with the highest seq (ON CONFLICT touches a row once). */
-export function newestPerEvent(items: IncomingEvent[]): IncomingEvent[] {
-  const byId = new Map<string, IncomingEvent>();
+/**
+ * Keeps, per node and event id, only the message with the highest seq, and splits the result
+ * into rounds in which each id appears once (ON CONFLICT touches a row once per statement). Two
+ * nodes sending the same id land in different rounds, so the second meets the first's row and
+ * is refused instead of the two overwriting each other.
+ */
+export function newestPerEvent(items: IncomingEvent[]): IncomingEvent[][] {
+  const byKey = new Map<string, IncomingEvent>();
   for (const it of items) {
-    const id = it.msg.id.toLowerCase();
-    const prev = byId.get(id);
-    if (!prev || it.msg.seq > prev.msg.seq) byId.set(id, it);
+    const key = `${it.nodeId}|${it.msg.id.toLowerCase()}`;
+    const prev = byKey.get(key);
+    if (!prev || it.msg.seq > prev.msg.seq) byKey.set(key, it);
   }
-  return [...byId.values()];
+  const rounds: { ids: Set<string>; items: IncomingEvent[] }[] = [];
+  for (const it of byKey.values()) {
+    const id = it.msg.id.toLowerCase();
+    let round = rounds.find((r) => !r.ids.has(id));
+    if (!round) {
+      round = { ids: new Set(), items: [] };
+      rounds.push(round);
+    }
+    round.ids.add(id);
+    round.items.push(it);
+  }
+  return rounds.map((r) => r.items);
 }
 
 /*
- * One statement per batch: the rows come in as parallel arrays through unnest; a camera
- * registered to another node is filtered out (and reported back) in the same statement; a
- * row is changed only by a newer seq. start/type/camera/node are fixed by the first message
- * stored; later ones keep a snapshot, zones or end time already known when they omit it.
- * Times arrive as ISO strings with Z and are stored as UTC (the columns have no time zone).
+ * One statement per batch: the rows come in as parallel arrays through unnest. A message is
+ * applied only when the sending node owns its camera and, for an existing event, the event
+ * too; the others are reported back from the same statement and change nothing. A row is
+ * changed only by a newer seq. start/type/camera/node are fixed by the first message stored;
+ * later ones keep a snapshot, zones or end time already known when they omit it. Times arrive
+ * as ISO strings with Z and are stored as UTC (the columns have no time zone).
  */
 const UPSERT = `
 WITH input AS (
@@ -56,7 +87,11 @@ WITH input AS (
   AS t(id, node_id, camera_id, type, started_at, ended_at, last_at, score, best_at, boxes, zones, frames, snapshot, seq)
 ),
 checked AS (
-  SELECT i.*, c."nodeId" AS owner FROM input i LEFT JOIN "Camera" c ON c.id = i.camera_id
+  SELECT i.*, c."nodeId" AS owner, old."nodeId" AS event_node,
+    CASE WHEN c."nodeId" IS NULL THEN 'unknown_camera'
+         WHEN c."nodeId" <> i.node_id THEN 'camera_mismatch'
+         WHEN old."nodeId" IS NOT NULL AND old."nodeId" <> i.node_id THEN 'event_owned' END AS refusal
+  FROM input i LEFT JOIN "Camera" c ON c.id = i.camera_id LEFT JOIN "Event" old ON old.id = i.id
 ),
 written AS (
   INSERT INTO "Event" AS e (id, "nodeId", "cameraId", type, "startedAt", "endedAt", "lastAt", score, "bestAt",
@@ -65,7 +100,7 @@ written AS (
     last_at AT TIME ZONE 'UTC', score, best_at AT TIME ZONE 'UTC', boxes::jsonb,
     CASE WHEN zones IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(zones::jsonb)) END,
     frames, snapshot::jsonb, seq, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-  FROM checked WHERE owner IS NULL OR owner = node_id
+  FROM checked WHERE refusal IS NULL
   ON CONFLICT (id) DO UPDATE SET
     "lastAt" = EXCLUDED."lastAt",
     "endedAt" = COALESCE(EXCLUDED."endedAt", e."endedAt"),
@@ -77,15 +112,19 @@ written AS (
     snapshot = COALESCE(EXCLUDED.snapshot, e.snapshot),
     "lastSeq" = EXCLUDED."lastSeq",
     "updatedAt" = EXCLUDED."updatedAt"
-  WHERE e."lastSeq" < EXCLUDED."lastSeq"
+  -- The node check again: another node's event stored since the snapshot of "checked" stays.
+  WHERE e."lastSeq" < EXCLUDED."lastSeq" AND e."nodeId" = EXCLUDED."nodeId"
   RETURNING e.*
 )
-SELECT m.mismatched, w.* FROM
-  (SELECT jsonb_agg(jsonb_build_array(id, owner)) AS mismatched FROM checked
-    WHERE owner IS NOT NULL AND owner <> node_id) m
+SELECT m.refused, w.* FROM
+  (SELECT jsonb_agg(jsonb_build_array(id, refusal, CASE WHEN refusal = 'event_owned' THEN event_node ELSE owner END))
+     AS refused FROM checked WHERE refusal IS NOT NULL) m
   LEFT JOIN written w ON true`;
 
-type UpsertRow = { mismatched: [string, string][] | null } & ({ id: string } | { id: null });
+type UpsertRow = { refused: [string, EventRefusalReason, string | null][] | null } & (
+  | { id: string }
+  | { id: null }
+);
 
 /** Event rows: idempotent batched writes by (id, seq), lookups and keyset search. */
 export class EventRepository {
@@ -93,8 +132,16 @@ export class EventRepository {
 
   /** Applies a batch of messages in one statement; see UPSERT. */
   async applyBatch(items: IncomingEvent[]): Promise<BatchResult> {
-    const newest = newestPerEvent(items);
-    if (newest.length === 0) return { stored: [], mismatched: [] };
+    const result: BatchResult = { stored: [], refused: [] };
+    for (const round of newestPerEvent(items)) {
+      const r = await this.applyRound(round);
+      result.stored.push(...r.stored);
+      result.refused.push(...r.refused);
+    }
+    return result;
+  }
+
+  private async applyRound(newest: IncomingEvent[]): Promise<BatchResult> {
     const col = <T>(f: (m: EventMessage, nodeId: string) => T) => newest.map((it) => f(it.msg, it.nodeId));
     const rows = await this.db.$queryRawUnsafe<(UpsertRow & EventRow)[]>(
       UPSERT,
@@ -113,14 +160,14 @@ export class EventRepository {
       col((m) => (m.snapshot ? JSON.stringify(m.snapshot) : null)),
       col((m) => m.seq),
     );
-    const owners = new Map((rows[0]?.mismatched ?? []).map(([id, owner]) => [id, owner]));
-    const mismatched = newest.flatMap((item) => {
-      const owner = owners.get(item.msg.id.toLowerCase());
-      return owner ? [{ item, ownerNodeId: owner }] : [];
+    const reasons = new Map((rows[0]?.refused ?? []).map(([id, reason, owner]) => [id, { reason, owner }]));
+    const refused = newest.flatMap((item): EventRefusal[] => {
+      const r = reasons.get(item.msg.id.toLowerCase());
+      return r ? [{ item, reason: r.reason, ownerNodeId: r.owner }] : [];
     });
     const stored: EventRow[] = [];
-    for (const { mismatched: _, ...row } of rows) if (row.id !== null) stored.push(row as EventRow);
-    return { stored, mismatched };
+    for (const { refused: _, ...row } of rows) if (row.id !== null) stored.push(row as EventRow);
+    return { stored, refused };
   }
 
   async get(id: string): Promise<EventRow | null> {

@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { vodPath } from '@cctv/protocol';
+import { grantedPaths } from '@cctv/protocol';
 import type { FaceDetector } from '@cctv/vision/faces';
 import type { Logger } from 'pino';
 import { exportBlurred } from './blurred-export.ts';
@@ -20,6 +20,11 @@ export interface ExportJobsOptions {
   /** Where finished files are kept. */
   dir: string;
   gatewayUrl: string;
+  /**
+   * A grant for the job's user, camera and range, living `ttlS`: the gateway serves footage
+   * only under one, exports included.
+   */
+  grant: (job: ExportJobRow, ttlS: number) => Promise<string>;
   log: Logger;
   ffmpeg?: string;
   maxRunning?: number;
@@ -93,9 +98,7 @@ export class ExportJobs {
     const { repo, log } = this.o;
     const t0 = Date.now();
     const part = join(this.o.dir, `${job.id}.mp4.part`);
-    const url = new URL(`${this.o.gatewayUrl}${vodPath(job.cameraId)}`);
-    url.searchParams.set('from', job.from.toISOString());
-    url.searchParams.set('to', job.to.toISOString());
+    const timeoutMs = this.o.timeoutMs ?? (job.blurFaces ? 60 : 10) * 60_000;
     const rangeMs = job.to.getTime() - job.from.getTime();
     const children: ChildProcess[] = [];
     this.running.set(job.id, children);
@@ -107,14 +110,14 @@ export class ExportJobs {
       lastWrite = now;
       void repo.update(job.id, { progress: Math.min(0.99, done) }).catch(() => {});
     };
-    const timeout = setTimeout(
-      () => {
-        for (const c of children) c.kill('SIGKILL');
-      },
-      this.o.timeoutMs ?? (job.blurFaces ? 60 : 10) * 60_000,
-    );
+    const timeout = setTimeout(() => {
+      for (const c of children) c.kill('SIGKILL');
+    }, timeoutMs);
     let failure: Error | null = null;
     try {
+      // The grant lives as long as the job may run, plus a minute.
+      const grant = await this.o.grant(job, Math.ceil(timeoutMs / 1000) + 60);
+      const url = new URL(`${this.o.gatewayUrl}${grantedPaths.vod(grant, job.cameraId)}`);
       if (job.blurFaces) {
         const result = await exportBlurred({
           url: url.toString(),

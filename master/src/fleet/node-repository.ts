@@ -9,6 +9,12 @@ import type {
 
 type NodeWithCameras = Node & { cameras: Camera[] };
 
+/** A camera a hello named that another node owns. */
+export interface CameraClaimRefusal {
+  cameraId: string;
+  ownerNodeId: string;
+}
+
 function toView(n: NodeWithCameras): NodeView {
   return {
     id: n.id,
@@ -127,7 +133,13 @@ export class NodeRepository {
     });
   }
 
-  async applyHello(hello: HelloMessage, at: Date): Promise<void> {
+  /**
+   * Applies a hello: the node's own row, its cameras. A camera belongs to the node that first
+   * registered it: one named by this hello but owned by another node is left untouched and
+   * returned as refused. Cameras of this node the hello no longer names are removed (which
+   * releases them).
+   */
+  async applyHello(hello: HelloMessage, at: Date): Promise<{ refused: CameraClaimRefusal[] }> {
     const nodeId = hello.nodeId;
     const ids = hello.cameras.map((c) => c.id);
     const info = {
@@ -139,26 +151,53 @@ export class NodeRepository {
       capabilities: hello.capabilities,
       lastSeenAt: at,
     };
-    await this.db.$transaction([
-      this.db.node.upsert({ where: { id: nodeId }, create: { id: nodeId, ...info }, update: info }),
-      this.db.camera.deleteMany({ where: { nodeId, id: { notIn: ids } } }),
-      ...hello.cameras.map((c) => {
-        const data = {
-          nodeId,
-          name: c.name,
-          codec: c.codec,
-          width: c.width,
-          height: c.height,
-          fps: c.fps,
-          simulated: c.simulated,
-        };
-        return this.db.camera.upsert({
-          where: { id: c.id },
-          create: { id: c.id, ...data, state: 'starting' },
-          update: data,
-        });
-      }),
-    ]);
+    const col = <T>(f: (c: HelloMessage['cameras'][number]) => T) => hello.cameras.map(f);
+    return this.db.$transaction(async (tx) => {
+      await tx.node.upsert({ where: { id: nodeId }, create: { id: nodeId, ...info }, update: info });
+      await tx.camera.deleteMany({ where: { nodeId, id: { notIn: ids } } });
+      if (ids.length === 0) return { refused: [] };
+      // One statement; ON CONFLICT changes a row only when this node already owns it, so two
+      // nodes naming a new camera at once cannot both get it.
+      await tx.$executeRawUnsafe(
+        `INSERT INTO "Camera" (id, "nodeId", name, codec, width, height, fps, simulated, state, "updatedAt")
+         SELECT v.id, $1, v.name, v.codec, v.width, v.height, v.fps, v.simulated, 'starting',
+                now() AT TIME ZONE 'UTC'
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::float8[], $8::bool[])
+             AS v(id, name, codec, width, height, fps, simulated)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, codec = EXCLUDED.codec,
+           width = EXCLUDED.width, height = EXCLUDED.height, fps = EXCLUDED.fps,
+           simulated = EXCLUDED.simulated, "updatedAt" = EXCLUDED."updatedAt"
+         WHERE "Camera"."nodeId" = EXCLUDED."nodeId"`,
+        nodeId,
+        ids,
+        col((c) => c.name),
+        col((c) => c.codec),
+        col((c) => c.width),
+        col((c) => c.height),
+        col((c) => c.fps),
+        col((c) => c.simulated),
+      );
+      const foreign = await tx.camera.findMany({
+        where: { id: { in: ids }, nodeId: { not: nodeId } },
+        select: { id: true, nodeId: true },
+      });
+      return { refused: foreign.map((c) => ({ cameraId: c.id, ownerNodeId: c.nodeId })) };
+    });
+  }
+
+  /**
+   * Gives a camera to another node (an admin's decision); returns the previous owner, or null
+   * when the camera or the node is unknown.
+   */
+  async moveCamera(cameraId: string, nodeId: string): Promise<{ from: string } | null> {
+    return this.db.$transaction(async (tx) => {
+      const camera = await tx.camera.findUnique({ where: { id: cameraId }, select: { nodeId: true } });
+      const node = await tx.node.findUnique({ where: { id: nodeId }, select: { id: true } });
+      if (!camera || !node) return null;
+      if (camera.nodeId !== nodeId)
+        await tx.camera.update({ where: { id: cameraId }, data: { nodeId, state: 'starting' } });
+      return { from: camera.nodeId };
+    });
   }
 
   /**

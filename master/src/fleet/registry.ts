@@ -1,7 +1,7 @@
 import type { HeartbeatMessage, HelloMessage, NodeView, StatusMessage } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import { HeartbeatBatcher } from './heartbeat-batcher.ts';
-import type { NodeRepository } from './node-repository.ts';
+import type { CameraClaimRefusal, NodeRepository } from './node-repository.ts';
 
 export interface RegistryEvents {
   /** A node's row changed (state, hello, heartbeat); carries the fresh view. */
@@ -13,6 +13,8 @@ export interface RegistryEvents {
   onUnknownHeartbeat?: (nodeId: string) => void;
   /** A heartbeat batch was written: its size and how long it took. */
   onHeartbeatFlush?: (size: number, ms: number) => void;
+  /** A hello named a camera another node owns; that camera was left as it was. */
+  onCameraClaimRefused?: (nodeId: string, refusal: CameraClaimRefusal) => void;
 }
 
 export class UnknownNodeError extends Error {
@@ -109,13 +111,29 @@ export class FleetRegistry {
 
   hello(nodeId: string, msg: HelloMessage): Promise<void> {
     return this.serial(nodeId, async () => {
-      await this.repo.applyHello(msg, this.now());
+      const { refused } = await this.repo.applyHello(msg, this.now());
       this.log.info(
         { nodeId, agentVersion: msg.agentVersion, cameras: msg.cameras.map((c) => c.id) },
         'node hello',
       );
+      for (const refusal of refused) this.events.onCameraClaimRefused?.(nodeId, refusal);
       await this.publish(nodeId);
     });
+  }
+
+  /**
+   * Gives a camera to another node (an admin's decision), in the order of the new owner's own
+   * messages; both nodes' views are pushed. Null when the camera or the node is unknown.
+   */
+  moveCamera(cameraId: string, nodeId: string): Promise<{ from: string } | null> {
+    let result: { from: string } | null = null;
+    return this.serial(nodeId, async () => {
+      result = await this.repo.moveCamera(cameraId, nodeId);
+      if (!result) return;
+      this.log.info({ cameraId, from: result.from, to: nodeId }, 'camera moved to another node');
+      await this.publish(nodeId);
+      if (result.from !== nodeId) await this.publish(result.from);
+    }).then(() => result);
   }
 
   /**

@@ -15,11 +15,12 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { hasRole } from '../auth/access.ts';
 import type { Actor, UserAccounts } from '../auth/accounts.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
+import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_S } from '../auth/device-cookie.ts';
 import { PasswordPolicyError } from '../auth/password.ts';
 import { UserError } from '../auth/user-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { errorBody } from './error-body.ts';
-import { clearedSessionCookie, forbid, sessionCookie, userOf } from './session-auth.ts';
+import { clearedSessionCookie, forbid, readCookie, sessionCookie, userOf } from './session-auth.ts';
 
 export interface AuthRouteDeps {
   accounts: UserAccounts;
@@ -38,17 +39,39 @@ function accountError(reply: FastifyReply, err: unknown) {
   throw err;
 }
 
+/** The largest id a BIGINT column holds. */
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) => {
-  const actor = (req: Parameters<typeof userOf>[0]): Actor => ({ user: userOf(req), ip: req.ip });
+  const actor = (req: Parameters<typeof userOf>[0]): Actor => ({
+    user: userOf(req),
+    ip: req.ip,
+    ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+  });
+  // Sent only to the sign-in routes: it marks this browser as one the username signed in from.
+  const deviceCookie = (value: string) =>
+    [
+      `${DEVICE_COOKIE}=${value}`,
+      'Path=/api/auth',
+      'HttpOnly',
+      'SameSite=Strict',
+      `Max-Age=${DEVICE_COOKIE_MAX_AGE_S}`,
+      ...(deps.secureCookie ? ['Secure'] : []),
+    ].join('; ');
   const adminOnly = async (req: Parameters<typeof userOf>[0], reply: FastifyReply) => {
     if (!hasRole(userOf(req), 'admin')) return forbid(reply, deps.metrics, 'role', 'only admins may do this');
   };
 
   app.post<{ Body: LoginRequest }>(
     '/api/auth/login',
-    { schema: { body: LoginRequest } },
+    { schema: { body: LoginRequest }, config: { public: true } },
     async (req, reply) => {
-      const result = await deps.accounts.login(req.body.username, req.body.password, req.ip);
+      const result = await deps.accounts.login(
+        req.body.username,
+        req.body.password,
+        req.ip,
+        readCookie(req.headers.cookie, DEVICE_COOKIE),
+      );
       reply.header('cache-control', 'no-store');
       if (!result.ok && result.reason === 'rate_limited')
         return reply
@@ -59,7 +82,10 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
           );
       if (!result.ok) return reply.code(401).send(errorBody('BAD_CREDENTIALS', 'wrong username or password'));
       const maxAge = Math.floor((result.expiresAt.getTime() - Date.now()) / 1000);
-      reply.header('set-cookie', sessionCookie(result.token, maxAge, deps.secureCookie));
+      reply.header('set-cookie', [
+        sessionCookie(result.token, maxAge, deps.secureCookie),
+        deviceCookie(result.deviceCookie),
+      ]);
       // The token travels only in the httpOnly cookie, never in a body a page script could read.
       return { user: result.user, expiresAt: result.expiresAt.toISOString() };
     },
@@ -78,13 +104,23 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
     { schema: { body: PasswordChangeRequest } },
     async (req, reply) => {
       try {
-        const changed = await deps.accounts.changePassword(
+        const result = await deps.accounts.changePassword(
           actor(req),
           req.body.currentPassword,
           req.body.newPassword,
         );
-        if (!changed)
+        if (result === 'wrong_password')
           return reply.code(403).send(errorBody('BAD_CREDENTIALS', 'the current password is wrong'));
+        if (result !== 'changed')
+          return reply
+            .code(429)
+            .header('retry-after', String(result.retryAfterS))
+            .send(
+              errorBody(
+                'TOO_MANY_ATTEMPTS',
+                `too many wrong passwords: try again in ${result.retryAfterS} s`,
+              ),
+            );
       } catch (err) {
         return accountError(reply, err);
       }
@@ -130,6 +166,12 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
       if (from && to && from >= to) {
         deps.metrics.httpBadRequests.inc({ route: '/api/audit', reason: 'range' });
         return reply.code(400).send(errorBody('BAD_RANGE', 'from must be earlier than to'));
+      }
+      if (q.cursor !== undefined && BigInt(q.cursor) > MAX_BIGINT) {
+        deps.metrics.httpBadRequests.inc({ route: '/api/audit', reason: 'cursor' });
+        return reply
+          .code(400)
+          .send(errorBody('BAD_CURSOR', 'cursor must be the nextCursor of a previous page'));
       }
       const { entries, more } = await deps.audit.search({
         ...(q.action ? { action: q.action } : {}),

@@ -16,7 +16,7 @@ import {
 import type { FastifyPluginAsync, FastifySchemaValidationError } from 'fastify';
 import { canSeeCamera, visibleCameraIds } from '../auth/access.ts';
 import type { EventCursor, EventRepository } from '../events/event-repository.ts';
-import { toEventView } from '../events/event-view.ts';
+import type { EventViewer } from '../events/event-view.ts';
 import type { TimelineReader } from '../events/timeline.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { forbid, userOf } from './session-auth.ts';
@@ -25,8 +25,8 @@ export interface EventRouteDeps {
   events: Pick<EventRepository, 'get' | 'search'>;
   timeline: Pick<TimelineReader, 'read'>;
   metrics: MasterMetrics;
-  /** Base URL of the storage gateway for snapshot links (`GATEWAY_PUBLIC_URL`). */
-  gatewayUrl: string;
+  /** Event views with snapshot links granted to the asking user. */
+  viewer: Pick<EventViewer, 'view' | 'views'>;
 }
 
 /** A refused request; `reason` is the parameter at fault (the metric label). */
@@ -94,7 +94,6 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
     deps.metrics.httpBadRequests.inc({ route: req.routeOptions.url ?? 'unknown', reason: err.reason });
     return reply.code(400).send({ error: { code: err.code, message: err.message } });
   });
-  const view = (row: Parameters<typeof toEventView>[0]) => toEventView(row, deps.gatewayUrl);
 
   app.get<{ Querystring: EventSearchQuery }>(
     '/api/events',
@@ -120,7 +119,10 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
         limit: q.limit,
       });
       const last = rows.at(-1);
-      return { events: rows.map(view), nextCursor: more && last ? encodeCursor(last) : null };
+      return {
+        events: await deps.viewer.views(rows, userOf(req)),
+        nextCursor: more && last ? encodeCursor(last) : null,
+      };
     },
   );
 
@@ -134,7 +136,7 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
         return reply
           .code(404)
           .send({ error: { code: 'UNKNOWN_EVENT', message: `event ${req.params.id} is unknown` } });
-      return view(row);
+      return deps.viewer.view(row, userOf(req));
     },
   );
 
@@ -152,7 +154,7 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
         from: from.toISOString(),
         to: to.toISOString(),
         spans: t.spans,
-        events: t.events?.map(view) ?? null,
+        events: t.events ? await deps.viewer.views(t.events, userOf(req)) : null,
         buckets: t.buckets,
       };
     },

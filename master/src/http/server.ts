@@ -14,6 +14,7 @@ import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
+import { type SecurityRouteDeps, securityRoutes } from './security-routes.ts';
 import { installSessionAuth, userOf } from './session-auth.ts';
 import { type SettingsRouteDeps, settingsRoutes } from './settings-routes.ts';
 import { type ViewRouteDeps, viewRoutes } from './view-routes.ts';
@@ -26,7 +27,8 @@ export interface HttpDeps {
   live: LiveSignalling;
   metrics: MasterMetrics;
   log: Logger;
-  corsOrigins: string[] | true;
+  /** Origins whose pages may call the API, change things and open websockets. */
+  allowedOrigins: string[];
   /** Proxies whose X-Forwarded-For names the client (`MASTER_TRUST_PROXY`). */
   trustProxy?: string[];
   /** Checks the database; throws when it is unreachable. */
@@ -45,12 +47,14 @@ export interface HttpDeps {
   settings: Omit<SettingsRouteDeps, 'metrics'>;
   /** MP4 exports (audited). */
   exports: Omit<ExportRouteDeps, 'metrics' | 'audit'>;
+  /** Security alerts and camera ownership (admins). */
+  security: Omit<SecurityRouteDeps, 'metrics' | 'audit'>;
 }
 
 /**
  * The master's HTTP API: health, fleet, events, users, metrics and the dashboard websocket.
- * Everything under `/api` (but the login) and `/ws` needs a session; what a user sees is
- * limited to their cameras (`auth/access.ts`).
+ * Every route needs a session but those marked public (sign-in, health, metrics); what a user
+ * sees is limited to their cameras (`auth/access.ts`).
  */
 export async function buildHttpServer(deps: HttpDeps) {
   const app = Fastify({
@@ -65,15 +69,15 @@ export async function buildHttpServer(deps: HttpDeps) {
     route.logLevel ??= 'warn';
   });
   await app.register(cors, {
-    origin: deps.corsOrigins,
+    origin: deps.allowedOrigins,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH'],
-    credentials: deps.corsOrigins !== true,
+    credentials: true,
   });
   await app.register(websocket);
   installSessionAuth(app, {
     accounts: deps.auth.accounts,
     metrics: deps.metrics,
-    corsOrigins: deps.corsOrigins,
+    allowedOrigins: deps.allowedOrigins,
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -87,7 +91,7 @@ export async function buildHttpServer(deps: HttpDeps) {
       .send(errorBody(err.code ?? 'INTERNAL', status >= 500 ? 'internal error' : err.message));
   });
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
     try {
       await deps.ping();
       return { status: 'ok' };
@@ -138,6 +142,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   });
   await app.register(settingsRoutes, { ...deps.settings, metrics: deps.metrics });
   await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
+  await app.register(securityRoutes, { ...deps.security, audit: deps.auth.audit, metrics: deps.metrics });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
@@ -148,13 +153,13 @@ export async function buildHttpServer(deps: HttpDeps) {
     ),
   );
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { config: { public: true } }, async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
 
   app.get('/ws', { websocket: true }, (socket, req) => {
-    void deps.hub.add(socket, userOf(req));
+    void deps.hub.add(socket, userOf(req), req.sessionId ?? '');
   });
 
   app.get('/ws/live', { websocket: true }, (socket, req) => {

@@ -1,10 +1,15 @@
 /**
- * Authentication of API and websocket requests. The session token comes from the
- * `cctv_session` cookie (dashboards: httpOnly, SameSite=Strict, so scripts cannot read it and
- * other sites cannot send it) or an `Authorization: Bearer` header (scripts, other services).
- * Every `/api/*` route and `/ws` need one, except the login itself; `/healthz` and `/metrics`
- * stay open for probes and Prometheus. A websocket from a browser page of an origin outside
- * `MASTER_CORS_ORIGINS` is refused as well.
+ * Authentication of API and websocket requests, default-deny. The decision is made on the route
+ * fastify matched (its URL pattern and config, after the router decoded the path), never on the
+ * raw URL: every route needs a session unless it says `config: { public: true }`, and a path no
+ * route matches needs one as well (an anonymous client gets 401, not a hint that it exists).
+ *
+ * The session token comes from the `cctv_session` cookie (dashboards: httpOnly,
+ * SameSite=Strict, so scripts cannot read it and other sites cannot send it) or an
+ * `Authorization: Bearer` header (scripts, other services). A state-changing request or a
+ * websocket upgrade carrying an `Origin` outside the allowed origins (the dashboard's public
+ * URL by default) is refused before anything else: browsers send cookies with websocket
+ * upgrades from any page.
  */
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -19,17 +24,25 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The signed-in user; set on every authenticated route. */
     user: SessionUser | null;
+    /** The session of the request's token; set with `user`. */
+    sessionId: string | null;
+  }
+  interface FastifyContextConfig {
+    /** Served without a session (sign-in, health, metrics). Everything else needs one. */
+    public?: boolean;
   }
 }
 
 export const SESSION_COOKIE = 'cctv_session';
-const PUBLIC = new Set(['/api/auth/login']);
 
 export interface SessionAuthOptions {
-  accounts: UserAccounts;
+  accounts: Pick<UserAccounts, 'authenticate'>;
   metrics: MasterMetrics;
-  corsOrigins: string[] | true;
+  /** Origins (`scheme://host:port`) whose pages may change things and open websockets. */
+  allowedOrigins: readonly string[];
 }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The value of one cookie in a `Cookie` header, or null. */
 export function readCookie(header: string | undefined, name: string): string | null {
@@ -69,22 +82,23 @@ type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
 
 export function installSessionAuth(app: App, opts: SessionAuthOptions): void {
   app.decorateRequest('user', null);
+  app.decorateRequest('sessionId', null);
+  const allowed = new Set(opts.allowedOrigins);
   app.addHook('onRequest', async (req, reply) => {
-    const path = req.url.split('?')[0] ?? '';
-    const socket = path === '/ws' || path === '/ws/live';
-    const guarded = socket || path.startsWith('/api/');
-    if (!guarded || PUBLIC.has(path)) return;
-    // Browsers send cookies with a websocket upgrade from any page: only allowed origins may.
-    if (socket && opts.corsOrigins !== true) {
-      const origin = req.headers.origin;
-      if (origin && !opts.corsOrigins.includes(origin)) {
-        opts.metrics.httpRefused.inc({ reason: 'origin' });
-        return reply.code(403).send(errorBody('ORIGIN_REFUSED', `origin ${origin} is not allowed`));
-      }
+    const upgrade = req.headers.upgrade?.toLowerCase() === 'websocket';
+    // Requests without Origin come from no web page (scripts, the dashboard's server).
+    const origin = req.headers.origin;
+    if (origin !== undefined && (upgrade || !SAFE_METHODS.has(req.method)) && !allowed.has(origin)) {
+      opts.metrics.httpRefused.inc({ reason: 'origin' });
+      return reply.code(403).send(errorBody('ORIGIN_REFUSED', `origin ${origin} is not allowed`));
     }
+    const route = req.routeOptions;
+    if (route.config?.public === true) return;
+    // A CORS preflight carries no credentials; the CORS plugin answers it with headers only.
+    if (req.method === 'OPTIONS' && !upgrade) return;
     const token = tokenOf(req);
-    const user = token ? await opts.accounts.authenticate(token) : null;
-    if (!user) {
+    const found = token ? await opts.accounts.authenticate(token) : null;
+    if (!found) {
       opts.metrics.httpRefused.inc({ reason: token ? 'invalid_session' : 'no_session' });
       return reply
         .code(401)
@@ -95,7 +109,8 @@ export function installSessionAuth(app: App, opts: SessionAuthOptions): void {
           ),
         );
     }
-    req.user = user;
+    req.user = found.user;
+    req.sessionId = found.sessionId;
   });
 }
 

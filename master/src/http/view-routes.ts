@@ -1,23 +1,23 @@
 /**
  * Opening a camera view: `POST /api/cameras/:id/playback` (a recorded range) and
  * `POST /api/cameras/:id/live`. Both check that the user may see the camera and write the
- * audit entry before answering, so every view a dashboard shows has its row.
+ * audit entry before answering, so every view a dashboard shows has its row; the gateway URLs
+ * they answer with carry a grant for this user, camera and range, which the gateway checks.
  */
 import { randomUUID } from 'node:crypto';
 import {
   CameraIdParams,
+  grantedPaths,
   type LiveViewGrant,
-  liveH264Path,
-  livePath,
+  LiveViewRequest,
   type PlaybackGrant,
   PlaybackRequest,
-  vodH264Path,
-  vodPath,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { canSeeCamera } from '../auth/access.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
 import type { FleetReads } from '../fleet/node-repository.ts';
+import type { GrantIssuer } from '../grants/grant-issuer.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { errorBody } from './error-body.ts';
 import { forbid, userOf } from './session-auth.ts';
@@ -26,7 +26,9 @@ export interface ViewRouteDeps {
   registry: Pick<FleetReads, 'camera'>;
   audit: AuditLog;
   metrics: MasterMetrics;
+  /** The gateway's base URL as browsers reach it (`GATEWAY_PUBLIC_URL`). */
   gatewayUrl: string;
+  grants: Pick<GrantIssuer, 'issue' | 'live'>;
 }
 
 const MAX_PLAYBACK_MS = 24 * 3600_000;
@@ -49,12 +51,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
       }
       const camera = await deps.registry.camera(cameraId);
       if (!camera) return reply.code(404).send(errorBody('UNKNOWN_CAMERA', `camera ${cameraId} is unknown`));
-      const rangeUrl = (path: string) => {
-        const url = new URL(`${deps.gatewayUrl}${path}`);
-        url.searchParams.set('from', from.toISOString());
-        url.searchParams.set('to', to.toISOString());
-        return url.toString();
-      };
+      const renewal = req.body.renewal === true;
       await deps.audit.record({
         action: 'playback',
         userId: user.id,
@@ -62,21 +59,25 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
         cameraId,
         nodeId: camera.nodeId,
         ip: req.ip,
-        detail: { from: from.toISOString(), to: to.toISOString() },
+        detail: { from: from.toISOString(), to: to.toISOString(), ...(renewal ? { renewal } : {}) },
       });
+      const grant = await deps.grants.issue({ userId: user.id, cameraId, scope: 'vod', from, to });
+      reply.header('cache-control', 'no-store');
       return {
         cameraId,
         from: from.toISOString(),
         to: to.toISOString(),
-        playlistUrl: rangeUrl(vodPath(cameraId)),
-        h264PlaylistUrl: rangeUrl(vodH264Path(cameraId)),
+        expiresAt: grant.expiresAt.toISOString(),
+        playlistUrl: `${deps.gatewayUrl}${grantedPaths.vod(grant.token, cameraId)}`,
+        h264PlaylistUrl: `${deps.gatewayUrl}${grantedPaths.vodH264(grant.token, cameraId)}`,
       };
     },
   );
 
-  app.post<{ Params: CameraIdParams }>(
+  app.post<{ Params: CameraIdParams; Body: LiveViewRequest | undefined }>(
     '/api/cameras/:id/live',
-    { schema: { params: CameraIdParams } },
+    // The body is optional: a bare POST opens a view.
+    { schema: { params: CameraIdParams, body: { anyOf: [{ type: 'null' }, LiveViewRequest] } } },
     async (req, reply): Promise<LiveViewGrant | undefined> => {
       const user = userOf(req);
       const cameraId = req.params.id;
@@ -84,14 +85,8 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
         return forbid(reply, deps.metrics, 'camera', `camera ${cameraId} is not in your access list`);
       const camera = await deps.registry.camera(cameraId);
       if (!camera) return reply.code(404).send(errorBody('UNKNOWN_CAMERA', `camera ${cameraId} is unknown`));
-      const grant: LiveViewGrant = {
-        cameraId,
-        nodeId: camera.nodeId,
-        viewId: randomUUID(),
-        at: new Date().toISOString(),
-        hlsUrl: `${deps.gatewayUrl}${livePath(cameraId)}`,
-        hlsH264Url: `${deps.gatewayUrl}${liveH264Path(cameraId)}`,
-      };
+      const viewId = randomUUID();
+      const renewal = req.body?.renewal === true;
       await deps.audit.record({
         action: 'live_view',
         userId: user.id,
@@ -99,9 +94,19 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
         cameraId,
         nodeId: camera.nodeId,
         ip: req.ip,
-        detail: { viewId: grant.viewId },
+        detail: { viewId, ...(renewal ? { renewal } : {}) },
       });
-      return grant;
+      const grant = await deps.grants.live(user.id, cameraId);
+      reply.header('cache-control', 'no-store');
+      return {
+        cameraId,
+        nodeId: camera.nodeId,
+        viewId,
+        at: new Date().toISOString(),
+        expiresAt: grant.expiresAt.toISOString(),
+        hlsUrl: `${deps.gatewayUrl}${grantedPaths.live(grant.token, cameraId)}`,
+        hlsH264Url: `${deps.gatewayUrl}${grantedPaths.liveH264(grant.token, cameraId)}`,
+      } satisfies LiveViewGrant;
     },
   );
 };
