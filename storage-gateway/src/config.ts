@@ -16,6 +16,8 @@ export interface GatewayConfig {
   /** Upload credentials: `token` (each node's upload token) or `off` (closed lab networks). */
   uploadAuth: 'token' | 'off';
   uploadAuthCacheS: number;
+  /** Origins whose pages may read footage from the browser (the dashboard's). */
+  corsOrigins: string[];
   bufferMaxBytes: number;
   bufferMinFreeBytes: number;
   bufferRetryAfterS: number;
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   // Durability and faults: who may upload, how full the buffer may get, how the NAS is watched.
   const uploadAuth = oneOf('GATEWAY_UPLOAD_AUTH', ['token', 'off'] as const, 'token');
   const uploadAuthCacheS = int('GATEWAY_UPLOAD_AUTH_CACHE_S', 10, 0, 3600);
+  const corsOrigins = origins(env, problems);
   const bufferMaxBytes = int('GATEWAY_BUFFER_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
   const bufferMinFreeBytes = int('GATEWAY_BUFFER_MIN_FREE_BYTES', 64 * MiB, 0, Number.MAX_SAFE_INTEGER);
   const bufferRetryAfterS = int('GATEWAY_BUFFER_RETRY_AFTER_S', 10, 1, 3600);
@@ -130,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     nasRetryMaxMs,
     uploadAuth,
     uploadAuthCacheS,
+    corsOrigins,
     bufferMaxBytes,
     bufferMinFreeBytes,
     bufferRetryAfterS,
@@ -142,6 +146,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     rendition,
     live,
   };
+}
+
+// --- Browsers ----------------------------------------------------------------------------
+
+const LOCAL_DASHBOARD = ['http://127.0.0.1:3000', 'http://localhost:3000'];
+
+/**
+ * `GATEWAY_CORS_ORIGINS`, else `DASHBOARD_PUBLIC_URL`, else the local dashboard: origins as
+ * `scheme://host[:port]`. Never "any": footage is read only by the dashboard's pages.
+ */
+function origins(env: NodeJS.ProcessEnv, problems: string[]): string[] {
+  const own = env.GATEWAY_CORS_ORIGINS?.trim();
+  const key = own ? 'GATEWAY_CORS_ORIGINS' : 'DASHBOARD_PUBLIC_URL';
+  const raw = own || env.DASHBOARD_PUBLIC_URL?.trim();
+  if (!raw) return LOCAL_DASHBOARD;
+  const list = raw
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o !== '');
+  for (const o of list) {
+    let ok = false;
+    try {
+      const url = new URL(o);
+      ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === o;
+    } catch {
+      ok = false;
+    }
+    if (!ok)
+      problems.push(
+        `${key} must list origins such as https://cctv.example.org (no path, no "*"), got ${JSON.stringify(o)}`,
+      );
+  }
+  return list;
 }
 
 // --- Recording retention (src/retention/) ------------------------------------------------

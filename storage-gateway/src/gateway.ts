@@ -1,12 +1,15 @@
 import { mkdir } from 'node:fs/promises';
-import type { PrismaClient } from '@cctv/db';
+import { type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { CameraOwners, prismaCameraOwners } from './auth/camera-owners.ts';
+import { GrantVerifier, prismaGrantKeys } from './auth/grant-verifier.ts';
 import { prismaTokenSource, UploadAuth } from './auth/upload-auth.ts';
 import { BufferStore } from './buffer/buffer-store.ts';
 import type { GatewayConfig } from './config.ts';
 import { KeyedLock } from './files/keyed-lock.ts';
 import { SegmentFiles } from './files/segment-files.ts';
+import { SegmentTimes } from './http/grant-scope.ts';
 import { createHttpServer } from './http/http-server.ts';
 import type { HealthReport } from './http/ops-routes.ts';
 import { Reconciler } from './index/reconcile.ts';
@@ -18,6 +21,7 @@ import { type Delay, NasMover } from './nas/nas-mover.ts';
 import { RenditionService } from './rendition/rendition-service.ts';
 import { RetentionRepository } from './retention/retention-repository.ts';
 import { RetentionSweeper } from './retention/retention-sweeper.ts';
+import { SnapshotEvents } from './snapshots/snapshot-events.ts';
 import { SnapshotService } from './snapshots/snapshot-service.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
 
@@ -55,10 +59,41 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const files = new SegmentFiles(config.bufferDir, config.nasDir); // where a segment lives
   const index = new SegmentRepository(deps.prisma); // Segment rows in PostgreSQL
   const snapshotStore = new SnapshotStore(config.snapshotDir); // event snapshots, durable like the buffer
-  const auth = // per-node upload tokens (NodeCredential.uploadTokenHash)
+  // security alerts (foreign uploads), in the master's table: the dashboard shows them
+  const alerts = new SecurityAlertRecorder(deps.prisma, {
+    onError: (err) => logger.error({ err }, 'security alert not written'),
+  });
+  const auth = // per-node upload tokens (NodeCredential.uploadTokenHash), uploads only for owned cameras
     config.uploadAuth === 'token'
-      ? new UploadAuth({ source: prismaTokenSource(deps.prisma), cacheMs: config.uploadAuthCacheS * 1000 })
+      ? new UploadAuth({
+          source: prismaTokenSource(deps.prisma),
+          cacheMs: config.uploadAuthCacheS * 1000,
+          owners: new CameraOwners({
+            source: prismaCameraOwners(deps.prisma),
+            cacheMs: config.uploadAuthCacheS * 1000,
+          }),
+          onForeign: ({ nodeId, cameraId, owner, address }) => {
+            logger.warn(
+              { nodeId, cameraId, owner, address },
+              'upload for a camera the node does not own refused',
+            );
+            alerts.raise({
+              kind: 'foreign_upload',
+              source: 'gateway',
+              nodeId,
+              cameraId,
+              address,
+              message:
+                owner === null
+                  ? `node ${nodeId} uploaded for camera ${cameraId}, which no node registered`
+                  : `node ${nodeId} uploaded for camera ${cameraId}, which belongs to node ${owner}`,
+            });
+          },
+        })
       : null;
+  // footage grants: the master's public keys; every read is checked against one
+  const grants = new GrantVerifier({ keys: prismaGrantKeys(deps.prisma) });
+  const times = new SegmentTimes(index);
   // Every NAS file operation runs in a worker process, so a hung share cannot stall the gateway.
   const nas = new NasClient({
     nasDir: config.nasDir,
@@ -146,7 +181,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       const at = Date.now();
       mover.enqueue({ ...segment, timeMs: segment.startMs ?? 0, arrivedMs: at });
     },
-    onRejected: (reason) => metrics.reject(reason),
+    onRejected: (reason) => {
+      metrics.reject(reason);
+      if (reason === 'not_owner') metrics.foreignUploads.inc({ kind: 'segment' });
+    },
   });
 
   const snapshots = new SnapshotService({
@@ -158,7 +196,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       metrics.snapshotsStored.inc();
       metrics.snapshotBytesStored.inc(snapshot.bytes);
     },
-    onRejected: (reason) => metrics.rejectSnapshot(reason),
+    onRejected: (reason) => {
+      metrics.rejectSnapshot(reason);
+      if (reason === 'not_owner') metrics.foreignUploads.inc({ kind: 'snapshot' });
+    },
   });
 
   // H.264 renditions of recorded segments for browsers without H.265, cached on disk
@@ -201,12 +242,18 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     files,
     snapshots,
     snapshotStore,
+    events: new SnapshotEvents(deps.prisma),
     index,
+    times,
     renditions,
     live: config.live,
     now,
     registry: metrics.registry,
     health,
+    grants,
+    corsOrigins: config.corsOrigins,
+    onGrantRefused: (reason) => metrics.grantRefusals.inc({ reason }),
+    onGranted: () => metrics.grantedReads.inc(),
   });
 
   let nasCheck: Promise<unknown> = Promise.resolve();
@@ -219,6 +266,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     renditions,
     async start() {
+      await grants.preload();
       await buffer.prepare();
       await snapshotStore.prepare();
       await renditions.start();
@@ -259,6 +307,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await mover.stop();
       await nasCheck;
       await nas.close();
+      await alerts.stop();
     },
   };
 }

@@ -20,6 +20,7 @@ describe('config', () => {
       nasRetryMaxMs: 5_000,
       uploadAuth: 'token',
       uploadAuthCacheS: 10,
+      corsOrigins: ['http://127.0.0.1:3000', 'http://localhost:3000'],
       bufferMaxBytes: 0,
       bufferMinFreeBytes: 64 * 1024 * 1024,
       bufferRetryAfterS: 10,
@@ -79,6 +80,36 @@ describe('config', () => {
         assert.match(err.message, /GATEWAY_BUFFER_RETRY_AFTER_S must be an integer from 1/);
         return true;
       },
+    );
+  });
+
+  it('reads the origins allowed to read footage from a browser, never "any"', () => {
+    assert.deepEqual(
+      loadConfig({ DATABASE_URL: DB, DASHBOARD_PUBLIC_URL: 'https://cctv.example.org/' }).corsOrigins,
+      ['https://cctv.example.org'],
+    );
+    // GATEWAY_CORS_ORIGINS wins over the dashboard's URL.
+    assert.deepEqual(
+      loadConfig({
+        DATABASE_URL: DB,
+        DASHBOARD_PUBLIC_URL: 'https://cctv.example.org',
+        GATEWAY_CORS_ORIGINS: ' https://a.example.org, http://10.0.0.5:3000 ,',
+      }).corsOrigins,
+      ['https://a.example.org', 'http://10.0.0.5:3000'],
+    );
+    for (const bad of ['*', 'https://a.example.org/path', 'ftp://a.example.org', 'a.example.org'])
+      assert.throws(
+        () => loadConfig({ DATABASE_URL: DB, GATEWAY_CORS_ORIGINS: `https://ok.example.org,${bad}` }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, bad);
+          assert.equal(err.problems.length, 1, bad);
+          assert.match(err.message, /GATEWAY_CORS_ORIGINS must list origins/, bad);
+          return true;
+        },
+      );
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: DB, DASHBOARD_PUBLIC_URL: '*' }),
+      /DASHBOARD_PUBLIC_URL must list origins/,
     );
   });
 

@@ -1,6 +1,6 @@
 /** Test harness: a real gateway (real PostgreSQL, real files, real HTTP) on a free port. */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { createPrismaClient, type PrismaClient } from '@cctv/db';
 import { SEGMENT_HEADERS } from '@cctv/protocol';
 import pino from 'pino';
-import { enrolTestNodeFully } from '../../test/support/enrol.ts';
+import { enrolTestNodeFully, registerTestCameras } from '../../test/support/enrol.ts';
+import { grantedUrl, type TestGrant, testGrant } from '../../test/support/grants.ts';
 import { tempDir } from '../../test/support/index.ts';
 import { type GatewayConfig, loadConfig } from '../src/config.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
@@ -56,6 +57,68 @@ export function uploadToken(url: string, node = 'node-1'): Promise<string> {
     entry.tokens.set(node, token);
   }
   return token;
+}
+
+const registered = new Map<string, Promise<void>>();
+
+/**
+ * Registers `camera` to `node` in the database of the gateway at `url`, as the node's hello
+ * to the master would: the gateway takes uploads only from a camera's owner.
+ */
+export function registerCamera(url: string, node: string, camera: string): Promise<void> {
+  const entry = credentials.get(url);
+  if (!entry) throw new Error(`no gateway started at ${url}`);
+  const key = `${entry.databaseUrl}|${node}|${camera}`;
+  let done = registered.get(key);
+  if (!done) {
+    done = registerTestCameras(entry.databaseUrl, node, [camera]);
+    registered.set(key, done);
+  }
+  return done;
+}
+
+/** A read path of the gateway at `url` under an all-time grant for its camera. */
+export function granted(url: string, path: string): Promise<string> {
+  const entry = credentials.get(url);
+  if (!entry) throw new Error(`no gateway started at ${url}`);
+  return grantedUrl(entry.databaseUrl, url, path);
+}
+
+/** A grant (signed as the master signs them) for reads from the gateway at `url`. */
+export function grantFor(url: string, grant: TestGrant): Promise<string> {
+  const entry = credentials.get(url);
+  if (!entry) throw new Error(`no gateway started at ${url}`);
+  return testGrant(entry.databaseUrl, grant);
+}
+
+/**
+ * An event row as the master writes it (the table is shared): snapshots are read under a grant
+ * only by the event they belong to, `<event id>-<n>.jpg`. Returns the event's id.
+ */
+export async function createEvent(
+  prisma: PrismaClient,
+  camera: string,
+  startedAt = new Date(),
+  nodeId = 'node-1',
+): Promise<string> {
+  const id = randomUUID();
+  await prisma.event.create({
+    data: {
+      id,
+      nodeId,
+      cameraId: camera,
+      type: 'motion',
+      startedAt,
+      lastAt: startedAt,
+      score: 0.5,
+      bestAt: startedAt,
+      boxes: [],
+      zones: [],
+      frames: 1,
+      lastSeq: 0,
+    },
+  });
+  return id;
 }
 
 /** Headers that authenticate an upload as `node`. */
@@ -116,6 +179,8 @@ export async function put(
   // Signed as the node the headers name (node-1 when they name none), unless they bring their own.
   const node = headers[SEGMENT_HEADERS.node] ?? 'node-1';
   const auth = 'authorization' in headers || !credentials.has(url) ? {} : await authHeaders(url, node);
+  if (credentials.has(url) && /^[a-z0-9][a-z0-9-]{0,62}$/.test(camera))
+    await registerCamera(url, node, camera);
   const res = await fetch(`${url}/v1/segments/${camera}/${name}`, {
     method: 'PUT',
     body: new Uint8Array(data),

@@ -3,11 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SEGMENT_HEADERS, SNAPSHOT_HEADERS, snapshotPath } from '@cctv/protocol';
+import { grantedPath, SEGMENT_HEADERS, SNAPSHOT_HEADERS, snapshotPath } from '@cctv/protocol';
 import { enrolTestNodeFully } from '../../test/support/enrol.ts';
 import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import {
   authHeaders,
+  granted,
+  grantFor,
   type HlsFixture,
   listFiles,
   makeHls,
@@ -16,6 +18,7 @@ import {
   put,
   type RunningGateway,
   rawRequest,
+  registerCamera,
   sha256,
   startGateway,
   type Upload,
@@ -97,7 +100,9 @@ describe('segment ingest', () => {
     assert.equal(conflict.status, 409);
     assert.equal(conflict.body.error?.code, 'conflict');
     assert.deepEqual(await rows(), before);
-    const served = Buffer.from(await (await fetch(`${gw.url}/v1/segments/cam-b/${seg.name}`)).arrayBuffer());
+    const served = Buffer.from(
+      await (await fetch(await granted(gw.url, `/v1/segments/cam-b/${seg.name}`))).arrayBuffer(),
+    );
     assert.equal(sha256(served), sha256(seg.data));
     assert.equal(await rejected('conflict'), 1);
     // An init file is idempotent the same way, without an index row.
@@ -206,16 +211,18 @@ describe('segment ingest', () => {
     assert.equal(await gw.prisma.segment.count({ where: { cameraId: 'cam-f' } }), 0);
   });
 
-  it('serves byte ranges, HEAD and CORS for players on another origin', async () => {
+  it('serves byte ranges, HEAD and CORS for the dashboard, under a grant', async () => {
     const seg = hls.segments[1];
     assert.ok(seg);
-    const url = `${gw.url}/v1/segments/cam-b/${seg.name}`;
+    const url = await granted(gw.url, `/v1/segments/cam-b/${seg.name}`);
     const size = seg.data.length;
-    const part = await fetch(url, { headers: { range: 'bytes=100-199', origin: 'http://localhost:3000' } });
+    const dashboard = 'http://localhost:3000'; // the default GATEWAY_CORS_ORIGINS
+    const part = await fetch(url, { headers: { range: 'bytes=100-199', origin: dashboard } });
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), `bytes 100-199/${size}`);
     assert.equal(part.headers.get('content-type'), 'video/iso.segment');
-    assert.equal(part.headers.get('access-control-allow-origin'), '*');
+    assert.equal(part.headers.get('access-control-allow-origin'), dashboard);
+    assert.match(part.headers.get('cache-control') ?? '', /^private, max-age=\d+$/);
     assert.deepEqual(Buffer.from(await part.arrayBuffer()), seg.data.subarray(100, 200));
     const tail = await fetch(url, { headers: { range: 'bytes=-50' } });
     assert.equal(tail.status, 206);
@@ -229,22 +236,55 @@ describe('segment ingest', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(size));
     assert.equal(head.headers.get('accept-ranges'), 'bytes');
-    const init = await fetch(`${gw.url}/v1/segments/cam-b/${hls.init.name}`);
+    const init = await fetch(await granted(gw.url, `/v1/segments/cam-b/${hls.init.name}`));
     assert.equal(init.headers.get('content-type'), 'video/mp4');
     assert.equal(sha256(Buffer.from(await init.arrayBuffer())), sha256(hls.init.data));
-    const missing = await fetch(`${gw.url}/v1/segments/cam-b/none.m4s`);
+    const missing = await fetch(await granted(gw.url, '/v1/segments/cam-b/none.m4s'));
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'not_found');
     const preflight = await fetch(url, {
       method: 'OPTIONS',
       headers: {
-        origin: 'http://localhost:3000',
+        origin: dashboard,
         'access-control-request-method': 'GET',
         'access-control-request-headers': 'range',
       },
     });
     assert.equal(preflight.status, 204);
-    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    assert.equal(preflight.headers.get('access-control-allow-origin'), dashboard);
+    // Without a grant nothing is served, to the dashboard or anyone else.
+    for (const method of ['GET', 'HEAD']) {
+      const plain = await fetch(`${gw.url}/v1/segments/cam-b/${seg.name}`, {
+        method,
+        headers: { origin: dashboard },
+      });
+      assert.equal(plain.status, 401, method);
+      if (method === 'GET')
+        assert.equal(((await plain.json()) as { error: { code: string } }).error.code, 'grant_required');
+    }
+  });
+
+  it('refuses read paths with .. under a grant as bad names, and without one with 401', async () => {
+    const token = await grantFor(gw.url, { camera: 'cam-d', scope: 'vod' });
+    const paths = [
+      '/v1/segments/cam-d/a..b.m4s',
+      '/v1/segments/cam-d/..%2Fescape.m4s',
+      '/v1/segments/cam-d/%2E%2E%2Fescape.m4s',
+      '/v1/segments/cam-d/%2e%2e',
+    ];
+    for (const path of paths) {
+      const res = await rawRequest(gw.url, 'GET', grantedPath(token, path), Buffer.alloc(0));
+      assert.equal(res.status, 400, `${path}: ${res.body}`);
+      assert.equal(JSON.parse(res.body).error.code, 'bad_name', path);
+      const plain = await rawRequest(gw.url, 'GET', path, Buffer.alloc(0));
+      assert.equal(plain.status, 401, `${path}: ${plain.body}`);
+      assert.equal(JSON.parse(plain.body).error.code, 'grant_required', path);
+    }
+    for (const path of ['/v1/segments/cam-d/../escape.m4s', '/v1/segments/cam-d/sub%2Fescape.m4s']) {
+      const res = await rawRequest(gw.url, 'GET', grantedPath(token, path), Buffer.alloc(0));
+      assert.ok(res.status === 400 || res.status === 404, `${path}: ${res.status} ${res.body}`);
+      assert.equal((await rawRequest(gw.url, 'GET', path, Buffer.alloc(0))).status, 401, path);
+    }
   });
 });
 
@@ -311,6 +351,8 @@ describe('upload credentials', () => {
   it('refuses an upload without a valid Authorization with 401, keeping nothing', async () => {
     const seg = hls.segments[0];
     assert.ok(seg);
+    // node-1 owns the camera: only the missing credentials are wrong.
+    await registerCamera(gw.url, 'node-1', 'cam-auth');
     const headers = mediaHeaders(T0, seg.durationMs, hls.init.name);
     const before = await rejected('unauthorized');
     const { authorization } = await authHeaders(gw.url);
@@ -353,6 +395,8 @@ describe('upload credentials', () => {
     assert.ok(seg);
     const headers = mediaHeaders(T0, seg.durationMs, hls.init.name, 'node-1');
     const [node1, node2] = [await authHeaders(gw.url, 'node-1'), await authHeaders(gw.url, 'node-2')];
+    // node-2 owns the camera: each refusal below is for the token, checked before the owner.
+    await registerCamera(gw.url, 'node-2', 'cam-forbid');
     const before = await rejected('forbidden');
     const refused = [
       await segmentPut(gw.url, 'cam-forbid', seg.name, seg.data, {
@@ -373,6 +417,7 @@ describe('upload credentials', () => {
       assert.equal(res.body.error?.code, 'forbidden');
     }
     assert.equal(await rejected('forbidden'), before + refused.length);
+    assert.equal(await rejected('not_owner'), 0);
     await assertNothingKept(gw, 'cam-forbid');
     // node-2's token is good for node-2.
     const asNode2 = await segmentPut(gw.url, 'cam-forbid', seg.name, seg.data, {
@@ -387,6 +432,7 @@ describe('upload credentials', () => {
     // Only the JPEG signature is checked; the credentials before any of it.
     const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(512)]);
     const path = snapshotPath('cam-auth', 'evt-auth.jpg');
+    await registerCamera(gw.url, 'node-1', 'cam-auth');
     const headers = {
       'content-type': 'image/jpeg',
       [SNAPSHOT_HEADERS.sha256]: sha256(jpeg),
@@ -407,7 +453,8 @@ describe('upload credentials', () => {
     assert.equal(await rejected('unauthorized', gw.url, 'snapshots'), unauthorized + 1);
     assert.equal(await rejected('forbidden', gw.url, 'snapshots'), forbidden + 1);
     assert.deepEqual(await listFiles(gw.config.snapshotDir), []);
-    assert.equal((await fetch(`${gw.url}${path}`)).status, 404);
+    // Reads need a grant (and an event name), whatever was uploaded.
+    assert.equal((await fetch(`${gw.url}${path}`)).status, 401);
 
     const ok = await putAsIs(gw.url, path, jpeg, { ...headers, ...(await authHeaders(gw.url)) });
     assert.equal(ok.status, 201, JSON.stringify(ok.body));

@@ -6,14 +6,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { hlsPage, launchChromium } from '../../test/support/browser.ts';
+import { grantedPath } from '@cctv/protocol';
+import { launchChromium } from '../../test/support/browser.ts';
 import { startTestDatabase, tempDir } from '../../test/support/index.ts';
 import { SegmentRepository } from '../src/index/segment-repository.ts';
-import { mediaHeaders, put, startGateway } from './gateway-harness.ts';
+import { dashboardHlsPage, startDashboardOrigin } from './dashboard-page.ts';
+import { granted, grantFor, mediaHeaders, put, startGateway } from './gateway-harness.ts';
 import { makeRecording } from './rendition-fixture.ts';
 
 const db = await startTestDatabase();
-const gw = await startGateway(db.url);
+// The player page's origin: the only one whose pages the gateway lets read footage.
+const dashboard = await startDashboardOrigin();
+const gw = await startGateway(db.url, { GATEWAY_CORS_ORIGINS: dashboard });
 const repo = new SegmentRepository(gw.prisma);
 
 /** An agent run id for a run started at `at`: `20261123T101500123Z`. */
@@ -37,8 +41,9 @@ interface Parsed {
   uris: string[];
   dates: string[];
 }
+/** GETs a live playlist path (`/v1/live/…`) under an all-time live grant for its camera. */
 async function getPlaylist(path: string): Promise<Parsed> {
-  const res = await fetch(`${gw.url}${path}`);
+  const res = await fetch(await granted(gw.url, path));
   const text = await res.text();
   const tags = new Map<string, string>();
   const uris: string[] = [];
@@ -74,7 +79,7 @@ describe('live playlists', () => {
     }
     const p = await getPlaylist(`/v1/live/${camera}.m3u8`);
     assert.equal(p.status, 200, p.text);
-    assert.equal(p.headers.get('cache-control'), 'no-cache');
+    assert.equal(p.headers.get('cache-control'), 'private, no-cache');
     assert.match(p.headers.get('content-type') ?? '', /mpegurl/);
     assert.ok(!p.text.includes('#EXT-X-ENDLIST') && !p.text.includes('#EXT-X-PLAYLIST-TYPE'), p.text);
     assert.deepEqual(
@@ -177,12 +182,18 @@ describe('live playlists', () => {
     await putInit(cam, `init-${run}.mp4`);
     await putMedia(cam, segName(run, 0), `init-${run}.mp4`, new Date(Date.now() - 60_000), 2000);
     for (const path of [`/v1/live/${cam}.m3u8`, `/v1/live/${cam}/h264.m3u8`, '/v1/live/cam-never.m3u8']) {
-      const res = await fetch(`${gw.url}${path}`);
+      const res = await fetch(await granted(gw.url, path));
       assert.equal(res.status, 404);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'not_live');
+      // Without a grant the answer says nothing about the camera.
+      const plain = await fetch(`${gw.url}${path}`);
+      assert.equal(plain.status, 401, path);
+      assert.equal(((await plain.json()) as { error: { code: string } }).error.code, 'grant_required');
     }
+    // A bad id is refused as such under any valid live grant, before cameras are compared.
+    const token = await grantFor(gw.url, { camera: cam, scope: 'live' });
     for (const path of ['/v1/live/bad%20cam.m3u8', '/v1/live/bad%20cam/h264.m3u8']) {
-      const res = await fetch(`${gw.url}${path}`);
+      const res = await fetch(`${gw.url}${grantedPath(token, path)}`);
       assert.equal(res.status, 400, path);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'bad_camera');
     }
@@ -215,7 +226,8 @@ describe('live H.264 in Chromium', () => {
 
     const browser = await launchChromium();
     after(() => browser.close());
-    const { page, pageErrors } = await hlsPage(browser);
+    // On the dashboard's origin: the gateway's CORS lets only that one read footage.
+    const { page, pageErrors } = await dashboardHlsPage(browser, dashboard);
     await page.addScriptTag({
       content: `
         const hlsErrors = [];
@@ -235,7 +247,7 @@ describe('live H.264 in Chromium', () => {
             latency: hls ? hls.latency : null, error: video.error ? video.error.message : null, hlsErrors };
         }`,
     });
-    await page.evaluate(`play(${JSON.stringify(`${gw.url}/v1/live/${camera}/h264.m3u8`)})`);
+    await page.evaluate(`play(${JSON.stringify(await granted(gw.url, `/v1/live/${camera}/h264.m3u8`))})`);
 
     // Keep uploading one segment every 2 s, like a live camera; sample the player meanwhile.
     type State = {
@@ -246,12 +258,14 @@ describe('live H.264 in Chromium', () => {
     };
     const samples: { state: State; behindMs: number }[] = [];
     let firstPlaying: State | undefined;
+    let latest: State | undefined;
     const started = Date.now();
     while (Date.now() - started < 30_000) {
       const uploadAt = t0 + (next + 1) * 2000; // segment `next` is finished 2 s after its start
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(500, uploadAt - Date.now()))));
       if (Date.now() >= uploadAt && !(await uploadNext()) && Date.now() - started > 25_000) break;
       const state = (await page.evaluate('state()')) as State;
+      latest = state;
       if (state.playingMs !== null && state.currentTime > 0) {
         firstPlaying ??= state;
         samples.push({ state, behindMs: newestEndMs - state.playingMs });
@@ -259,7 +273,7 @@ describe('live H.264 in Chromium', () => {
       if (firstPlaying && state.currentTime - firstPlaying.currentTime >= 8) break;
     }
     const last = samples.at(-1);
-    const summary = JSON.stringify({ first: firstPlaying, last, uploaded: next, pageErrors });
+    const summary = JSON.stringify({ first: firstPlaying, last, latest, uploaded: next, pageErrors });
     assert.ok(firstPlaying && last, `never played: ${summary}`);
     assert.ok(last.state.currentTime - firstPlaying.currentTime >= 6, `did not advance 6 s: ${summary}`);
     const worst = Math.max(...samples.map((s) => s.behindMs));

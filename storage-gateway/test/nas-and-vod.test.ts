@@ -4,10 +4,12 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { SEGMENT_HEADERS } from '@cctv/protocol';
-import { enrolTestNodeFully } from '../../test/support/enrol.ts';
+import { grantedPath, SEGMENT_HEADERS } from '@cctv/protocol';
+import { enrolTestNodeFully, registerTestCameras } from '../../test/support/enrol.ts';
 import { freePort, startService, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import {
+  granted,
+  grantFor,
   type HlsFixture,
   listFiles,
   makeHls,
@@ -84,7 +86,8 @@ describe('NAS outage', () => {
     );
     assert.equal(await location('cam-n', seg.name), 'buffer');
     assert.equal(await metric(gw.url, 'cctv_gateway_buffer_segments'), 2);
-    const buffered = await fetch(`${gw.url}/v1/segments/cam-n/${seg.name}`);
+    const segmentUrl = await granted(gw.url, `/v1/segments/cam-n/${seg.name}`);
+    const buffered = await fetch(segmentUrl);
     assert.equal(buffered.headers.get('x-cctv-location'), 'buffer');
     assert.equal(sha256(Buffer.from(await buffered.arrayBuffer())), sha256(seg.data));
     const health = (await (await fetch(`${gw.url}/healthz`)).json()) as Record<string, unknown>;
@@ -95,7 +98,7 @@ describe('NAS outage', () => {
     await waitFor('segment on the NAS', async () => (await location('cam-n', seg.name)) === 'nas');
     await waitFor('buffer drained', async () => (await listFiles(gw.config.bufferDir)).length === 0);
     assert.equal(sha256(await readFile(join(gw.config.nasDir, 'cam-n', seg.name))), sha256(seg.data));
-    const moved = await fetch(`${gw.url}/v1/segments/cam-n/${seg.name}`);
+    const moved = await fetch(segmentUrl);
     assert.equal(moved.headers.get('x-cctv-location'), 'nas');
     assert.equal(sha256(Buffer.from(await moved.arrayBuffer())), sha256(seg.data));
     assert.equal(((await (await fetch(`${gw.url}/healthz`)).json()) as Record<string, unknown>).status, 'ok');
@@ -120,6 +123,10 @@ describe('NAS outage', () => {
   });
 });
 
+const range = `from=${at(-1000).toISOString()}&to=${at(60_000).toISOString()}`;
+// An all-time VOD grant for cam-v, narrowed by the query.
+const playlistUrl = await granted(gw.url, `/v1/vod/cam-v.m3u8?${range}`);
+
 describe('VOD playlists', () => {
   const sumA = hlsA.segments.reduce((s, x) => s + x.durationMs, 0);
   before(async () => {
@@ -127,14 +134,14 @@ describe('VOD playlists', () => {
     await record(gw.url, 'cam-v', hlsB, at(sumA + 10_000)); // a 10 s gap, then another init
     await record(gw.url, 'cam-v', hlsA, at(3 * 60 * 60 * 1000), 'late-'); // outside the range
   });
-  const range = `from=${at(-1000).toISOString()}&to=${at(60_000).toISOString()}`;
-  const playlistUrl = `${gw.url}/v1/vod/cam-v.m3u8?${range}`;
 
   it('lists the segments starting in the range, with maps, discontinuities and wall-clock times', async () => {
     const res = await fetch(playlistUrl, { headers: { origin: 'http://localhost:3000' } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
-    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal(res.headers.get('access-control-allow-origin'), 'http://localhost:3000');
+    // A range of the past, but the all-time grant reaches into the present: not kept.
+    assert.equal(res.headers.get('cache-control'), 'private, no-cache');
     const lines = (await res.text()).trim().split('\n');
     assert.equal(lines[0], '#EXTM3U');
     for (const tag of ['#EXT-X-VERSION:7', '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-TARGETDURATION:3'])
@@ -155,9 +162,34 @@ describe('VOD playlists', () => {
       `#EXT-X-PROGRAM-DATE-TIME:${at(sumA + 10_000).toISOString()}`,
     ]);
     assert.equal(lines.filter((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME:')).length, 6);
-    // The relative URIs resolve against the playlist URL to segments the gateway serves.
+    // The relative URIs resolve against the playlist URL, grant included, to segments the
+    // gateway serves.
     const resolved = new URL(uris[0] ?? '', playlistUrl);
+    assert.match(resolved.pathname, /^\/v1\/g\/[^/]+\/segments\/cam-v\//);
     assert.equal((await fetch(resolved)).status, 200);
+    const map = new URL('../segments/cam-v/init-a.mp4', playlistUrl);
+    assert.equal((await fetch(map)).status, 200);
+    // Without the grant, neither the playlist nor its segments.
+    assert.equal((await fetch(`${gw.url}/v1/vod/cam-v.m3u8?${range}`)).status, 401);
+    assert.equal(
+      (await fetch(`${gw.url}${resolved.pathname.replace(/^\/v1\/g\/[^/]+/, '/v1')}`)).status,
+      401,
+    );
+  });
+
+  it("lists the grant's whole range when the query names none", async () => {
+    const res = await fetch(await granted(gw.url, '/v1/vod/cam-v.m3u8'));
+    assert.equal(res.status, 200);
+    const uris = (await res.text()).split('\n').filter((l) => l.endsWith('.m4s'));
+    const expected = [
+      ...hlsA.segments,
+      ...hlsB.segments,
+      ...hlsA.segments.map((s) => ({ name: `late-${s.name}` })),
+    ];
+    assert.deepEqual(
+      uris,
+      expected.map((s) => `../segments/cam-v/${s.name}`),
+    );
   });
 
   it('is readable by ffprobe as H.265', async () => {
@@ -174,26 +206,33 @@ describe('VOD playlists', () => {
 
   it('refuses bad ranges with a clear error and answers 404 for an empty one', async () => {
     const cases = [
-      '',
       `from=${T0.toISOString()}`,
+      `to=${T0.toISOString()}`,
       `from=yesterday&to=${T0.toISOString()}`,
       `from=${T0.toISOString()}&to=${T0.toISOString()}`,
       `from=${at(1000).toISOString()}&to=${T0.toISOString()}`,
       `from=${T0.toISOString()}&to=${at(25 * 60 * 60 * 1000).toISOString()}`,
     ];
     for (const query of cases) {
-      const res = await fetch(`${gw.url}/v1/vod/cam-v.m3u8?${query}`);
+      const res = await fetch(await granted(gw.url, `/v1/vod/cam-v.m3u8?${query}`));
       assert.equal(res.status, 400, query);
       const body = (await res.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'bad_range', query);
       assert.ok(body.error.message.length > 0);
     }
     const empty = await fetch(
-      `${gw.url}/v1/vod/cam-v.m3u8?from=${at(-7200_000).toISOString()}&to=${at(-3600_000).toISOString()}`,
+      await granted(
+        gw.url,
+        `/v1/vod/cam-v.m3u8?from=${at(-7200_000).toISOString()}&to=${at(-3600_000).toISOString()}`,
+      ),
     );
     assert.equal(empty.status, 404);
     assert.equal(((await empty.json()) as { error: { code: string } }).error.code, 'no_segments');
-    assert.equal((await fetch(`${gw.url}/v1/vod/Bad_Cam.m3u8?${range}`)).status, 400);
+    // A bad camera id in the path is refused as such, before the grant's camera is compared.
+    const token = await grantFor(gw.url, { camera: 'cam-v', scope: 'vod' });
+    const bad = await fetch(`${gw.url}${grantedPath(token, '/v1/vod/Bad_Cam.m3u8')}?${range}`);
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'bad_camera');
   });
 });
 
@@ -202,6 +241,7 @@ describe('main entry point', () => {
     const root = await tempDir('cctv-gw-main-');
     // Enrolled like a real node: the gateway checks its token against the shared database.
     const { uploadToken } = await enrolTestNodeFully(db.url, 'node-main');
+    await registerTestCameras(db.url, 'node-main', ['cam-m']);
     const port = await freePort();
     const service = startService('storage-gateway/src/main.ts', {
       DATABASE_URL: db.url,

@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createPrismaClient } from '@cctv/db';
-import { enrolTestNodeFully } from '../../test/support/enrol.ts';
+import { enrolTestNodeFully, registerTestCameras } from '../../test/support/enrol.ts';
 import {
   freePort,
   startService,
@@ -31,7 +31,14 @@ import {
   startUploader,
   unmount,
 } from './fault-support.ts';
-import { metric, type RunningGateway, sha256, startGateway, uploadToken } from './gateway-harness.ts';
+import {
+  metric,
+  type RunningGateway,
+  registerCamera,
+  sha256,
+  startGateway,
+  uploadToken,
+} from './gateway-harness.ts';
 
 const READ_ONLY_MS = Number(process.env.CCTV_FAULT_READ_ONLY_MS ?? 120_000);
 const skip = await mountUnavailable();
@@ -66,6 +73,7 @@ describe('NAS faults under ingest', { concurrency: true, skip: skip ?? false }, 
     await bindMount(backing, nasDir);
     const gw = await gatewayOn(nasDir);
     const intervalMs = 250;
+    await registerCamera(gw.url, 'node-ro', 'ro-cam'); // the uploading node owns the camera
     const up = startUploader({
       url: () => gw.url,
       camera: 'ro-cam',
@@ -99,6 +107,7 @@ describe('NAS faults under ingest', { concurrency: true, skip: skip ?? false }, 
     const nasDir = join(await tempDir('cctv-um-mnt-'), 'nas');
     await bindMount(backing, nasDir);
     const gw = await gatewayOn(nasDir);
+    await registerCamera(gw.url, 'node-um', 'um-cam'); // the uploading node owns the camera
     const up = startUploader({
       url: () => gw.url,
       camera: 'um-cam',
@@ -125,6 +134,7 @@ describe('NAS faults under ingest', { concurrency: true, skip: skip ?? false }, 
     await mountTmpfs(nasDir, '4m');
     await fill(join(nasDir, 'filler.bin'), 3.5 * 1024 * 1024);
     const gw = await gatewayOn(nasDir);
+    await registerCamera(gw.url, 'node-full', 'full-cam'); // the uploading node owns the camera
     const up = startUploader({
       url: () => gw.url,
       camera: 'full-cam',
@@ -153,6 +163,7 @@ describe('NAS faults under ingest', { concurrency: true, skip: skip ?? false }, 
     const nasDir = join(await tempDir('cctv-hang-'), 'nas');
     const fs = await mountLoopExt4(nasDir, 32 * 1024 * 1024);
     const gw = await gatewayOn(nasDir, { GATEWAY_NAS_TIMEOUT_MS: '1000' });
+    await registerCamera(gw.url, 'node-hang', 'hang-cam'); // the uploading node owns the camera
     const up = startUploader({
       url: () => gw.url,
       camera: 'hang-cam',
@@ -215,6 +226,7 @@ describe('kill -9 of the gateway', () => {
     const backlog = async () =>
       ((await (await fetch(`${url}/healthz`)).json()) as { backlog: number }).backlog;
     const { uploadToken: token } = await enrolTestNodeFully(db.url, 'node-kill');
+    await registerTestCameras(db.url, 'node-kill', ['kill-cam']); // the uploading node owns the camera
     let gw = await start('400000');
     const up = startUploader({
       url: () => url,

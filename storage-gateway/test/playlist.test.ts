@@ -70,6 +70,13 @@ describe('VOD playlist builder', () => {
       new URL(relativeSegmentUri('cam-1', 'x.m4s'), 'https://h/proxy/v1/vod/cam-1.m3u8?a=1').pathname,
       '/proxy/v1/segments/cam-1/x.m4s',
     );
+    // Under a grant, the segment stays under the same grant.
+    const grant = 'eyJhbGciOiJFZERTQSJ9.eyJjYW0iOiJjYW0tMSJ9.c2lnbmF0dXJl';
+    assert.equal(
+      new URL(relativeSegmentUri('cam-1', 'x.m4s'), `https://h/proxy/v1/g/${grant}/vod/cam-1.m3u8?a=1`)
+        .pathname,
+      `/proxy/v1/g/${grant}/segments/cam-1/x.m4s`,
+    );
   });
 });
 

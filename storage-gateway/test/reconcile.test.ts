@@ -14,7 +14,7 @@ import { KeyedLock } from '../src/files/keyed-lock.ts';
 import { SegmentFiles } from '../src/files/segment-files.ts';
 import { BacklogQueue } from '../src/nas/backlog-queue.ts';
 import { type BacklogItem, NasMover } from '../src/nas/nas-mover.ts';
-import { mediaHeaders, metric, put, sha256, startGateway } from './gateway-harness.ts';
+import { granted, mediaHeaders, metric, put, sha256, startGateway } from './gateway-harness.ts';
 
 const db = await startTestDatabase();
 const T0 = new Date('2026-11-26T10:00:00.000Z');
@@ -74,7 +74,12 @@ describe('index reconciliation at start', () => {
 
     // Missing segments leave the playlist (a gap with a discontinuity), not a broken URI.
     const playlist = await (
-      await fetch(`${second.url}/v1/vod/cam-rec.m3u8?from=${at(0).toISOString()}&to=${at(60).toISOString()}`)
+      await fetch(
+        await granted(
+          second.url,
+          `/v1/vod/cam-rec.m3u8?from=${at(0).toISOString()}&to=${at(60).toISOString()}`,
+        ),
+      )
     ).text();
     assert.ok(!playlist.includes('s1.m4s') && !playlist.includes('s2.m4s'), playlist);
     assert.ok(playlist.includes('s3.m4s') && playlist.includes('#EXT-X-DISCONTINUITY'), playlist);

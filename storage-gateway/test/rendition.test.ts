@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { grantedPath } from '@cctv/protocol';
 import pino from 'pino';
-import { hlsPage, launchChromium } from '../../test/support/browser.ts';
+import { launchChromium } from '../../test/support/browser.ts';
 import { startTestDatabase, tempDir } from '../../test/support/index.ts';
 import { SegmentFiles } from '../src/files/segment-files.ts';
 import { RenditionError } from '../src/rendition/rendition-error.ts';
@@ -19,7 +20,16 @@ import {
   type RenditionSource,
   type RenditionState,
 } from '../src/rendition/rendition-service.ts';
-import { listFiles, makeHls, metric, rawRequest, startGateway } from './gateway-harness.ts';
+import { dashboardHlsPage, startDashboardOrigin } from './dashboard-page.ts';
+import {
+  granted,
+  grantFor,
+  listFiles,
+  makeHls,
+  metric,
+  rawRequest,
+  startGateway,
+} from './gateway-harness.ts';
 import { ffprobe, makeRecording, upload } from './rendition-fixture.ts';
 
 const CAMERA = 'cam-h264';
@@ -34,16 +44,21 @@ const [minute, later] = await Promise.all([
   makeRecording(media, 'r', { seconds: 60 }), // 20 segments of 3 s, 600 frames
   makeHls(media, 'later'), // 6 s at 160x90, another init
 ]);
-const gw = await startGateway(db.url);
+// The player page's origin: the only one whose pages the gateway lets read footage.
+const dashboard = await startDashboardOrigin();
+const gw = await startGateway(db.url, { GATEWAY_CORS_ORIGINS: dashboard });
 await upload(gw.url, CAMERA, minute, T0);
 await upload(gw.url, CAMERA, later, at(70_000)); // a 10 s gap, then another recording
 
 assert.ok(minute.segments.length >= 8, 'the fixture has enough segments');
 const minuteQuery = rangeQuery(T0, at(60_000));
-const h265Url = `${gw.url}/v1/vod/${CAMERA}.m3u8?${minuteQuery}`;
-const h264Url = `${gw.url}/v1/vod/${CAMERA}/h264.m3u8?${minuteQuery}`;
-const renditionUrl = (name: string, camera = CAMERA) =>
-  `${gw.url}/v1/renditions/h264/${camera}/${name.replace(/\.m4s$/, '')}.ts`;
+// Every read is under a grant (an all-time VOD grant for the camera, narrowed by the query).
+const h265Url = await granted(gw.url, `/v1/vod/${CAMERA}.m3u8?${minuteQuery}`);
+const h264Url = await granted(gw.url, `/v1/vod/${CAMERA}/h264.m3u8?${minuteQuery}`);
+const renditionPath = (name: string, camera = CAMERA) =>
+  `/v1/renditions/h264/${camera}/${name.replace(/\.m4s$/, '')}.ts`;
+const renditionUrl = (name: string, camera = CAMERA, url = gw.url) =>
+  granted(url, renditionPath(name, camera));
 const renditions = (result: string) => metric(gw.url, 'cctv_gateway_renditions_total', `result="${result}"`);
 const FRAMES = 600;
 
@@ -95,10 +110,10 @@ describe('H.265 VOD playlist', () => {
 
 describe('H.264 rendition playlist', () => {
   it('lists the same segments as MPEG-TS renditions, without EXT-X-MAP', async () => {
-    const res = await fetch(h264Url, { headers: { origin: 'http://localhost:3000' } });
+    const res = await fetch(h264Url, { headers: { origin: dashboard } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
-    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal(res.headers.get('access-control-allow-origin'), dashboard);
     const lines = (await res.text()).trim().split('\n');
     assert.equal(lines[0], '#EXTM3U');
     assert.ok(lines.includes('#EXT-X-VERSION:3'));
@@ -112,19 +127,20 @@ describe('H.264 rendition playlist', () => {
       uris,
       minute.segments.map((s) => `../../renditions/h264/${CAMERA}/${s.name.replace('.m4s', '')}.ts`),
     );
-    // Relative URIs resolve against the playlist URL to renditions the gateway serves.
-    const first = await fetch(new URL(uris[0] ?? '', h264Url), {
-      headers: { origin: 'http://localhost:3000' },
-    });
+    // Relative URIs resolve against the playlist URL, grant included, to renditions the
+    // gateway serves.
+    const firstUrl = new URL(uris[0] ?? '', h264Url);
+    assert.match(firstUrl.pathname, new RegExp(`^/v1/g/[^/]+/renditions/h264/${CAMERA}/`));
+    const first = await fetch(firstUrl, { headers: { origin: dashboard } });
     assert.equal(first.status, 200);
     assert.equal(first.headers.get('content-type'), 'video/mp2t');
-    assert.equal(first.headers.get('access-control-allow-origin'), '*');
+    assert.equal(first.headers.get('access-control-allow-origin'), dashboard);
     assert.equal((await first.arrayBuffer()).byteLength, Number(first.headers.get('content-length')));
   });
 
   it('keeps the discontinuity rules of the H.265 playlist', async () => {
     const both = rangeQuery(T0, at(120_000));
-    const text = await (await fetch(`${gw.url}/v1/vod/${CAMERA}/h264.m3u8?${both}`)).text();
+    const text = await (await fetch(await granted(gw.url, `/v1/vod/${CAMERA}/h264.m3u8?${both}`))).text();
     const lines = text.trim().split('\n');
     assert.equal(lines.filter((l) => l.startsWith('#EXT-X-MAP')).length, 0);
     assert.equal(lines.filter((l) => l === '#EXT-X-DISCONTINUITY').length, 1);
@@ -136,30 +152,33 @@ describe('H.264 rendition playlist', () => {
       `#EXT-X-PROGRAM-DATE-TIME:${at(70_000).toISOString()}`,
     ]);
     // The same rule as the source playlist: a discontinuity wherever it has one.
-    const source = await (await fetch(`${gw.url}/v1/vod/${CAMERA}.m3u8?${both}`)).text();
+    const source = await (await fetch(await granted(gw.url, `/v1/vod/${CAMERA}.m3u8?${both}`))).text();
     assert.equal(source.split('\n').filter((l) => l === '#EXT-X-DISCONTINUITY').length, 1);
   });
 
   it('refuses bad ranges and cameras like the VOD route, 404 for an empty range', async () => {
+    // (No range at all is the grant's own range, not a bad one.)
     const cases = [
-      '',
       `from=${T0.toISOString()}`,
+      `to=${T0.toISOString()}`,
       `from=yesterday&to=${T0.toISOString()}`,
       rangeQuery(T0, T0),
       rangeQuery(at(1000), T0),
       rangeQuery(T0, at(25 * 60 * 60 * 1000)),
     ];
     for (const query of cases) {
-      const res = await fetch(`${gw.url}/v1/vod/${CAMERA}/h264.m3u8?${query}`);
+      const res = await fetch(await granted(gw.url, `/v1/vod/${CAMERA}/h264.m3u8?${query}`));
       assert.equal(res.status, 400, query);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'bad_range', query);
     }
     const empty = await fetch(
-      `${gw.url}/v1/vod/${CAMERA}/h264.m3u8?${rangeQuery(at(-7200_000), at(-3600_000))}`,
+      await granted(gw.url, `/v1/vod/${CAMERA}/h264.m3u8?${rangeQuery(at(-7200_000), at(-3600_000))}`),
     );
     assert.equal(empty.status, 404);
     assert.equal(((await empty.json()) as { error: { code: string } }).error.code, 'no_segments');
-    const bad = await fetch(`${gw.url}/v1/vod/Bad_Cam/h264.m3u8?${minuteQuery}`);
+    // A bad camera id is refused as such under a valid grant, before cameras are compared.
+    const token = await grantFor(gw.url, { camera: CAMERA, scope: 'vod' });
+    const bad = await fetch(`${gw.url}${grantedPath(token, '/v1/vod/Bad_Cam/h264.m3u8')}?${minuteQuery}`);
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'bad_camera');
   });
@@ -193,7 +212,8 @@ describe('H.264 rendition in Chromium', () => {
   it('plays the whole minute with hls.js', { timeout: 120_000 }, async () => {
     const browser = await launchChromium();
     after(() => browser.close());
-    const { page, pageErrors } = await hlsPage(browser);
+    // On the dashboard's origin: the gateway's CORS lets only that one read footage.
+    const { page, pageErrors } = await dashboardHlsPage(browser, dashboard);
     await page.addScriptTag({ content: PLAYER });
     const started = Date.now();
     await page.evaluate(`play(${JSON.stringify(h264Url)})`);
@@ -213,17 +233,19 @@ describe('H.264 rendition in Chromium', () => {
 describe('rendition segments over HTTP', () => {
   it('serves a rendition the second time from the cache', async () => {
     const name = minute.segments[5]?.name ?? '';
-    const first = await fetch(renditionUrl(name));
+    const url = await renditionUrl(name);
+    const first = await fetch(url);
     const body = Buffer.from(await first.arrayBuffer());
     const [transcoded, hits] = [await renditions('transcoded'), await renditions('cache_hit')];
-    const again = await fetch(renditionUrl(name));
+    const again = await fetch(url);
     assert.equal(again.status, 200);
     assert.equal(again.headers.get('x-cctv-rendition'), 'cache');
-    assert.equal(again.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    // Only the browser holding the grant may keep it, at most as long as the grant lives.
+    assert.match(again.headers.get('cache-control') ?? '', /^private, max-age=\d+$/);
     assert.ok(Buffer.from(await again.arrayBuffer()).equals(body));
     assert.equal(await renditions('transcoded'), transcoded);
     assert.equal(await renditions('cache_hit'), hits + 1);
-    const part = await fetch(renditionUrl(name), { headers: { range: 'bytes=0-187' } });
+    const part = await fetch(url, { headers: { range: 'bytes=0-187' } });
     assert.equal(part.status, 206);
     assert.ok(Buffer.from(await part.arrayBuffer()).equals(body.subarray(0, 188)));
   });
@@ -231,7 +253,8 @@ describe('rendition segments over HTTP', () => {
   it('transcodes a segment asked for three times at once only once', async () => {
     const name = later.segments[1]?.name ?? '';
     const [transcoded, hits] = [await renditions('transcoded'), await renditions('cache_hit')];
-    const answers = await Promise.all([1, 2, 3].map(() => fetch(renditionUrl(name))));
+    const url = await renditionUrl(name);
+    const answers = await Promise.all([1, 2, 3].map(() => fetch(url)));
     const bodies = await Promise.all(answers.map(async (r) => Buffer.from(await r.arrayBuffer())));
     assert.deepEqual(
       answers.map((r) => r.status),
@@ -242,12 +265,23 @@ describe('rendition segments over HTTP', () => {
     assert.equal(await renditions('cache_hit'), hits + 2);
   });
 
-  it('refuses bad names with 400 and unknown segments with 404', async () => {
+  it('refuses bad names with 400 and unknown segments with 404, under a grant', async () => {
     const code = async (res: { status: number; body: string }) => [
       res.status,
       (JSON.parse(res.body) as { error: { code: string } }).error.code,
     ];
-    const get = (path: string) => rawRequest(gw.url, 'GET', path, Buffer.alloc(0));
+    const [token, other] = await Promise.all([
+      grantFor(gw.url, { camera: CAMERA, scope: 'vod' }),
+      grantFor(gw.url, { camera: 'cam-other', scope: 'vod' }),
+    ]);
+    const transcodedBefore = await renditions('transcoded');
+    // Each path is sent under a valid grant for its camera, so the name checks are what refuse
+    // it; without one, each is refused for that first.
+    const get = async (path: string, grant = token) => {
+      const plain = await rawRequest(gw.url, 'GET', path, Buffer.alloc(0));
+      assert.deepEqual(await code(plain), [401, 'grant_required'], `${path} without a grant`);
+      return rawRequest(gw.url, 'GET', grantedPath(grant, path), Buffer.alloc(0));
+    };
     const base = `/v1/renditions/h264/${CAMERA}`;
     for (const path of [
       `${base}/../r-000.ts`,
@@ -264,7 +298,13 @@ describe('rendition segments over HTTP', () => {
     assert.deepEqual(await code(await get('/v1/renditions/h264/Bad_Cam/r-000.ts')), [400, 'bad_camera']);
     assert.deepEqual(await code(await get(`${base}/nope-000.ts`)), [404, 'not_found']);
     assert.deepEqual(await code(await get(`${base}/init-r.ts`)), [404, 'not_found']); // init, not media
-    assert.deepEqual(await code(await get(`/v1/renditions/h264/cam-other/r-000.ts`)), [404, 'not_found']);
+    assert.deepEqual(await code(await get('/v1/renditions/h264/cam-other/r-000.ts', other)), [
+      404,
+      'not_found',
+    ]);
+    // A grant for another camera opens nothing, not even an answer saying whether it exists.
+    assert.deepEqual(await code(await get('/v1/renditions/h264/cam-other/r-000.ts')), [403, 'wrong_camera']);
+    assert.equal(await renditions('transcoded'), transcodedBefore);
   });
 
   it('answers 503 with Retry-After when the transcode queue is full', async () => {
@@ -274,11 +314,10 @@ describe('rendition segments over HTTP', () => {
     });
     const camera = 'cam-busy';
     await upload(busy.url, camera, { ...minute, segments: minute.segments.slice(0, 4) }, T0);
-    const answers = await Promise.all(
-      minute.segments
-        .slice(0, 4)
-        .map((s) => fetch(`${busy.url}/v1/renditions/h264/${camera}/${s.name.replace('.m4s', '')}.ts`)),
+    const urls = await Promise.all(
+      minute.segments.slice(0, 4).map((s) => renditionUrl(s.name, camera, busy.url)),
     );
+    const answers = await Promise.all(urls.map((url) => fetch(url)));
     const refused = answers.filter((r) => r.status === 503);
     assert.ok(refused.length >= 1, `statuses ${answers.map((r) => r.status)}`);
     assert.ok(answers.every((r) => r.status === 200 || r.status === 503));

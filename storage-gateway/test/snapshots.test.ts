@@ -1,18 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { SNAPSHOT_HEADERS, SNAPSHOT_MAX_BYTES, snapshotPath } from '@cctv/protocol';
+import { grantedPath, SNAPSHOT_HEADERS, SNAPSHOT_MAX_BYTES, snapshotPath } from '@cctv/protocol';
 import { startTestDatabase, tempDir } from '../../test/support/index.ts';
 import {
   authHeaders,
+  createEvent,
+  granted,
+  grantFor,
   listFiles,
   metric,
   type RunningGateway,
   rawRequest,
+  registerCamera,
   sha256,
   startGateway,
 } from './gateway-harness.ts';
@@ -46,6 +50,8 @@ async function putSnapshot(
   data: Buffer,
   headers: Record<string, string> = {},
 ): Promise<Answer> {
+  // Uploads are taken only from the camera's node: node-1 owns every camera of this file.
+  if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(camera)) await registerCamera(url, 'node-1', camera);
   const res = await fetch(`${url}${snapshotPath(camera, name)}`, {
     method: 'PUT',
     body: new Uint8Array(data),
@@ -69,6 +75,11 @@ const [jpeg, otherJpeg, png] = await Promise.all([
 ]);
 const gw: RunningGateway = await startGateway(db.url);
 const snapshotDir = gw.config.snapshotDir;
+// Snapshots are read by event: `<event id>-<n>.jpg` of an event of the camera, under a grant.
+const eventA = await createEvent(gw.prisma, 'cam-a');
+const eventC = await createEvent(gw.prisma, 'cam-c');
+const NAME_A = `${eventA}-1.jpg`;
+const NAME_C = `${eventC}-1.jpg`;
 
 describe('event snapshots', () => {
   const rejected = (reason: string) =>
@@ -76,28 +87,29 @@ describe('event snapshots', () => {
   /** Files under the snapshot directory, the temp area included. */
   const stored = () => listFiles(snapshotDir);
 
-  it('stores a JPEG durably and serves the same bytes with immutable caching', async () => {
+  it('stores a JPEG durably and serves the same bytes under a grant, cached privately', async () => {
     assert.equal(snapshotDir, join(gw.config.dataDir, 'snapshots'));
-    const res = await putSnapshot(gw.url, 'cam-a', 'evt-1.jpg', jpeg);
+    const res = await putSnapshot(gw.url, 'cam-a', NAME_A, jpeg);
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.deepEqual(res.body, {
       status: 'created',
       snapshot: {
         camera: 'cam-a',
-        name: 'evt-1.jpg',
+        name: NAME_A,
         sha256: sha256(jpeg),
         bytes: jpeg.length,
-        path: '/v1/snapshots/cam-a/evt-1.jpg',
+        path: `/v1/snapshots/cam-a/${NAME_A}`,
       },
     });
-    assert.deepEqual(await readFile(join(snapshotDir, 'cam-a', 'evt-1.jpg')), jpeg);
-    assert.deepEqual(await stored(), ['cam-a/evt-1.jpg']);
+    assert.deepEqual(await readFile(join(snapshotDir, 'cam-a', NAME_A)), jpeg);
+    assert.deepEqual(await stored(), [`cam-a/${NAME_A}`]);
 
-    const url = `${gw.url}/v1/snapshots/cam-a/evt-1.jpg`;
+    const url = await granted(gw.url, `/v1/snapshots/cam-a/${NAME_A}`);
     const got = await fetch(url);
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('content-type'), 'image/jpeg');
-    assert.equal(got.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    // Only the browser holding the grant may keep it, at most as long as the grant lives.
+    assert.match(got.headers.get('cache-control') ?? '', /^private, max-age=\d+$/);
     assert.equal(got.headers.get('content-length'), String(jpeg.length));
     assert.equal(got.headers.get('accept-ranges'), 'bytes');
     const etag = got.headers.get('etag');
@@ -115,14 +127,19 @@ describe('event snapshots', () => {
     assert.equal(revalidated.status, 304);
     assert.equal(revalidated.headers.get('etag'), etag);
 
+    // The upload path itself serves nothing: reads need a grant.
+    const plain = await fetch(`${gw.url}${res.body.snapshot?.path}`);
+    assert.equal(plain.status, 401);
+    assert.equal(((await plain.json()) as { error: { code: string } }).error.code, 'grant_required');
+
     assert.equal(await metric(gw.url, 'cctv_gateway_snapshots_stored_total'), 1);
     assert.equal(await metric(gw.url, 'cctv_gateway_snapshot_bytes_stored_total'), jpeg.length);
   });
 
   it('answers 200 to an identical re-PUT without rewriting, 409 to other bytes under the name', async () => {
-    const path = join(snapshotDir, 'cam-a', 'evt-1.jpg');
+    const path = join(snapshotDir, 'cam-a', NAME_A);
     const before = await stat(path);
-    const again = await putSnapshot(gw.url, 'cam-a', 'evt-1.jpg', jpeg, {
+    const again = await putSnapshot(gw.url, 'cam-a', NAME_A, jpeg, {
       'content-type': 'application/octet-stream',
     });
     assert.equal(again.status, 200, JSON.stringify(again.body));
@@ -131,13 +148,13 @@ describe('event snapshots', () => {
     assert.equal(after.ino, before.ino);
     assert.equal(after.mtimeMs, before.mtimeMs);
 
-    const conflict = await putSnapshot(gw.url, 'cam-a', 'evt-1.jpg', otherJpeg);
+    const conflict = await putSnapshot(gw.url, 'cam-a', NAME_A, otherJpeg);
     assert.equal(conflict.status, 409);
     assert.equal(conflict.body.error?.code, 'conflict');
     assert.match(conflict.body.error?.message ?? '', /cannot be reused/);
     assert.deepEqual(await readFile(path), jpeg);
     assert.equal(await rejected('conflict'), 1);
-    assert.deepEqual(await stored(), ['cam-a/evt-1.jpg']);
+    assert.deepEqual(await stored(), [`cam-a/${NAME_A}`]);
     assert.equal(await metric(gw.url, 'cctv_gateway_snapshots_stored_total'), 1);
   });
 
@@ -151,12 +168,12 @@ describe('event snapshots', () => {
     assert.deepEqual(mixed.map((r) => r.status).sort(), [201, 409]);
     const winner = mixed[0]?.status === 201 ? jpeg : otherJpeg;
     assert.deepEqual(await readFile(join(snapshotDir, 'cam-b', 'evt-3.jpg')), winner);
-    assert.deepEqual(await stored(), ['cam-a/evt-1.jpg', 'cam-b/evt-2.jpg', 'cam-b/evt-3.jpg']);
+    assert.deepEqual(await stored(), [`cam-a/${NAME_A}`, 'cam-b/evt-2.jpg', 'cam-b/evt-3.jpg']);
   });
 
   it('refuses a body whose sha256 differs from the header, leaving nothing behind', async () => {
     const before = await stored();
-    const res = await putSnapshot(gw.url, 'cam-c', 'evt-4.jpg', jpeg, {
+    const res = await putSnapshot(gw.url, 'cam-c', NAME_C, jpeg, {
       [SNAPSHOT_HEADERS.sha256]: sha256('something else'),
     });
     assert.equal(res.status, 422);
@@ -164,7 +181,9 @@ describe('event snapshots', () => {
     assert.match(res.body.error?.message ?? '', /does not match/);
     assert.equal(await rejected('sha256_mismatch'), 1);
     assert.deepEqual(await stored(), before);
-    assert.equal((await fetch(`${gw.url}/v1/snapshots/cam-c/evt-4.jpg`)).status, 404);
+    const none = await fetch(await granted(gw.url, `/v1/snapshots/cam-c/${NAME_C}`));
+    assert.equal(none.status, 404);
+    assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'not_found');
 
     const headerCases: Record<string, string>[] = [
       { [SNAPSHOT_HEADERS.sha256]: '' },
@@ -173,7 +192,7 @@ describe('event snapshots', () => {
       { [SNAPSHOT_HEADERS.node]: 'Bad Node' },
     ];
     for (const headers of headerCases) {
-      const bad = await putSnapshot(gw.url, 'cam-c', 'evt-4.jpg', jpeg, headers);
+      const bad = await putSnapshot(gw.url, 'cam-c', NAME_C, jpeg, headers);
       assert.equal(bad.status, 400, JSON.stringify(headers));
       assert.equal(bad.body.error?.code, 'bad_headers');
       assert.match(bad.body.error?.message ?? '', /^header x-cctv-/);
@@ -234,6 +253,8 @@ describe('event snapshots', () => {
   });
 
   it('refuses bad names, .. and encoded slashes however spelled, never writing outside', async () => {
+    // Reads of the same paths go under a valid grant, so the name checks are what refuses them.
+    const token = await grantFor(gw.url, { camera: 'cam-d', scope: 'snapshot' });
     const headers = {
       [SNAPSHOT_HEADERS.sha256]: sha256(jpeg),
       'content-type': 'image/jpeg',
@@ -262,8 +283,12 @@ describe('event snapshots', () => {
       const error = (JSON.parse(res.body) as { error: { code: string; message: string } }).error;
       assert.equal(error.code, 'bad_name', path);
       assert.match(error.message, /snapshot (name|path)/, path);
-      const got = await rawRequest(gw.url, 'GET', path, Buffer.alloc(0));
+      const got = await rawRequest(gw.url, 'GET', grantedPath(token, path), Buffer.alloc(0));
       assert.equal(got.status, 400, `GET ${path}: ${got.body}`);
+      assert.equal(JSON.parse(got.body).error.code, 'bad_name', `GET ${path}`);
+      const plain = await rawRequest(gw.url, 'GET', path, Buffer.alloc(0));
+      assert.equal(plain.status, 401, `GET ${path} without a grant: ${plain.body}`);
+      assert.equal(JSON.parse(plain.body).error.code, 'grant_required', `GET ${path}`);
     }
     assert.equal(await rejected('bad_name'), paths.length);
     for (const path of [
@@ -274,6 +299,10 @@ describe('event snapshots', () => {
       const res = await rawRequest(gw.url, 'PUT', path, jpeg, headers);
       assert.equal(res.status, 400, `${path}: ${res.body}`);
       assert.equal(JSON.parse(res.body).error.code, 'bad_camera', path);
+      if (path.includes('/../')) continue; // no camera level to read under a grant
+      const got = await rawRequest(gw.url, 'GET', grantedPath(token, path), Buffer.alloc(0));
+      assert.equal(got.status, 400, `GET ${path}: ${got.body}`);
+      assert.equal(JSON.parse(got.body).error.code, 'bad_camera', `GET ${path}`);
     }
     assert.equal(await rejected('bad_camera'), 3);
     assert.deepEqual(await readdir(parent), parentBefore);
@@ -282,21 +311,28 @@ describe('event snapshots', () => {
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
   });
 
-  it('answers 404 for an unknown snapshot and serves byte ranges', async () => {
-    const missing = await fetch(`${gw.url}/v1/snapshots/cam-a/none.jpg`);
+  it('answers 404 for an unknown snapshot or event and serves byte ranges', async () => {
+    // The event exists, its second picture does not.
+    const unknown = await granted(gw.url, `/v1/snapshots/cam-a/${eventA}-2.jpg`);
+    const missing = await fetch(unknown);
     assert.equal(missing.status, 404);
     const error = ((await missing.json()) as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'not_found');
-    assert.match(error.message, /no snapshot cam-a\/none\.jpg/);
-    assert.equal((await fetch(`${gw.url}/v1/snapshots/cam-a/none.jpg`, { method: 'HEAD' })).status, 404);
+    assert.equal(error.message, `no snapshot cam-a/${eventA}-2.jpg`);
+    assert.equal((await fetch(unknown, { method: 'HEAD' })).status, 404);
+    // No such event at all.
+    const noEvent = await fetch(await granted(gw.url, `/v1/snapshots/cam-a/${randomUUID()}-1.jpg`));
+    assert.equal(noEvent.status, 404);
+    assert.match(((await noEvent.json()) as { error: { message: string } }).error.message, /^no event /);
 
-    const url = `${gw.url}/v1/snapshots/cam-a/evt-1.jpg`;
+    const url = await granted(gw.url, `/v1/snapshots/cam-a/${NAME_A}`);
     const size = jpeg.length;
-    const part = await fetch(url, { headers: { range: 'bytes=0-99', origin: 'http://localhost:3000' } });
+    const dashboard = 'http://localhost:3000'; // the default GATEWAY_CORS_ORIGINS
+    const part = await fetch(url, { headers: { range: 'bytes=0-99', origin: dashboard } });
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), `bytes 0-99/${size}`);
     assert.equal(part.headers.get('content-type'), 'image/jpeg');
-    assert.equal(part.headers.get('access-control-allow-origin'), '*');
+    assert.equal(part.headers.get('access-control-allow-origin'), dashboard);
     assert.deepEqual(Buffer.from(await part.arrayBuffer()), jpeg.subarray(0, 100));
     const tail = await fetch(url, { headers: { range: 'bytes=-50' } });
     assert.equal(tail.status, 206);

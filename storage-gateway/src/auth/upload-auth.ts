@@ -1,9 +1,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '@cctv/db';
 import { isValidId } from '@cctv/protocol';
+import type { CameraOwners } from './camera-owners.ts';
 
 /** Why an upload's credentials were refused. */
-export type UploadAuthFailure = { code: 'unauthorized' | 'forbidden'; message: string };
+export type UploadAuthFailure = { code: 'unauthorized' | 'forbidden' | 'not_owner'; message: string };
+
+/** An upload for a camera the authenticated node does not own. */
+export interface ForeignUpload {
+  nodeId: string;
+  cameraId: string;
+  /** The camera's owner; null when no node registered it. */
+  owner: string | null;
+  address: string | null;
+}
 
 export type UploadHeaders = Record<string, string | string[] | undefined>;
 
@@ -28,6 +38,9 @@ export interface UploadAuthOptions {
   source: UploadTokenSource;
   /** How long a node's token hash is reused before it is read again (a rotation waits this long). */
   cacheMs: number;
+  /** Who owns each camera: a node uploads only for its own. */
+  owners: CameraOwners;
+  onForeign?: (upload: ForeignUpload) => void;
   now?: () => number;
 }
 
@@ -35,8 +48,9 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/;
 
 /**
  * Checks a node's upload token: `Authorization: Bearer <token>` whose sha256 is the node's
- * `uploadTokenHash`, for the node named in `x-cctv-node`. One lookup per node per cache period,
- * so a burst of uploads costs one query, and a fast hash (the token is 256 random bits).
+ * `uploadTokenHash`, for the node named in `x-cctv-node`; then that the node owns the camera.
+ * One lookup per node (and camera) per cache period, so a burst of uploads costs one query,
+ * and a fast hash (the token is 256 random bits).
  */
 export class UploadAuth {
   private readonly cache = new Map<string, { hash: string | null; at: number }>();
@@ -46,8 +60,12 @@ export class UploadAuth {
     this.now = opts.now ?? Date.now;
   }
 
-  /** The authenticated node id, or why not. */
-  async check(headers: UploadHeaders): Promise<{ nodeId: string } | UploadAuthFailure> {
+  /** The authenticated node id, when it owns `cameraId`; or why not. */
+  async check(
+    headers: UploadHeaders,
+    cameraId: string,
+    address: string | null = null,
+  ): Promise<{ nodeId: string } | UploadAuthFailure> {
     const nodeId = single(headers['x-cctv-node']);
     const match = BEARER.exec(single(headers.authorization) ?? '');
     if (!match?.[1])
@@ -61,6 +79,17 @@ export class UploadAuth {
     const given = createHash('sha256').update(match[1], 'utf8').digest();
     if (stored?.length !== 64 || !timingSafeEqual(Buffer.from(stored, 'hex'), given))
       return { code: 'forbidden', message: `the upload token is not valid for node ${nodeId}` };
+    const owned = await this.opts.owners.check(nodeId, cameraId);
+    if (!owned.ok) {
+      this.opts.onForeign?.({ nodeId, cameraId, owner: owned.owner, address });
+      return {
+        code: 'not_owner',
+        message:
+          owned.reason === 'unknown_camera'
+            ? `camera ${cameraId} is not registered to node ${nodeId}: the master has no hello naming it`
+            : `camera ${cameraId} belongs to another node`,
+      };
+    }
     return { nodeId };
   }
 

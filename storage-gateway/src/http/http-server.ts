@@ -1,20 +1,41 @@
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import type { GrantRefusal, GrantVerifier } from '../auth/grant-verifier.ts';
+import { GRANT_PREFIX, installGrantHook, installGrantRequired } from './grant-scope.ts';
 import { installErrorMapping } from './http-error.ts';
 import { type LiveRoutesOptions, liveRoutes } from './live-routes.ts';
 import { type OpsRoutesOptions, opsRoutes } from './ops-routes.ts';
 import { type RenditionRoutesOptions, renditionRoutes } from './rendition-routes.ts';
-import { type SegmentRoutesOptions, segmentRoutes } from './segment-routes.ts';
-import { type SnapshotRoutesOptions, snapshotRoutes } from './snapshot-routes.ts';
+import {
+  type SegmentReadRoutesOptions,
+  type SegmentRoutesOptions,
+  segmentReadRoutes,
+  segmentRoutes,
+} from './segment-routes.ts';
+import {
+  type SnapshotReadRoutesOptions,
+  type SnapshotRoutesOptions,
+  snapshotReadRoutes,
+  snapshotRoutes,
+} from './snapshot-routes.ts';
 import { type VodRoutesOptions, vodRoutes } from './vod-routes.ts';
 
 export type HttpServerOptions = SegmentRoutesOptions &
+  SegmentReadRoutesOptions &
   SnapshotRoutesOptions &
+  SnapshotReadRoutesOptions &
   VodRoutesOptions &
   OpsRoutesOptions &
   RenditionRoutesOptions &
-  LiveRoutesOptions & { logger: Logger };
+  LiveRoutesOptions & {
+    logger: Logger;
+    grants: GrantVerifier;
+    /** Origins of the pages (the dashboard) allowed to read footage from the browser. */
+    corsOrigins: readonly string[];
+    onGrantRefused: (reason: GrantRefusal) => void;
+    onGranted?: () => void;
+  };
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -24,33 +45,77 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     loggerInstance: opts.logger,
     // One line per segment upload would drown the log; refusals are logged below.
     logController: new LogController({ disableRequestLogging: true }),
-    // Segment and snapshot names may be 128 characters, longer than the router's default.
-    routerOptions: { maxParamLength: 256 },
+    // Segment and snapshot names may be 128 characters, a grant a few hundred.
+    routerOptions: { maxParamLength: 2048 },
   }) as unknown as FastifyInstance;
   installErrorMapping(app);
-  // Browsers on other origins (the dashboard with hls.js) may read; only agents write.
+  // Pages of the dashboard's origins may read footage (hls.js, <img>) with a grant in the URL;
+  // no other page may, and nobody writes from a browser.
+  const origins = new Set(opts.corsOrigins);
   await app.register(cors, {
-    delegator: (request, callback) =>
+    delegator: (request, callback) => {
+      const origin = request.headers.origin;
       callback(null, {
-        origin: READ_METHODS.has(request.method ?? '') ? '*' : false,
+        origin:
+          READ_METHODS.has(request.method ?? '') && origin !== undefined && origins.has(origin)
+            ? origin
+            : false,
         methods: ['GET', 'HEAD'],
         allowedHeaders: ['Range'],
         exposedHeaders: ['Content-Length', 'Content-Range', 'Accept-Ranges'],
         maxAge: 600,
-      }),
+      });
+    },
   });
-  await app.register(segmentRoutes, { ingest: opts.ingest, files: opts.files });
-  await app.register(snapshotRoutes, { snapshots: opts.snapshots, snapshotStore: opts.snapshotStore });
-  await app.register(vodRoutes, { index: opts.index, now: opts.now });
-  await app.register(renditionRoutes, { index: opts.index, renditions: opts.renditions, now: opts.now });
-  await app.register(liveRoutes, { index: opts.index, live: opts.live, now: opts.now });
+  // uploads: the camera's node with its upload token
+  await app.register(segmentRoutes, { ingest: opts.ingest });
+  await app.register(snapshotRoutes, { snapshots: opts.snapshots });
+  // reads: only under a grant the master issued
+  installGrantRequired(app, opts.onGrantRefused);
+  await app.register(
+    async (granted) => {
+      installGrantHook(granted, {
+        verifier: opts.grants,
+        onRefused: opts.onGrantRefused,
+        onGranted: opts.onGranted,
+      });
+      await granted.register(segmentReadRoutes, { files: opts.files, times: opts.times, now: opts.now });
+      await granted.register(snapshotReadRoutes, {
+        snapshotStore: opts.snapshotStore,
+        events: opts.events,
+        now: opts.now,
+      });
+      await granted.register(vodRoutes, { index: opts.index, times: opts.times, now: opts.now });
+      await granted.register(renditionRoutes, {
+        index: opts.index,
+        times: opts.times,
+        renditions: opts.renditions,
+        now: opts.now,
+      });
+      await granted.register(liveRoutes, {
+        index: opts.index,
+        times: opts.times,
+        live: opts.live,
+        now: opts.now,
+      });
+    },
+    { prefix: GRANT_PREFIX },
+  );
   await app.register(opsRoutes, { registry: opts.registry, health: opts.health });
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode >= 400)
       request.log.info(
-        { method: request.method, url: request.url, status: reply.statusCode },
+        // The path only: a grant is a bearer credential and stays out of the log.
+        {
+          method: request.method,
+          url: redactGrant(request.url.split('?')[0] ?? ''),
+          status: reply.statusCode,
+        },
         'request refused',
       );
   });
   return app;
 }
+
+/** A URL with its grant replaced by `…`, for logs. */
+export const redactGrant = (url: string) => url.replace(/^\/v1\/g\/[^/]+/, '/v1/g/…');

@@ -1,5 +1,5 @@
 import { isValidId } from '@cctv/protocol';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LiveConfig } from '../config.ts';
 import type { SegmentRepository } from '../index/segment-repository.ts';
 import {
@@ -9,30 +9,37 @@ import {
   parseAgentName,
   sequenceOf,
 } from '../vod/live-playlist.ts';
+import { requireGrant, type SegmentTimes } from './grant-scope.ts';
 import { sendError } from './http-error.ts';
 import { renditionPath } from './rendition-routes.ts';
 import { relativeSegmentUri } from './vod-routes.ts';
 
 export interface LiveRoutesOptions {
   index: SegmentRepository;
+  times: SegmentTimes;
   live: LiveConfig;
   now: () => Date;
 }
 
 /**
- * `/v1/live/<camera>.m3u8` (H.265 fMP4) and `/v1/live/<camera>/h264.m3u8` (H.264 MPEG-TS
- * renditions): the newest segments of the camera's current recording run, as a live playlist.
+ * `/v1/g/<grant>/live/<camera>.m3u8` (H.265 fMP4) and `/v1/g/<grant>/live/<camera>/h264.m3u8`
+ * (H.264 MPEG-TS renditions): the newest segments of the camera's current recording run, as a
+ * live playlist, under a live grant.
  */
 export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions): Promise<void> {
   const { index, live } = opts;
 
   /** The numbered window, or null once the refusal (400 bad camera, 404 not live) is sent. */
-  const liveSegments = async (reply: FastifyReply, camera: string) => {
+  const liveSegments = async (request: FastifyRequest, reply: FastifyReply, camera: string) => {
     if (!isValidId(camera)) {
       sendError(reply, 400, 'bad_camera', 'camera id is not valid');
       return null;
     }
-    const newest = await index.newestPlayable(camera, live.windowSegments);
+    const grant = requireGrant(request, camera, ['live']);
+    // Only segments the grant opens: a long window must not list one from before its range.
+    const newest = (await index.newestPlayable(camera, live.windowSegments)).filter(
+      (s) => s.startAt.getTime() >= grant.rng[0],
+    );
     const last = newest[0];
     const ageMs = last ? opts.now().getTime() - (last.startAt.getTime() + last.durationMs) : Infinity;
     if (!last || ageMs > live.maxAgeS * 1000) {
@@ -54,18 +61,19 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
       discontinuitySequence = pos.firstAt.getTime();
     }
     const segments: LiveSegment[] = window.map((s, i) => ({ ...s, sequence: base + i }));
+    opts.times.remember(camera, segments);
     return { segments, discontinuitySequence };
   };
 
   const send = (reply: FastifyReply, body: string) =>
     reply
       .header('content-type', 'application/vnd.apple.mpegurl')
-      .header('cache-control', 'no-cache')
+      .header('cache-control', 'private, no-cache')
       .send(body);
 
-  app.get<{ Params: { camera: string } }>('/v1/live/:camera.m3u8', async (request, reply) => {
+  app.get<{ Params: { camera: string } }>('/live/:camera.m3u8', async (request, reply) => {
     const { camera } = request.params;
-    const found = await liveSegments(reply, camera);
+    const found = await liveSegments(request, reply, camera);
     if (!found) return reply;
     return send(
       reply,
@@ -76,14 +84,14 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
     );
   });
 
-  app.get<{ Params: { camera: string } }>('/v1/live/:camera/h264.m3u8', async (request, reply) => {
+  app.get<{ Params: { camera: string } }>('/live/:camera/h264.m3u8', async (request, reply) => {
     const { camera } = request.params;
-    const found = await liveSegments(reply, camera);
+    const found = await liveSegments(request, reply, camera);
     if (!found) return reply;
     return send(
       reply,
       buildLivePlaylist(found.segments, {
-        // Two levels up from /v1/live/<camera>/h264.m3u8 is /v1/.
+        // Two levels up from /v1/g/<grant>/live/<camera>/h264.m3u8 is /v1/g/<grant>/.
         uri: (name) => `../..${renditionPath(camera, name).slice(3)}`,
         map: false,
         discontinuitySequence: found.discontinuitySequence,

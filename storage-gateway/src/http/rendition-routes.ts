@@ -5,11 +5,13 @@ import { RenditionError } from '../rendition/rendition-error.ts';
 import type { RenditionService } from '../rendition/rendition-service.ts';
 import { buildVodPlaylist } from '../vod/playlist.ts';
 import { sendOpenedFile } from './file-reply.ts';
+import { privateCache, requireGrant, requireInRange, type SegmentTimes } from './grant-scope.ts';
 import { sendError } from './http-error.ts';
 import { playlistCacheControl, segmentsForPlaylist } from './vod-routes.ts';
 
 export interface RenditionRoutesOptions {
   index: SegmentRepository;
+  times: SegmentTimes;
   renditions: RenditionService;
   now: () => Date;
 }
@@ -18,51 +20,49 @@ export interface RenditionRoutesOptions {
 export const renditionPath = (camera: string, name: string) =>
   `/v1/renditions/h264/${encodeURIComponent(camera)}/${encodeURIComponent(name.replace(/\.m4s$/, ''))}.ts`;
 
-/** From the playlist at `/v1/vod/<camera>/h264.m3u8`, two levels up is `/v1/`. */
+/** From the playlist at `/v1/g/<grant>/vod/<camera>/h264.m3u8`, two levels up is `/v1/g/<grant>/`. */
 const relativeRenditionUri = (camera: string, name: string) => `../..${renditionPath(camera, name).slice(3)}`;
 
 /**
  * H.264 for browsers that cannot decode the recorded H.265 (headless Chromium, Firefox):
- * the same VOD playlist with MPEG-TS segments, each transcoded on first request.
+ * the same VOD playlist with MPEG-TS segments, each transcoded on first request. Both routes
+ * live under a grant; the grant is checked before a transcode slot is asked for.
  */
 export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoutesOptions): Promise<void> {
   const { index, renditions } = opts;
 
-  app.get<{ Params: { camera: string }; Querystring: Record<string, unknown> }>(
-    '/v1/vod/:camera/h264.m3u8',
-    async (request, reply) => {
-      const { camera } = request.params;
-      const found = await segmentsForPlaylist(index, reply, camera, request.query);
-      if (!found) return reply;
-      const { segments } = found;
-      return reply
-        .header('content-type', 'application/vnd.apple.mpegurl')
-        .header('cache-control', playlistCacheControl(found.to, opts.now()))
-        .send(
-          // MPEG-TS carries its codec setup in every segment: no EXT-X-MAP. Discontinuities
-          // stay where the source has them (gaps, a new init: timestamps restart there).
-          buildVodPlaylist(segments, { uri: (name) => relativeRenditionUri(camera, name), map: false }),
-        );
-    },
-  );
+  app.get<{ Params: { camera: string } }>('/vod/:camera/h264.m3u8', async (request, reply) => {
+    const { camera } = request.params;
+    const found = await segmentsForPlaylist(opts, request, reply, camera);
+    if (!found) return reply;
+    return reply
+      .header('content-type', 'application/vnd.apple.mpegurl')
+      .header('cache-control', playlistCacheControl(found.grant, opts.now().getTime()))
+      .send(
+        // MPEG-TS carries its codec setup in every segment: no EXT-X-MAP. Discontinuities
+        // stay where the source has them (gaps, a new init: timestamps restart there).
+        buildVodPlaylist(found.segments, { uri: (name) => relativeRenditionUri(camera, name), map: false }),
+      );
+  });
 
   app.route<{ Params: { camera: string; file: string } }>({
     method: ['GET', 'HEAD'],
-    url: '/v1/renditions/h264/:camera/:file',
+    url: '/renditions/h264/:camera/:file',
     handler: async (request, reply) => {
       const { camera, file } = request.params;
       if (!isValidId(camera)) return sendError(reply, 400, 'bad_camera', 'camera id is not valid');
+      const grant = requireGrant(request, camera, ['vod', 'live']);
       const name = file.endsWith('.ts') ? `${file.slice(0, -3)}.m4s` : '';
       if (segmentKind(name) !== 'media')
         return sendError(reply, 400, 'bad_name', 'a rendition is named after its segment: <segment>.ts');
       const source = await index.find(camera, name);
       if (!source) return sendError(reply, 404, 'not_found', `no indexed segment ${camera}/${name}`);
+      requireInRange(grant, source.startAt.getTime(), `segment ${name}`);
       try {
         const opened = await renditions.open(source);
         reply
           .header('content-type', 'video/mp2t')
-          // A source segment never changes, so neither does its rendition.
-          .header('cache-control', 'public, max-age=31536000, immutable')
+          .header('cache-control', privateCache(grant, opts.now().getTime()))
           .header('last-modified', opened.mtime.toUTCString())
           .header('x-cctv-rendition', opened.servedFrom);
         return await sendOpenedFile(request, reply, opened);
@@ -76,9 +76,14 @@ export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoute
   // Any other depth (`cam/../x.ts`, an encoded slash the router split on) is a bad name.
   app.route<{ Params: { '*': string } }>({
     method: ['GET', 'HEAD'],
-    url: '/v1/renditions/*',
+    url: '/renditions/*',
     handler: async (_request, reply) =>
-      sendError(reply, 400, 'bad_name', 'rendition path must be /v1/renditions/h264/<camera>/<segment>.ts'),
+      sendError(
+        reply,
+        400,
+        'bad_name',
+        'rendition path must be /v1/g/<grant>/renditions/h264/<camera>/<segment>.ts',
+      ),
   });
 }
 

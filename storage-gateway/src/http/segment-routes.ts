@@ -4,11 +4,17 @@ import type { SegmentFiles } from '../files/segment-files.ts';
 import { IngestError } from '../ingest/ingest-error.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
 import { sendOpenedFile } from './file-reply.ts';
+import { privateCache, requireGrant, requireInRange, type SegmentTimes } from './grant-scope.ts';
 import { sendError } from './http-error.ts';
 
 export interface SegmentRoutesOptions {
   ingest: IngestService;
+}
+
+export interface SegmentReadRoutesOptions {
   files: SegmentFiles;
+  times: SegmentTimes;
+  now: () => Date;
 }
 
 const CONTENT_TYPE: Record<SegmentKind, string> = { init: 'video/mp4', media: 'video/iso.segment' };
@@ -18,16 +24,22 @@ interface SegmentParams {
   name: string;
 }
 
-/** `PUT` and `GET` of `/v1/segments/:camera/:name`. */
+/** `PUT /v1/segments/:camera/:name`: uploads by the camera's node. */
 export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOptions): Promise<void> {
-  const { ingest, files } = opts;
+  const { ingest } = opts;
   // Bodies are streamed to disk by the ingest service, never buffered or parsed here.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
   app.put<{ Params: SegmentParams }>('/v1/segments/:camera/:name', async (request, reply) => {
     const { camera, name } = request.params;
-    const result = await ingest.upload({ camera, name, headers: request.headers, body: request.raw });
+    const result = await ingest.upload({
+      camera,
+      name,
+      headers: request.headers,
+      body: request.raw,
+      address: request.ip,
+    });
     return reply.code(result.status === 'created' ? 201 : 200).send(result);
   });
 
@@ -38,21 +50,36 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
     ingest.precheck(camera, rest.join('/'), request.headers);
     throw new IngestError('bad_name', 'segment path must be /v1/segments/<camera>/<name>');
   });
+}
 
+/**
+ * `GET /v1/g/<grant>/segments/:camera/:name`: a media segment that starts in the grant's range,
+ * or an init file of the granted camera (codec parameters, no picture).
+ */
+export async function segmentReadRoutes(app: FastifyInstance, opts: SegmentReadRoutesOptions): Promise<void> {
+  const { files, times } = opts;
   app.route<{ Params: SegmentParams }>({
     method: ['GET', 'HEAD'],
-    url: '/v1/segments/:camera/:name',
+    url: '/segments/:camera/:name',
     handler: async (request, reply) => {
       const { camera, name } = request.params;
       if (!isValidId(camera)) return sendError(reply, 400, 'bad_camera', 'camera id is not valid');
+      const grant = requireGrant(request, camera, ['vod', 'live']);
       const kind = segmentKind(name);
       if (!kind) return sendError(reply, 400, 'bad_name', 'segment name must be a plain *.m4s or *.mp4 name');
+      if (kind === 'media') {
+        const startMs = await times.startMs(camera, name);
+        if (startMs === null)
+          return sendError(reply, 404, 'not_found', `no indexed segment ${camera}/${name}`);
+        requireInRange(grant, startMs, `segment ${name}`);
+      }
       const opened = await files.open(camera, name);
       if (!opened) return sendError(reply, 404, 'not_found', `no segment ${camera}/${name}`);
       reply
         .header('content-type', CONTENT_TYPE[kind])
-        // A name is never reused for other bytes (409), so a segment never changes.
-        .header('cache-control', 'public, max-age=31536000, immutable')
+        // A name is never reused for other bytes (409), so a segment never changes; only the
+        // browser holding the grant may keep it, for as long as the grant lives.
+        .header('cache-control', privateCache(grant, opts.now().getTime()))
         .header('last-modified', opened.mtime.toUTCString())
         .header('x-cctv-location', opened.location);
       return sendOpenedFile(request, reply, opened);

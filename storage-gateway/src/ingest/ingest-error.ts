@@ -10,6 +10,7 @@ export const REJECT_REASONS = [
   'storage_failed',
   'unauthorized',
   'forbidden',
+  'not_owner',
   'buffer_full',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -26,6 +27,7 @@ export const REJECT_STATUS: Record<RejectReason, number> = {
   storage_failed: 503,
   unauthorized: 401,
   forbidden: 403,
+  not_owner: 403,
   buffer_full: 503,
 };
 

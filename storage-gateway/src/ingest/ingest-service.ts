@@ -15,6 +15,8 @@ export interface UploadRequest {
   name: string;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+  /** The client's address, for security alerts. */
+  address?: string;
 }
 
 export interface StoredSegment {
@@ -103,7 +105,7 @@ export class IngestService {
     const meta = this.precheck(req.camera, req.name, req.headers);
     const log = this.opts.logger.child({ cameraId: req.camera, segment: req.name });
     if (this.opts.auth) {
-      const checked = await this.opts.auth.check(req.headers);
+      const checked = await this.opts.auth.check(req.headers, req.camera, req.address ?? null);
       if (!('nodeId' in checked))
         throw this.rejected(new IngestError(checked.code, checked.message), req.camera);
     }

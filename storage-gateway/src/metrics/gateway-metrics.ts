@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { GRANT_REFUSALS } from '../auth/grant-verifier.ts';
 import { REJECT_REASONS, type RejectReason } from '../ingest/ingest-error.ts';
 import { NAS_FAILURE_REASONS, type NasFailureReason } from '../nas/nas-errors.ts';
 import { RENDITION_RESULTS } from '../rendition/rendition-service.ts';
@@ -149,6 +150,26 @@ export class GatewayMetrics {
   });
   // ---------------------------------------------------------------------------------------
 
+  // --- Access: grants for reads, camera ownership for uploads ----------------------------
+  readonly grantedReads = new Counter({
+    name: 'cctv_gateway_granted_reads_total',
+    help: 'Footage reads (playlists, segments, renditions, snapshots) whose grant was valid',
+    registers: [this.registry],
+  });
+  readonly grantRefusals = new Counter({
+    name: 'cctv_gateway_grant_refusals_total',
+    help: 'Footage reads refused for their grant, by reason (grant_required, bad_grant, grant_expired, unknown_key, wrong_camera, wrong_scope, outside_grant)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly foreignUploads = new Counter({
+    name: 'cctv_gateway_foreign_uploads_total',
+    help: 'Uploads refused because the authenticated node does not own the camera, by kind (segment, snapshot)',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  // ---------------------------------------------------------------------------------------
+
   constructor() {
     for (const reason of REJECT_REASONS) this.rejected.inc({ reason }, 0);
     for (const reason of SNAPSHOT_REJECT_REASONS) this.snapshotsRejected.inc({ reason }, 0);
@@ -160,6 +181,7 @@ export class GatewayMetrics {
       this.retentionDeletedBytes.inc({ reason }, 0);
     }
     for (const result of RENDITION_RESULTS) this.renditions.inc({ result }, 0);
+    for (const reason of GRANT_REFUSALS) this.grantRefusals.inc({ reason }, 0);
     collectDefaultMetrics({ register: this.registry, prefix: 'cctv_gateway_' });
   }
 

@@ -21,6 +21,8 @@ export interface SnapshotUpload {
   name: string;
   headers: Headers;
   body: Readable;
+  /** The client's address, for security alerts. */
+  address?: string;
 }
 
 export interface StoredSnapshot {
@@ -99,7 +101,7 @@ export class SnapshotService {
     const meta = this.precheck(req.camera, req.name, req.headers);
     const log = this.opts.logger.child({ cameraId: req.camera, snapshot: req.name, nodeId: meta.nodeId });
     if (this.opts.auth) {
-      const checked = await this.opts.auth.check(req.headers);
+      const checked = await this.opts.auth.check(req.headers, req.camera, req.address ?? null);
       if (!('nodeId' in checked))
         throw this.rejected(new SnapshotError(checked.code, checked.message), req.camera, req.name);
     }
