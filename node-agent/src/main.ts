@@ -4,10 +4,12 @@
  */
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
+import { CAMERA_MOVED_COMMAND } from '@cctv/protocol';
 import type { FaceDetector } from '@cctv/vision/faces';
 import { analysisFactory } from './analysis/analysis-factory.ts';
 import { SnapshotStore } from './analysis/snapshot-store.ts';
 import { cameraDefinitions, cameraPlannerFactory } from './cameras/camera-definitions.ts';
+import { cameraMovedCommand } from './cameras/camera-moved.ts';
 import { type CameraChange, type CameraDefinition, CameraSet } from './cameras/camera-set.ts';
 import { configCommand } from './cameras/config-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
@@ -322,6 +324,10 @@ async function main(): Promise<void> {
           link?.republishHello();
           return change;
         },
+      }),
+      [CAMERA_MOVED_COMMAND]: cameraMovedCommand({
+        logger: log.child({ part: 'cameras' }),
+        configured: (cameraId) => cameraSet.recorders().some((r) => r.cameraId === cameraId),
       }),
       ...live?.commands(),
     },

@@ -8,7 +8,13 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSnapshotName, isValidId, SNAPSHOT_HEADERS, snapshotPath } from '@cctv/protocol';
+import {
+  eventSnapshotNames,
+  isSnapshotName,
+  isValidId,
+  SNAPSHOT_HEADERS,
+  snapshotPath,
+} from '@cctv/protocol';
 import type { I420Image } from '@cctv/vision';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, realSleep, type Sleep } from '../process/backoff.ts';
@@ -44,11 +50,6 @@ interface EncodeJob {
   image: string;
   thumbnail: string;
   frame: I420Image | Promise<I420Image>;
-}
-
-/** Names of the two files of one snapshot. */
-export function snapshotNames(eventId: string, n: number): { image: string; thumbnail: string } {
-  return { image: `${eventId}-${n}.jpg`, thumbnail: `${eventId}-${n}-thumb.jpg` };
 }
 
 export class SnapshotStore {
@@ -104,7 +105,9 @@ export class SnapshotStore {
     n: number,
     frame: I420Image | Promise<I420Image>,
   ): { image: string; thumbnail: string } {
-    const names = snapshotNames(eventId, n);
+    // The master stores only references to the event's own names, and the gateway serves a
+    // snapshot under a grant for the event it names.
+    const names = eventSnapshotNames(eventId, n);
     if (this.jobs.length >= 16) {
       this.opts.logger.warn({ cameraId, eventId }, 'snapshot skipped: encoder queue full');
       this.opts.onFailed?.(cameraId, 'dropped');
