@@ -26,6 +26,11 @@ const ports = {
 const host = env.CCTV_PUBLIC_HOST ?? '127.0.0.1';
 const masterUrl = `http://127.0.0.1:${ports.master}`;
 const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
+// The dashboard's pages are the only ones allowed to change things at the master, open its
+// websockets and read footage from the gateway: its origin, as the browser sees it.
+const dashboardOrigins = [
+  ...new Set([`http://${host}:${ports.dashboard}`, `http://127.0.0.1:${ports.dashboard}`]),
+].join(',');
 
 interface Service {
   name: string;
@@ -108,6 +113,7 @@ try {
     MQTT_PORT: String(ports.mqtt),
     EMBEDDED_PG_PORT: String(ports.postgres),
     GATEWAY_PUBLIC_URL: `http://${host}:${ports.gateway}`,
+    DASHBOARD_PUBLIC_URL: dashboardOrigins,
     // The dashboard server forwards sign-ins: believe its X-Forwarded-For (rate limit, audit).
     MASTER_TRUST_PROXY: '127.0.0.1,::1',
   });
@@ -119,14 +125,14 @@ try {
     GATEWAY_PORT: String(ports.gateway),
     GATEWAY_DATA_DIR: join(dataDir, 'gateway'),
     GATEWAY_NAS_DIR: join(dataDir, 'nas'),
+    DASHBOARD_PUBLIC_URL: dashboardOrigins,
   });
   await waitHealthy('gateway', `${gatewayUrl}/healthz`, gateway);
 
-  // dashboard: the production build made by setup
-  const nextBin = join(root, 'node_modules', 'next', 'dist', 'bin', 'next');
+  // dashboard: the production build made by setup, behind its server (the real client address)
   const dashboard = startService(
     'dashboard',
-    [nextBin, 'start', '-p', String(ports.dashboard)],
+    ['server.mjs', '-p', String(ports.dashboard)],
     {
       MASTER_URL: masterUrl,
       MASTER_PUBLIC_URL: `http://${host}:${ports.master}`,

@@ -208,17 +208,19 @@ function AlertList({
             data-kind={a.kind}
             data-acked={isAcked}
           >
-            <span className={`badge badge-${a.kind === 'offline' ? 'offline' : 'event'}`}>{a.label}</span>
+            <span className={`badge badge-${a.kind === 'event' ? 'event' : 'offline'}`}>{a.label}</span>
             <div className="alerts-text">
               <Link href={a.href} onClick={onFollow}>
-                {a.kind === 'event' ? (a.cameraId ?? a.nodeId) : a.nodeId}
+                {a.kind === 'event' ? (a.cameraId ?? a.nodeId) : a.nodeId || 'unknown node'}
               </Link>
               <span className="sub">
-                {a.kind === 'event'
-                  ? ` on ${a.nodeId}${a.score !== null ? ` · score ${Math.round(a.score * 100)}%` : ''}`
-                  : a.resolvedAt
-                    ? ` · back online ${formatAge(a.resolvedAt, now)}`
-                    : ' went offline'}
+                {a.kind === 'security'
+                  ? ` · ${a.text ?? ''}`
+                  : a.kind === 'event'
+                    ? ` on ${a.nodeId}${a.score !== null ? ` · score ${Math.round(a.score * 100)}%` : ''}`
+                    : a.resolvedAt
+                      ? ` · back online ${formatAge(a.resolvedAt, now)}`
+                      : ' went offline'}
               </span>
               <div className="sub">
                 <time dateTime={a.at}>{new Date(a.at).toLocaleTimeString()}</time> · {formatAge(a.at, now)}

@@ -22,10 +22,13 @@ type State =
   | { kind: 'playing'; mode: LiveMode }
   | { kind: 'failed'; mode: LiveMode; reasons: string[] };
 
-async function requestGrant(cameraId: string): Promise<LiveViewGrant> {
+async function requestGrant(cameraId: string, renewal = false): Promise<LiveViewGrant> {
   const res = await fetch(`/api/cameras/${encodeURIComponent(cameraId)}/live`, {
     method: 'POST',
     cache: 'no-store',
+    ...(renewal
+      ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ renewal }) }
+      : {}),
   });
   if (res.status === 401) {
     const { pathname, search } = window.location;
@@ -153,7 +156,7 @@ export function LivePlayer({
       const run = async () => {
         if (mode === 'hls') {
           grant ??= requestGrant(cameraId);
-          return playLiveHls(video, await grant, callbacks);
+          return playLiveHls(video, await grant, callbacks, () => requestGrant(cameraId, true));
         }
         const s = await ensureSocket();
         return mode === 'webrtc'

@@ -56,10 +56,10 @@ export function TimelinePlayer({ cameraId, name, at, playKey, onController }: Pr
     }, 250);
     openRecording(cameraId, grantRange(at, Date.now()), abort.signal, {
       cancelled: () => cancelled,
-      play: (url) => {
+      play: (url, keeper) => {
         controllerRef.current(cameraId, player);
         // Chromium without H.265 (the tests' browser) plays the gateway's H.264 rendition.
-        return player.start(url, at);
+        return player.start(url, at, keeper);
       },
       fail,
     });

@@ -1,15 +1,16 @@
 /**
  * Alerts raised from the fleet websocket: every new event (the first message seen of an event
- * id) and every node that goes from online or stale to offline. Pure state changes, so the
- * bell (components/alerts.tsx) only wires them to the socket and to localStorage, where the
- * list and the acknowledged ids are kept per signed-in user.
+ * id), every node that goes from online or stale to offline, and, for admins, every security
+ * alert the master raised (a refused camera claim, a foreign upload, a session takeover). Pure
+ * state changes, so the bell (components/alerts.tsx) only wires them to the socket and to
+ * localStorage, where the list and the acknowledged ids are kept per signed-in user.
  */
-import type { EventView, FleetSocketMessage, NodeView } from '@cctv/protocol';
+import type { EventView, FleetSocketMessage, NodeView, SecurityAlertView } from '@cctv/protocol';
 
 export interface Alert {
-  /** `event:<event id>` or `offline:<node id>:<time it went offline>`. */
+  /** `event:<event id>`, `offline:<node id>:<time it went offline>` or `security:<alert id>`. */
   id: string;
-  kind: 'event' | 'offline';
+  kind: 'event' | 'offline' | 'security';
   /** When it happened: the event's start, the node's change to offline. */
   at: string;
   /** When this browser first saw it (ms since the epoch). */
@@ -23,6 +24,8 @@ export interface Alert {
   href: string;
   /** An offline node that came back: when. */
   resolvedAt: string | null;
+  /** A security alert's words, as the master wrote them. */
+  text?: string;
 }
 
 export interface AlertBook {
@@ -68,6 +71,22 @@ export function offlineAlert(node: NodeView, seenAt: number): Alert {
   };
 }
 
+export function securityAlert(alert: SecurityAlertView, seenAt: number): Alert {
+  return {
+    id: `security:${alert.id}`,
+    kind: 'security',
+    at: alert.lastAt,
+    seenAt,
+    nodeId: alert.nodeId ?? '',
+    cameraId: alert.cameraId,
+    label: 'security',
+    score: null,
+    href: alert.nodeId ? `/?q=${encodeURIComponent(alert.nodeId)}` : '/',
+    resolvedAt: null,
+    text: alert.count > 1 ? `${alert.message} (${alert.count} times)` : alert.message,
+  };
+}
+
 function add(alerts: Alert[], alert: Alert): Alert[] {
   if (alerts.some((a) => a.id === alert.id)) return alerts;
   return [alert, ...alerts].slice(0, MAX_ALERTS);
@@ -100,6 +119,17 @@ export function reduceAlerts(book: AlertBook, msg: FleetSocketMessage, now: numb
       const alerts = nodeSeen(book, msg.node, now);
       return { alerts, nodeStates: { ...(book.nodeStates ?? {}), [msg.node.id]: msg.node.state } };
     }
+    case 'security': {
+      // A repeat of a listed alert updates its words (the count), without raising it again.
+      const next = securityAlert(msg.alert, now);
+      const known = book.alerts.find((a) => a.id === next.id);
+      if (!known) return { ...book, alerts: add(book.alerts, next) };
+      if (known.text === next.text) return book;
+      return {
+        ...book,
+        alerts: book.alerts.map((a) => (a.id === next.id ? { ...a, text: next.text, at: next.at } : a)),
+      };
+    }
     case 'snapshot': {
       // A snapshot after a reconnect also raises what went offline while the socket was down.
       let next = book;
@@ -125,7 +155,7 @@ const isAlert = (v: unknown): v is Alert => {
   const a = v as Record<string, unknown>;
   return (
     typeof a.id === 'string' &&
-    (a.kind === 'event' || a.kind === 'offline') &&
+    (a.kind === 'event' || a.kind === 'offline' || a.kind === 'security') &&
     typeof a.at === 'string' &&
     typeof a.seenAt === 'number' &&
     typeof a.nodeId === 'string' &&

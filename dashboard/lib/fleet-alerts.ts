@@ -1,5 +1,6 @@
 'use client';
 
+import type { SecurityAlertPage, SecurityAlertView } from '@cctv/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import {
   type Alert,
@@ -14,6 +15,17 @@ import {
   unacknowledged,
 } from './alerts';
 import { connectFleetSocket } from './fleet-socket';
+
+/** Security alerts are acknowledged on the master too (audited), for every admin. */
+function ackOnMaster(ids: string[]): void {
+  for (const id of ids) {
+    if (!id.startsWith('security:')) continue;
+    void fetch(`/api/security/alerts/${encodeURIComponent(id.slice('security:'.length))}/ack`, {
+      method: 'POST',
+      cache: 'no-store',
+    }).catch(() => {});
+  }
+}
 
 function readStored(key: string) {
   try {
@@ -54,7 +66,18 @@ export interface AlertsState {
 }
 
 export function describeAlert(a: Alert): string {
+  if (a.kind === 'security') return `security: ${a.text ?? a.nodeId}`;
   return a.kind === 'event' ? `${a.label} on ${a.cameraId ?? a.nodeId}` : `node ${a.nodeId} offline`;
+}
+
+/**
+ * Security alerts not yet acknowledged on the master, read once when the bell opens its socket
+ * (admins only: anyone else is refused, and has none to see).
+ */
+async function openSecurityAlerts(): Promise<SecurityAlertView[]> {
+  const res = await fetch('/api/security/alerts?open=true&limit=50', { cache: 'no-store' });
+  if (!res.ok) return [];
+  return ((await res.json()) as SecurityAlertPage).alerts.reverse();
 }
 
 /** Alerts from the fleet websocket, with the user's acknowledgements kept in localStorage. */
@@ -87,6 +110,14 @@ export function useAlerts(masterPublicUrl: string, username: string): AlertsStat
   // The socket opens after the stored list is read, so nothing in it is raised twice.
   useEffect(() => {
     if (!loaded) return;
+    openSecurityAlerts()
+      .then((open) => {
+        const now = Date.now();
+        setBook((b) => open.reduce((acc, alert) => reduceAlerts(acc, { type: 'security', alert }, now), b));
+      })
+      .catch(() => {
+        // The live socket still brings new ones.
+      });
     return connectFleetSocket(masterPublicUrl, {
       onMessage: (msg) => setBook((b) => reduceAlerts(b, msg, Date.now())),
       onState: () => {},
@@ -107,11 +138,14 @@ export function useAlerts(masterPublicUrl: string, username: string): AlertsStat
     );
   }, [book.alerts, acked, key, loaded]);
 
-  const acknowledge = useCallback((id: string) => setAcked((a) => new Set([...a, id])), []);
-  const acknowledgeAll = useCallback(
-    () => setAcked((a) => new Set([...a, ...book.alerts.map((x) => x.id)])),
-    [book.alerts],
-  );
+  const acknowledge = useCallback((id: string) => {
+    setAcked((a) => new Set([...a, id]));
+    ackOnMaster([id]);
+  }, []);
+  const acknowledgeAll = useCallback(() => {
+    setAcked((a) => new Set([...a, ...book.alerts.map((x) => x.id)]));
+    ackOnMaster(book.alerts.filter((x) => !acked.has(x.id)).map((x) => x.id));
+  }, [book.alerts, acked]);
 
   return {
     alerts: book.alerts,

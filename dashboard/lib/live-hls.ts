@@ -1,6 +1,7 @@
 'use client';
 
 import type { LiveViewGrant } from '@cctv/protocol';
+import { GrantKeeper } from './grant-keeper';
 import { type LiveCallbacks, type LiveHandle, watchFrames } from './live-modes';
 
 /**
@@ -8,7 +9,13 @@ import { type LiveCallbacks, type LiveHandle, watchFrames } from './live-modes';
  * the gateway's H.264 rendition when this browser cannot decode what was recorded (H.265 in
  * most browsers without hardware support). hls.js keeps one segment behind the live edge.
  */
-export function playLiveHls(video: HTMLVideoElement, grant: LiveViewGrant, cb: LiveCallbacks): LiveHandle {
+export function playLiveHls(
+  video: HTMLVideoElement,
+  grant: LiveViewGrant,
+  cb: LiveCallbacks,
+  /** A fresh grant for the same camera: the view outlives any one grant. */
+  renew: () => Promise<LiveViewGrant>,
+): LiveHandle {
   let stopped = false;
   let destroy = () => {};
   const fail = (reason: string) => {
@@ -17,6 +24,10 @@ export function playLiveHls(video: HTMLVideoElement, grant: LiveViewGrant, cb: L
   const unwatch = watchFrames(video, cb.onFrame);
 
   const play = (url: string, rendition: boolean) => {
+    const keeper = new GrantKeeper(url, grant.expiresAt, async () => {
+      const next = await renew();
+      return { url: rendition ? next.hlsH264Url : next.hlsUrl, expiresAt: next.expiresAt };
+    });
     import('hls.js')
       .then(({ default: Hls }) => {
         if (stopped) return;
@@ -31,6 +42,7 @@ export function playLiveHls(video: HTMLVideoElement, grant: LiveViewGrant, cb: L
           liveMaxLatencyDurationCount: 4,
           maxLiveSyncPlaybackRate: 1.2,
           manifestLoadingMaxRetry: 2,
+          xhrSetup: keeper.xhrSetup,
         });
         hls.on(Hls.Events.ERROR, (_event, data) => {
           const codec =

@@ -6,6 +6,7 @@
  */
 import type { PlaybackGrant, PlaybackRequest } from '@cctv/protocol';
 import type { ErrorData } from 'hls.js';
+import { GrantKeeper } from './grant-keeper';
 import { loginPath, type Refusal, refusalOf } from './session';
 import { playbackPath } from './vod-url';
 
@@ -63,8 +64,11 @@ export function signInAgain(): void {
 export interface GrantHandlers {
   /** True once the player went away: nothing is reported then. */
   cancelled(): boolean;
-  /** Plays the granted playlist (the one this browser can decode). */
-  play(url: string): void | Promise<void>;
+  /**
+   * Plays the granted playlist (the one this browser can decode); `keeper` keeps its grant
+   * fresh for as long as it plays (hls.js `xhrSetup`).
+   */
+  play(url: string, keeper: GrantKeeper): void | Promise<void>;
   fail(message: string, cause: PlaybackCause): void;
 }
 
@@ -81,7 +85,15 @@ export function openRecording(
   requestGrant(cameraId, range, signal)
     .then((answer) => {
       if (handlers.cancelled()) return;
-      if (answer.ok) return handlers.play(playableUrl(answer.grant));
+      if (answer.ok) {
+        const url = playableUrl(answer.grant);
+        const keeper = new GrantKeeper(url, answer.grant.expiresAt, async () => {
+          const next = await requestGrant(cameraId, { ...range, renewal: true }, signal);
+          if (!next.ok) throw new Error(next.message);
+          return { url: playableUrl(next.grant), expiresAt: next.grant.expiresAt };
+        });
+        return handlers.play(url, keeper);
+      }
       if (answer.status === 401) signInAgain();
       else handlers.fail(answer.message, answer.status === 403 ? 'access' : 'grant');
     })

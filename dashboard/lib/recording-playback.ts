@@ -7,6 +7,7 @@
 import type { PlaybackRequest } from '@cctv/protocol';
 import type { Fragment } from 'hls.js';
 import type { Dispatch, SetStateAction } from 'react';
+import type { GrantKeeper } from './grant-keeper';
 import {
   describeHlsError,
   describeMediaError,
@@ -63,7 +64,7 @@ export function playRecording(video: HTMLVideoElement, playback: RecordingPlayba
     };
   };
 
-  const play = (url: string) => {
+  const play = (url: string, keeper: GrantKeeper) => {
     playback.onUrl?.(url);
     import('hls.js')
       .then(({ default: Hls }) => {
@@ -72,7 +73,7 @@ export function playRecording(video: HTMLVideoElement, playback: RecordingPlayba
           playNative(url);
           return;
         }
-        const hls = new Hls({ lowLatencyMode: false });
+        const hls = new Hls({ lowLatencyMode: false, xhrSetup: keeper.xhrSetup });
         if (onFragments) {
           // hls.js keeps these fragment objects and corrects their start once parsed.
           const take = (_e: unknown, data: { details: { fragments: Fragment[] } }) =>

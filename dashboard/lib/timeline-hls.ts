@@ -6,6 +6,7 @@
 import type { PlaybackRequest } from '@cctv/protocol';
 import type Hls from 'hls.js';
 import type { Fragment } from 'hls.js';
+import type { GrantKeeper } from './grant-keeper';
 import { describeHlsError } from './playback';
 
 /**
@@ -61,7 +62,7 @@ export class TimelineHls {
     private readonly callbacks: TimelineHlsCallbacks,
   ) {}
 
-  async start(url: string, at: number): Promise<void> {
+  async start(url: string, at: number, keeper: GrantKeeper): Promise<void> {
     const { default: HlsClass } = await import('hls.js');
     if (this.destroyed) return;
     if (!HlsClass.isSupported()) {
@@ -72,7 +73,7 @@ export class TimelineHls {
       return;
     }
     // Loading waits for the playlist, so the first fragment fetched is the one holding `at`.
-    const hls = new HlsClass({ autoStartLoad: false, lowLatencyMode: false });
+    const hls = new HlsClass({ autoStartLoad: false, lowLatencyMode: false, xhrSetup: keeper.xhrSetup });
     this.hls = hls;
     let started = false;
     hls.on(HlsClass.Events.LEVEL_LOADED, (_e, data) => {

@@ -1,4 +1,5 @@
-# The dashboard: Next.js production build served by `next start`. It reaches the master at
+# The dashboard: Next.js production build served by its server.mjs (Next's handler behind a
+# front that sets X-Forwarded-For to the real client; DASHBOARD_TRUST_PROXY names proxies). It reaches the master at
 # MASTER_URL (server-side reads and the /api/* proxy); browsers open the master's websocket
 # at MASTER_PUBLIC_URL. Both are read per request, so one image serves any deployment.
 #
@@ -61,7 +62,7 @@ RUN npm ci --ignore-scripts --omit=dev --workspace @cctv/dashboard
 
 # ---- runtime -----------------------------------------------------------------------------
 FROM ${NODE_IMAGE}
-# tini forwards signals to next start and reaps its children.
+# tini forwards signals to the server and reaps its children.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
@@ -73,7 +74,7 @@ COPY --from=prod-deps /app/protocol protocol
 COPY --from=prod-deps /app/dashboard dashboard
 COPY package.json ./
 COPY protocol/src protocol/src
-COPY dashboard/next.config.ts dashboard/tsconfig.json dashboard/
+COPY dashboard/next.config.ts dashboard/tsconfig.json dashboard/server.mjs dashboard/
 # Next writes its cache (fetch, images) under .next at runtime: owned by the service user.
 COPY --from=build --chown=node:node /app/dashboard/.next dashboard/.next
 ENV NODE_ENV=production \
@@ -87,4 +88,4 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=4 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/login',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "/app/node_modules/next/dist/bin/next", "start", "-H", "0.0.0.0"]
+CMD ["node", "server.mjs", "-H", "0.0.0.0"]

@@ -8,7 +8,8 @@ import { runtimeEnv } from '@/lib/runtime-env';
 export const dynamic = 'force-dynamic';
 
 const TIMEOUT_MS = 10_000;
-const REQUEST_HEADERS = ['content-type', 'accept', 'cookie'];
+// The browser's origin goes along: the master refuses a change asked from another site's page.
+const REQUEST_HEADERS = ['content-type', 'accept', 'cookie', 'origin'];
 // content-disposition and content-length keep an export download a named file with a known size.
 const RESPONSE_HEADERS = [
   'content-type',
@@ -44,8 +45,9 @@ async function forward(request: Request): Promise<Response> {
     const value = request.headers.get(name);
     if (value) headers.set(name, value);
   }
-  // Next fills x-forwarded-for with the peer address when no proxy in front of it did; the
-  // master believes it from this server only (MASTER_TRUST_PROXY) for its rate limit and audit.
+  // server.mjs sets x-forwarded-for to the real client (the peer, or what a trusted proxy in
+  // front of it names), never what the client sent; the master believes it from this server
+  // only (MASTER_TRUST_PROXY) for its sign-in throttle and audit log.
   const forwardedFor = request.headers.get('x-forwarded-for');
   if (forwardedFor) headers.set('x-forwarded-for', forwardedFor);
 
