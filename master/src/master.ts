@@ -106,8 +106,14 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     (n) => metrics.wsClients.set(n),
     (row, user) => eventViewer.view(row, user),
   );
-  accounts.onSessionsEnded = (userId) => hub.closeUser(userId, 'session ended');
-  accounts.onSessionEnded = (sessionId) => hub.closeSession(sessionId, 'signed out');
+  accounts.onSessionsEnded = (userId) => {
+    hub.closeUser(userId, 'session ended');
+    live.closeUser(userId, 'session ended');
+  };
+  accounts.onSessionEnded = (sessionId) => {
+    hub.closeSession(sessionId, 'signed out');
+    live.closeSignedOut(sessionId, 'signed out');
+  };
   const alertLog = new SecurityAlertLog(db.reads);
   const alertFeed = new SecurityAlertFeed({
     log: alertLog,

@@ -620,14 +620,13 @@ describe('uploads for a camera the node does not own', () => {
     assert.deepEqual(mine(await listFiles(gw.config.nasDir)), []);
     assert.deepEqual(mine(await listFiles(gw.config.snapshotDir)), []);
     assert.deepEqual(await listFiles(join(gw.config.bufferDir, '.incoming')), []);
-    const alert = await waitFor(
-      'the security alert',
-      () =>
-        gw.prisma.securityAlert.findFirst({
-          where: { kind: 'foreign_upload', source: 'gateway', nodeId: 'node-1', cameraId: camera },
-        }),
-      5000,
+    // No alert: a new node's first uploads may come before the master applied its hello
+    // (the master down, say); refused and counted, they are retried, and nobody's footage is at
+    // stake. Give the recorder a flush to show nothing was written.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(
+      await gw.prisma.securityAlert.count({ where: { kind: 'foreign_upload', cameraId: camera } }),
+      0,
     );
-    assert.match(alert.message, /which no node registered/);
   });
 });

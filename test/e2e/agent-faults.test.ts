@@ -15,7 +15,7 @@ import mqtt from 'mqtt';
 import { scanCameraSpool } from '../../node-agent/src/spool/scan.ts';
 import { compareSegmentNames } from '../../node-agent/src/spool/segment.ts';
 import { startBroker } from '../../node-agent/test/broker.ts';
-import { enrolTestNodeFully } from '../support/enrol.ts';
+import { enrolTestNodeFully, registerTestCameras } from '../support/enrol.ts';
 import {
   freePort,
   onCleanup,
@@ -86,6 +86,8 @@ async function writeAgentConfig(o: AgentOptions): Promise<string> {
   const base = join(h.dir, o.nodeId);
   const file = join(h.dir, `${o.nodeId}.yaml`);
   const { uploadToken } = await enrolTestNodeFully(h.dbUrl, o.nodeId);
+  // No master here: the camera is registered to the node as its hello would.
+  await registerTestCameras(h.dbUrl, o.nodeId, [o.cameraId]);
   await writeFile(
     file,
     [

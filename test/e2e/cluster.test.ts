@@ -11,6 +11,7 @@ import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createPrismaClient, embeddedDatabaseUrl } from '@cctv/db';
 import type { ExportJobView, NodeView } from '@cctv/protocol';
+import { grantedUrl } from '../support/grants.ts';
 import {
   freePort,
   onCleanup,
@@ -183,7 +184,11 @@ describe('cluster end to end', () => {
     const from = new Date(first.startAt.getTime() - 1);
     const to = new Date(last.startAt.getTime() + last.durationMs);
     const expectedS = rows.reduce((s, r) => s + r.durationMs, 0) / 1000;
-    const url = `${gatewayUrl}/v1/vod/${CAMERA}.m3u8?from=${from.toISOString()}&to=${to.toISOString()}`;
+    const url = await grantedUrl(
+      dbUrl,
+      gatewayUrl,
+      `/v1/vod/${CAMERA}.m3u8?from=${from.toISOString()}&to=${to.toISOString()}`,
+    );
     const { stdout } = await run('ffprobe', [
       '-v',
       'error',

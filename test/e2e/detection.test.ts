@@ -9,12 +9,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { createPrismaClient } from '@cctv/db';
 import { type EventBox, type EventMessage, topics, validators } from '@cctv/protocol';
 import { FaceDetector, type I420Image } from '@cctv/vision/faces';
 import mqtt from 'mqtt';
 import { ensureFaceModel } from '../../node-agent/scripts/fetch-face-model.mjs';
 import { startBroker } from '../../node-agent/test/broker.ts';
-import { enrolTestNodeFully } from '../support/enrol.ts';
+import { enrolTestNodeFully, registerTestCameras } from '../support/enrol.ts';
+import { grantedUrl } from '../support/grants.ts';
 import {
   freePort,
   onCleanup,
@@ -54,6 +56,9 @@ function startAgent(nodeId: string, cameras: string[]): Promise<ServiceProcess> 
     const file = join(h.dir, `${nodeId}.yaml`);
     // Enrolled in the gateway's database: snapshots go up with the node's upload token.
     const { uploadToken } = await enrolTestNodeFully(h.dbUrl, nodeId);
+    // No master here: the cameras are registered to the node as its hello would.
+    const ids = cameras.map((c) => /id: ([a-z0-9-]+)/.exec(c)?.[1] ?? '').filter((id) => id !== '');
+    await registerTestCameras(h.dbUrl, nodeId, ids);
     await writeFile(
       file,
       [
@@ -79,11 +84,46 @@ function startAgent(nodeId: string, cameras: string[]): Promise<ServiceProcess> 
 const eventsOf = (cameraId: string, type: EventMessage['type']) =>
   h.events.filter((e) => e.cameraId === cameraId && e.type === type);
 
+/**
+ * There is no master here: the event a snapshot belongs to is stored as the master would store
+ * it, since the gateway serves a snapshot only for a stored event of its camera.
+ */
+async function storeEventOf(path: string): Promise<void> {
+  const msg = h.events.find((e) => e.snapshot?.image === path || e.snapshot?.thumbnail === path);
+  if (!msg) throw new Error(`no event names ${path}`);
+  const db = createPrismaClient(h.dbUrl, 1);
+  try {
+    await db.event.createMany({
+      data: [
+        {
+          id: msg.id,
+          nodeId: 'detection-node',
+          cameraId: msg.cameraId,
+          type: msg.type,
+          startedAt: new Date(msg.startedAt),
+          lastAt: new Date(msg.at),
+          score: msg.score,
+          bestAt: new Date(msg.bestAt),
+          boxes: msg.boxes,
+          zones: [],
+          frames: msg.frames,
+          lastSeq: msg.seq,
+        },
+      ],
+      skipDuplicates: true,
+    });
+  } finally {
+    await db.$disconnect();
+  }
+}
+
 async function fetchOk(path: string): Promise<Buffer> {
+  await storeEventOf(path);
   return waitFor(
     `${path} served`,
     async () => {
-      const res = await fetch(new URL(path, h.gatewayUrl));
+      // Snapshot paths as events name them, read as the dashboard does: under a grant.
+      const res = await fetch(await grantedUrl(h.dbUrl, h.gatewayUrl, path));
       return res.ok ? Buffer.from(await res.arrayBuffer()) : null;
     },
     30_000,

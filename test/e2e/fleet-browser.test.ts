@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import type { AuditPage, CameraView } from '@cctv/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CHROMIUM, launchChromium } from '../support/browser.ts';
-import { ensureDashboardBuild, openDashboard } from '../support/dashboard.ts';
+import { dashboardOrigin, ensureDashboardBuild, openDashboard } from '../support/dashboard.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import { freePort, repoRoot, startService, startTestDatabase, tempDir, waitFor } from '../support/index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../support/session.ts';
@@ -27,7 +27,12 @@ assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (set CHROMIUM
 ensureDashboardBuild();
 
 const db = await startTestDatabase();
-const [httpPort, mqttPort, gatewayPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+const [httpPort, mqttPort, gatewayPort, dashboardPort] = (await Promise.all([
+  freePort(),
+  freePort(),
+  freePort(),
+  freePort(),
+])) as [number, number, number, number];
 const masterUrl = `http://127.0.0.1:${httpPort}`;
 const master = startService('master/src/main.ts', {
   DATABASE_URL: db.url,
@@ -40,6 +45,8 @@ const master = startService('master/src/main.ts', {
   MASTER_TRUST_PROXY: '127.0.0.1,::1',
   // Playback grants point here; nothing listens, so the player must explain the failure.
   GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
+  // Its pages may change things and open the websockets; no other origin may.
+  DASHBOARD_PUBLIC_URL: dashboardOrigin(dashboardPort),
 });
 const admin: ApiSession = await waitFor('master HTTP API', () => signInAdmin(masterUrl), 30_000).catch(
   (err: Error) => {
@@ -71,7 +78,7 @@ const agent = startService('node-agent/src/main.ts', {}, ['--config', configPath
 
 // The websocket host is the dashboard's host: the session cookie set through the dashboard's
 // API proxy goes along with the upgrade (cookies ignore ports).
-const dashboard = await openDashboard(masterUrl);
+const dashboard = await openDashboard(masterUrl, dashboardPort);
 const dashboardUrl = dashboard.url;
 
 const browser: Browser = await launchChromium();
@@ -212,7 +219,8 @@ test('renders the camera page with its player and a readable playback error', {
     // Headless Chromium decodes no H.265: the player takes the gateway's H.264 rendition.
     assert.match(
       (await src.textContent()) ?? '',
-      new RegExp(`/v1/vod/${cam.id}/h264\\.m3u8\\?from=.+&to=.+`),
+      // Under a grant for this user, camera and range (the range is in the grant).
+      new RegExp(`/v1/g/[^/]+/vod/${cam.id}/h264\\.m3u8$`),
     );
     const audit = await admin.getJson<AuditPage>(
       `/api/audit?user=admin&action=playback&camera=${encodeURIComponent(cam.id)}`,

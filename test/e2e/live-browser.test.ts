@@ -49,7 +49,8 @@ await run('ffmpeg', [
   ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-c:a', 'aac', '-shortest', audioClip],
 ]);
 
-const { masterUrl, gatewayUrl, mqttUrl, admin } = await startCentral(db.url, dir);
+const central = await startCentral(db.url, dir);
+const { masterUrl, gatewayUrl, mqttUrl, admin } = central;
 
 const enrolment = await enrolTestNodeFully(db.url, NODE_ID);
 const cameraSettings = { record: { codec: 'source' }, detect: { enabled: false } };
@@ -88,7 +89,7 @@ await waitFor(
   throw new Error(`${err.message}\n--- agent output ---\n${agent.output().slice(-6000)}`);
 });
 
-const dashboard = await openDashboard(masterUrl);
+const dashboard = await openDashboard(masterUrl, central.dashboardPort);
 const dashboardUrl = dashboard.url;
 
 const browser: Browser = await launchChromium();

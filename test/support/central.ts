@@ -4,24 +4,33 @@
  * database, both on free loopback ports, signed in as the admin once both answer.
  */
 import { join } from 'node:path';
+import { dashboardOrigin } from './dashboard.ts';
 import { freePort, type ServiceProcess, startService, waitFor } from './index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from './session.ts';
 
 export interface Central {
   masterUrl: string;
   gatewayUrl: string;
+  /** The port the dashboard is to listen on: the master and the gateway allow its origin. */
+  dashboardPort: number;
   mqttUrl: string;
   master: ServiceProcess;
   gateway: ServiceProcess;
   admin: ApiSession;
 }
 
-export async function startCentral(databaseUrl: string, dir: string): Promise<Central> {
-  const [httpPort, mqttPort, gatewayPort] = (await Promise.all([freePort(), freePort(), freePort()])) as [
-    number,
-    number,
-    number,
-  ];
+export async function startCentral(
+  databaseUrl: string,
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<Central> {
+  const [httpPort, mqttPort, gatewayPort, dashboardPort] = (await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ])) as [number, number, number, number];
+  const dashboardUrl = dashboardOrigin(dashboardPort);
   const masterUrl = `http://127.0.0.1:${httpPort}`;
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const master = startService('master/src/main.ts', {
@@ -35,6 +44,8 @@ export async function startCentral(databaseUrl: string, dir: string): Promise<Ce
     // The dashboard server forwards sign-ins and API calls from this host.
     MASTER_TRUST_PROXY: '127.0.0.1,::1',
     GATEWAY_PUBLIC_URL: gatewayUrl,
+    DASHBOARD_PUBLIC_URL: dashboardUrl,
+    ...env,
   });
   const gateway = startService('storage-gateway/src/main.ts', {
     DATABASE_URL: databaseUrl,
@@ -42,6 +53,7 @@ export async function startCentral(databaseUrl: string, dir: string): Promise<Ce
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_DATA_DIR: join(dir, 'gateway'),
     GATEWAY_NAS_DIR: join(dir, 'nas'),
+    DASHBOARD_PUBLIC_URL: dashboardUrl,
   });
   const admin = await waitFor('master HTTP API', () => signInAdmin(masterUrl), 30_000).catch((err: Error) => {
     throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);
@@ -51,5 +63,13 @@ export async function startCentral(databaseUrl: string, dir: string): Promise<Ce
       throw new Error(`${err.message}\n--- gateway output ---\n${gateway.output()}`);
     },
   );
-  return { masterUrl, gatewayUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, master, gateway, admin };
+  return {
+    masterUrl,
+    gatewayUrl,
+    dashboardPort,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    master,
+    gateway,
+    admin,
+  };
 }

@@ -1,4 +1,4 @@
-/** The built dashboard (`next start`) for browser tests, and the build it needs. */
+/** The built dashboard (its `server.mjs`, as in production) for browser tests, and the build it needs. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,12 +7,12 @@ import { freePort, onCleanup, repoRoot, waitFor } from './index.ts';
 const dashboardDir = join(repoRoot, 'dashboard');
 const nextBin = join(repoRoot, 'node_modules/next/dist/bin/next');
 
-/** `next start` on the built dashboard, in its own process group so its children die with it. */
+/** The built dashboard's server, in its own process group so its children die with it. */
 export function startDashboard(
   port: number,
   env: Record<string, string>,
 ): { child: ChildProcess; output(): string } {
-  const child = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], {
+  const child = spawn(process.execPath, ['server.mjs', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: dashboardDir,
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,13 +48,16 @@ export function ensureDashboardBuild(): void {
 }
 
 /**
- * The built dashboard on a free port, talking to the master at `masterUrl` (the browser's
- * websocket too), once it answers; the start fails with its output otherwise.
+ * The built dashboard on `port` (a free one by default), talking to the master at `masterUrl`
+ * (the browser's websocket too), once it answers; the start fails with its output otherwise.
+ * The master and the gateway must allow its origin (`DASHBOARD_PUBLIC_URL`, see
+ * `dashboardOrigin`): pick the port first, start them, then the dashboard.
  */
 export async function openDashboard(
   masterUrl: string,
+  port?: number,
 ): Promise<{ url: string; child: ChildProcess; output(): string }> {
-  const port = await freePort();
+  port ??= await freePort();
   const dashboard = startDashboard(port, { MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl });
   const url = `http://127.0.0.1:${port}`;
   // Without a session the dashboard answers with its sign-in page (after a redirect).
@@ -63,3 +66,6 @@ export async function openDashboard(
   });
   return { url, ...dashboard };
 }
+
+/** The origin of a dashboard on `port` as the tests open it. */
+export const dashboardOrigin = (port: number) => `http://127.0.0.1:${port}`;

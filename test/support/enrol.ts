@@ -20,3 +20,24 @@ export async function enrolTestNodeFully(databaseUrl: string, nodeId: string): P
     await prisma.$disconnect();
   }
 }
+
+/**
+ * Registers cameras to a node as the master does on its hello (the first node to register a
+ * camera owns it; an owned camera is left alone), for tests that upload without a master.
+ */
+export async function registerTestCameras(
+  databaseUrl: string,
+  nodeId: string,
+  cameraIds: string[],
+): Promise<void> {
+  const prisma = createPrismaClient(databaseUrl, 1);
+  try {
+    await prisma.node.upsert({ where: { id: nodeId }, create: { id: nodeId }, update: {} });
+    await prisma.camera.createMany({
+      data: cameraIds.map((id) => ({ id, nodeId, name: id })),
+      skipDuplicates: true,
+    });
+  } finally {
+    await prisma.$disconnect();
+  }
+}

@@ -20,6 +20,8 @@ export type EventViewFor = (row: EventRow, user: SessionUser) => Promise<EventVi
  */
 export class FleetSocketHub {
   private readonly clients = new Map<WebSocket, Client>();
+  /** The event pushes in progress, one batch after the other. */
+  private pushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly snapshot: () => Promise<NodeView[]>,
@@ -76,8 +78,6 @@ export class FleetSocketHub {
     this.pushing = this.pushing.then(() => this.push(rows));
     return this.pushing;
   }
-
-  private pushing: Promise<void> = Promise.resolve();
 
   private async push(rows: EventRow[]): Promise<void> {
     for (const row of rows) {

@@ -163,7 +163,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   });
 
   app.get('/ws/live', { websocket: true }, (socket, req) => {
-    deps.live.attach(socket, userOf(req), req.ip);
+    deps.live.attach(socket, userOf(req), req.ip, req.sessionId ?? '');
   });
 
   return app;

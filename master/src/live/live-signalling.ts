@@ -49,15 +49,16 @@ class LiveRefusal extends Error {
 export const MAX_LIVE_MESSAGE_BYTES = 128 * 1024;
 
 export class LiveSignalling {
-  private readonly sockets = new Set<WebSocket>();
+  /** Open sockets with the user and session they were opened with. */
+  private readonly sockets = new Map<WebSocket, { userId: string; sessionId: string }>();
 
   constructor(private readonly deps: LiveSignallingDeps) {}
 
   /** Serves one dashboard socket until it closes. */
-  attach(socket: WebSocket, user: SessionUser, ip: string): void {
+  attach(socket: WebSocket, user: SessionUser, ip: string, sessionId = ''): void {
     const sessions = new Map<string, { nodeId: string; cameraId: string }>();
     const log = this.deps.log.child({ user: user.username });
-    this.sockets.add(socket);
+    this.sockets.set(socket, { userId: user.id, sessionId });
     const send = (msg: LiveServerMessage) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
     };
@@ -109,7 +110,20 @@ export class LiveSignalling {
   }
 
   closeAll(): void {
-    for (const s of this.sockets) s.close(1001, 'master shutting down');
+    for (const s of this.sockets.keys()) s.close(1001, 'master shutting down');
+  }
+
+  /**
+   * Closes the sockets of a user whose rights or sessions changed: a socket keeps the user as
+   * it was when it opened, so it must not outlive a narrower access list or a sign-out.
+   */
+  closeUser(userId: string, reason: string): void {
+    for (const [s, who] of this.sockets) if (who.userId === userId) s.close(4001, reason);
+  }
+
+  /** Closes the sockets opened with one session (signed out). */
+  closeSignedOut(sessionId: string, reason: string): void {
+    for (const [s, who] of this.sockets) if (who.sessionId === sessionId) s.close(4001, reason);
   }
 
   private async handle(

@@ -64,7 +64,7 @@ export function prismaGrantKeys(prisma: PrismaClient): GrantKeySource {
 export interface GrantVerifierOptions {
   keys: GrantKeySource;
   now?: () => number;
-  /** Verified grants remembered at most (the oldest are forgotten first). */
+  /** Verified grants remembered at most (the oldest are forgotten first); 0: none. */
   maxCached?: number;
   /** An unknown key id is looked up at most this often (a flood of made-up ids costs nothing). */
   unknownKeyLookupMs?: number;
@@ -124,6 +124,7 @@ export class GrantVerifier {
     }
     if (!validators.grantClaims.check(payload)) throw new GrantError('bad_grant', 'the grant is not valid');
     const claims = payload;
+    if (this.maxCached === 0) return claims;
     if (this.verified.size >= this.maxCached) {
       // Forget the oldest tenth; Map keeps insertion order.
       let drop = Math.ceil(this.maxCached / 10);

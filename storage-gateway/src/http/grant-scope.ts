@@ -80,7 +80,7 @@ export class SegmentTimes {
 }
 
 export interface GrantHookOptions {
-  verifier: GrantVerifier;
+  verifier: Pick<GrantVerifier, 'verify'>;
   onRefused: (reason: GrantRefusal) => void;
   onGranted?: () => void;
 }

@@ -15,6 +15,13 @@ export function sendError(
   return reply.code(statusCode).type('application/json; charset=utf-8').send(body);
 }
 
+/** A token of RFC 9110 (a type, a subtype, a parameter name). */
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const MEDIA_TYPE = new RegExp(`^\\s*${TOKEN}/${TOKEN}\\s*(;.*)?$`);
+
+/** Whether a `content-type` value has the `type/subtype` shape fastify can parse. */
+export const isMediaType = (value: string) => MEDIA_TYPE.test(value);
+
 /** Maps thrown errors (typed errors with a `code` and `statusCode`, fastify's own) to JSON. */
 export function installErrorMapping(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { retryAfterS?: number }, request, reply) => {

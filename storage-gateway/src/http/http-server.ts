@@ -30,7 +30,7 @@ export type HttpServerOptions = SegmentRoutesOptions &
   RenditionRoutesOptions &
   LiveRoutesOptions & {
     logger: Logger;
-    grants: GrantVerifier;
+    grants: Pick<GrantVerifier, 'verify'>;
     /** Origins of the pages (the dashboard) allowed to read footage from the browser. */
     corsOrigins: readonly string[];
     onGrantRefused: (reason: GrantRefusal) => void;

@@ -5,7 +5,7 @@ import { IngestError } from '../ingest/ingest-error.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
 import { sendOpenedFile } from './file-reply.ts';
 import { privateCache, requireGrant, requireInRange, type SegmentTimes } from './grant-scope.ts';
-import { sendError } from './http-error.ts';
+import { isMediaType, sendError } from './http-error.ts';
 
 export interface SegmentRoutesOptions {
   ingest: IngestService;
@@ -30,6 +30,14 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
   // Bodies are streamed to disk by the ingest service, never buffered or parsed here.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  // A content-type fastify cannot parse would be refused before the handler, uncounted.
+  app.addHook('onRequest', async (request) => {
+    const type = request.headers['content-type'];
+    if (request.method === 'PUT' && type !== undefined && !isMediaType(type)) {
+      const params = request.params as { camera?: string; '*'?: string };
+      throw ingest.refuseContentType(params.camera ?? params['*']?.split('/')[0] ?? '', type);
+    }
+  });
 
   app.put<{ Params: SegmentParams }>('/v1/segments/:camera/:name', async (request, reply) => {
     const { camera, name } = request.params;

@@ -7,7 +7,7 @@ import type { SnapshotService } from '../snapshots/snapshot-service.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { etagMatches, sendOpenedFile } from './file-reply.ts';
 import { privateCache, requireGrant, requireInRange } from './grant-scope.ts';
-import { sendError } from './http-error.ts';
+import { isMediaType, sendError } from './http-error.ts';
 
 export interface SnapshotRoutesOptions {
   snapshots: SnapshotService;
@@ -32,6 +32,18 @@ export async function snapshotRoutes(app: FastifyInstance, opts: SnapshotRoutesO
   // Bodies are streamed to disk by the snapshot service, never buffered or parsed here.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  // A content-type fastify cannot parse would be refused before the handler, uncounted.
+  app.addHook('onRequest', async (request) => {
+    const type = request.headers['content-type'];
+    if (request.method === 'PUT' && type !== undefined && !isMediaType(type)) {
+      const params = request.params as { camera?: string; name?: string; '*'?: string };
+      throw snapshots.refuseContentType(
+        params.camera ?? params['*']?.split('/')[0] ?? '',
+        params.name ?? '',
+        type,
+      );
+    }
+  });
 
   app.put<{ Params: SnapshotParams }>('/v1/snapshots/:camera/:name', async (request, reply) => {
     const { camera, name } = request.params;

@@ -278,6 +278,17 @@ export class IngestService {
     }
   }
 
+  /** Refuses (and counts) an upload whose `content-type` header cannot even be parsed. */
+  refuseContentType(camera: string, value: string): IngestError {
+    return this.rejected(
+      new IngestError(
+        'bad_headers',
+        `header content-type ${JSON.stringify(value.slice(0, 100))} is malformed`,
+      ),
+      camera,
+    ) as IngestError;
+  }
+
   private rejected(err: unknown, camera: string): unknown {
     const reason: RejectReason = err instanceof IngestError ? err.code : 'storage_failed';
     this.opts.onRejected?.(reason, camera);

@@ -166,6 +166,18 @@ export class SnapshotService {
     return { status: 'created', snapshot };
   }
 
+  /** Refuses (and counts) an upload whose `content-type` header cannot even be parsed. */
+  refuseContentType(camera: string, name: string, value: string): SnapshotError {
+    return this.rejected(
+      new SnapshotError(
+        'bad_content_type',
+        `content-type ${JSON.stringify(value.slice(0, 100))} is malformed; send image/jpeg`,
+      ),
+      camera,
+      name,
+    );
+  }
+
   /** Counts and logs a refusal; anything untyped becomes a retryable `storage_failed`. */
   private rejected(err: unknown, camera: string, name: string): SnapshotError {
     const refusal =

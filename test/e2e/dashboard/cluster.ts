@@ -16,6 +16,7 @@ import { launchChromium } from '../../support/browser.ts';
 import { startCentral } from '../../support/central.ts';
 import { ensureDashboardBuild, openDashboard } from '../../support/dashboard.ts';
 import { enrolTestNodeFully } from '../../support/enrol.ts';
+import { grantedUrl } from '../../support/grants.ts';
 import {
   freePort,
   onCleanup,
@@ -70,6 +71,8 @@ export interface DashboardCluster {
   user(username: string, role: 'viewer' | 'operator' | 'admin', cameras?: string[]): Promise<ApiSession>;
   /** Publishes an event of `eventCameraId` (start and end), as its node does; resolves once stored. */
   publishEvent(e: SeedEvent): Promise<string>;
+  /** The event node's hello names `cameraId` too: a claim on another node's camera. */
+  claimCamera(cameraId: string): Promise<void>;
   /** A full-page 1920×1080 screenshot into `.artifacts/screenshots/<name>.png`. */
   screenshot(page: Page, name: string): Promise<string>;
   /** Master, gateway, agent and dashboard output, for a failing assertion. */
@@ -89,7 +92,8 @@ async function start(): Promise<DashboardCluster> {
   const dir = await tempDir('cctv-e2e-dash-');
   const db = await startTestDatabase();
   const jsmpegPort = await freePort();
-  const { masterUrl, gatewayUrl, mqttUrl, master, gateway, admin } = await startCentral(db.url, dir);
+  const central = await startCentral(db.url, dir);
+  const { masterUrl, gatewayUrl, mqttUrl, master, gateway, admin } = central;
   const nodeId = 'e2e-dash-node';
 
   const enrolment = await enrolTestNodeFully(db.url, nodeId);
@@ -118,14 +122,14 @@ async function start(): Promise<DashboardCluster> {
     async () => {
       const cams = await admin.getJson<{ id: string; online: boolean }[]>('/api/cameras');
       if (!cams.some((c) => c.id === cameraId && c.online)) return false;
-      return (await fetch(`${gatewayUrl}/v1/live/${cameraId}.m3u8`)).ok;
+      return (await fetch(await grantedUrl(db.url, gatewayUrl, `/v1/live/${cameraId}.m3u8`))).ok;
     },
     60_000,
   ).catch((err: Error) => {
     throw new Error(`${err.message}\n--- agent output ---\n${agent.output().slice(-6000)}`);
   });
 
-  const dashboard = await openDashboard(masterUrl);
+  const dashboard = await openDashboard(masterUrl, central.dashboardPort);
   const dashboardUrl = dashboard.url;
   const browser = await launchChromium();
   onCleanup(() => browser.close());
@@ -184,13 +188,14 @@ async function start(): Promise<DashboardCluster> {
       assert.equal(res.status, 201, await res.text());
       return signIn(masterUrl, username, password);
     },
+    claimCamera: (cameraId) => recorded.claim([cameraId]),
     async publishEvent(e) {
       const id = randomUUID();
       const endedAt = new Date(e.startedAt.getTime() + e.durationMs);
       const snapshot = e.snapshot
         ? {
-            image: await uploadSnapshot(`${id}.jpg`),
-            thumbnail: await uploadSnapshot(`${id}-thumb.jpg`),
+            image: await uploadSnapshot(`${id}-1.jpg`),
+            thumbnail: await uploadSnapshot(`${id}-1-thumb.jpg`),
             at: e.startedAt.toISOString(),
             width: 320,
             height: 180,

@@ -106,14 +106,14 @@ export function register(cluster: DashboardCluster): void {
         assert.equal((await card.getByTestId('event-type').textContent())?.trim(), 'face');
         assert.match((await card.getByTestId('event-start').getAttribute('datetime')) ?? '', /Z$/);
 
-        // The thumbnail comes from the storage gateway and really decodes.
+        // The thumbnail comes from the storage gateway, under a grant, and really decodes.
         const thumb = `[data-testid="event-card"][data-event-id="${s.motionSnap}"] img[data-testid="event-thumb"]`;
         await page.waitForFunction(`document.querySelector('${thumb}')?.naturalWidth > 0`, undefined, {
           timeout: 10_000,
         });
         assert.match(
           (await page.locator(thumb).getAttribute('src')) ?? '',
-          /^http:\/\/127\.0\.0\.1:\d+\/v1\/snapshots\//,
+          /^http:\/\/127\.0\.0\.1:\d+\/v1\/g\/[^/]+\/snapshots\//,
         );
         await page.getByTestId('live-indicator').and(page.locator('[data-state="live"]')).waitFor({
           timeout: 10_000,

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { AuditPage } from '@cctv/protocol';
 import type { Page } from 'playwright-core';
+import { grantedUrl } from '../../support/grants.ts';
 import { repoRoot, tempDir } from '../../support/index.ts';
 import type { DashboardCluster } from './cluster.ts';
 
@@ -139,7 +140,11 @@ export function register(cluster: DashboardCluster): void {
           minScore: 0.5,
         });
         try {
-          const recorded = `${cluster.gatewayUrl}/v1/vod/${cam}.m3u8?from=${from.toISOString()}&to=${to.toISOString()}`;
+          const recorded = await grantedUrl(
+            cluster.databaseUrl,
+            cluster.gatewayUrl,
+            `/v1/vod/${cam}.m3u8?from=${from.toISOString()}&to=${to.toISOString()}`,
+          );
           const faces = async (input: string) => {
             const { stdout } = await run(
               'ffmpeg',

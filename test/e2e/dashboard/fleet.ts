@@ -256,5 +256,52 @@ export function register(c: DashboardCluster): void {
       await page.waitForSelector(countIs(0));
       assert.deepEqual(errors, []);
     });
+
+    test('security: a node claiming another node’s camera rings the admins’ bell, not a viewer’s', async () => {
+      const viewer = await c.user('alerts.viewer', 'viewer');
+      const viewerCtx = await c.context(viewer);
+      const viewerPage = await viewerCtx.newPage();
+      try {
+        await page.goto(c.dashboardUrl);
+        await viewerPage.goto(c.dashboardUrl);
+        for (const p of [page, viewerPage]) {
+          await p.waitForSelector('[data-testid="live-indicator"][data-state="live"]');
+          await p.waitForSelector(countIs(0));
+        }
+        // The test's own node names the agent's camera in its hello.
+        await c.claimCamera(c.cameraId);
+        await page.waitForSelector(countIs(1), { timeout: 15_000 }).catch(async (err: Error) => {
+          const alerts = await c.admin.getJson<unknown>('/api/security/alerts');
+          const count = await page.locator('[data-testid="alerts-count"]').getAttribute('data-count');
+          throw new Error(`${err.message}\nalerts: ${JSON.stringify(alerts)}\nbell count: ${count}`);
+        });
+        await page.getByTestId('alerts-bell').click();
+        const item = page.locator('[data-testid="alert-item"][data-kind="security"][data-acked="false"]');
+        await item.waitFor();
+        assert.match(
+          (await item.textContent()) ?? '',
+          new RegExp(`node ${c.eventNodeId} claimed camera ${c.cameraId}, which belongs to node ${c.nodeId}`),
+        );
+        await c.screenshot(page, 'fleet-alerts-security');
+        // Acknowledged here, acknowledged on the master (for every admin), and audited.
+        await item.getByRole('button', { name: /^Acknowledge/ }).click();
+        await page.waitForSelector(countIs(0));
+        const open = await waitFor('acknowledged on the master', async () => {
+          const page1 = await c.admin.getJson<{ alerts: { kind: string }[] }>(
+            '/api/security/alerts?open=true',
+          );
+          return page1.alerts.some((a) => a.kind === 'camera_claim') ? null : page1;
+        });
+        assert.equal(open.alerts.length, 0);
+        // The camera stayed its owner's; the viewer heard nothing of it.
+        const cams = await c.admin.getJson<{ id: string; nodeId: string }[]>('/api/cameras');
+        assert.equal(cams.find((x) => x.id === c.cameraId)?.nodeId, c.nodeId);
+        await viewerPage.waitForTimeout(2500);
+        assert.equal(await viewerPage.locator(countIs(0)).count(), 1);
+        assert.deepEqual(errors, []);
+      } finally {
+        await viewerCtx.close();
+      }
+    });
   });
 }

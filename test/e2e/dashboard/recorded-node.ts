@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { type EventMessage, SEGMENT_HEADERS, SNAPSHOT_HEADERS, snapshotPath, topics } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { enrolTestNodeFully } from '../../support/enrol.ts';
-import { onCleanup, repoRoot, tempDir } from '../../support/index.ts';
+import { onCleanup, repoRoot, tempDir, waitFor } from '../../support/index.ts';
 
 const run = promisify(execFile);
 const SEGMENT_MS = 2000;
@@ -23,6 +23,8 @@ export interface RecordedNode {
   nodeId: string;
   cameraId: string;
   publishEvents(messages: EventMessage[]): Promise<void>;
+  /** Sends a hello naming another node's cameras too, as a stolen node would. */
+  claim(cameras: string[]): Promise<void>;
   /** Uploads a JPEG as the event snapshot `name` of the camera; returns its gateway path. */
   uploadSnapshot(name: string, jpeg: Buffer): Promise<string>;
 }
@@ -62,12 +64,65 @@ export async function startRecordedNode(opts: {
       .map((f) => readFile(join(dir, f))),
   );
 
+  const now = () => new Date().toISOString();
+  // The node says hello first: the gateway takes uploads only for a camera the master has
+  // registered to it.
+  const client: MqttClient = await mqtt.connectAsync(opts.mqttUrl, {
+    clientId: `agent-${nodeId}`,
+    username: nodeId,
+    password: enrolment.secret,
+    will: {
+      topic: topics.status(nodeId),
+      payload: Buffer.from(
+        JSON.stringify({ state: 'offline', at: new Date().toISOString(), agentVersion: 'test' }),
+      ),
+      qos: 1,
+      retain: true,
+    },
+  });
+  await client.publishAsync(
+    topics.status(nodeId),
+    JSON.stringify({ state: 'online', at: now(), agentVersion: 'test' }),
+    {
+      qos: 1,
+      retain: true,
+    },
+  );
+  /** Its hello: its own camera, and `others` (a claim on cameras that are not its own). */
+  const hello = (others: string[] = []) =>
+    client.publishAsync(
+      topics.hello(nodeId),
+      JSON.stringify({
+        protocolVersion: 1,
+        nodeId,
+        agentVersion: 'test',
+        at: now(),
+        host: { hostname: 'recorded-node', platform: 'linux', arch: 'x64', cpus: 2, memTotalBytes: 2 ** 31 },
+        capabilities: { ffmpegVersion: 'test', hwEncoders: [] },
+        cameras: [cameraId, ...others].map((id) => ({
+          id,
+          name: id === cameraId ? 'Recorded camera' : `Claimed ${id}`,
+          codec: 'h264',
+          width: 640,
+          height: 426,
+          fps: 10,
+          simulated: true,
+          recording: { mode: 'copy', encoder: 'copy', reason: 'uploaded by the test' },
+        })),
+      }),
+      { qos: 1, retain: true },
+    );
+  await hello();
   const started = Date.now();
   const runStart = new Date(started - 60_000);
   const runId = runStart.toISOString().replace(/[-:.]/g, '');
   const initName = `init-${runId}.mp4`;
   const put = async (name: string, body: Buffer, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${gatewayUrl}/v1/segments/${cameraId}/${name}`, {
+    const res = await putOnce(name, body, headers);
+    if (res.status >= 300) throw new Error(`upload ${name}: ${res.status} ${await res.text()}`);
+  };
+  const putOnce = (name: string, body: Buffer, headers: Record<string, string>) =>
+    fetch(`${gatewayUrl}/v1/segments/${cameraId}/${name}`, {
       method: 'PUT',
       body: new Uint8Array(body),
       headers: {
@@ -78,9 +133,12 @@ export async function startRecordedNode(opts: {
         ...headers,
       },
     });
-    if (res.status >= 300) throw new Error(`upload ${name}: ${res.status} ${await res.text()}`);
-  };
-  await put(initName, init);
+  // Until the master has applied the hello, the camera is nobody's: 403, as for an agent that
+  // retries.
+  await waitFor(
+    'the camera registered to the node',
+    async () => (await putOnce(initName, init, {})).status < 300,
+  );
   let counter = 0;
   const uploadNext = async () => {
     const start = new Date(runStart.getTime() + counter * SEGMENT_MS);
@@ -101,52 +159,6 @@ export async function startRecordedNode(opts: {
       uploading = uploading.then(uploadNext, uploadNext);
   }, 250);
 
-  const client: MqttClient = await mqtt.connectAsync(opts.mqttUrl, {
-    clientId: `agent-${nodeId}`,
-    username: nodeId,
-    password: enrolment.secret,
-    will: {
-      topic: topics.status(nodeId),
-      payload: Buffer.from(
-        JSON.stringify({ state: 'offline', at: new Date().toISOString(), agentVersion: 'test' }),
-      ),
-      qos: 1,
-      retain: true,
-    },
-  });
-  const now = () => new Date().toISOString();
-  await client.publishAsync(
-    topics.status(nodeId),
-    JSON.stringify({ state: 'online', at: now(), agentVersion: 'test' }),
-    {
-      qos: 1,
-      retain: true,
-    },
-  );
-  await client.publishAsync(
-    topics.hello(nodeId),
-    JSON.stringify({
-      protocolVersion: 1,
-      nodeId,
-      agentVersion: 'test',
-      at: now(),
-      host: { hostname: 'recorded-node', platform: 'linux', arch: 'x64', cpus: 2, memTotalBytes: 2 ** 31 },
-      capabilities: { ffmpegVersion: 'test', hwEncoders: [] },
-      cameras: [
-        {
-          id: cameraId,
-          name: 'Recorded camera',
-          codec: 'h264',
-          width: 640,
-          height: 426,
-          fps: 10,
-          simulated: true,
-          recording: { mode: 'copy', encoder: 'copy', reason: 'uploaded by the test' },
-        },
-      ],
-    }),
-    { qos: 1, retain: true },
-  );
   let seq = 0;
   const heartbeat = () =>
     client.publishAsync(
@@ -185,6 +197,9 @@ export async function startRecordedNode(opts: {
   return {
     nodeId,
     cameraId,
+    async claim(cameras) {
+      await hello(cameras);
+    },
     async publishEvents(messages) {
       for (const m of messages)
         await client.publishAsync(topics.events(nodeId), JSON.stringify(m), { qos: 1 });
