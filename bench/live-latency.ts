@@ -173,6 +173,8 @@ runBench(log, async (cleanups) => {
     MASTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
     MASTER_TRUST_PROXY: '127.0.0.1,::1',
     GATEWAY_PUBLIC_URL: gatewayUrl,
+    // Only the dashboard's pages may open the live socket and read footage.
+    DASHBOARD_PUBLIC_URL: `http://127.0.0.1:${dashboardPort}`,
   });
   const gateway = startNodeService(cleanups, 'gateway', 'storage-gateway/src/main.ts', {
     ...quiet,
@@ -181,6 +183,7 @@ runBench(log, async (cleanups) => {
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_DATA_DIR: join(dir, 'gateway'),
     GATEWAY_NAS_DIR: join(dir, 'nas'),
+    DASHBOARD_PUBLIC_URL: `http://127.0.0.1:${dashboardPort}`,
   });
   await waitHttpOk(master, `${masterUrl}/healthz`);
   await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
@@ -220,15 +223,7 @@ runBench(log, async (cleanups) => {
     cleanups,
     'dashboard',
     process.execPath,
-    [
-      join(repoRoot, 'node_modules/next/dist/bin/next'),
-      'start',
-      join(repoRoot, 'dashboard'),
-      '-p',
-      String(dashboardPort),
-      '-H',
-      '127.0.0.1',
-    ],
+    [join(repoRoot, 'dashboard/server.mjs'), '-p', String(dashboardPort), '-H', '127.0.0.1'],
     { NEXT_TELEMETRY_DISABLED: '1', MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl },
   );
   const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
