@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { CameraOwners, prismaCameraOwners } from './auth/camera-owners.ts';
+import { CameraOwners, prismaCameraOwners, UnregisteredCameraGrace } from './auth/camera-owners.ts';
 import { GrantVerifier, prismaGrantKeys } from './auth/grant-verifier.ts';
 import { prismaTokenSource, UploadAuth } from './auth/upload-auth.ts';
 import { BufferStore } from './buffer/buffer-store.ts';
@@ -52,6 +52,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** Uploads for a camera nobody registered raise a security alert once refused this long. */
+const UNREGISTERED_CAMERA_GRACE_MS = 60_000;
+
 /** Builds the gateway's parts, in start order. The caller owns the database client. */
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger } = deps;
@@ -65,6 +68,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const alerts = new SecurityAlertRecorder(deps.prisma, {
     onError: (err) => logger.error({ err }, 'security alert not written'),
   });
+  const unregistered = new UnregisteredCameraGrace(UNREGISTERED_CAMERA_GRACE_MS);
   const auth = // per-node upload tokens (NodeCredential.uploadTokenHash), uploads only for owned cameras
     config.uploadAuth === 'token'
       ? new UploadAuth({
@@ -80,17 +84,21 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
               'upload for a camera the node does not own refused',
             );
             // A camera nobody registered yet is a new node racing its own hello (or a master
-            // that is down): refused and counted, retried by the agent, not an alarm. Another
-            // node's camera is.
-            if (owner !== null)
-              alerts.raise({
-                kind: 'foreign_upload',
-                source: 'gateway',
-                nodeId,
-                cameraId,
-                address,
-                message: `node ${nodeId} uploaded for camera ${cameraId}, which belongs to node ${owner}`,
-              });
+            // that is down): refused and counted, retried by the agent, and an alarm only if it
+            // lasts. Another node's camera is one at once.
+            if (owner === null && !unregistered.overdue(nodeId, cameraId)) return;
+            const lasting = Math.round(unregistered.refusedForMs(nodeId, cameraId) / 1000);
+            alerts.raise({
+              kind: 'foreign_upload',
+              source: 'gateway',
+              nodeId,
+              cameraId,
+              address,
+              message:
+                owner === null
+                  ? `node ${nodeId} has uploaded for camera ${cameraId}, which no node registered, for ${lasting} s`
+                  : `node ${nodeId} uploaded for camera ${cameraId}, which belongs to node ${owner}`,
+            });
           },
         })
       : null;

@@ -620,9 +620,10 @@ describe('uploads for a camera the node does not own', () => {
     assert.deepEqual(mine(await listFiles(gw.config.nasDir)), []);
     assert.deepEqual(mine(await listFiles(gw.config.snapshotDir)), []);
     assert.deepEqual(await listFiles(join(gw.config.bufferDir, '.incoming')), []);
-    // No alert: a new node's first uploads may come before the master applied its hello
-    // (the master down, say); refused and counted, they are retried, and nobody's footage is at
-    // stake. Give the recorder a flush to show nothing was written.
+    // No alert yet: a new node's first uploads may come before the master applied its hello
+    // (the master down, say); refused and counted, they are retried. Only uploads refused for a
+    // minute raise one (camera-owners.test.ts). Give the recorder a flush to show nothing was
+    // written.
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(
       await gw.prisma.securityAlert.count({ where: { kind: 'foreign_upload', cameraId: camera } }),

@@ -59,3 +59,38 @@ export class CameraOwners {
     return owner;
   }
 }
+
+/**
+ * When uploads for a camera no node registered become an alarm: a new node's first uploads may
+ * race its own hello (or wait out a master that is down), so they are only refused and counted
+ * at first; a node still uploading for an unregistered camera after `graceMs` is worth an
+ * admin's look.
+ */
+export class UnregisteredCameraGrace {
+  private readonly since = new Map<string, number>();
+
+  constructor(
+    private readonly graceMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records a refusal; true once this node's refusals for this camera outlast the grace. */
+  overdue(nodeId: string, cameraId: string): boolean {
+    const key = `${nodeId}/${cameraId}`;
+    const t = this.now();
+    const first = this.since.get(key);
+    if (first === undefined) {
+      // Bounded: node and camera ids come from requests.
+      if (this.since.size >= 10_000) this.since.clear();
+      this.since.set(key, t);
+      return this.graceMs === 0;
+    }
+    return t - first >= this.graceMs;
+  }
+
+  /** How long the node has been refused for the camera, in ms (0 when not at all). */
+  refusedForMs(nodeId: string, cameraId: string): number {
+    const first = this.since.get(`${nodeId}/${cameraId}`);
+    return first === undefined ? 0 : this.now() - first;
+  }
+}
