@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { createPrismaClient } from '@cctv/db';
 import { type EventMessage, topics } from '@cctv/protocol';
 import mqtt from 'mqtt';
+import { registerTestCameras } from '../support/enrol.ts';
 import {
   freePort,
   onCleanup,
@@ -51,6 +52,8 @@ describe('masters on an external broker', () => {
       await waitHealthy(svc, `${url}/healthz`);
       h.masters.push({ svc, url });
     }
+    // The node's camera, as its hello registers it: events are stored only from a camera's owner.
+    await registerTestCameras(h.dbUrl, 'ext-node', ['ext-cam']);
   });
 
   it('splits events between the masters, and stores each exactly once', async () => {
