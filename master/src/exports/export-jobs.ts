@@ -104,11 +104,16 @@ export class ExportJobs {
     this.running.set(job.id, children);
     await repo.update(job.id, { state: 'running' }).catch(() => {});
     let lastWrite = 0;
+    // Progress writes are not awaited by ffmpeg's output handler; the last one is awaited before
+    // the final state, so a late "99 %" can never land on a job already done.
+    let progressWrite: Promise<unknown> = Promise.resolve();
     const progress = (done: number) => {
       const now = Date.now();
       if (now - lastWrite < 1000) return;
       lastWrite = now;
-      void repo.update(job.id, { progress: Math.min(0.99, done) }).catch(() => {});
+      progressWrite = progressWrite
+        .then(() => repo.update(job.id, { progress: Math.min(0.99, done) }))
+        .catch(() => {});
     };
     const timeout = setTimeout(() => {
       for (const c of children) c.kill('SIGKILL');
@@ -134,6 +139,7 @@ export class ExportJobs {
     }
     clearTimeout(timeout);
     this.running.delete(job.id);
+    await progressWrite;
     try {
       if (failure) throw failure;
       await rename(part, this.file(job.id));

@@ -171,12 +171,25 @@ export function register(cluster: DashboardCluster): void {
         ).events
           .map((e) => Date.parse(e.startedAt))
           .sort((a, b) => a - b);
-        const after = (t: number) => starts.find((s) => s > t + 1_000) ?? Number.NaN;
+        // "Next" steps from the playhead, which runs on while the test looks: the video is paused
+        // first, so the event expected is the first one after where it stopped.
+        const pausedAt = async () => {
+          await page.evaluate("document.querySelector('[data-testid=timeline-video]')?.pause()");
+          await page.waitForTimeout(600);
+          return Number(await page.getByTestId('timeline-position').getAttribute('data-ms'));
+        };
         const next = () => page.getByRole('button', { name: /Next event/ }).click();
-        const first = after(clicked);
-        assert.ok(first <= e1.getTime(), 'the first event after the click is ours or an earlier one');
-        await playsNear(page, next, first, 'next event (1)');
-        await playsNear(page, next, after(first), 'next event (2)');
+        const stepFrom = async (what: string) => {
+          const at = await pausedAt();
+          const expected = starts.find((s) => s > at) ?? Number.NaN;
+          return playsNear(page, next, expected, `${what} (from ${new Date(at).toISOString()})`);
+        };
+        assert.ok(
+          (starts.find((s) => s > clicked) ?? Number.NaN) <= e1.getTime(),
+          'the first event after the click is ours or an earlier one',
+        );
+        await stepFrom('next event (1)');
+        await stepFrom('next event (2)');
         // From well after the second event, previous goes back to the newest event before.
         const later = e2.getTime() + 8_000;
         const previous = starts.filter((s) => s < later - 1_000).at(-1) ?? Number.NaN;
