@@ -13,7 +13,7 @@
  * Usage: node --import tsx bench/gateway-grants.ts [--seconds 3] [--rounds 9] [--concurrency 16]
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,7 @@ import { applyMigrations, startEmbeddedPostgres } from '../prisma/src/index.ts';
 import { GrantVerifier, prismaGrantKeys } from '../storage-gateway/src/auth/grant-verifier.ts';
 import { loadConfig } from '../storage-gateway/src/config.ts';
 import { createGateway } from '../storage-gateway/src/gateway.ts';
+import { encodeHlsFootage } from '../test/support/hls-footage.ts';
 import { Cleanups, freePort, repoRoot, waitFor } from './support.ts';
 
 const run = promisify(execFile);
@@ -93,37 +94,13 @@ try {
   ).token;
 
   // One minute of H.265 at 640×360, 2 s segments, uploaded as an agent does.
-  const footage = join(dir, 'footage');
-  await run('mkdir', ['-p', footage]);
-  await run('ffmpeg', [
-    ...[
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=640x360:rate=25',
-      '-t',
-      '60',
-    ],
-    ...[
-      '-c:v',
-      'libx265',
-      '-preset',
-      'ultrafast',
-      '-x265-params',
-      'log-level=error',
-      '-tag:v',
-      'hvc1',
-      '-g',
-      '50',
-    ],
-    ...['-f', 'hls', '-hls_time', '2', '-hls_segment_type', 'fmp4', '-hls_playlist_type', 'vod'],
-    ...['-hls_fmp4_init_filename', 'init.mp4', '-hls_segment_filename', join(footage, 'seg-%03d.m4s')],
-    join(footage, 'index.m3u8'),
-  ]);
-  const names = (await readdir(footage)).filter((f) => f.endsWith('.m4s')).sort();
+  const footage = await encodeHlsFootage(join(dir, 'footage'), {
+    codec: 'hevc',
+    size: '640x360',
+    fps: 25,
+    seconds: 60,
+  });
+  const names = footage.segments.map((s) => s.name);
   const env = {
     DATABASE_URL: pg.url,
     GATEWAY_HOST: '127.0.0.1',
@@ -171,10 +148,10 @@ try {
       });
       if (res.status >= 300) throw new Error(`upload ${name}: ${res.status} ${await res.text()}`);
     };
-    await put('init-bench.mp4', await readFile(join(footage, 'init.mp4')), {});
+    await put('init-bench.mp4', footage.init, {});
     const t0 = Date.UTC(2026, 0, 1);
-    for (const [i, name] of names.entries())
-      await put(name, await readFile(join(footage, name)), {
+    for (const [i, { name, data }] of footage.segments.entries())
+      await put(name, data, {
         [SEGMENT_HEADERS.start]: new Date(t0 + i * 2000).toISOString(),
         [SEGMENT_HEADERS.durationMs]: '2000',
         [SEGMENT_HEADERS.init]: 'init-bench.mp4',
@@ -183,10 +160,7 @@ try {
     await waitFor('every segment on the NAS', () => gateway.mover.backlog === 0, 60_000);
     await gateway.stop();
   }
-  const bytes = (await Promise.all(names.map((n) => readFile(join(footage, n))))).reduce(
-    (s, b) => s + b.length,
-    0,
-  );
+  const bytes = footage.segments.reduce((sum, s) => sum + s.data.length, 0);
   console.log(
     `# ${names.length} segments of ${Math.round(bytes / names.length / 1024)} KiB on the NAS; ${CONCURRENCY} connections, ${SECONDS} s per figure, ${ROUNDS} rounds`,
   );

@@ -4,19 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { varint } from '../../test/support/mqtt-wire.ts';
 import { MqttFrameGuard } from '../src/mqtt/frame-guard.ts';
-
-/** The remaining-length varint of MQTT. */
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
 
 /** A packet of the given type byte whose whole size (fixed header included) is `whole`. */
 function packet(type: number, whole: number): Buffer {

@@ -19,6 +19,7 @@ import { pino } from 'pino';
 import type { Counter, Gauge } from 'prom-client';
 import { enrolTestNode } from '../../test/support/enrol.ts';
 import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
+import { varint } from '../../test/support/mqtt-wire.ts';
 import { hashSecret, MACHINE_SECRET_PARAMS } from '../src/auth/secret-hash.ts';
 import { loadSecurityConfig } from '../src/auth/security-config.ts';
 import { loadConfig } from '../src/config.ts';
@@ -88,17 +89,6 @@ async function connected(url: string, opts: IClientOptions): Promise<MqttClient>
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
   opened.add(client);
   return client;
-}
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
 }
 
 describe('MQTT limits on the embedded broker', () => {

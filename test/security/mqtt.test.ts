@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { waitFor } from '../support/index.ts';
+import { varint } from '../support/mqtt-wire.ts';
 import { type SecurityCluster, startSecurityCluster, type TestNode } from './support/cluster.ts';
 
 const DEADLINE_MS = 2000;
@@ -17,18 +18,6 @@ const PENDING_PER_ADDRESS = 64;
 async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-/** The MQTT remaining-length varint of `n`. */
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
 }
 
 describe('MQTT before login: caps, a deadline, a packet-size limit; takeovers raised', () => {
@@ -87,7 +76,7 @@ describe('MQTT before login: caps, a deadline, a packet-size limit; takeovers ra
     let written = 0;
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    socket.write(Buffer.concat([Buffer.from([0x10]), varint(250_000_000)]));
+    socket.write(Buffer.from([0x10, ...varint(250_000_000)]));
     const chunk = Buffer.alloc(1024 * 1024, 0x61);
     const pump = async () => {
       while (!socket.destroyed && written < 250_000_000) {

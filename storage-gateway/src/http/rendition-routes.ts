@@ -7,7 +7,7 @@ import { buildVodPlaylist } from '../vod/playlist.ts';
 import { sendOpenedFile } from './file-reply.ts';
 import { privateCache, requireGrant, requireInRange, type SegmentTimes } from './grant-scope.ts';
 import { sendError } from './http-error.ts';
-import { playlistCacheControl, segmentsForPlaylist } from './vod-routes.ts';
+import { vodPlaylistRoute } from './vod-routes.ts';
 
 export interface RenditionRoutesOptions {
   index: SegmentRepository;
@@ -31,19 +31,11 @@ const relativeRenditionUri = (camera: string, name: string) => `../..${rendition
 export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoutesOptions): Promise<void> {
   const { index, renditions } = opts;
 
-  app.get<{ Params: { camera: string } }>('/vod/:camera/h264.m3u8', async (request, reply) => {
-    const { camera } = request.params;
-    const found = await segmentsForPlaylist(opts, request, reply, camera);
-    if (!found) return reply;
-    return reply
-      .header('content-type', 'application/vnd.apple.mpegurl')
-      .header('cache-control', playlistCacheControl(found.grant, opts.now().getTime()))
-      .send(
-        // MPEG-TS carries its codec setup in every segment: no EXT-X-MAP. Discontinuities
-        // stay where the source has them (gaps, a new init: timestamps restart there).
-        buildVodPlaylist(found.segments, { uri: (name) => relativeRenditionUri(camera, name), map: false }),
-      );
-  });
+  // MPEG-TS carries its codec setup in every segment: no EXT-X-MAP. Discontinuities stay where
+  // the source has them (gaps, a new init: timestamps restart there).
+  vodPlaylistRoute(app, opts, '/vod/:camera/h264.m3u8', (segments, camera) =>
+    buildVodPlaylist(segments, { uri: (name) => relativeRenditionUri(camera, name), map: false }),
+  );
 
   app.route<{ Params: { camera: string; file: string } }>({
     method: ['GET', 'HEAD'],

@@ -70,14 +70,26 @@ export async function segmentsForPlaylist(
   return { segments, grant };
 }
 
-export async function vodRoutes(app: FastifyInstance, opts: VodRoutesOptions): Promise<void> {
-  app.get<{ Params: { camera: string } }>('/vod/:camera.m3u8', async (request, reply) => {
+/** A VOD playlist route at `url` (with a `:camera`), its text made by `build`. */
+export function vodPlaylistRoute(
+  app: FastifyInstance,
+  opts: Pick<VodRoutesOptions, 'index' | 'times' | 'now'>,
+  url: string,
+  build: (segments: SegmentRecord[], camera: string) => string,
+): void {
+  app.get<{ Params: { camera: string } }>(url, async (request, reply) => {
     const { camera } = request.params;
     const found = await segmentsForPlaylist(opts, request, reply, camera);
     if (!found) return reply;
     return reply
       .header('content-type', 'application/vnd.apple.mpegurl')
       .header('cache-control', playlistCacheControl(found.grant, opts.now().getTime()))
-      .send(buildVodPlaylist(found.segments, { uri: (name) => relativeSegmentUri(camera, name) }));
+      .send(build(found.segments, camera));
   });
+}
+
+export async function vodRoutes(app: FastifyInstance, opts: VodRoutesOptions): Promise<void> {
+  vodPlaylistRoute(app, opts, '/vod/:camera.m3u8', (segments, camera) =>
+    buildVodPlaylist(segments, { uri: (name) => relativeSegmentUri(camera, name) }),
+  );
 }

@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createPrismaClient, type PrismaClient } from '@cctv/db';
@@ -24,6 +24,7 @@ import {
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Central, startCentral } from '../../support/central.ts';
 import { enrolTestNodeFully } from '../../support/enrol.ts';
+import { encodeHlsFootage } from '../../support/hls-footage.ts';
 import { onCleanup, startTestDatabase, tempDir, waitFor } from '../../support/index.ts';
 
 const run = promisify(execFile);
@@ -36,19 +37,13 @@ export interface Footage {
 }
 
 export async function makeFootage(): Promise<Footage> {
-  const dir = await tempDir('cctv-sec-footage-');
-  await run('ffmpeg', [
-    ...['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10', '-t', '6'],
-    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '20', '-keyint_min', '20', '-sc_threshold', '0'],
-    ...['-f', 'hls', '-hls_segment_type', 'fmp4', '-hls_time', '2', '-hls_list_size', '0'],
-    ...['-hls_fmp4_init_filename', 'init.mp4', '-hls_segment_filename', join(dir, 'seg%03d.m4s')],
-    join(dir, 'index.m3u8'),
-  ]);
-  const names = (await readdir(dir)).filter((f) => f.endsWith('.m4s')).sort();
-  return {
-    init: await readFile(join(dir, 'init.mp4')),
-    segments: await Promise.all(names.map((f) => readFile(join(dir, f)))),
-  };
+  const hls = await encodeHlsFootage(await tempDir('cctv-sec-footage-'), {
+    codec: 'h264',
+    size: '160x90',
+    fps: 10,
+    seconds: 6,
+  });
+  return { init: hls.init, segments: hls.segments.map((s) => s.data) };
 }
 
 /** A tiny real JPEG. */
