@@ -8,6 +8,7 @@ const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
 const roots = [
   'protocol/test',
+  'tls/test',
   'prisma/test',
   'master/test',
   'storage-gateway/test',

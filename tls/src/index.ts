@@ -1,0 +1,10 @@
+export {
+  ensureCertificate,
+  ensureLocalCa,
+  type IssuedCertificate,
+  type IssueOptions,
+  issueCertificate,
+  type LocalCa,
+  spkiSha256,
+} from './local-ca.ts';
+export { readCaFile, readServerTls, reloadOnChange, type TlsFiles } from './server-tls.ts';
