@@ -6,11 +6,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { embeddedDatabaseUrl } from '@cctv/db';
 import { ensureAgentCredentials } from './cluster/agent-credentials.ts';
+import { ensureLocalTls } from './cluster/local-tls.ts';
 import { formatLine } from './cluster/log-format.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -19,17 +21,18 @@ const dataDir = join(root, env.CCTV_DATA_DIR ?? 'data');
 const ports = {
   master: Number(env.MASTER_HTTP_PORT ?? 8080),
   mqtt: Number(env.MQTT_PORT ?? 1883),
+  mqtts: Number(env.MQTT_TLS_PORT ?? 8883),
   postgres: Number(env.EMBEDDED_PG_PORT ?? 54329),
   gateway: Number(env.GATEWAY_PORT ?? 8090),
   dashboard: Number(env.DASHBOARD_PORT ?? 3000),
 };
 const host = env.CCTV_PUBLIC_HOST ?? '127.0.0.1';
-const masterUrl = `http://127.0.0.1:${ports.master}`;
-const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
+const masterUrl = `https://127.0.0.1:${ports.master}`;
+const gatewayUrl = `https://127.0.0.1:${ports.gateway}`;
 // The dashboard's pages are the only ones allowed to change things at the master, open its
 // websockets and read footage from the gateway: its origin, as the browser sees it.
 const dashboardOrigins = [
-  ...new Set([`http://${host}:${ports.dashboard}`, `http://127.0.0.1:${ports.dashboard}`]),
+  ...new Set([`https://${host}:${ports.dashboard}`, `https://127.0.0.1:${ports.dashboard}`]),
 ].join(',');
 
 interface Service {
@@ -64,16 +67,29 @@ function startService(name: string, args: string[], extraEnv: Record<string, str
   return svc;
 }
 
-async function waitHealthy(name: string, url: string, svc: Service, timeoutMs = 120_000): Promise<void> {
+/** GET over HTTPS, verified against the cluster's CA (made after this process started). */
+function healthy(url: string, ca: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { ca, timeout: 5000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+async function waitHealthy(
+  name: string,
+  url: string,
+  svc: Service,
+  ca: Buffer,
+  timeoutMs = 120_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (svc.child.exitCode !== null) throw new Error(`${name} exited during start`);
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
+    if (await healthy(url, ca)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${name} not healthy at ${url} after ${timeoutMs / 1000} s`);
@@ -105,29 +121,41 @@ process.on('exit', () => {
 const tsx = ['--import', 'tsx'];
 try {
   await mkdir(join(dataDir, 'agent'), { recursive: true });
+  // TLS on every hop: the cluster's own CA and a certificate per service, under data/tls.
+  const tls = await ensureLocalTls(dataDir, host);
+  const ca = await readFile(tls.caFile);
+  // Services trust the cluster's CA for the connections they make to each other.
+  const trust = { NODE_EXTRA_CA_CERTS: tls.caFile };
 
   // master: embedded PostgreSQL under data/master/postgres, embedded MQTT broker, API
   const master = startService('master', [...tsx, 'master/src/main.ts'], {
     MASTER_DATA_DIR: join(dataDir, 'master'),
     MASTER_HTTP_PORT: String(ports.master),
+    MASTER_TLS_CERT: tls.master.certFile,
+    MASTER_TLS_KEY: tls.master.keyFile,
     MQTT_PORT: String(ports.mqtt),
+    MQTT_TLS_PORT: String(ports.mqtts),
     EMBEDDED_PG_PORT: String(ports.postgres),
-    GATEWAY_PUBLIC_URL: `http://${host}:${ports.gateway}`,
+    GATEWAY_PUBLIC_URL: `https://${host}:${ports.gateway}`,
+    ...trust,
     DASHBOARD_PUBLIC_URL: dashboardOrigins,
     // The dashboard server forwards sign-ins: believe its X-Forwarded-For (rate limit, audit).
     MASTER_TRUST_PROXY: '127.0.0.1,::1',
   });
-  await waitHealthy('master', `${masterUrl}/healthz`, master);
+  await waitHealthy('master', `${masterUrl}/healthz`, master, ca);
 
   // storage gateway: buffer under data/gateway, "NAS" directory data/nas, same database
   const gateway = startService('gateway', [...tsx, 'storage-gateway/src/main.ts'], {
     DATABASE_URL: embeddedDatabaseUrl(ports.postgres),
     GATEWAY_PORT: String(ports.gateway),
+    GATEWAY_TLS_CERT: tls.gateway.certFile,
+    GATEWAY_TLS_KEY: tls.gateway.keyFile,
+    ...trust,
     GATEWAY_DATA_DIR: join(dataDir, 'gateway'),
     GATEWAY_NAS_DIR: join(dataDir, 'nas'),
     DASHBOARD_PUBLIC_URL: dashboardOrigins,
   });
-  await waitHealthy('gateway', `${gatewayUrl}/healthz`, gateway);
+  await waitHealthy('gateway', `${gatewayUrl}/healthz`, gateway, ca);
 
   // dashboard: the production build made by setup, behind its server (the real client address)
   const dashboard = startService(
@@ -135,12 +163,15 @@ try {
     ['server.mjs', '-p', String(ports.dashboard)],
     {
       MASTER_URL: masterUrl,
-      MASTER_PUBLIC_URL: `http://${host}:${ports.master}`,
+      MASTER_PUBLIC_URL: `https://${host}:${ports.master}`,
+      DASHBOARD_TLS_CERT: tls.dashboard.certFile,
+      DASHBOARD_TLS_KEY: tls.dashboard.keyFile,
+      ...trust,
       NEXT_TELEMETRY_DISABLED: '1',
     },
     join(root, 'dashboard'),
   );
-  await waitHealthy('dashboard', `http://127.0.0.1:${ports.dashboard}/`, dashboard);
+  await waitHealthy('dashboard', `https://127.0.0.1:${ports.dashboard}/`, dashboard, ca);
 
   // agent: one node with a simulated camera; its config is written once and then kept
   const agentConfig = join(dataDir, 'agent', 'agent.yaml');
@@ -171,15 +202,20 @@ try {
       ? '[cluster]  agent credentials in data/agent/agent.yaml still valid'
       : '[cluster]  agent enrolled; its new MQTT password and gateway upload token are in data/agent/agent.yaml',
   );
-  startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], {});
+  startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], trust);
 
   console.log('');
-  console.log(`[cluster]  dashboard: http://${host}:${ports.dashboard}/`);
+  console.log(`[cluster]  dashboard: https://${host}:${ports.dashboard}/`);
+  console.log(
+    `[cluster]  its certificate is signed by this cluster's own CA: trust ${tls.caFile} in your browser (or accept the warning once)`,
+  );
   console.log(
     '[cluster]  sign in as "admin" with the password the master printed at its first start; a new one:',
   );
   console.log('[cluster]    node --import tsx master/bin/user.ts set-password admin');
-  console.log(`[cluster]  master API: ${masterUrl}/api   gateway: ${gatewayUrl}   MQTT: ${ports.mqtt}`);
+  console.log(
+    `[cluster]  master API: ${masterUrl}/api   gateway: ${gatewayUrl}   MQTT over TLS: ${ports.mqtts} (clear text on loopback: ${ports.mqtt})`,
+  );
   console.log(`[cluster]  data: ${dataDir}   (Ctrl-C stops everything)`);
   console.log('');
 } catch (err) {

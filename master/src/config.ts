@@ -5,9 +5,19 @@ import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
 import { type IceConfig, loadIceConfig } from './live/ice-servers.ts';
 
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
 export interface MasterConfig {
   httpHost: string;
   httpPort: number;
+  /**
+   * The API's and websockets' certificate (`MASTER_TLS_CERT`/`MASTER_TLS_KEY`); null only with
+   * `MASTER_TLS=off` (a TLS-terminating proxy in front). Also the MQTT TLS listener's default.
+   */
+  tls: TlsFiles | null;
   mqttHost: string;
   mqttPort: number;
   /** An external broker (`MQTT_URL`): the master connects as a client instead of embedding aedes. */
@@ -104,10 +114,53 @@ function int(env: NodeJS.ProcessEnv, key: string, dflt: number, min: number, max
   return n;
 }
 
-function users(env: NodeJS.ProcessEnv): UsersConfig {
+/**
+ * TLS is on unless `MASTER_TLS=off`: then the certificate and key files are required, and the
+ * embedded broker's TLS listener (`MQTT_TLS_PORT`, default 8883) serves them too unless
+ * `MQTT_TLS_CERT`/`KEY` name others, while its plain listener stays on loopback.
+ */
+function tls(env: NodeJS.ProcessEnv): TlsFiles | null {
+  const mode = env.MASTER_TLS?.trim() || 'on';
+  if (mode !== 'on' && mode !== 'off') throw new ConfigError(`MASTER_TLS must be on or off, got "${mode}"`);
+  if (mode === 'off') return null;
+  const certFile = env.MASTER_TLS_CERT?.trim() ?? '';
+  const keyFile = env.MASTER_TLS_KEY?.trim() ?? '';
+  if (certFile === '' || keyFile === '')
+    throw new ConfigError(
+      'MASTER_TLS_CERT and MASTER_TLS_KEY must name the certificate and key files: TLS is on by default (MASTER_TLS=off serves plain HTTP, for a TLS-terminating proxy in front)',
+    );
+  for (const [key, file] of [
+    ['MASTER_TLS_CERT', certFile],
+    ['MASTER_TLS_KEY', keyFile],
+  ] as const)
+    if (!existsSync(file)) throw new ConfigError(`${key}: file ${file} does not exist`);
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** With TLS on and the embedded broker: a TLS listener by default, the plain one on loopback only. */
+function mqttEnv(env: NodeJS.ProcessEnv, files: TlsFiles | null): NodeJS.ProcessEnv {
+  if (!files || env.MQTT_URL?.trim()) return env;
+  const host = env.MQTT_HOST?.trim() || '127.0.0.1';
+  if (!LOOPBACK.test(host))
+    throw new ConfigError(
+      `MQTT_HOST must be a loopback address while TLS is on (clear-text MQTT stays on this host; nodes use the TLS listener on MQTT_TLS_PORT), got "${host}"`,
+    );
+  return {
+    ...env,
+    MQTT_HOST: host,
+    MQTT_TLS_PORT: env.MQTT_TLS_PORT?.trim() || '8883',
+    MQTT_TLS_CERT: env.MQTT_TLS_CERT?.trim() || files.certFile,
+    MQTT_TLS_KEY: env.MQTT_TLS_KEY?.trim() || files.keyFile,
+  };
+}
+
+function users(env: NodeJS.ProcessEnv, tlsOn: boolean): UsersConfig {
   const key = env.MASTER_SESSION_KEY?.trim() || null;
   if (key && key.length < 32) throw new ConfigError('MASTER_SESSION_KEY must have at least 32 characters');
-  const secure = env.MASTER_COOKIE_SECURE?.trim() || 'off';
+  // Browsers send a Secure cookie only over HTTPS: on with TLS, and behind a TLS proxy too.
+  const secure = env.MASTER_COOKIE_SECURE?.trim() || (tlsOn ? 'on' : 'off');
   if (secure !== 'on' && secure !== 'off') throw new ConfigError('MASTER_COOKIE_SECURE must be on or off');
   const firstAdminPassword = env.MASTER_ADMIN_PASSWORD || null;
   if (firstAdminPassword) {
@@ -142,7 +195,7 @@ function trustProxy(env: NodeJS.ProcessEnv): string[] {
   return list;
 }
 
-const LOCAL_DASHBOARD = ['http://127.0.0.1:3000', 'http://localhost:3000'];
+const LOCAL_DASHBOARD = ['https://127.0.0.1:3000', 'https://localhost:3000'];
 
 /** `scheme://host[:port]` entries of a comma-separated list, each checked. */
 export function originList(raw: string, key: string): string[] {
@@ -209,17 +262,20 @@ function externalMqtt(env: NodeJS.ProcessEnv): MasterConfig['externalMqtt'] {
 }
 
 /** Reads and validates the master's environment once, at start. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfig {
+  const tlsFiles = tls(rawEnv);
+  const env = mqttEnv(rawEnv, tlsFiles);
   const databaseUrl = env.DATABASE_URL?.trim() || null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
     throw new ConfigError('DATABASE_URL must start with postgresql:// or postgres://');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   const logLevel = env.LOG_LEVEL ?? 'info';
   if (!levels.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')}`);
-  const gatewayPublicUrl = httpUrl(env, 'GATEWAY_PUBLIC_URL', 'http://127.0.0.1:8090');
+  const gatewayPublicUrl = httpUrl(env, 'GATEWAY_PUBLIC_URL', 'https://127.0.0.1:8090');
   return {
     httpHost: env.MASTER_HTTP_HOST ?? '0.0.0.0',
     httpPort: port(env, 'MASTER_HTTP_PORT', 8080),
+    tls: tlsFiles,
     mqttHost: env.MQTT_HOST ?? '0.0.0.0',
     mqttPort: port(env, 'MQTT_PORT', 1883),
     externalMqtt: externalMqtt(env),
@@ -239,7 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MasterConfig {
       maxSessionsPerSocket: int(env, 'MASTER_LIVE_MAX_SESSIONS_PER_SOCKET', 16, 1, 256),
       offerTimeoutMs: int(env, 'MASTER_LIVE_OFFER_TIMEOUT_MS', 15_000, 1000, 60_000),
     },
-    users: users(env),
+    users: users(env, tlsFiles !== null),
     logLevel,
     gatewayPublicUrl,
     gatewayUrl: httpUrl(env, 'GATEWAY_URL', gatewayPublicUrl),

@@ -276,6 +276,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     ping: async () => {
       await db.prisma.$queryRawUnsafe('SELECT 1');
     },
+    tls: config.tls,
     auth: { accounts, audit, metrics, secureCookie: config.users.secureCookie },
     views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl, grants },
     security: { alerts: alertLog, registry, commands },

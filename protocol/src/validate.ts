@@ -1,6 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { FormatRegistry } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
 
 // ISO-8601 date-time as produced by Date#toISOString and accepted by Date.parse.
 const isoRe = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
@@ -19,9 +20,25 @@ export interface Validator<T> {
   validate(value: unknown): Parsed<T>;
 }
 
+interface Checker {
+  Check(value: unknown): boolean;
+  Errors(value: unknown): { First(): { path: string; message: string } | undefined };
+}
+
+/**
+ * In a browser the dashboard's content security policy forbids generating code (`new Function`,
+ * what the compiler does): there the schema is interpreted, with the same answers.
+ */
+const inBrowser = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+
+function checker(schema: TSchema): Checker {
+  if (!inBrowser) return TypeCompiler.Compile(schema);
+  return { Check: (v) => Value.Check(schema, v), Errors: (v) => Value.Errors(schema, v) };
+}
+
 /** Compiles a schema once; both ends of a contract use the same compiled validator. */
 export function compile<S extends TSchema>(schema: S): Validator<Static<S>> {
-  const compiled = TypeCompiler.Compile(schema);
+  const compiled = checker(schema);
   const validate = (value: unknown): Parsed<Static<S>> => {
     if (compiled.Check(value)) return { ok: true, value };
     const first = compiled.Errors(value).First();

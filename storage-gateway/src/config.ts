@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { isValidId } from '@cctv/protocol';
 
@@ -5,6 +6,8 @@ import { isValidId } from '@cctv/protocol';
 export interface GatewayConfig {
   host: string;
   port: number;
+  /** HTTPS certificate and key (`GATEWAY_TLS_CERT`/`KEY`); null only with `GATEWAY_TLS=off`. */
+  tls: { certFile: string; keyFile: string } | null;
   databaseUrl: string;
   dataDir: string;
   bufferDir: string;
@@ -73,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
   const host = text('GATEWAY_HOST', '0.0.0.0');
   const port = int('GATEWAY_PORT', 8090, 0, 65535);
+  const tls = tlsFiles(env, problems, cwd);
   const databaseUrl = text('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
     problems.push('DATABASE_URL must be a postgresql:// URL');
@@ -123,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   return {
     host,
     port,
+    tls,
     databaseUrl,
     dataDir,
     bufferDir,
@@ -148,9 +153,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   };
 }
 
+/**
+ * TLS is on unless `GATEWAY_TLS=off` (a TLS-terminating proxy in front): uploads carry node
+ * tokens and reads carry grants, neither of which may cross a network in clear.
+ */
+function tlsFiles(env: NodeJS.ProcessEnv, problems: string[], cwd: string): GatewayConfig['tls'] {
+  const mode = env.GATEWAY_TLS?.trim() || 'on';
+  if (mode !== 'on' && mode !== 'off') {
+    problems.push(`GATEWAY_TLS must be on or off, got ${JSON.stringify(mode)}`);
+    return null;
+  }
+  if (mode === 'off') return null;
+  const certFile = env.GATEWAY_TLS_CERT?.trim() ?? '';
+  const keyFile = env.GATEWAY_TLS_KEY?.trim() ?? '';
+  if (certFile === '' || keyFile === '') {
+    problems.push(
+      'GATEWAY_TLS_CERT and GATEWAY_TLS_KEY must name the certificate and key files: TLS is on by default (GATEWAY_TLS=off serves plain HTTP, for a TLS-terminating proxy in front)',
+    );
+    return null;
+  }
+  const files = { certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) };
+  if (!existsSync(files.certFile)) problems.push(`GATEWAY_TLS_CERT: file ${files.certFile} does not exist`);
+  if (!existsSync(files.keyFile)) problems.push(`GATEWAY_TLS_KEY: file ${files.keyFile} does not exist`);
+  return files;
+}
+
 // --- Browsers ----------------------------------------------------------------------------
 
-const LOCAL_DASHBOARD = ['http://127.0.0.1:3000', 'http://localhost:3000'];
+const LOCAL_DASHBOARD = ['https://127.0.0.1:3000', 'https://localhost:3000'];
 
 /**
  * `GATEWAY_CORS_ORIGINS`, else `DASHBOARD_PUBLIC_URL`, else the local dashboard: origins as

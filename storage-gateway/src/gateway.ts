@@ -249,6 +249,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const http = await createHttpServer({
     logger,
+    tls: config.tls,
     ingest,
     files,
     snapshots,

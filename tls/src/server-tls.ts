@@ -3,7 +3,7 @@
  * when they change (a renewed certificate is served to new connections without a restart).
  */
 import { readFileSync, statSync } from 'node:fs';
-import type { SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 
 export interface TlsFiles {
   certFile: string;
@@ -24,7 +24,15 @@ export function readServerTls(files: TlsFiles, what = 'TLS'): { cert: Buffer; ke
       );
     }
   };
-  return { cert: read(files.certFile, 'certificate'), key: read(files.keyFile, 'key') };
+  const pair = { cert: read(files.certFile, 'certificate'), key: read(files.keyFile, 'key') };
+  try {
+    createSecureContext(pair);
+  } catch (err) {
+    throw new Error(
+      `${what}: ${files.certFile} and ${files.keyFile} are not a certificate and its key (${(err as Error).message})`,
+    );
+  }
+  return pair;
 }
 
 function mtimes(files: TlsFiles): string {

@@ -17,7 +17,7 @@ export interface SecurityConfig {
   /** Service account name → scrypt hash. */
   mqttServiceAccounts: Map<string, string>;
   /** A second, TLS MQTT listener; null without one. */
-  mqttTls: { port: number; certFile: string; keyFile: string } | null;
+  mqttTls: { port: number; host: string; certFile: string; keyFile: string } | null;
   /** What the embedded broker allows before and after a login (both listeners). */
   mqttLimits: MqttLimits;
   /** Serve `POST /api/nodes/:id/credentials` (unauthenticated until user accounts exist). */
@@ -81,7 +81,7 @@ function tls(env: NodeJS.ProcessEnv): SecurityConfig['mqttTls'] {
     if (file === '') throw new Error(`${key} is required with MQTT_TLS_PORT`);
     if (!existsSync(file)) throw new Error(`${key}: file ${file} does not exist`);
   }
-  return { port, certFile, keyFile };
+  return { port, host: env.MQTT_TLS_HOST?.trim() || '0.0.0.0', certFile, keyFile };
 }
 
 function int(env: NodeJS.ProcessEnv, key: string, min: number, max: number, dflt: number): number {

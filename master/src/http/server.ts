@@ -1,5 +1,8 @@
+import type { Server as TlsServer } from 'node:tls';
 import { isValidId } from '@cctv/protocol';
+import { readServerTls, reloadOnChange, type TlsFiles } from '@cctv/tls';
 import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
@@ -20,6 +23,8 @@ import { type SettingsRouteDeps, settingsRoutes } from './settings-routes.ts';
 import { type ViewRouteDeps, viewRoutes } from './view-routes.ts';
 
 export interface HttpDeps {
+  /** Serve HTTPS with this certificate (read again when the files change); plain HTTP without. */
+  tls?: TlsFiles | null;
   /** Fleet reads, on the API's own database pool. */
   registry: FleetReads;
   hub: FleetSocketHub;
@@ -58,6 +63,7 @@ export interface HttpDeps {
  */
 export async function buildHttpServer(deps: HttpDeps) {
   const app = Fastify({
+    ...(deps.tls ? { https: readServerTls(deps.tls, 'MASTER_TLS_CERT/KEY') } : {}),
     loggerInstance: deps.log.child({ part: 'http' }),
     ...(deps.trustProxy?.length ? { trustProxy: deps.trustProxy } : {}),
     // An unknown field is refused with a 400 naming it, not silently dropped: a misspelt
@@ -67,6 +73,24 @@ export async function buildHttpServer(deps: HttpDeps) {
   // Per-request logs only for failures; the API is polled and would flood the log.
   app.addHook('onRoute', (route) => {
     route.logLevel ??= 'warn';
+  });
+  if (deps.tls) {
+    const files = deps.tls;
+    const stop = reloadOnChange(app.server as unknown as TlsServer, files, (err) =>
+      err
+        ? deps.log.error(
+            { err: err.message },
+            'TLS certificate changed but cannot be loaded; kept the old one',
+          )
+        : deps.log.info('TLS certificate reloaded'),
+    );
+    app.addHook('onClose', async () => stop());
+  }
+  // The API answers JSON only: nothing of it may be framed, sniffed or run as a page.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+    hsts: deps.tls ? { maxAge: 31_536_000, includeSubDomains: true } : false,
   });
   await app.register(cors, {
     origin: deps.allowedOrigins,

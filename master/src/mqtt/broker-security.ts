@@ -34,6 +34,8 @@ export async function brokerSecurity(
 ): Promise<BrokerSecurity> {
   const tls = config.mqttTls && {
     port: config.mqttTls.port,
+    host: config.mqttTls.host,
+    files: { certFile: config.mqttTls.certFile, keyFile: config.mqttTls.keyFile },
     cert: await readFile(config.mqttTls.certFile),
     key: await readFile(config.mqttTls.keyFile),
   };

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { reloadOnChange, type TlsFiles } from '@cctv/tls';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import {
@@ -32,8 +33,11 @@ export interface EmbeddedBrokerOptions {
    * may connect and only clients named `agent-<nodeId>` are held to their node's prefix.
    */
   authenticator?: MqttAuthenticator;
-  /** A second, TLS listener on the same broker (same host). */
-  tls?: { port: number; cert: Buffer; key: Buffer };
+  /**
+   * A second, TLS listener on the same broker (on `host`, else the plain listener's); with
+   * `files` its certificate is read again when they change.
+   */
+  tls?: { port: number; host?: string; cert: Buffer; key: Buffer; files?: TlsFiles };
   /** Called when a client publishes outside what it may publish. */
   onPublishRefused?: (clientId: string, topic: string, reason: AclRefusal) => void;
   /** Called when a subscription is refused (granted QoS 128). */
@@ -79,6 +83,7 @@ export class EmbeddedBroker implements MessageBus {
   private broker: Aedes | undefined;
   private server: Server | undefined;
   private tlsServer: TlsServer | undefined;
+  private stopReload: () => void = () => {};
   private gate: ConnectionGate | undefined;
   private sessions: SessionTracker | undefined;
   private readonly opts: EmbeddedBrokerOptions;
@@ -231,8 +236,18 @@ export class EmbeddedBroker implements MessageBus {
       tlsServer.on('connection', (raw: Socket) => gate.admit(raw));
       tlsServer.on('tlsClientError', (err) => log.debug({ err: err.message }, 'mqtt TLS handshake failed'));
       this.tlsServer = tlsServer;
-      await listen(tlsServer, tls.port, this.opts.host);
-      log.info({ host: this.opts.host, port: this.tlsPort }, 'embedded MQTT broker listening (TLS)');
+      const host = tls.host ?? this.opts.host;
+      await listen(tlsServer, tls.port, host);
+      if (tls.files)
+        this.stopReload = reloadOnChange(tlsServer, tls.files, (err) =>
+          err
+            ? log.error(
+                { err: err.message },
+                'mqtt TLS certificate changed but cannot be loaded; kept the old one',
+              )
+            : log.info('mqtt TLS certificate reloaded'),
+        );
+      log.info({ host, port: this.tlsPort }, 'embedded MQTT broker listening (TLS)');
     }
   }
 
@@ -272,6 +287,7 @@ export class EmbeddedBroker implements MessageBus {
   }
 
   async stop(): Promise<void> {
+    this.stopReload();
     const servers = [this.server, this.tlsServer];
     const broker = this.broker;
     this.server = undefined;

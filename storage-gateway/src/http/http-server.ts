@@ -1,4 +1,7 @@
+import type { Server as TlsServer } from 'node:tls';
+import { readServerTls, reloadOnChange, type TlsFiles } from '@cctv/tls';
 import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { GrantRefusal, GrantVerifier } from '../auth/grant-verifier.ts';
@@ -30,6 +33,8 @@ export type HttpServerOptions = SegmentRoutesOptions &
   RenditionRoutesOptions &
   LiveRoutesOptions & {
     logger: Logger;
+    /** Serve HTTPS with this certificate (read again when the files change); plain HTTP without. */
+    tls?: TlsFiles | null;
     grants: Pick<GrantVerifier, 'verify'>;
     /** Origins of the pages (the dashboard) allowed to read footage from the browser. */
     corsOrigins: readonly string[];
@@ -42,6 +47,7 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** The gateway's fastify instance with every route; not listening yet. */
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.tls ? { https: readServerTls(opts.tls, 'GATEWAY_TLS_CERT/KEY') } : {}),
     loggerInstance: opts.logger,
     // One line per segment upload would drown the log; refusals are logged below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -49,6 +55,24 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     routerOptions: { maxParamLength: 2048 },
   }) as unknown as FastifyInstance;
   installErrorMapping(app);
+  if (opts.tls) {
+    const stop = reloadOnChange(app.server as unknown as TlsServer, opts.tls, (err) =>
+      err
+        ? opts.logger.error(
+            { err: err.message },
+            'TLS certificate changed but cannot be loaded; kept the old one',
+          )
+        : opts.logger.info('TLS certificate reloaded'),
+    );
+    app.addHook('onClose', async () => stop());
+  }
+  // Media and JSON, never a page. Footage is cross-origin by design (the dashboard's pages and
+  // players read it under a grant), so it is not held to its own origin.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+    hsts: opts.tls ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
   // Pages of the dashboard's origins may read footage (hls.js, <img>) with a grant in the URL;
   // no other page may, and nobody writes from a browser.
   const origins = new Set(opts.corsOrigins);
