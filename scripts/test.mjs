@@ -1,7 +1,8 @@
 // Runs the whole test suite: lint, typecheck, then every *.test.ts with node's test runner.
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -32,11 +33,27 @@ function walk(dir, out) {
   return out;
 }
 
-function run(cmd, args) {
+function run(cmd, args, env = process.env) {
   console.log(`\n$ ${cmd} ${args.join(' ')}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+  if (r.status !== 0) {
+    cleanup();
+    process.exit(r.status ?? 1);
+  }
 }
+
+// Every service a test starts speaks TLS with a certificate of this run's own CA, which the
+// test processes and their children trust (test/support/tls.ts).
+const tlsDir = mkdtempSync(join(tmpdir(), 'cctv-test-tls-'));
+function cleanup() {
+  rmSync(tlsDir, { recursive: true, force: true });
+}
+run(process.execPath, ['--import', 'tsx', 'scripts/test-tls.ts', tlsDir]);
+const testEnv = {
+  ...process.env,
+  CCTV_TEST_TLS_DIR: tlsDir,
+  NODE_EXTRA_CA_CERTS: join(tlsDir, 'ca.crt'),
+};
 
 if (filters.length === 0) {
   run('npx', ['biome', 'ci', '.']);
@@ -52,11 +69,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 // One file at a time: integration tests start real servers and ffmpeg on a 2-core machine.
-run(process.execPath, [
-  '--import',
-  'tsx',
-  '--test',
-  '--test-concurrency=1',
-  '--test-reporter=spec',
-  ...files,
-]);
+run(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  testEnv,
+);
+cleanup();

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { enrolTestNode, registerTestCameras } from '../../test/support/enrol.ts';
 import { onCleanup, startTestDatabase, tempDir } from '../../test/support/index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../../test/support/session.ts';
+import { serviceTlsEnv } from '../../test/support/tls.ts';
 import { loadConfig } from '../src/config.ts';
 import { type RunningMaster, startMaster } from '../src/master.ts';
 
@@ -50,6 +51,7 @@ export interface EventHarness {
 export async function startEventHarness(gatewayUrl: string): Promise<EventHarness> {
   const pg = await startTestDatabase();
   const config = loadConfig({
+    ...serviceTlsEnv(),
     DATABASE_URL: pg.url,
     MASTER_DATA_DIR: await tempDir(),
     MASTER_HTTP_PORT: '0',
@@ -68,7 +70,7 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
     await master.stop();
   });
 
-  const api = (path: string) => `http://127.0.0.1:${master.httpPort}${path}`;
+  const api = (path: string) => `https://127.0.0.1:${master.httpPort}${path}`;
   const agent = async (nodeId: string): Promise<MqttClient> => {
     let client = agents.get(nodeId);
     if (!client) {

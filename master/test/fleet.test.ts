@@ -17,6 +17,7 @@ import {
   TEST_ADMIN_PASSWORD,
   testMasterEnv,
 } from '../../test/support/session.ts';
+import { serviceTlsEnv } from '../../test/support/tls.ts';
 import { loadConfig } from '../src/config.ts';
 import { type RunningMaster, startMaster } from '../src/master.ts';
 
@@ -92,7 +93,7 @@ function connectAgent(port: number, nodeId: string): Promise<MqttClient> {
 }
 
 async function metric(master: RunningMaster, line: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${master.httpPort}/metrics`)).text();
+  const text = await (await fetch(`https://127.0.0.1:${master.httpPort}/metrics`)).text();
   const found = text.split('\n').find((l) => l.startsWith(line));
   return found ? Number(found.slice(found.lastIndexOf(' ') + 1)) : 0;
 }
@@ -108,6 +109,7 @@ describe('master fleet registry over the embedded broker', () => {
     const db = await startTestDatabase();
     const dataDir = await tempDir();
     const config = loadConfig({
+      ...serviceTlsEnv(),
       DATABASE_URL: db.url,
       MASTER_DATA_DIR: dataDir,
       MASTER_HTTP_PORT: '0',
@@ -117,7 +119,7 @@ describe('master fleet registry over the embedded broker', () => {
       MQTT_HOST: '127.0.0.1',
     });
     master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
-    admin = await signInAdmin(`http://127.0.0.1:${master.httpPort}`);
+    admin = await signInAdmin(`https://127.0.0.1:${master.httpPort}`);
     for (const id of ['n1', 'n2', 'n3']) passwords.set(id, await enrolTestNode(db.url, id));
   });
   after(() => master?.stop());
@@ -214,7 +216,7 @@ describe('master fleet registry over the embedded broker', () => {
     await waitFor('valid hello after bad ones', async () =>
       (await getNodes(master)).some((n) => n.id === 'n2'),
     );
-    const health = await fetch(`http://127.0.0.1:${master.httpPort}/healthz`);
+    const health = await fetch(`https://127.0.0.1:${master.httpPort}/healthz`);
     assert.equal(health.status, 200);
     agent.end(true);
   });
@@ -265,7 +267,7 @@ describe('stale nodes', () => {
     );
     onCleanup(() => m.stop());
     passwords.set('s1', await enrolTestNode(db.url, 's1'));
-    const session = await signInAdmin(`http://127.0.0.1:${m.httpPort}`);
+    const session = await signInAdmin(`https://127.0.0.1:${m.httpPort}`);
     const ws = session.socket();
     onCleanup(() => ws.close());
     const states: string[] = [];
@@ -297,7 +299,7 @@ describe('stale nodes', () => {
       ['online/heartbeat', 'stale/heartbeat-age', 'online/status'],
     );
     await waitFor('pushed to the websocket', () => states.join(',') === 'online,stale,online');
-    const gauge = await (await fetch(`http://127.0.0.1:${m.httpPort}/metrics`)).text();
+    const gauge = await (await fetch(`https://127.0.0.1:${m.httpPort}/metrics`)).text();
     assert.match(gauge, /cctv_nodes\{state="stale"\} 0/);
   });
 });

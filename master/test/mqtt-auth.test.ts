@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { enrolTestNode, enrolTestNodeFully } from '../../test/support/enrol.ts';
 import { repoRoot, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import { signInAdmin, TEST_ADMIN_PASSWORD } from '../../test/support/session.ts';
+import { serviceTlsEnv } from '../../test/support/tls.ts';
 import {
   EnrolmentError,
   enrolNode,
@@ -95,7 +96,7 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
   };
 
   const metric = async (line: string): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${master.httpPort}/metrics`)).text();
+    const text = await (await fetch(`https://127.0.0.1:${master.httpPort}/metrics`)).text();
     const found = text.split('\n').find((l) => l.startsWith(line));
     return found ? Number(found.slice(found.lastIndexOf(' ') + 1)) : 0;
   };
@@ -109,6 +110,7 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
       ...['-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')],
     ]);
     const config = loadConfig({
+      ...serviceTlsEnv(),
       DATABASE_URL: dbUrl,
       MASTER_DATA_DIR: await tempDir(),
       MASTER_HTTP_PORT: '0',
@@ -187,7 +189,7 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
     await b.publishAsync(topics.heartbeat('auth-b'), '{}', { qos: 1 });
     await waitFor('legitimate message delivered', () => seen.includes(topics.heartbeat('auth-b')));
     assert.deepEqual(seen, [topics.heartbeat('auth-b')], 'nothing refused reached the subscriber');
-    const admin = await signInAdmin(`http://127.0.0.1:${master.httpPort}`);
+    const admin = await signInAdmin(`https://127.0.0.1:${master.httpPort}`);
     const node = await admin.fetch('/api/nodes/auth-b');
     assert.equal(node.status, 404, 'the foreign status registered nothing');
     await b.endAsync();
@@ -292,7 +294,7 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
   });
 
   it('enrols over HTTP for admins when MASTER_ENROL_API=on, once per node unless rotated', async () => {
-    const base = `http://127.0.0.1:${master.httpPort}`;
+    const base = `https://127.0.0.1:${master.httpPort}`;
     const admin = await signInAdmin(base);
     const post = (id: string, body?: unknown, cookie = admin.cookie) =>
       fetch(`${base}/api/nodes/${id}/credentials`, {
@@ -340,6 +342,7 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
   it('with MQTT_AUTH=off accepts anonymous clients and keeps agent-<id> clients to their prefix', async () => {
     const open = await startMaster(
       loadConfig({
+        ...serviceTlsEnv(),
         DATABASE_URL: dbUrl,
         MASTER_DATA_DIR: await tempDir(),
         MASTER_HTTP_PORT: '0',
@@ -355,7 +358,7 @@ describe('MQTT authentication and ACL on the embedded broker', () => {
       await a.publishAsync(topics.heartbeat('open-a'), '{}', { qos: 1 });
       a.publish(topics.hello('open-b'), '{}', { qos: 1 });
       await waitFor('refusal counted', async () => {
-        const text = await (await fetch(`http://127.0.0.1:${open.httpPort}/metrics`)).text();
+        const text = await (await fetch(`https://127.0.0.1:${open.httpPort}/metrics`)).text();
         return text.includes('cctv_mqtt_publish_refused_total{reason="outside_prefix"} 1');
       });
       a.end(true);

@@ -20,6 +20,7 @@ import type { Counter, Gauge } from 'prom-client';
 import { enrolTestNode } from '../../test/support/enrol.ts';
 import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import { varint } from '../../test/support/mqtt-wire.ts';
+import { serviceTlsEnv } from '../../test/support/tls.ts';
 import { hashSecret, MACHINE_SECRET_PARAMS } from '../src/auth/secret-hash.ts';
 import { loadSecurityConfig } from '../src/auth/security-config.ts';
 import { loadConfig } from '../src/config.ts';
@@ -345,6 +346,7 @@ describe('MQTT limits in the master', () => {
     const secret = await enrolTestNode(dbUrl, 'lim-m');
     const master = await startMaster(
       loadConfig({
+        ...serviceTlsEnv(),
         DATABASE_URL: dbUrl,
         MASTER_DATA_DIR: await tempDir(),
         MASTER_HTTP_PORT: '0',
@@ -357,7 +359,7 @@ describe('MQTT limits in the master', () => {
       log,
     );
     try {
-      const text = async () => (await fetch(`http://127.0.0.1:${master.httpPort}/metrics`)).text();
+      const text = async () => (await fetch(`https://127.0.0.1:${master.httpPort}/metrics`)).text();
       const s1 = await rawSocket(master.mqttPort);
       await waitFor('pending socket shown', async () =>
         (await text()).includes('cctv_mqtt_sockets{state="pending"} 1'),

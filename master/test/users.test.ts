@@ -399,7 +399,7 @@ describe('the first admin', () => {
       assert.ok(first.firstAdmin);
       assert.equal(first.firstAdmin.username, 'admin');
       assert.ok(first.firstAdmin.password.length >= 20);
-      const s = await signIn(`http://127.0.0.1:${first.httpPort}`, 'admin', first.firstAdmin.password);
+      const s = await signIn(`https://127.0.0.1:${first.httpPort}`, 'admin', first.firstAdmin.password);
       assert.equal((await s.getJson<{ role: string }>('/api/auth/me')).role, 'admin');
     } finally {
       await first.stop();
@@ -422,7 +422,7 @@ describe('the first admin', () => {
         'night-shift-pass-42',
       );
       assert.match(created.stdout, /created night.guard \(viewer\)/);
-      const s = await signIn(`http://127.0.0.1:${second.httpPort}`, 'night.guard', 'night-shift-pass-42');
+      const s = await signIn(`https://127.0.0.1:${second.httpPort}`, 'night.guard', 'night-shift-pass-42');
       assert.deepEqual((await s.getJson<{ cameras: string[] }>('/api/auth/me')).cameras, ['cam-x', 'cam-y']);
       await cli(['update', 'night.guard', '--disable']);
       assert.equal((await s.fetch('/api/auth/me')).status, 401, 'disabling ends the session');

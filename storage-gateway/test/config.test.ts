@@ -5,11 +5,36 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 const DB = 'postgresql://u:p@127.0.0.1:5432/cctv';
 
 describe('config', () => {
+  it('needs a certificate and key unless TLS is turned off, and names the keys', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ DATABASE_URL: DB, ...env }, '/srv/gw');
+        return '';
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems.join('\n');
+      }
+    };
+    assert.match(problems({}), /GATEWAY_TLS_CERT and GATEWAY_TLS_KEY must name/);
+    assert.match(
+      problems({ GATEWAY_TLS_CERT: 'gw.crt', GATEWAY_TLS_KEY: 'gw.key' }),
+      /GATEWAY_TLS_CERT: file \/srv\/gw\/gw.crt does not exist/,
+    );
+    assert.match(problems({ GATEWAY_TLS: 'maybe' }), /GATEWAY_TLS must be on or off/);
+    const here = new URL('.', import.meta.url).pathname;
+    const files = { GATEWAY_TLS_CERT: 'config.test.ts', GATEWAY_TLS_KEY: 'config.test.ts' };
+    assert.deepEqual(loadConfig({ DATABASE_URL: DB, ...files }, here).tls, {
+      certFile: `${here}config.test.ts`,
+      keyFile: `${here}config.test.ts`,
+    });
+  });
+
   it('fills defaults relative to the working directory', () => {
-    const c = loadConfig({ DATABASE_URL: DB }, '/srv/gw');
+    const c = loadConfig({ DATABASE_URL: DB, GATEWAY_TLS: 'off' }, '/srv/gw');
     assert.deepEqual(c, {
       host: '0.0.0.0',
       port: 8090,
+      tls: null,
       databaseUrl: DB,
       dataDir: '/srv/gw/data/gateway',
       bufferDir: '/srv/gw/data/gateway/buffer',
@@ -20,7 +45,7 @@ describe('config', () => {
       nasRetryMaxMs: 5_000,
       uploadAuth: 'token',
       uploadAuthCacheS: 10,
-      corsOrigins: ['http://127.0.0.1:3000', 'http://localhost:3000'],
+      corsOrigins: ['https://127.0.0.1:3000', 'https://localhost:3000'],
       bufferMaxBytes: 0,
       bufferMinFreeBytes: 64 * 1024 * 1024,
       bufferRetryAfterS: 10,
@@ -47,19 +72,20 @@ describe('config', () => {
       live: { windowSegments: 3, maxAgeS: 30 },
     });
     const d = loadConfig(
-      { DATABASE_URL: DB, GATEWAY_DATA_DIR: '/var/lib/gw', GATEWAY_NAS_DIR: '/mnt/nas' },
+      { DATABASE_URL: DB, GATEWAY_TLS: 'off', GATEWAY_DATA_DIR: '/var/lib/gw', GATEWAY_NAS_DIR: '/mnt/nas' },
       '/x',
     );
     assert.equal(d.bufferDir, '/var/lib/gw/buffer');
     assert.equal(d.nasDir, '/mnt/nas');
     assert.equal(d.snapshotDir, '/var/lib/gw/snapshots');
-    const e = loadConfig({ DATABASE_URL: DB, GATEWAY_SNAPSHOT_DIR: 'snaps' }, '/x');
+    const e = loadConfig({ DATABASE_URL: DB, GATEWAY_TLS: 'off', GATEWAY_SNAPSHOT_DIR: 'snaps' }, '/x');
     assert.equal(e.snapshotDir, '/x/snaps');
   });
 
   it('reads the upload credentials and buffer limits', () => {
     const c = loadConfig({
       DATABASE_URL: DB,
+      GATEWAY_TLS: 'off',
       GATEWAY_UPLOAD_AUTH: 'off',
       GATEWAY_UPLOAD_AUTH_CACHE_S: '0',
       GATEWAY_BUFFER_MAX_BYTES: '1048576',
@@ -72,7 +98,13 @@ describe('config', () => {
     assert.equal(c.bufferMinFreeBytes, 0);
     assert.equal(c.bufferRetryAfterS, 3);
     assert.throws(
-      () => loadConfig({ DATABASE_URL: DB, GATEWAY_UPLOAD_AUTH: 'none', GATEWAY_BUFFER_RETRY_AFTER_S: '0' }),
+      () =>
+        loadConfig({
+          DATABASE_URL: DB,
+          GATEWAY_TLS: 'off',
+          GATEWAY_UPLOAD_AUTH: 'none',
+          GATEWAY_BUFFER_RETRY_AFTER_S: '0',
+        }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.equal(err.problems.length, 2);
@@ -85,13 +117,15 @@ describe('config', () => {
 
   it('reads the origins allowed to read footage from a browser, never "any"', () => {
     assert.deepEqual(
-      loadConfig({ DATABASE_URL: DB, DASHBOARD_PUBLIC_URL: 'https://cctv.example.org/' }).corsOrigins,
+      loadConfig({ DATABASE_URL: DB, GATEWAY_TLS: 'off', DASHBOARD_PUBLIC_URL: 'https://cctv.example.org/' })
+        .corsOrigins,
       ['https://cctv.example.org'],
     );
     // GATEWAY_CORS_ORIGINS wins over the dashboard's URL.
     assert.deepEqual(
       loadConfig({
         DATABASE_URL: DB,
+        GATEWAY_TLS: 'off',
         DASHBOARD_PUBLIC_URL: 'https://cctv.example.org',
         GATEWAY_CORS_ORIGINS: ' https://a.example.org, http://10.0.0.5:3000 ,',
       }).corsOrigins,
@@ -99,7 +133,12 @@ describe('config', () => {
     );
     for (const bad of ['*', 'https://a.example.org/path', 'ftp://a.example.org', 'a.example.org'])
       assert.throws(
-        () => loadConfig({ DATABASE_URL: DB, GATEWAY_CORS_ORIGINS: `https://ok.example.org,${bad}` }),
+        () =>
+          loadConfig({
+            DATABASE_URL: DB,
+            GATEWAY_TLS: 'off',
+            GATEWAY_CORS_ORIGINS: `https://ok.example.org,${bad}`,
+          }),
         (err: unknown) => {
           assert.ok(err instanceof ConfigError, bad);
           assert.equal(err.problems.length, 1, bad);
@@ -108,7 +147,7 @@ describe('config', () => {
         },
       );
     assert.throws(
-      () => loadConfig({ DATABASE_URL: DB, DASHBOARD_PUBLIC_URL: '*' }),
+      () => loadConfig({ DATABASE_URL: DB, GATEWAY_TLS: 'off', DASHBOARD_PUBLIC_URL: '*' }),
       /DASHBOARD_PUBLIC_URL must list origins/,
     );
   });
@@ -117,6 +156,7 @@ describe('config', () => {
     assert.throws(
       () =>
         loadConfig({
+          GATEWAY_TLS: 'off',
           GATEWAY_PORT: '80a',
           GATEWAY_MAX_SEGMENT_BYTES: '0',
           LOG_LEVEL: 'loud',
@@ -136,7 +176,13 @@ describe('config', () => {
     );
     assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /postgresql:\/\//);
     assert.throws(
-      () => loadConfig({ DATABASE_URL: DB, GATEWAY_NAS_DIR: '/mnt/nas', GATEWAY_SNAPSHOT_DIR: '/mnt/nas' }),
+      () =>
+        loadConfig({
+          DATABASE_URL: DB,
+          GATEWAY_TLS: 'off',
+          GATEWAY_NAS_DIR: '/mnt/nas',
+          GATEWAY_SNAPSHOT_DIR: '/mnt/nas',
+        }),
       /GATEWAY_SNAPSHOT_DIR must differ/,
     );
   });

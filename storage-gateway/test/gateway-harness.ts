@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import pino from 'pino';
 import { enrolTestNodeFully, registerTestCameras } from '../../test/support/enrol.ts';
 import { grantedUrl, type TestGrant, testGrant } from '../../test/support/grants.ts';
 import { tempDir } from '../../test/support/index.ts';
+import { serviceTlsEnv } from '../../test/support/tls.ts';
 import { type GatewayConfig, loadConfig } from '../src/config.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
 import type { Delay } from '../src/nas/nas-mover.ts';
@@ -133,6 +134,7 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const root = await tempDir('cctv-gw-');
   const config = loadConfig({
+    ...serviceTlsEnv(),
     DATABASE_URL: databaseUrl,
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: '0',

@@ -216,7 +216,7 @@ describe('segment ingest', () => {
     assert.ok(seg);
     const url = await granted(gw.url, `/v1/segments/cam-b/${seg.name}`);
     const size = seg.data.length;
-    const dashboard = 'http://localhost:3000'; // the default GATEWAY_CORS_ORIGINS
+    const dashboard = 'https://localhost:3000'; // the default GATEWAY_CORS_ORIGINS
     const part = await fetch(url, { headers: { range: 'bytes=100-199', origin: dashboard } });
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), `bytes 100-199/${size}`);

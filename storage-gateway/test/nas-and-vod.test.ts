@@ -136,10 +136,10 @@ describe('VOD playlists', () => {
   });
 
   it('lists the segments starting in the range, with maps, discontinuities and wall-clock times', async () => {
-    const res = await fetch(playlistUrl, { headers: { origin: 'http://localhost:3000' } });
+    const res = await fetch(playlistUrl, { headers: { origin: 'https://localhost:3000' } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
-    assert.equal(res.headers.get('access-control-allow-origin'), 'http://localhost:3000');
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://localhost:3000');
     // A range of the past, but the all-time grant reaches into the present: not kept.
     assert.equal(res.headers.get('cache-control'), 'private, no-cache');
     const lines = (await res.text()).trim().split('\n');
@@ -251,7 +251,7 @@ describe('main entry point', () => {
       GATEWAY_NAS_DIR: join(root, 'nas'),
       LOG_LEVEL: 'info',
     });
-    const url = `http://127.0.0.1:${port}`;
+    const url = `https://127.0.0.1:${port}`;
     await waitFor('gateway up', async () => (await fetch(`${url}/healthz`)).ok, 20_000);
     const seg = hlsB.segments[0];
     assert.ok(seg);

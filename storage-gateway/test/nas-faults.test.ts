@@ -204,7 +204,7 @@ describe('kill -9 of the gateway', () => {
     const root = await tempDir('cctv-kill-');
     const dirs = { bufferDir: join(root, 'buffer'), nasDir: join(root, 'nas') };
     const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const url = `https://127.0.0.1:${port}`;
     const env = (drain: string) => ({
       DATABASE_URL: db.url,
       GATEWAY_HOST: '127.0.0.1',

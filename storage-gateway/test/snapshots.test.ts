@@ -327,7 +327,7 @@ describe('event snapshots', () => {
 
     const url = await granted(gw.url, `/v1/snapshots/cam-a/${NAME_A}`);
     const size = jpeg.length;
-    const dashboard = 'http://localhost:3000'; // the default GATEWAY_CORS_ORIGINS
+    const dashboard = 'https://localhost:3000'; // the default GATEWAY_CORS_ORIGINS
     const part = await fetch(url, { headers: { range: 'bytes=0-99', origin: dashboard } });
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), `bytes 0-99/${size}`);

@@ -60,7 +60,7 @@ async function gatewayUp(): Promise<void> {
   const gw = h.gateway ?? startGateway();
   await waitFor(
     'gateway healthy',
-    async () => (await fetch(`http://127.0.0.1:${h.gatewayPort}/healthz`)).ok,
+    async () => (await fetch(`https://127.0.0.1:${h.gatewayPort}/healthz`)).ok,
     60_000,
     200,
   ).catch((err) => {
@@ -93,7 +93,7 @@ async function writeAgentConfig(o: AgentOptions): Promise<string> {
     [
       `nodeId: ${o.nodeId}`,
       `mqtt: { url: "${h.brokerUrl}" }`,
-      `gateway: { url: "${o.gatewayUrl ?? `http://127.0.0.1:${h.gatewayPort}`}", token: "${uploadToken}" }`,
+      `gateway: { url: "${o.gatewayUrl ?? `https://127.0.0.1:${h.gatewayPort}`}", token: "${uploadToken}" }`,
       `spool: { dir: "${join(base, 'spool')}", quotaBytes: ${o.quotaBytes ?? 1024 ** 3}, minFreeBytes: 0 }`,
       `stateDir: "${join(base, 'state')}"`,
       'heartbeatIntervalS: 1',

@@ -48,8 +48,8 @@ describe('cluster end to end', () => {
       await freePort(),
       await freePort(),
     ];
-    masterUrl = `http://127.0.0.1:${httpPort}`;
-    gatewayUrl = `http://127.0.0.1:${gwPort}`;
+    masterUrl = `https://127.0.0.1:${httpPort}`;
+    gatewayUrl = `https://127.0.0.1:${gwPort}`;
     nasDir = join(dir, 'nas');
     dbUrl = embeddedDatabaseUrl(pgPort);
 

@@ -162,7 +162,7 @@ describe('detection on the agent', () => {
       else h.invalid.push(parsed.error);
     });
     const port = await freePort();
-    h.gatewayUrl = `http://127.0.0.1:${port}`;
+    h.gatewayUrl = `https://127.0.0.1:${port}`;
     const gateway = startService('storage-gateway/src/main.ts', {
       DATABASE_URL: db.url,
       GATEWAY_HOST: '127.0.0.1',

@@ -33,7 +33,7 @@ const [httpPort, mqttPort, gatewayPort, dashboardPort] = (await Promise.all([
   freePort(),
   freePort(),
 ])) as [number, number, number, number];
-const masterUrl = `http://127.0.0.1:${httpPort}`;
+const masterUrl = `https://127.0.0.1:${httpPort}`;
 const master = startService('master/src/main.ts', {
   DATABASE_URL: db.url,
   MASTER_HTTP_PORT: String(httpPort),
@@ -44,7 +44,7 @@ const master = startService('master/src/main.ts', {
   // The dashboard server forwards sign-ins and API calls from this host.
   MASTER_TRUST_PROXY: '127.0.0.1,::1',
   // Playback grants point here; nothing listens, so the player must explain the failure.
-  GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
+  GATEWAY_PUBLIC_URL: `https://127.0.0.1:${gatewayPort}`,
   // Its pages may change things and open the websockets; no other origin may.
   DASHBOARD_PUBLIC_URL: dashboardOrigin(dashboardPort),
 });
@@ -67,7 +67,7 @@ const agentConfig = {
     username: NODE_ID,
     password: enrolment.secret,
   },
-  gateway: { url: `http://127.0.0.1:${gatewayPort}`, token: enrolment.uploadToken },
+  gateway: { url: `https://127.0.0.1:${gatewayPort}`, token: enrolment.uploadToken },
   spool: { dir: join(agentDir, 'spool') },
   httpPort: 0,
   // Never the fixed default live port: another agent or test may hold it.

@@ -48,7 +48,7 @@ describe('masters on an external broker', () => {
         MASTER_INSTANCE_ID: `master-test-${n}`,
       });
       onCleanup(() => svc.kill());
-      const url = `http://127.0.0.1:${port}`;
+      const url = `https://127.0.0.1:${port}`;
       await waitHealthy(svc, `${url}/healthz`);
       h.masters.push({ svc, url });
     }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { request } from 'node:http';
+import { request } from 'node:https';
 import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { isSnapshotName, isValidId, SEGMENT_HEADERS, segmentKind, topics } from '@cctv/protocol';

@@ -6,7 +6,7 @@
  * reached a 500.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { request } from 'node:https';
 import { before, describe, it } from 'node:test';
 import type { AuditPage } from '@cctv/protocol';
 import { WebSocket } from 'ws';

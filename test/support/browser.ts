@@ -1,15 +1,21 @@
 /** Debian's headless Chromium for browser tests, driven by playwright-core. */
 import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { testSpki } from './tls.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Launches Chromium headless with the flags this project's tests use; fails clearly when it is missing. */
+/**
+ * Launches Chromium headless with the flags this project's tests use; fails clearly when it is
+ * missing. It trusts the services' certificate by its public key (the run's CA is not in its
+ * store): any other certificate is refused as usual.
+ */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (set CHROMIUM_PATH)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
+      `--ignore-certificate-errors-spki-list=${await testSpki()}`,
       '--headless',
       '--no-sandbox',
       '--disable-gpu',

@@ -13,6 +13,8 @@ export interface Central {
   gatewayUrl: string;
   /** The port the dashboard is to listen on: the master and the gateway allow its origin. */
   dashboardPort: number;
+  /** The broker's TLS listener (what nodes use); `mqttUrl` is its loopback clear-text one. */
+  mqttsUrl: string;
   mqttUrl: string;
   master: ServiceProcess;
   gateway: ServiceProcess;
@@ -24,21 +26,24 @@ export async function startCentral(
   dir: string,
   env: Record<string, string> = {},
 ): Promise<Central> {
-  const [httpPort, mqttPort, gatewayPort, dashboardPort] = (await Promise.all([
+  const [httpPort, mqttPort, mqttTlsPort, gatewayPort, dashboardPort] = (await Promise.all([
     freePort(),
     freePort(),
     freePort(),
     freePort(),
-  ])) as [number, number, number, number];
+    freePort(),
+  ])) as [number, number, number, number, number];
   const dashboardUrl = dashboardOrigin(dashboardPort);
-  const masterUrl = `http://127.0.0.1:${httpPort}`;
-  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const masterUrl = `https://127.0.0.1:${httpPort}`;
+  const gatewayUrl = `https://127.0.0.1:${gatewayPort}`;
   const master = startService('master/src/main.ts', {
     DATABASE_URL: databaseUrl,
     MASTER_HTTP_HOST: '127.0.0.1',
     MASTER_HTTP_PORT: String(httpPort),
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: String(mqttPort),
+    MQTT_TLS_HOST: '127.0.0.1',
+    MQTT_TLS_PORT: String(mqttTlsPort),
     MASTER_DATA_DIR: join(dir, 'master'),
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     // The dashboard server forwards sign-ins and API calls from this host.
@@ -68,6 +73,7 @@ export async function startCentral(
     gatewayUrl,
     dashboardPort,
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    mqttsUrl: `mqtts://127.0.0.1:${mqttTlsPort}`,
     master,
     gateway,
     admin,

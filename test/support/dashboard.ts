@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, onCleanup, repoRoot, waitFor } from './index.ts';
+import { serviceTlsEnv } from './tls.ts';
 
 const dashboardDir = join(repoRoot, 'dashboard');
 const nextBin = join(repoRoot, 'node_modules/next/dist/bin/next');
@@ -14,7 +15,7 @@ export function startDashboard(
 ): { child: ChildProcess; output(): string } {
   const child = spawn(process.execPath, ['server.mjs', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: dashboardDir,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...serviceTlsEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -59,7 +60,7 @@ export async function openDashboard(
 ): Promise<{ url: string; child: ChildProcess; output(): string }> {
   port ??= await freePort();
   const dashboard = startDashboard(port, { MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `https://127.0.0.1:${port}`;
   // Without a session the dashboard answers with its sign-in page (after a redirect).
   await waitFor('dashboard HTTP', async () => (await fetch(url)).ok, 60_000).catch((err: Error) => {
     throw new Error(`${err.message}\n--- dashboard output ---\n${dashboard.output()}`);
@@ -68,4 +69,4 @@ export async function openDashboard(
 }
 
 /** The origin of a dashboard on `port` as the tests open it. */
-export const dashboardOrigin = (port: number) => `http://127.0.0.1:${port}`;
+export const dashboardOrigin = (port: number) => `https://127.0.0.1:${port}`;

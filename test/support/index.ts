@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { applyMigrations, startEmbeddedPostgres } from '../../prisma/src/index.ts';
 import { freePort, GiveUp, waitFor } from './plain.ts';
+import { serviceTlsEnv } from './tls.ts';
 
 export { freePort, processAlive, waitFor } from './plain.ts';
 
@@ -76,7 +77,11 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts a TypeScript entry point as its own Node process; killed after the test file. */
+/**
+ * Starts a TypeScript entry point as its own Node process; killed after the test file. The
+ * master, the gateway and the dashboard serve TLS with the run's certificate (`env` may say
+ * otherwise).
+ */
 export function startService(
   entry: string,
   env: Record<string, string>,
@@ -84,7 +89,7 @@ export function startService(
 ): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...serviceTlsEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,6 +1,7 @@
 /** Signed-in API access for tests that drive a real master over HTTP and its websocket. */
 import { WebSocket } from 'ws';
 import { tempDir } from './index.ts';
+import { serviceTlsEnv } from './tls.ts';
 
 /** The first admin's password tests give the master (`MASTER_ADMIN_PASSWORD`). */
 export const TEST_ADMIN_PASSWORD = 'cctv-test-secret-pw-1';
@@ -56,6 +57,7 @@ export async function testMasterEnv(
   extra: Record<string, string> = {},
 ): Promise<Record<string, string>> {
   return {
+    ...serviceTlsEnv(),
     DATABASE_URL: databaseUrl,
     MASTER_DATA_DIR: await tempDir(),
     MASTER_HTTP_PORT: '0',
