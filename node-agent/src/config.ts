@@ -2,8 +2,12 @@
  * Agent configuration: one YAML file, named by `--config <path>` or `CCTV_AGENT_CONFIG`,
  * validated once at start. Every key is documented in node-agent/README.md.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { CameraSpec, DetectSpec, IceServer, ID_PATTERN } from '@cctv/protocol';
+import { readServerTls } from '@cctv/tls/server-tls';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -119,6 +123,21 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * TLS: `ca` pins the broker's and the gateway's certificates (the only trust anchor for
+     * `mqtts://`, `wss://` and `https://`; without it the system's roots); `cert` and `key` are
+     * the agent's own, for its jsmpeg live-view server (`wss://`). Paths, read at start.
+     */
+    tls: Type.Optional(
+      Type.Object(
+        {
+          ca: Type.Optional(Type.String({ minLength: 1 })),
+          cert: Type.Optional(Type.String({ minLength: 1 })),
+          key: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     cameras: Type.Optional(Type.Array(CameraConfigSchema, { maxItems: 64 })),
     simulatedCamera: Type.Object(
@@ -171,6 +190,7 @@ export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
       problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
     if (config.live.jsmpeg.retryMaxMs < config.live.jsmpeg.retryInitialMs)
       problems.push('live.jsmpeg.retryMaxMs: must be at least live.jsmpeg.retryInitialMs');
+    problems.push(...tlsProblems(config));
   }
   if (problems.length > 0) {
     const unique = [...new Set(problems)];
@@ -196,6 +216,76 @@ export function cameraProblems(cameras: CameraConfig[]): string[] {
     }
   });
   return problems;
+}
+
+/** The TLS files: readable, a CA certificate, a certificate with its own key. */
+function tlsProblems(config: AgentConfig): string[] {
+  const tls = config.tls;
+  if (!tls) return [];
+  const problems: string[] = [];
+  if (tls.ca !== undefined) {
+    let pem: Buffer | null = null;
+    try {
+      pem = readFileSync(tls.ca);
+    } catch (err) {
+      problems.push(`tls.ca: cannot read ${tls.ca} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+    try {
+      if (pem) new X509Certificate(pem);
+    } catch {
+      problems.push(`tls.ca: ${tls.ca} is not a PEM certificate`);
+    }
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    problems.push('tls.cert, tls.key: set both (the live-view certificate and its key) or neither');
+  else if (tls.cert !== undefined && tls.key !== undefined) {
+    try {
+      createSecureContext(readServerTls({ certFile: tls.cert, keyFile: tls.key }, 'tls.cert/tls.key'));
+    } catch (err) {
+      const message = (err as Error).message;
+      problems.push(
+        message.startsWith('tls.cert/tls.key:')
+          ? message
+          : `tls.cert/tls.key: ${tls.cert} and ${tls.key} are not a certificate and its key (${message})`,
+      );
+    }
+    if (config.live.jsmpeg.publicUrl?.startsWith('ws://'))
+      problems.push(
+        'live.jsmpeg.publicUrl: must be wss:// when tls.cert is set (the server speaks TLS only)',
+      );
+  }
+  return problems;
+}
+
+/** True for `localhost` and loopback addresses: traffic that never leaves this host. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/**
+ * What this configuration sends in clear text across the network, in words for the log at
+ * start: a plain broker or gateway URL to another host, a jsmpeg server without TLS.
+ */
+export function cleartextWarnings(config: AgentConfig): string[] {
+  const warnings: string[] = [];
+  const mqtt = new URL(config.mqtt.url);
+  if (['mqtt:', 'tcp:', 'ws:'].includes(mqtt.protocol) && !isLoopbackHost(mqtt.hostname))
+    warnings.push(
+      `mqtt.url: ${mqtt.protocol}// to ${mqtt.host} is clear text (the node's password, commands, events): use mqtts://`,
+    );
+  const gateway = new URL(config.gateway.url);
+  if (gateway.protocol === 'http:' && !isLoopbackHost(gateway.hostname))
+    warnings.push(
+      `gateway.url: http:// to ${gateway.host} is clear text (the upload token and the footage): use https://`,
+    );
+  if (config.live.enabled && config.live.jsmpeg.enabled && config.tls?.cert === undefined)
+    warnings.push(
+      'live.jsmpeg: served without TLS (ws://), so its tickets and video are clear text and a dashboard on https cannot open it: set tls.cert and tls.key',
+    );
+  return warnings;
 }
 
 function checkUrl(problems: string[], key: string, raw: string, protocols: string[]): void {

@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { CAMERA_MOVED_COMMAND } from '@cctv/protocol';
+import { readCaFile } from '@cctv/tls/server-tls';
 import type { FaceDetector } from '@cctv/vision/faces';
 import { analysisFactory } from './analysis/analysis-factory.ts';
 import { SnapshotStore } from './analysis/snapshot-store.ts';
@@ -14,7 +15,7 @@ import { type CameraChange, type CameraDefinition, CameraSet } from './cameras/c
 import { configCommand } from './cameras/config-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
 import type { CameraConfig } from './config.ts';
-import { ConfigError, configPathFrom, loadConfig, loadConfigFile } from './config.ts';
+import { ConfigError, cleartextWarnings, configPathFrom, loadConfig, loadConfigFile } from './config.ts';
 import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
 import { HostSampler } from './host/host-sampler.ts';
 import { diskSpace } from './host/system-stats.ts';
@@ -76,6 +77,11 @@ async function main(): Promise<void> {
     { agentVersion: AGENT_VERSION, spoolDir, stateDir, gateway: config.gateway.url, mqtt: config.mqtt.url },
     'agent starting',
   );
+  for (const warning of cleartextWarnings(config)) log.warn(warning);
+  // tls.ca: the only CA the broker's and the gateway's certificates may chain to (a pin)
+  const ca = config.tls?.ca ? readCaFile(config.tls.ca, 'tls.ca') : undefined;
+  const jsmpegTls =
+    config.tls?.cert && config.tls.key ? { certFile: config.tls.cert, keyFile: config.tls.key } : undefined;
 
   // host: ffmpeg version and hardware encoders, for hello and the codec policy
   const ffmpeg = await ffmpegInfo();
@@ -99,6 +105,7 @@ async function main(): Promise<void> {
   const uploader = new Uploader({
     gatewayUrl: config.gateway.url,
     ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
+    ...(ca ? { gatewayCa: ca } : {}),
     nodeId: config.nodeId,
     spoolDir,
     cameraIds: [],
@@ -145,6 +152,7 @@ async function main(): Promise<void> {
     dir: resolve(stateDir, 'snapshots'),
     gatewayUrl: config.gateway.url,
     ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
+    ...(ca ? { gatewayCa: ca } : {}),
     nodeId: config.nodeId,
     logger: log.child({ part: 'snapshots' }),
     thumbnailWidth: config.detection.thumbnailWidth,
@@ -225,6 +233,7 @@ async function main(): Promise<void> {
       ? new JsmpegServer({
           host: liveConfig.jsmpeg.host,
           port: liveConfig.jsmpeg.port,
+          tls: jsmpegTls,
           logger: log.child({ part: 'jsmpeg' }),
           inputFor: async (cameraId) => planFor(cameraId)?.jsmpeg ?? null,
           bitrateKbps: liveConfig.jsmpeg.bitrateKbps,
@@ -269,7 +278,8 @@ async function main(): Promise<void> {
         planFor,
         jsmpeg,
         // The bound port, read when a ticket is given out: configured 0, it is known only then.
-        jsmpegPublicUrl: () => liveConfig.jsmpeg.publicUrl ?? publicWsUrl(jsmpeg?.port ?? 0),
+        jsmpegPublicUrl: () =>
+          liveConfig.jsmpeg.publicUrl ?? publicWsUrl(jsmpeg?.port ?? 0, jsmpegTls !== undefined),
         logger: log.child({ part: 'live' }),
         onSessions: (camera, n) => liveMetrics.viewers(camera, 'webrtc', n),
         onRefused: (reason) => liveMetrics.refused(reason),
@@ -301,6 +311,7 @@ async function main(): Promise<void> {
   // link: MQTT to the master — online status, hello, heartbeats, commands; offline as last will
   link = new MqttLink({
     ...config.mqtt,
+    ca,
     nodeId: config.nodeId,
     agentVersion: AGENT_VERSION,
     heartbeatIntervalS: config.heartbeatIntervalS,

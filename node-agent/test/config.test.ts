@@ -2,8 +2,16 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ensureCertificate, ensureLocalCa } from '@cctv/tls';
 import { tempDir } from '../../test/support/index.ts';
-import { ConfigError, configPathFrom, loadConfigFile, parseConfig } from '../src/config.ts';
+import {
+  ConfigError,
+  cleartextWarnings,
+  configPathFrom,
+  isLoopbackHost,
+  loadConfigFile,
+  parseConfig,
+} from '../src/config.ts';
 
 const good = `
 nodeId: cam-host-1
@@ -105,6 +113,73 @@ describe('config', () => {
       ).join('\n'),
       /live\.jsmpeg\.retryMaxMs: must be at least live\.jsmpeg\.retryInitialMs/,
     );
+  });
+
+  it('takes tls files that are there and match, and refuses the rest by key', async () => {
+    const dir = await tempDir('agent-config-tls-');
+    const ca = await ensureLocalCa(join(dir, 'ca'));
+    const own = await ensureCertificate(ca, dir, 'agent', { names: ['cam-host-1'] });
+    const other = await ensureCertificate(ca, dir, 'other', { names: ['cam-host-2'] });
+    const base = { nodeId: 'n1', mqtt: { url: 'mqtts://b' }, gateway: { url: 'https://g' } };
+    const config = parseConfig({
+      ...base,
+      tls: { ca: ca.certFile, cert: own.certFile, key: own.keyFile },
+    });
+    assert.equal(config.tls?.ca, ca.certFile);
+    assert.deepEqual(cleartextWarnings(config), [], 'everything over TLS: nothing to warn of');
+
+    const problems = (tls: Record<string, string>, extra: Record<string, unknown> = {}) =>
+      problemsOf(() => parseConfig({ ...base, ...extra, tls })).join('\n');
+    assert.match(
+      problems({ ca: join(dir, 'missing.pem') }),
+      /^tls\.ca: cannot read .*missing\.pem \(ENOENT\)/,
+    );
+    assert.match(problems({ ca: own.keyFile }), /^tls\.ca: .* is not a PEM certificate/);
+    assert.match(problems({ cert: own.certFile }), /^tls\.cert, tls\.key: set both/);
+    assert.match(problems({ key: own.keyFile }), /^tls\.cert, tls\.key: set both/);
+    assert.match(
+      problems({ cert: own.certFile, key: join(dir, 'nope.key') }),
+      /^tls\.cert\/tls\.key: cannot read the key .*nope\.key \(ENOENT\)/,
+    );
+    assert.match(
+      problems({ cert: own.certFile, key: other.keyFile }),
+      /^tls\.cert\/tls\.key: .* are not a certificate and its key/,
+    );
+    assert.match(
+      problems(
+        { cert: own.certFile, key: own.keyFile },
+        { live: { jsmpeg: { publicUrl: 'ws://cam-host-1:8091' } } },
+      ),
+      /live\.jsmpeg\.publicUrl: must be wss:\/\//,
+    );
+  });
+
+  it('warns of clear text that leaves the host, not of loopback', () => {
+    const warnings = cleartextWarnings(
+      parseConfig({
+        nodeId: 'n1',
+        mqtt: { url: 'mqtt://user:secret@master.lan:1883' },
+        gateway: { url: 'http://gateway.lan:8090' },
+      }),
+    );
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0] ?? '', /^mqtt\.url: mqtt:\/\/ to master\.lan:1883 is clear text/);
+    assert.doesNotMatch(warnings.join('\n'), /secret/, 'no password in the log');
+    assert.match(warnings[1] ?? '', /^gateway\.url: http:\/\/ to gateway\.lan:8090 is clear text/);
+    assert.match(warnings[2] ?? '', /^live\.jsmpeg: served without TLS/);
+    const local = cleartextWarnings(
+      parseConfig({
+        nodeId: 'n1',
+        mqtt: { url: 'mqtt://127.0.0.1:1883' },
+        gateway: { url: 'http://[::1]:8090' },
+        live: { jsmpeg: { enabled: false } },
+      }),
+    );
+    assert.deepEqual(local, []);
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', 'a.localhost'])
+      assert.equal(isLoopbackHost(host), true, host);
+    for (const host of ['10.0.0.1', 'master.lan', '[::2]', 'localhost.example'])
+      assert.equal(isLoopbackHost(host), false, host);
   });
 
   it('reports unreadable files and bad YAML clearly', async () => {

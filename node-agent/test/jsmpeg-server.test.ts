@@ -9,7 +9,9 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as tlsConnect } from 'node:tls';
 import type { CommandRequest } from '@cctv/protocol';
+import { ensureCertificate, ensureLocalCa } from '@cctv/tls';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { launchChromium } from '../../test/support/browser.ts';
@@ -602,5 +604,45 @@ describe('jsmpeg live server whose port cannot be opened', { timeout: 60_000 }, 
     });
     assert.equal(connected, false, 'nothing listens on the port');
     await assert.rejects(server.open('cam-1'), { code: 'LIVE_UNAVAILABLE' });
+  });
+});
+
+describe('jsmpeg live server with a certificate', { timeout: 60_000 }, () => {
+  /** The serial of the certificate the server presents now, verified against `ca`. */
+  const servedSerial = (port: number, ca: Buffer) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca }, () => {
+        resolve(socket.getPeerCertificate().serialNumber);
+        socket.end();
+      });
+      socket.once('error', reject);
+    });
+
+  it('serves wss:// only, and a renewed certificate to new connections', async (t) => {
+    const dir = await tempDir('jsmpeg-tls-');
+    const ca = await ensureLocalCa(join(dir, 'ca'));
+    const caPem = await readFile(ca.certFile);
+    const first = await ensureCertificate(ca, dir, 'live', { names: ['localhost'] });
+    const { server, port } = await startServer(t, {
+      tls: { certFile: first.certFile, keyFile: first.keyFile },
+      tlsReloadMs: 50,
+    });
+    const { path, ticket } = await server.open('cam-1');
+    const ws = new WebSocket(`wss://localhost:${port}${path}?ticket=${ticket}`, { ca: caPem });
+    onCleanup(() => ws.terminate());
+    const data = await new Promise<Buffer>((resolve, reject) => {
+      ws.once('message', (chunk: Buffer) => resolve(chunk));
+      ws.once('error', reject);
+    });
+    assert.equal(data[0], 0x47, 'MPEG-TS over wss://');
+    ws.close();
+    // A plain upgrade is no TLS handshake: the connection is dropped unanswered.
+    const plain = await server.open('cam-1');
+    await assert.rejects(connect(port, plain.path, plain.ticket), /socket hang up|ECONNRESET/);
+
+    const before = await servedSerial(port, caPem);
+    const renewed = await ensureCertificate(ca, dir, 'live', { names: ['localhost', '127.0.0.1'] });
+    assert.equal(renewed.issued, true);
+    await waitFor('the renewed certificate served', async () => (await servedSerial(port, caPem)) !== before);
   });
 });

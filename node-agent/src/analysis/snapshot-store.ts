@@ -25,6 +25,8 @@ export interface SnapshotStoreOptions {
   gatewayUrl: string;
   /** The node's upload token, sent with every PUT. */
   gatewayToken?: string;
+  /** The CA the gateway's certificate must chain to (config `tls.ca`). */
+  gatewayCa?: Buffer;
   nodeId: string;
   logger: Logger;
   thumbnailWidth?: number;
@@ -64,7 +66,7 @@ export class SnapshotStore {
   private readonly put: PutFile;
 
   constructor(private readonly opts: SnapshotStoreOptions) {
-    this.put = opts.put ?? httpPutFile(30_000, opts.gatewayToken);
+    this.put = opts.put ?? httpPutFile({ timeoutMs: 30_000, token: opts.gatewayToken, ca: opts.gatewayCa });
   }
 
   /** Queues what earlier runs left, then uploads in the background. */

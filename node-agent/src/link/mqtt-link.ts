@@ -19,6 +19,11 @@ export interface MqttLinkOptions {
   url: string;
   username?: string | undefined;
   password?: string | undefined;
+  /**
+   * For `mqtts://` and `wss://`: the only CA the broker's certificate may chain to (config
+   * `tls.ca`); without it the system's roots. The host name is verified either way.
+   */
+  ca?: Buffer | undefined;
   nodeId: string;
   agentVersion: string;
   heartbeatIntervalS: number;
@@ -95,6 +100,7 @@ export class MqttLink {
       connectTimeout: 10_000,
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
       will: {
         topic: statusTopic,
         payload: Buffer.from(JSON.stringify(this.status('offline'))),

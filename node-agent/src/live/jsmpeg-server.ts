@@ -10,11 +10,22 @@
  * A port that cannot be opened (in use, not allowed, unknown host) leaves the server
  * unavailable, not the agent: it keeps retrying with backoff and says so through `status()`
  * and its callbacks, while recording goes on.
+ *
+ * With a certificate and key (`tls`) it serves `wss://` only, and takes a renewed pair for
+ * new connections when the files change; a plain `ws://` client gets no answer.
  */
-import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  STATUS_CODES,
+} from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isValidId, LIVE_ERRORS } from '@cctv/protocol';
+import { readServerTls, reloadOnChange, type TlsFiles } from '@cctv/tls/server-tls';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { type BackoffPolicy, backoffDelay, realSleep, type Sleep } from '../process/backoff.ts';
@@ -35,6 +46,10 @@ export interface JsmpegServerOptions {
   host: string;
   /** 0 = any free port (tests). */
   port: number;
+  /** The server's certificate and key files: `wss://` only, reloaded when they change. */
+  tls?: TlsFiles | undefined;
+  /** How often the certificate files are checked for a change (default 60 s). */
+  tlsReloadMs?: number;
   logger: Logger;
   /** null = unknown camera. */
   inputFor: (cameraId: string) => Promise<LiveInput | null>;
@@ -105,7 +120,7 @@ interface CameraLive {
 }
 
 export class JsmpegServer {
-  private readonly http: Server;
+  private readonly http: Server | TlsServer;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   private readonly tickets: TicketBook;
   private readonly cameras = new Map<string, CameraLive>();
@@ -123,15 +138,37 @@ export class JsmpegServer {
   private failures = 0;
   private unavailableSince = 0;
   private failureLoggedAt = 0;
+  private stopReload: () => void = () => {};
 
   constructor(private readonly opts: JsmpegServerOptions) {
     this.log = opts.logger.child({ part: 'jsmpeg' });
     this.tickets = new TicketBook(opts.ticketTtlMs, opts.now ?? Date.now);
-    this.http = createServer((req, res) => {
+    const answer: RequestListener = (req, res) => {
       // Plain requests get nothing; only WebSocket upgrades are served.
       const status = req.url?.startsWith(PATH_PREFIX) ? 426 : 404;
       res.writeHead(status, { 'content-type': 'text/plain' }).end(`${STATUS_CODES[status]}\n`);
-    });
+    };
+    if (opts.tls) {
+      const files = opts.tls;
+      const server = createTlsServer(readServerTls(files, 'jsmpeg TLS'), answer);
+      this.stopReload = reloadOnChange(
+        server,
+        files,
+        (err) =>
+          err
+            ? this.log.error(
+                { err: err.message, ...files },
+                'jsmpeg certificate not reloaded: the old one stays',
+              )
+            : this.log.info(files, 'jsmpeg certificate reloaded'),
+        opts.tlsReloadMs,
+      );
+      // A client that does not speak TLS, or distrusts the certificate, is no agent problem.
+      server.on('tlsClientError', (err, socket) =>
+        this.log.debug({ err: err.message, remote: socket.remoteAddress }, 'jsmpeg TLS handshake failed'),
+      );
+      this.http = server;
+    } else this.http = createServer(answer);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     // Listen failures are the attempt's to handle; without a listener, a later error (an
     // accept failing at the file limit) would take the whole agent down.
@@ -199,7 +236,7 @@ export class JsmpegServer {
 
   private listening(): void {
     const { port } = this.http.address() as AddressInfo;
-    const where = { host: this.opts.host, port };
+    const where = { host: this.opts.host, port, tls: this.opts.tls !== undefined };
     if (this.failures === 0) this.log.info(where, 'jsmpeg live server listening');
     else
       this.log.info(
@@ -249,6 +286,7 @@ export class JsmpegServer {
   private async shutDown(): Promise<void> {
     this.closing = true;
     this.abort.abort();
+    this.stopReload();
     // An attempt in flight may still bind the port: let it settle, then close what it opened.
     await this.attempt;
     await this.retrying;

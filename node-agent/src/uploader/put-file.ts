@@ -22,10 +22,19 @@ export interface PutResult {
 
 export type PutFile = (url: URL, path: string, headers: Record<string, string>) => Promise<PutResult>;
 
+export interface HttpPutOptions {
+  timeoutMs?: number;
+  /** The node's upload token, sent as `Authorization: Bearer`. */
+  token?: string | undefined;
+  /** For `https://`: the only CA trusted (config `tls.ca`); without it the system's roots. */
+  ca?: Buffer | undefined;
+}
+
 /**
- * PUTs files with the node's upload token (`Authorization: Bearer`), when it has one.
+ * PUTs files with the node's upload token (`Authorization: Bearer`), when it has one. Over
+ * https the gateway's certificate is verified, host name included, against `ca` when given.
  */
-export function httpPutFile(timeoutMs = 60_000, token?: string): PutFile {
+export function httpPutFile({ timeoutMs = 60_000, token, ca }: HttpPutOptions = {}): PutFile {
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return async (url, path, headers) => {
     const { size } = await stat(path);
@@ -34,6 +43,7 @@ export function httpPutFile(timeoutMs = 60_000, token?: string): PutFile {
       const req = request(
         url,
         {
+          ...(ca && url.protocol === 'https:' ? { ca } : {}),
           method: 'PUT',
           headers: {
             'content-type': 'application/octet-stream',

@@ -18,6 +18,8 @@ export interface UploaderOptions extends UploadHooks {
   gatewayUrl: string;
   /** The node's upload token, sent with every PUT. */
   gatewayToken?: string;
+  /** The CA the gateway's certificate must chain to (config `tls.ca`). */
+  gatewayCa?: Buffer;
   nodeId: string;
   spoolDir: string;
   cameraIds: string[];
@@ -61,7 +63,7 @@ export class Uploader {
       gatewayUrl: this.opts.gatewayUrl,
       nodeId: this.opts.nodeId,
       state,
-      put: this.opts.put ?? httpPutFile(60_000, this.opts.gatewayToken),
+      put: this.opts.put ?? httpPutFile({ token: this.opts.gatewayToken, ca: this.opts.gatewayCa }),
       sleep: this.opts.sleep ?? realSleep,
       backoff: this.opts.backoff ?? { initialMs: 500, maxMs: 30_000 },
       logger: log,
