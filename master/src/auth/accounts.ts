@@ -259,9 +259,11 @@ export class UserAccounts {
     | { ok: false; factor: 'totp' | 'recovery_code'; reason: string }
   > {
     if (second.totp !== undefined) {
-      const step = await acceptedStep(totp.secret, second.totp, totp.lastStep, this.now().getTime());
+      // Checked without the last step first, so the audit log tells a replay from a guess.
+      const step = await acceptedStep(totp.secret, second.totp, null, this.now().getTime());
       if (step === null) return { ok: false, factor: 'totp', reason: 'wrong_totp' };
-      if (!(await this.users.acceptTotpStep(userId, step)))
+      const later = totp.lastStep === null || step > totp.lastStep;
+      if (!later || !(await this.users.acceptTotpStep(userId, step)))
         return { ok: false, factor: 'totp', reason: 'replayed_totp' };
       return { ok: true, factor: 'totp' };
     }
