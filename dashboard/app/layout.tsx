@@ -1,11 +1,14 @@
 import type { Metadata } from 'next';
+import { headers } from 'next/headers';
 import Link from 'next/link';
+import { redirect } from 'next/navigation';
 import type { ReactNode } from 'react';
 import { Alerts } from '@/components/alerts';
 import { SessionBar } from '@/components/session-bar';
 import { fetchSessionUser } from '@/lib/master-api';
 import { navFor } from '@/lib/nav';
 import { runtimeEnv } from '@/lib/runtime-env';
+import { ACCOUNT_PATH, LOGIN_PATH, PATH_HEADER } from '@/lib/session';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -15,6 +18,12 @@ export const metadata: Metadata = {
 
 export default async function RootLayout({ children }: { children: ReactNode }) {
   const user = await fetchSessionUser();
+  // A role that needs a second factor the user has not set up: the account page only (the
+  // master refuses everything else to this session anyway).
+  const enrolling = user?.totpEnrolmentRequired === true;
+  const path = (await headers()).get(PATH_HEADER) ?? '';
+  if (enrolling && path !== ACCOUNT_PATH && path !== LOGIN_PATH) redirect(ACCOUNT_PATH);
+  const shown = enrolling ? null : user;
   return (
     <html lang="en">
       <body>
@@ -22,12 +31,12 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           <Link href="/" className="brand">
             <span className="rec" aria-hidden="true" /> CCTV control room
           </Link>
-          {navFor(user?.role ?? null).map((item) => (
+          {navFor(shown?.role ?? null).map((item) => (
             <Link key={item.href} href={item.href}>
               {item.label}
             </Link>
           ))}
-          <Alerts masterPublicUrl={runtimeEnv().masterPublicUrl} username={user?.username ?? null} />
+          <Alerts masterPublicUrl={runtimeEnv().masterPublicUrl} username={shown?.username ?? null} />
           <SessionBar user={user} />
         </nav>
         <main>{children}</main>

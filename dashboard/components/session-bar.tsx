@@ -1,9 +1,10 @@
 'use client';
 
 import type { SessionUser } from '@cctv/protocol';
+import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useState } from 'react';
-import { LOGIN_PATH } from '@/lib/session';
+import { ACCOUNT_PATH, LOGIN_PATH } from '@/lib/session';
 
 /** Who is signed in, and the way out. Hidden on the sign-in page, whatever cookie is left. */
 export function SessionBar({ user }: { user: SessionUser | null }) {
@@ -39,6 +40,9 @@ export function SessionBar({ user }: { user: SessionUser | null }) {
           {user.role}
         </span>
       </span>
+      <Link href={ACCOUNT_PATH} data-testid="account-link">
+        Account
+      </Link>
       {error ? (
         <span className="session-error" role="alert">
           {error}

@@ -1,4 +1,4 @@
-import type { CameraView, NodeView, SessionUser } from '@cctv/protocol';
+import type { CameraView, NodeView, SignedInUser } from '@cctv/protocol';
 import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { runtimeEnv } from './runtime-env';
@@ -63,10 +63,13 @@ export async function fetchSetting<T>(key: string, returnTo: string): Promise<Fe
   return { ok: true, value: answer.value.value };
 }
 
-/** Who is signed in, or null (no session, an ended one, or no master): never redirects. */
-export async function fetchSessionUser(): Promise<SessionUser | null> {
+/**
+ * Who is signed in, with their second factor, or null (no session, an ended one, or no master):
+ * never redirects.
+ */
+export async function fetchSessionUser(): Promise<SignedInUser | null> {
   const cookie = (await headers()).get('cookie') ?? '';
   if (!cookie.includes(`${SESSION_COOKIE}=`)) return null;
-  const answer = await askMaster<SessionUser>('/api/auth/me');
+  const answer = await askMaster<SignedInUser>('/api/auth/me');
   return answer.ok ? answer.value : null;
 }

@@ -7,6 +7,7 @@ export const NAV: readonly { href: string; label: string; least: Role }[] = [
   { href: '/timeline', label: 'Timeline', least: 'viewer' },
   { href: '/events', label: 'Events', least: 'viewer' },
   { href: '/exports', label: 'Exports', least: 'operator' },
+  { href: '/users', label: 'Users', least: 'admin' },
 ];
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };

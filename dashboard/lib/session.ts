@@ -2,6 +2,10 @@
 
 export const SESSION_COOKIE = 'cctv_session';
 export const LOGIN_PATH = '/login';
+/** Where a user sets up (or removes) their second factor. */
+export const ACCOUNT_PATH = '/account';
+/** The page's path, as the proxy passes it to server components. */
+export const PATH_HEADER = 'x-cctv-path';
 
 /**
  * `raw` when it is a path on this site, else `/`. Protocol-relative (`//host`) and

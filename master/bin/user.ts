@@ -5,6 +5,7 @@
  *   node --import tsx master/bin/user.ts create <username> --role admin|operator|viewer [--cameras all|cam-a,cam-b]
  *   node --import tsx master/bin/user.ts set-password <username>
  *   node --import tsx master/bin/user.ts update <username> [--role R] [--cameras C] [--disable|--enable]
+ *   node --import tsx master/bin/user.ts reset-totp <username>
  *   node --import tsx master/bin/user.ts list
  *
  * A new password comes from CCTV_PASSWORD, else from the first line of stdin when it is not a
@@ -25,6 +26,7 @@ const usage = `usage:
   user create <username> --role admin|operator|viewer [--cameras all|cam-a,cam-b]
   user set-password <username>
   user update <username> [--role R] [--cameras C] [--disable|--enable]
+  user reset-totp <username>      (removes the second factor, e.g. the only admin lost the phone)
   user list`;
 
 function fail(message: string, code = 2): never {
@@ -101,7 +103,7 @@ try {
   if (command === 'list') {
     for (const u of await accounts.list())
       console.log(
-        `${u.username}\t${u.role}\t${u.cameras === 'all' ? 'all cameras' : u.cameras.join(',') || 'no cameras'}${u.disabled ? '\tdisabled' : ''}`,
+        `${u.username}\t${u.role}\t${u.cameras === 'all' ? 'all cameras' : u.cameras.join(',') || 'no cameras'}${u.totpEnabled ? '\ttotp' : ''}${u.disabled ? '\tdisabled' : ''}`,
       );
   } else if (command === 'create') {
     const r = role() ?? fail('create needs --role');
@@ -126,6 +128,9 @@ try {
     console.log(
       `updated ${view.username}: ${view.role}, ${view.cameras === 'all' ? 'all cameras' : view.cameras.join(',')}${view.disabled ? ', disabled' : ''}`,
     );
+  } else if (command === 'reset-totp') {
+    await accounts.totpReset(null, await idOf(username));
+    console.log(`second factor of ${username} removed; its sessions have ended`);
   } else {
     fail(`unknown command ${command}\n${usage}`);
   }

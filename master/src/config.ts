@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { ROLES, type Role } from '@cctv/protocol';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
 import { type IceConfig, loadIceConfig } from './live/ice-servers.ts';
@@ -72,6 +73,8 @@ export interface UsersConfig {
   secureCookie: boolean;
   /** The first admin's password when the database has no user; null: a random one, printed once. */
   firstAdminPassword: string | null;
+  /** Roles whose users must sign in with a second factor (`MASTER_REQUIRE_2FA`). */
+  totpRequiredRoles: Role[];
 }
 
 /**
@@ -156,6 +159,20 @@ function mqttEnv(env: NodeJS.ProcessEnv, files: TlsFiles | null): NodeJS.Process
   };
 }
 
+/** `MASTER_REQUIRE_2FA`: `none` (default), `all`, or a comma-separated list of roles. */
+export function totpRequiredRoles(raw: string | undefined): Role[] {
+  const list = (raw ?? '')
+    .split(',')
+    .map((r) => r.trim().toLowerCase())
+    .filter((r) => r !== '');
+  const expected = `none, all or a comma-separated list of roles (${ROLES.join(', ')})`;
+  if (list.length === 0 || (list.length === 1 && list[0] === 'none')) return [];
+  if (list.length === 1 && list[0] === 'all') return [...ROLES];
+  const bad = list.find((r) => !(ROLES as readonly string[]).includes(r));
+  if (bad !== undefined) throw new ConfigError(`MASTER_REQUIRE_2FA must be ${expected}, got "${raw}"`);
+  return [...new Set(list)] as Role[];
+}
+
 function users(env: NodeJS.ProcessEnv, tlsOn: boolean): UsersConfig {
   const key = env.MASTER_SESSION_KEY?.trim() || null;
   if (key && key.length < 32) throw new ConfigError('MASTER_SESSION_KEY must have at least 32 characters');
@@ -175,6 +192,7 @@ function users(env: NodeJS.ProcessEnv, tlsOn: boolean): UsersConfig {
     sessionKey: key,
     secureCookie: secure === 'on',
     firstAdminPassword,
+    totpRequiredRoles: totpRequiredRoles(env.MASTER_REQUIRE_2FA),
   };
 }
 

@@ -84,6 +84,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     log.child({ part: 'users' }),
     (result) => metrics.logins.inc({ result }),
   );
+  accounts.totpRequiredRoles = new Set(config.users.totpRequiredRoles);
   const firstAdmin = await accounts.ensureFirstAdmin(config.users.firstAdminPassword);
 
   // grants: the key that signs footage grants (the gateway holds only its public half)

@@ -133,7 +133,7 @@ export function createMetrics() {
     }),
     logins: new Counter({
       name: 'cctv_logins_total',
-      help: 'Login attempts by result (ok, bad_credentials, rate_limited)',
+      help: 'Login attempts by result (ok, bad_credentials, totp_required, bad_second_factor, rate_limited)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

@@ -103,7 +103,14 @@ describe('users, sessions, camera access and the audit log', () => {
     const body = (await res.json()) as Record<string, unknown>;
     assert.equal(body.token, undefined, 'the token never appears in a body');
     const me = await viewer.getJson<{ username: string; role: string; cameras: string[] }>('/api/auth/me');
-    assert.deepEqual(me, { id: viewerId, username: 'guard.one', role: 'viewer', cameras: ['ua-cam'] });
+    assert.deepEqual(me, {
+      id: viewerId,
+      username: 'guard.one',
+      role: 'viewer',
+      cameras: ['ua-cam'],
+      totpEnabled: false,
+      totpEnrolmentRequired: false,
+    });
     // The stored hash is memory-hard scrypt, never the password.
     const row = await h.db.user.findUniqueOrThrow({ where: { username: 'guard.one' } });
     assert.match(row.passwordHash, /^scrypt\$65536\$8\$2\$/);

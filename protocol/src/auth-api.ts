@@ -27,12 +27,23 @@ export const CameraAccess = Type.Union([
 ]);
 export type CameraAccess = Static<typeof CameraAccess>;
 
-/** `POST /api/auth/login`. Lengths are only bounded here: the policy applies when setting one. */
+/** A code of an authenticator app (TOTP, RFC 6238: six digits, a new one every 30 s). */
+export const TotpCode = Type.String({ pattern: '^[0-9]{6}$' });
+/** A recovery code as shown at enrolment (`xxxx-xxxx-xxxx`); case, spaces and dashes do not matter. */
+export const RecoveryCode = Type.String({ minLength: 12, maxLength: 40, pattern: '^[A-Za-z0-9 -]+$' });
+
+/**
+ * `POST /api/auth/login`. Lengths are only bounded here: the policy applies when setting one.
+ * A user with a second factor adds `totp` or `recoveryCode`; without either the answer is 401
+ * `TOTP_REQUIRED` (once the password was found right).
+ */
 export const LoginRequest = Type.Object(
   {
     // No control characters (a NUL cannot be stored or looked up): refused as a bad request.
     username: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
     password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+    totp: Type.Optional(TotpCode),
+    recoveryCode: Type.Optional(RecoveryCode),
   },
   { additionalProperties: false },
 );
@@ -64,6 +75,35 @@ export const UserUpdateRequest = Type.Object(
 );
 export type UserUpdateRequest = Static<typeof UserUpdateRequest>;
 
+/** `POST /api/auth/totp/enable`: the first code of the app the pending secret went into. */
+export const TotpEnableRequest = Type.Object({ code: TotpCode }, { additionalProperties: false });
+export type TotpEnableRequest = Static<typeof TotpEnableRequest>;
+
+/** `POST /api/auth/totp/disable`: a current code or the password, one of them. */
+export const TotpDisableRequest = Type.Object(
+  {
+    code: Type.Optional(TotpCode),
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH })),
+  },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1 },
+);
+export type TotpDisableRequest = Static<typeof TotpDisableRequest>;
+
+/** `POST /api/auth/totp/setup`: a new secret, pending until a code of it enables it. */
+export interface TotpSetup {
+  /** Base32, for typing into an app that cannot scan. */
+  secret: string;
+  /** `otpauth://totp/…`, what the QR code holds. */
+  otpauthUrl: string;
+  /** The QR code of `otpauthUrl` as a `data:image/png;base64,…` URL. */
+  qrDataUrl: string;
+}
+
+/** `POST /api/auth/totp/enable`: ten single-use recovery codes, shown this once. */
+export interface TotpEnabled {
+  recoveryCodes: string[];
+}
+
 export const UserIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export type UserIdParams = Static<typeof UserIdParams>;
 
@@ -75,9 +115,22 @@ export interface SessionUser {
   cameras: 'all' | string[];
 }
 
+/**
+ * `GET /api/auth/me` and the login answer's `user`: who is signed in and their second factor.
+ * `totpEnrolmentRequired`: their role needs a second factor they have not set up yet; until
+ * they do, the session reaches only `/api/auth/me`, `/api/auth/logout` and `/api/auth/totp/*`
+ * (everything else: 403 `TOTP_ENROLMENT_REQUIRED`).
+ */
+export interface SignedInUser extends SessionUser {
+  totpEnabled: boolean;
+  totpEnrolmentRequired: boolean;
+}
+
 /** A user as admins see them (`/api/users`). */
 export interface UserView extends SessionUser {
   disabled: boolean;
+  /** A second factor (TOTP) is enabled. */
+  totpEnabled: boolean;
   createdAt: string;
   lastLoginAt: string | null;
 }
@@ -91,6 +144,10 @@ export const AUDIT_ACTIONS = [
   'password_change_failed',
   'user_create',
   'user_update',
+  'totp_enable',
+  'totp_disable',
+  'totp_disable_failed',
+  'totp_reset',
   'live_view',
   'playback',
   'export',

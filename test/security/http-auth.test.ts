@@ -6,59 +6,15 @@
  * reached a 500.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { before, describe, it } from 'node:test';
 import type { AuditPage } from '@cctv/protocol';
 import { WebSocket } from 'ws';
 import { dashboardOrigin, ensureDashboardBuild, openDashboard } from '../support/dashboard.ts';
 import { waitFor } from '../support/index.ts';
+import { cookiesOf, send } from '../support/raw-http.ts';
 import { type ApiSession, signIn, TEST_ADMIN_PASSWORD } from '../support/session.ts';
 import { type SecurityCluster, startSecurityCluster } from './support/cluster.ts';
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** One HTTP request from a chosen loopback address (a client "elsewhere"), raw path kept. */
-function send(
-  url: string,
-  opts: { method?: string; path: string; body?: unknown; headers?: Record<string, string>; from?: string },
-): Promise<Answer> {
-  const { hostname, port } = new URL(url);
-  const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        hostname,
-        port,
-        method: opts.method ?? (body ? 'POST' : 'GET'),
-        path: opts.path,
-        localAddress: opts.from,
-        // A connection of its own: an upgrade refused by the server ends its connection.
-        agent: false,
-        headers: {
-          ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const cookiesOf = (a: Answer) =>
-  ((a.headers['set-cookie'] as string[] | undefined) ?? []).map((c) => c.split(';')[0] ?? '').join('; ');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('HTTP: sessions, default deny, origins, sign-in that cannot be turned against users', () => {

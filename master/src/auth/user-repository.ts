@@ -1,5 +1,5 @@
 /**
- * `User` and `UserCamera` rows. Every change that narrows what a user may do (role, cameras,
+ * `User`, `UserCamera` and `RecoveryCode` rows. Every change that narrows what a user may do (role, cameras,
  * password, disabling) raises `sessionVersion`, which ends the sessions issued before it.
  */
 import { Prisma, type PrismaClient } from '@cctv/db';
@@ -18,6 +18,14 @@ export class UserError extends Error {
 export interface StoredUser extends SessionUser {
   disabled: boolean;
   sessionVersion: number;
+  /** A second factor is enabled. */
+  totpEnabled: boolean;
+}
+
+/** The enabled second factor of a user at sign-in. */
+export interface StoredTotp {
+  secret: string;
+  lastStep: number | null;
 }
 
 export interface NewUser {
@@ -45,6 +53,7 @@ function toStored(row: Row): StoredUser {
     cameras: row.allCameras ? 'all' : row.cameras.map((c) => c.cameraId).sort(),
     disabled: row.disabled,
     sessionVersion: row.sessionVersion,
+    totpEnabled: row.totpEnabledAt !== null,
   };
 }
 
@@ -87,10 +96,106 @@ export class UserRepository {
     }
   }
 
-  /** The user and password hash for a login; null for an unknown username. */
-  async forLogin(username: string): Promise<(StoredUser & { passwordHash: string }) | null> {
+  /** The user, password hash and enabled second factor for a login; null for an unknown username. */
+  async forLogin(
+    username: string,
+  ): Promise<(StoredUser & { passwordHash: string; totp: StoredTotp | null }) | null> {
     const row = await this.db.user.findUnique({ where: { username }, include });
-    return row ? { ...toStored(row), passwordHash: row.passwordHash } : null;
+    if (!row) return null;
+    const totp =
+      row.totpEnabledAt !== null && row.totpSecret !== null
+        ? { secret: row.totpSecret, lastStep: row.totpLastStep }
+        : null;
+    return { ...toStored(row), passwordHash: row.passwordHash, totp };
+  }
+
+  /** The user's TOTP secret, pending or enabled; null when there is none. */
+  async totp(id: string): Promise<(StoredTotp & { enabled: boolean }) | null> {
+    const row = await this.db.user.findUnique({
+      where: { id },
+      select: { totpSecret: true, totpEnabledAt: true, totpLastStep: true },
+    });
+    if (!row?.totpSecret) return null;
+    return { secret: row.totpSecret, lastStep: row.totpLastStep, enabled: row.totpEnabledAt !== null };
+  }
+
+  /** Keeps a new pending secret, replacing a pending one; false when a second factor is enabled. */
+  async setPendingTotp(id: string, secret: string): Promise<boolean> {
+    const r = await this.db.user.updateMany({
+      where: { id, totpEnabledAt: null },
+      data: { totpSecret: secret, totpLastStep: null },
+    });
+    return r.count > 0;
+  }
+
+  /**
+   * Enables the pending `secret` (still the pending one: a setup in between loses), with the
+   * step of the code that proved it and fresh recovery codes replacing any old ones.
+   */
+  async enableTotp(
+    id: string,
+    secret: string,
+    step: number,
+    codeHashes: string[],
+    at: Date,
+  ): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const r = await tx.user.updateMany({
+        where: { id, totpSecret: secret, totpEnabledAt: null },
+        data: { totpEnabledAt: at, totpLastStep: step },
+      });
+      if (r.count === 0) return false;
+      await tx.recoveryCode.deleteMany({ where: { userId: id } });
+      await tx.recoveryCode.createMany({ data: codeHashes.map((codeHash) => ({ userId: id, codeHash })) });
+      return true;
+    });
+  }
+
+  /** Records `step` as the last accepted one; false when it is not later (a replay lost the race). */
+  async acceptTotpStep(id: string, step: number): Promise<boolean> {
+    const r = await this.db.user.updateMany({
+      where: {
+        id,
+        totpEnabledAt: { not: null },
+        OR: [{ totpLastStep: null }, { totpLastStep: { lt: step } }],
+      },
+      data: { totpLastStep: step },
+    });
+    return r.count > 0;
+  }
+
+  /** The user's recovery codes not used yet. */
+  unusedRecoveryCodes(userId: string): Promise<{ id: string; codeHash: string }[]> {
+    return this.db.recoveryCode.findMany({
+      where: { userId, usedAt: null },
+      select: { id: true, codeHash: true },
+    });
+  }
+
+  /** Marks a recovery code used; false when it was used already (the other sign-in won). */
+  async spendRecoveryCode(id: string, at: Date): Promise<boolean> {
+    const r = await this.db.recoveryCode.updateMany({ where: { id, usedAt: null }, data: { usedAt: at } });
+    return r.count > 0;
+  }
+
+  /** Removes the second factor (secret and recovery codes) and ends the user's sessions. */
+  async clearTotp(id: string): Promise<UserView> {
+    return this.db.$transaction(async (tx) => {
+      const current = await tx.user.findUnique({ where: { id }, select: { id: true } });
+      if (!current) throw new UserError('UNKNOWN_USER', `user ${id} is unknown`);
+      await tx.recoveryCode.deleteMany({ where: { userId: id } });
+      const row = await tx.user.update({
+        where: { id },
+        data: {
+          totpSecret: null,
+          totpEnabledAt: null,
+          totpLastStep: null,
+          sessionVersion: { increment: 1 },
+        },
+        include,
+      });
+      return toView(row);
+    });
   }
 
   async get(id: string): Promise<StoredUser | null> {

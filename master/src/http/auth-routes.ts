@@ -1,12 +1,15 @@
 /**
- * Sign-in, sign-out, who am I, and password changes (`/api/auth/*`); user management
- * (`/api/users`, admins) and the audit log (`/api/audit`, admins).
+ * Sign-in, sign-out, who am I, password changes and the second factor (`/api/auth/*`); user
+ * management (`/api/users`, admins) and the audit log (`/api/audit`, admins).
  */
 import {
   type AuditPage,
   AuditQuery,
   LoginRequest,
   PasswordChangeRequest,
+  type SignedInUser,
+  TotpDisableRequest,
+  TotpEnableRequest,
   UserCreateRequest,
   UserIdParams,
   UserUpdateRequest,
@@ -62,15 +65,23 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
     if (!hasRole(userOf(req), 'admin')) return forbid(reply, deps.metrics, 'role', 'only admins may do this');
   };
 
+  const tooMany = (reply: FastifyReply, retryAfterS: number, what: string) =>
+    reply
+      .code(429)
+      .header('retry-after', String(retryAfterS))
+      .send(errorBody('TOO_MANY_ATTEMPTS', `too many ${what}: try again in ${retryAfterS} s`));
+
   app.post<{ Body: LoginRequest }>(
     '/api/auth/login',
     { schema: { body: LoginRequest }, config: { public: true } },
     async (req, reply) => {
+      const { username, password, totp, recoveryCode } = req.body;
       const result = await deps.accounts.login(
-        req.body.username,
-        req.body.password,
+        username,
+        password,
         req.ip,
         readCookie(req.headers.cookie, DEVICE_COOKIE),
+        { ...(totp !== undefined ? { totp } : {}), ...(recoveryCode !== undefined ? { recoveryCode } : {}) },
       );
       reply.header('cache-control', 'no-store');
       if (!result.ok && result.reason === 'rate_limited')
@@ -79,6 +90,20 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
           .header('retry-after', String(result.retryAfterS))
           .send(
             errorBody('TOO_MANY_ATTEMPTS', `too many failed sign-ins: try again in ${result.retryAfterS} s`),
+          );
+      if (!result.ok && result.reason === 'totp_required')
+        return reply
+          .code(401)
+          .send(
+            errorBody('TOTP_REQUIRED', 'a code of your authenticator app (or a recovery code) is needed'),
+          );
+      if (!result.ok && result.reason === 'bad_second_factor')
+        return reply
+          .code(401)
+          .send(
+            result.factor === 'totp'
+              ? errorBody('BAD_TOTP_CODE', 'wrong or already used code')
+              : errorBody('BAD_RECOVERY_CODE', 'wrong or already used recovery code'),
           );
       if (!result.ok) return reply.code(401).send(errorBody('BAD_CREDENTIALS', 'wrong username or password'));
       const maxAge = Math.floor((result.expiresAt.getTime() - Date.now()) / 1000);
@@ -91,13 +116,80 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
     },
   );
 
-  app.post<{ Querystring: { everywhere?: string } }>('/api/auth/logout', async (req, reply) => {
-    await deps.accounts.logout(actor(req), req.query.everywhere === 'true');
-    reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
-    return reply.code(204).send();
+  // Reachable by a session that must set up its second factor first (session-auth.ts).
+  const enrolment = { enrolment: true };
+
+  app.post<{ Querystring: { everywhere?: string } }>(
+    '/api/auth/logout',
+    { config: enrolment },
+    async (req, reply) => {
+      await deps.accounts.logout(actor(req), req.query.everywhere === 'true');
+      reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
+      return reply.code(204).send();
+    },
+  );
+
+  app.get('/api/auth/me', { config: enrolment }, async (req): Promise<SignedInUser> => {
+    return {
+      ...userOf(req),
+      totpEnabled: req.totp?.enabled ?? false,
+      totpEnrolmentRequired: req.totp?.enrolmentRequired ?? false,
+    };
   });
 
-  app.get('/api/auth/me', async (req) => userOf(req));
+  app.post('/api/auth/totp/setup', { config: enrolment }, async (req, reply) => {
+    reply.header('cache-control', 'no-store');
+    const setup = await deps.accounts.totpSetup(actor(req));
+    if (!setup)
+      return reply
+        .code(409)
+        .send(errorBody('TOTP_ALREADY_ENABLED', 'a second factor is enabled already: disable it first'));
+    return setup;
+  });
+
+  app.post<{ Body: TotpEnableRequest }>(
+    '/api/auth/totp/enable',
+    { schema: { body: TotpEnableRequest }, config: enrolment },
+    async (req, reply) => {
+      reply.header('cache-control', 'no-store');
+      const result = await deps.accounts.totpEnable(actor(req), req.body.code);
+      if (result === 'not_set_up')
+        return reply
+          .code(409)
+          .send(errorBody('TOTP_NOT_SET_UP', 'no pending secret: call POST /api/auth/totp/setup first'));
+      if (result === 'wrong_code')
+        return reply
+          .code(400)
+          .send(
+            errorBody('BAD_TOTP_CODE', 'the code does not match the secret: check the app and the clock'),
+          );
+      return result;
+    },
+  );
+
+  app.post<{ Body: TotpDisableRequest }>(
+    '/api/auth/totp/disable',
+    { schema: { body: TotpDisableRequest } },
+    async (req, reply) => {
+      const result = await deps.accounts.totpDisable(actor(req), req.body);
+      if (typeof result === 'object') return tooMany(reply, result.retryAfterS, 'wrong codes or passwords');
+      if (result === 'not_enabled')
+        return reply.code(409).send(errorBody('TOTP_NOT_ENABLED', 'no second factor is enabled'));
+      if (result === 'required')
+        return reply
+          .code(409)
+          .send(
+            errorBody('TOTP_REQUIRED_BY_POLICY', 'your role needs a second factor: it cannot be disabled'),
+          );
+      if (result === 'wrong_code')
+        return reply.code(403).send(errorBody('BAD_TOTP_CODE', 'wrong or already used code'));
+      if (result === 'wrong_password')
+        return reply.code(403).send(errorBody('BAD_CREDENTIALS', 'the password is wrong'));
+      // Disabling ended every session of the user, this one included: sign in again.
+      reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
+      return reply.code(204).send();
+    },
+  );
 
   app.post<{ Body: PasswordChangeRequest }>(
     '/api/auth/password',
@@ -111,16 +203,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
         );
         if (result === 'wrong_password')
           return reply.code(403).send(errorBody('BAD_CREDENTIALS', 'the current password is wrong'));
-        if (result !== 'changed')
-          return reply
-            .code(429)
-            .header('retry-after', String(result.retryAfterS))
-            .send(
-              errorBody(
-                'TOO_MANY_ATTEMPTS',
-                `too many wrong passwords: try again in ${result.retryAfterS} s`,
-              ),
-            );
+        if (result !== 'changed') return tooMany(reply, result.retryAfterS, 'wrong passwords');
       } catch (err) {
         return accountError(reply, err);
       }
@@ -153,6 +236,19 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
       } catch (err) {
         return accountError(reply, err);
       }
+    },
+  );
+
+  app.delete<{ Params: UserIdParams }>(
+    '/api/users/:id/totp',
+    { onRequest: adminOnly, schema: { params: UserIdParams } },
+    async (req, reply) => {
+      try {
+        await deps.accounts.totpReset(actor(req), req.params.id);
+      } catch (err) {
+        return accountError(reply, err);
+      }
+      return reply.code(204).send();
     },
   );
 

@@ -94,7 +94,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   });
   await app.register(cors, {
     origin: deps.allowedOrigins,
-    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     credentials: true,
   });
   await app.register(websocket);

@@ -10,6 +10,11 @@
  * websocket upgrade carrying an `Origin` outside the allowed origins (the dashboard's public
  * URL by default) is refused before anything else: browsers send cookies with websocket
  * upgrades from any page.
+ *
+ * A session of a user whose role needs a second factor they have not enabled yet
+ * (`MASTER_REQUIRE_2FA`) reaches only the routes marked `config: { enrolment: true }` (who am I,
+ * sign out, TOTP setup); everything else, websockets included, answers 403
+ * `TOTP_ENROLMENT_REQUIRED` until the user enables TOTP.
  */
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -26,10 +31,14 @@ declare module 'fastify' {
     user: SessionUser | null;
     /** The session of the request's token; set with `user`. */
     sessionId: string | null;
+    /** The user's second factor; set with `user`. */
+    totp: { enabled: boolean; enrolmentRequired: boolean } | null;
   }
   interface FastifyContextConfig {
     /** Served without a session (sign-in, health, metrics). Everything else needs one. */
     public?: boolean;
+    /** Served to a session that must set up its second factor first (see above). */
+    enrolment?: boolean;
   }
 }
 
@@ -83,6 +92,7 @@ type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
 export function installSessionAuth(app: App, opts: SessionAuthOptions): void {
   app.decorateRequest('user', null);
   app.decorateRequest('sessionId', null);
+  app.decorateRequest('totp', null);
   const allowed = new Set(opts.allowedOrigins);
   app.addHook('onRequest', async (req, reply) => {
     const upgrade = req.headers.upgrade?.toLowerCase() === 'websocket';
@@ -109,8 +119,20 @@ export function installSessionAuth(app: App, opts: SessionAuthOptions): void {
           ),
         );
     }
+    if (found.totpEnrolmentRequired && route.config?.enrolment !== true) {
+      opts.metrics.httpRefused.inc({ reason: 'totp_enrolment' });
+      return reply
+        .code(403)
+        .send(
+          errorBody(
+            'TOTP_ENROLMENT_REQUIRED',
+            'your role needs a second factor: set up TOTP first (POST /api/auth/totp/setup)',
+          ),
+        );
+    }
     req.user = found.user;
     req.sessionId = found.sessionId;
+    req.totp = { enabled: found.totpEnabled, enrolmentRequired: found.totpEnrolmentRequired };
   });
 }
 
