@@ -1,7 +1,7 @@
 -- What each service role may do, applied by the owner (cctv_owner) after every migration run,
 -- in one transaction. The one place where a table's access is decided: every table and
 -- sequence of the schema must be named below, in a GRANT or in a "no service role" line;
--- prisma/test/db-grants.test.ts fails for one that is not. Each run starts from nothing, so
+-- test/security/db-roles.test.ts fails for one that is not. Each run starts from nothing, so
 -- a line removed here is a right taken away.
 --
 -- Read from master/src and storage-gateway/src (Prisma calls and raw SQL). Foreign-key checks
@@ -56,4 +56,4 @@ GRANT UPDATE ("count", "lastAt", "message", "address") ON "SecurityAlert" TO cct
 GRANT USAGE ON SEQUENCE "SecurityAlert_id_seq" TO cctv_gateway;
 
 -- No service role:
---   "Segment_id_seq" for the master (it never inserts a segment)
+--   (none)
