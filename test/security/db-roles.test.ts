@@ -91,6 +91,13 @@ describe('service roles', () => {
     await refused(db.url, 'ALTER TABLE "AuditEntry" DROP COLUMN detail');
     await refused(db.url, 'DROP TRIGGER "AuditEntry_append_only" ON "AuditEntry"');
     await refused(db.url, 'SET session_replication_role = replica');
+    // Under the grants, the trigger: even the owner cannot rewrite history without dropping it.
+    for (const sql of [
+      `UPDATE "AuditEntry" SET action = 'forged'`,
+      'DELETE FROM "AuditEntry"',
+      'TRUNCATE "AuditEntry"',
+    ])
+      await assert.rejects((await as(db.owner)).query(sql), /append-only/);
   });
 
   it('the gateway reads nothing of users, sessions, audit, settings or node passwords', async () => {

@@ -129,7 +129,12 @@ export class SessionTokens {
     try {
       // By its key id; a token from before key ids (the key moved out of the database) is
       // tried against the keys held.
-      const { kid } = decodeProtectedHeader(token);
+      let kid: string | undefined;
+      try {
+        ({ kid } = decodeProtectedHeader(token));
+      } catch {
+        return null; // not a JWS at all
+      }
       const held = [this.keys.current, ...(this.keys.previous ? [this.keys.previous] : [])];
       const candidates = kid === undefined ? held : held.filter((k) => k.kid === kid);
       if (candidates.length === 0) return null;
