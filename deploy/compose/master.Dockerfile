@@ -84,6 +84,9 @@ COPY protocol/src protocol/src
 COPY prisma/schema.prisma prisma/
 COPY prisma/migrations prisma/migrations
 COPY prisma/src prisma/src
+# Roles, grants and the migration step (the compose `migrate` service runs this image).
+COPY prisma/sql prisma/sql
+COPY prisma/bin/migrate.ts prisma/bin/
 COPY --from=build /app/prisma/generated prisma/generated
 COPY vision/src vision/src
 COPY master/src master/src

@@ -1,9 +1,11 @@
 /**
  * The database for the master's command-line tools: DATABASE_URL, else the embedded
- * PostgreSQL of a running master on EMBEDDED_PG_PORT, else the embedded server under
- * MASTER_DATA_DIR started as the master would. Logs go to stderr: stdout is the tool's output.
+ * PostgreSQL of a running master on EMBEDDED_PG_PORT (as the master's role, its password kept
+ * under MASTER_DATA_DIR), else the embedded server under MASTER_DATA_DIR started as the master
+ * would. Logs go to stderr: stdout is the tool's output.
  */
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { embeddedDatabaseUrl } from '@cctv/db';
 import { type Logger, pino } from 'pino';
 import { ConfigError, loadConfig, type MasterConfig } from '../src/config.ts';
@@ -39,7 +41,9 @@ export async function openCliDatabase(
   const log = pino({ name: tool, level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
   const databaseUrl =
     config.databaseUrl ??
-    ((await listening(config.embeddedPgPort)) ? embeddedDatabaseUrl(config.embeddedPgPort) : null);
+    ((await listening(config.embeddedPgPort))
+      ? await embeddedDatabaseUrl(join(config.dataDir, 'postgres'), config.embeddedPgPort, 'master')
+      : null);
   const db = await openDatabase({ ...config, databaseUrl }, log);
   return { db, config, log };
 }

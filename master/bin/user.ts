@@ -18,7 +18,7 @@ import { type CameraAccess, isValidId, ROLES, type Role } from '@cctv/protocol';
 import { accountGuards, UserAccounts } from '../src/auth/accounts.ts';
 import { AuditLog } from '../src/auth/audit-log.ts';
 import { PasswordPolicyError } from '../src/auth/password.ts';
-import { loadSessionKey, SessionTokens } from '../src/auth/session-tokens.ts';
+import { loadSessionKeys, SessionTokens } from '../src/auth/session-tokens.ts';
 import { UserError, UserRepository } from '../src/auth/user-repository.ts';
 import { openCliDatabase } from './cli-database.ts';
 
@@ -81,13 +81,16 @@ async function newPassword(): Promise<{ password: string; generated: boolean }> 
   return { password: randomBytes(18).toString('base64url'), generated: true };
 }
 
-const { db, log } = await openCliDatabase('user');
+const { db, log, config } = await openCliDatabase('user');
 const users = new UserRepository(db.prisma);
-const sessionKey = await loadSessionKey(db.prisma, null);
+const sessionKeys = await loadSessionKeys(db.prisma, {
+  configured: config.users.sessionKey,
+  file: config.users.sessionKeyFile,
+});
 const accounts = new UserAccounts(
   users,
-  new SessionTokens(sessionKey, 3600),
-  accountGuards(sessionKey),
+  new SessionTokens(sessionKeys, 3600),
+  accountGuards(sessionKeys.current.key),
   new AuditLog(db.prisma),
   log,
 );

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ROLES, type Role } from '@cctv/protocol';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
@@ -40,6 +40,8 @@ export interface MasterConfig {
   allowedOrigins: string[];
   /** How long a footage grant works (`MASTER_GRANT_TTL_S`). */
   grantTtlS: number;
+  /** `MASTER_GRANT_KEY_FILE`: the grant signing keys (0600), default `<dataDir>/keys/grant.json`. */
+  grantKeyFile: string;
   /**
    * Addresses (or CIDRs) of reverse proxies, the dashboard server among them, whose
    * X-Forwarded-For is believed: the login rate limit and the audit log see the real client.
@@ -68,8 +70,10 @@ export interface MasterConfig {
 
 export interface UsersConfig {
   sessionTtlS: number;
-  /** Signs session tokens; null: a random key kept in the database, shared by replicas. */
+  /** Signs session tokens; null: random keys kept in `sessionKeyFile`, shared by replicas. */
   sessionKey: string | null;
+  /** `MASTER_SESSION_KEY_FILE`: the session keys (0600), default `<dataDir>/keys/session.json`. */
+  sessionKeyFile: string;
   secureCookie: boolean;
   /** The first admin's password when the database has no user; null: a random one, printed once. */
   firstAdminPassword: string | null;
@@ -173,6 +177,11 @@ export function totpRequiredRoles(raw: string | undefined): Role[] {
   return [...new Set(list)] as Role[];
 }
 
+/** A key file: the variable's path, else `keys/<name>` under the master's data dir. */
+function keyFile(env: NodeJS.ProcessEnv, variable: string, name: string): string {
+  return resolve(env[variable]?.trim() || join(env.MASTER_DATA_DIR ?? './data/master', 'keys', name));
+}
+
 function users(env: NodeJS.ProcessEnv, tlsOn: boolean): UsersConfig {
   const key = env.MASTER_SESSION_KEY?.trim() || null;
   if (key && key.length < 32) throw new ConfigError('MASTER_SESSION_KEY must have at least 32 characters');
@@ -190,6 +199,7 @@ function users(env: NodeJS.ProcessEnv, tlsOn: boolean): UsersConfig {
   return {
     sessionTtlS: int(env, 'MASTER_SESSION_HOURS', 12, 1, 720) * 3600,
     sessionKey: key,
+    sessionKeyFile: keyFile(env, 'MASTER_SESSION_KEY_FILE', 'session.json'),
     secureCookie: secure === 'on',
     firstAdminPassword,
     totpRequiredRoles: totpRequiredRoles(env.MASTER_REQUIRE_2FA),
@@ -302,6 +312,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfi
     embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329),
     allowedOrigins: allowedOrigins(env, 'MASTER_CORS_ORIGINS'),
     grantTtlS: int(env, 'MASTER_GRANT_TTL_S', 600, 5, 3600),
+    grantKeyFile: keyFile(env, 'MASTER_GRANT_KEY_FILE', 'grant.json'),
     trustProxy: trustProxy(env),
     heartbeatFlushMs: flushMs(env),
     staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600) * 1000,

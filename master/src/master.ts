@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { accountGuards, UserAccounts } from './auth/accounts.ts';
 import { AuditLog } from './auth/audit-log.ts';
 import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts';
-import { loadSessionKey, SessionTokens } from './auth/session-tokens.ts';
+import { loadSessionKeys, SessionTokens } from './auth/session-tokens.ts';
 import { UserRepository } from './auth/user-repository.ts';
 import { UserSettings } from './auth/user-settings.ts';
 import type { MasterConfig } from './config.ts';
@@ -75,11 +75,14 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
 
   // users: accounts, sessions (signed tokens, revocable rows), sign-in throttle, audit log; the first admin
   const audit = new AuditLog(db.prisma, (action) => metrics.auditEntries.inc({ action }));
-  const sessionKey = await loadSessionKey(db.prisma, config.users.sessionKey);
+  const sessionKeys = await loadSessionKeys(db.prisma, {
+    configured: config.users.sessionKey,
+    file: config.users.sessionKeyFile,
+  });
   const accounts = new UserAccounts(
     new UserRepository(db.prisma),
-    new SessionTokens(sessionKey, config.users.sessionTtlS),
-    accountGuards(sessionKey),
+    new SessionTokens(sessionKeys, config.users.sessionTtlS),
+    accountGuards(sessionKeys.current.key),
     audit,
     log.child({ part: 'users' }),
     (result) => metrics.logins.inc({ result }),
@@ -88,7 +91,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   const firstAdmin = await accounts.ensureFirstAdmin(config.users.firstAdminPassword);
 
   // grants: the key that signs footage grants (the gateway holds only its public half)
-  const grants = new GrantIssuer(await loadGrantKey(db.prisma), config.grantTtlS);
+  const grants = new GrantIssuer(await loadGrantKey(db.prisma, config.grantKeyFile), config.grantTtlS);
   const eventViewer = new EventViewer(config.gatewayPublicUrl, new SnapshotGrants(grants));
 
   // security alerts: refused ownership claims, foreign events, session takeovers (and the

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
+import { DB_ROLES, type DbRole, ensureRoles, newRolePassword } from './roles.ts';
 
 export interface EmbeddedPostgresOptions {
   /** Directory holding the cluster; created and initialised on first use. */
@@ -12,17 +13,61 @@ export interface EmbeddedPostgresOptions {
 }
 
 export interface RunningPostgres {
+  /** The owner's URL: migrations and grants (`migrateDatabase`), never a running service. */
   url: string;
+  /** One URL per role (docs/adr/0011-database-roles-and-secrets.md). */
+  urls: Record<DbRole, string>;
   stop(): Promise<void>;
 }
 
-// The embedded server listens on 127.0.0.1 only; these credentials never leave the host.
-const USER = 'cctv';
-const PASSWORD = 'cctv';
+// The bootstrap superuser. It was `cctv`/`cctv` before roles; that password is tried once, on
+// a cluster made then, and replaced at once. Only this module logs in as it.
+const SUPERUSER = 'cctv';
+const LEGACY_PASSWORD = 'cctv';
 
-/** The URL of the embedded server on `port`, for other local services sharing its database. */
-export function embeddedDatabaseUrl(port: number, database = 'cctv'): string {
-  return `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+/** Where a role's password is kept: `<dataDir>/roles/<role>`, the folder 0700, each file 0600. */
+export function rolePasswordPath(dataDir: string, role: DbRole | 'superuser'): string {
+  return join(dataDir, 'roles', role);
+}
+
+async function readPassword(dataDir: string, role: DbRole | 'superuser'): Promise<string | null> {
+  const text = await readFile(rolePasswordPath(dataDir, role), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  return text?.trim() || null;
+}
+
+/** The role's kept password, made (and written 0600, atomically) when there is none. */
+async function keptPassword(dataDir: string, role: DbRole | 'superuser'): Promise<string> {
+  const found = await readPassword(dataDir, role);
+  if (found) return found;
+  const path = rolePasswordPath(dataDir, role);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await chmod(dirname(path), 0o700);
+  const password = newRolePassword();
+  await writeFile(`${path}.tmp`, `${password}\n`, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+  return password;
+}
+
+function roleUrl(user: string, password: string, port: number, database: string): string {
+  return `postgresql://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+/**
+ * The URL of a role on the embedded server kept under `dataDir` and listening on `port`, for
+ * the other local services and tools sharing its database (the password from its file).
+ */
+export async function embeddedDatabaseUrl(
+  dataDir: string,
+  port: number,
+  role: DbRole,
+  database = 'cctv',
+): Promise<string> {
+  const password = await readPassword(dataDir, role);
+  if (!password) throw new Error(`no password for ${role} under ${dataDir} (has the master started once?)`);
+  return roleUrl(DB_ROLES[role], password, port, database);
 }
 
 /**
@@ -71,12 +116,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const asRoot = process.getuid?.() === 0;
   if (asRoot) await makeTraversable(opts.dataDir, log);
   const databaseDir = join(opts.dataDir, 'cluster');
+  const superuserPassword = await keptPassword(opts.dataDir, 'superuser');
+  // initdb reads its password from a file in the temp dir: it gets a throwaway one, replaced
+  // by the kept one as soon as the server runs.
+  const initPassword = newRolePassword();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,
-    user: USER,
-    password: PASSWORD,
+    user: SUPERUSER,
+    password: initPassword,
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user.
@@ -88,22 +137,53 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   });
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
-  const admin = new pg.Client({
-    host: '127.0.0.1',
-    port: opts.port,
-    user: USER,
-    password: PASSWORD,
-    database: 'postgres',
-  });
-  await admin.connect();
   try {
-    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (found.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
-  } finally {
-    await admin.end();
+    const admin = await connectSuperuser(opts.port, [superuserPassword, initPassword, LEGACY_PASSWORD]);
+    try {
+      await admin.query(`ALTER ROLE ${SUPERUSER} PASSWORD ${admin.escapeLiteral(superuserPassword)}`);
+      const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      if (found.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
+    } finally {
+      await admin.end();
+    }
+    const passwords = {
+      owner: await keptPassword(opts.dataDir, 'owner'),
+      master: await keptPassword(opts.dataDir, 'master'),
+      gateway: await keptPassword(opts.dataDir, 'gateway'),
+    };
+    await ensureRoles(roleUrl(SUPERUSER, superuserPassword, opts.port, database), passwords);
+    const urls = {
+      owner: roleUrl(DB_ROLES.owner, passwords.owner, opts.port, database),
+      master: roleUrl(DB_ROLES.master, passwords.master, opts.port, database),
+      gateway: roleUrl(DB_ROLES.gateway, passwords.gateway, opts.port, database),
+    };
+    return { url: urls.owner, urls, stop: () => server.stop() };
+  } catch (err) {
+    await server.stop().catch(() => {});
+    throw err;
   }
-  return {
-    url: embeddedDatabaseUrl(opts.port, database),
-    stop: () => server.stop(),
-  };
+}
+
+/** The superuser's session, with the first of `passwords` that the server takes. */
+async function connectSuperuser(port: number, passwords: string[]): Promise<pg.Client> {
+  let last: unknown;
+  for (const password of passwords) {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: SUPERUSER,
+      password,
+      database: 'postgres',
+    });
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      last = err;
+      await client.end().catch(() => {});
+      // 28P01: wrong password; anything else will not change with another one.
+      if ((err as { code?: string }).code !== '28P01') throw err;
+    }
+  }
+  throw last;
 }

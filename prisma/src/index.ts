@@ -3,7 +3,17 @@ export { Prisma } from '../generated/client.ts';
 export type { PrismaClient } from './client.ts';
 export { createPrismaClient } from './client.ts';
 export type { RunningPostgres } from './embedded-postgres.ts';
-export { embeddedDatabaseUrl, startEmbeddedPostgres } from './embedded-postgres.ts';
+export { embeddedDatabaseUrl, rolePasswordPath, startEmbeddedPostgres } from './embedded-postgres.ts';
 export { applyMigrations, diffSchemas } from './migrations.ts';
+export type { DbRole } from './roles.ts';
+export {
+  applyGrants,
+  DB_ROLES,
+  ensureRoles,
+  migrateDatabase,
+  newRolePassword,
+  pendingMigrations,
+  waitForSchema,
+} from './roles.ts';
 export type { SecurityAlertInput, SecurityAlertRecorderOptions } from './security-alerts.ts';
 export { SecurityAlertRecorder } from './security-alerts.ts';

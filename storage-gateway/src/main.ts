@@ -1,4 +1,4 @@
-import { applyMigrations, createPrismaClient } from '@cctv/db';
+import { createPrismaClient, waitForSchema } from '@cctv/db';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
 import { createGateway } from './gateway.ts';
@@ -16,7 +16,10 @@ try {
 }
 
 const logger = pino({ level: config.logLevel, base: { service: 'storage-gateway' } });
-await applyMigrations(config.databaseUrl, (line) => logger.debug({ part: 'migrations' }, line)); // schema up to date
+// Migrated by the master (embedded database) or prisma/bin/migrate.ts: this role cannot.
+await waitForSchema(config.databaseUrl, {
+  log: (pending) => logger.warn({ pending }, 'waiting for the database migrations'),
+});
 const prisma = createPrismaClient(config.databaseUrl); // segment index
 const gateway = await createGateway({ config, logger, prisma }); // buffer, NAS mover, index, HTTP
 const address = await gateway.start();

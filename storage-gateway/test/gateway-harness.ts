@@ -11,7 +11,7 @@ import { SEGMENT_HEADERS } from '@cctv/protocol';
 import pino from 'pino';
 import { enrolTestNodeFully, registerTestCameras } from '../../test/support/enrol.ts';
 import { grantedUrl, type TestGrant, testGrant } from '../../test/support/grants.ts';
-import { tempDir } from '../../test/support/index.ts';
+import { type TestDatabase, tempDir } from '../../test/support/index.ts';
 import { serviceTlsEnv } from '../../test/support/tls.ts';
 import { type GatewayConfig, loadConfig } from '../src/config.ts';
 import { createGateway, type Gateway } from '../src/gateway.ts';
@@ -25,7 +25,10 @@ export interface RunningGateway {
   url: string;
   config: GatewayConfig;
   gateway: Gateway;
+  /** The gateway's own client, on its role (`cctv_gateway`). */
   prisma: PrismaClient;
+  /** The master's role, for rows the master writes (events); the gateway may only read them. */
+  setup: PrismaClient;
   stop(): Promise<void>;
 }
 
@@ -127,15 +130,16 @@ export async function authHeaders(url: string, node = 'node-1'): Promise<Record<
   return { [SEGMENT_HEADERS.node]: node, authorization: `Bearer ${await uploadToken(url, node)}` };
 }
 
+/** A gateway in this process on the gateway's role; enrolment and grants as the master's role. */
 export async function startGateway(
-  databaseUrl: string,
+  db: TestDatabase,
   env: Record<string, string> = {},
   dirs?: { bufferDir: string; nasDir: string },
 ): Promise<RunningGateway> {
   const root = await tempDir('cctv-gw-');
   const config = loadConfig({
     ...serviceTlsEnv(),
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: db.gateway,
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: '0',
     GATEWAY_DATA_DIR: root,
@@ -148,7 +152,9 @@ export async function startGateway(
     GATEWAY_NAS_MIN_FREE_PERCENT: '0',
     ...env,
   });
-  const prisma = createPrismaClient(databaseUrl, 4);
+  const prisma = createPrismaClient(db.gateway, 4);
+  const setup = createPrismaClient(db.url, 1);
+  const databaseUrl = db.url;
   const logger = pino({ level: config.logLevel });
   const gateway = await createGateway({ config, logger, prisma, delay: quickDelay });
   const url = await gateway.start();
@@ -161,9 +167,10 @@ export async function startGateway(
     stopped = true;
     await gateway.stop();
     await prisma.$disconnect();
+    await setup.$disconnect();
   };
   after(stop);
-  return { url, config, gateway, prisma, stop };
+  return { url, config, gateway, prisma, setup, stop };
 }
 
 export interface Upload {

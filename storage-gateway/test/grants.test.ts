@@ -43,7 +43,7 @@ const SPACING_MS = 2000;
 // Started at file level: the helpers stop what they start when the file ends.
 const [db, media] = await Promise.all([startTestDatabase(), tempDir('cctv-grants-media-')]);
 const hls: HlsFixture = await makeHls(media, 'g');
-const gw: RunningGateway = await startGateway(db.url, { GATEWAY_CORS_ORIGINS: DASHBOARD });
+const gw: RunningGateway = await startGateway(db, { GATEWAY_CORS_ORIGINS: DASHBOARD });
 const renditionDir = gw.config.rendition.dir;
 
 /** A JPEG as far as the gateway checks (its signature). */
@@ -81,11 +81,11 @@ for (const [i, seg] of [seg0, seg1, seg2].entries()) {
   );
   assert.equal(res.status, 201, JSON.stringify(res.body));
 }
-const event = await createEvent(gw.prisma, CAMERA, at(1000));
+const event = await createEvent(gw.setup, CAMERA, at(1000));
 const SNAPSHOT = `${event}-1.jpg`;
 assert.equal((await putSnapshot(CAMERA, SNAPSHOT)).status, 201);
 // Another camera's event, whose snapshot a cam-g grant must not open by naming it under cam-g.
-const otherEvent = await createEvent(gw.prisma, OTHER, at(1000));
+const otherEvent = await createEvent(gw.setup, OTHER, at(1000));
 
 const stem = (name: string) => name.replace(/\.m4s$/, '');
 /** Every read route, for cam-g (`camera`), with the scope a grant for it needs. */

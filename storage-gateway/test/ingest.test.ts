@@ -30,7 +30,7 @@ const T0 = new Date('2026-11-20T08:00:00.000Z');
 // Started at file level: the helpers stop what they start when the file ends.
 const [db, media] = await Promise.all([startTestDatabase(), tempDir('cctv-media-')]);
 const hls: HlsFixture = await makeHls(media, 'a');
-const gw: RunningGateway = await startGateway(db.url, { GATEWAY_MAX_SEGMENT_BYTES: String(MAX) });
+const gw: RunningGateway = await startGateway(db, { GATEWAY_MAX_SEGMENT_BYTES: String(MAX) });
 
 describe('segment ingest', () => {
   const rejected = (reason: string) =>
@@ -335,7 +335,7 @@ async function startAnotherGateway(env: Record<string, string>): Promise<Running
     const files = await listFiles(gw.config.bufferDir);
     return files.length === 0 && (await gw.prisma.segment.count({ where: { location: 'buffer' } })) === 0;
   });
-  return startGateway(db.url, { GATEWAY_MAX_SEGMENT_BYTES: String(MAX), ...env });
+  return startGateway(db, { GATEWAY_MAX_SEGMENT_BYTES: String(MAX), ...env });
 }
 
 const onNas = (g: RunningGateway, camera: string, name: string) =>

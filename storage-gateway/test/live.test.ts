@@ -17,7 +17,7 @@ import { makeRecording } from './rendition-fixture.ts';
 const db = await startTestDatabase();
 // The player page's origin: the only one whose pages the gateway lets read footage.
 const dashboard = await startDashboardOrigin();
-const gw = await startGateway(db.url, { GATEWAY_CORS_ORIGINS: dashboard });
+const gw = await startGateway(db, { GATEWAY_CORS_ORIGINS: dashboard });
 const repo = new SegmentRepository(gw.prisma);
 
 /** An agent run id for a run started at `at`: `20261123T101500123Z`. */

@@ -29,7 +29,7 @@ const db = await startTestDatabase();
 const media = await tempDir('cctv-media-');
 const [hlsA, hlsB] = await Promise.all([makeHls(media, 'a'), makeHls(media, 'b', '128x72')]);
 const fast = { GATEWAY_NAS_RETRY_INITIAL_MS: '20', GATEWAY_NAS_RETRY_MAX_MS: '100' };
-const gw = await startGateway(db.url, fast);
+const gw = await startGateway(db, fast);
 
 /**
  * Uploads an init file and its segments back to back from `start`, as `node`. The harness
@@ -107,13 +107,13 @@ describe('NAS outage', () => {
   it('drains a backlog left in the buffer by a previous run', async () => {
     const root = await tempDir('cctv-gw-restart-');
     const dirs = { bufferDir: join(root, 'buffer'), nasDir: join(root, 'nas') };
-    const first = await startGateway(db.url, fast, dirs);
+    const first = await startGateway(db, fast, dirs);
     const repair = await breakNas(dirs.nasDir);
     await record(first.url, 'cam-r', hlsA, T0, '', 'node-restart');
     await first.stop();
     assert.equal((await listFiles(dirs.bufferDir)).filter((f) => f.startsWith('cam-r/')).length, 4);
     await repair();
-    const second = await startGateway(db.url, fast, dirs);
+    const second = await startGateway(db, fast, dirs);
     await waitFor('backlog drained', async () => (await listFiles(dirs.bufferDir)).length === 0);
     for (const seg of hlsA.segments) {
       assert.equal(await location('cam-r', seg.name), 'nas');
@@ -244,7 +244,7 @@ describe('main entry point', () => {
     await registerTestCameras(db.url, 'node-main', ['cam-m']);
     const port = await freePort();
     const service = startService('storage-gateway/src/main.ts', {
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.gateway,
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(port),
       GATEWAY_DATA_DIR: root,

@@ -49,7 +49,7 @@ const T0 = new Date('2026-11-27T08:00:00.000Z');
 async function gatewayOn(nasDir: string, env: Record<string, string> = {}): Promise<RunningGateway> {
   const root = await tempDir('cctv-fault-');
   return startGateway(
-    db.url,
+    db,
     { GATEWAY_NAS_REQUIRE_MOUNT: 'true', GATEWAY_NAS_MIN_FREE_PERCENT: '0', ...env },
     { bufferDir: join(root, 'buffer'), nasDir },
   );
@@ -206,7 +206,7 @@ describe('kill -9 of the gateway', () => {
     const port = await freePort();
     const url = `https://127.0.0.1:${port}`;
     const env = (drain: string) => ({
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.gateway,
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(port),
       GATEWAY_DATA_DIR: root,
@@ -254,7 +254,7 @@ describe('kill -9 of the gateway', () => {
     await gw.kill('SIGKILL');
     gw = await start('0');
     await waitFor('backlog drained after restarts', async () => (await backlog()) === 0, 60_000);
-    const prisma = createPrismaClient(db.url, 1);
+    const prisma = createPrismaClient(db.gateway, 1);
     try {
       const problems = await lossReport(prisma, dirs, 'kill-cam', stats.acked);
       assert.deepEqual(problems.slice(0, 10), [], `${problems.length} acknowledged segments lost or damaged`);

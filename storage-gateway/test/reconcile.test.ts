@@ -30,7 +30,7 @@ describe('index reconciliation at start', () => {
   it('finds finished moves, marks lost files missing, reports orphans, and heals on re-upload', async () => {
     const root = await tempDir('cctv-rec-');
     const dirs = { bufferDir: join(root, 'buffer'), nasDir: join(root, 'nas') };
-    const first = await startGateway(db.url, {}, dirs);
+    const first = await startGateway(db, {}, dirs);
     const bodies = new Map<string, Buffer>();
     for (let i = 0; i < 6; i++) {
       const data = seg();
@@ -62,7 +62,7 @@ describe('index reconciliation at start', () => {
     await writeFile(join(bufCam, 'orphan-b.m4s'), seg());
     await writeFile(join(nasCam, 'orphan-n.m4s'), seg());
 
-    const second = await startGateway(db.url, {}, dirs);
+    const second = await startGateway(db, {}, dirs);
     await second.gateway.reconciled();
     assert.equal(await location(second, 'cam-rec', 's0.m4s'), 'nas');
     assert.equal(await location(second, 'cam-rec', 's1.m4s'), 'missing');
@@ -98,7 +98,7 @@ describe('index reconciliation at start', () => {
 
     // s2 comes back (restored from a backup): the next start finds it.
     await rename(join(root, 's2.saved'), join(nasCam, 's2.m4s'));
-    const third = await startGateway(db.url, {}, dirs);
+    const third = await startGateway(db, {}, dirs);
     await third.gateway.reconciled();
     assert.equal(await location(third, 'cam-rec', 's2.m4s'), 'nas');
     assert.equal(await metric(third.url, 'cctv_gateway_index_missing_segments'), 0);
@@ -107,14 +107,14 @@ describe('index reconciliation at start', () => {
   it('does not mark anything missing when the NAS looks empty (a share not mounted)', async () => {
     const root = await tempDir('cctv-rec-empty-');
     const dirs = { bufferDir: join(root, 'buffer'), nasDir: join(root, 'nas') };
-    const first = await startGateway(db.url, {}, dirs);
+    const first = await startGateway(db, {}, dirs);
     for (let i = 0; i < 3; i++)
       await put(first.url, 'cam-empty', `e${i}.m4s`, seg(), mediaHeaders(at(i * 2), 2000, 'init.mp4'));
     await waitFor('moved', async () => first.gateway.mover.backlog === 0);
     await first.stop();
     await rm(join(dirs.nasDir, 'cam-empty'), { recursive: true });
     await mkdir(join(dirs.nasDir, 'cam-empty'));
-    const second = await startGateway(db.url, {}, dirs);
+    const second = await startGateway(db, {}, dirs);
     await second.gateway.reconciled();
     for (let i = 0; i < 3; i++) assert.equal(await location(second, 'cam-empty', `e${i}.m4s`), 'nas');
   });

@@ -46,7 +46,7 @@ const [minute, later] = await Promise.all([
 ]);
 // The player page's origin: the only one whose pages the gateway lets read footage.
 const dashboard = await startDashboardOrigin();
-const gw = await startGateway(db.url, { GATEWAY_CORS_ORIGINS: dashboard });
+const gw = await startGateway(db, { GATEWAY_CORS_ORIGINS: dashboard });
 await upload(gw.url, CAMERA, minute, T0);
 await upload(gw.url, CAMERA, later, at(70_000)); // a 10 s gap, then another recording
 
@@ -308,7 +308,7 @@ describe('rendition segments over HTTP', () => {
   });
 
   it('answers 503 with Retry-After when the transcode queue is full', async () => {
-    const busy = await startGateway(db.url, {
+    const busy = await startGateway(db, {
       GATEWAY_TRANSCODE_CONCURRENCY: '1',
       GATEWAY_TRANSCODE_QUEUE_MAX: '0',
     });

@@ -30,8 +30,12 @@ const DB_URL = 'postgresql://u:p@127.0.0.1:5432/cctv';
 
 // Started at file level: the helpers stop what they start when the file ends.
 const db = await startTestDatabase();
-const prisma = createPrismaClient(db.url, 2);
+// The owner: the tests write segments and events and empty both tables between tests.
+const prisma = createPrismaClient(db.owner, 2);
 onCleanup(() => prisma.$disconnect());
+// What retention runs on: the gateway's role.
+const gatewayPrisma = createPrismaClient(db.gateway, 2);
+onCleanup(() => gatewayPrisma.$disconnect());
 
 beforeEach(async () => {
   await prisma.segment.deleteMany();
@@ -136,7 +140,7 @@ function makeSweeper(
   const h: Omit<Harness, 'sweeper'> = { deleted: [], blocked: [], sweeps: [], logs: [], clock: { now: NOW } };
   const logger = pino({ level: 'info' }, { write: (line: string) => h.logs.push(JSON.parse(line)) });
   const sweeper = new RetentionSweeper({
-    repository: new RetentionRepository(prisma),
+    repository: new RetentionRepository(gatewayPrisma),
     nas,
     lock: new KeyedLock(),
     config: { ...defaults, nasMinFreePercent: 0, ...config },
@@ -580,7 +584,7 @@ describe('lifecycle', () => {
 
 describe('in the gateway', () => {
   it('reports deletions and NAS free space as metrics', async () => {
-    const gw = await startGateway(db.url, { GATEWAY_RETENTION_DAYS: '7', GATEWAY_NAS_MIN_FREE_PERCENT: '0' });
+    const gw = await startGateway(db, { GATEWAY_RETENTION_DAYS: '7', GATEWAY_NAS_MIN_FREE_PERCENT: '0' });
     const d: Dirs = { nas: gw.config.nasDir, buffer: gw.config.bufferDir };
     await gw.gateway.reconciled(); // its start-up check of the NAS would take our rows for lost ones
     // The gateway runs on the real clock: these are years old.

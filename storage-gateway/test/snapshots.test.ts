@@ -73,11 +73,11 @@ const [jpeg, otherJpeg, png] = await Promise.all([
   frame(media, 'b.jpg', 'testsrc2=s=320x180'),
   frame(media, 'c.png', 'testsrc=s=320x180'),
 ]);
-const gw: RunningGateway = await startGateway(db.url);
+const gw: RunningGateway = await startGateway(db);
 const snapshotDir = gw.config.snapshotDir;
 // Snapshots are read by event: `<event id>-<n>.jpg` of an event of the camera, under a grant.
-const eventA = await createEvent(gw.prisma, 'cam-a');
-const eventC = await createEvent(gw.prisma, 'cam-c');
+const eventA = await createEvent(gw.setup, 'cam-a');
+const eventC = await createEvent(gw.setup, 'cam-c');
 const NAME_A = `${eventA}-1.jpg`;
 const NAME_C = `${eventC}-1.jpg`;
 

@@ -35,6 +35,8 @@ const GATEWAY_OUTAGE_MS = Number(process.env.FAULT_GATEWAY_OUTAGE_MS ?? 120_000)
 interface Harness {
   dir: string;
   dbUrl: string;
+  /** The gateway's own role. */
+  gatewayDbUrl: string;
   brokerUrl: string;
   camera: RtspServer;
   gatewayPort: number;
@@ -46,7 +48,7 @@ const h = {} as Harness;
 
 function startGateway(): ServiceProcess {
   const gw = startService('storage-gateway/src/main.ts', {
-    DATABASE_URL: h.dbUrl,
+    DATABASE_URL: h.gatewayDbUrl,
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: String(h.gatewayPort),
     GATEWAY_DATA_DIR: join(h.dir, 'gateway'),
@@ -156,7 +158,9 @@ describe('node agent under faults', () => {
   before(async () => {
     await ensureRtspServerAvailable();
     h.dir = await tempDir('cctv-faults-');
-    h.dbUrl = (await startTestDatabase()).url;
+    const db = await startTestDatabase();
+    h.dbUrl = db.url;
+    h.gatewayDbUrl = db.gateway;
     const broker = await startBroker();
     h.brokerUrl = broker.url;
     h.heartbeats = new Map();

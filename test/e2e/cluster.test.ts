@@ -33,7 +33,10 @@ describe('cluster end to end', () => {
   let masterUrl: string;
   let gatewayUrl: string;
   let nasDir: string;
+  /** The gateway's role: the gateway, and reads of its index. */
   let dbUrl: string;
+  /** The master's role: test grants published as the master publishes its key. */
+  let masterDbUrl: string;
   let agent: ServiceProcess;
   let agentStartedAt: number;
 
@@ -51,7 +54,6 @@ describe('cluster end to end', () => {
     masterUrl = `https://127.0.0.1:${httpPort}`;
     gatewayUrl = `https://127.0.0.1:${gwPort}`;
     nasDir = join(dir, 'nas');
-    dbUrl = embeddedDatabaseUrl(pgPort);
 
     const master = startService('master/src/main.ts', {
       MASTER_DATA_DIR: join(dir, 'master'),
@@ -64,6 +66,9 @@ describe('cluster end to end', () => {
       GATEWAY_PUBLIC_URL: gatewayUrl,
     });
     await waitHealthy(master, `${masterUrl}/healthz`);
+    // The gateway's own role, its password kept by the master's embedded server.
+    dbUrl = await embeddedDatabaseUrl(join(dir, 'master', 'postgres'), pgPort, 'gateway');
+    masterDbUrl = await embeddedDatabaseUrl(join(dir, 'master', 'postgres'), pgPort, 'master');
     // A first start on an empty database prints the first admin's password on the console, once.
     const printed = /Sign in as "admin" with the password:\s+(\S+)/.exec(master.output())?.[1];
     assert.ok(printed, `the master printed no first admin password:\n${master.output().slice(-2000)}`);
@@ -71,7 +76,13 @@ describe('cluster end to end', () => {
     // Enrol the node as an operator would: the CLI finds the running master's embedded database.
     const enrol = await run(process.execPath, ['--import', 'tsx', 'master/bin/enrol-node.ts', NODE], {
       cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: '', EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        DATABASE_URL: '',
+        EMBEDDED_PG_PORT: String(pgPort),
+        MASTER_DATA_DIR: join(dir, 'master'),
+        LOG_LEVEL: 'warn',
+      },
     });
     // One enrolment gives both: the MQTT password and the storage-gateway upload token.
     const password = /password: "(.+)"/.exec(enrol.stdout)?.[1];
@@ -185,7 +196,7 @@ describe('cluster end to end', () => {
     const to = new Date(last.startAt.getTime() + last.durationMs);
     const expectedS = rows.reduce((s, r) => s + r.durationMs, 0) / 1000;
     const url = await grantedUrl(
-      dbUrl,
+      masterDbUrl,
       gatewayUrl,
       `/v1/vod/${CAMERA}.m3u8?from=${from.toISOString()}&to=${to.toISOString()}`,
     );

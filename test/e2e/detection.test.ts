@@ -164,7 +164,7 @@ describe('detection on the agent', () => {
     const port = await freePort();
     h.gatewayUrl = `https://127.0.0.1:${port}`;
     const gateway = startService('storage-gateway/src/main.ts', {
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.gateway,
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(port),
       GATEWAY_DATA_DIR: join(h.dir, 'gateway'),

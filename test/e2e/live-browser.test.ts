@@ -49,7 +49,7 @@ await run('ffmpeg', [
   ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-c:a', 'aac', '-shortest', audioClip],
 ]);
 
-const central = await startCentral(db.url, dir);
+const central = await startCentral(db, dir);
 const { masterUrl, gatewayUrl, mqttUrl, admin } = central;
 
 const enrolment = await enrolTestNodeFully(db.url, NODE_ID);

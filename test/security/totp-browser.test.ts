@@ -32,7 +32,7 @@ describe('the second factor in the dashboard', { timeout: 240_000 }, () => {
   before(async () => {
     ensureDashboardBuild();
     const db = await startTestDatabase();
-    c = await startCentral(db.url, await tempDir('cctv-totp-browser-'), { MASTER_REQUIRE_2FA: 'operator' });
+    c = await startCentral(db, await tempDir('cctv-totp-browser-'), { MASTER_REQUIRE_2FA: 'operator' });
     for (const [username, role] of [
       ['totp.viewer', 'viewer'],
       ['totp.operator', 'operator'],

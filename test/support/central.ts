@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { dashboardOrigin } from './dashboard.ts';
-import { freePort, type ServiceProcess, startService, waitFor } from './index.ts';
+import { freePort, type ServiceProcess, startService, type TestDatabase, waitFor } from './index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from './session.ts';
 
 export interface Central {
@@ -21,8 +21,9 @@ export interface Central {
   admin: ApiSession;
 }
 
+/** `db`: the test database; the master and the gateway each log in as their own role. */
 export async function startCentral(
-  databaseUrl: string,
+  db: TestDatabase,
   dir: string,
   env: Record<string, string> = {},
 ): Promise<Central> {
@@ -37,7 +38,7 @@ export async function startCentral(
   const masterUrl = `https://127.0.0.1:${httpPort}`;
   const gatewayUrl = `https://127.0.0.1:${gatewayPort}`;
   const master = startService('master/src/main.ts', {
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: db.url,
     MASTER_HTTP_HOST: '127.0.0.1',
     MASTER_HTTP_PORT: String(httpPort),
     MQTT_HOST: '127.0.0.1',
@@ -53,7 +54,7 @@ export async function startCentral(
     ...env,
   });
   const gateway = startService('storage-gateway/src/main.ts', {
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: db.gateway,
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_DATA_DIR: join(dir, 'gateway'),

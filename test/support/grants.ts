@@ -1,12 +1,14 @@
 /**
  * Footage grants for tests that read from a storage gateway without going through the master's
- * API: signed with the master's own key (made in the test database as the master makes it), for
+ * API: signed with a key published in the test database as the master publishes its own, for
  * a test user, so the gateway checks them exactly as it checks the dashboard's.
  */
+import { join } from 'node:path';
 import { createPrismaClient } from '@cctv/db';
 import { type GrantScope, grantedPath } from '@cctv/protocol';
 import { GrantIssuer } from '../../master/src/grants/grant-issuer.ts';
 import { loadGrantKey } from '../../master/src/grants/grant-keys.ts';
+import { tempDir } from './index.ts';
 
 const issuers = new Map<string, Promise<GrantIssuer>>();
 
@@ -16,7 +18,12 @@ function issuerFor(databaseUrl: string): Promise<GrantIssuer> {
     issuer = (async () => {
       const prisma = createPrismaClient(databaseUrl, 1);
       try {
-        return new GrantIssuer(await loadGrantKey(prisma), 600);
+        // A key of the tests' own (the master's is a file in its data dir), published as the
+        // master publishes its: the gateway verifies any published key.
+        return new GrantIssuer(
+          await loadGrantKey(prisma, join(await tempDir('cctv-grant-key-'), 'grant.json')),
+          600,
+        );
       } finally {
         await prisma.$disconnect();
       }

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { applyMigrations, startEmbeddedPostgres } from '../../prisma/src/index.ts';
+import { migrateDatabase, startEmbeddedPostgres } from '../../prisma/src/index.ts';
 import { freePort, GiveUp, waitFor } from './plain.ts';
 import { serviceTlsEnv } from './tls.ts';
 
@@ -40,14 +40,27 @@ export async function tempDir(prefix = 'cctv-test-'): Promise<string> {
   return dir;
 }
 
-/** A real PostgreSQL on a free port with the project's migrations applied; stopped after the file. */
-export async function startTestDatabase(): Promise<{ url: string; port: number }> {
+export interface TestDatabase {
+  /** The master's role (`cctv_master`): what a master, and test set-up a master could do, use. */
+  url: string;
+  /** The storage gateway's role (`cctv_gateway`). */
+  gateway: string;
+  /** The owner: only for set-up no service may do (writing segments or rows the master only reads). */
+  owner: string;
+  port: number;
+}
+
+/**
+ * A real PostgreSQL on a free port with the project's migrations and grants applied, a URL
+ * per role (docs/adr/0011-database-roles-and-secrets.md); stopped after the file.
+ */
+export async function startTestDatabase(): Promise<TestDatabase> {
   const dir = await tempDir('cctv-pg-');
   const port = await freePort();
   const pg = await startEmbeddedPostgres({ dataDir: dir, port });
   onCleanup(() => pg.stop());
-  await applyMigrations(pg.url);
-  return { url: pg.url, port };
+  await migrateDatabase(pg.urls.owner);
+  return { url: pg.urls.master, gateway: pg.urls.gateway, owner: pg.urls.owner, port };
 }
 
 /** Waits for an HTTP endpoint to answer 2xx; fails at once, with the output, if the process dies. */

@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import { applyMigrations, createPrismaClient, type PrismaClient, startEmbeddedPostgres } from '@cctv/db';
+import {
+  createPrismaClient,
+  migrateDatabase,
+  type PrismaClient,
+  startEmbeddedPostgres,
+  waitForSchema,
+} from '@cctv/db';
 import type { Logger } from 'pino';
 
 export interface Database {
@@ -20,8 +26,10 @@ export interface Database {
 }
 
 /**
- * Connects to PostgreSQL (or starts the embedded one under `<dataDir>/postgres`), applies
- * pending migrations and returns a Prisma client.
+ * Connects to PostgreSQL as the master's role and returns Prisma clients. The embedded server
+ * (started under `<dataDir>/postgres` when no URL is given) is migrated here, as its owner
+ * role; an external one is migrated beforehand by `prisma/bin/migrate.ts`, and this waits for
+ * its schema to be current.
  */
 export async function openDatabase(
   opts: { databaseUrl: string | null; dataDir: string; embeddedPgPort: number },
@@ -37,12 +45,21 @@ export async function openDatabase(
       port: opts.embeddedPgPort,
       log: (line) => pgLog.debug(line),
     });
-    url = pg.url;
     stopEmbedded = pg.stop;
     log.info({ dir, port: opts.embeddedPgPort }, 'embedded PostgreSQL started');
+    try {
+      const applied = await migrateDatabase(pg.urls.owner);
+      log.info({ applied }, applied.length ? 'migrations applied' : 'database schema up to date');
+    } catch (err) {
+      await pg.stop();
+      throw err;
+    }
+    url = pg.urls.master;
+  } else {
+    await waitForSchema(url, {
+      log: (pending) => log.warn({ pending }, 'waiting for the database migrations (prisma/bin/migrate.ts)'),
+    });
   }
-  const applied = await applyMigrations(url);
-  log.info({ applied }, applied.length ? 'migrations applied' : 'database schema up to date');
   const prisma = createPrismaClient(url);
   const reads = createPrismaClient(url, 4);
   const ingest = createPrismaClient(url, 2);

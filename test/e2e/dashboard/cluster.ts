@@ -92,7 +92,7 @@ async function start(): Promise<DashboardCluster> {
   const dir = await tempDir('cctv-e2e-dash-');
   const db = await startTestDatabase();
   const jsmpegPort = await freePort();
-  const central = await startCentral(db.url, dir);
+  const central = await startCentral(db, dir);
   const { masterUrl, gatewayUrl, mqttUrl, master, gateway, admin } = central;
   const nodeId = 'e2e-dash-node';
 
