@@ -30,6 +30,7 @@ GRANT SELECT, INSERT, UPDATE ON "User" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE, DELETE ON "Session" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE ON "UserSetting" TO cctv_master;
 GRANT SELECT, INSERT, DELETE ON "UserCamera" TO cctv_master;
+GRANT SELECT, INSERT, UPDATE, DELETE ON "RecoveryCode" TO cctv_master;
 -- Append-only: no UPDATE, DELETE or TRUNCATE (the trigger refuses them too), and as no
 -- service owns the table, none can ALTER it or disable the trigger.
 GRANT SELECT, INSERT ON "AuditEntry" TO cctv_master;

@@ -171,7 +171,7 @@ describe('signing keys', () => {
     MQTT_PORT: '0',
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
   });
-  const base = () => `http://127.0.0.1:${ports.http}`;
+  const base = () => `https://127.0.0.1:${ports.http}`;
   async function startMaster() {
     ports.http = await freePort();
     const master = startService('master/src/main.ts', env());

@@ -30,7 +30,7 @@ async function startMaster(databaseUrl: string, env: Record<string, string> = {}
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
     ...env,
   });
-  const url = `http://127.0.0.1:${httpPort}`;
+  const url = `https://127.0.0.1:${httpPort}`;
   await waitFor('master HTTP API', async () => (await fetch(`${url}/healthz`)).ok, 30_000).catch(
     (err: Error) => {
       throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);

@@ -86,7 +86,7 @@ export async function startThrottleProxy(opts: {
     });
   onCleanup(close);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
     port,
     setRate: (r) => {
       rate = r;
