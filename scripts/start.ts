@@ -8,16 +8,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { embeddedDatabaseUrl } from '@cctv/db';
 import { ensureAgentCredentials } from './cluster/agent-credentials.ts';
+import { ensureAgentTls } from './cluster/agent-tls.ts';
 import { ensureLocalTls } from './cluster/local-tls.ts';
 import { formatLine } from './cluster/log-format.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const env = process.env;
-const dataDir = join(root, env.CCTV_DATA_DIR ?? 'data');
+const dataDir = resolve(root, env.CCTV_DATA_DIR ?? 'data');
 const ports = {
   master: Number(env.MASTER_HTTP_PORT ?? 8080),
   mqtt: Number(env.MQTT_PORT ?? 1883),
@@ -25,6 +26,7 @@ const ports = {
   postgres: Number(env.EMBEDDED_PG_PORT ?? 54329),
   gateway: Number(env.GATEWAY_PORT ?? 8090),
   dashboard: Number(env.DASHBOARD_PORT ?? 3000),
+  jsmpeg: Number(env.AGENT_JSMPEG_PORT ?? 8091),
 };
 const host = env.CCTV_PUBLIC_HOST ?? '127.0.0.1';
 // The master's embedded PostgreSQL, with a password file per role (docs/adr/0011).
@@ -174,7 +176,7 @@ try {
     },
     join(root, 'dashboard'),
   );
-  await waitHealthy('dashboard', `https://127.0.0.1:${ports.dashboard}/`, dashboard, ca);
+  await waitHealthy('dashboard', `https://127.0.0.1:${ports.dashboard}/login`, dashboard, ca);
 
   // agent: one node with a simulated camera; its config is written once and then kept
   const agentConfig = join(dataDir, 'agent', 'agent.yaml');
@@ -185,7 +187,7 @@ try {
         '# Local agent written by `npm start`; edit freely, it is kept across runs.',
         'nodeId: edge-local-1',
         'mqtt:',
-        `  url: mqtt://127.0.0.1:${ports.mqtt}`,
+        `  url: mqtts://127.0.0.1:${ports.mqtts}`,
         'gateway:',
         `  url: ${gatewayUrl}`,
         'spool:',
@@ -193,11 +195,23 @@ try {
         `stateDir: ${join(dataDir, 'agent', 'state')}`,
         'heartbeatIntervalS: 5',
         'segmentSeconds: 2',
+        `live: { jsmpeg: { port: ${ports.jsmpeg} } }`,
         '# cameras: []   # none configured: a simulated camera records a test pattern',
         '',
       ].join('\n'),
     );
   }
+  // TLS to the master and the gateway, pinned to the cluster's CA; live view over wss://.
+  if (
+    await ensureAgentTls(agentConfig, {
+      mqttsUrl: `mqtts://127.0.0.1:${ports.mqtts}`,
+      gatewayUrl,
+      caFile: tls.caFile,
+      certFile: tls.agent.certFile,
+      keyFile: tls.agent.keyFile,
+    })
+  )
+    console.log('[cluster]  agent config: TLS to the master and the gateway, pinned to data/tls/ca.crt');
   // The broker requires node credentials: enrol the agent (or keep its still-valid password).
   const credentials = await ensureAgentCredentials(
     agentConfig,
@@ -208,7 +222,8 @@ try {
       ? '[cluster]  agent credentials in data/agent/agent.yaml still valid'
       : '[cluster]  agent enrolled; its new MQTT password and gateway upload token are in data/agent/agent.yaml',
   );
-  startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], trust);
+  // No NODE_EXTRA_CA_CERTS: the agent trusts only the CA its config names (tls.ca).
+  startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], {});
 
   console.log('');
   console.log(`[cluster]  dashboard: https://${host}:${ports.dashboard}/`);

@@ -4,7 +4,7 @@
  * service for the names the cluster is reached by, each renewed a month before it expires
  * (at the next start; running services pick the new files up by themselves).
  */
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ensureCertificate, ensureLocalCa, type IssuedCertificate } from '@cctv/tls';
 
@@ -19,7 +19,11 @@ export interface LocalTls {
 export async function ensureLocalTls(dataDir: string, publicHost: string): Promise<LocalTls> {
   const dir = join(dataDir, 'tls');
   const ca = await ensureLocalCa(dir);
-  const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), publicHost])];
+  // Every address of this host too: the agent's live view is reached at its first one.
+  const addresses = Object.values(networkInterfaces())
+    .flat()
+    .flatMap((a) => (a && !a.internal ? [a.address.replace(/%.*$/, '')] : []));
+  const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), publicHost, ...addresses])];
   const issue = (base: string) => ensureCertificate(ca, dir, base, { names });
   return {
     caFile: ca.certFile,
