@@ -1,4 +1,4 @@
-// Runs the whole test suite: lint, typecheck, then every *.test.ts with node's test runner.
+// Runs the whole test suite: lint, typecheck, the dependency audit, then every *.test.ts with node's test runner.
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -59,6 +59,8 @@ if (filters.length === 0) {
   run('npx', ['biome', 'ci', '.']);
   run('npx', ['tsc', '-p', 'tsconfig.json']);
   run('npx', ['tsc', '-p', 'dashboard/tsconfig.json', '--noEmit']);
+  // Known high and critical advisories of production dependencies (audit-allowlist.json).
+  run(process.execPath, ['scripts/audit.mjs']);
 }
 
 const files = roots

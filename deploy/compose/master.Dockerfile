@@ -101,9 +101,9 @@ ENV MASTER_DATA_DIR=/data/master \
     MASTER_HTTP_PORT=8080 \
     MQTT_PORT=1883
 USER node
-EXPOSE 8080 1883
+EXPOSE 8080 8883
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=4 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.MASTER_HTTP_PORT||8080)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch((process.env.MASTER_TLS==='off'?'http':'https')+'://127.0.0.1:'+(process.env.MASTER_HTTP_PORT||8080)+'/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "--import", "tsx", "master/src/main.ts"]

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROLES, type Role } from '@cctv/protocol';
+import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
 import { type IceConfig, loadIceConfig } from './live/ice-servers.ts';
@@ -65,6 +66,8 @@ export interface MasterConfig {
   security: SecurityConfig;
   /** Dashboard and API users: sessions, cookie, first admin. */
   users: UsersConfig;
+  /** Who may read `/metrics` (`MASTER_METRICS_TOKEN[_FILE]`, `MASTER_METRICS_TOKEN_LOOPBACK`). */
+  metricsAccess: MetricsAccess;
   logLevel: string;
 }
 
@@ -271,6 +274,14 @@ function ice(env: NodeJS.ProcessEnv): IceConfig {
   }
 }
 
+function metricsAccess(env: NodeJS.ProcessEnv): MetricsAccess {
+  try {
+    return metricsAccessFromEnv(env, 'MASTER');
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 function externalMqtt(env: NodeJS.ProcessEnv): MasterConfig['externalMqtt'] {
   const url = env.MQTT_URL?.trim();
   if (!url) return null;
@@ -325,6 +336,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfi
       offerTimeoutMs: int(env, 'MASTER_LIVE_OFFER_TIMEOUT_MS', 15_000, 1000, 60_000),
     },
     users: users(env, tlsFiles !== null),
+    metricsAccess: metricsAccess(env),
     logLevel,
     gatewayPublicUrl,
     gatewayUrl: httpUrl(env, 'GATEWAY_URL', gatewayPublicUrl),

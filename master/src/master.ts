@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { SecurityAlertRecorder } from '@cctv/db';
+import { publicMetricsWarning } from '@cctv/tls';
 import type { Logger } from 'pino';
 import { accountGuards, UserAccounts } from './auth/accounts.ts';
 import { AuditLog } from './auth/audit-log.ts';
@@ -268,6 +269,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     hub,
     live,
     metrics,
+    metricsAccess: config.metricsAccess,
     log,
     allowedOrigins: config.allowedOrigins,
     trustProxy: config.trustProxy,
@@ -299,6 +301,8 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     },
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });
+  const publicMetrics = publicMetricsWarning(config.metricsAccess, config.httpHost, 'MASTER_METRICS_TOKEN');
+  if (publicMetrics) log.warn(publicMetrics);
 
   const address = http.server.address();
   return {

@@ -139,6 +139,17 @@ export const AgentConfigSchema = Type.Object(
       ),
     ),
     httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    /**
+     * `/metrics` access: with `token`, peers other than loopback need `Authorization: Bearer
+     * <token>`; `loopback: required` asks it of loopback peers too.
+     */
+    metrics: Type.Object(
+      {
+        token: Type.Optional(Type.String({ minLength: 16, pattern: '^\\S+$' })),
+        loopback: Type.Union([Type.Literal('exempt'), Type.Literal('required')], { default: 'exempt' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     cameras: Type.Optional(Type.Array(CameraConfigSchema, { maxItems: 64 })),
     simulatedCamera: Type.Object(
       {

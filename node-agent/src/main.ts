@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { CAMERA_MOVED_COMMAND } from '@cctv/protocol';
+import { publicMetricsWarning } from '@cctv/tls/metrics-access';
 import { readCaFile } from '@cctv/tls/server-tls';
 import type { FaceDetector } from '@cctv/vision/faces';
 import { analysisFactory } from './analysis/analysis-factory.ts';
@@ -304,8 +305,13 @@ async function main(): Promise<void> {
   // /metrics server, once every figure it reads exists
   let metricsServer: Server | null = null;
   if (config.httpPort) {
-    metricsServer = await startMetricsServer(metrics.registry, config.httpPort);
+    const access = { token: config.metrics.token ?? null, loopback: config.metrics.loopback };
+    metricsServer = await startMetricsServer(metrics.registry, config.httpPort, '0.0.0.0', access, (reason) =>
+      metrics.scrapeRefused(reason),
+    );
     log.info({ port: config.httpPort }, 'metrics on /metrics');
+    const publicMetrics = publicMetricsWarning(access, '0.0.0.0', 'metrics.token');
+    if (publicMetrics) log.warn(publicMetrics);
   }
 
   // link: MQTT to the master — online status, hello, heartbeats, commands; offline as last will

@@ -116,6 +116,29 @@ describe('agent metrics', () => {
     assert.equal(host.latest, first);
   });
 
+  it('asks a bearer token of every peer when told to, and counts the refusals', async () => {
+    const metrics = new AgentMetrics(() => []);
+    const token = 'agent-scrape-token-0123';
+    const serve = async (loopback: 'exempt' | 'required') => {
+      const server = await startMetricsServer(metrics.registry, 0, '127.0.0.1', { token, loopback }, (r) =>
+        metrics.scrapeRefused(r),
+      );
+      after(() => new Promise((resolve) => server.close(resolve)));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    };
+    const get = (url: string, authorization?: string) =>
+      fetch(url, authorization ? { headers: { authorization } } : {}).then((r) => r.status);
+    // Loopback peers are exempt by default.
+    assert.equal(await get(await serve('exempt')), 200);
+    const strict = await serve('required');
+    assert.equal(await get(strict), 401);
+    assert.equal(await get(strict, 'Bearer agent-scrape-token-0124'), 401);
+    assert.equal(await get(strict, `Bearer ${token}`), 200);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^cctv_agent_metrics_refused_total\{reason="missing"\} 1$/m);
+    assert.match(text, /^cctv_agent_metrics_refused_total\{reason="wrong"\} 1$/m);
+  });
+
   it('leaves the temperature out when the host has none, and host series out without a sampler', async () => {
     const spoolDir = await temp('metrics-spool-');
     const host = new HostSampler({ spoolDir, thermalRoot: join(spoolDir, 'no-thermal') });

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { isValidId } from '@cctv/protocol';
+import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
 
 /** Everything the gateway reads from its environment, validated once at start. */
 export interface GatewayConfig {
@@ -21,6 +22,8 @@ export interface GatewayConfig {
   uploadAuthCacheS: number;
   /** Origins whose pages may read footage from the browser (the dashboard's). */
   corsOrigins: string[];
+  /** Who may read `/metrics` (`GATEWAY_METRICS_TOKEN[_FILE]`, `GATEWAY_METRICS_TOKEN_LOOPBACK`). */
+  metricsAccess: MetricsAccess;
   bufferMaxBytes: number;
   bufferMinFreeBytes: number;
   bufferRetryAfterS: number;
@@ -102,6 +105,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const uploadAuth = oneOf('GATEWAY_UPLOAD_AUTH', ['token', 'off'] as const, 'token');
   const uploadAuthCacheS = int('GATEWAY_UPLOAD_AUTH_CACHE_S', 10, 0, 3600);
   const corsOrigins = origins(env, problems);
+  let metricsAccess: MetricsAccess = { token: null, loopback: 'exempt' };
+  try {
+    metricsAccess = metricsAccessFromEnv(env, 'GATEWAY');
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   const bufferMaxBytes = int('GATEWAY_BUFFER_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
   const bufferMinFreeBytes = int('GATEWAY_BUFFER_MIN_FREE_BYTES', 64 * MiB, 0, Number.MAX_SAFE_INTEGER);
   const bufferRetryAfterS = int('GATEWAY_BUFFER_RETRY_AFTER_S', 10, 1, 3600);
@@ -139,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     uploadAuth,
     uploadAuthCacheS,
     corsOrigins,
+    metricsAccess,
     bufferMaxBytes,
     bufferMinFreeBytes,
     bufferRetryAfterS,

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
+import { publicMetricsWarning } from '@cctv/tls';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { CameraOwners, prismaCameraOwners, UnregisteredCameraGrace } from './auth/camera-owners.ts';
@@ -262,6 +263,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     now,
     registry: metrics.registry,
     health,
+    metricsAccess: config.metricsAccess,
+    onMetricsRefused: (reason) => metrics.metricsRefused.inc({ reason }),
     grants,
     corsOrigins: config.corsOrigins,
     onGrantRefused: (reason) => metrics.grantRefusals.inc({ reason }),
@@ -309,6 +312,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
         },
       );
       retention.start();
+      const publicMetrics = publicMetricsWarning(config.metricsAccess, config.host, 'GATEWAY_METRICS_TOKEN');
+      if (publicMetrics) logger.warn(publicMetrics);
       return http.listen({ host: config.host, port: config.port });
     },
     async stop() {

@@ -46,6 +46,7 @@ describe('config', () => {
       uploadAuth: 'token',
       uploadAuthCacheS: 10,
       corsOrigins: ['https://127.0.0.1:3000', 'https://localhost:3000'],
+      metricsAccess: { token: null, loopback: 'exempt' },
       bufferMaxBytes: 0,
       bufferMinFreeBytes: 64 * 1024 * 1024,
       bufferRetryAfterS: 10,

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { repoRoot, tempDir } from '../support/index.ts';
 
 const run = promisify(execFile);
@@ -77,18 +78,86 @@ test('docker-compose accepts the compose files with the example settings', async
   assert.match(withBroker.out, /healthcheck:/);
 });
 
-test('docker-compose refuses to run without the secrets it needs', async () => {
-  // An empty env file: POSTGRES_PASSWORD and the rest are unset.
-  const empty = join(await tempDir('cctv-compose-'), 'empty.env');
-  await writeFile(empty, '');
+/** `docker-compose config` with these settings as the env file and `unset` blanked; must fail naming `unset`. */
+async function assertRefused(settings: string, unset: string) {
+  const envFile = join(await tempDir('cctv-compose-'), 'settings.env');
+  await writeFile(envFile, settings);
   const r = await outcome(
     'docker-compose',
-    ['-f', 'compose.yaml', '--env-file', empty, 'config', '-q'],
+    ['-f', 'compose.yaml', '--env-file', envFile, 'config', '-q'],
     composeDir,
     {
-      POSTGRES_PASSWORD: '',
+      [unset]: '',
     },
   );
   assert.notEqual(r.code, 0, r.out);
-  assert.match(r.out, /POSTGRES_PASSWORD/);
+  assert.match(r.out, new RegExp(unset));
+}
+
+test('docker-compose refuses to run without the secrets it needs', async () => {
+  // An empty env file: POSTGRES_PASSWORD and the rest are unset.
+  await assertRefused('', 'POSTGRES_PASSWORD');
+});
+
+test('docker-compose refuses to run without the certificates, naming CCTV_TLS_DIR', async () => {
+  // The example settings but the certificates' directory.
+  const example = await readFile(join(composeDir, '.env.example'), 'utf8');
+  await assertRefused(example.replace(/^CCTV_TLS_DIR=.*$/m, ''), 'CCTV_TLS_DIR');
+});
+
+interface ComposeService {
+  environment: Record<string, string>;
+  ports?: { published: number | string; target: number }[];
+  volumes?: ({ type: string; source: string; target: string; read_only?: boolean } | string)[];
+}
+
+test('the services serve TLS with their own certificate, trust the CA, and publish no clear-text MQTT', async () => {
+  const r = await outcome(
+    'docker-compose',
+    ['-f', 'compose.yaml', '--env-file', '.env.example', 'config'],
+    composeDir,
+    { CCTV_TLS_DIR: '/srv/cctv-tls' },
+  );
+  assert.equal(r.code, 0, r.out);
+  const services = (parseYaml(r.out) as { services: Record<string, ComposeService> }).services;
+  const files = { master: 'master', 'storage-gateway': 'gateway', dashboard: 'dashboard' } as const;
+  const prefix = { master: 'MASTER', 'storage-gateway': 'GATEWAY', dashboard: 'DASHBOARD' } as const;
+  for (const [service, base] of Object.entries(files) as [keyof typeof files, string][]) {
+    const svc = services[service];
+    assert.ok(svc, service);
+    const binds = (svc.volumes ?? []).filter((v) => typeof v === 'object' && v.type === 'bind');
+    // Its own key and certificate and the CA, read-only; never the CA's key.
+    for (const file of ['ca.crt', `${base}.crt`, `${base}.key`]) {
+      const mount = binds.find((v) => typeof v === 'object' && v.source === `/srv/cctv-tls/${file}`);
+      assert.ok(
+        mount && typeof mount === 'object',
+        `${service} lacks ${file}: ${JSON.stringify(svc.volumes)}`,
+      );
+      assert.equal(mount.target, `/etc/cctv/tls/${file}`);
+      assert.equal(mount.read_only, true);
+    }
+    assert.ok(!JSON.stringify(svc.volumes).includes('ca.key'), `${service} gets the CA key`);
+    const env = svc.environment;
+    assert.equal(env[`${prefix[service]}_TLS_CERT`], `/etc/cctv/tls/${base}.crt`);
+    assert.equal(env[`${prefix[service]}_TLS_KEY`], `/etc/cctv/tls/${base}.key`);
+    assert.equal(env.NODE_EXTRA_CA_CERTS, '/etc/cctv/tls/ca.crt');
+    assert.equal(env[`${prefix[service]}_TLS`], undefined, `${service} turns TLS off`);
+  }
+  const master = services.master as ComposeService;
+  assert.deepEqual(
+    (master.ports ?? []).map((p) => p.target).sort(),
+    [8080, 8883],
+    'the master publishes HTTPS and MQTT over TLS only',
+  );
+  assert.equal(master.environment.MQTT_TLS_PORT, '8883');
+  assert.equal(master.environment.MQTT_HOST, undefined, 'clear-text MQTT stays on loopback');
+  assert.equal(master.environment.GATEWAY_URL, 'https://storage-gateway:8090');
+  assert.equal(master.environment.MASTER_COOKIE_SECURE, 'on');
+  assert.equal(services.dashboard?.environment.MASTER_URL, 'https://master:8080');
+  for (const service of ['master', 'storage-gateway', 'dashboard'])
+    assert.match(
+      JSON.stringify(services[service]),
+      /fetch\('https:\/\/127\.0\.0\.1:/,
+      `${service} health check`,
+    );
 });

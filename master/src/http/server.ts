@@ -1,6 +1,13 @@
 import type { Server as TlsServer } from 'node:tls';
 import { isValidId } from '@cctv/protocol';
-import { readServerTls, reloadOnChange, type TlsFiles } from '@cctv/tls';
+import {
+  type MetricsAccess,
+  metricsAllowed,
+  metricsVerdict,
+  readServerTls,
+  reloadOnChange,
+  type TlsFiles,
+} from '@cctv/tls';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import websocket from '@fastify/websocket';
@@ -31,6 +38,8 @@ export interface HttpDeps {
   /** WebRTC signalling and jsmpeg tickets for live views (`/ws/live`). */
   live: LiveSignalling;
   metrics: MasterMetrics;
+  /** Who may read `/metrics`; public when absent. */
+  metricsAccess?: MetricsAccess;
   log: Logger;
   /** Origins whose pages may call the API, change things and open websockets. */
   allowedOrigins: string[];
@@ -177,7 +186,23 @@ export async function buildHttpServer(deps: HttpDeps) {
     ),
   );
 
-  app.get('/metrics', { config: { public: true } }, async (_req, reply) => {
+  // Public to the session check; a bearer token when MASTER_METRICS_TOKEN is set, judged on the
+  // TCP peer (not X-Forwarded-For) for the loopback exemption.
+  app.get('/metrics', { config: { public: true } }, async (req, reply) => {
+    const verdict = metricsVerdict(
+      deps.metricsAccess ?? { token: null, loopback: 'exempt' },
+      req.socket.remoteAddress,
+      req.headers.authorization,
+    );
+    if (!metricsAllowed(verdict)) {
+      deps.metrics.httpRefused.inc({
+        reason: verdict === 'missing' ? 'metrics_no_token' : 'metrics_bad_token',
+      });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="metrics"')
+        .send(errorBody('UNAUTHENTICATED', 'metrics need a bearer token'));
+    }
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

@@ -1,6 +1,7 @@
 /** Prometheus figures for the agent, on its own registry; served only when httpPort is set. */
 import { createServer, type Server } from 'node:http';
 import type { CameraState } from '@cctv/protocol';
+import { type MetricsAccess, metricsAllowed, metricsVerdict } from '@cctv/tls/metrics-access';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { HostSample, HostSampler } from '../host/host-sampler.ts';
 import { subtreeFigures } from '../host/process-tree.ts';
@@ -41,6 +42,7 @@ export class AgentMetrics {
   private readonly dropped: Counter<'camera' | 'reason'>;
   private readonly restarts: Counter<'camera' | 'reason'>;
   private readonly commandsRejected: Counter<'reason'>;
+  private readonly scrapesRefused: Counter<'reason'>;
 
   constructor(cameras: () => CameraGaugeSource[], opts: AgentMetricsOptions = {}) {
     const registers = [this.registry];
@@ -77,6 +79,12 @@ export class AgentMetrics {
     this.commandsRejected = new Counter({
       name: 'cctv_agent_commands_rejected_total',
       help: 'Commands refused before running: BAD_REQUEST (malformed) or UNKNOWN_COMMAND',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.scrapesRefused = new Counter({
+      name: 'cctv_agent_metrics_refused_total',
+      help: '/metrics requests refused with 401: no bearer token (missing) or a wrong one',
       labelNames: ['reason'],
       registers,
     });
@@ -174,6 +182,10 @@ export class AgentMetrics {
   commandRejected(reason: string): void {
     this.commandsRejected.inc({ reason });
   }
+  /** A `/metrics` request without the bearer token (`missing`) or with a wrong one. */
+  scrapeRefused(reason: 'missing' | 'wrong'): void {
+    this.scrapesRefused.inc({ reason });
+  }
 
   private hostGauges(host: HostSampler, cameras: () => CameraGaugeSource[]): void {
     const registers = [this.registry];
@@ -247,14 +259,26 @@ export class AgentMetrics {
   }
 }
 
-/** `GET /metrics` on the port; resolves with the server once listening. */
+/**
+ * `GET /metrics` on the port; resolves with the server once listening. With a token in
+ * `access`, peers other than loopback need `Authorization: Bearer <token>` (else 401).
+ */
 export async function startMetricsServer(
   registry: Registry,
   port: number,
   host = '0.0.0.0',
+  access: MetricsAccess = { token: null, loopback: 'exempt' },
+  onRefused: (reason: 'missing' | 'wrong') => void = () => {},
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      const verdict = metricsVerdict(access, req.socket.remoteAddress, req.headers.authorization);
+      if (!metricsAllowed(verdict)) {
+        onRefused(verdict === 'missing' ? 'missing' : 'wrong');
+        res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="metrics"' });
+        res.end('metrics need a bearer token\n');
+        return;
+      }
       registry
         .metrics()
         .then((body) => {

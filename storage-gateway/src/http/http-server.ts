@@ -125,7 +125,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     },
     { prefix: GRANT_PREFIX },
   );
-  await app.register(opsRoutes, { registry: opts.registry, health: opts.health });
+  await app.register(opsRoutes, {
+    registry: opts.registry,
+    health: opts.health,
+    ...(opts.metricsAccess ? { metricsAccess: opts.metricsAccess } : {}),
+    ...(opts.onMetricsRefused ? { onMetricsRefused: opts.onMetricsRefused } : {}),
+  });
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode >= 400)
       request.log.info(

@@ -15,6 +15,12 @@ export class GatewayMetrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  readonly metricsRefused = new Counter({
+    name: 'cctv_gateway_metrics_refused_total',
+    help: '/metrics requests refused with 401: no bearer token (missing) or a wrong one',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly rejected = new Counter({
     name: 'cctv_gateway_segments_rejected_total',
     help: 'Segment uploads refused, by reason',
