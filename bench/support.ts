@@ -326,11 +326,12 @@ export async function trustBenchTls(): Promise<BenchTls> {
 
 /**
  * Runs a benchmark body with one set of cleanups, run on the way out and on Ctrl-C / SIGTERM,
- * after logging what the host is, in a process that trusts the benchmarks' CA (`trustBenchTls`). Exits 1 with the error when the body throws.
+ * after logging what the host is, in a process that trusts the benchmarks' CA (`trustBenchTls`).
+ * Exits 1 with the error when the body throws, and with the status the body returns if any.
  */
 export function runBench(
   log: (line: string) => void,
-  body: (cleanups: Cleanups, tls: BenchTls) => Promise<void>,
+  body: (cleanups: Cleanups, tls: BenchTls) => Promise<unknown>,
 ): void {
   const cleanups = new Cleanups();
   const interrupted = (signal: NodeJS.Signals) => {
@@ -345,8 +346,14 @@ export function runBench(
       return body(cleanups, tls);
     })
     .finally(() => cleanups.run())
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
+    .then(
+      // A status the body returns (a missed target) is the process's, whatever the cleanups did.
+      (status) => {
+        if (typeof status === 'number') process.exit(status);
+      },
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
 }
