@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { enrolTestNodeFully } from '../test/support/enrol.ts';
+import { enrolTestNodeFully, registerTestCameras } from '../test/support/enrol.ts';
 import { AgentMetricsProbe, HeartbeatWatcher, metricSum, type Sample } from './agent-probes.ts';
 import type { Clip } from './clips.ts';
 import {
@@ -28,10 +28,11 @@ import {
   sleep,
   startBroker,
   startDatabase,
+  startGatewayService,
   startNodeService,
   startRtspCamera,
+  trustBenchTls,
   waitFor,
-  waitHttpOk,
 } from './support.ts';
 
 export interface Scenario {
@@ -181,6 +182,13 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
   const port = await freePort();
   const configPath = join(base, 'agent.yaml');
   const { uploadToken } = await enrolTestNodeFully(shared.databaseUrl, `bench-${s.name}`);
+  // The gateway takes uploads only from a camera's owner; without a master here (a bare broker),
+  // the cameras are registered as the master does on the agent's hello.
+  await registerTestCameras(
+    shared.databaseUrl,
+    `bench-${s.name}`,
+    mounts.map((_, i) => `cam-${i + 1}`),
+  );
   await writeFile(configPath, agentConfig(s, shared, base, port, camera.urls, uploadToken));
   const nodeId = `bench-${s.name}`;
   const startedAt = Date.now();
@@ -362,17 +370,18 @@ export async function startShared(
   cleanups.add('remove temp dir', () => rm(dir, { recursive: true, force: true }));
   const dbUrl = await startDatabase(cleanups, join(dir, 'pg'));
   const brokerUrl = await startBroker(cleanups);
-  const gatewayPort = await freePort();
-  const gateway = startNodeService(cleanups, 'gateway', 'storage-gateway/src/main.ts', {
-    DATABASE_URL: dbUrl,
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(gatewayPort),
-    GATEWAY_DATA_DIR: join(dir, 'gateway'),
-    GATEWAY_NAS_DIR: join(dir, 'nas'),
-    LOG_LEVEL: 'warn',
-  });
-  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
+  // The gateway over HTTPS, as deployed; the agent trusts the benchmarks' CA (NODE_EXTRA_CA_CERTS).
+  const { svc: gateway, url: gatewayUrl } = await startGatewayService(
+    cleanups,
+    'gateway',
+    {
+      DATABASE_URL: dbUrl,
+      GATEWAY_DATA_DIR: join(dir, 'gateway'),
+      GATEWAY_NAS_DIR: join(dir, 'nas'),
+      LOG_LEVEL: 'warn',
+    },
+    await trustBenchTls(),
+  );
   const heartbeats = await HeartbeatWatcher.start(cleanups, brokerUrl);
   log('PostgreSQL, broker and gateway up');
   return {

@@ -6,9 +6,10 @@
  * the cameras. Every payload passes the protocol validators, as a real agent's must.
  *
  * As a module: `startFleet(options)`. As a script, to load a running master by hand:
- *   node --import tsx bench/fleet-sim.ts --url mqtt://127.0.0.1:1883 --nodes 100 [--cameras 4]
+ *   node --import tsx bench/fleet-sim.ts --url mqtts://127.0.0.1:8883 --nodes 100 [--cameras 4]
  *       [--heartbeat-s 5] [--events-per-s 10] [--seconds 60]
- *   (MQTT_AUTH=off on the master, or enrol the nodes and pass --password-file with id:secret lines)
+ *   (MQTT_AUTH=off on the master, or enrol the nodes and pass --password-file with id:secret lines;
+ *   for mqtts:// with a private CA, NODE_EXTRA_CA_CERTS=<its ca.crt>)
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -39,12 +40,16 @@ export interface FleetOptions {
   connectBatch?: number;
   /** Called with each event message just before it is published (for latency measurement). */
   onEventSent?: (message: EventMessage, sentAt: number) => void;
+  /** Connect without heartbeating until `heartbeats(true)` (fleets measured in turns). */
+  heartbeatsPaused?: boolean;
 }
 
 export interface Fleet {
   nodeIds: string[];
   cameraIds: string[];
   stats(): { heartbeatsSent: number; eventsSent: number; publishErrors: number; connected: number };
+  /** Stops or resumes heartbeating; a resumed fleet owes nothing for the pause. */
+  heartbeats(on: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -165,11 +170,13 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
   // intervals drift by the time their callbacks run late).
   const seqs = new Map<string, number>();
   const hbRate = nodeIds.length / o.heartbeatS;
-  const hbBegan = Date.now();
+  let hbBegan = Date.now();
   let hbOwed = 0;
   let hbNext = 0;
+  let hbOn = !o.heartbeatsPaused;
   timers.push(
     setInterval(() => {
+      if (!hbOn) return;
       const due = Math.floor(((Date.now() - hbBegan) / 1000) * hbRate) - hbOwed;
       for (let k = 0; k < due; k++) {
         hbOwed++;
@@ -223,6 +230,13 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       publishErrors,
       connected: [...clients.values()].filter((c) => c.connected).length,
     }),
+    heartbeats(on) {
+      if (on && !hbOn) {
+        hbBegan = Date.now();
+        hbOwed = 0;
+      }
+      hbOn = on;
+    },
     async stop() {
       for (const t of timers) clearInterval(t);
       await Promise.all([...clients.values()].map((c) => c.endAsync(true)));
@@ -233,7 +247,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      url: { type: 'string', default: 'mqtts://127.0.0.1:8883' },
       nodes: { type: 'string', default: '100' },
       cameras: { type: 'string', default: '4' },
       'heartbeat-s': { type: 'string', default: '5' },

@@ -29,7 +29,7 @@ import { GrantVerifier, prismaGrantKeys } from '../storage-gateway/src/auth/gran
 import { loadConfig } from '../storage-gateway/src/config.ts';
 import { createGateway } from '../storage-gateway/src/gateway.ts';
 import { encodeHlsFootage } from '../test/support/hls-footage.ts';
-import { Cleanups, freePort, repoRoot, waitFor } from './support.ts';
+import { Cleanups, freePort, repoRoot, trustBenchTls, waitFor } from './support.ts';
 
 const run = promisify(execFile);
 const arg = (name: string, dflt: number) => {
@@ -71,6 +71,8 @@ async function load(base: string, paths: string[], seconds: number): Promise<Loa
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 try {
+  // The gateways serve HTTPS, as deployed; this process and the load client trust the CA.
+  const tls = await trustBenchTls();
   const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-grants-'));
   cleanups.add('temp dir', () => rm(dir, { recursive: true, force: true }));
   const pgPort = await freePort();
@@ -110,6 +112,7 @@ try {
     GATEWAY_RETENTION_DAYS: '0',
     GATEWAY_NAS_MIN_FREE_PERCENT: '0',
     LOG_LEVEL: 'silent',
+    ...tls.serviceEnv,
   };
   const claims = decodeJwt(grant) as unknown as GrantClaims;
   const verifiers = {

@@ -16,7 +16,7 @@
  *
  *   node --import tsx bench/gateway-storage.ts [--uploaders 1,8,32] [--segment-bytes 1048576]
  *       [--seconds 8] [--warmup-s 3] [--camera-load 200] [--outage-s 60] [--cameras 20] [--segment-s 2]
- *       [--nas tmpfs|disk] [--auth token|off] [--only ingest|drain]
+ *       [--nas tmpfs|disk] [--auth token|off] [--tls on|off] [--only ingest|drain]
  *       [--gateway-threadpool N] [--gateway-cpu-prof DIR]
  *
  * The NAS is a bind mount (of a tmpfs by default, `--nas disk`: of a directory on the buffer's
@@ -27,25 +27,23 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { cpus, freemem, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { createPrismaClient } from '@cctv/db';
-import { SEGMENT_HEADERS } from '@cctv/protocol';
-import { enrolTestNodeFully } from '../test/support/enrol.ts';
+import { enrolTestNodeFully, registerTestCameras } from '../test/support/enrol.ts';
 import { cpuBetween, snapshot } from './proc-tree.ts';
+import { type Acked, type Body, mergeRefused, startUploader, type UploaderRun } from './support/uploader.ts';
 import {
+  type BenchTls,
   type Cleanups,
-  freePort,
   runBench,
   type Service,
   sleep,
   startDatabase,
-  startNodeService,
+  startGatewayService,
   waitFor,
-  waitHttpOk,
 } from './support.ts';
 
 /** GATEWAY_NAS_PARALLEL of the gateway under test (its default). */
@@ -63,6 +61,7 @@ const { values: o } = parseArgs({
     'segment-s': { type: 'string', default: '2' },
     nas: { type: 'string', default: 'tmpfs' },
     auth: { type: 'string', default: 'token' },
+    tls: { type: 'string', default: 'on' },
     only: { type: 'string' },
     'gateway-threadpool': { type: 'string' },
     'gateway-cpu-prof': { type: 'string' },
@@ -82,6 +81,7 @@ const SEGMENT_MS = Number(o['segment-s']) * 1000;
 const MB = 1e6;
 if (o.nas !== 'tmpfs' && o.nas !== 'disk') throw new Error('--nas is tmpfs or disk');
 if (o.auth !== 'token' && o.auth !== 'off') throw new Error('--auth is token or off');
+if (o.tls !== 'on' && o.tls !== 'off') throw new Error('--tls is on or off');
 if (!(BYTES > 0 && SECONDS > 0 && CAMERAS > 0 && SEGMENT_MS > 0) || UPLOADERS.some((n) => !(n > 0)))
   throw new Error('bad numeric option');
 
@@ -306,24 +306,15 @@ interface RunningGateway {
   bufferDir: string;
 }
 
-async function startGateway(
-  cleanups: Cleanups,
-  dir: string,
-  dbUrl: string,
-  nas: Nas,
-  tag: string,
-): Promise<RunningGateway> {
-  const port = await freePort();
-  const dataDir = join(dir, `gw-${tag}`);
+async function startGateway(cleanups: Cleanups, ctx: Ctx, tag: string): Promise<RunningGateway> {
+  const dataDir = join(ctx.dir, `gw-${tag}`);
   const bufferDir = join(dataDir, 'buffer');
   const env: Record<string, string> = {
-    DATABASE_URL: dbUrl,
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(port),
+    DATABASE_URL: ctx.dbUrl,
     GATEWAY_DATA_DIR: dataDir,
     GATEWAY_BUFFER_DIR: bufferDir,
-    GATEWAY_NAS_DIR: nas.path,
-    GATEWAY_NAS_REQUIRE_MOUNT: nas.mounts ? 'true' : 'false',
+    GATEWAY_NAS_DIR: ctx.nas.path,
+    GATEWAY_NAS_REQUIRE_MOUNT: ctx.nas.mounts ? 'true' : 'false',
     GATEWAY_UPLOAD_AUTH: o.auth,
     GATEWAY_NAS_PARALLEL: String(NAS_PARALLEL),
     // Retention would not delete anything of this run; the watermark is off so it never can.
@@ -334,9 +325,7 @@ async function startGateway(
   if (o['gateway-threadpool']) env.UV_THREADPOOL_SIZE = o['gateway-threadpool'];
   const profDir = o['gateway-cpu-prof'];
   const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const svc = startNodeService(cleanups, `gateway-${tag}`, 'storage-gateway/src/main.ts', env, [], nodeArgs);
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttpOk(svc, `${url}/healthz`);
+  const { svc, url } = await startGatewayService(cleanups, `gateway-${tag}`, env, ctx.tls, nodeArgs);
   return { svc, url, bufferDir };
 }
 
@@ -400,141 +389,6 @@ interface Health {
 }
 const health = async (url: string) => (await (await fetch(`${url}/healthz`)).json()) as Health;
 
-// --- agent-like uploaders -----------------------------------------------------------------
-
-interface Body {
-  data: Buffer;
-  sha256: string;
-}
-
-interface Acked {
-  camera: string;
-  name: string;
-  sha256: string;
-  startMs: number;
-  /** performance.now() when the request went out / the 2xx arrived (last attempt). */
-  sentAt: number;
-  ackedAt: number;
-  /** When it was due (paced cameras), performance.now(). */
-  dueAt: number;
-  attempts: number;
-}
-
-function putOnce(
-  agent: http.Agent,
-  url: URL,
-  path: string,
-  body: Buffer,
-  headers: Record<string, string>,
-): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path,
-        method: 'PUT',
-        agent,
-        timeout: 60_000,
-        headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': body.length },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
-}
-
-interface UploaderRun {
-  acked: Acked[];
-  refused: Map<string, number>;
-  stop(): Promise<void>;
-}
-
-/**
- * One camera's uploader: segment after segment, each retried until acknowledged. `paceMs`:
- * segment i is sent no earlier than `t0 + i * paceMs` (a recording camera); 0: back to back.
- */
-function startUploader(opts: {
-  url: string;
-  camera: string;
-  node: string;
-  token: string | null;
-  bodies: Body[];
-  bodyOffset: number;
-  recordStartMs: number;
-  paceMs: number;
-  t0: number;
-}): UploaderRun {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const url = new URL(opts.url);
-  const acked: Acked[] = [];
-  const refused = new Map<string, number>();
-  let stopped = false;
-  const loop = (async () => {
-    for (let i = 0; !stopped; i++) {
-      const dueAt = opts.t0 + i * opts.paceMs;
-      const wait = dueAt - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (stopped) break;
-      const body = opts.bodies[(opts.bodyOffset + i) % opts.bodies.length] as Body;
-      const name = `seg-${String(i).padStart(6, '0')}.m4s`;
-      const startMs = opts.recordStartMs + i * SEGMENT_MS;
-      const headers: Record<string, string> = {
-        [SEGMENT_HEADERS.sha256]: body.sha256,
-        [SEGMENT_HEADERS.node]: opts.node,
-        [SEGMENT_HEADERS.start]: new Date(startMs).toISOString(),
-        [SEGMENT_HEADERS.durationMs]: String(SEGMENT_MS),
-        [SEGMENT_HEADERS.init]: 'init-bench.mp4',
-        [SEGMENT_HEADERS.codec]: 'hvc1',
-      };
-      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-      for (let attempt = 1; ; attempt++) {
-        const sentAt = performance.now();
-        const status = await putOnce(agent, url, `/v1/segments/${opts.camera}/${name}`, body.data, headers);
-        if (status === 200 || status === 201) {
-          const ackedAt = performance.now();
-          acked.push({
-            camera: opts.camera,
-            name,
-            sha256: body.sha256,
-            startMs,
-            sentAt,
-            ackedAt,
-            dueAt,
-            attempts: attempt,
-          });
-          break;
-        }
-        refused.set(String(status), (refused.get(String(status)) ?? 0) + 1);
-        // Like an agent: the segment is kept and sent again; a stopping run gives up on it.
-        if (stopped) return;
-        await sleep(200);
-      }
-    }
-  })();
-  return {
-    acked,
-    refused,
-    async stop() {
-      stopped = true;
-      await loop;
-      agent.destroy();
-    },
-  };
-}
-
-const mergeRefused = (runs: UploaderRun[]) => {
-  const all = new Map<string, number>();
-  for (const r of runs) for (const [k, v] of r.refused) all.set(k, (all.get(k) ?? 0) + v);
-  return [...all].map(([k, v]) => `${k === '0' ? 'no answer' : k}×${v}`).join(', ') || 'none';
-};
-
 // --- 2. ingest throughput -----------------------------------------------------------------
 
 interface IngestResult {
@@ -556,6 +410,8 @@ interface IngestResult {
 
 interface Ctx {
   dir: string;
+  /** The gateway's certificate; null: plain HTTP (`--tls off`). */
+  tls: BenchTls | null;
   dbUrl: string;
   nas: Nas;
   bodies: Body[];
@@ -567,7 +423,7 @@ async function ingestRun(cleanups: Cleanups, ctx: Ctx, n: number): Promise<Inges
   log(
     `  disk, ${n} thread(s): ${f1(disk.mbPerS)} MB/s fsync'd (${f0(disk.filesPerS)} files/s, p50 ${f1(disk.p50Ms)} ms per file)`,
   );
-  const gw = await startGateway(cleanups, ctx.dir, ctx.dbUrl, ctx.nas, `ingest-${n}`);
+  const gw = await startGateway(cleanups, ctx, `ingest-${n}`);
   const t0 = performance.now();
   const runs = Array.from({ length: n }, (_, u) =>
     startUploader({
@@ -578,6 +434,7 @@ async function ingestRun(cleanups: Cleanups, ctx: Ctx, n: number): Promise<Inges
       bodies: ctx.bodies,
       bodyOffset: u * 7,
       recordStartMs: Date.now() - 3_600_000,
+      segmentMs: SEGMENT_MS,
       paceMs: 0,
       t0,
     }),
@@ -636,6 +493,7 @@ function startCameras(url: string, ctx: Ctx, cameras: string[]): UploaderRun[] {
       bodies: ctx.bodies,
       bodyOffset: c * 11,
       recordStartMs: recordStart + offset,
+      segmentMs: SEGMENT_MS,
       paceMs: SEGMENT_MS,
       t0: t0 + offset,
     });
@@ -661,7 +519,7 @@ interface CameraLoadResult {
 }
 
 async function cameraLoadRun(cleanups: Cleanups, ctx: Ctx, count: number): Promise<CameraLoadResult> {
-  const gw = await startGateway(cleanups, ctx.dir, ctx.dbUrl, ctx.nas, `cameras-${count}`);
+  const gw = await startGateway(cleanups, ctx, `cameras-${count}`);
   const cameras = Array.from({ length: count }, (_, c) => `load-cam-${c}`);
   const runs = startCameras(gw.url, ctx, cameras);
   const windowS = Math.max(2 * SECONDS, (5 * SEGMENT_MS) / 1000);
@@ -834,7 +692,7 @@ async function drainRun(cleanups: Cleanups, ctx: Ctx): Promise<DrainResult> {
   const cameras = Array.from({ length: CAMERAS }, (_, c) => `drain-cam-${c}`);
   for (const camera of cameras) await mkdir(join(ctx.nas.store, camera), { recursive: true });
   const watcher = watchMoves(cleanups, ctx.nas.store, cameras);
-  const gw = await startGateway(cleanups, ctx.dir, ctx.dbUrl, ctx.nas, 'drain');
+  const gw = await startGateway(cleanups, ctx, 'drain');
   const runs = startCameras(gw.url, ctx, cameras);
   const stopAll = () => Promise.all(runs.map((r) => r.stop()));
   cleanups.add('stop cameras', stopAll);
@@ -986,7 +844,7 @@ async function drainRun(cleanups: Cleanups, ctx: Ctx): Promise<DrainResult> {
 
 // --- main ---------------------------------------------------------------------------------
 
-async function main(cleanups: Cleanups): Promise<void> {
+async function main(cleanups: Cleanups, tls: BenchTls): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-gw-'));
   cleanups.add('remove temp dir', async () => {
     const left = await mountedUnder(dir);
@@ -1013,13 +871,26 @@ async function main(cleanups: Cleanups): Promise<void> {
       const id = `bench-node-${u}`;
       tokens.set(id, (await enrolTestNodeFully(dbUrl, id)).uploadToken);
     }
+  if (o.auth === 'token') {
+    // Uploads are taken only from a camera's owner: the cameras registered as the master does on
+    // a node's hello (the names startCameras and ingestRun give them).
+    const owned = new Map<string, string[]>();
+    const own = (node: string, camera: string) => owned.set(node, [...(owned.get(node) ?? []), camera]);
+    for (const n of UPLOADERS) for (let u = 0; u < n; u++) own(`bench-node-${u}`, `ingest-${n}-${u}`);
+    for (const [prefix, count] of [
+      ['load-cam', CAMERA_LOAD],
+      ['drain-cam', CAMERAS],
+    ] as const)
+      for (let c = 0; c < count; c++) own(`bench-node-${Math.floor(c / CAMERAS_PER_NODE)}`, `${prefix}-${c}`);
+    for (const [node, cameras] of owned) await registerTestCameras(dbUrl, node, cameras);
+  }
   // Bodies made and hashed before anything is timed; uploaders cycle through them.
   const bodies = Array.from({ length: 64 }, () => {
     const data = randomBytes(BYTES);
     return { data, sha256: sha256(data) };
   });
   log(`${nodes} nodes enrolled (upload auth ${o.auth}), ${bodies.length} bodies of ${BYTES} bytes ready`);
-  const ctx: Ctx = { dir, dbUrl, nas, bodies, tokens };
+  const ctx: Ctx = { dir, tls: o.tls === 'on' ? tls : null, dbUrl, nas, bodies, tokens };
 
   const ingest: IngestResult[] = [];
   if (o.only !== 'drain')
@@ -1048,7 +919,7 @@ async function main(cleanups: Cleanups): Promise<void> {
   }
 
   console.log(
-    `\nStorage gateway on ${fsType} (${device}); NAS: ${nas.how}; upload auth ${o.auth}; ${BYTES}-byte segments`,
+    `\nStorage gateway on ${fsType} (${device}); NAS: ${nas.how}; upload auth ${o.auth}; ${o.tls === 'on' ? 'HTTPS' : 'plain HTTP'}; ${BYTES}-byte segments`,
   );
   if (ingest.length > 0) {
     console.log(

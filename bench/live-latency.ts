@@ -14,11 +14,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { spkiSha256 } from '@cctv/tls';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../test/support/browser.ts';
 import { enrolTestNodeFully } from '../test/support/enrol.ts';
@@ -150,18 +151,20 @@ async function firstFrame(page: Page, mode: string): Promise<FirstFrame> {
   })()`)) as FirstFrame;
 }
 
-runBench(log, async (cleanups) => {
+runBench(log, async (cleanups, tls) => {
   const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-live-'));
   cleanups.add('remove the temp dir', () => rm(dir, { recursive: true, force: true }));
   if (!existsSync(join(repoRoot, 'dashboard/.next/BUILD_ID')))
     throw new Error('build the dashboard first: npm run build:dashboard');
   const databaseUrl = await startDatabase(cleanups, join(dir, 'pg'));
-  const [httpPort, mqttPort, gatewayPort, dashboardPort, jsmpegPort] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
+  const [httpPort, mqttPort, mqttTlsPort, gatewayPort, dashboardPort, jsmpegPort] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
   );
-  const masterUrl = `http://127.0.0.1:${httpPort}`;
-  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  const quiet = { LOG_LEVEL: 'warn' };
+  const masterUrl = `https://127.0.0.1:${httpPort}`;
+  const gatewayUrl = `https://127.0.0.1:${gatewayPort}`;
+  const dashboardUrl = `https://127.0.0.1:${dashboardPort}`;
+  // Every service over TLS with the benchmarks' certificate, as deployed.
+  const quiet = { LOG_LEVEL: 'warn', ...tls.serviceEnv };
   const master = startNodeService(cleanups, 'master', 'master/src/main.ts', {
     ...quiet,
     DATABASE_URL: databaseUrl,
@@ -169,12 +172,13 @@ runBench(log, async (cleanups) => {
     MASTER_HTTP_PORT: String(httpPort),
     MQTT_HOST: '127.0.0.1',
     MQTT_PORT: String(mqttPort),
+    MQTT_TLS_PORT: String(mqttTlsPort),
     MASTER_DATA_DIR: join(dir, 'master'),
     MASTER_ADMIN_PASSWORD: ADMIN_PASSWORD,
     MASTER_TRUST_PROXY: '127.0.0.1,::1',
     GATEWAY_PUBLIC_URL: gatewayUrl,
     // Only the dashboard's pages may open the live socket and read footage.
-    DASHBOARD_PUBLIC_URL: `http://127.0.0.1:${dashboardPort}`,
+    DASHBOARD_PUBLIC_URL: dashboardUrl,
   });
   const gateway = startNodeService(cleanups, 'gateway', 'storage-gateway/src/main.ts', {
     ...quiet,
@@ -183,7 +187,7 @@ runBench(log, async (cleanups) => {
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_DATA_DIR: join(dir, 'gateway'),
     GATEWAY_NAS_DIR: join(dir, 'nas'),
-    DASHBOARD_PUBLIC_URL: `http://127.0.0.1:${dashboardPort}`,
+    DASHBOARD_PUBLIC_URL: dashboardUrl,
   });
   await waitHttpOk(master, `${masterUrl}/healthz`);
   await waitHttpOk(gateway, `${gatewayUrl}/healthz`);
@@ -198,7 +202,7 @@ runBench(log, async (cleanups) => {
     agentConfig,
     JSON.stringify({
       nodeId: NODE,
-      mqtt: { url: `mqtt://127.0.0.1:${mqttPort}`, username: NODE, password: enrolment.secret },
+      mqtt: { url: `mqtts://127.0.0.1:${mqttTlsPort}`, username: NODE, password: enrolment.secret },
       gateway: { url: gatewayUrl, token: enrolment.uploadToken },
       spool: { dir: join(dir, 'spool') },
       stateDir: join(dir, 'state'),
@@ -224,9 +228,8 @@ runBench(log, async (cleanups) => {
     'dashboard',
     process.execPath,
     [join(repoRoot, 'dashboard/server.mjs'), '-p', String(dashboardPort), '-H', '127.0.0.1'],
-    { NEXT_TELEMETRY_DISABLED: '1', MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl },
+    { ...tls.serviceEnv, NEXT_TELEMETRY_DISABLED: '1', MASTER_URL: masterUrl, MASTER_PUBLIC_URL: masterUrl },
   );
-  const dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
   await waitHttpOk(dashboard, `${dashboardUrl}/login`);
 
   const login = await fetch(`${masterUrl}/api/auth/login`, {
@@ -242,7 +245,7 @@ runBench(log, async (cleanups) => {
     60_000,
   );
 
-  const browser: Browser = await launchChromium();
+  const browser: Browser = await launchChromium(await spkiSha256(await readFile(tls.certFile, 'utf8')));
   cleanups.add('close Chromium', () => browser.close());
   const open = async (mode: string) => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });

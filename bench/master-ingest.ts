@@ -10,6 +10,7 @@
  *
  *   node --import tsx bench/master-ingest.ts [--nodes 1000] [--cameras 4] [--hb-rate 10000]
  *       [--seconds 20] [--event-rate 500] [--event-max-rate 2000] [--search-events 10000000]
+ *       [--mqtt tls|plain]   (the fleet on the broker's TLS listener, as deployed, or its loopback one)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,19 +19,18 @@ import { parseArgs } from 'node:util';
 import { createPrismaClient } from '@cctv/db';
 import type { FleetSocketMessage } from '@cctv/protocol';
 import WebSocket from 'ws';
-import { hashSecret, MACHINE_SECRET_PARAMS, newSecret } from '../master/src/auth/secret-hash.ts';
 import { signIn } from '../test/support/session.ts';
 import { startFleet } from './fleet-sim.ts';
 import { cpuBetween, snapshot } from './proc-tree.ts';
 import {
+  type BenchTls,
   type Cleanups,
-  freePort,
+  fleetEnrolment,
   runBench,
   sleep,
   startDatabase,
-  startNodeService,
+  startMasterService,
   waitFor,
-  waitHttpOk,
 } from './support.ts';
 
 const BENCH_ADMIN_PASSWORD = 'bench-first-secret-42';
@@ -44,8 +44,10 @@ const { values: o } = parseArgs({
     'event-rate': { type: 'string', default: '500' },
     'event-max-rate': { type: 'string', default: '2000' },
     'search-events': { type: 'string', default: '10000000' },
+    mqtt: { type: 'string', default: 'tls' },
   },
 });
+if (o.mqtt !== 'tls' && o.mqtt !== 'plain') throw new Error('--mqtt is tls or plain');
 const N = Number(o.nodes);
 const CAMS = Number(o.cameras);
 const SECONDS = Number(o.seconds);
@@ -65,20 +67,15 @@ async function metricSum(url: string, prefix: string): Promise<number> {
     .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
 }
 
-async function main(cleanups: Cleanups): Promise<void> {
+async function main(cleanups: Cleanups, tls: BenchTls): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-master-'));
   cleanups.add('remove temp dir', () => rm(dir, { recursive: true, force: true }));
   const dbUrl = await startDatabase(cleanups, join(dir, 'pg'));
   const db = createPrismaClient(dbUrl, 4);
   cleanups.add('db', () => db.$disconnect());
-  const [httpPort, mqttPort] = [await freePort(), await freePort()];
-  const master = startNodeService(cleanups, 'master', 'master/src/main.ts', {
+  const master = await startMasterService(cleanups, tls, {
     DATABASE_URL: dbUrl,
     MASTER_DATA_DIR: join(dir, 'master'),
-    MASTER_HTTP_HOST: '127.0.0.1',
-    MASTER_HTTP_PORT: String(httpPort),
-    MQTT_HOST: '127.0.0.1',
-    MQTT_PORT: String(mqttPort),
     LOG_LEVEL: 'warn',
     MASTER_ADMIN_PASSWORD: BENCH_ADMIN_PASSWORD,
     // Every simulated agent connects from 127.0.0.1: room for the whole fleet on one address
@@ -86,23 +83,15 @@ async function main(cleanups: Cleanups): Promise<void> {
     MQTT_MAX_CONNECTIONS_PER_ADDRESS: String(Math.max(1024, N + 100)),
     MQTT_MAX_CONNECTIONS: String(Math.max(20_000, N + 100)),
   });
-  const api = `http://127.0.0.1:${httpPort}`;
-  await waitHttpOk(master, `${api}/healthz`);
+  const { api } = master;
   // The API needs a session: the bench reads as the first admin (sees every camera).
   const session = await signIn(api, 'admin', BENCH_ADMIN_PASSWORD);
   const authed = { headers: { cookie: session.cookie } };
-  const url = `mqtt://127.0.0.1:${mqttPort}`;
+  // Nodes reach the master over TLS, as deployed; `--mqtt plain`: its loopback listener.
+  const url = o.mqtt === 'plain' ? master.mqtt : master.mqtts;
 
-  // Enrolment shortcut for 1,000 nodes: one secret, its scrypt hash stored for every node (each
-  // login is still verified against the stored hash, as for a real fleet).
-  const secret = newSecret();
-  const hash = await hashSecret(secret, MACHINE_SECRET_PARAMS);
-  const enrol = async (ids: string[]) =>
-    db.$executeRawUnsafe(
-      `INSERT INTO "NodeCredential" ("nodeId", "passwordHash") SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
-      ids,
-      hash,
-    );
+  // Enrolment shortcut for 1,000 nodes: one secret for all, its hash stored for each.
+  const { secret, enrol } = await fleetEnrolment(db);
   await enrol(Array.from({ length: N }, (_, i) => `sim-${i + 1}`));
 
   // 1. heartbeats
@@ -122,7 +111,7 @@ async function main(cleanups: Cleanups): Promise<void> {
   await sleep(5000);
   const hb0 = await metricSum(api, 'cctv_mqtt_messages_total{kind="heartbeat"}');
   const sent0 = fleet.stats().heartbeatsSent;
-  const cpu0 = await snapshot(master.pid);
+  const cpu0 = await snapshot(master.svc.pid);
   t = Date.now();
   const lags: number[] = [];
   while (Date.now() - t < SECONDS * 1000) {
@@ -133,7 +122,7 @@ async function main(cleanups: Cleanups): Promise<void> {
     lags.push(row?.lag ?? Number.NaN);
   }
   const secs = (Date.now() - t) / 1000;
-  const cpu = cpuBetween(cpu0, await snapshot(master.pid));
+  const cpu = cpuBetween(cpu0, await snapshot(master.svc.pid));
   const accepted = ((await metricSum(api, 'cctv_mqtt_messages_total{kind="heartbeat"}')) - hb0) / secs;
   const sent = (fleet.stats().heartbeatsSent - sent0) / secs;
   const heartbeatRow = {
@@ -180,7 +169,7 @@ async function main(cleanups: Cleanups): Promise<void> {
   await enrol(Array.from({ length: eventNodes }, (_, i) => `ev-${i + 1}`));
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
-  const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/ws`, authed);
+  const ws = new WebSocket(`${api.replace(/^http/, 'ws')}/ws`, authed);
   cleanups.add('ws', () => ws.close());
   await new Promise((r) => ws.once('open', r));
   ws.on('message', (data) => {
@@ -257,7 +246,9 @@ async function main(cleanups: Cleanups): Promise<void> {
     searchMs.push(performance.now() - t0);
   }
 
-  console.log('\nHeartbeat ingest (embedded broker, node logins on)');
+  console.log(
+    `\nHeartbeat ingest (embedded broker, node logins on, MQTT ${o.mqtt === 'plain' ? 'plain' : 'over TLS'})`,
+  );
   console.table([heartbeatRow]);
   console.log(
     `Fleet page GET /api/nodes: ${N} nodes × ${CAMS} cameras, ${(bytes / 1e6).toFixed(2)} MB; the last page showed ${shown.nodes} nodes, ${shown.cameras} cameras, ${shown.withHeartbeat} with a heartbeat`,

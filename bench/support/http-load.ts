@@ -2,9 +2,10 @@
  * An HTTP load client in a process of its own (so it does not share the measured server's event
  * loop): `concurrency` keep-alive connections, each sending GETs one after the other over the
  * given paths in turn, for `seconds`. Prints one JSON line: requests, bytes, non-2xx, latency p50/p99.
- * Usage: node --import tsx bench/support/http-load.ts '{"base":"http://…","paths":["/…"],"concurrency":16,"seconds":5}'
+ * Usage: node --import tsx bench/support/http-load.ts '{"base":"https://…","paths":["/…"],"concurrency":16,"seconds":5}'
  */
-import { Agent, request } from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
 
 interface Args {
   base: string;
@@ -14,7 +15,8 @@ interface Args {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
-const { hostname, port } = new URL(args.base);
+const { hostname, port, protocol } = new URL(args.base);
+const { Agent, request } = protocol === 'https:' ? https : http;
 const agent = new Agent({ keepAlive: true, maxSockets: args.concurrency });
 const latencies: number[] = [];
 let bytes = 0;

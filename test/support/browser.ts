@@ -8,14 +8,14 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /**
  * Launches Chromium headless with the flags this project's tests use; fails clearly when it is
  * missing. It trusts the services' certificate by its public key (the run's CA is not in its
- * store): any other certificate is refused as usual.
+ * store), or the one whose `spki` is given: any other certificate is refused as usual.
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(spki?: string): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (set CHROMIUM_PATH)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
-      `--ignore-certificate-errors-spki-list=${await testSpki()}`,
+      `--ignore-certificate-errors-spki-list=${spki ?? (await testSpki())}`,
       '--headless',
       '--no-sandbox',
       '--disable-gpu',

@@ -1,0 +1,169 @@
+/**
+ * Agent-like segment uploaders for the gateway benchmarks: one keep-alive connection per camera
+ * (HTTPS or plain HTTP, after the gateway URL), one PUT at a time with the agent's headers and
+ * its node's upload token, each segment retried until acknowledged, as an agent does.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { TLSSocket } from 'node:tls';
+import { SEGMENT_HEADERS } from '@cctv/protocol';
+import { sleep } from '../support.ts';
+
+export interface Body {
+  data: Buffer;
+  sha256: string;
+}
+
+export interface Acked {
+  camera: string;
+  name: string;
+  sha256: string;
+  bytes: number;
+  startMs: number;
+  /** performance.now() when the request went out / the 2xx arrived (last attempt). */
+  sentAt: number;
+  ackedAt: number;
+  /** When it was due (paced cameras), performance.now(). */
+  dueAt: number;
+  attempts: number;
+}
+
+function putOnce(
+  agent: http.Agent,
+  url: URL,
+  path: string,
+  body: Buffer,
+  headers: Record<string, string>,
+  handshakes: { full: number; resumed: number },
+): Promise<number> {
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: 'PUT',
+        agent,
+        timeout: 60_000,
+        headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': body.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(0));
+      },
+    );
+    req.on('socket', (socket) => {
+      if (socket instanceof TLSSocket && socket.connecting)
+        socket.once('secureConnect', () => {
+          if (socket.isSessionReused()) handshakes.resumed++;
+          else handshakes.full++;
+        });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+export interface UploaderRun {
+  acked: Acked[];
+  refused: Map<string, number>;
+  /** TLS handshakes made (new connections), and of them resumed sessions; 0 over plain HTTP. */
+  handshakes(): { full: number; resumed: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * One camera's uploader: segment after segment, each retried until acknowledged. `paceMs`:
+ * segment i is sent no earlier than `t0 + i * paceMs` (a recording camera); 0: back to back.
+ */
+export function startUploader(opts: {
+  url: string;
+  camera: string;
+  node: string;
+  token: string | null;
+  bodies: Body[];
+  bodyOffset: number;
+  recordStartMs: number;
+  segmentMs: number;
+  paceMs: number;
+  t0: number;
+}): UploaderRun {
+  const url = new URL(opts.url);
+  const agent =
+    url.protocol === 'https:'
+      ? new https.Agent({ keepAlive: true, maxSockets: 1 })
+      : new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const handshakes = { full: 0, resumed: 0 };
+  const acked: Acked[] = [];
+  const refused = new Map<string, number>();
+  let stopped = false;
+  const loop = (async () => {
+    for (let i = 0; !stopped; i++) {
+      const dueAt = opts.t0 + i * opts.paceMs;
+      const wait = dueAt - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (stopped) break;
+      const body = opts.bodies[(opts.bodyOffset + i) % opts.bodies.length] as Body;
+      const name = `seg-${String(i).padStart(6, '0')}.m4s`;
+      const startMs = opts.recordStartMs + i * opts.segmentMs;
+      const headers: Record<string, string> = {
+        [SEGMENT_HEADERS.sha256]: body.sha256,
+        [SEGMENT_HEADERS.node]: opts.node,
+        [SEGMENT_HEADERS.start]: new Date(startMs).toISOString(),
+        [SEGMENT_HEADERS.durationMs]: String(opts.segmentMs),
+        [SEGMENT_HEADERS.init]: 'init-bench.mp4',
+        [SEGMENT_HEADERS.codec]: 'hvc1',
+      };
+      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+      for (let attempt = 1; ; attempt++) {
+        const sentAt = performance.now();
+        const status = await putOnce(
+          agent,
+          url,
+          `/v1/segments/${opts.camera}/${name}`,
+          body.data,
+          headers,
+          handshakes,
+        );
+        if (status === 200 || status === 201) {
+          const ackedAt = performance.now();
+          acked.push({
+            camera: opts.camera,
+            name,
+            sha256: body.sha256,
+            bytes: body.data.length,
+            startMs,
+            sentAt,
+            ackedAt,
+            dueAt,
+            attempts: attempt,
+          });
+          break;
+        }
+        refused.set(String(status), (refused.get(String(status)) ?? 0) + 1);
+        // Like an agent: the segment is kept and sent again; a stopping run gives up on it.
+        if (stopped) return;
+        await sleep(200);
+      }
+    }
+  })();
+  return {
+    acked,
+    refused,
+    handshakes: () => ({ ...handshakes }),
+    async stop() {
+      stopped = true;
+      await loop;
+      agent.destroy();
+    },
+  };
+}
+
+export const mergeRefused = (runs: UploaderRun[]) => {
+  const all = new Map<string, number>();
+  for (const r of runs) for (const [k, v] of r.refused) all.set(k, (all.get(k) ?? 0) + v);
+  return [...all].map(([k, v]) => `${k === '0' ? 'no answer' : k}×${v}`).join(', ') || 'none';
+};
