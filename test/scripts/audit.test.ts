@@ -81,18 +81,23 @@ test('an expired entry fails, so does one more than 90 days ahead or without a r
   assert.equal(unused.unused.length, 1);
 });
 
-test('the command fails with a clear message when the registry gives no report, unless skipped', async () => {
+test('a registry without the advisory service: said loudly and passed, failed when the audit is required', async () => {
   const refused = join(fixtures, 'npm-audit-endpoint-refused.json');
-  const failed = await run(process.execPath, ['scripts/audit.mjs', '--report', refused], {
+  const unchecked = await run(process.execPath, ['scripts/audit.mjs', '--report', refused], {
     cwd: repoRoot,
     env: { ...process.env, CCTV_AUDIT: '' },
+  });
+  assert.match(unchecked.stderr, /dependency audit NOT DONE: .*405 Method Not Allowed/);
+  assert.match(unchecked.stderr, /CCTV_AUDIT=required/);
+  const failed = await run(process.execPath, ['scripts/audit.mjs', '--report', refused], {
+    cwd: repoRoot,
+    env: { ...process.env, CCTV_AUDIT: 'required' },
   }).then(
-    () => assert.fail('the audit passed without a report'),
+    () => assert.fail('a required audit passed without a report'),
     (err: { code: number; stderr: string }) => err,
   );
   assert.equal(failed.code, 1);
   assert.match(failed.stderr, /405 Method Not Allowed/);
-  assert.match(failed.stderr, /CCTV_AUDIT=skip/);
   const skipped = await run(process.execPath, ['scripts/audit.mjs', '--report', refused], {
     cwd: repoRoot,
     env: { ...process.env, CCTV_AUDIT: 'skip' },
