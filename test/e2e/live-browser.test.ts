@@ -29,6 +29,7 @@ import {
 } from '../support/index.ts';
 import { startRtspServer } from '../support/rtsp-server.ts';
 import { signIn } from '../support/session.ts';
+import { agentTlsConfig } from '../support/tls.ts';
 
 const run = promisify(execFile);
 const NODE_ID = 'e2e-live-node';
@@ -50,7 +51,7 @@ await run('ffmpeg', [
 ]);
 
 const central = await startCentral(db, dir);
-const { masterUrl, gatewayUrl, mqttUrl, admin } = central;
+const { masterUrl, gatewayUrl, mqttsUrl, admin } = central;
 
 const enrolment = await enrolTestNodeFully(db.url, NODE_ID);
 const cameraSettings = { record: { codec: 'source' }, detect: { enabled: false } };
@@ -59,7 +60,8 @@ await writeFile(
   agentConfig,
   JSON.stringify({
     nodeId: NODE_ID,
-    mqtt: { url: mqttUrl, username: NODE_ID, password: enrolment.secret },
+    mqtt: { url: mqttsUrl, username: NODE_ID, password: enrolment.secret },
+    tls: agentTlsConfig(),
     gateway: { url: gatewayUrl, token: enrolment.uploadToken },
     spool: { dir: join(dir, 'spool') },
     stateDir: join(dir, 'state'),
@@ -69,7 +71,7 @@ await writeFile(
     live: {
       maxViewersPerCamera: 2,
       lingerS: 0,
-      jsmpeg: { host: '127.0.0.1', port: jsmpegPort, publicUrl: `ws://127.0.0.1:${jsmpegPort}` },
+      jsmpeg: { host: '127.0.0.1', port: jsmpegPort, publicUrl: `wss://127.0.0.1:${jsmpegPort}` },
     },
     cameras: [
       { id: CAMERA, name: 'Live camera', url: camera.url, ...cameraSettings },

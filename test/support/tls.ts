@@ -50,3 +50,9 @@ export function testCa(): Buffer {
 export async function testSpki(): Promise<string> {
   return spkiSha256(readFileSync(testTls().certFile, 'utf8'));
 }
+
+/** An agent config's `tls`: pinned to the run's CA, its live view on wss:// with the run's certificate. */
+export function agentTlsConfig(): { ca: string; cert: string; key: string } {
+  const t = testTls();
+  return { ca: t.caFile, cert: t.certFile, key: t.keyFile };
+}

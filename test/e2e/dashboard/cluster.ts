@@ -28,6 +28,7 @@ import {
   waitFor,
 } from '../../support/index.ts';
 import { type ApiSession, signIn } from '../../support/session.ts';
+import { agentTlsConfig } from '../../support/tls.ts';
 import { startRecordedNode } from './recorded-node.ts';
 
 const run = promisify(execFile);
@@ -93,7 +94,7 @@ async function start(): Promise<DashboardCluster> {
   const db = await startTestDatabase();
   const jsmpegPort = await freePort();
   const central = await startCentral(db, dir);
-  const { masterUrl, gatewayUrl, mqttUrl, master, gateway, admin } = central;
+  const { masterUrl, gatewayUrl, mqttUrl, mqttsUrl, master, gateway, admin } = central;
   const nodeId = 'e2e-dash-node';
 
   const enrolment = await enrolTestNodeFully(db.url, nodeId);
@@ -102,14 +103,15 @@ async function start(): Promise<DashboardCluster> {
     config,
     JSON.stringify({
       nodeId,
-      mqtt: { url: mqttUrl, username: nodeId, password: enrolment.secret },
+      mqtt: { url: mqttsUrl, username: nodeId, password: enrolment.secret },
+      tls: agentTlsConfig(),
       gateway: { url: gatewayUrl, token: enrolment.uploadToken },
       spool: { dir: join(dir, 'spool') },
       stateDir: join(dir, 'state'),
       heartbeatIntervalS: 1,
       live: {
         lingerS: 0,
-        jsmpeg: { host: '127.0.0.1', port: jsmpegPort, publicUrl: `ws://127.0.0.1:${jsmpegPort}` },
+        jsmpeg: { host: '127.0.0.1', port: jsmpegPort, publicUrl: `wss://127.0.0.1:${jsmpegPort}` },
       },
       // The simulated camera, without detection: the tests publish the events they need.
       simulatedCamera: { width: 320, height: 180, fps: 10, detect: { enabled: false } },
