@@ -395,6 +395,7 @@ test('site.yml installs the gateway and the master on one host and the agent on 
   );
   console.log(`inventory cameras online ${Date.now() - checked} ms after the checks`);
   // Their recordings reach the NAS folder through the gateway the role installed.
+  const online = Date.now();
   await waitFor(
     'segments of both cameras on the NAS',
     async () => {
@@ -404,6 +405,7 @@ test('site.yml installs the gateway and the master on one host and the agent on 
     60_000,
     500,
   );
+  console.log(`segments of both cameras on the NAS ${Date.now() - online} ms after that`);
 });
 
 test('a second run of site.yml changes nothing', {
