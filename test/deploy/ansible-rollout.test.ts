@@ -3,18 +3,22 @@
  * own addresses, systemd, sshd, /etc and install prefixes; test/support/test-hosts.ts):
  * `site.yml` installs the storage gateway and the master on `central` (against a real
  * PostgreSQL) and the agent on `h1` and `h2`, which come online at that master and record
- * into that gateway; a second run changes nothing; `upgrade.yml` moves the agents to a new
- * release one batch at a time; an upgrade whose first batch fails leaves the next batch alone.
+ * into that gateway, every connection over TLS with certificates of the site's CA (here the
+ * test run's own CA, which this process trusts); a second run changes nothing; `upgrade.yml`
+ * moves the agents to a new release one batch at a time; an upgrade whose first batch fails
+ * leaves the next batch alone.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import type { NodeView } from '@cctv/protocol';
+import { parse as parseYaml } from 'yaml';
 import { buildRelease } from '../../scripts/release.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import { onCleanup, repoRoot, startTestDatabase, waitFor } from '../support/index.ts';
@@ -26,6 +30,7 @@ import {
   type TestHosts,
   testHostsUnsupported,
 } from '../support/test-hosts.ts';
+import { testTls } from '../support/tls.ts';
 
 const run = promisify(execFile);
 const ANSIBLE_DIR = join(repoRoot, 'deploy', 'ansible');
@@ -167,7 +172,7 @@ before(
     const database = new URL(db.url);
     database.hostname = BRIDGE_ADDRESS;
     database.port = String(await forward(BRIDGE_ADDRESS, Number(new URL(db.url).port)));
-    masterUrl = `http://${c.address}:8080`;
+    masterUrl = `https://${c.address}:8080`;
     centralDir = join(dir, 'hosts', 'central');
 
     // h1 is enrolled by the role through the master's API; h2's credentials come from the
@@ -230,6 +235,10 @@ before(
             cctv_master_host: c.address,
             cctv_gateway_host: c.address,
             cctv_master_api_password: TEST_ADMIN_PASSWORD,
+            // The site's CA is the test run's: this process trusts it (NODE_EXTRA_CA_CERTS), so
+            // it verifies the master's certificate as the agents and the controller do.
+            cctv_tls_ca_cert: testTls().caFile,
+            cctv_tls_ca_key: join(dirname(testTls().caFile), 'ca.key'),
             cctv_releases_dir: releases,
             node_agent_nodejs_version: nodeVersion,
             node_agent_nodejs_archive: nodeArchive,
@@ -278,6 +287,30 @@ test('site.yml installs the gateway and the master on one host and the agent on 
     assert.match(stdout, /ActiveState=active/, `${unit}: ${stdout}`);
     assert.match(stdout, new RegExp(`User=${unit}`), `${unit}: ${stdout}`);
   }
+  // Their keys are the services' own, 0600.
+  const { stdout: centralKeys } = await centralHost.exec('stat', [
+    '-c',
+    '%a %U %n',
+    '/etc/cctv-master/tls/master.key',
+    '/etc/cctv-gateway/tls/gateway.key',
+  ]);
+  assert.match(centralKeys, /^600 cctv-master \/etc\/cctv-master\/tls\/master\.key$/m);
+  assert.match(centralKeys, /^600 cctv-gateway \/etc\/cctv-gateway\/tls\/gateway\.key$/m);
+  // Plain HTTP on the master's port gives no page: it speaks TLS only.
+  await assert.rejects(fetch(`http://${centralHost.address}:8080/`), 'plain http:// must get no answer');
+  // Clear-text MQTT listens on the master's loopback only; the TLS listener on every address.
+  const { stdout: listening } = await centralHost.exec('ss', ['-Hltn']);
+  const mqttPlain = [...listening.matchAll(/\s(\S+):1883\s/g)].map((m) => m[1]);
+  assert.deepEqual(mqttPlain, ['127.0.0.1'], listening);
+  assert.match(listening, /\s(0\.0\.0\.0|\*|\[::\]):8883\s/, listening);
+  // The MQTT TLS listener shows a certificate of the site's CA for the master's address.
+  await new Promise<void>((resolve, reject) => {
+    const socket = tlsConnect({ host: centralHost.address, port: 8883 }, () => {
+      socket.end();
+      resolve();
+    });
+    socket.on('error', reject);
+  });
   for (const [name, id] of Object.entries(NODES)) {
     const view = await node(id);
     assert.equal(view?.state, 'online', `${id}: ${JSON.stringify(view)}`);
@@ -317,6 +350,33 @@ test('site.yml installs the gateway and the master on one host and the agent on 
       .catch(() => host.exec('stat', ['-c', '%a %U %G %n', '/etc/cctv-agent/agent.yaml']));
     assert.match(modes, /^640 root cctv-agent \/etc\/cctv-agent\/agent\.yaml$/m);
     if (name === 'h1') assert.match(modes, /^600 root root \/etc\/cctv-agent\/credentials\.json$/m);
+    const { stdout: keyMode } = await host.exec('stat', ['-c', '%a %U', '/etc/cctv-agent/tls/agent.key']);
+    assert.equal(keyMode.trim(), '600 cctv-agent');
+    // The agent reaches the broker and the gateway over TLS, pinned to the site's CA.
+    const config = parseYaml(await readFile(join(host.dir, 'etc', 'cctv-agent', 'agent.yaml'), 'utf8')) as {
+      mqtt: { url: string };
+      gateway: { url: string };
+      tls: { ca: string; cert: string; key: string };
+    };
+    assert.equal(config.mqtt.url, `mqtts://${centralHost.address}:8883`);
+    assert.equal(config.gateway.url, `https://${centralHost.address}:8090`);
+    assert.deepEqual(config.tls, {
+      ca: '/etc/cctv-agent/tls/ca.crt',
+      cert: '/etc/cctv-agent/tls/agent.crt',
+      key: '/etc/cctv-agent/tls/agent.key',
+    });
+    assert.equal(
+      (await host.exec('cat', ['/etc/cctv-agent/tls/ca.crt'])).stdout.trim(),
+      (await readFile(testTls().caFile, 'utf8')).trim(),
+    );
+    // Online at the master, through its TLS listener.
+    const { stdout: sockets } = await host.exec('ss', ['-Htn', 'state', 'established']);
+    assert.ok(sockets.includes(`${centralHost.address}:8883`), sockets);
+    // From the camera host, the master's clear-text MQTT port cannot be reached at all.
+    await assert.rejects(
+      host.exec('timeout', ['5', 'bash', '-c', `exec 3<>/dev/tcp/${centralHost.address}/1883`]),
+      `${name} must not reach ${centralHost.address}:1883`,
+    );
     // Log rotation is installed, and logrotate accepts it.
     await host.exec('logrotate', ['-d', `/etc/logrotate.d/cctv-agent-${name}`]);
     const log = await readFile(join(dir, 'hosts', name, 'var', 'log', 'cctv-agent', 'agent.log'), 'utf8');
@@ -335,6 +395,7 @@ test('site.yml installs the gateway and the master on one host and the agent on 
   );
   console.log(`inventory cameras online ${Date.now() - checked} ms after the checks`);
   // Their recordings reach the NAS folder through the gateway the role installed.
+  const online = Date.now();
   await waitFor(
     'segments of both cameras on the NAS',
     async () => {
@@ -344,6 +405,7 @@ test('site.yml installs the gateway and the master on one host and the agent on 
     60_000,
     500,
   );
+  console.log(`segments of both cameras on the NAS ${Date.now() - online} ms after that`);
 });
 
 test('a second run of site.yml changes nothing', {
