@@ -32,7 +32,8 @@ export async function openCliDatabase(
 ): Promise<{ db: Database; config: MasterConfig; log: Logger }> {
   let config: MasterConfig;
   try {
-    config = loadConfig();
+    // The tools serve nothing: the listeners' certificates are not theirs to require.
+    config = loadConfig({ ...process.env, MASTER_TLS: 'off' });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`${tool}: ${err.message}`);

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
 import { SCREENSHOTS, VIEWPORT } from '../e2e/dashboard/cluster.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, waitForPage } from '../support/browser.ts';
 import { type Central, startCentral } from '../support/central.ts';
 import { ensureDashboardBuild, openDashboard } from '../support/dashboard.ts';
 import { startTestDatabase, tempDir } from '../support/index.ts';
@@ -153,7 +153,8 @@ describe('the second factor in the dashboard', { timeout: 240_000 }, () => {
     assert.equal(await row.getByTestId('user-totp').textContent(), 'on');
     page.once('dialog', (d) => void d.accept());
     await row.getByRole('button', { name: 'Reset second factor' }).click();
-    await page.waitForFunction(
+    await waitForPage(
+      page,
       `document.querySelector('[data-testid="user-totp.viewer"] [data-testid="user-totp"]')?.textContent === 'off'`,
     );
     await screenshot(page, 'totp-users-reset');

@@ -43,3 +43,25 @@ export async function hlsPage(browser: Browser): Promise<{ page: Page; pageError
   await page.addScriptTag({ path: HLS_JS });
   return { page, pageErrors };
 }
+
+/**
+ * Polls `expression` in the page until it is truthy and returns its value, like
+ * `page.waitForFunction`, which evaluates its predicate with `eval` inside the page once the
+ * first check fails — refused by the dashboard's content security policy. `page.evaluate` runs
+ * from the debugger protocol, outside the page's policy.
+ */
+export async function waitForPage<T = unknown>(
+  page: Page,
+  expression: string,
+  opts: { timeout?: number; interval?: number } = {},
+): Promise<T> {
+  const timeout = opts.timeout ?? 30_000;
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = (await page.evaluate(expression)) as T;
+    if (value) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeout} ms waiting for ${expression.trim().slice(0, 200)}`);
+    await new Promise((r) => setTimeout(r, opts.interval ?? 100));
+  }
+}

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import { waitForPage } from '../../support/browser.ts';
 import type { DashboardCluster } from './cluster.ts';
 
 interface Seeded {
@@ -108,12 +109,12 @@ export function register(cluster: DashboardCluster): void {
 
         // The thumbnail comes from the storage gateway, under a grant, and really decodes.
         const thumb = `[data-testid="event-card"][data-event-id="${s.motionSnap}"] img[data-testid="event-thumb"]`;
-        await page.waitForFunction(`document.querySelector('${thumb}')?.naturalWidth > 0`, undefined, {
+        await waitForPage(page, `document.querySelector('${thumb}')?.naturalWidth > 0`, {
           timeout: 10_000,
         });
         assert.match(
           (await page.locator(thumb).getAttribute('src')) ?? '',
-          /^http:\/\/127\.0\.0\.1:\d+\/v1\/g\/[^/]+\/snapshots\//,
+          /^https:\/\/127\.0\.0\.1:\d+\/v1\/g\/[^/]+\/snapshots\//,
         );
         await page.getByTestId('live-indicator').and(page.locator('[data-state="live"]')).waitFor({
           timeout: 10_000,
@@ -234,9 +235,9 @@ export function register(cluster: DashboardCluster): void {
         const more = page.getByTestId('events-load-more');
         await more.focus();
         await page.keyboard.press('Enter');
-        await page.waitForFunction(
+        await waitForPage(
+          page,
           `Number(document.querySelector('[data-testid="events-count"]').dataset.count) >= ${first + 5}`,
-          undefined,
           { timeout: 10_000 },
         );
 
@@ -337,9 +338,9 @@ export function register(cluster: DashboardCluster): void {
             );
           });
         const video = '[data-testid="event-clip-video"]';
-        await page.waitForFunction(
+        await waitForPage(
+          page,
           `document.querySelector('${video}').readyState >= 2 && document.querySelector('${video}').currentTime > 0.3`,
-          undefined,
           { timeout: 15_000 },
         );
 
@@ -357,13 +358,13 @@ export function register(cluster: DashboardCluster): void {
             wall: Number(document.querySelector('[data-testid="event-clip-time"]').dataset.wall),
           });
         })()`;
-        let handle = await page.waitForFunction(measure, undefined, { timeout: 20_000 }).catch(() => null);
+        let handle: unknown = await waitForPage(page, measure, { timeout: 20_000 }).catch(() => null);
         if (!handle) {
           // Playback may have run past the event (or stalled before it): jump to it.
           await page.getByTestId('event-clip-replay').click();
-          handle = await page.waitForFunction(measure, undefined, { timeout: 15_000 });
+          handle = await waitForPage(page, measure, { timeout: 15_000 });
         }
-        const g = JSON.parse(String(await handle.jsonValue())) as Record<string, number>;
+        const g = JSON.parse(String(handle)) as Record<string, number>;
         const n = (k: string) => g[k] ?? Number.NaN;
         const scale = Math.min(n('cw') / n('vw'), n('ch') / n('vh'));
         const shownW = n('vw') * scale;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { TimelineView } from '@cctv/protocol';
 import type { Page } from 'playwright-core';
+import { waitForPage } from '../../support/browser.ts';
 import { waitFor } from '../../support/index.ts';
 import type { DashboardCluster } from './cluster.ts';
 
@@ -52,9 +53,9 @@ async function playsNear(page: Page, action: () => Promise<void>, at: number, wh
     { timeout: 30_000 },
   );
   const t0 = await currentTime(page);
-  await page.waitForFunction(
+  await waitForPage(
+    page,
     `(document.querySelector('[data-testid=timeline-video]')?.currentTime ?? -1) > ${t0 + 0.5}`,
-    undefined,
     { timeout: 15_000 },
   );
   let shown = Number.NaN;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WallSettings } from '@cctv/protocol';
+import { waitForPage } from '../../support/browser.ts';
 import { type DashboardCluster, VIEWPORT } from './cluster.ts';
 
 export function register(c: DashboardCluster): void {
@@ -54,7 +55,8 @@ export function register(c: DashboardCluster): void {
     );
     await page.waitForSelector(`[data-testid="wall-tile"]:nth-child(4)[data-camera-id="${c.cameraId}"]`);
     await page.waitForSelector('[data-testid="wall-save"][data-state="saved"]');
-    await page.waitForFunction(
+    await waitForPage(
+      page,
       `fetch('/api/me/settings/wall').then((r) => r.json()).then((b) => b.value.tiles[3] === ${JSON.stringify(c.cameraId)})`,
     );
     const saved = await c.admin.getJson<{ value: WallSettings }>('/api/me/settings/wall');
@@ -73,7 +75,8 @@ export function register(c: DashboardCluster): void {
 
     // Fullscreen on one tile.
     await tiles.nth(2).locator('[data-testid="wall-tile-fullscreen"]').click();
-    await page.waitForFunction(
+    await waitForPage(
+      page,
       `document.fullscreenElement?.getAttribute('data-camera-id') === ${JSON.stringify(c.cameraId)}`,
     );
     await page.evaluate('document.exitFullscreen()');
