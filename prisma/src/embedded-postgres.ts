@@ -17,6 +17,8 @@ export interface RunningPostgres {
   url: string;
   /** One URL per role (docs/adr/0011-database-roles-and-secrets.md). */
   urls: Record<DbRole, string>;
+  /** The bootstrap superuser's URL: for what a DBA does (tests creating roles), never a service. */
+  superuserUrl: string;
   stop(): Promise<void>;
 }
 
@@ -151,13 +153,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       master: await keptPassword(opts.dataDir, 'master'),
       gateway: await keptPassword(opts.dataDir, 'gateway'),
     };
-    await ensureRoles(roleUrl(SUPERUSER, superuserPassword, opts.port, database), passwords);
+    const superuserUrl = roleUrl(SUPERUSER, superuserPassword, opts.port, database);
+    await ensureRoles(superuserUrl, passwords);
     const urls = {
       owner: roleUrl(DB_ROLES.owner, passwords.owner, opts.port, database),
       master: roleUrl(DB_ROLES.master, passwords.master, opts.port, database),
       gateway: roleUrl(DB_ROLES.gateway, passwords.gateway, opts.port, database),
     };
-    return { url: urls.owner, urls, stop: () => server.stop() };
+    return { url: urls.owner, urls, superuserUrl, stop: () => server.stop() };
   } catch (err) {
     await server.stop().catch(() => {});
     throw err;

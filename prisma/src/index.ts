@@ -5,13 +5,14 @@ export { createPrismaClient } from './client.ts';
 export type { RunningPostgres } from './embedded-postgres.ts';
 export { embeddedDatabaseUrl, rolePasswordPath, startEmbeddedPostgres } from './embedded-postgres.ts';
 export { applyMigrations, diffSchemas } from './migrations.ts';
-export type { DbRole } from './roles.ts';
+export type { DbRole, RolesOutcome } from './roles.ts';
 export {
   applyGrants,
   DB_ROLES,
   ensureRoles,
   migrateDatabase,
   newRolePassword,
+  passwordMatches,
   pendingMigrations,
   waitForSchema,
 } from './roles.ts';

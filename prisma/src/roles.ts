@@ -5,7 +5,7 @@
  * source for the embedded server, `bin/migrate.ts`, Compose and Ansible.
  * See docs/adr/0011-database-roles-and-secrets.md.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,19 +35,70 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
+/** What `ensureRoles` changed: roles it created, roles whose password it set. */
+export interface RolesOutcome {
+  created: DbRole[];
+  passwordsSet: DbRole[];
+}
+
+/**
+ * Does `password` match a verifier from `pg_authid.rolpassword` (SCRAM-SHA-256, or MD5 of an
+ * older server)? Computed here, so that an unchanged password is never set again and a run
+ * that changes nothing says so. A password PostgreSQL would normalise (SASLprep of non-ASCII
+ * text) may not match: it is then set again, which is harmless.
+ */
+export function passwordMatches(verifier: string | null, role: string, password: string): boolean {
+  if (!verifier) return false;
+  const scram = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier);
+  if (scram) {
+    const [iterations, salt, storedKey, serverKey] = scram.slice(1) as [string, string, string, string];
+    const text = password.normalize('NFKC');
+    const salted = pbkdf2Sync(text, Buffer.from(salt, 'base64'), Number(iterations), 32, 'sha256');
+    const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+    const stored = createHash('sha256').update(clientKey).digest();
+    const server = createHmac('sha256', salted).update('Server Key').digest();
+    const want = Buffer.concat([Buffer.from(storedKey, 'base64'), Buffer.from(serverKey, 'base64')]);
+    const got = Buffer.concat([stored, server]);
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+  const md5 = createHash('md5').update(`${password}${role}`).digest('hex');
+  if (/^md5[0-9a-f]{32}$/.test(verifier)) return verifier === `md5${md5}`;
+  return false;
+}
+
 /**
  * As a superuser: creates the roles where missing (sql/roles.sql), hands the database and
- * its objects to the owner, and sets the passwords given.
+ * its objects to the owner, and sets the passwords given where they differ. Says what it
+ * created and which passwords it set.
  */
 export async function ensureRoles(
   superuserUrl: string,
   passwords: Partial<Record<DbRole, string>> = {},
-): Promise<void> {
+): Promise<RolesOutcome> {
   const sql = await readFile(rolesSqlPath, 'utf8');
-  await withClient(superuserUrl, async (c) => {
+  const names = Object.values(DB_ROLES);
+  return withClient(superuserUrl, async (c) => {
+    const before = await c.query<{ rolname: string }>(
+      'SELECT rolname FROM pg_roles WHERE rolname = ANY($1)',
+      [names],
+    );
+    const existed = new Set(before.rows.map((r) => r.rolname));
     await c.query(sql);
-    for (const [role, password] of Object.entries(passwords) as [DbRole, string][])
-      await c.query(`ALTER ROLE ${DB_ROLES[role]} PASSWORD ${c.escapeLiteral(password)}`);
+    const outcome: RolesOutcome = {
+      created: (Object.keys(DB_ROLES) as DbRole[]).filter((role) => !existed.has(DB_ROLES[role])),
+      passwordsSet: [],
+    };
+    for (const [role, password] of Object.entries(passwords) as [DbRole, string][]) {
+      const name = DB_ROLES[role];
+      const current = await c.query<{ rolpassword: string | null }>(
+        'SELECT rolpassword FROM pg_authid WHERE rolname = $1',
+        [name],
+      );
+      if (passwordMatches(current.rows[0]?.rolpassword ?? null, name, password)) continue;
+      await c.query(`ALTER ROLE ${name} PASSWORD ${c.escapeLiteral(password)}`);
+      outcome.passwordsSet.push(role);
+    }
+    return outcome;
   });
 }
 

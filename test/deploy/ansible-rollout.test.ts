@@ -1,15 +1,18 @@
 /**
  * The whole site from Ansible, over SSH, onto three test hosts (network namespaces with their
  * own addresses, systemd, sshd, /etc and install prefixes; test/support/test-hosts.ts):
- * `site.yml` installs the storage gateway and the master on `central` (against a real
- * PostgreSQL) and the agent on `h1` and `h2`, which come online at that master and record
- * into that gateway, every connection over TLS with certificates of the site's CA (here the
- * test run's own CA, which this process trusts); a second run changes nothing; `upgrade.yml`
+ * `site.yml` installs the master and the storage gateway on `central` (against a real
+ * PostgreSQL, whose roles the master's play gives the inventory's passwords and migrates as
+ * the owner, each service then logging in as its own role) and the agent on `h1` and `h2`,
+ * which come online at that master and record into that gateway, every connection over TLS
+ * with certificates of the site's CA (here the test run's own CA, which this process
+ * trusts); a second run changes nothing; `upgrade.yml`
  * moves the agents to a new release one batch at a time; an upgrade whose first batch fails
  * leaves the next batch alone.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
@@ -169,9 +172,13 @@ before(
       host: BRIDGE_ADDRESS,
     });
     onCleanup(() => camera.stop());
-    const database = new URL(db.url);
-    database.hostname = BRIDGE_ADDRESS;
-    database.port = String(await forward(BRIDGE_ADDRESS, Number(new URL(db.url).port)));
+    // The hosts reach the database on the bridge. The master's play sets the roles' passwords
+    // from the inventory with the superuser's URL (as a DBA's), then migrates as the owner.
+    const databasePort = await forward(BRIDGE_ADDRESS, db.port);
+    const adminUrl = new URL(db.superuser);
+    adminUrl.hostname = BRIDGE_ADDRESS;
+    adminUrl.port = String(databasePort);
+    const dbPassword = () => randomBytes(24).toString('base64url');
     masterUrl = `https://${c.address}:8080`;
     centralDir = join(dir, 'hosts', 'central');
 
@@ -208,12 +215,10 @@ before(
       master_prefix: join(centralDir, 'opt', 'cctv-master'),
       master_data_dir: join(centralDir, 'var', 'lib', 'cctv-master'),
       master_log_dir: join(centralDir, 'var', 'log', 'cctv-master'),
-      master_database_url: database.href,
       storage_gateway_prefix: join(centralDir, 'opt', 'cctv-gateway'),
       storage_gateway_data_dir: join(centralDir, 'var', 'lib', 'cctv-gateway'),
       storage_gateway_log_dir: join(centralDir, 'var', 'log', 'cctv-gateway'),
       storage_gateway_nas_dir: join(centralDir, 'srv', 'nas'),
-      storage_gateway_database_url: database.href,
     };
     // What a Debian host has before any install: Ansible would make missing parents with the
     // mode and owner of the folder asked for.
@@ -247,6 +252,13 @@ before(
             storage_gateway_nodejs_version: nodeVersion,
             storage_gateway_nodejs_archive: nodeArchive,
             node_agent_wait_online_timeout_s: 60,
+            cctv_db_host: BRIDGE_ADDRESS,
+            cctv_db_port: databasePort,
+            cctv_db_name: new URL(db.url).pathname.slice(1),
+            cctv_db_admin_url: adminUrl.href,
+            cctv_db_owner_password: dbPassword(),
+            cctv_db_master_password: dbPassword(),
+            cctv_db_gateway_password: dbPassword(),
           },
           children: {
             master: { hosts: { central: centralVars } },
@@ -273,6 +285,10 @@ test('site.yml installs the gateway and the master on one host and the agent on 
     assert.equal(counts[h]?.failed, 0, out);
     assert.ok((counts[h]?.changed ?? 0) > 0, out);
   }
+  // The database got the inventory's passwords (the migrations were there already), before
+  // the services started on their roles.
+  assert.match(out, /migrate: set the password of cctv_owner, cctv_master, cctv_gateway/, out);
+  assert.match(out, /migrate: schema up to date/, out);
   // The master the role installed answers, with the first admin from the inventory.
   admin = await signIn(masterUrl, 'admin', TEST_ADMIN_PASSWORD);
   const centralHost = hosts.hosts.find((h) => h.name === 'central');
@@ -296,6 +312,18 @@ test('site.yml installs the gateway and the master on one host and the agent on 
   ]);
   assert.match(centralKeys, /^600 cctv-master \/etc\/cctv-master\/tls\/master\.key$/m);
   assert.match(centralKeys, /^600 cctv-gateway \/etc\/cctv-gateway\/tls\/gateway\.key$/m);
+  // Each service logs in as its own role; its password is root's only (systemd reads it).
+  const { stdout: envModes } = await centralHost.exec('stat', [
+    '-c',
+    '%a %U %n',
+    '/etc/cctv-master/master.env',
+    '/etc/cctv-gateway/gateway.env',
+  ]);
+  assert.match(envModes, /^600 root \/etc\/cctv-master\/master\.env$/m);
+  assert.match(envModes, /^600 root \/etc\/cctv-gateway\/gateway\.env$/m);
+  const envOf = async (file: string) => (await centralHost.exec('cat', [file])).stdout;
+  assert.match(await envOf('/etc/cctv-master/master.env'), /^DATABASE_URL="postgresql:\/\/cctv_master:/m);
+  assert.match(await envOf('/etc/cctv-gateway/gateway.env'), /^DATABASE_URL="postgresql:\/\/cctv_gateway:/m);
   // Plain HTTP on the master's port gives no page: it speaks TLS only.
   await assert.rejects(fetch(`http://${centralHost.address}:8080/`), 'plain http:// must get no answer');
   // Clear-text MQTT listens on the master's loopback only; the TLS listener on every address.

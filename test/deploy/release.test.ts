@@ -1,7 +1,8 @@
 /**
  * The agent release for the other architecture (arm64, Raspberry Pi 4/5): the bundle, the
  * production packages with arm64 binaries only, the model, a checksum that matches, and the
- * same bytes when built again. The x64 release is installed and run by ansible-rollout.test.ts.
+ * same bytes when built again; the master's release migrates a database of its own. The x64
+ * releases are installed and run by ansible-rollout.test.ts.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,8 +11,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import pg from 'pg';
+import { DB_ROLES, pendingMigrations, startEmbeddedPostgres } from '../../prisma/src/index.ts';
 import { buildRelease, packageName } from '../../scripts/release.ts';
-import { tempDir } from '../support/index.ts';
+import { freePort, onCleanup, tempDir } from '../support/index.ts';
 
 const run = promisify(execFile);
 
@@ -75,4 +78,57 @@ test('the arm64 agent release holds the bundle, arm64 binaries only, and builds 
   assert.deepEqual(pkg.cpu, ['arm64']);
   assert.ok(pkg.dependencies['onnxruntime-node']);
   assert.ok(!pkg.dependencies['@cctv/protocol'], 'workspaces are bundled, not shipped as packages');
+});
+
+test('the master release migrates an external database: roles and passwords, migrations, grants; then nothing', {
+  timeout: 180_000,
+}, async () => {
+  const dir = await tempDir('cctv-release-');
+  const release = await buildRelease('master', {
+    arch: 'x64',
+    version: '0.1.0-test.1',
+    outDir: join(dir, 'out'),
+  });
+  await run('tar', ['-C', dir, '-xzf', release.tarball]);
+  const server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: await freePort() });
+  onCleanup(() => server.stop());
+  // The roles exist (the embedded server made them) with passwords of its own; nothing is migrated.
+  const password = { owner: 'owner-pw-1', master: 'master-pw-1', gateway: 'gateway-pw-1' };
+  const asRole = (role: keyof typeof DB_ROLES) => {
+    const url = new URL(server.urls.owner);
+    url.username = DB_ROLES[role];
+    url.password = password[role];
+    return url.href;
+  };
+  const migrate = async () =>
+    (
+      await run(process.execPath, [join(dir, release.name, 'dist', 'migrate.mjs')], {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: asRole('owner'),
+          DATABASE_ADMIN_URL: server.superuserUrl,
+          CCTV_DB_OWNER_PASSWORD: password.owner,
+          CCTV_DB_MASTER_PASSWORD: password.master,
+          CCTV_DB_GATEWAY_PASSWORD: password.gateway,
+        },
+      })
+    ).stdout;
+  const first = await migrate();
+  assert.match(first, /^migrate: set the password of cctv_owner, cctv_master, cctv_gateway$/m, first);
+  assert.match(first, /^migrate: applied 2\d+_init, /m, first);
+  assert.doesNotMatch(first, /pw-1/, 'passwords never printed');
+  assert.deepEqual(await pendingMigrations(asRole('master')), []);
+  // The gateway logs in with its new password and has its grants.
+  const gateway = new pg.Client({ connectionString: asRole('gateway') });
+  await gateway.connect();
+  try {
+    await gateway.query('SELECT count(*) FROM "Segment"');
+  } finally {
+    await gateway.end();
+  }
+  // A second run changes nothing, and says so.
+  const second = await migrate();
+  assert.doesNotMatch(second, /^migrate: (created|set|applied) /m, second);
+  assert.match(second, /^migrate: schema up to date$/m, second);
 });

@@ -47,6 +47,8 @@ export interface TestDatabase {
   gateway: string;
   /** The owner: only for set-up no service may do (writing segments or rows the master only reads). */
   owner: string;
+  /** The server's bootstrap superuser: only for what a DBA does (creating the roles). */
+  superuser: string;
   port: number;
 }
 
@@ -60,7 +62,13 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   const pg = await startEmbeddedPostgres({ dataDir: dir, port });
   onCleanup(() => pg.stop());
   await migrateDatabase(pg.urls.owner);
-  return { url: pg.urls.master, gateway: pg.urls.gateway, owner: pg.urls.owner, port };
+  return {
+    url: pg.urls.master,
+    gateway: pg.urls.gateway,
+    owner: pg.urls.owner,
+    superuser: pg.superuserUrl,
+    port,
+  };
 }
 
 /** Waits for an HTTP endpoint to answer 2xx; fails at once, with the output, if the process dies. */
