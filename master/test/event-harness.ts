@@ -62,7 +62,8 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
   });
   const master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
-  const db = createPrismaClient(pg.url, 2);
+  // The tests' own reads and writes (segments the gateway would store): as the owner.
+  const db = createPrismaClient(pg.owner, 2);
   const agents = new Map<string, MqttClient>();
   onCleanup(async () => {
     for (const a of agents.values()) await a.endAsync(true);

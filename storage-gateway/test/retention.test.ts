@@ -121,7 +121,7 @@ async function names(camera: string): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-const defaults = loadConfig({ DATABASE_URL: DB_URL }).retention;
+const defaults = loadConfig({ DATABASE_URL: DB_URL, GATEWAY_TLS: 'off' }).retention;
 
 interface Harness {
   sweeper: RetentionSweeper;
@@ -167,6 +167,7 @@ describe('retention configuration', () => {
     });
     const c = loadConfig({
       DATABASE_URL: DB_URL,
+      GATEWAY_TLS: 'off',
       GATEWAY_RETENTION_CAMERA_DAYS: ' cam-a=7, cam-b = 90,cam-c=0 ',
       GATEWAY_RETENTION_DAYS: '0',
       GATEWAY_NAS_MIN_FREE_PERCENT: '0',
@@ -188,6 +189,7 @@ describe('retention configuration', () => {
       () =>
         loadConfig({
           DATABASE_URL: DB_URL,
+          GATEWAY_TLS: 'off',
           GATEWAY_PORT: 'x',
           GATEWAY_RETENTION_DAYS: '-1',
           GATEWAY_RETENTION_INTERVAL_S: '0',
