@@ -22,14 +22,19 @@
  *
  *   node --import tsx bench/tls-cost.ts [--uploaders 8] [--min-bytes 524288] [--max-bytes 2097152]
  *       [--nodes 500] [--hb-rate 12000] [--cameras 4] [--seconds 5] [--rounds 5] [--warmup-s 1]
- *       [--only gateway|master]
+ *       [--only gateway|master] [--nas tmpfs|disk]
+ *
+ * The gateways' NAS is a tmpfs by default, as in gateway-storage.ts: a NAS is another machine,
+ * whose disk is not this box's cost; `--nas disk` puts it beside the buffer on this disk.
  */
+
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { createPrismaClient } from '@cctv/db';
 import { enrolTestNodeFully, registerTestCameras } from '../test/support/enrol.ts';
 import { startFleet } from './fleet-sim.ts';
@@ -60,8 +65,10 @@ const { values: o } = parseArgs({
     rounds: { type: 'string', default: '5' },
     'warmup-s': { type: 'string', default: '1' },
     only: { type: 'string' },
+    nas: { type: 'string', default: 'tmpfs' },
   },
 });
+if (o.nas !== 'tmpfs' && o.nas !== 'disk') throw new Error('--nas is tmpfs or disk');
 const UPLOADERS = Number(o.uploaders);
 const MIN_BYTES = Number(o['min-bytes']);
 const MAX_BYTES = Number(o['max-bytes']);
@@ -168,6 +175,17 @@ async function gatewayIngest(cleanups: Cleanups, tls: BenchTls, dir: string, dbU
   for (const key of GATEWAYS) {
     const tag = key === 'HTTPS' ? 'tls' : 'plain';
     const data = join(dir, `gw-${tag}`);
+    await mkdir(join(data, 'nas'), { recursive: true });
+    if (o.nas === 'tmpfs') {
+      try {
+        await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=4g', 'tmpfs', join(data, 'nas')]);
+        cleanups.add(`unmount ${tag} NAS tmpfs`, () =>
+          promisify(execFile)('umount', ['-l', join(data, 'nas')]),
+        );
+      } catch (err) {
+        console.log(`cannot mount a tmpfs (${(err as Error).message.split('\n')[0]}): NAS on this disk`);
+      }
+    }
     const env = {
       DATABASE_URL: dbUrl,
       GATEWAY_DATA_DIR: data,

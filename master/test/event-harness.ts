@@ -31,7 +31,10 @@ export const iso = (ms: number) => new Date(ms).toISOString();
 export interface EventHarness {
   master: RunningMaster;
   /** A separate client for arranging and checking rows directly. */
+  /** The database as its owner: the tests' own setup and checks. */
   db: PrismaClient;
+  /** The database as the master's role logs in. */
+  masterDb: PrismaClient;
   api(path: string): string;
   /** Signed in as the first admin. */
   session: ApiSession;
@@ -64,10 +67,12 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
   const master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   // The tests' own reads and writes (segments the gateway would store): as the owner.
   const db = createPrismaClient(pg.owner, 2);
+  const masterDb = createPrismaClient(pg.url, 1);
   const agents = new Map<string, MqttClient>();
   onCleanup(async () => {
     for (const a of agents.values()) await a.endAsync(true);
     await db.$disconnect();
+    await masterDb.$disconnect();
     await master.stop();
   });
 
@@ -90,6 +95,7 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
   return {
     master,
     db,
+    masterDb,
     api,
     session,
     fetch: (path, init) => session.fetch(path, init),

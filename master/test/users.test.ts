@@ -374,11 +374,12 @@ describe('users, sessions, camera access and the audit log', () => {
     // The master's role may not (its grants); the trigger refuses even the owner
     // (test/security/db-roles.test.ts).
     await assert.rejects(
-      h.db.auditEntry.updateMany({ data: { username: 'someone-else' } }),
+      h.masterDb.auditEntry.updateMany({ data: { username: 'someone-else' } }),
       /permission denied/,
     );
-    await assert.rejects(h.db.auditEntry.deleteMany({}), /permission denied/);
-    await assert.rejects(h.db.$executeRawUnsafe('TRUNCATE "AuditEntry"'), /permission denied/);
+    await assert.rejects(h.masterDb.auditEntry.deleteMany({}), /permission denied/);
+    await assert.rejects(h.masterDb.$executeRawUnsafe('TRUNCATE "AuditEntry"'), /permission denied/);
+    await assert.rejects(h.db.auditEntry.deleteMany({}), /append-only/);
     const all = await admin.getJson<AuditPage>('/api/audit?limit=500');
     const seen: string[] = [];
     let page = await admin.getJson<AuditPage>('/api/audit?limit=3');
