@@ -31,7 +31,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, hostname, tmpdir } from 'node:os';
+import { cpus, freemem, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { parseArgs, promisify } from 'node:util';
@@ -178,7 +178,9 @@ async function gatewayIngest(cleanups: Cleanups, tls: BenchTls, dir: string, dbU
     await mkdir(join(data, 'nas'), { recursive: true });
     if (o.nas === 'tmpfs') {
       try {
-        await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=4g', 'tmpfs', join(data, 'nas')]);
+        // tmpfs takes memory only for what it holds; every round's segments stay there.
+        const size = Math.floor(Math.min(freemem() * 0.3, 8 * 1024 ** 3));
+        await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', join(data, 'nas')]);
         cleanups.add(`unmount ${tag} NAS tmpfs`, () =>
           promisify(execFile)('umount', ['-l', join(data, 'nas')]),
         );
