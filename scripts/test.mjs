@@ -10,6 +10,7 @@ const filters = process.argv.slice(2);
 const roots = [
   'protocol/test',
   'tls/test',
+  'vision/test',
   'prisma/test',
   'master/test',
   'storage-gateway/test',

@@ -1,15 +1,24 @@
 /**
  * An export with every face blurred: one ffmpeg decodes the range to YUV 4:2:0 frames, each
- * frame is searched for faces (BlazeFace, `@cctv/vision/faces`) and the faces blurred
- * (`blurRegions`: pixelated and smoothed, margin included), and a second ffmpeg encodes the
- * frames again (H.264) into the MP4. Every frame is searched: a face missed in one frame would
- * be shown in it. Audio is left out (it can identify people too).
+ * frame is searched for faces at every scale they appear at (`FaceDetector.search`: a tiled
+ * pyramid down to faces of `minFaceWidth` px), and a second ffmpeg encodes the frames again
+ * (H.264) into the MP4. Every frame is searched, and a face found in one frame is blurred in the
+ * HOLD_FRAMES frames before and after it too, its box grown with the distance (a face the
+ * detector misses in one frame of a walk would otherwise be shown in that frame): frames leave
+ * HOLD_FRAMES behind the search. Audio is left out (it can identify people too).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { blurRegions, type I420Image } from '@cctv/vision';
+import { blurRegions, type I420Image, type Rect } from '@cctv/vision';
 import type { FaceDetector } from '@cctv/vision/faces';
 
+/** Frames before and after a sighting in which the face stays blurred (0.2 s at 15 fps). */
+export const HOLD_FRAMES = 3;
+/** A held box grows by this fraction of its size per side, per frame of distance (a walk's step). */
+const HOLD_GROWTH = 0.2;
+
 export interface BlurredExportOptions {
+  /** The smallest face (px) searched for; the detector's default (24) without it. */
+  minFaceWidth?: number;
   /** The gateway's VOD playlist of the range. */
   url: string;
   out: string;
@@ -115,6 +124,27 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
 
   let frames = 0;
   let faces = 0;
+  // Frames wait here until the HOLD_FRAMES after them have been searched; sightings of the
+  // HOLD_FRAMES before them stay known.
+  const pending: { image: I420Image; boxes: Rect[] }[] = [];
+  const recent: Rect[][] = [];
+  const emit = async () => {
+    const frame = pending.shift() as { image: I420Image; boxes: Rect[] };
+    const regions = [...frame.boxes];
+    recent.forEach((boxes, i) => {
+      for (const b of boxes) regions.push(grown(b, recent.length - i));
+    });
+    pending.slice(0, HOLD_FRAMES).forEach((next, i) => {
+      for (const b of next.boxes) regions.push(grown(b, i + 1));
+    });
+    if (regions.length > 0) blurRegions(frame.image, regions);
+    recent.push(frame.boxes);
+    if (recent.length > HOLD_FRAMES) recent.shift();
+    const data = frame.image.data;
+    if (!encoder.stdin?.write(data)) await new Promise((r) => encoder.stdin?.once('drain', r));
+    frames++;
+    if (frames % 10 === 0) o.onProgress(frames, info.fps);
+  };
   // Chunks are kept as they come and joined once per frame: joining on every chunk would copy
   // a 1080p frame (3 MB) dozens of times over.
   let chunks: Buffer[] = [];
@@ -124,24 +154,29 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
     queued += chunk.length;
     while (queued >= frameBytes) {
       const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, queued);
+      // Copied: the frame outlives the chunk while it waits for the frames after it.
       const data = new Uint8Array(joined.subarray(0, frameBytes));
       chunks = joined.length > frameBytes ? [joined.subarray(frameBytes)] : [];
       queued -= frameBytes;
       const image: I420Image = { width, height, data };
-      const found = await detector.detect(image);
-      if (found.length > 0) {
-        faces += found.length;
-        blurRegions(image, found);
-      }
-      if (!encoder.stdin?.write(data)) await new Promise((r) => encoder.stdin?.once('drain', r));
-      frames++;
-      if (frames % 10 === 0) o.onProgress(frames, info.fps);
+      const found = await detector.search(image, { minFaceWidth: o.minFaceWidth });
+      faces += found.length;
+      pending.push({ image, boxes: found });
+      if (pending.length > HOLD_FRAMES) await emit();
     }
   }
+  while (pending.length > 0) await emit();
   encoder.stdin?.end();
   const [dec, enc] = await Promise.all([decoderDone, encoderDone]);
   if (dec !== 0 || enc !== 0)
     throw new Error(stderr.trim().split('\n').slice(-3).join(' ') || `ffmpeg exited ${dec}/${enc}`);
   if (frames === 0) throw new Error('no frame in the range');
   return { frames, faces };
+}
+
+/** A box held `distance` frames away from its sighting, grown for the face's possible movement. */
+function grown(b: Rect, distance: number): Rect {
+  const dx = b.width * HOLD_GROWTH * distance;
+  const dy = b.height * HOLD_GROWTH * distance;
+  return { x: b.x - dx, y: b.y - dy, width: b.width + 2 * dx, height: b.height + 2 * dy };
 }

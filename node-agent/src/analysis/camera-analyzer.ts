@@ -222,8 +222,9 @@ export class CameraAnalyzer {
     this.inferring = true;
     this.lastFaceLookAt = at;
     const minScore = this.opts.settings.faces.minScore;
+    // The pyramid search (small faces too) over the moving region, or the whole frame.
     this.idleInference = detector
-      .detect(image, roi ?? undefined)
+      .search(image, roi ? { roi } : {})
       .then((found: FaceBox[]) => {
         this.opts.onInference?.(this.opts.cameraId, detector.lastInferenceMs);
         if (this.stopped) return;
@@ -264,11 +265,9 @@ export class CameraAnalyzer {
     const image = copyImage(frame.image);
     const faces = [...frame.faces];
     const detector = this.detector;
-    if (detector) {
-      // A lower bar than for events: hiding a doubtful face costs nothing.
-      const minScore = 0.3;
-      for (const b of await detector.detect(image)) if (b.score >= minScore) faces.push(b);
-    }
+    // The whole frame at every scale, as an export is searched: a face too small for the event
+    // search (or outside the moving region) is blurred all the same.
+    if (detector) faces.push(...(await detector.search(image)));
     blurRegions(image, faces);
     return image;
   }
