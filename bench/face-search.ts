@@ -16,19 +16,13 @@
  */
 import { cpus, hostname, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  type FaceBox,
-  FaceDetector,
-  type I420Image,
-  iou,
-  type Rect,
-  searchSquares,
-} from '@cctv/vision/faces';
+import { type FaceBox, FaceDetector, type I420Image, searchSquares } from '@cctv/vision/faces';
 import { ensureFaceModel } from '../node-agent/scripts/fetch-face-model.mjs';
 import {
   cameraFrames,
   DEFAULT_FACE_WIDTHS,
   type LabelledFrame,
+  matchFaces,
 } from '../vision/test/support/camera-frames.ts';
 
 const { values: o } = parseArgs({
@@ -60,27 +54,6 @@ for (const plan of o.plans.split(',')) {
         runs: (w, h) => searchSquares(w, h, { minFaceWidth: minFace, minInputFace: mi }).length,
       });
   else throw new Error(`unknown plan ${plan}`);
-}
-
-/** Greedy matching by IoU: each labelled face takes the best free box at IoU ≥ 0.3. */
-function match(truth: Rect[], partial: Rect[], found: FaceBox[]) {
-  const free = new Set(found);
-  const hit = truth.map((t) => {
-    let best: FaceBox | null = null;
-    let bestIou = 0.3;
-    for (const f of free) {
-      const v = iou(t, f);
-      if (v >= bestIou) {
-        best = f;
-        bestIou = v;
-      }
-    }
-    if (best) free.delete(best);
-    return best !== null;
-  });
-  // Boxes on faces cut by the frame edge are neither hits nor false.
-  const falseBoxes = [...free].filter((f) => !partial.some((p) => iou(p, f) > 0.1)).length;
-  return { hit, falseBoxes };
 }
 
 function scaleTo720(img: I420Image): I420Image {
@@ -147,7 +120,7 @@ async function main() {
       const t7 = await timed(() => way.run(detector, small));
       s.ms720.push(t7.wall);
       s.cpu720.push(t7.cpu);
-      const m = match(frame.faces, frame.partial, found);
+      const m = matchFaces(frame, found);
       if (frame.kind === 'empty') s.falseEmpty.push(m.falseBoxes);
       else s.falseFaces += m.falseBoxes;
       frame.faces.forEach((f, k) => {

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FaceDetector, iou, type Rect, searchSquares } from '@cctv/vision/faces';
+import { FaceDetector, type Rect, searchSquares } from '@cctv/vision/faces';
 import { ensureFaceModel } from '../../node-agent/scripts/fetch-face-model.mjs';
 import { MIN_INPUT_FACE } from '../src/faces/search-plan.ts';
-import { cameraFrames } from './support/camera-frames.ts';
+import { cameraFrames, matchFaces } from './support/camera-frames.ts';
 
 describe('search plan', () => {
   const inside = (f: Rect, s: { x: number; y: number; size: number }) =>
@@ -57,8 +57,14 @@ describe('search plan', () => {
     });
     assert.ok(squares.length > 1);
     for (const s of squares.slice(1)) {
-      assert.ok(s.x >= roi.x - 1e-6 && s.x + s.size <= roi.x + roi.width + 1e-6, `square ${JSON.stringify(s)}`);
-      assert.ok(s.y >= roi.y - 1e-6 && s.y + s.size <= roi.y + roi.height + 1e-6, `square ${JSON.stringify(s)}`);
+      assert.ok(
+        s.x >= roi.x - 1e-6 && s.x + s.size <= roi.x + roi.width + 1e-6,
+        `square ${JSON.stringify(s)}`,
+      );
+      assert.ok(
+        s.y >= roi.y - 1e-6 && s.y + s.size <= roi.y + roi.height + 1e-6,
+        `square ${JSON.stringify(s)}`,
+      );
     }
     assert.throws(() => searchSquares(1920, 1080, { minFaceWidth: 0 }), RangeError);
   });
@@ -78,30 +84,19 @@ describe('face search on camera-like frames', () => {
     const missedLarge: string[] = [];
     for await (const frame of cameraFrames()) {
       const found = await detector.search(frame.image);
-      const free = new Set(found);
-      frame.faces.forEach((face) => {
-        let best: (typeof found)[number] | null = null;
-        let bestIou = 0.3;
-        for (const f of free) {
-          const v = iou(face, f);
-          if (v >= bestIou) {
-            best = f;
-            bestIou = v;
-          }
-        }
-        if (best) free.delete(best);
+      const m = matchFaces(frame, found);
+      frame.faces.forEach((face, k) => {
         const band = [...bands].reverse().find((b) => face.width >= b) ?? 0;
         const entry = byBand.get(band) ?? { hit: 0, all: 0 };
         entry.all++;
-        if (best) entry.hit++;
+        if (m.hit[k]) entry.hit++;
         else if (face.width >= 48)
           missedLarge.push(
             `${face.width.toFixed(0)} px at ${face.x.toFixed(0)},${face.y.toFixed(0)} (${frame.treatment})`,
           );
         byBand.set(band, entry);
       });
-      if (frame.kind === 'empty')
-        falseOnEmpty.push([...free].filter((f) => !frame.partial.some((p) => iou(p, f) > 0.1)).length);
+      if (frame.kind === 'empty') falseOnEmpty.push(m.falseBoxes);
     }
     const recall = (min: number) => {
       let hit = 0;

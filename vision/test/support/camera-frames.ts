@@ -12,7 +12,8 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { I420Image, Rect } from '../../src/index.ts';
+import { iou } from '../../src/faces/nms.ts';
+import type { FaceBox, I420Image, Rect } from '../../src/faces/types.ts';
 
 const repoRoot = new URL('../../../', import.meta.url).pathname;
 
@@ -357,4 +358,27 @@ export async function* cameraFrames(options: CameraFrameOptions = {}): AsyncGene
     await treat(img, treatment);
     yield { kind: 'empty', faceWidth: null, treatment, faces: [], partial: [], image: img };
   }
+}
+
+/**
+ * Found boxes against a frame's labels, greedily: each labelled face takes the best free box at
+ * IoU ≥ 0.3. `falseBoxes`: boxes left over, not on a face cut by the frame's edge.
+ */
+export function matchFaces(frame: Pick<LabelledFrame, 'faces' | 'partial'>, found: readonly FaceBox[]) {
+  const free = new Set(found);
+  const hit = frame.faces.map((face) => {
+    let best: FaceBox | null = null;
+    let bestIou = 0.3;
+    for (const f of free) {
+      const v = iou(face, f);
+      if (v >= bestIou) {
+        best = f;
+        bestIou = v;
+      }
+    }
+    if (best) free.delete(best);
+    return best !== null;
+  });
+  const falseBoxes = [...free].filter((f) => !frame.partial.some((p) => iou(p, f) > 0.1)).length;
+  return { hit, falseBoxes };
 }
