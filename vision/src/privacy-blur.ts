@@ -67,8 +67,11 @@ function boxBlur(
   pass(x1 - x0, y1 - y0, (i, j) => (y0 + j) * stride + x0 + i);
 }
 
-/** Masks each region in place; regions are in image pixels and may reach past the edges. */
-export function blurRegions(image: I420Image, regions: Rect[], margin = 0.2): void {
+/**
+ * Masks each region in place; regions are in image pixels and may reach past the edges. `blocks`:
+ * the mosaic's blocks across a region (fewer: coarser, less of a face left for a detector).
+ */
+export function blurRegions(image: I420Image, regions: Rect[], margin = 0.2, blocks = 5): void {
   const { width, height, data } = image;
   const cw = width >> 1;
   const ch = height >> 1;
@@ -83,7 +86,7 @@ export function blurRegions(image: I420Image, regions: Rect[], margin = 0.2): vo
     const x1 = Math.min(width, Math.ceil((r.x + r.width + mx) / 2) * 2);
     const y1 = Math.min(height, Math.ceil((r.y + r.height + my) / 2) * 2);
     if (x1 <= x0 || y1 <= y0) continue;
-    const block = Math.max(4, Math.round(Math.max(x1 - x0, y1 - y0) / 5 / 2) * 2);
+    const block = Math.max(4, Math.round(Math.max(x1 - x0, y1 - y0) / blocks / 2) * 2);
     averageBlocks(data, width, x0, y0, x1, y1, block);
     averageBlocks(u, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, block / 2);
     averageBlocks(v, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, block / 2);

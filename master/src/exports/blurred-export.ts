@@ -16,9 +16,18 @@ export const HOLD_FRAMES = 3;
 /** A held box grows by this fraction of its size per side, per frame of distance (a walk's step). */
 const HOLD_GROWTH = 0.2;
 
+/**
+ * How thoroughly an export is searched: more than snapshots and events (faces from 24 px, 14
+ * input px), since an export is made once and shown to others. Measured in
+ * `master/test/blurred-export.test.ts` (walkers' faces of 28 px were missed in runs of frames at
+ * the default) and `bench/export-blur.ts` (the cost).
+ */
+export const EXPORT_SEARCH = { minFaceWidth: 20, minInputFace: 16 } as const;
+
+/** An export's mosaic: 3 blocks across a face (snapshots: 5), nothing face-like left in it. */
+const EXPORT_BLOCKS = 3;
+
 export interface BlurredExportOptions {
-  /** The smallest face (px) searched for; the detector's default (24) without it. */
-  minFaceWidth?: number;
   /** The gateway's VOD playlist of the range. */
   url: string;
   out: string;
@@ -137,7 +146,7 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
     pending.slice(0, HOLD_FRAMES).forEach((next, i) => {
       for (const b of next.boxes) regions.push(grown(b, i + 1));
     });
-    if (regions.length > 0) blurRegions(frame.image, regions);
+    if (regions.length > 0) blurRegions(frame.image, regions, 0.2, EXPORT_BLOCKS);
     recent.push(frame.boxes);
     if (recent.length > HOLD_FRAMES) recent.shift();
     const data = frame.image.data;
@@ -159,7 +168,7 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
       chunks = joined.length > frameBytes ? [joined.subarray(frameBytes)] : [];
       queued -= frameBytes;
       const image: I420Image = { width, height, data };
-      const found = await detector.search(image, { minFaceWidth: o.minFaceWidth });
+      const found = await detector.search(image, EXPORT_SEARCH);
       faces += found.length;
       pending.push({ image, boxes: found });
       if (pending.length > HOLD_FRAMES) await emit();

@@ -382,3 +382,76 @@ export function matchFaces(frame: Pick<LabelledFrame, 'faces' | 'partial'>, foun
   const falseBoxes = [...free].filter((f) => !frame.partial.some((p) => iou(p, f) > 0.1)).length;
   return { hit, falseBoxes };
 }
+
+export interface WalkOptions {
+  width?: number;
+  height?: number;
+  frames?: number;
+  /** Face widths (px) of the people walking through, one person each. */
+  faceWidths?: number[];
+  seed?: number;
+}
+
+/**
+ * A scene in which people walk through the frame at several distances: each a part of a sample
+ * photo around one labelled face (head and shoulders), scaled to its face width, crossing the
+ * frame at its own speed and height over a still background, with sensor noise. Yields each frame
+ * with the faces wholly inside it.
+ */
+export async function* walkingScene(
+  options: WalkOptions = {},
+): AsyncGenerator<{ image: I420Image; faces: Rect[] }> {
+  const width = options.width ?? 1280;
+  const height = options.height ?? 720;
+  const count = options.frames ?? 45;
+  const rand = rng(options.seed ?? 5);
+  const { dir, photos } = await loadPhotos();
+  const decoded = await Promise.all(photos.map((p) => decode(join(dir, p.file), p.width, p.height)));
+  const back = (() => {
+    const i = Math.floor(rand() * photos.length);
+    const part = faceFree(photos[i] as Photo, 240, rand);
+    return part ? resize(decoded[i] as I420Image, width, height, part) : blank(width, height);
+  })();
+  const people = (options.faceWidths ?? [28, 40, 64, 110]).map((faceWidth, n) => {
+    const i = (n * 2 + 1) % photos.length;
+    const photo = photos[i] as Photo;
+    const face = photo.faces[n % photo.faces.length] as Rect;
+    // Head and shoulders: the face with 60 % of its width either side, a face above and two below.
+    const cut = {
+      x: Math.max(0, Math.round(face.x - face.width * 0.6) & ~1),
+      y: Math.max(0, Math.round(face.y - face.height) & ~1),
+      width: 0,
+      height: 0,
+    };
+    cut.width = Math.min(photo.width, Math.round(face.width * 2.2)) & ~1;
+    cut.height = Math.min(photo.height - cut.y, Math.round(face.height * 3.5)) & ~1;
+    const s = faceWidth / face.width;
+    const sprite = resize(decoded[i] as I420Image, even(cut.width * s), even(cut.height * s), cut);
+    const faceInSprite = {
+      x: (face.x - cut.x) * s,
+      y: (face.y - cut.y) * s,
+      width: face.width * s,
+      height: face.height * s,
+    };
+    const speed = (4 + rand() * 10) * (n % 2 === 0 ? 1 : -1);
+    const span = width + sprite.width;
+    // Each starts inside the frame, and walks out (and in again from the other side).
+    const start = sprite.width + rand() * Math.max(1, width - sprite.width);
+    const y = even(rand() * Math.max(0, height - sprite.height));
+    return { sprite, faceInSprite, speed, span, start, y };
+  });
+  for (let f = 0; f < count; f++) {
+    const img: I420Image = { width, height, data: new Uint8Array(back.data) };
+    const faces: Rect[] = [];
+    for (const p of people) {
+      const travelled = (((p.start + p.speed * f) % p.span) + p.span) % p.span;
+      const x = even(travelled - p.sprite.width);
+      paste(img, p.sprite, x, p.y);
+      const box = { ...p.faceInSprite, x: x + p.faceInSprite.x, y: p.y + p.faceInSprite.y };
+      if (box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height)
+        faces.push(box);
+    }
+    addNoise(img, 3, rand);
+    yield { image: img, faces };
+  }
+}

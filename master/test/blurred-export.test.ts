@@ -1,0 +1,135 @@
+/**
+ * The blurred export over a recorded clip in which people walk through the frame at several
+ * distances (faces 28 to 110 px wide in 720p, `walkingScene`): the export pipeline (ffmpeg
+ * decode, face search, blur held across frames, ffmpeg encode) run on the clip; then every frame
+ * of the export searched exhaustively (faces from 16 px, 50 squares a frame, more than the export
+ * searches): no face may be found in any frame, while the same search finds the walkers in the
+ * recording.
+ *
+ * Not met yet, so marked `todo` (it runs and reports, and does not fail the suite): the export's
+ * search (EXPORT_SEARCH) misses the farthest walker (28 px) in runs of frames longer than the
+ * blur is held, and a larger search finds face-like boxes (10–13 px, and on the walkers' blurred
+ * heads) that a smaller one does not; see issue 17's note.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FaceDetector, type I420Image } from '@cctv/vision/faces';
+import { ensureFaceModel } from '../../node-agent/scripts/fetch-face-model.mjs';
+import { tempDir } from '../../test/support/index.ts';
+import { walkingScene } from '../../vision/test/support/camera-frames.ts';
+import { EXPORT_SEARCH, exportBlurred } from '../src/exports/blurred-export.ts';
+
+const WIDTH = 1280;
+const HEIGHT = 720;
+const FPS = 15;
+/** The exhaustive search: smaller faces than the export looks for, more pixels per face. */
+const EXHAUSTIVE = { minFaceWidth: 16, minInputFace: 18 };
+
+function ffmpeg(args: string[], input?: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffmpeg', ['-v', 'error', '-nostdin', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ffmpeg: ${err}`)),
+    );
+    child.stdin.on('error', () => {});
+    void (async () => {
+      if (input)
+        for await (const chunk of input)
+          if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+      child.stdin.end();
+    })();
+  });
+}
+
+async function frames(path: string): Promise<I420Image[]> {
+  const raw = await ffmpeg(['-i', path, '-pix_fmt', 'yuv420p', '-f', 'rawvideo', '-']);
+  const size = WIDTH * HEIGHT * 1.5;
+  const out: I420Image[] = [];
+  for (let at = 0; at + size <= raw.length; at += size)
+    out.push({ width: WIDTH, height: HEIGHT, data: new Uint8Array(raw.subarray(at, at + size)) });
+  return out;
+}
+
+describe('blurred export of people walking through the frame', () => {
+  let detector: FaceDetector;
+  let dir: string;
+  let recorded: string;
+  let labelled = 0;
+  before(async () => {
+    detector = await FaceDetector.create({ modelPath: ensureFaceModel() });
+    dir = await tempDir('cctv-blur-walk-');
+    recorded = join(dir, 'recorded.mp4');
+    // The recording: the scene encoded as a camera's H.264 would be.
+    await ffmpeg(
+      [
+        ...[
+          '-f',
+          'rawvideo',
+          '-pix_fmt',
+          'yuv420p',
+          '-s',
+          `${WIDTH}x${HEIGHT}`,
+          '-r',
+          String(FPS),
+          '-i',
+          '-',
+        ],
+        ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-g', String(FPS * 2), '-y', recorded],
+      ],
+      (async function* () {
+        for await (const f of walkingScene({ width: WIDTH, height: HEIGHT, frames: 45 })) {
+          labelled += f.faces.length;
+          yield f.image.data;
+        }
+      })(),
+    );
+  });
+  after(() => detector.close());
+
+  it('leaves no face the exhaustive search can find in any frame', {
+    todo: 'the export search misses a 28 px walker in runs of frames',
+  }, async (t) => {
+    const out = join(dir, 'blurred.mp4');
+    const result = await exportBlurred({
+      url: recorded,
+      out,
+      ffmpeg: 'ffmpeg',
+      detector: async () => detector,
+      onProgress: () => {},
+      onChild: () => {},
+    });
+    const before = await frames(recorded);
+    const exported = await frames(out);
+    assert.equal(exported.length, before.length, 'every frame is exported');
+    assert.equal(result.frames, before.length);
+
+    let seenBefore = 0;
+    const widths: number[] = [];
+    for (const f of before) {
+      const found = await detector.search(f, EXHAUSTIVE);
+      seenBefore += found.length;
+      for (const b of found) widths.push(Math.round(b.width));
+    }
+    const leaks: string[] = [];
+    for (const [i, f] of exported.entries())
+      for (const b of await detector.search(f, EXHAUSTIVE))
+        leaks.push(
+          `frame ${i}: ${Math.round(b.width)} px at ${Math.round(b.x)},${Math.round(b.y)} (${b.score.toFixed(2)})`,
+        );
+    widths.sort((a, b) => a - b);
+    t.diagnostic(
+      `${before.length} frames, ${labelled} faces placed; the exhaustive search finds ${seenBefore} in the recording (box widths ${widths[0]}–${widths.at(-1)} px), ${leaks.length} in the export; the export found ${result.faces} (searching ${JSON.stringify(EXPORT_SEARCH)})`,
+    );
+    assert.ok(seenBefore >= labelled * 0.8, `the recording shows its walkers (${seenBefore} of ${labelled})`);
+    assert.ok((widths[0] ?? 0) < 45 && (widths.at(-1) ?? 0) > 90, 'near and far walkers are both found');
+    assert.deepEqual(leaks, [], 'a face is left in the blurred export');
+  });
+});
