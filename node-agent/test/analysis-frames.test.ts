@@ -128,4 +128,21 @@ describe('privacy blur', () => {
       for (let x = 0; x < width; x++)
         if (x < 16 || x >= 32 || y < 8 || y >= 24) assert.equal(data[y * width + x], before[y * width + x]);
   });
+
+  it('keeps a flat colour its colour at every region size and mosaic (no zeroed chroma)', () => {
+    const width = 320;
+    const height = 240;
+    for (const blocks of [3, 5])
+      for (let side = 20; side <= 200; side += 6) {
+        const data = new Uint8Array((width * height * 3) / 2);
+        data.fill(120, 0, width * height);
+        data.fill(90, width * height, width * height * 1.25);
+        data.fill(170, width * height * 1.25);
+        blurRegions({ width, height, data }, [{ x: 40, y: 20, width: side, height: side }], 0.2, blocks);
+        const changed = data.findIndex(
+          (v, i) => v !== (i < width * height ? 120 : i < width * height * 1.25 ? 90 : 170),
+        );
+        assert.equal(changed, -1, `side ${side}, ${blocks} blocks: byte ${changed} is ${data[changed]}`);
+      }
+  });
 });

@@ -90,8 +90,10 @@ export function blurRegions(image: I420Image, regions: Rect[], margin = 0.2, blo
     averageBlocks(data, width, x0, y0, x1, y1, block);
     averageBlocks(u, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, block / 2);
     averageBlocks(v, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, block / 2);
+    // Whole radii: a half-pixel radius indexed past the line and zeroed the chroma (green boxes).
+    const chromaRadius = Math.max(1, Math.round(block / 4));
     boxBlur(data, width, x0, y0, x1, y1, block / 2);
-    boxBlur(u, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, block / 4);
-    boxBlur(v, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, block / 4);
+    boxBlur(u, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, chromaRadius);
+    boxBlur(v, cw, x0 / 2, y0 / 2, x1 / 2, y1 / 2, chromaRadius);
   }
 }
