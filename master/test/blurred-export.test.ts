@@ -3,19 +3,16 @@
  * distances (faces 28 to 110 px wide in 720p, `walkingScene`): the export pipeline (ffmpeg
  * decode, face search, blur held across frames, ffmpeg encode) run on the clip; then every frame
  * of the export searched exhaustively (faces from 16 px, 50 squares a frame, more than the export
- * searches): no face may be found in any frame, while the same search finds the walkers in the
- * recording.
- *
- * Not met yet, so marked `todo` (it runs and reports, and does not fail the suite): the export's
- * search (EXPORT_SEARCH) misses the farthest walker (28 px) in runs of frames longer than the
- * blur is held, and a larger search finds face-like boxes (10–13 px, and on the walkers' blurred
- * heads) that a smaller one does not; see issue 17's note.
+ * searches): no box it finds may lie on a walker's face (faces hidden behind another walker do
+ * not count), while the same search finds the walkers in the recording. Its other boxes are the
+ * detector's false boxes (hands, mostly: their scores move around the threshold as the blur next
+ * to them changes the context); they are reported, not failed.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FaceDetector, type I420Image } from '@cctv/vision/faces';
+import { type FaceBox, FaceDetector, type I420Image, iou, type Rect } from '@cctv/vision/faces';
 import { ensureFaceModel } from '../../node-agent/scripts/fetch-face-model.mjs';
 import { tempDir } from '../../test/support/index.ts';
 import { walkingScene } from '../../vision/test/support/camera-frames.ts';
@@ -63,6 +60,7 @@ describe('blurred export of people walking through the frame', () => {
   let dir: string;
   let recorded: string;
   let labelled = 0;
+  const truth: Rect[][] = [];
   before(async () => {
     detector = await FaceDetector.create({ modelPath: ensureFaceModel() });
     dir = await tempDir('cctv-blur-walk-');
@@ -87,6 +85,7 @@ describe('blurred export of people walking through the frame', () => {
       (async function* () {
         for await (const f of walkingScene({ width: WIDTH, height: HEIGHT, frames: 45 })) {
           labelled += f.faces.length;
+          truth.push(f.faces);
           yield f.image.data;
         }
       })(),
@@ -94,9 +93,7 @@ describe('blurred export of people walking through the frame', () => {
   });
   after(() => detector.close());
 
-  it('leaves no face the exhaustive search can find in any frame', {
-    todo: 'the export search misses a 28 px walker in runs of frames',
-  }, async (t) => {
+  it('leaves no face the exhaustive search can find in any frame', async (t) => {
     const out = join(dir, 'blurred.mp4');
     const result = await exportBlurred({
       url: recorded,
@@ -113,20 +110,35 @@ describe('blurred export of people walking through the frame', () => {
 
     let seenBefore = 0;
     const widths: number[] = [];
+    const inRecording: FaceBox[][] = [];
     for (const f of before) {
       const found = await detector.search(f, EXHAUSTIVE);
+      inRecording.push(found);
       seenBefore += found.length;
       for (const b of found) widths.push(Math.round(b.width));
     }
+    const onFace = (b: Rect, faces: Rect[]) =>
+      faces.some((face) => {
+        const cx = b.x + b.width / 2;
+        const cy = b.y + b.height / 2;
+        const centred = cx >= face.x && cx < face.x + face.width && cy >= face.y && cy < face.y + face.height;
+        return centred || iou(b, face) >= 0.2;
+      });
+    const falseInRecording = inRecording.reduce(
+      (n, found, i) => n + found.filter((b) => !onFace(b, truth[i] ?? [])).length,
+      0,
+    );
     const leaks: string[] = [];
+    let falseBoxes = 0;
     for (const [i, f] of exported.entries())
-      for (const b of await detector.search(f, EXHAUSTIVE))
-        leaks.push(
-          `frame ${i}: ${Math.round(b.width)} px at ${Math.round(b.x)},${Math.round(b.y)} (${b.score.toFixed(2)})`,
-        );
+      for (const b of await detector.search(f, EXHAUSTIVE)) {
+        const line = `frame ${i}: ${Math.round(b.width)} px at ${Math.round(b.x)},${Math.round(b.y)} (${b.score.toFixed(2)})`;
+        if (onFace(b, truth[i] ?? [])) leaks.push(line);
+        else falseBoxes++;
+      }
     widths.sort((a, b) => a - b);
     t.diagnostic(
-      `${before.length} frames, ${labelled} faces placed; the exhaustive search finds ${seenBefore} in the recording (box widths ${widths[0]}–${widths.at(-1)} px), ${leaks.length} in the export; the export found ${result.faces} (searching ${JSON.stringify(EXPORT_SEARCH)})`,
+      `${before.length} frames, ${labelled} faces placed; the exhaustive search finds ${seenBefore} in the recording (box widths ${widths[0]}–${widths.at(-1)} px); in the export ${leaks.length} on faces and ${falseBoxes} elsewhere (${falseInRecording} in the recording); the export found ${result.faces} (searching ${JSON.stringify(EXPORT_SEARCH)})`,
     );
     assert.ok(seenBefore >= labelled * 0.8, `the recording shows its walkers (${seenBefore} of ${labelled})`);
     assert.ok((widths[0] ?? 0) < 45 && (widths.at(-1) ?? 0) > 90, 'near and far walkers are both found');

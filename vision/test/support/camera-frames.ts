@@ -443,14 +443,27 @@ export async function* walkingScene(
   for (let f = 0; f < count; f++) {
     const img: I420Image = { width, height, data: new Uint8Array(back.data) };
     const faces: Rect[] = [];
+    const placed: { sprite: Rect; face: Rect }[] = [];
     for (const p of people) {
       const travelled = (((p.start + p.speed * f) % p.span) + p.span) % p.span;
       const x = even(travelled - p.sprite.width);
       paste(img, p.sprite, x, p.y);
-      const box = { ...p.faceInSprite, x: x + p.faceInSprite.x, y: p.y + p.faceInSprite.y };
-      if (box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height)
-        faces.push(box);
+      placed.push({
+        sprite: { x, y: p.y, width: p.sprite.width, height: p.sprite.height },
+        face: { ...p.faceInSprite, x: x + p.faceInSprite.x, y: p.y + p.faceInSprite.y },
+      });
     }
+    // A face counts when wholly inside the frame and not covered by a walker pasted after it.
+    placed.forEach(({ face }, i) => {
+      const inside =
+        face.x >= 0 && face.y >= 0 && face.x + face.width <= width && face.y + face.height <= height;
+      const cx = face.x + face.width / 2;
+      const cy = face.y + face.height / 2;
+      const covered = placed
+        .slice(i + 1)
+        .some(({ sprite: s }) => cx >= s.x && cx < s.x + s.width && cy >= s.y && cy < s.y + s.height);
+      if (inside && !covered) faces.push(face);
+    });
     addNoise(img, 3, rand);
     yield { image: img, faces };
   }
