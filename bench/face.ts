@@ -2,8 +2,9 @@
  * Face detector cost per 256×256 inference with onnxruntime-node: `session.run` alone (the
  * figure of shared/design/TARGETS.md: ≤ 8 ms on this x86 box with 2 threads) and
  * `FaceDetector.detect()` end to end on a 1920×1080 I420 frame (sampling + YUV→RGB, run,
- * decoding, NMS), whole frame letterboxed and with a region of interest; the sampling alone; and
- * detect() after a pause, as the agent calls it on motion frames.
+ * decoding, NMS), whole frame letterboxed and with a region of interest; the sampling alone;
+ * detect() after a pause, as the agent called it on motion frames; and `search()` (the tiled
+ * pyramid exports, snapshots and face events use) on the whole frame and on the region.
  *
  *   node --import tsx bench/face.ts [--threads 2] [--rounds 6] [--runs 150] [--warmup 50] [--pause-ms 50]
  *
@@ -24,6 +25,7 @@ import {
   type I420Image,
   I420Sampler,
   INPUT_SIZE,
+  searchSquares,
 } from '@cctv/vision/faces';
 import ort from 'onnxruntime-node';
 import { ensureFaceModel } from '../node-agent/scripts/fetch-face-model.mjs';
@@ -138,12 +140,22 @@ async function main(): Promise<void> {
       return timed(() => detector.detect(frame));
     },
   );
+  const searchFrame = measure(
+    'search() frame',
+    `FaceDetector.search(1920×1080 I420), faces from 24 px: ${searchSquares(1920, 1080).length} squares (exports, blurred snapshots)`,
+    () => timed(() => detector.search(frame)),
+  );
+  const searchRoi = measure(
+    'search() roi',
+    `FaceDetector.search(1920×1080 I420, the same roi, faces from 32 px): ${searchSquares(1920, 1080, { roi, minFaceWidth: 32 }).length}+ squares (face events)`,
+    () => timed(() => detector.search(frame, { roi, minFaceWidth: 32 })),
+  );
   const sampling = measure(
     'sampling',
     '1920×1080 I420 → 256×256 RGB floats (bilinear, YUV→RGB per sample)',
     () => timed(() => sampler.sample(frame, letterbox, input)),
   );
-  const measures = [run, detectFrame, detectRun, detectRoi, paced, sampling];
+  const measures = [run, detectFrame, detectRun, detectRoi, paced, searchFrame, searchRoi, sampling];
 
   const load0 = loadavg();
   console.log(
@@ -153,11 +165,20 @@ async function main(): Promise<void> {
   for (let i = 0; i < warmup; i++) for (const m of [run, detectFrame, detectRoi, sampling]) await m.once();
   const began = performance.now();
   for (let r = 0; r < rounds; r++) {
-    const blocks: Measure[][] = [[run], [detectFrame, detectRun], [detectRoi], [paced], [sampling]];
+    const blocks: Measure[][] = [
+      [run],
+      [detectFrame, detectRun],
+      [detectRoi],
+      [paced],
+      [searchFrame],
+      [searchRoi],
+      [sampling],
+    ];
     for (const block of blocks) {
       const xs = block.map((): number[] => []);
       const c0 = process.cpuUsage();
-      const n = block === blocks[3] ? Math.ceil(runs / 4) : runs;
+      // The paced block sleeps, a whole-frame search is 37 runs: fewer calls of those.
+      const n = block === blocks[3] ? Math.ceil(runs / 4) : block === blocks[4] ? Math.ceil(runs / 25) : runs;
       for (let i = 0; i < n; i++) for (const [k, m] of block.entries()) xs[k]?.push(await m.once());
       const cpu = cpuMs(process.cpuUsage(c0)) / n;
       block.forEach((m, k) => {

@@ -49,6 +49,11 @@ export const DetectSpec = Type.Object(
         {
           enabled: Type.Optional(Type.Boolean()),
           minScore: Type.Optional(Type.Number({ minimum: 0.3, maximum: 1 })),
+          /**
+           * The smallest face (px wide in the analysed detail frame) face events look for: the
+           * search's cost grows as it falls (1280×720: 13 model runs at 32 px, 15 at 24, 3 at 40).
+           */
+          minFaceWidth: Type.Optional(Type.Integer({ minimum: 16, maximum: 512 })),
           /** Blur detected faces in this camera's snapshots and thumbnails. */
           blurSnapshots: Type.Optional(Type.Boolean()),
           /** Without motion, look for faces this often (0: only on motion frames). */

@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { blurRegions, type I420Image, type Rect } from '@cctv/vision';
-import type { FaceDetector } from '@cctv/vision/faces';
+import type { FaceDetector, SearchOptions } from '@cctv/vision/faces';
 
 /** Frames before and after a sighting in which the face stays blurred (0.2 s at 15 fps). */
 export const HOLD_FRAMES = 3;
@@ -28,6 +28,8 @@ export const EXPORT_SEARCH = { minFaceWidth: 20, minInputFace: 16 } as const;
 const EXPORT_BLOCKS = 3;
 
 export interface BlurredExportOptions {
+  /** How frames are searched; EXPORT_SEARCH without it (the benchmark compares others). */
+  search?: SearchOptions;
   /** The gateway's VOD playlist of the range. */
   url: string;
   out: string;
@@ -168,7 +170,7 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
       chunks = joined.length > frameBytes ? [joined.subarray(frameBytes)] : [];
       queued -= frameBytes;
       const image: I420Image = { width, height, data };
-      const found = await detector.search(image, EXPORT_SEARCH);
+      const found = await detector.search(image, o.search ?? EXPORT_SEARCH);
       faces += found.length;
       pending.push({ image, boxes: found });
       if (pending.length > HOLD_FRAMES) await emit();

@@ -221,10 +221,10 @@ export class CameraAnalyzer {
   private lookForFaces(detector: FaceDetector, image: I420Image, at: number, roi: Rect | null): void {
     this.inferring = true;
     this.lastFaceLookAt = at;
-    const minScore = this.opts.settings.faces.minScore;
+    const { minScore, minFaceWidth } = this.opts.settings.faces;
     // The pyramid search (small faces too) over the moving region, or the whole frame.
     this.idleInference = detector
-      .search(image, roi ? { roi } : {})
+      .search(image, roi ? { roi, minFaceWidth } : { minFaceWidth })
       .then((found: FaceBox[]) => {
         this.opts.onInference?.(this.opts.cameraId, detector.lastInferenceMs);
         if (this.stopped) return;

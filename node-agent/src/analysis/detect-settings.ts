@@ -16,6 +16,7 @@ export interface DetectSettings {
   faces: {
     enabled: boolean;
     minScore: number;
+    minFaceWidth: number;
     blurSnapshots: boolean;
     idleEveryS: number;
     endAfterS: number;
@@ -41,6 +42,9 @@ export function detectSettings(spec: DetectSpec | undefined): DetectSettings {
       // Real faces on the sample photos score 0.64 and up, the best non-face there 0.26; the
       // simulated camera's test pattern draws 0.58 at times. 0.6 keeps events to real faces.
       minScore: s.faces?.minScore ?? 0.6,
+      // Faces of 32 px in the 1280×720 detail frame are 48 px of a 1080p camera; snapshots are
+      // blurred down to 24 px whatever this says.
+      minFaceWidth: s.faces?.minFaceWidth ?? 32,
       blurSnapshots: s.faces?.blurSnapshots ?? false,
       idleEveryS: s.faces?.idleEveryS ?? 10,
       endAfterS: s.faces?.endAfterS ?? 3,
