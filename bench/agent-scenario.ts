@@ -149,11 +149,17 @@ function agentConfig(
     'cameras:',
     ...urls.map(
       (url, i) =>
-        `  - { id: cam-${i + 1}, name: Bench camera ${i + 1}, url: "${url}"${s.cameraFields ? `, ${s.cameraFields}` : ''} }`,
+        `  - { id: ${cameraId(s, i)}, name: Bench camera ${i + 1}, url: "${url}"${s.cameraFields ? `, ${s.cameraFields}` : ''} }`,
     ),
     '',
   ].join('\n');
 }
+
+/**
+ * A camera id of its own per scenario: the scenarios share one database, and a camera belongs to
+ * the node that registered it first (the next scenario's node would be refused its uploads).
+ */
+const cameraId = (s: Scenario, i: number) => `${s.name}-cam-${i + 1}`;
 
 const total = (samples: Sample[], name: string) => metricSum(samples, name) ?? 0;
 
@@ -187,7 +193,7 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
   await registerTestCameras(
     shared.databaseUrl,
     `bench-${s.name}`,
-    mounts.map((_, i) => `cam-${i + 1}`),
+    mounts.map((_, i) => cameraId(s, i)),
   );
   await writeFile(configPath, agentConfig(s, shared, base, port, camera.urls, uploadToken));
   const nodeId = `bench-${s.name}`;
@@ -212,7 +218,7 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
   });
 
   const probe = new AgentMetricsProbe(`http://127.0.0.1:${port}/metrics`);
-  const ids = mounts.map((_, i) => `cam-${i + 1}`);
+  const ids = mounts.map((_, i) => cameraId(s, i));
   try {
     await waitFor(
       'every camera to upload a segment',

@@ -1,7 +1,7 @@
 'use client';
 
 import type { CameraView, ExportJobView } from '@cctv/protocol';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, type ReactNode, useState } from 'react';
 import { createExport, fromLocalInput, rangeProblem, toLocalInput } from '@/lib/export-api';
 
 export interface ExportPrefill {
@@ -24,6 +24,7 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
   const [from, setFrom] = useState(() => toLocalInput(prefill.from ?? Date.now() - 5 * 60_000));
   const [to, setTo] = useState(() => toLocalInput(prefill.to ?? Date.now()));
   const [blurFaces, setBlurFaces] = useState(false);
+  const [blurMotion, setBlurMotion] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const unknownCamera = camera !== '' && !cameras.some((c) => c.id === camera);
@@ -45,6 +46,7 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
         from: new Date(fromMs).toISOString(),
         to: new Date(toMs).toISOString(),
         blurFaces,
+        blurMotion,
       });
       if (answer.ok) onCreated(answer.value);
       else if (answer.status === 401) window.location.reload();
@@ -88,21 +90,20 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
         onChange={(e) => setTo(e.target.value)}
         required
       />
-      <span className="export-check">
-        <input
-          id="export-blur"
-          type="checkbox"
-          checked={blurFaces}
-          onChange={(e) => setBlurFaces(e.target.checked)}
-          aria-describedby="export-blur-note"
-        />
-        <label htmlFor="export-blur">Blur faces</label>
-        <span id="export-blur-note" className="sub">
-          every frame searched for faces at every scale and blurred, then encoded again (slower than an export
-          as recorded). Measured on camera-like 1080p frames: 96 % of faces 24 px wide and up are found, every
-          face from 48 px; smaller faces may stay visible.
-        </span>
-      </span>
+      <ExportCheck id="export-blur" label="Blur faces" checked={blurFaces} onChange={setBlurFaces}>
+        every frame searched for faces at every scale and blurred, then encoded again (slower than an export
+        as recorded). Measured on camera-like 1080p frames: 96 % of faces 24 px wide and up are found, every
+        face from 48 px; smaller faces may stay visible.
+      </ExportCheck>
+      <ExportCheck
+        id="export-blur-motion"
+        label="Blur moving people"
+        checked={blurMotion}
+        onChange={setBlurMotion}
+      >
+        whatever moves is blurred whole, people and not only their faces; someone who stands still for half a
+        minute or more, or is there still from the start, is not (blur faces too for them).
+      </ExportCheck>
       <div className="export-actions">
         <button type="submit" className="button-primary" disabled={busy || cameras.length === 0}>
           {busy ? 'Starting…' : 'Start export'}
@@ -115,5 +116,30 @@ export function ExportForm({ cameras, prefill, onCreated, onForbidden }: Props) 
         </p>
       ) : null}
     </form>
+  );
+}
+
+/** A checkbox of the export form with its explanation. */
+function ExportCheck(props: {
+  id: string;
+  label: string;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  children: ReactNode;
+}) {
+  return (
+    <span className="export-check">
+      <input
+        id={props.id}
+        type="checkbox"
+        checked={props.checked}
+        onChange={(e) => props.onChange(e.target.checked)}
+        aria-describedby={`${props.id}-note`}
+      />
+      <label htmlFor={props.id}>{props.label}</label>
+      <span id={`${props.id}-note`} className="sub">
+        {props.children}
+      </span>
+    </span>
   );
 }

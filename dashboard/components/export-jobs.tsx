@@ -39,6 +39,7 @@ export function ExportJobs({ jobs }: { jobs: ExportJobView[] }) {
                   <div className="sub">
                     {Math.round((Date.parse(job.to) - Date.parse(job.from)) / 1000)} s
                     {job.blurFaces ? ' · faces blurred' : ''}
+                    {job.blurMotion ? ' · moving people blurred' : ''}
                   </div>
                 </td>
                 <td>{job.username}</td>

@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type FaceBox, FaceDetector, type I420Image, iou, type Rect } from '@cctv/vision/faces';
+import { FaceDetector, type I420Image, iou, type Rect } from '@cctv/vision/faces';
 import { ensureFaceModel } from '../../node-agent/scripts/fetch-face-model.mjs';
 import { tempDir } from '../../test/support/index.ts';
 import { walkingScene } from '../../vision/test/support/camera-frames.ts';
-import { EXPORT_SEARCH, exportBlurred } from '../src/exports/blurred-export.ts';
+import { type BlurredExportOptions, EXPORT_SEARCH, exportBlurred } from '../src/exports/blurred-export.ts';
 
 const WIDTH = 1280;
 const HEIGHT = 720;
@@ -93,41 +93,19 @@ describe('blurred export of people walking through the frame', () => {
   });
   after(() => detector.close());
 
-  it('leaves no face the exhaustive search can find in any frame', async (t) => {
-    const out = join(dir, 'blurred.mp4');
-    const result = await exportBlurred({
-      url: recorded,
-      out,
-      ffmpeg: 'ffmpeg',
-      detector: async () => detector,
-      onProgress: () => {},
-      onChild: () => {},
+  const onFace = (b: Rect, faces: Rect[]) =>
+    faces.some((face) => {
+      const cx = b.x + b.width / 2;
+      const cy = b.y + b.height / 2;
+      const centred = cx >= face.x && cx < face.x + face.width && cy >= face.y && cy < face.y + face.height;
+      return centred || iou(b, face) >= 0.2;
     });
-    const before = await frames(recorded);
-    const exported = await frames(out);
-    assert.equal(exported.length, before.length, 'every frame is exported');
-    assert.equal(result.frames, before.length);
 
-    let seenBefore = 0;
-    const widths: number[] = [];
-    const inRecording: FaceBox[][] = [];
-    for (const f of before) {
-      const found = await detector.search(f, EXHAUSTIVE);
-      inRecording.push(found);
-      seenBefore += found.length;
-      for (const b of found) widths.push(Math.round(b.width));
-    }
-    const onFace = (b: Rect, faces: Rect[]) =>
-      faces.some((face) => {
-        const cx = b.x + b.width / 2;
-        const cy = b.y + b.height / 2;
-        const centred = cx >= face.x && cx < face.x + face.width && cy >= face.y && cy < face.y + face.height;
-        return centred || iou(b, face) >= 0.2;
-      });
-    const falseInRecording = inRecording.reduce(
-      (n, found, i) => n + found.filter((b) => !onFace(b, truth[i] ?? [])).length,
-      0,
-    );
+  const exportOf = (out: string, how: Pick<BlurredExportOptions, 'detector' | 'motion'>) =>
+    exportBlurred({ url: recorded, out, ffmpeg: 'ffmpeg', onProgress: () => {}, onChild: () => {}, ...how });
+
+  /** Boxes of the exhaustive search in `exported` on a labelled face, and elsewhere. */
+  async function leaksIn(exported: I420Image[]): Promise<{ leaks: string[]; falseBoxes: number }> {
     const leaks: string[] = [];
     let falseBoxes = 0;
     for (const [i, f] of exported.entries())
@@ -136,6 +114,27 @@ describe('blurred export of people walking through the frame', () => {
         if (onFace(b, truth[i] ?? [])) leaks.push(line);
         else falseBoxes++;
       }
+    return { leaks, falseBoxes };
+  }
+
+  it('leaves no face the exhaustive search can find in any frame', async (t) => {
+    const out = join(dir, 'blurred.mp4');
+    const result = await exportOf(out, { detector: async () => detector });
+    const before = await frames(recorded);
+    const exported = await frames(out);
+    assert.equal(exported.length, before.length, 'every frame is exported');
+    assert.equal(result.frames, before.length);
+
+    let seenBefore = 0;
+    let falseInRecording = 0;
+    const widths: number[] = [];
+    for (const [i, f] of before.entries()) {
+      const found = await detector.search(f, EXHAUSTIVE);
+      seenBefore += found.length;
+      falseInRecording += found.filter((b) => !onFace(b, truth[i] ?? [])).length;
+      for (const b of found) widths.push(Math.round(b.width));
+    }
+    const { leaks, falseBoxes } = await leaksIn(exported);
     widths.sort((a, b) => a - b);
     t.diagnostic(
       `${before.length} frames, ${labelled} faces placed; the exhaustive search finds ${seenBefore} in the recording (box widths ${widths[0]}–${widths.at(-1)} px); in the export ${leaks.length} on faces and ${falseBoxes} elsewhere (${falseInRecording} in the recording); the export found ${result.faces} (searching ${JSON.stringify(EXPORT_SEARCH)})`,
@@ -143,5 +142,47 @@ describe('blurred export of people walking through the frame', () => {
     assert.ok(seenBefore >= labelled * 0.8, `the recording shows its walkers (${seenBefore} of ${labelled})`);
     assert.ok((widths[0] ?? 0) < 45 && (widths.at(-1) ?? 0) > 90, 'near and far walkers are both found');
     assert.deepEqual(leaks, [], 'a face is left in the blurred export');
+  });
+
+  it('blurs the walkers whole when moving people are blurred, faces not searched', async (t) => {
+    const out = join(dir, 'moving.mp4');
+    const result = await exportOf(out, { detector: null, motion: true });
+    assert.equal(result.faces, 0, 'no face search');
+    const exported = await frames(out);
+    const { leaks, falseBoxes } = await leaksIn(exported);
+    t.diagnostic(
+      `${exported.length} frames; the exhaustive search finds ${leaks.length} on faces, ${falseBoxes} elsewhere`,
+    );
+    assert.deepEqual(leaks, [], 'a walker is left recognisable');
+    // The walkers' bodies are blurred too: little detail is left where they are.
+    const recordedFrames = await frames(recorded);
+    const detail = (img: I420Image, r: Rect) => {
+      let sum = 0;
+      let n = 0;
+      for (let y = Math.max(0, Math.round(r.y)); y < Math.min(HEIGHT, r.y + r.height); y++)
+        for (let x = Math.max(0, Math.round(r.x)); x < Math.min(WIDTH - 1, r.x + r.width); x++) {
+          sum += Math.abs((img.data[y * WIDTH + x + 1] as number) - (img.data[y * WIDTH + x] as number));
+          n++;
+        }
+      return n ? sum / n : 0;
+    };
+    let flatter = 0;
+    let all = 0;
+    truth.forEach((faces, i) => {
+      for (const face of faces) {
+        // Below the face: the shoulders and chest of the walker.
+        const body = {
+          x: face.x - face.width / 2,
+          y: face.y + face.height * 1.2,
+          width: face.width * 2,
+          height: face.height,
+        };
+        all++;
+        if (detail(exported[i] as I420Image, body) < detail(recordedFrames[i] as I420Image, body) * 0.5)
+          flatter++;
+      }
+    });
+    t.diagnostic(`walkers' bodies with under half their detail left: ${flatter} of ${all}`);
+    assert.ok(flatter >= all * 0.9, `${flatter} of ${all} walkers' bodies blurred`);
   });
 });

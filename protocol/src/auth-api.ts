@@ -247,6 +247,8 @@ export const ExportRequest = Type.Object(
     to: IsoTime,
     /** Blur every face (detected frame by frame); the video is encoded again as H.264. */
     blurFaces: Type.Optional(Type.Boolean()),
+    /** Blur whatever moves (people, not only their faces); encoded again as H.264 too. */
+    blurMotion: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -263,6 +265,7 @@ export interface ExportJobView {
   username: string;
   state: 'queued' | 'running' | 'done' | 'failed' | 'expired';
   blurFaces: boolean;
+  blurMotion: boolean;
   /** 0..1 */
   progress: number;
   bytes: number | null;

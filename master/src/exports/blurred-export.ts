@@ -8,7 +8,7 @@
  * HOLD_FRAMES behind the search. Audio is left out (it can identify people too).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { blurRegions, type I420Image, type Rect } from '@cctv/vision';
+import { blurRegions, type I420Image, MovingRegions, type Rect } from '@cctv/vision';
 import type { FaceDetector, SearchOptions } from '@cctv/vision/faces';
 
 /** Frames before and after a sighting in which the face stays blurred (0.2 s at 15 fps). */
@@ -34,7 +34,10 @@ export interface BlurredExportOptions {
   url: string;
   out: string;
   ffmpeg: string;
-  detector: () => Promise<FaceDetector>;
+  /** Faces: the detector (loaded on first use); null to blur no faces (motion only). */
+  detector: (() => Promise<FaceDetector>) | null;
+  /** Blur whatever moves too (`MovingRegions`: people, not only their faces). */
+  motion?: boolean;
   /** Expected frames, for progress. */
   onProgress: (framesDone: number, fps: number) => void;
   /** The processes, so that stop() can kill them. */
@@ -87,7 +90,9 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
   const width = info.width - (info.width % 2);
   const height = info.height - (info.height % 2);
   const frameBytes = (width * height * 3) / 2;
-  const detector = await o.detector();
+  if (!o.detector && !o.motion) throw new Error('nothing to blur: neither faces nor motion');
+  const detector = o.detector ? await o.detector() : null;
+  const moving = o.motion ? new MovingRegions() : null;
   const decoder = spawn(
     o.ffmpeg,
     [
@@ -170,9 +175,10 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
       chunks = joined.length > frameBytes ? [joined.subarray(frameBytes)] : [];
       queued -= frameBytes;
       const image: I420Image = { width, height, data };
-      const found = await detector.search(image, o.search ?? EXPORT_SEARCH);
+      const found = detector ? await detector.search(image, o.search ?? EXPORT_SEARCH) : [];
       faces += found.length;
-      pending.push({ image, boxes: found });
+      const boxes: Rect[] = moving ? [...found, ...moving.update(image)] : found;
+      pending.push({ image, boxes });
       if (pending.length > HOLD_FRAMES) await emit();
     }
   }

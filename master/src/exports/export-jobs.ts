@@ -98,8 +98,11 @@ export class ExportJobs {
     const { repo, log } = this.o;
     const t0 = Date.now();
     const part = join(this.o.dir, `${job.id}.mp4.part`);
-    const timeoutMs = this.o.timeoutMs ?? (job.blurFaces ? 60 : 10) * 60_000;
     const rangeMs = job.to.getTime() - job.from.getTime();
+    const blurred = job.blurFaces || job.blurMotion;
+    // A blurred export searches every frame: 0.13–0.30 × real time on a 2-core box
+    // (bench/export-blur.ts), so it may take ten times its range.
+    const timeoutMs = this.o.timeoutMs ?? (blurred ? 10 * 60_000 + 10 * rangeMs : 10 * 60_000);
     const children: ChildProcess[] = [];
     this.running.set(job.id, children);
     await repo.update(job.id, { state: 'running' }).catch(() => {});
@@ -123,16 +126,17 @@ export class ExportJobs {
       // The grant lives as long as the job may run, plus a minute.
       const grant = await this.o.grant(job, Math.ceil(timeoutMs / 1000) + 60);
       const url = new URL(`${this.o.gatewayUrl}${grantedPaths.vod(grant, job.cameraId)}`);
-      if (job.blurFaces) {
+      if (blurred) {
         const result = await exportBlurred({
           url: url.toString(),
           out: part,
           ffmpeg: this.o.ffmpeg ?? 'ffmpeg',
-          detector: () => this.faceDetector(),
+          detector: job.blurFaces ? () => this.faceDetector() : null,
+          motion: job.blurMotion,
           onProgress: (frames, fps) => progress(((frames / fps) * 1000) / rangeMs),
           onChild: (c) => children.push(c),
         });
-        log.info({ jobId: job.id, ...result }, 'export: faces blurred');
+        log.info({ jobId: job.id, ...result }, 'export: blurred');
       } else await this.copy(url.toString(), part, rangeMs, children, progress);
     } catch (err) {
       failure = err as Error;

@@ -10,6 +10,7 @@ export interface ExportJobRow {
   from: Date;
   to: Date;
   blurFaces: boolean;
+  blurMotion: boolean;
   state: string;
   progress: number;
   bytes: bigint | null;
@@ -22,7 +23,7 @@ export interface ExportJobRow {
 /** What a request sets of a new job; the rest starts at its defaults. */
 export type NewExportJob = Pick<
   ExportJobRow,
-  'userId' | 'username' | 'cameraId' | 'from' | 'to' | 'blurFaces'
+  'userId' | 'username' | 'cameraId' | 'from' | 'to' | 'blurFaces' | 'blurMotion'
 >;
 
 export function toExportView(r: ExportJobRow): ExportJobView {
@@ -34,6 +35,7 @@ export function toExportView(r: ExportJobRow): ExportJobView {
     username: r.username,
     state: r.state as ExportJobView['state'],
     blurFaces: r.blurFaces,
+    blurMotion: r.blurMotion,
     progress: r.progress,
     bytes: r.bytes === null ? null : Number(r.bytes),
     error: r.error,

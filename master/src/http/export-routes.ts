@@ -41,6 +41,7 @@ export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, dep
           .send(errorBody('BAD_RANGE', 'from must be earlier than to, and the range at most 1 h'));
       }
       const blurFaces = req.body.blurFaces ?? false;
+      const blurMotion = req.body.blurMotion ?? false;
       const job = await deps.jobs.create({
         userId: user.id,
         username: user.username,
@@ -48,6 +49,7 @@ export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, dep
         from,
         to,
         blurFaces,
+        blurMotion,
       });
       await deps.audit.record({
         action: 'export',
@@ -55,7 +57,7 @@ export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, dep
         username: user.username,
         cameraId,
         ip: req.ip,
-        detail: { jobId: job.id, from: from.toISOString(), to: to.toISOString(), blurFaces },
+        detail: { jobId: job.id, from: from.toISOString(), to: to.toISOString(), blurFaces, blurMotion },
       });
       return reply.code(202).send(toExportView(job));
     },
