@@ -54,6 +54,11 @@ export const DetectSpec = Type.Object(
            * search's cost grows as it falls (1280×720: 13 model runs at 32 px, 15 at 24, 3 at 40).
            */
           minFaceWidth: Type.Optional(Type.Integer({ minimum: 16, maximum: 512 })),
+          /**
+           * The share of the time face searches may take on this camera (after a search, the next
+           * waits long enough): bounds the CPU of a scene that moves everywhere.
+           */
+          maxBusy: Type.Optional(Type.Number({ minimum: 0.01, maximum: 1 })),
           /** Blur detected faces in this camera's snapshots and thumbnails. */
           blurSnapshots: Type.Optional(Type.Boolean()),
           /** Without motion, look for faces this often (0: only on motion frames). */

@@ -95,6 +95,8 @@ export class CameraAnalyzer {
   private readonly faceEvents: EventTracker<Kept>;
   private inferring = false;
   private lastFaceLookAt = 0;
+  /** performance.now() before which no search starts: searches take at most faces.maxBusy of the time. */
+  private restUntil = 0;
   private lastFrameAt = 0;
   private stopped = false;
   private idleInference: Promise<void> = Promise.resolve();
@@ -206,8 +208,9 @@ export class CameraAnalyzer {
       result.motion ||
       this.faceEvents.current !== null ||
       (faces.idleEveryS > 0 && f.at - this.lastFaceLookAt >= faces.idleEveryS * 1000);
-    if (!due || this.inferring) {
-      if (!this.inferring) this.faceEvents.idle(f.at);
+    const busy = this.inferring || performance.now() < this.restUntil;
+    if (!due || busy) {
+      if (!busy) this.faceEvents.idle(f.at);
       return;
     }
     // With a face event running, look at the whole frame: a still face makes no motion.
@@ -221,7 +224,8 @@ export class CameraAnalyzer {
   private lookForFaces(detector: FaceDetector, image: I420Image, at: number, roi: Rect | null): void {
     this.inferring = true;
     this.lastFaceLookAt = at;
-    const { minScore, minFaceWidth } = this.opts.settings.faces;
+    const { minScore, minFaceWidth, maxBusy } = this.opts.settings.faces;
+    const began = performance.now();
     // The pyramid search (small faces too) over the moving region, or the whole frame.
     this.idleInference = detector
       .search(image, roi ? { roi, minFaceWidth } : { minFaceWidth })
@@ -243,6 +247,10 @@ export class CameraAnalyzer {
       .catch((err: Error) => this.opts.logger.error({ err: err.message }, 'face detection failed'))
       .finally(() => {
         this.inferring = false;
+        // A whole-frame search is many model runs: rest in proportion, so that a scene moving
+        // everywhere costs maxBusy of the detector's threads, not all of them.
+        const now = performance.now();
+        this.restUntil = now + (now - began) * (1 / maxBusy - 1);
       });
   }
 

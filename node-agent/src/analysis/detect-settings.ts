@@ -17,6 +17,7 @@ export interface DetectSettings {
     enabled: boolean;
     minScore: number;
     minFaceWidth: number;
+    maxBusy: number;
     blurSnapshots: boolean;
     idleEveryS: number;
     endAfterS: number;
@@ -45,6 +46,9 @@ export function detectSettings(spec: DetectSpec | undefined): DetectSettings {
       // Faces of 32 px in the 1280×720 detail frame are 48 px of a 1080p camera; snapshots are
       // blurred down to 24 px whatever this says.
       minFaceWidth: s.faces?.minFaceWidth ?? 32,
+      // A tenth of the time: about 20 % of a core with the detector's 2 threads, as one
+      // whole-frame inference per analysed frame cost before the search had tiles.
+      maxBusy: s.faces?.maxBusy ?? 0.1,
       blurSnapshots: s.faces?.blurSnapshots ?? false,
       idleEveryS: s.faces?.idleEveryS ?? 10,
       endAfterS: s.faces?.endAfterS ?? 3,
