@@ -40,6 +40,7 @@ export function ExportJobs({ jobs }: { jobs: ExportJobView[] }) {
                     {Math.round((Date.parse(job.to) - Date.parse(job.from)) / 1000)} s
                     {job.blurFaces ? ' · faces blurred' : ''}
                     {job.blurMotion ? ' · moving people blurred' : ''}
+                    {job.keepVisible ? ' · blurred outside the visible area' : ''}
                   </div>
                 </td>
                 <td>{job.username}</td>

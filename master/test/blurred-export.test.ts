@@ -101,8 +101,32 @@ describe('blurred export of people walking through the frame', () => {
       return centred || iou(b, face) >= 0.2;
     });
 
-  const exportOf = (out: string, how: Pick<BlurredExportOptions, 'detector' | 'motion'>) =>
+  const exportOf = (out: string, how: Pick<BlurredExportOptions, 'detector' | 'motion' | 'keepVisible'>) =>
     exportBlurred({ url: recorded, out, ffmpeg: 'ffmpeg', onProgress: () => {}, onChild: () => {}, ...how });
+
+  /** Mean luma step between neighbours inside `r`: what is left of the picture's detail. */
+  const detail = (img: I420Image, r: Rect) => {
+    let sum = 0;
+    let n = 0;
+    for (let y = Math.max(0, Math.round(r.y)); y < Math.min(HEIGHT, r.y + r.height); y++)
+      for (let x = Math.max(0, Math.round(r.x)); x < Math.min(WIDTH - 1, r.x + r.width); x++) {
+        sum += Math.abs((img.data[y * WIDTH + x + 1] as number) - (img.data[y * WIDTH + x] as number));
+        n++;
+      }
+    return n ? sum / n : 0;
+  };
+
+  /** Mean absolute luma difference of two frames inside `r`. */
+  const meanDifference = (a: I420Image, b: I420Image, r: Rect) => {
+    let sum = 0;
+    let n = 0;
+    for (let y = r.y; y < r.y + r.height; y++)
+      for (let x = r.x; x < r.x + r.width; x++) {
+        sum += Math.abs((a.data[y * WIDTH + x] as number) - (b.data[y * WIDTH + x] as number));
+        n++;
+      }
+    return sum / n;
+  };
 
   /** Boxes of the exhaustive search in `exported` on a labelled face, and elsewhere. */
   async function leaksIn(exported: I420Image[]): Promise<{ leaks: string[]; falseBoxes: number }> {
@@ -156,16 +180,6 @@ describe('blurred export of people walking through the frame', () => {
     assert.deepEqual(leaks, [], 'a walker is left recognisable');
     // The walkers' bodies are blurred too: little detail is left where they are.
     const recordedFrames = await frames(recorded);
-    const detail = (img: I420Image, r: Rect) => {
-      let sum = 0;
-      let n = 0;
-      for (let y = Math.max(0, Math.round(r.y)); y < Math.min(HEIGHT, r.y + r.height); y++)
-        for (let x = Math.max(0, Math.round(r.x)); x < Math.min(WIDTH - 1, r.x + r.width); x++) {
-          sum += Math.abs((img.data[y * WIDTH + x + 1] as number) - (img.data[y * WIDTH + x] as number));
-          n++;
-        }
-      return n ? sum / n : 0;
-    };
     let flatter = 0;
     let all = 0;
     truth.forEach((faces, i) => {
@@ -184,5 +198,43 @@ describe('blurred export of people walking through the frame', () => {
     });
     t.diagnostic(`walkers' bodies with under half their detail left: ${flatter} of ${all}`);
     assert.ok(flatter >= all * 0.9, `${flatter} of ${all} walkers' bodies blurred`);
+  });
+
+  it('keeps only the visible area as recorded and blurs the rest of every frame', async (t) => {
+    const out = join(dir, 'kept.mp4');
+    // The left half, as a triangle and a quadrilateral sharing the diagonal.
+    const keepVisible = [
+      [
+        [0, 0],
+        [0.5, 0],
+        [0.5, 1],
+      ],
+      [
+        [0, 0],
+        [0.5, 1],
+        [0, 1],
+        [0, 0.5],
+      ],
+    ] as [number, number][][];
+    await exportOf(out, { detector: null, keepVisible });
+    const recordedFrames = await frames(recorded);
+    const exported = await frames(out);
+    const left = { x: 0, y: 0, width: WIDTH / 2 - 8, height: HEIGHT };
+    const right = { x: WIDTH / 2 + 8, y: 0, width: WIDTH / 2 - 8, height: HEIGHT };
+    let leftKept = 0;
+    let rightBlurred = 0;
+    exported.forEach((f, i) => {
+      const r = recordedFrames[i] as I420Image;
+      if (meanDifference(f, r, left) < 4) leftKept++;
+      if (detail(f, right) < detail(r, right) * 0.3) rightBlurred++;
+    });
+    t.diagnostic(
+      `${exported.length} frames: left half kept in ${leftKept}, right half blurred in ${rightBlurred}`,
+    );
+    assert.equal(leftKept, exported.length, 'the visible area is as recorded (but for the encoding)');
+    assert.equal(rightBlurred, exported.length, 'outside it, every frame is blurred');
+    const { leaks } = await leaksIn(exported);
+    const rightLeaks = leaks.filter((l) => Number(/at (\d+),/.exec(l)?.[1]) > WIDTH / 2);
+    assert.deepEqual(rightLeaks, [], 'no face is left outside the visible area');
   });
 });

@@ -258,14 +258,52 @@ describe('users, sessions, camera access and the audit log', () => {
       (await operator.getJson<ExportJobView[]>('/api/exports')).map((j) => j.id),
       [job.id],
     );
+    assert.equal(job.keepVisible, null);
     const audit = await admin.getJson<AuditPage>('/api/audit?action=export&user=op.export');
     assert.deepEqual(audit.entries[0]?.detail, {
       jobId: job.id,
       from: '2026-02-01T10:00:00.000Z',
       to: '2026-02-01T10:05:00.000Z',
       blurFaces: false,
+      blurMotion: false,
+      keepVisible: 0,
     });
     assert.equal(await h.metric('cctv_exports_total{state="failed"}'), 1);
+    // A visible area is polygons of 0..1 points: anything else is refused before a job exists.
+    for (const keepVisible of [
+      [],
+      [
+        [
+          [0, 0],
+          [2, 0],
+          [0, 1],
+        ],
+      ],
+      [
+        [
+          [0, 0],
+          [1, 0],
+        ],
+      ],
+      'left',
+    ])
+      assert.equal(
+        (await operator.postJson('/api/exports', { cameraId: 'ua-cam', ...range, keepVisible })).status,
+        400,
+        JSON.stringify(keepVisible),
+      );
+    const area = [
+      [
+        [0, 0],
+        [0.5, 0],
+        [0.5, 1],
+      ],
+    ];
+    const kept = await operator.postJson('/api/exports', { cameraId: 'ua-cam', ...range, keepVisible: area });
+    assert.equal(kept.status, 202);
+    const keptJob = (await kept.json()) as ExportJobView;
+    assert.deepEqual(keptJob.keepVisible, area);
+    assert.deepEqual((await operator.getJson<ExportJobView>(`/api/exports/${keptJob.id}`)).keepVisible, area);
   });
 
   it('slows failed sign-ins per username with short growing delays, audits them, and keeps others signing in', async () => {

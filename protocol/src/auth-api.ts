@@ -4,6 +4,7 @@
  * master validates with it, dashboards and scripts get the type.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { Polygon } from './events.ts';
 import { CameraId } from './ids.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
@@ -249,6 +250,11 @@ export const ExportRequest = Type.Object(
     blurFaces: Type.Optional(Type.Boolean()),
     /** Blur whatever moves (people, not only their faces); encoded again as H.264 too. */
     blurMotion: Type.Optional(Type.Boolean()),
+    /**
+     * Only these areas (polygons of 0..1 points over the frame) stay visible; the rest of every
+     * frame is blurred. Encoded again as H.264 too.
+     */
+    keepVisible: Type.Optional(Type.Array(Polygon, { minItems: 1, maxItems: 8 })),
   },
   { additionalProperties: false },
 );
@@ -266,6 +272,8 @@ export interface ExportJobView {
   state: 'queued' | 'running' | 'done' | 'failed' | 'expired';
   blurFaces: boolean;
   blurMotion: boolean;
+  /** Polygons (0..1) outside which every frame is blurred; null: none. */
+  keepVisible: Polygon[] | null;
   /** 0..1 */
   progress: number;
   bytes: number | null;

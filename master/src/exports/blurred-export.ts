@@ -8,6 +8,7 @@
  * HOLD_FRAMES behind the search. Audio is left out (it can identify people too).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { Polygon } from '@cctv/protocol';
 import { blurRegions, type I420Image, MovingRegions, type Rect } from '@cctv/vision';
 import type { FaceDetector, SearchOptions } from '@cctv/vision/faces';
 
@@ -38,6 +39,8 @@ export interface BlurredExportOptions {
   detector: (() => Promise<FaceDetector>) | null;
   /** Blur whatever moves too (`MovingRegions`: people, not only their faces). */
   motion?: boolean;
+  /** Only these polygons (0..1 points) stay visible: the rest of every frame is blurred. */
+  keepVisible?: Polygon[] | null;
   /** Expected frames, for progress. */
   onProgress: (framesDone: number, fps: number) => void;
   /** The processes, so that stop() can kill them. */
@@ -90,7 +93,9 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
   const width = info.width - (info.width % 2);
   const height = info.height - (info.height % 2);
   const frameBytes = (width * height * 3) / 2;
-  if (!o.detector && !o.motion) throw new Error('nothing to blur: neither faces nor motion');
+  if (!o.detector && !o.motion && !o.keepVisible)
+    throw new Error('nothing to blur: no faces, motion or visible area');
+  const outside = o.keepVisible ? outsideMask(o.keepVisible, width, height) : null;
   const detector = o.detector ? await o.detector() : null;
   const moving = o.motion ? new MovingRegions() : null;
   const decoder = spawn(
@@ -154,6 +159,7 @@ export async function exportBlurred(o: BlurredExportOptions): Promise<{ frames: 
       for (const b of next.boxes) regions.push(grown(b, i + 1));
     });
     if (regions.length > 0) blurRegions(frame.image, regions, 0.2, EXPORT_BLOCKS);
+    if (outside) blurOutside(frame.image, outside);
     recent.push(frame.boxes);
     if (recent.length > HOLD_FRAMES) recent.shift();
     const data = frame.image.data;
@@ -196,4 +202,52 @@ function grown(b: Rect, distance: number): Rect {
   const dx = b.width * HOLD_GROWTH * distance;
   const dy = b.height * HOLD_GROWTH * distance;
   return { x: b.x - dx, y: b.y - dy, width: b.width + 2 * dx, height: b.height + 2 * dy };
+}
+
+/** Blocks across the longer side of the frame for the area outside `keepVisible` (48 px at 1080p). */
+const OUTSIDE_BLOCKS = 40;
+
+/**
+ * Which pixels lie outside every polygon (1) and which inside one (0), for luma; chroma reads it
+ * at its 2×2 blocks' top-left pixel. Even-odd rule, pixel centres.
+ */
+export function outsideMask(polygons: readonly Polygon[], width: number, height: number): Uint8Array {
+  const mask = new Uint8Array(width * height).fill(1);
+  const crossings: number[] = [];
+  for (let y = 0; y < height; y++) {
+    const py = (y + 0.5) / height;
+    for (const poly of polygons) {
+      crossings.length = 0;
+      for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+        const [xi, yi] = poly[i] as [number, number];
+        const [xj, yj] = poly[j] as [number, number];
+        if (yi > py !== yj > py) crossings.push(((xj - xi) * (py - yi)) / (yj - yi) + xi);
+      }
+      crossings.sort((a, b) => a - b);
+      for (let k = 0; k + 1 < crossings.length; k += 2) {
+        const x0 = Math.max(0, Math.ceil((crossings[k] as number) * width - 0.5));
+        const x1 = Math.min(width, Math.ceil((crossings[k + 1] as number) * width - 0.5));
+        if (x1 > x0) mask.fill(0, y * width + x0, y * width + x1);
+      }
+    }
+  }
+  return mask;
+}
+
+/** Blurs every pixel of `image` that `outside` marks: a blurred copy of the frame, taken where marked. */
+function blurOutside(image: I420Image, outside: Uint8Array): void {
+  const { width, height, data } = image;
+  const copy: I420Image = { width, height, data: data.slice() };
+  blurRegions(copy, [{ x: 0, y: 0, width, height }], 0, OUTSIDE_BLOCKS);
+  const luma = width * height;
+  for (let i = 0; i < luma; i++) if (outside[i]) data[i] = copy.data[i] as number;
+  const cw = width / 2;
+  const quarter = luma / 4;
+  for (let y = 0; y < height / 2; y++)
+    for (let x = 0; x < cw; x++) {
+      if (!outside[2 * y * width + 2 * x]) continue;
+      const k = luma + y * cw + x;
+      data[k] = copy.data[k] as number;
+      data[k + quarter] = copy.data[k + quarter] as number;
+    }
 }

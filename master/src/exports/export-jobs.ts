@@ -13,7 +13,12 @@ import { grantedPaths } from '@cctv/protocol';
 import type { FaceDetector } from '@cctv/vision/faces';
 import type { Logger } from 'pino';
 import { exportBlurred } from './blurred-export.ts';
-import type { ExportJobRow, ExportRepository, NewExportJob } from './export-repository.ts';
+import {
+  type ExportJobRow,
+  type ExportRepository,
+  keepVisibleOf,
+  type NewExportJob,
+} from './export-repository.ts';
 
 export interface ExportJobsOptions {
   repo: ExportRepository;
@@ -99,7 +104,8 @@ export class ExportJobs {
     const t0 = Date.now();
     const part = join(this.o.dir, `${job.id}.mp4.part`);
     const rangeMs = job.to.getTime() - job.from.getTime();
-    const blurred = job.blurFaces || job.blurMotion;
+    const keepVisible = keepVisibleOf(job);
+    const blurred = job.blurFaces || job.blurMotion || keepVisible !== null;
     // A blurred export searches every frame: 0.13–0.30 × real time on a 2-core box
     // (bench/export-blur.ts), so it may take ten times its range.
     const timeoutMs = this.o.timeoutMs ?? (blurred ? 10 * 60_000 + 10 * rangeMs : 10 * 60_000);
@@ -133,6 +139,7 @@ export class ExportJobs {
           ffmpeg: this.o.ffmpeg ?? 'ffmpeg',
           detector: job.blurFaces ? () => this.faceDetector() : null,
           motion: job.blurMotion,
+          keepVisible,
           onProgress: (frames, fps) => progress(((frames / fps) * 1000) / rangeMs),
           onChild: (c) => children.push(c),
         });

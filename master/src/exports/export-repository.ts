@@ -1,6 +1,6 @@
 /** `ExportJob` rows: one per requested MP4, with its state and progress. */
 import type { PrismaClient } from '@cctv/db';
-import type { ExportJobView } from '@cctv/protocol';
+import type { ExportJobView, Polygon } from '@cctv/protocol';
 
 export interface ExportJobRow {
   id: string;
@@ -11,6 +11,8 @@ export interface ExportJobRow {
   to: Date;
   blurFaces: boolean;
   blurMotion: boolean;
+  /** Polygons outside which frames are blurred (validated by ExportRequest when asked); null: none. */
+  keepVisible: unknown;
   state: string;
   progress: number;
   bytes: bigint | null;
@@ -24,7 +26,12 @@ export interface ExportJobRow {
 export type NewExportJob = Pick<
   ExportJobRow,
   'userId' | 'username' | 'cameraId' | 'from' | 'to' | 'blurFaces' | 'blurMotion'
->;
+> & { keepVisible?: Polygon[] };
+
+/** The job's polygons, or null when it keeps the whole frame. */
+export function keepVisibleOf(r: Pick<ExportJobRow, 'keepVisible'>): Polygon[] | null {
+  return Array.isArray(r.keepVisible) && r.keepVisible.length > 0 ? (r.keepVisible as Polygon[]) : null;
+}
 
 export function toExportView(r: ExportJobRow): ExportJobView {
   return {
@@ -36,6 +43,7 @@ export function toExportView(r: ExportJobRow): ExportJobView {
     state: r.state as ExportJobView['state'],
     blurFaces: r.blurFaces,
     blurMotion: r.blurMotion,
+    keepVisible: keepVisibleOf(r),
     progress: r.progress,
     bytes: r.bytes === null ? null : Number(r.bytes),
     error: r.error,
@@ -66,7 +74,7 @@ export class ExportRepository {
     });
   }
 
-  async update(id: string, data: Partial<Omit<ExportJobRow, 'id'>>): Promise<void> {
+  async update(id: string, data: Partial<Omit<ExportJobRow, 'id' | 'keepVisible'>>): Promise<void> {
     await this.db.exportJob.update({ where: { id }, data });
   }
 

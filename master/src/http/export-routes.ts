@@ -42,6 +42,7 @@ export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, dep
       }
       const blurFaces = req.body.blurFaces ?? false;
       const blurMotion = req.body.blurMotion ?? false;
+      const keepVisible = req.body.keepVisible;
       const job = await deps.jobs.create({
         userId: user.id,
         username: user.username,
@@ -50,6 +51,7 @@ export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, dep
         to,
         blurFaces,
         blurMotion,
+        ...(keepVisible ? { keepVisible } : {}),
       });
       await deps.audit.record({
         action: 'export',
@@ -57,7 +59,14 @@ export const exportRoutes: FastifyPluginAsync<ExportRouteDeps> = async (app, dep
         username: user.username,
         cameraId,
         ip: req.ip,
-        detail: { jobId: job.id, from: from.toISOString(), to: to.toISOString(), blurFaces, blurMotion },
+        detail: {
+          jobId: job.id,
+          from: from.toISOString(),
+          to: to.toISOString(),
+          blurFaces,
+          blurMotion,
+          keepVisible: keepVisible?.length ?? 0,
+        },
       });
       return reply.code(202).send(toExportView(job));
     },
