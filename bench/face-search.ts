@@ -4,17 +4,22 @@
  * noise, motion blur, JPEG or H.264 compression, and empty frames of the photos' face-free parts
  * (`vision/test/support/camera-frames.ts`, the fixture of `vision/test/face-search.test.ts`).
  *
- *   node --import tsx bench/face-search.ts [--plans whole,search] [--min-face 24]
+ *   node --import tsx bench/face-search.ts [--plans whole,search,ssd,tiny] [--min-face 24]
  *       [--min-input 9,11,13] [--threads 2] [--widths 20,24,...] [--empty 12]
  *
  * Ways of searching: `whole` — `detect()`, the whole frame letterboxed into the model's input
  * (the search before this benchmark); `search` — `search()`, the tiled pyramid of
  * `vision/src/faces/search-plan.ts` for faces ≥ --min-face px, once per --min-input value (the
- * smallest face, in input pixels, the pyramid relies on). Printed per way: recall per face width
+ * smallest face, in input pixels, the pyramid relies on); `ssd`, `tiny` — the peer models of
+ * `@vladmandic/face-api` (SSD MobileNet v1, tiny face detector at 608) on TensorFlow.js (wasm),
+ * whole frame, for comparison. Printed per way: recall per face width
  * (IoU ≥ 0.3 with a labelled face), false boxes on empty frames (mean, max), model runs per
  * frame, wall and process-CPU ms per 1080p frame and per 720p frame (the same frames scaled).
  */
+
+import { createRequire } from 'node:module';
 import { cpus, hostname, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type FaceBox, FaceDetector, type I420Image, searchSquares } from '@cctv/vision/faces';
 import { ensureFaceModel } from '../node-agent/scripts/fetch-face-model.mjs';
@@ -24,6 +29,7 @@ import {
   type LabelledFrame,
   matchFaces,
 } from '../vision/test/support/camera-frames.ts';
+import { repoRoot } from './support.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -53,7 +59,78 @@ for (const plan of o.plans.split(',')) {
         run: (d, img) => d.search(img, { minFaceWidth: minFace, minInputFace: mi }),
         runs: (w, h) => searchSquares(w, h, { minFaceWidth: minFace, minInputFace: mi }).length,
       });
+  else if (plan === 'ssd' || plan === 'tiny')
+    ways.push({
+      name:
+        plan === 'ssd'
+          ? 'face-api SSD MobileNet v1 (whole frame)'
+          : 'face-api tiny detector 608 (whole frame)',
+      run: (_d, img) => faceApi(plan, img),
+      runs: () => 1,
+    });
   else throw new Error(`unknown plan ${plan}`);
+}
+
+/**
+ * The peer model for comparison: `@vladmandic/face-api` (its SSD MobileNet v1, trained for faces
+ * of all sizes, and its tiny detector) on TensorFlow.js with the WebAssembly backend, both shipped
+ * in npm packages. The frame is converted to RGB for it (BT.601 limited range, as the sampler).
+ */
+type FaceApi = typeof import('@vladmandic/face-api');
+let faceApiLoaded: Promise<FaceApi> | null = null;
+function loadFaceApi(): Promise<FaceApi> {
+  faceApiLoaded ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+    // The bundle's own tf types leave out the backend calls.
+    const tf = api.tf as unknown as { setBackend(name: string): Promise<boolean>; ready(): Promise<void> };
+    await tf.setBackend('wasm');
+    await tf.ready();
+    const models = join(repoRoot, 'node_modules/@vladmandic/face-api/model');
+    await api.nets.ssdMobilenetv1.loadFromDisk(models);
+    await api.nets.tinyFaceDetector.loadFromDisk(models);
+    return api;
+  })();
+  return faceApiLoaded;
+}
+
+async function faceApi(plan: 'ssd' | 'tiny', img: I420Image): Promise<FaceBox[]> {
+  const api = await loadFaceApi();
+  const { width, height, data } = img;
+  const rgb = new Int32Array(width * height * 3);
+  const cw = width / 2;
+  const u0 = width * height;
+  const v0 = u0 + (width * height) / 4;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const c = (y >> 1) * cw + (x >> 1);
+      const Y = 1.164 * ((data[y * width + x] as number) - 16);
+      const U = (data[u0 + c] as number) - 128;
+      const V = (data[v0 + c] as number) - 128;
+      const o = (y * width + x) * 3;
+      rgb[o] = Math.max(0, Math.min(255, Y + 1.596 * V));
+      rgb[o + 1] = Math.max(0, Math.min(255, Y - 0.392 * U - 0.813 * V));
+      rgb[o + 2] = Math.max(0, Math.min(255, Y + 2.017 * U));
+    }
+  const tensor = api.tf.tensor3d(rgb, [height, width, 3], 'int32');
+  try {
+    const options =
+      plan === 'ssd'
+        ? new api.SsdMobilenetv1Options({ minConfidence: 0.5 })
+        : new api.TinyFaceDetectorOptions({ inputSize: 608, scoreThreshold: 0.5 });
+    const found = await api.detectAllFaces(tensor as never, options);
+    return found.map((f) => ({
+      ...f.box,
+      x: f.box.x,
+      y: f.box.y,
+      width: f.box.width,
+      height: f.box.height,
+      score: f.score,
+      keypoints: [],
+    }));
+  } finally {
+    tensor.dispose();
+  }
 }
 
 function scaleTo720(img: I420Image): I420Image {
