@@ -7,7 +7,7 @@
  *
  * Scenarios (run one after another, each with a fresh agent and camera): copy-1080p,
  * copy-1080p-x4, transcode-1080p; transcode-720p only when named in --only. Targets
- * (shared/design/TARGETS.md): ≤ 2 % of one core per camera when the camera already sends
+ * (docs/TARGETS.md): ≤ 2 % of one core per camera when the camera already sends
  * H.265, agent RSS ≤ 150 MB with 4 cameras. Clips are encoded once and cached (clips.ts).
  * Warm-up: until every camera has uploaded a segment, then --warmup-s more. --agent-cpu-prof
  * writes a V8 CPU profile of each agent run into DIR (it costs the agent some CPU itself).

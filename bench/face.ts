@@ -1,6 +1,6 @@
 /**
  * Face detector cost per 256×256 inference with onnxruntime-node: `session.run` alone (the
- * figure of shared/design/TARGETS.md: ≤ 8 ms on this x86 box with 2 threads) and
+ * figure of docs/TARGETS.md: ≤ 8 ms on this x86 box with 2 threads) and
  * `FaceDetector.detect()` end to end on a 1920×1080 I420 frame (sampling + YUV→RGB, run,
  * decoding, NMS), whole frame letterboxed and with a region of interest; the sampling alone;
  * detect() after a pause, as the agent called it on motion frames; and `search()` (the tiled

@@ -7,7 +7,7 @@
  *    subtracts it from the display time, on the same machine's clock;
  *  - time to first frame (WebRTC): from the navigation to the camera page, and from the live
  *    player's start, to the first frame shown; cold (relay not running) and warm.
- * Targets (shared/design/TARGETS.md): WebRTC glass-to-glass ≤ 300 ms on loopback, live HLS
+ * Targets (docs/TARGETS.md): WebRTC glass-to-glass ≤ 300 ms on loopback, live HLS
  * ≤ 6 s with 2 s segments, first WebRTC frame ≤ 1.5 s after the tile opens.
  *
  *   node --import tsx bench/live-latency.ts [--seconds 20] [--width 640 --height 360 --fps 25]

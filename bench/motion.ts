@@ -12,7 +12,7 @@ motion over much of the frame on every frame, the worst case for region labellin
  * JIT and the background are warmed up on three passes over the clip; then each repeat is one
  * timed pass. Figures: ms per frame, median [min–p90] over repeats, wall clock (and CPU time of
  * this process beside it, which other work on the box does not inflate). Target
- * (shared/design/TARGETS.md): ≤ 0.15 ms per 320×180 frame.
+ * (docs/TARGETS.md): ≤ 0.15 ms per 320×180 frame.
  */
 import { execFile } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';

@@ -1,4 +1,5 @@
-// Runs the whole test suite: lint, typecheck, the dependency audit, then every *.test.ts with node's test runner.
+// Runs the whole test suite: lint, typecheck, the dependency audit, the Markdown link check, then every
+// *.test.ts with node's test runner.
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -62,6 +63,8 @@ if (filters.length === 0) {
   run('npx', ['tsc', '-p', 'dashboard/tsconfig.json', '--noEmit']);
   // Known high and critical advisories of production dependencies (audit-allowlist.json).
   run(process.execPath, ['scripts/audit.mjs']);
+  // Every relative link of the Markdown files names a file of the repository.
+  run(process.execPath, ['scripts/check-links.mjs']);
 }
 
 const files = roots
