@@ -1,4 +1,4 @@
-import { WALL_LAYOUTS, type WallLayout, type WallSettings } from '@cctv/protocol';
+import type { WallLayout, WallSettings } from '@cctv/protocol';
 
 /** Columns of a layout: 1, 2, 3 or 4. */
 export const columnsOf = (layout: WallLayout) => Math.sqrt(layout);
@@ -29,5 +29,3 @@ export function swapTiles(wall: WallSettings, from: number, to: number): WallSet
   [tiles[from], tiles[to]] = [tiles[to] ?? null, tiles[from] ?? null];
   return { ...wall, tiles };
 }
-
-export const isWallLayout = (n: number): n is WallLayout => (WALL_LAYOUTS as readonly number[]).includes(n);

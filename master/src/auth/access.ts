@@ -3,7 +3,7 @@
  * the cameras of their access list (or all, when granted `all`). A node is visible when at
  * least one of its cameras is; its other cameras stay hidden.
  */
-import type { CameraView, EventView, NodeView, Role, SessionUser } from '@cctv/protocol';
+import type { CameraView, NodeView, Role, SessionUser } from '@cctv/protocol';
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -37,8 +37,4 @@ export function visibleNodes(user: SessionUser, nodes: NodeView[]): NodeView[] {
 
 export function visibleCameras(user: SessionUser, cameras: CameraView[]): CameraView[] {
   return cameras.filter((c) => canSeeCamera(user, c.id));
-}
-
-export function canSeeEvent(user: SessionUser, event: Pick<EventView, 'cameraId'>): boolean {
-  return canSeeCamera(user, event.cameraId);
 }
