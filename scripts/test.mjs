@@ -1,13 +1,16 @@
 // Runs the whole test suite: lint, typecheck, the dependency audit, the Markdown link check, then every
 // *.test.ts with node's test runner.
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
+//        node scripts/test.mjs --unit        (the fast tier of scripts/test-tiers.mjs, no lint)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { UNIT } from './test-tiers.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const filters = process.argv.slice(2);
+const unit = process.argv.includes('--unit');
+const filters = process.argv.slice(2).filter((a) => a !== '--unit');
 const roots = [
   'protocol/test',
   'tls/test',
@@ -57,7 +60,7 @@ const testEnv = {
   NODE_EXTRA_CA_CERTS: join(tlsDir, 'ca.crt'),
 };
 
-if (filters.length === 0) {
+if (filters.length === 0 && !unit) {
   run('npx', ['biome', 'ci', '.']);
   run('npx', ['tsc', '-p', 'tsconfig.json']);
   run('npx', ['tsc', '-p', 'dashboard/tsconfig.json', '--noEmit']);
@@ -69,15 +72,23 @@ if (filters.length === 0) {
 
 const files = roots
   .flatMap((d) => walk(join(root, d), []))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .filter((f) => !unit || UNIT.includes(f));
+const missing = unit ? UNIT.filter((f) => !files.includes(f)) : [];
+if (missing.length > 0) {
+  console.error(`the unit tier names test files that do not exist: ${missing.join(', ')}`);
+  process.exit(1);
+}
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// One file at a time: integration tests start real servers and ffmpeg on a 2-core machine.
+// One file at a time: integration tests start real servers and ffmpeg on a 2-core machine. The
+// unit tier starts none, so its files run side by side.
+const concurrency = unit ? Math.max(2, availableParallelism()) : 1;
 run(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   testEnv,
 );
 cleanup();
