@@ -1,4 +1,5 @@
 import type { EventType, EventView } from '@cctv/protocol';
+import { EVENT_PAGE_MAX, isValidId } from '@cctv/protocol/patterns';
 
 /**
  * The event search's filters as they live in the page URL (`/events?camera=…&type=…`), so a
@@ -20,15 +21,7 @@ export interface EventFilters {
 
 export const DEFAULT_WINDOW_MS = 24 * 3600_000;
 export const DEFAULT_PAGE_SIZE = 30;
-/**
- * The master's largest page (`EVENT_PAGE_MAX` in protocol/src/event-query.ts); a value import
- * from the protocol package would pull its validators into the browser bundle.
- */
-const EVENT_PAGE_MAX = 500;
-
 type RawParams = Record<string, string | string[] | undefined>;
-
-const CAMERA_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 function first(raw: RawParams, key: string): string | null {
   const v = raw[key];
@@ -53,7 +46,7 @@ export function parseFilters(raw: RawParams): { filters: EventFilters; dropped: 
   const limit = first(raw, 'limit');
 
   const filters: EventFilters = {
-    camera: camera && CAMERA_RE.test(camera) ? camera : null,
+    camera: camera && isValidId(camera) ? camera : null,
     type: type === 'motion' || type === 'face' ? type : null,
     from: isoOrNull(from),
     to: isoOrNull(to),

@@ -1,14 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { ID_PATTERN } from './ids.ts';
+import { EVENT_PAGE_MAX, ID_PATTERN, TIMELINE_MAX_BUCKETS, UUID_PATTERN } from './patterns.ts';
+
+export { EVENT_PAGE_MAX, TIMELINE_MAX_BUCKETS, TIMELINE_MAX_RANGE_MS } from './patterns.ts';
 
 /** Query strings of the master's event search and timeline routes, validated by the master. */
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 const idBody = ID_PATTERN.slice(1, -1);
-
-export const EVENT_PAGE_MAX = 500;
-export const TIMELINE_MAX_RANGE_MS = 31 * 24 * 3600 * 1000;
-export const TIMELINE_MAX_BUCKETS = 2000;
 
 /** `GET /api/events`: newest first, keyset-paginated by an opaque cursor. */
 export const EventSearchQuery = Type.Object({
@@ -28,9 +26,7 @@ export const EventSearchQuery = Type.Object({
 export type EventSearchQuery = Static<typeof EventSearchQuery>;
 
 export const EventIdParams = Type.Object({
-  id: Type.String({
-    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
-  }),
+  id: Type.String({ pattern: UUID_PATTERN }),
 });
 export type EventIdParams = Static<typeof EventIdParams>;
 

@@ -1,12 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { ID_PATTERN } from './patterns.ts';
 
-/** Node and camera ids: lowercase, digits and dashes, 1–63 characters, starting alphanumeric. */
-export const ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
-const idRe = new RegExp(ID_PATTERN);
+export { ID_PATTERN, isValidId } from './patterns.ts';
 
 export const NodeId = Type.String({ pattern: ID_PATTERN });
 export const CameraId = Type.String({ pattern: ID_PATTERN });
-
-export function isValidId(id: string): boolean {
-  return idRe.test(id);
-}

@@ -2,14 +2,10 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { FormatRegistry } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
+import { isIsoTime, isUuid } from './patterns.ts';
 
-// ISO-8601 date-time as produced by Date#toISOString and accepted by Date.parse.
-const isoRe = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-if (!FormatRegistry.Has('date-time'))
-  FormatRegistry.Set('date-time', (v) => isoRe.test(v) && !Number.isNaN(Date.parse(v)));
-
-const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (v) => uuidRe.test(v));
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', isIsoTime);
+if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', isUuid);
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 

@@ -13,6 +13,7 @@ import {
   TimelineQuery,
   type TimelineView,
 } from '@cctv/protocol';
+import { isUuid } from '@cctv/protocol/patterns';
 import type { FastifyPluginAsync, FastifySchemaValidationError } from 'fastify';
 import { canSeeCamera, visibleCameraIds } from '../auth/access.ts';
 import type { EventCursor, EventRepository } from '../events/event-repository.ts';
@@ -67,12 +68,10 @@ export function encodeCursor(c: EventCursor): string {
   return Buffer.from(`${c.startedAt.toISOString()}|${c.id}`).toString('base64url');
 }
 
-const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export function decodeCursor(raw: string): EventCursor {
   const [time, id, extra] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
   const startedAt = new Date(time ?? '');
-  if (extra !== undefined || !id || !uuidRe.test(id) || Number.isNaN(startedAt.getTime()))
+  if (extra !== undefined || !id || !isUuid(id) || Number.isNaN(startedAt.getTime()))
     throw new BadRequestError('BAD_CURSOR', 'cursor', 'cursor must be the nextCursor of a previous page');
   return { startedAt, id };
 }

@@ -1,5 +1,5 @@
 import { isValidId, SEGMENT_HEADERS, type SegmentKind, SHA256_RE, segmentKind } from '@cctv/protocol';
-import { parseIsoTime } from '../iso-time.ts';
+import { parseIsoTime } from '@cctv/protocol/patterns';
 import { IngestError } from './ingest-error.ts';
 
 type Headers = Record<string, string | string[] | undefined>;

@@ -1,4 +1,4 @@
-import { parseIsoTime } from '../iso-time.ts';
+import { parseIsoTime } from '@cctv/protocol/patterns';
 
 export const MAX_RANGE_MS = 24 * 60 * 60 * 1000;
 

@@ -1,0 +1,43 @@
+/**
+ * Constants and patterns of the contracts, with no dependency at all: the one place the
+ * services and the dashboard's browser code take them from (`@cctv/protocol/patterns`), so
+ * that nobody copies a regular expression. The TypeBox schemas are built from these.
+ */
+
+/** Node and camera ids: lowercase, digits and dashes, 1–63 characters, starting alphanumeric. */
+export const ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+const idRe = new RegExp(ID_PATTERN);
+
+export function isValidId(id: string): boolean {
+  return idRe.test(id);
+}
+
+/** A UUID in its canonical text form (any case). */
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const uuidRe = new RegExp(UUID_PATTERN);
+
+export function isUuid(value: string): boolean {
+  return uuidRe.test(value);
+}
+
+/** ISO-8601 date-time with a zone: what `Date#toISOString` writes, or an offset. */
+export const ISO_TIME_PATTERN =
+  '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$';
+const isoRe = new RegExp(ISO_TIME_PATTERN);
+
+/** True for a strict ISO-8601 date-time with zone that `Date.parse` takes. */
+export function isIsoTime(value: string): boolean {
+  return isoRe.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/** Parses a strict ISO-8601 date-time with zone; null for anything else. */
+export function parseIsoTime(value: string | undefined): Date | null {
+  if (!value || !isIsoTime(value)) return null;
+  return new Date(Date.parse(value));
+}
+
+/** The largest page of `GET /api/events`. */
+export const EVENT_PAGE_MAX = 500;
+/** The longest range of `GET /api/cameras/:id/timeline`. */
+export const TIMELINE_MAX_RANGE_MS = 31 * 24 * 3600 * 1000;
+export const TIMELINE_MAX_BUCKETS = 2000;
