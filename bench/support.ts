@@ -4,19 +4,23 @@
  * stack the script unwinds itself (also on Ctrl-C).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { PrismaClient } from '@cctv/db';
 import { ensureCertificate, ensureLocalCa } from '@cctv/tls';
 import { hashSecret, MACHINE_SECRET_PARAMS, newSecret } from '../master/src/auth/secret-hash.ts';
 import { migrateDatabase, startEmbeddedPostgres } from '../prisma/src/index.ts';
-import { freePort, GiveUp, waitFor as pollUntil, startAedes } from '../test/support/plain.ts';
+import {
+  freePort,
+  GiveUp,
+  waitFor as pollUntil,
+  repoRoot,
+  spawnKept,
+  startAedes,
+} from '../test/support/plain.ts';
+import { launchRtspServer } from '../test/support/rtsp-server-process.ts';
 
-export { freePort, GiveUp };
-
-export const repoRoot = new URL('../', import.meta.url).pathname;
+export { freePort, GiveUp, repoRoot };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -68,32 +72,11 @@ export function startProcess(
   args: string[],
   env: Record<string, string> = {},
 ): Service {
-  const child = spawn(command, args, {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = () => child.exitCode !== null || child.signalCode !== null;
-  const stop = (graceMs = 10_000) =>
-    new Promise<void>((resolve) => {
-      if (exited()) return resolve();
-      const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
-        clearTimeout(force);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+  const p = spawnKept(command, args, { ...process.env, ...env });
+  const stop = (graceMs = 10_000) => p.stop('SIGTERM', graceMs);
   cleanups.add(`stop ${name}`, () => stop(5_000));
-  if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
-  return { child, pid: child.pid, name, output: () => out, exited, stop };
+  if (p.child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  return { child: p.child, pid: p.child.pid, name, output: p.output, exited: p.exited, stop };
 }
 
 /** A TypeScript entry point of this repository in its own Node process (through tsx). */
@@ -236,40 +219,24 @@ export async function startBroker(cleanups: Cleanups): Promise<string> {
   return server.url;
 }
 
-export interface RtspCamera extends Service {
+export interface RtspCamera {
   urls: string[];
+  pid: number;
 }
 
 /**
- * The repository's stand-in camera (test/support/rtsp-server.py, gst-rtsp-server) serving a
- * pre-encoded file in real time, looped, on one mount per camera.
+ * The repository's stand-in camera (test/support/rtsp-server.py, gst-rtsp-server, started by
+ * the tests' own launcher) serving a pre-encoded file in real time, looped, on one mount per camera.
  */
 export async function startRtspCamera(
   cleanups: Cleanups,
   opts: { codec: 'h264' | 'h265'; file: string; fps: number; gop: number; mounts: string[] },
 ): Promise<RtspCamera> {
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const script = join(repoRoot, 'test', 'support', 'rtsp-server.py');
-  const port = await freePort();
-  const args = [script, '--port', String(port), '--host', '127.0.0.1', '--exit-with-parent'];
-  for (const m of opts.mounts) args.push('--mount', m);
-  args.push('--codec', opts.codec, '--source', 'file', '--file', opts.file);
-  args.push('--fps', String(opts.fps), '--gop', String(opts.gop));
-  const svc = startProcess(cleanups, 'rtsp-server', python, args);
-  const urls = await new Promise<string[]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`RTSP server not ready\n${svc.output()}`)), 20_000);
-    svc.child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`RTSP server exited (${code})\n${svc.output()}`));
-    });
-    const lines = createInterface({ input: svc.child.stdout as NodeJS.ReadableStream });
-    lines.on('line', (line) => {
-      if (!line.startsWith('READY ')) return;
-      clearTimeout(timer);
-      resolve(line.slice('READY '.length).trim().split(/\s+/));
-    });
-  });
-  return { ...svc, urls };
+  const server = await launchRtspServer({ ...opts, source: 'file' }, (stop) =>
+    cleanups.add('stop rtsp-server', stop),
+  );
+  if (server.pid === undefined) throw new Error('RTSP server not running');
+  return { urls: server.urls, pid: server.pid };
 }
 
 export interface BenchTls {

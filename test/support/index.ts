@@ -1,16 +1,14 @@
 /** Helpers shared by integration and end-to-end tests: real servers on free ports, temp dirs, polling. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { migrateDatabase, startEmbeddedPostgres } from '../../prisma/src/index.ts';
-import { freePort, GiveUp, waitFor } from './plain.ts';
+import { freePort, GiveUp, spawnKept, waitFor } from './plain.ts';
 import { serviceTlsEnv } from './tls.ts';
 
-export { freePort, processAlive, waitFor } from './plain.ts';
-
-export const repoRoot = new URL('../../', import.meta.url).pathname;
+export { freePort, processAlive, repoRoot, waitFor } from './plain.ts';
 
 /*
  * Cleanups run once, after every test of the file, last registered first. `after()` called
@@ -108,25 +106,13 @@ export function startService(
   env: Record<string, string>,
   args: string[] = [],
 ): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...serviceTlsEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const p = spawnKept(process.execPath, ['--import', 'tsx', entry, ...args], {
+    ...process.env,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    ...serviceTlsEnv(),
+    ...env,
   });
-  let out = '';
-  const keep = (b: Buffer) => {
-    out += b.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const kill = (signal: NodeJS.Signals = 'SIGTERM') =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill(signal);
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-    });
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') => p.stop(signal);
   onCleanup(() => kill('SIGKILL'));
-  return { child, output: () => out, kill };
+  return { child: p.child, output: p.output, kill };
 }

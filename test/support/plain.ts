@@ -2,8 +2,11 @@
  * Helpers that need no test runner: free ports, polling, a real aedes broker. Tests reach them
  * through `index.ts` (which adds cleanup after the test file); benchmarks import them directly.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
+
+export const repoRoot = new URL('../../', import.meta.url).pathname;
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -81,4 +84,38 @@ export async function startAedes(port?: number): Promise<AedesServer> {
     return closed;
   };
   return { url: `mqtt://127.0.0.1:${listenPort}`, port: listenPort, broker, close };
+}
+
+export interface KeptProcess {
+  child: ChildProcess;
+  /** The last ~100–200 KB the process printed (stdout and stderr). */
+  output(): string;
+  exited(): boolean;
+  /** `signal` (SIGTERM), then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+}
+
+/** A process from the repository root whose output is kept for error messages. */
+export function spawnKept(command: string, args: string[], env: NodeJS.ProcessEnv): KeptProcess {
+  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out += b.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const stop = (signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) =>
+    new Promise<void>((resolve) => {
+      if (exited()) return resolve();
+      const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      force.unref();
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.kill(signal);
+    });
+  return { child, output: () => out, exited, stop };
 }
