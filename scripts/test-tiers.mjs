@@ -7,6 +7,7 @@ export const UNIT = [
   'tls/test/metrics-access.test.ts',
   'vision/test/moving-regions.test.ts',
   'dashboard/test/event-filters.test.ts',
+  'dashboard/test/event-format.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
   'master/test/mqtt-frame-guard.test.ts',
