@@ -8,6 +8,7 @@ export const UNIT = [
   'vision/test/moving-regions.test.ts',
   'dashboard/test/event-filters.test.ts',
   'dashboard/test/event-format.test.ts',
+  'dashboard/test/format.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
   'master/test/mqtt-frame-guard.test.ts',
