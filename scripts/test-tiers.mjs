@@ -8,6 +8,8 @@ export const UNIT = [
   'vision/test/moving-regions.test.ts',
   'dashboard/test/event-filters.test.ts',
   'dashboard/test/event-format.test.ts',
+  'dashboard/test/event-geometry.test.ts',
+  'dashboard/test/event-playback.test.ts',
   'dashboard/test/format.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
