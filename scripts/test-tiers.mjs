@@ -11,6 +11,8 @@ export const UNIT = [
   'dashboard/test/event-geometry.test.ts',
   'dashboard/test/event-playback.test.ts',
   'dashboard/test/format.test.ts',
+  'dashboard/test/nav.test.ts',
+  'dashboard/test/wall.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
   'master/test/mqtt-frame-guard.test.ts',
