@@ -12,6 +12,7 @@ export const UNIT = [
   'dashboard/test/event-playback.test.ts',
   'dashboard/test/format.test.ts',
   'dashboard/test/nav.test.ts',
+  'dashboard/test/timeline-window.test.ts',
   'dashboard/test/wall.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
