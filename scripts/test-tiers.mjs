@@ -10,6 +10,7 @@ export const UNIT = [
   'dashboard/test/event-format.test.ts',
   'dashboard/test/event-geometry.test.ts',
   'dashboard/test/event-playback.test.ts',
+  'dashboard/test/fleet-view.test.ts',
   'dashboard/test/format.test.ts',
   'dashboard/test/nav.test.ts',
   'dashboard/test/timeline-data.test.ts',
