@@ -6,6 +6,7 @@ export const UNIT = [
   'protocol/test/protocol.test.ts',
   'tls/test/metrics-access.test.ts',
   'vision/test/moving-regions.test.ts',
+  'dashboard/test/alerts.test.ts',
   'dashboard/test/event-filters.test.ts',
   'dashboard/test/event-format.test.ts',
   'dashboard/test/event-geometry.test.ts',
