@@ -117,6 +117,8 @@ export function reduceAlerts(book: AlertBook, msg: FleetSocketMessage, now: numb
     }
     case 'node': {
       const alerts = nodeSeen(book, msg.node, now);
+      // Every heartbeat sends the node again: one that changed nothing must not re-render the bell.
+      if (alerts === book.alerts && book.nodeStates?.[msg.node.id] === msg.node.state) return book;
       return { alerts, nodeStates: { ...(book.nodeStates ?? {}), [msg.node.id]: msg.node.state } };
     }
     case 'security': {

@@ -11,9 +11,11 @@ export function eventDurationMs(e: EventView): number {
 
 /** `850 ms`, `4.2 s`, `3 min 05 s`, `1 h 02 min`. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  // Units are chosen after rounding, so 999.6 ms reads `1.0 s`, not `1000 ms`.
+  if (Math.round(ms) < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
+  const tenths = s.toFixed(1);
+  if (Number(tenths) < 60) return `${tenths} s`;
   const whole = Math.round(s);
   if (whole < 3600) return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, '0')} s`;
   return `${Math.floor(whole / 3600)} h ${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')} min`;

@@ -17,7 +17,8 @@ export function formatBytes(n: number | null | undefined): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  // Rounded, as it is shown: 1023.9 KiB reads `1.0 MiB`, not `1024 KiB`.
+  while (Math.round(v) >= 1024 && i < units.length - 1) {
     v /= 1024;
     i += 1;
   }

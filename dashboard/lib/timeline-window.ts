@@ -70,15 +70,22 @@ export function ticks(from: number, to: number, count = 8): number[] {
   const out: number[] = [];
   // Local midnight-aligned steps read better than UTC-aligned ones for steps of an hour or more.
   const offset = new Date(from).getTimezoneOffset() * 60_000;
-  for (let t = Math.ceil((from - offset) / step) * step + offset; t < to; t += step) out.push(t);
+  for (let t = Math.ceil((from - offset) / step) * step + offset; ; t += step) {
+    // Past a change of summer time the local clock moved: the tick moves with it (00:00 stays 00:00);
+    // an hour the change skipped would give a tick twice.
+    const tick = t + new Date(t).getTimezoneOffset() * 60_000 - offset;
+    if (!(tick < to)) break;
+    if (tick > (out.at(-1) ?? Number.NEGATIVE_INFINITY)) out.push(tick);
+  }
   return out;
 }
 
 /** A tick's label: seconds only when the step is below a minute, the date when it is a day. */
 export function tickLabel(t: number, spanMs: number): string {
   const d = new Date(t);
-  const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
-  if (spanMs <= 5 * 60_000) return d.toLocaleTimeString([], { hour12: false });
+  // `hourCycle: 'h23'`, not `hour12: false`, which gives `24:05` for 00:05 in some locales (en-US).
+  const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  if (spanMs <= 5 * 60_000) return d.toLocaleTimeString([], { hourCycle: 'h23' });
   if (spanMs > 2 * 86_400_000) return `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${hm}`;
   return hm;
 }
