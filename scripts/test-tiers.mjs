@@ -6,6 +6,7 @@ export const UNIT = [
   'protocol/test/protocol.test.ts',
   'tls/test/metrics-access.test.ts',
   'vision/test/moving-regions.test.ts',
+  'master/test/coalesced.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
   'master/test/mqtt-frame-guard.test.ts',

@@ -157,26 +157,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     logger: logger.child({ part: 'reconcile' }),
   });
 
-  // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
-  // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
-  const retention = new RetentionSweeper({
-    repository: new RetentionRepository(deps.prisma),
-    nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
-    lock,
-    initRecentlyUsed: (camera, name) => ingest.initRecentlyUsed(camera, name),
-    config: config.retention,
-    logger: logger.child({ part: 'retention' }),
-    now,
-    onDeleted: ({ reason, bytes }) => {
-      metrics.retentionDeletedSegments.inc({ reason });
-      metrics.retentionDeletedBytes.inc({ reason }, bytes);
-    },
-    onBlocked: () => metrics.retentionBlocked.inc(),
-    onSweep: ({ usage }) => {
-      if (usage) metrics.nasFreeBytes.set(usage.freeBytes);
-    },
-  });
-
+  // segment uploads: checked, written durably to the buffer, indexed, queued for the NAS
   const ingest = new IngestService({
     buffer,
     files,
@@ -196,6 +177,26 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     onRejected: (reason) => {
       metrics.reject(reason);
       if (reason === 'not_owner') metrics.foreignUploads.inc({ kind: 'segment' });
+    },
+  });
+
+  // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
+  // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
+  const retention = new RetentionSweeper({
+    repository: new RetentionRepository(deps.prisma),
+    nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
+    lock,
+    initRecentlyUsed: (camera, name) => ingest.initRecentlyUsed(camera, name),
+    config: config.retention,
+    logger: logger.child({ part: 'retention' }),
+    now,
+    onDeleted: ({ reason, bytes }) => {
+      metrics.retentionDeletedSegments.inc({ reason });
+      metrics.retentionDeletedBytes.inc({ reason }, bytes);
+    },
+    onBlocked: () => metrics.retentionBlocked.inc(),
+    onSweep: ({ usage }) => {
+      if (usage) metrics.nasFreeBytes.set(usage.freeBytes);
     },
   });
 
