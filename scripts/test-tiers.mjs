@@ -2,11 +2,13 @@
 // database, broker, ffmpeg, browser or service started. A test file joins it when it runs in well
 // under a second on its own; everything else runs in `npm test`.
 export const UNIT = [
+  'protocol/test/config-check.test.ts',
   'protocol/test/heartbeat.test.ts',
   'protocol/test/protocol.test.ts',
   'tls/test/metrics-access.test.ts',
   'vision/test/moving-regions.test.ts',
   'master/test/coalesced.test.ts',
+  'master/test/config.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
   'master/test/mqtt-frame-guard.test.ts',

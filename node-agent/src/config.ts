@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { CameraSpec, DetectSpec, IceServer, ID_PATTERN } from '@cctv/protocol';
+import { ConfigProblems, checkSchema } from '@cctv/protocol/config-check';
 import { readServerTls } from '@cctv/tls/server-tls';
 import { type Static, Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { sourceProblem } from './recorder/source.ts';
 
@@ -182,32 +182,31 @@ export class ConfigError extends Error {
 export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
     throw new ConfigError(`${source}: expected a YAML mapping at the top level`);
-  const value = Value.Default(AgentConfigSchema, structuredClone(doc));
+  const problems = new ConfigProblems();
+  const config = checkSchema(AgentConfigSchema, doc, problems);
+  // The checks across keys and on files need a document of the right shape.
+  if (problems.empty) for (const problem of semanticProblems(config)) problems.add(problem);
+  problems.throwIfAny(
+    (unique) => new ConfigError(`${source} is invalid:\n  - ${unique.join('\n  - ')}`, unique),
+  );
+  return config;
+}
+
+/** What the schema cannot say: URLs, camera sources, ranges between keys, TLS files. */
+function semanticProblems(config: AgentConfig): string[] {
   const problems: string[] = [];
-  for (const err of Value.Errors(AgentConfigSchema, value)) {
-    const where = err.path ? err.path.slice(1).replaceAll('/', '.') : '(top level)';
-    const hint = err.schema.pattern ? ` (pattern ${err.schema.pattern})` : '';
-    problems.push(`${where}: ${err.message}${hint}`);
-  }
-  if (problems.length === 0) {
-    const config = value as AgentConfig;
-    checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
-    checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
-    problems.push(...cameraProblems(config.cameras ?? []));
-    const { icePortMin, icePortMax } = config.live;
-    if ((icePortMin === undefined) !== (icePortMax === undefined) || (icePortMin ?? 0) >= (icePortMax ?? 1))
-      problems.push('live.icePortMin, live.icePortMax: set both, the first below the second');
-    if (config.recorder.backoffMaxMs < config.recorder.backoffInitialMs)
-      problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
-    if (config.live.jsmpeg.retryMaxMs < config.live.jsmpeg.retryInitialMs)
-      problems.push('live.jsmpeg.retryMaxMs: must be at least live.jsmpeg.retryInitialMs');
-    problems.push(...tlsProblems(config));
-  }
-  if (problems.length > 0) {
-    const unique = [...new Set(problems)];
-    throw new ConfigError(`${source} is invalid:\n  - ${unique.join('\n  - ')}`, unique);
-  }
-  return value as AgentConfig;
+  checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
+  checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
+  problems.push(...cameraProblems(config.cameras ?? []));
+  const { icePortMin, icePortMax } = config.live;
+  if ((icePortMin === undefined) !== (icePortMax === undefined) || (icePortMin ?? 0) >= (icePortMax ?? 1))
+    problems.push('live.icePortMin, live.icePortMax: set both, the first below the second');
+  if (config.recorder.backoffMaxMs < config.recorder.backoffInitialMs)
+    problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
+  if (config.live.jsmpeg.retryMaxMs < config.live.jsmpeg.retryInitialMs)
+    problems.push('live.jsmpeg.retryMaxMs: must be at least live.jsmpeg.retryInitialMs');
+  problems.push(...tlsProblems(config));
+  return problems;
 }
 
 /** Problems a camera list has beyond its schema: duplicate ids, sources the agent cannot read. */

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { isValidId } from '@cctv/protocol';
+import { ConfigProblems } from '@cctv/protocol/config-check';
 import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
 
 /** Everything the gateway reads from its environment, validated once at start. */
@@ -55,11 +56,11 @@ const MiB = 1024 * 1024;
  * key, so an operator fixes them all in one go.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): GatewayConfig {
-  const problems: string[] = [];
+  const problems = new ConfigProblems();
   const text = (key: string, fallback?: string): string => {
     const raw = env[key]?.trim();
     if (raw) return raw;
-    if (fallback === undefined) problems.push(`${key} is required`);
+    if (fallback === undefined) problems.add(`${key} is required`);
     return fallback ?? '';
   };
   const int = (key: string, fallback: number, min: number, max: number): number => {
@@ -67,7 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (!raw) return fallback;
     const n = Number(raw);
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
-      problems.push(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      problems.add(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
       return fallback;
     }
     return n;
@@ -82,35 +83,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const tls = tlsFiles(env, problems, cwd);
   const databaseUrl = text('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    problems.push('DATABASE_URL must be a postgresql:// URL');
+    problems.add('DATABASE_URL must be a postgresql:// URL');
   const dataDir = dir('GATEWAY_DATA_DIR', './data/gateway');
   const bufferDir = dir('GATEWAY_BUFFER_DIR', join(dataDir, 'buffer'));
   const nasDir = dir('GATEWAY_NAS_DIR', './data/nas');
-  if (bufferDir === nasDir) problems.push('GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR must differ');
+  if (bufferDir === nasDir) problems.add('GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR must differ');
   const snapshotDir = dir('GATEWAY_SNAPSHOT_DIR', join(dataDir, 'snapshots'));
   if (snapshotDir === bufferDir || snapshotDir === nasDir)
-    problems.push('GATEWAY_SNAPSHOT_DIR must differ from GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR');
+    problems.add('GATEWAY_SNAPSHOT_DIR must differ from GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR');
   const maxSegmentBytes = int('GATEWAY_MAX_SEGMENT_BYTES', 64 * MiB, 1, 2 ** 31 - 1);
   const nasRetryInitialMs = int('GATEWAY_NAS_RETRY_INITIAL_MS', 500, 1, 3_600_000);
   const nasRetryMaxMs = int('GATEWAY_NAS_RETRY_MAX_MS', 5_000, 1, 3_600_000);
   if (nasRetryMaxMs < nasRetryInitialMs)
-    problems.push('GATEWAY_NAS_RETRY_MAX_MS must be at least GATEWAY_NAS_RETRY_INITIAL_MS');
+    problems.add('GATEWAY_NAS_RETRY_MAX_MS must be at least GATEWAY_NAS_RETRY_INITIAL_MS');
   const oneOf = <T extends string>(key: string, values: readonly T[], fallback: T): T => {
     const raw = (env[key]?.trim() || fallback) as T;
     if (!values.includes(raw))
-      problems.push(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+      problems.add(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
     return raw;
   };
   // Durability and faults: who may upload, how full the buffer may get, how the NAS is watched.
   const uploadAuth = oneOf('GATEWAY_UPLOAD_AUTH', ['token', 'off'] as const, 'token');
   const uploadAuthCacheS = int('GATEWAY_UPLOAD_AUTH_CACHE_S', 10, 0, 3600);
   const corsOrigins = origins(env, problems);
-  let metricsAccess: MetricsAccess = { token: null, loopback: 'exempt' };
-  try {
-    metricsAccess = metricsAccessFromEnv(env, 'GATEWAY');
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
+  const metricsAccess = problems.attempt<MetricsAccess>(() => metricsAccessFromEnv(env, 'GATEWAY'), {
+    token: null,
+    loopback: 'exempt',
+  });
   const bufferMaxBytes = int('GATEWAY_BUFFER_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
   const bufferMinFreeBytes = int('GATEWAY_BUFFER_MIN_FREE_BYTES', 64 * MiB, 0, Number.MAX_SAFE_INTEGER);
   const bufferRetryAfterS = int('GATEWAY_BUFFER_RETRY_AFTER_S', 10, 1, 3600);
@@ -120,7 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const nasParallel = int('GATEWAY_NAS_PARALLEL', 4, 1, 32);
   const logLevel = text('LOG_LEVEL', 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+    problems.add(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const retention: RetentionConfig = {
     intervalS: int('GATEWAY_RETENTION_INTERVAL_S', 300, 1, 86_400),
     days: int('GATEWAY_RETENTION_DAYS', 30, 0, MAX_RETENTION_DAYS),
@@ -132,7 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const rendition = renditionConfig(int, dir, dataDir, [bufferDir, nasDir, snapshotDir], problems);
   const live = liveConfig(int);
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  problems.throwIfAny((list) => new ConfigError(list));
   return {
     host,
     port,
@@ -167,24 +166,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
  * TLS is on unless `GATEWAY_TLS=off` (a TLS-terminating proxy in front): uploads carry node
  * tokens and reads carry grants, neither of which may cross a network in clear.
  */
-function tlsFiles(env: NodeJS.ProcessEnv, problems: string[], cwd: string): GatewayConfig['tls'] {
+function tlsFiles(env: NodeJS.ProcessEnv, problems: ConfigProblems, cwd: string): GatewayConfig['tls'] {
   const mode = env.GATEWAY_TLS?.trim() || 'on';
   if (mode !== 'on' && mode !== 'off') {
-    problems.push(`GATEWAY_TLS must be on or off, got ${JSON.stringify(mode)}`);
+    problems.add(`GATEWAY_TLS must be on or off, got ${JSON.stringify(mode)}`);
     return null;
   }
   if (mode === 'off') return null;
   const certFile = env.GATEWAY_TLS_CERT?.trim() ?? '';
   const keyFile = env.GATEWAY_TLS_KEY?.trim() ?? '';
   if (certFile === '' || keyFile === '') {
-    problems.push(
+    problems.add(
       'GATEWAY_TLS_CERT and GATEWAY_TLS_KEY must name the certificate and key files: TLS is on by default (GATEWAY_TLS=off serves plain HTTP, for a TLS-terminating proxy in front)',
     );
     return null;
   }
   const files = { certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) };
-  if (!existsSync(files.certFile)) problems.push(`GATEWAY_TLS_CERT: file ${files.certFile} does not exist`);
-  if (!existsSync(files.keyFile)) problems.push(`GATEWAY_TLS_KEY: file ${files.keyFile} does not exist`);
+  if (!existsSync(files.certFile)) problems.add(`GATEWAY_TLS_CERT: file ${files.certFile} does not exist`);
+  if (!existsSync(files.keyFile)) problems.add(`GATEWAY_TLS_KEY: file ${files.keyFile} does not exist`);
   return files;
 }
 
@@ -196,7 +195,7 @@ const LOCAL_DASHBOARD = ['https://127.0.0.1:3000', 'https://localhost:3000'];
  * `GATEWAY_CORS_ORIGINS`, else `DASHBOARD_PUBLIC_URL`, else the local dashboard: origins as
  * `scheme://host[:port]`. Never "any": footage is read only by the dashboard's pages.
  */
-function origins(env: NodeJS.ProcessEnv, problems: string[]): string[] {
+function origins(env: NodeJS.ProcessEnv, problems: ConfigProblems): string[] {
   const own = env.GATEWAY_CORS_ORIGINS?.trim();
   const key = own ? 'GATEWAY_CORS_ORIGINS' : 'DASHBOARD_PUBLIC_URL';
   const raw = own || env.DASHBOARD_PUBLIC_URL?.trim();
@@ -214,7 +213,7 @@ function origins(env: NodeJS.ProcessEnv, problems: string[]): string[] {
       ok = false;
     }
     if (!ok)
-      problems.push(
+      problems.add(
         `${key} must list origins such as https://cctv.example.org (no path, no "*"), got ${JSON.stringify(o)}`,
       );
   }
@@ -242,7 +241,7 @@ export interface RetentionConfig {
 const MAX_RETENTION_DAYS = 3650;
 
 /** Parses `cam-a=7,cam-b=90`; every bad entry becomes one problem. */
-function cameraDays(raw: string | undefined, problems: string[]): Map<string, number> {
+function cameraDays(raw: string | undefined, problems: ConfigProblems): Map<string, number> {
   const key = 'GATEWAY_RETENTION_CAMERA_DAYS';
   const days = new Map<string, number>();
   for (const entry of (raw ?? '').split(',')) {
@@ -252,16 +251,16 @@ function cameraDays(raw: string | undefined, problems: string[]): Map<string, nu
     const camera = m?.[1];
     const value = m?.[2];
     if (!camera || !value) {
-      problems.push(`${key} entries must look like cam-a=7, got ${JSON.stringify(item)}`);
+      problems.add(`${key} entries must look like cam-a=7, got ${JSON.stringify(item)}`);
       continue;
     }
     const n = Number(value);
-    if (!isValidId(camera)) problems.push(`${key}: ${JSON.stringify(camera)} is not a valid camera id`);
+    if (!isValidId(camera)) problems.add(`${key}: ${JSON.stringify(camera)} is not a valid camera id`);
     else if (!/^\d+$/.test(value) || n > MAX_RETENTION_DAYS)
-      problems.push(
+      problems.add(
         `${key}: days for ${camera} must be an integer from 0 to ${MAX_RETENTION_DAYS}, got ${JSON.stringify(value)}`,
       );
-    else if (days.has(camera)) problems.push(`${key}: ${camera} is listed twice`);
+    else if (days.has(camera)) problems.add(`${key}: ${camera} is listed twice`);
     else days.set(camera, n);
   }
   return days;
@@ -288,7 +287,7 @@ function renditionConfig(
   dir: (key: string, fallback: string) => string,
   dataDir: string,
   otherDirs: string[],
-  problems: string[],
+  problems: ConfigProblems,
 ): RenditionConfig {
   const config: RenditionConfig = {
     dir: dir('GATEWAY_RENDITION_DIR', join(dataDir, 'renditions')),
@@ -300,7 +299,7 @@ function renditionConfig(
   // The cache deletes what it finds under its directory: it must not share one with footage.
   const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
   if (otherDirs.some((other) => overlaps(config.dir, other)))
-    problems.push(
+    problems.add(
       'GATEWAY_RENDITION_DIR must not be, contain or lie inside the buffer, NAS or snapshot directory',
     );
   return config;
