@@ -1,3 +1,8 @@
+/**
+ * The master's parts, built and started in the order below; `stop()` closes them in reverse.
+ * Over 300 lines on purpose: it is the one list of the parts and of the callbacks between them
+ * (metrics, alerts, pushes); what each part does lives in its own folder.
+ */
 import { join } from 'node:path';
 import { SecurityAlertRecorder } from '@cctv/db';
 import { publicMetricsWarning } from '@cctv/tls';

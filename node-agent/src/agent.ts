@@ -27,10 +27,8 @@ import { type CameraFigures, heartbeatBuilder } from './link/heartbeat.ts';
 import { buildHello } from './link/hello.ts';
 import { LinkPort } from './link/link-port.ts';
 import { MqttLink } from './link/mqtt-link.ts';
-import { JsmpegServer } from './live/jsmpeg-server.ts';
-import { LiveService } from './live/live-service.ts';
+import { startLive } from './live/live-parts.ts';
 import { livePlanner } from './live/plan-for.ts';
-import { publicWsUrl } from './live/public-url.ts';
 import { AnalysisMetrics } from './metrics/analysis-metrics.ts';
 import { LiveMetrics } from './metrics/live-metrics.ts';
 import { AgentMetrics, startMetricsServer } from './metrics/metrics.ts';
@@ -73,8 +71,6 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
   for (const warning of cleartextWarnings(config)) log.warn(warning);
   // tls.ca: the only CA the broker's and the gateway's certificates may chain to (a pin)
   const ca = config.tls?.ca ? readCaFile(config.tls.ca, 'tls.ca') : undefined;
-  const jsmpegTls =
-    config.tls?.cert && config.tls.key ? { certFile: config.tls.cert, keyFile: config.tls.key } : undefined;
   const gatewayAccess = {
     gatewayUrl: config.gateway.url,
     ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
@@ -203,71 +199,16 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
   metrics.observe(figures, host);
 
   // live: WebRTC sessions fed by one relay per camera, and the jsmpeg fallback
-  const liveMetrics = new LiveMetrics(metrics.registry);
-  const liveConfig = config.live;
-  const planFor = livePlanner({
-    definition: (cameraId) => cameraSet.definition(cameraId),
-    font,
-    readTimeoutS: config.recorder.stallTimeoutS,
-    rememberedTransport: (id, url) => memory.get(id, url) ?? undefined,
+  const { jsmpeg, live } = startLive(config, {
+    planFor: livePlanner({
+      definition: (cameraId) => cameraSet.definition(cameraId),
+      font,
+      readTimeoutS: config.recorder.stallTimeoutS,
+      rememberedTransport: (id, url) => memory.get(id, url) ?? undefined,
+    }),
+    metrics: new LiveMetrics(metrics.registry),
+    logger: log,
   });
-  const jsmpeg =
-    liveConfig.enabled && liveConfig.jsmpeg.enabled
-      ? new JsmpegServer({
-          host: liveConfig.jsmpeg.host,
-          port: liveConfig.jsmpeg.port,
-          tls: jsmpegTls,
-          logger: log.child({ part: 'jsmpeg' }),
-          inputFor: async (cameraId) => planFor(cameraId)?.jsmpeg ?? null,
-          bitrateKbps: liveConfig.jsmpeg.bitrateKbps,
-          maxWidth: liveConfig.jsmpeg.maxWidth,
-          fps: liveConfig.jsmpeg.fps,
-          maxViewersPerCamera: liveConfig.maxViewersPerCamera,
-          ticketTtlMs: liveConfig.jsmpeg.ticketTtlS * 1000,
-          lingerMs: 0,
-          backoff: { initialMs: liveConfig.jsmpeg.retryInitialMs, maxMs: liveConfig.jsmpeg.retryMaxMs },
-          onViewers: (camera, n) => liveMetrics.viewers(camera, 'jsmpeg', n),
-          onRefused: (reason) => liveMetrics.refused(reason),
-          onStatus: (status) => liveMetrics.available('jsmpeg', status.listening),
-          onListenFailed: () => liveMetrics.listenFailed('jsmpeg'),
-        })
-      : null;
-  if (liveConfig.enabled) liveMetrics.available('webrtc', true);
-  if (jsmpeg) liveMetrics.listens('jsmpeg');
-  // Not awaited, and never rejecting: a live-view port that cannot be opened (in use, not
-  // allowed) must not keep the recorder from starting. The server retries in the background
-  // and reports itself unavailable meanwhile (log, metric, heartbeat).
-  void jsmpeg?.start();
-  const live = liveConfig.enabled
-    ? new LiveService({
-        limits: {
-          maxViewersPerCamera: liveConfig.maxViewersPerCamera,
-          maxSessions: liveConfig.maxSessions,
-          lingerMs: liveConfig.lingerS * 1000,
-          connectTimeoutMs: liveConfig.connectTimeoutS * 1000,
-          transcode: liveConfig.transcode,
-          transcodeMaxWidth: liveConfig.transcodeMaxWidth,
-          stallAfterMs: config.recorder.stallTimeoutS * 1000,
-        },
-        peer: {
-          iceServers: liveConfig.iceServers,
-          ...(liveConfig.icePortMin && liveConfig.icePortMax
-            ? { icePortRange: [liveConfig.icePortMin, liveConfig.icePortMax] as [number, number] }
-            : {}),
-          additionalHostAddresses: liveConfig.additionalHostAddresses,
-          useIpv6: liveConfig.useIpv6,
-          gatherTimeoutMs: liveConfig.gatherTimeoutMs,
-        },
-        planFor,
-        jsmpeg,
-        // The bound port, read when a ticket is given out: configured 0, it is known only then.
-        jsmpegPublicUrl: () =>
-          liveConfig.jsmpeg.publicUrl ?? publicWsUrl(jsmpeg?.port ?? 0, jsmpegTls !== undefined),
-        logger: log.child({ part: 'live' }),
-        onSessions: (camera, n) => liveMetrics.viewers(camera, 'webrtc', n),
-        onRefused: (reason) => liveMetrics.refused(reason),
-      })
-    : null;
 
   // camera list: from the file, or as cmd/config last set it; a restarted camera ends its live viewers
   const cameraList = new CameraList({

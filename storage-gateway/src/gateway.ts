@@ -56,7 +56,11 @@ export interface Gateway {
 /** Uploads for a camera nobody registered raise a security alert once refused this long. */
 const UNREGISTERED_CAMERA_GRACE_MS = 60_000;
 
-/** Builds the gateway's parts, in start order. The caller owns the database client. */
+/**
+ * Builds the gateway's parts, in start order. The caller owns the database client. Over 300
+ * lines on purpose: this is the one list of the parts and of the callbacks between them
+ * (metrics, alerts, the NAS queue); what each part does lives in its own folder.
+ */
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
