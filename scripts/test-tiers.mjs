@@ -22,6 +22,7 @@ export const UNIT = [
   'node-agent/test/config.test.ts',
   'node-agent/test/event-tracker.test.ts',
   'node-agent/test/keyframe-cache.test.ts',
+  'node-agent/test/link-port.test.ts',
   'node-agent/test/live-plan.test.ts',
   'node-agent/test/spool-quota.test.ts',
 ];

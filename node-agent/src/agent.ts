@@ -1,7 +1,8 @@
 /**
- * The node agent's parts, built and started in the order below and stopped in reverse. Each
- * part gets only what it reads; it reports upward by callbacks. The MQTT link starts last: its
- * hello and heartbeats read every other part (the cameras reach it through `LinkPort`).
+ * The node agent's parts, built and started in the order below and stopped in reverse (see
+ * `stop()` for the two exceptions). Each part gets only what it reads and reports upward by
+ * callbacks. The MQTT link starts last: its hello and heartbeats read every other part (the
+ * cameras reach it through `LinkPort` meanwhile).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -274,6 +275,8 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
     cameras: cameraList,
     metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : null,
     jsmpegPort: () => jsmpeg?.port ?? null,
+    // In reverse, with two exceptions: the link only says offline first and disconnects after
+    // the cameras, whose last events still go into its outbox; /metrics answers to the end.
     async stop() {
       clearInterval(quotaTimer);
       await link.announceOffline();
