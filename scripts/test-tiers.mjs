@@ -2,10 +2,13 @@
 // database, broker, ffmpeg, browser or service started. A test file joins it when it runs in well
 // under a second on its own; everything else runs in `npm test`.
 export const UNIT = [
+  'protocol/test/config-check.test.ts',
   'protocol/test/heartbeat.test.ts',
   'protocol/test/protocol.test.ts',
   'tls/test/metrics-access.test.ts',
   'vision/test/moving-regions.test.ts',
+  'master/test/coalesced.test.ts',
+  'master/test/config.test.ts',
   'master/test/ice-servers.test.ts',
   'master/test/mqtt-authenticator.test.ts',
   'master/test/mqtt-frame-guard.test.ts',
@@ -19,6 +22,7 @@ export const UNIT = [
   'node-agent/test/config.test.ts',
   'node-agent/test/event-tracker.test.ts',
   'node-agent/test/keyframe-cache.test.ts',
+  'node-agent/test/link-port.test.ts',
   'node-agent/test/live-plan.test.ts',
   'node-agent/test/spool-quota.test.ts',
   'dashboard/test/alerts.test.ts',

@@ -1,88 +1,20 @@
+/**
+ * The master's environment, read and checked once at start: every bad variable is listed at
+ * once (@cctv/protocol/config-check). The shape is config-types.ts; each variable is documented
+ * in master/README.md.
+ */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROLES, type Role } from '@cctv/protocol';
+import { ConfigProblems } from '@cctv/protocol/config-check';
 import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
+import type { MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
 import { type IceConfig, loadIceConfig } from './live/ice-servers.ts';
 
-export interface TlsFiles {
-  certFile: string;
-  keyFile: string;
-}
-
-export interface MasterConfig {
-  httpHost: string;
-  httpPort: number;
-  /**
-   * The API's and websockets' certificate (`MASTER_TLS_CERT`/`MASTER_TLS_KEY`); null only with
-   * `MASTER_TLS=off` (a TLS-terminating proxy in front). Also the MQTT TLS listener's default.
-   */
-  tls: TlsFiles | null;
-  mqttHost: string;
-  mqttPort: number;
-  /** An external broker (`MQTT_URL`): the master connects as a client instead of embedding aedes. */
-  externalMqtt: {
-    url: string;
-    username?: string;
-    password?: string;
-    shareGroup: string;
-    clientId: string;
-  } | null;
-  /** External PostgreSQL; when null an embedded server is started under `dataDir`. */
-  databaseUrl: string | null;
-  dataDir: string;
-  embeddedPgPort: number;
-  /**
-   * Origins whose pages may call the API cross-origin, change things and open the websockets:
-   * `MASTER_CORS_ORIGINS`, else `DASHBOARD_PUBLIC_URL`, else the local dashboard. Never "any".
-   */
-  allowedOrigins: string[];
-  /** How long a footage grant works (`MASTER_GRANT_TTL_S`). */
-  grantTtlS: number;
-  /** `MASTER_GRANT_KEY_FILE`: the grant signing keys (0600), default `<dataDir>/keys/grant.json`. */
-  grantKeyFile: string;
-  /**
-   * Addresses (or CIDRs) of reverse proxies, the dashboard server among them, whose
-   * X-Forwarded-For is believed: the login rate limit and the audit log see the real client.
-   */
-  trustProxy: string[];
-  /** Base URL dashboards use to reach the storage gateway (event snapshot links). */
-  gatewayPublicUrl: string;
-  /** Base URL the master itself reaches the gateway at (exports); defaults to the public one. */
-  gatewayUrl: string;
-  /** How often the newest heartbeat of each node is written (one statement per flush). */
-  heartbeatFlushMs: number;
-  /** A node online by its status but without a heartbeat for this long is stale; 0: never. */
-  staleAfterMs: number;
-  /** The BlazeFace model for exports with faces blurred (`MASTER_FACE_MODEL`). */
-  faceModel: string;
-  /** How long a command to a node waits for its reply when the request names no timeout. */
-  commandTimeoutMs: number;
-  /** Live view: STUN/TURN for browsers, and how many sessions one dashboard socket may hold. */
-  live: { ice: IceConfig; maxSessionsPerSocket: number; offerTimeoutMs: number };
-  /** MQTT authentication, service accounts, TLS listener, enrolment API. */
-  security: SecurityConfig;
-  /** Dashboard and API users: sessions, cookie, first admin. */
-  users: UsersConfig;
-  /** Who may read `/metrics` (`MASTER_METRICS_TOKEN[_FILE]`, `MASTER_METRICS_TOKEN_LOOPBACK`). */
-  metricsAccess: MetricsAccess;
-  logLevel: string;
-}
-
-export interface UsersConfig {
-  sessionTtlS: number;
-  /** Signs session tokens; null: random keys kept in `sessionKeyFile`, shared by replicas. */
-  sessionKey: string | null;
-  /** `MASTER_SESSION_KEY_FILE`: the session keys (0600), default `<dataDir>/keys/session.json`. */
-  sessionKeyFile: string;
-  secureCookie: boolean;
-  /** The first admin's password when the database has no user; null: a random one, printed once. */
-  firstAdminPassword: string | null;
-  /** Roles whose users must sign in with a second factor (`MASTER_REQUIRE_2FA`). */
-  totpRequiredRoles: Role[];
-}
+export type { MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
 
 /**
  * The face model: in a release, its models/ folder; in the sources, where
@@ -93,34 +25,57 @@ const DEFAULT_FACE_MODEL = existsSync(RELEASE_FACE_MODEL)
   ? RELEASE_FACE_MODEL
   : new URL('../../node-agent/models/blazeface-back-256.onnx', import.meta.url).pathname;
 
+/** The master's configuration is invalid: `problems` lists every bad variable. */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
+  constructor(
+    message: string,
+    readonly problems: string[] = [message],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
 }
 
-function port(env: NodeJS.ProcessEnv, key: string, dflt: number): number {
+/** One problem reads as itself (as it always did); several as a list. */
+function configError(problems: string[]): ConfigError {
+  const message =
+    problems.length === 1
+      ? (problems[0] ?? '')
+      : `invalid master configuration:\n  - ${problems.join('\n  - ')}`;
+  return new ConfigError(message, problems);
+}
+
+function port(env: NodeJS.ProcessEnv, key: string, dflt: number, p: ConfigProblems): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new ConfigError(`${key} must be a TCP port (0-65535), got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    p.add(`${key} must be a TCP port (0-65535), got "${raw}"`);
+    return dflt;
+  }
   return n;
 }
 
-function flushMs(env: NodeJS.ProcessEnv): number {
+function flushMs(env: NodeJS.ProcessEnv, p: ConfigProblems): number {
   const raw = env.MASTER_HEARTBEAT_FLUSH_MS;
   if (raw === undefined || raw === '') return 1000;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 10 || n > 60_000)
-    throw new ConfigError(`MASTER_HEARTBEAT_FLUSH_MS must be an integer 10-60000, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 10 || n > 60_000) {
+    p.add(`MASTER_HEARTBEAT_FLUSH_MS must be an integer 10-60000, got "${raw}"`);
+    return 1000;
+  }
   return n;
 }
 
-function int(env: NodeJS.ProcessEnv, key: string, dflt: number, min: number, max: number): number {
+function int(env: NodeJS.ProcessEnv, key: string, dflt: number, min: number, max: number, p: ConfigProblems) {
   const raw = env[key]?.trim();
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new ConfigError(`${key} must be an integer ${min}-${max}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    p.add(`${key} must be an integer ${min}-${max}, got "${raw}"`);
+    return dflt;
+  }
   return n;
 }
 
@@ -129,32 +84,41 @@ function int(env: NodeJS.ProcessEnv, key: string, dflt: number, min: number, max
  * embedded broker's TLS listener (`MQTT_TLS_PORT`, default 8883) serves them too unless
  * `MQTT_TLS_CERT`/`KEY` name others, while its plain listener stays on loopback.
  */
-function tls(env: NodeJS.ProcessEnv): TlsFiles | null {
+function tls(env: NodeJS.ProcessEnv, p: ConfigProblems): TlsFiles | null {
   const mode = env.MASTER_TLS?.trim() || 'on';
-  if (mode !== 'on' && mode !== 'off') throw new ConfigError(`MASTER_TLS must be on or off, got "${mode}"`);
+  if (mode !== 'on' && mode !== 'off') {
+    p.add(`MASTER_TLS must be on or off, got "${mode}"`);
+    return null;
+  }
   if (mode === 'off') return null;
   const certFile = env.MASTER_TLS_CERT?.trim() ?? '';
   const keyFile = env.MASTER_TLS_KEY?.trim() ?? '';
-  if (certFile === '' || keyFile === '')
-    throw new ConfigError(
+  if (certFile === '' || keyFile === '') {
+    p.add(
       'MASTER_TLS_CERT and MASTER_TLS_KEY must name the certificate and key files: TLS is on by default (MASTER_TLS=off serves plain HTTP, for a TLS-terminating proxy in front)',
     );
+    return null;
+  }
+  let found = true;
   for (const [key, file] of [
     ['MASTER_TLS_CERT', certFile],
     ['MASTER_TLS_KEY', keyFile],
   ] as const)
-    if (!existsSync(file)) throw new ConfigError(`${key}: file ${file} does not exist`);
-  return { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+    if (!existsSync(file)) {
+      p.add(`${key}: file ${file} does not exist`);
+      found = false;
+    }
+  return found ? { certFile: resolve(certFile), keyFile: resolve(keyFile) } : null;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** With TLS on and the embedded broker: a TLS listener by default, the plain one on loopback only. */
-function mqttEnv(env: NodeJS.ProcessEnv, files: TlsFiles | null): NodeJS.ProcessEnv {
+function mqttEnv(env: NodeJS.ProcessEnv, files: TlsFiles | null, p: ConfigProblems): NodeJS.ProcessEnv {
   if (!files || env.MQTT_URL?.trim()) return env;
   const host = env.MQTT_HOST?.trim() || '127.0.0.1';
   if (!LOOPBACK.test(host))
-    throw new ConfigError(
+    p.add(
       `MQTT_HOST must be a loopback address while TLS is on (clear-text MQTT stays on this host; nodes use the TLS listener on MQTT_TLS_PORT), got "${host}"`,
     );
   return {
@@ -185,111 +149,80 @@ function keyFile(env: NodeJS.ProcessEnv, variable: string, name: string): string
   return resolve(env[variable]?.trim() || join(env.MASTER_DATA_DIR ?? './data/master', 'keys', name));
 }
 
-function users(env: NodeJS.ProcessEnv, tlsOn: boolean): UsersConfig {
+function users(env: NodeJS.ProcessEnv, tlsOn: boolean, p: ConfigProblems): UsersConfig {
   const key = env.MASTER_SESSION_KEY?.trim() || null;
-  if (key && key.length < 32) throw new ConfigError('MASTER_SESSION_KEY must have at least 32 characters');
+  if (key && key.length < 32) p.add('MASTER_SESSION_KEY must have at least 32 characters');
   // Browsers send a Secure cookie only over HTTPS: on with TLS, and behind a TLS proxy too.
   const secure = env.MASTER_COOKIE_SECURE?.trim() || (tlsOn ? 'on' : 'off');
-  if (secure !== 'on' && secure !== 'off') throw new ConfigError('MASTER_COOKIE_SECURE must be on or off');
+  if (secure !== 'on' && secure !== 'off') p.add('MASTER_COOKIE_SECURE must be on or off');
   const firstAdminPassword = env.MASTER_ADMIN_PASSWORD || null;
-  if (firstAdminPassword) {
-    try {
-      checkPasswordPolicy(firstAdminPassword, 'admin');
-    } catch (err) {
-      throw new ConfigError(`MASTER_ADMIN_PASSWORD: ${(err as Error).message}`);
-    }
-  }
+  if (firstAdminPassword)
+    p.attempt(() => checkPasswordPolicy(firstAdminPassword, 'admin'), undefined, 'MASTER_ADMIN_PASSWORD: ');
   return {
-    sessionTtlS: int(env, 'MASTER_SESSION_HOURS', 12, 1, 720) * 3600,
+    sessionTtlS: int(env, 'MASTER_SESSION_HOURS', 12, 1, 720, p) * 3600,
     sessionKey: key,
     sessionKeyFile: keyFile(env, 'MASTER_SESSION_KEY_FILE', 'session.json'),
     secureCookie: secure === 'on',
     firstAdminPassword,
-    totpRequiredRoles: totpRequiredRoles(env.MASTER_REQUIRE_2FA),
+    totpRequiredRoles: p.attempt(() => totpRequiredRoles(env.MASTER_REQUIRE_2FA), []),
   };
 }
 
-function httpUrl(env: NodeJS.ProcessEnv, key: string, dflt: string): string {
+function httpUrl(env: NodeJS.ProcessEnv, key: string, dflt: string, p: ConfigProblems): string {
   const url = (env[key]?.trim() || dflt).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/\s]+/.test(url) || !URL.canParse(url))
-    throw new ConfigError(`${key} must be an http(s) URL, got "${url}"`);
+    p.add(`${key} must be an http(s) URL, got "${url}"`);
   return url;
 }
 
-function trustProxy(env: NodeJS.ProcessEnv): string[] {
+function trustProxy(env: NodeJS.ProcessEnv, p: ConfigProblems): string[] {
   const list = (env.MASTER_TRUST_PROXY ?? '')
     .split(',')
     .map((a) => a.trim())
     .filter((a) => a !== '');
   const bad = list.find((a) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a));
-  if (bad) throw new ConfigError(`MASTER_TRUST_PROXY must list IP addresses or CIDRs, got "${bad}"`);
+  if (bad) p.add(`MASTER_TRUST_PROXY must list IP addresses or CIDRs, got "${bad}"`);
   return list;
 }
 
 const LOCAL_DASHBOARD = ['https://127.0.0.1:3000', 'https://localhost:3000'];
 
 /** `scheme://host[:port]` entries of a comma-separated list, each checked. */
-export function originList(raw: string, key: string): string[] {
+function originList(raw: string, key: string, p: ConfigProblems): string[] {
   const list = raw
     .split(',')
     .map((o) => o.trim().replace(/\/+$/, ''))
     .filter((o) => o !== '');
   for (const o of list) {
-    if (o === '*' || o === 'null')
-      throw new ConfigError(`${key} must list the dashboard's origins; "${o}" would let any web page in`);
-    let url: URL;
-    try {
-      url = new URL(o);
-    } catch {
-      throw new ConfigError(`${key}: "${o}" is not an origin such as https://cctv.example.org`);
+    if (o === '*' || o === 'null') {
+      p.add(`${key} must list the dashboard's origins; "${o}" would let any web page in`);
+      continue;
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== o)
-      throw new ConfigError(`${key}: "${o}" is not an origin such as https://cctv.example.org (no path)`);
+    const url = URL.canParse(o) ? new URL(o) : null;
+    if (!url) p.add(`${key}: "${o}" is not an origin such as https://cctv.example.org`);
+    else if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== o)
+      p.add(`${key}: "${o}" is not an origin such as https://cctv.example.org (no path)`);
   }
   return list;
 }
 
 /** Allowed browser origins: an explicit list, else the dashboard's public URL(s), else the local one. */
-export function allowedOrigins(env: NodeJS.ProcessEnv, key: string): string[] {
+function allowedOrigins(env: NodeJS.ProcessEnv, key: string, p: ConfigProblems): string[] {
   const own = env[key]?.trim();
-  if (own) return originList(own, key);
+  if (own) return originList(own, key, p);
   const dashboard = env.DASHBOARD_PUBLIC_URL?.trim();
-  if (dashboard) return originList(dashboard, 'DASHBOARD_PUBLIC_URL');
+  if (dashboard) return originList(dashboard, 'DASHBOARD_PUBLIC_URL', p);
   return LOCAL_DASHBOARD;
 }
 
-function security(env: NodeJS.ProcessEnv): SecurityConfig {
-  try {
-    return loadSecurityConfig(env);
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-}
-
-function ice(env: NodeJS.ProcessEnv): IceConfig {
-  try {
-    return loadIceConfig(env);
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-}
-
-function metricsAccess(env: NodeJS.ProcessEnv): MetricsAccess {
-  try {
-    return metricsAccessFromEnv(env, 'MASTER');
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-}
-
-function externalMqtt(env: NodeJS.ProcessEnv): MasterConfig['externalMqtt'] {
+function externalMqtt(env: NodeJS.ProcessEnv, p: ConfigProblems): MasterConfig['externalMqtt'] {
   const url = env.MQTT_URL?.trim();
   if (!url) return null;
   if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/\s]+/.test(url) || !URL.canParse(url))
-    throw new ConfigError(`MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got "${url}"`);
+    p.add(`MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got "${url}"`);
   const shareGroup = env.MQTT_SHARE_GROUP?.trim() || 'cctv-master';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(shareGroup))
-    throw new ConfigError('MQTT_SHARE_GROUP must be 1-64 letters, digits, _ or -');
+    p.add('MQTT_SHARE_GROUP must be 1-64 letters, digits, _ or -');
   const clientId = env.MASTER_INSTANCE_ID?.trim() || `master-${hostname()}-${process.pid}`;
   return {
     url,
@@ -300,45 +233,57 @@ function externalMqtt(env: NodeJS.ProcessEnv): MasterConfig['externalMqtt'] {
   };
 }
 
-/** Reads and validates the master's environment once, at start. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Reads and validates the master's environment once, at start; throws one ConfigError listing
+ * every problem.
+ */
 export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfig {
-  const tlsFiles = tls(rawEnv);
-  const env = mqttEnv(rawEnv, tlsFiles);
+  const p = new ConfigProblems();
+  const tlsFiles = tls(rawEnv, p);
+  const env = mqttEnv(rawEnv, tlsFiles, p);
   const databaseUrl = env.DATABASE_URL?.trim() || null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    throw new ConfigError('DATABASE_URL must start with postgresql:// or postgres://');
-  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+    p.add('DATABASE_URL must start with postgresql:// or postgres://');
   const logLevel = env.LOG_LEVEL ?? 'info';
-  if (!levels.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${levels.join(', ')}`);
-  const gatewayPublicUrl = httpUrl(env, 'GATEWAY_PUBLIC_URL', 'https://127.0.0.1:8090');
-  return {
+  if (!LOG_LEVELS.includes(logLevel)) p.add(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const gatewayPublicUrl = httpUrl(env, 'GATEWAY_PUBLIC_URL', 'https://127.0.0.1:8090', p);
+  // Shared readers that throw at their first problem; their fallbacks are never returned, since
+  // any problem throws below.
+  const security = p.attempt(() => loadSecurityConfig(env), {} as SecurityConfig);
+  const ice = p.attempt(() => loadIceConfig(env), {} as IceConfig);
+  const metricsAccess = p.attempt(() => metricsAccessFromEnv(env, 'MASTER'), {} as MetricsAccess);
+  const config: MasterConfig = {
     httpHost: env.MASTER_HTTP_HOST ?? '0.0.0.0',
-    httpPort: port(env, 'MASTER_HTTP_PORT', 8080),
+    httpPort: port(env, 'MASTER_HTTP_PORT', 8080, p),
     tls: tlsFiles,
     mqttHost: env.MQTT_HOST ?? '0.0.0.0',
-    mqttPort: port(env, 'MQTT_PORT', 1883),
-    externalMqtt: externalMqtt(env),
+    mqttPort: port(env, 'MQTT_PORT', 1883, p),
+    externalMqtt: externalMqtt(env, p),
     databaseUrl,
     dataDir: resolve(env.MASTER_DATA_DIR ?? './data/master'),
-    embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329),
-    allowedOrigins: allowedOrigins(env, 'MASTER_CORS_ORIGINS'),
-    grantTtlS: int(env, 'MASTER_GRANT_TTL_S', 600, 5, 3600),
+    embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329, p),
+    allowedOrigins: allowedOrigins(env, 'MASTER_CORS_ORIGINS', p),
+    grantTtlS: int(env, 'MASTER_GRANT_TTL_S', 600, 5, 3600, p),
     grantKeyFile: keyFile(env, 'MASTER_GRANT_KEY_FILE', 'grant.json'),
-    trustProxy: trustProxy(env),
-    heartbeatFlushMs: flushMs(env),
-    staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600) * 1000,
-    commandTimeoutMs: int(env, 'MASTER_COMMAND_TIMEOUT_MS', 10_000, 100, 60_000),
+    trustProxy: trustProxy(env, p),
+    heartbeatFlushMs: flushMs(env, p),
+    staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600, p) * 1000,
+    commandTimeoutMs: int(env, 'MASTER_COMMAND_TIMEOUT_MS', 10_000, 100, 60_000, p),
     faceModel: resolve(env.MASTER_FACE_MODEL?.trim() || DEFAULT_FACE_MODEL),
-    security: security(env),
+    security,
     live: {
-      ice: ice(env),
-      maxSessionsPerSocket: int(env, 'MASTER_LIVE_MAX_SESSIONS_PER_SOCKET', 16, 1, 256),
-      offerTimeoutMs: int(env, 'MASTER_LIVE_OFFER_TIMEOUT_MS', 15_000, 1000, 60_000),
+      ice,
+      maxSessionsPerSocket: int(env, 'MASTER_LIVE_MAX_SESSIONS_PER_SOCKET', 16, 1, 256, p),
+      offerTimeoutMs: int(env, 'MASTER_LIVE_OFFER_TIMEOUT_MS', 15_000, 1000, 60_000, p),
     },
-    users: users(env, tlsFiles !== null),
-    metricsAccess: metricsAccess(env),
+    users: users(env, tlsFiles !== null, p),
+    metricsAccess,
     logLevel,
     gatewayPublicUrl,
-    gatewayUrl: httpUrl(env, 'GATEWAY_URL', gatewayPublicUrl),
+    gatewayUrl: httpUrl(env, 'GATEWAY_URL', gatewayPublicUrl, p),
   };
+  p.throwIfAny(configError);
+  return config;
 }

@@ -1,171 +1,24 @@
 /**
  * Agent configuration: one YAML file, named by `--config <path>` or `CCTV_AGENT_CONFIG`,
- * validated once at start. Every key is documented in node-agent/README.md.
+ * validated once at start against the schema (config-schema.ts) and the checks a schema cannot
+ * express, every problem listed at once. Every key is documented in node-agent/README.md.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import { CameraSpec, DetectSpec, IceServer, ID_PATTERN } from '@cctv/protocol';
+import { ConfigProblems, checkSchema } from '@cctv/protocol/config-check';
 import { readServerTls } from '@cctv/tls/server-tls';
-import { type Static, Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { type AgentConfig, AgentConfigSchema, type CameraConfig } from './config-schema.ts';
 import { sourceProblem } from './recorder/source.ts';
 
-const Id = Type.String({ pattern: ID_PATTERN, description: 'lowercase letters, digits and dashes' });
-const Url = Type.String({ minLength: 1 });
-
-/** One camera: the same shape the `cmd/config` command carries (protocol's CameraSpec). */
-export const CameraConfigSchema = CameraSpec;
-
-export const AgentConfigSchema = Type.Object(
-  {
-    nodeId: Id,
-    mqtt: Type.Object(
-      {
-        url: Url,
-        username: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
-      },
-      { additionalProperties: false },
-    ),
-    gateway: Type.Object(
-      { url: Url, token: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) },
-      { additionalProperties: false },
-    ),
-    spool: Type.Object(
-      {
-        dir: Type.String({ minLength: 1, default: './data/agent/spool' }),
-        quotaBytes: Type.Integer({ minimum: 64 * 1024, default: 2 * 1024 ** 3 }),
-        minFreeBytes: Type.Integer({ minimum: 0, default: 256 * 1024 ** 2 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    stateDir: Type.String({ minLength: 1, default: './data/agent/state' }),
-    heartbeatIntervalS: Type.Number({ minimum: 1, maximum: 3600, default: 5 }),
-    segmentSeconds: Type.Integer({ minimum: 2, maximum: 6, default: 2 }),
-    recorder: Type.Object(
-      {
-        stallTimeoutS: Type.Number({ minimum: 2, maximum: 600, default: 15 }),
-        probeTimeoutS: Type.Number({ minimum: 1, maximum: 120, default: 10 }),
-        failedAfterS: Type.Number({ minimum: 5, maximum: 86_400, default: 60 }),
-        failedRetryMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 10_000 }),
-        backoffInitialMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 500 }),
-        backoffMaxMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 5000 }),
-        hevcEncoder: Type.Union(
-          [Type.Literal('auto'), Type.Literal('libx265'), Type.Literal('hevc_v4l2m2m')],
-          { default: 'auto' },
-        ),
-        x265Preset: Type.Union(
-          ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'].map((p) => Type.Literal(p)),
-          { default: 'ultrafast' },
-        ),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    outbox: Type.Object(
-      {
-        maxMessages: Type.Integer({ minimum: 1, default: 10_000 }),
-        maxBytes: Type.Integer({ minimum: 1024, default: 50 * 1024 ** 2 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    /** Host-wide detection settings; per-camera ones are each camera's `detect`. */
-    detection: Type.Object(
-      {
-        /** BlazeFace ONNX model; default: node-agent/models/blazeface-back-256.onnx. */
-        faceModel: Type.Optional(Type.String({ minLength: 1 })),
-        faceThreads: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
-        maxDetailWidth: Type.Integer({ minimum: 256, maximum: 3840, default: 1280 }),
-        maxDetailHeight: Type.Integer({ minimum: 144, maximum: 2160, default: 720 }),
-        thumbnailWidth: Type.Integer({ minimum: 64, maximum: 640, default: 240 }),
-        snapshotPendingBytes: Type.Integer({ minimum: 1024 * 1024, default: 64 * 1024 ** 2 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    /** Live view: WebRTC sessions, and the jsmpeg fallback (node-agent/README.md). */
-    live: Type.Object(
-      {
-        enabled: Type.Boolean({ default: true }),
-        maxViewersPerCamera: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
-        maxSessions: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
-        lingerS: Type.Number({ minimum: 0, maximum: 600, default: 10 }),
-        connectTimeoutS: Type.Number({ minimum: 2, maximum: 120, default: 20 }),
-        transcode: Type.Boolean({ default: true }),
-        transcodeMaxWidth: Type.Integer({ minimum: 160, maximum: 3840, default: 960 }),
-        iceServers: Type.Array(IceServer, { maxItems: 8, default: [] }),
-        icePortMin: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
-        icePortMax: Type.Optional(Type.Integer({ minimum: 1024, maximum: 65535 })),
-        additionalHostAddresses: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
-          maxItems: 8,
-          default: [],
-        }),
-        useIpv6: Type.Boolean({ default: false }),
-        gatherTimeoutMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 2000 }),
-        jsmpeg: Type.Object(
-          {
-            enabled: Type.Boolean({ default: true }),
-            host: Type.String({ minLength: 1, default: '0.0.0.0' }),
-            port: Type.Integer({ minimum: 0, maximum: 65535, default: 8091 }),
-            /** `ws://host:port` browsers reach this server at; default: this host's first address. */
-            publicUrl: Type.Optional(Type.String({ pattern: '^wss?://' })),
-            bitrateKbps: Type.Integer({ minimum: 100, maximum: 8000, default: 800 }),
-            maxWidth: Type.Integer({ minimum: 160, maximum: 1920, default: 640 }),
-            fps: Type.Integer({ minimum: 1, maximum: 30, default: 15 }),
-            ticketTtlS: Type.Integer({ minimum: 5, maximum: 600, default: 30 }),
-            /** Listen retries while the port cannot be opened: doubling from the first, capped. */
-            retryInitialMs: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000 }),
-            retryMaxMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 60_000 }),
-          },
-          { additionalProperties: false, default: {} },
-        ),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    /**
-     * TLS: `ca` pins the broker's and the gateway's certificates (the only trust anchor for
-     * `mqtts://`, `wss://` and `https://`; without it the system's roots); `cert` and `key` are
-     * the agent's own, for its jsmpeg live-view server (`wss://`). Paths, read at start.
-     */
-    tls: Type.Optional(
-      Type.Object(
-        {
-          ca: Type.Optional(Type.String({ minLength: 1 })),
-          cert: Type.Optional(Type.String({ minLength: 1 })),
-          key: Type.Optional(Type.String({ minLength: 1 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    httpPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-    /**
-     * `/metrics` access: with `token`, peers other than loopback need `Authorization: Bearer
-     * <token>`; `loopback: required` asks it of loopback peers too.
-     */
-    metrics: Type.Object(
-      {
-        token: Type.Optional(Type.String({ minLength: 16, pattern: '^\\S+$' })),
-        loopback: Type.Union([Type.Literal('exempt'), Type.Literal('required')], { default: 'exempt' }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    cameras: Type.Optional(Type.Array(CameraConfigSchema, { maxItems: 64 })),
-    simulatedCamera: Type.Object(
-      {
-        width: Type.Integer({ minimum: 16, maximum: 3840, default: 320 }),
-        height: Type.Integer({ minimum: 16, maximum: 2160, default: 180 }),
-        fps: Type.Integer({ minimum: 1, maximum: 60, default: 10 }),
-        detect: Type.Optional(DetectSpec),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export type AgentConfig = Static<typeof AgentConfigSchema>;
-export type CameraConfig = Static<typeof CameraConfigSchema>;
+export {
+  type AgentConfig,
+  AgentConfigSchema,
+  type CameraConfig,
+  CameraConfigSchema,
+} from './config-schema.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -182,32 +35,31 @@ export class ConfigError extends Error {
 export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
     throw new ConfigError(`${source}: expected a YAML mapping at the top level`);
-  const value = Value.Default(AgentConfigSchema, structuredClone(doc));
+  const problems = new ConfigProblems();
+  const config = checkSchema(AgentConfigSchema, doc, problems);
+  // The checks across keys and on files need a document of the right shape.
+  if (problems.empty) for (const problem of semanticProblems(config)) problems.add(problem);
+  problems.throwIfAny(
+    (unique) => new ConfigError(`${source} is invalid:\n  - ${unique.join('\n  - ')}`, unique),
+  );
+  return config;
+}
+
+/** What the schema cannot say: URLs, camera sources, ranges between keys, TLS files. */
+function semanticProblems(config: AgentConfig): string[] {
   const problems: string[] = [];
-  for (const err of Value.Errors(AgentConfigSchema, value)) {
-    const where = err.path ? err.path.slice(1).replaceAll('/', '.') : '(top level)';
-    const hint = err.schema.pattern ? ` (pattern ${err.schema.pattern})` : '';
-    problems.push(`${where}: ${err.message}${hint}`);
-  }
-  if (problems.length === 0) {
-    const config = value as AgentConfig;
-    checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
-    checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
-    problems.push(...cameraProblems(config.cameras ?? []));
-    const { icePortMin, icePortMax } = config.live;
-    if ((icePortMin === undefined) !== (icePortMax === undefined) || (icePortMin ?? 0) >= (icePortMax ?? 1))
-      problems.push('live.icePortMin, live.icePortMax: set both, the first below the second');
-    if (config.recorder.backoffMaxMs < config.recorder.backoffInitialMs)
-      problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
-    if (config.live.jsmpeg.retryMaxMs < config.live.jsmpeg.retryInitialMs)
-      problems.push('live.jsmpeg.retryMaxMs: must be at least live.jsmpeg.retryInitialMs');
-    problems.push(...tlsProblems(config));
-  }
-  if (problems.length > 0) {
-    const unique = [...new Set(problems)];
-    throw new ConfigError(`${source} is invalid:\n  - ${unique.join('\n  - ')}`, unique);
-  }
-  return value as AgentConfig;
+  checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
+  checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
+  problems.push(...cameraProblems(config.cameras ?? []));
+  const { icePortMin, icePortMax } = config.live;
+  if ((icePortMin === undefined) !== (icePortMax === undefined) || (icePortMin ?? 0) >= (icePortMax ?? 1))
+    problems.push('live.icePortMin, live.icePortMax: set both, the first below the second');
+  if (config.recorder.backoffMaxMs < config.recorder.backoffInitialMs)
+    problems.push('recorder.backoffMaxMs: must be at least recorder.backoffInitialMs');
+  if (config.live.jsmpeg.retryMaxMs < config.live.jsmpeg.retryInitialMs)
+    problems.push('live.jsmpeg.retryMaxMs: must be at least live.jsmpeg.retryInitialMs');
+  problems.push(...tlsProblems(config));
+  return problems;
 }
 
 /** Problems a camera list has beyond its schema: duplicate ids, sources the agent cannot read. */

@@ -1,48 +1,12 @@
 /**
- * Node agent entry point: wiring only. Parts are built and started in the order below and
- * stopped in reverse on SIGTERM/SIGINT; SIGHUP reloads the cameras from the config file.
+ * Node agent entry point: arguments and signals only. `startAgent` (agent.ts) builds and starts
+ * the parts; SIGTERM/SIGINT stop them in reverse, SIGHUP reloads the cameras from the file.
  */
-import type { Server } from 'node:http';
-import { resolve } from 'node:path';
-import { CAMERA_MOVED_COMMAND } from '@cctv/protocol';
-import { publicMetricsWarning } from '@cctv/tls/metrics-access';
-import { readCaFile } from '@cctv/tls/server-tls';
-import type { FaceDetector } from '@cctv/vision/faces';
-import { analysisFactory } from './analysis/analysis-factory.ts';
-import { SnapshotStore } from './analysis/snapshot-store.ts';
-import { cameraDefinitions, cameraPlannerFactory } from './cameras/camera-definitions.ts';
-import { cameraMovedCommand } from './cameras/camera-moved.ts';
-import { type CameraChange, type CameraDefinition, CameraSet } from './cameras/camera-set.ts';
-import { configCommand } from './cameras/config-command.ts';
-import { RemoteCameras } from './cameras/remote-cameras.ts';
-import type { CameraConfig } from './config.ts';
-import { ConfigError, cleartextWarnings, configPathFrom, loadConfig, loadConfigFile } from './config.ts';
-import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
-import { HostSampler } from './host/host-sampler.ts';
-import { diskSpace } from './host/system-stats.ts';
-import { type CameraFigures, heartbeatBuilder } from './link/heartbeat.ts';
-import { buildHello } from './link/hello.ts';
-import { MqttLink } from './link/mqtt-link.ts';
-import { JsmpegServer } from './live/jsmpeg-server.ts';
-import { cameraLivePlan, type LivePlan, simulatedLivePlan } from './live/live-plan.ts';
-import { LiveService } from './live/live-service.ts';
-import { publicWsUrl } from './live/public-url.ts';
+import { startAgent } from './agent.ts';
+import { reloadCameras } from './cameras/config-reload.ts';
+import { type AgentConfig, ConfigError, configPathFrom, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
-import { AnalysisMetrics } from './metrics/analysis-metrics.ts';
-import { LiveMetrics } from './metrics/live-metrics.ts';
-import { AgentMetrics, startMetricsServer } from './metrics/metrics.ts';
-import type { ExitCause } from './process/supervised-child.ts';
-import { Recorder } from './recorder/recorder.ts';
-import { TransportMemory } from './recorder/transport-memory.ts';
-import { SpoolQuota } from './spool/quota.ts';
-import { SpoolUsage } from './spool/usage.ts';
-import { Uploader } from './uploader/uploader.ts';
 import { AGENT_VERSION } from './version.ts';
-
-const DEFAULT_FACE_MODEL = new URL('../models/blazeface-back-256.onnx', import.meta.url).pathname;
-
-const restartReason = (cause: ExitCause) =>
-  cause === 'stall' ? 'stall' : cause === 'prepare-failed' ? 'unreachable' : 'exit';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -51,7 +15,7 @@ async function main(): Promise<void> {
     return;
   }
   // config: YAML from --config / CCTV_AGENT_CONFIG, validated once
-  let config: ReturnType<typeof loadConfig>;
+  let config: AgentConfig;
   try {
     config = loadConfig();
   } catch (err) {
@@ -70,333 +34,22 @@ async function main(): Promise<void> {
     process.stdout.write(`config ok: node ${config.nodeId}, ${config.cameras?.length ?? 0} camera(s)\n`);
     return;
   }
-  const configPath = configPathFrom(process.argv.slice(2), process.env);
-  const spoolDir = resolve(config.spool.dir);
-  const stateDir = resolve(config.stateDir);
+  const configPath = configPathFrom(argv, process.env);
   const log = createLogger(config.nodeId);
-  log.info(
-    { agentVersion: AGENT_VERSION, spoolDir, stateDir, gateway: config.gateway.url, mqtt: config.mqtt.url },
-    'agent starting',
-  );
-  for (const warning of cleartextWarnings(config)) log.warn(warning);
-  // tls.ca: the only CA the broker's and the gateway's certificates may chain to (a pin)
-  const ca = config.tls?.ca ? readCaFile(config.tls.ca, 'tls.ca') : undefined;
-  const jsmpegTls =
-    config.tls?.cert && config.tls.key ? { certFile: config.tls.cert, keyFile: config.tls.key } : undefined;
-
-  // host: ffmpeg version and hardware encoders, for hello and the codec policy
-  const ffmpeg = await ffmpegInfo();
-  log.info({ ffmpeg: ffmpeg.version, hwEncoders: ffmpeg.hwEncoders }, 'ffmpeg found');
-  const memory = new TransportMemory(stateDir, (err) => log.warn({ err }, 'transport memory not saved'));
-  await memory.load();
-
-  // metrics: counters always, the /metrics server only with httpPort
-  const figures = (): CameraFigures[] =>
-    cameraSet.recorders().map((r) => ({
-      ...r.status(),
-      backlog: uploader.backlog(r.cameraId),
-      droppedSegments: uploader.dropped(r.cameraId),
-    }));
-  // spool usage: segments the uploader knows, plus a full folder scan at most every 30 s
-  const spoolUsage = new SpoolUsage(spoolDir, () => uploader.all().reduce((a, q) => a + q.diskBytes(), 0));
-  const host = new HostSampler({ spoolDir, spoolUsedBytes: () => spoolUsage.bytes() });
-  const metrics = new AgentMetrics(figures, { host });
-
-  // uploader: resumes the spool backlog (also of cameras no longer configured), then sends
-  const uploader = new Uploader({
-    gatewayUrl: config.gateway.url,
-    ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
-    ...(ca ? { gatewayCa: ca } : {}),
-    nodeId: config.nodeId,
-    spoolDir,
-    cameraIds: [],
-    logger: log.child({ part: 'uploader' }),
-    onUploaded: (s) => metrics.segmentUploaded(s.cameraId),
-    onFailed: (s, _reason, willRetry) => metrics.uploadFailed(s.cameraId, willRetry),
-  });
-  await uploader.start();
-
-  // spool quota: uploaded segments make room first; un-uploaded ones only as a last resort
-  const quota = new SpoolQuota({
-    quotaBytes: config.spool.quotaBytes,
-    minFreeBytes: config.spool.minFreeBytes,
-    cameras: () => uploader.all(),
-    usedBytes: () => spoolUsage.bytes(),
-    freeBytes: async () => (await diskSpace(spoolDir)).freeBytes,
-    logger: log.child({ part: 'spool' }),
-    onDropped: (s) => metrics.segmentDropped(s.cameraId, 'quota'),
-  });
-  const enforceQuota = () =>
-    void quota.enforce().catch((err) => log.error({ err }, 'spool quota check failed'));
-  const quotaTimer = setInterval(enforceQuota, 10_000);
-  enforceQuota();
-
-  // detection: the face model (shared by every camera) and the snapshot uploads
-  const analysisMetrics = new AnalysisMetrics(metrics.registry);
-  const faceModel = resolve(config.detection.faceModel ?? DEFAULT_FACE_MODEL);
-  // Loaded when the first camera with face detection starts (onnxruntime costs memory). It
-  // keeps faces down to the lowest score any use asks for (privacy blur: 0.3); each camera's
-  // events then apply its own minScore.
-  let facesLoading: Promise<FaceDetector | null> | null = null;
-  const loadFaces = () => {
-    facesLoading ??= import('@cctv/vision/faces')
-      .then(({ FaceDetector }) =>
-        FaceDetector.create({ modelPath: faceModel, threads: config.detection.faceThreads, minScore: 0.3 }),
-      )
-      .catch((err: Error) => {
-        log.error({ faceModel, err: err.message }, 'face model not loaded: motion detection only');
-        return null;
-      });
-    return facesLoading;
-  };
-  const snapshots = new SnapshotStore({
-    dir: resolve(stateDir, 'snapshots'),
-    gatewayUrl: config.gateway.url,
-    ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
-    ...(ca ? { gatewayCa: ca } : {}),
-    nodeId: config.nodeId,
-    logger: log.child({ part: 'snapshots' }),
-    thumbnailWidth: config.detection.thumbnailWidth,
-    maxPendingBytes: config.detection.snapshotPendingBytes,
-    onStored: () => analysisMetrics.snapshot('stored'),
-    onFailed: (_camera, reason) => analysisMetrics.snapshot(reason),
-  });
-  await snapshots.start();
-
-  // cameras: one planner + supervised recorder (+ analysis) per camera, changeable at run time
-  const font = await findFont();
-  let link: MqttLink | undefined; // made below, once the cameras it reports exist
-  let linkStarted: () => void = () => {};
-  const linkReady = new Promise<void>((done) => {
-    linkStarted = done;
-  });
-  const cameraSet = new CameraSet({
-    makePlanner: cameraPlannerFactory(config, { ffmpeg, memory, font }),
-    makeRecorder: (planner) =>
-      new Recorder({
-        planner,
-        spoolDir,
-        segmentSeconds: config.segmentSeconds,
-        logger: log.child({ cameraId: planner.id }),
-        backoff: { initialMs: config.recorder.backoffInitialMs, maxMs: config.recorder.backoffMaxMs },
-        failedAfterS: config.recorder.failedAfterS,
-        failedRetryMs: config.recorder.failedRetryMs,
-        stallTimeoutS: config.recorder.stallTimeoutS,
-        onSegment: (segment) => {
-          metrics.segmentRecorded(segment.cameraId);
-          uploader.enqueue(segment);
-          enforceQuota();
-        },
-        onRestart: (cause) => metrics.ffmpegRestarted(planner.id, restartReason(cause)),
-        onState: () => link?.republishHello(),
-      }),
-    makeAnalysis: analysisFactory(config, {
-      probe: (input, timeoutMs) => probeVideo(input, timeoutMs),
-      memory,
-      faces: loadFaces,
-      snapshots,
-      // Events wait for the outbox, which the link opens once it starts (below).
-      publish: async (topic, payload) => {
-        await linkReady;
-        await link?.publishQueued(topic, payload);
-      },
-      logger: log,
-      onFrame: (camera, ms) => analysisMetrics.frame(camera, ms),
-      onInference: (_camera, ms) => analysisMetrics.inference(ms),
-      onEvent: (message) => analysisMetrics.event(message),
-      onExit: (camera, exit) => {
-        if (!exit.expected) analysisMetrics.restarted(camera, restartReason(exit.cause));
-      },
-    }),
-    prepareCamera: async (id) => {
-      await uploader.ensureCamera(id);
-    },
-    logger: log.child({ part: 'cameras' }),
-  });
-  // live: WebRTC sessions fed by one relay per camera, and the jsmpeg fallback
-  const liveMetrics = new LiveMetrics(metrics.registry);
-  const definitions = new Map<string, CameraDefinition>();
-  const planFor = (cameraId: string): LivePlan | null => {
-    const spec = definitions.get(cameraId)?.spec as
-      | CameraConfig
-      | { simulated: typeof config.simulatedCamera }
-      | undefined;
-    if (!spec) return null;
-    if ('simulated' in spec) return simulatedLivePlan(spec.simulated, font);
-    return cameraLivePlan(spec, {
-      readTimeoutS: config.recorder.stallTimeoutS,
-      rememberedTransport: (id, url) => memory.get(id, url) ?? undefined,
-    });
-  };
-  const liveConfig = config.live;
-  const jsmpeg =
-    liveConfig.enabled && liveConfig.jsmpeg.enabled
-      ? new JsmpegServer({
-          host: liveConfig.jsmpeg.host,
-          port: liveConfig.jsmpeg.port,
-          tls: jsmpegTls,
-          logger: log.child({ part: 'jsmpeg' }),
-          inputFor: async (cameraId) => planFor(cameraId)?.jsmpeg ?? null,
-          bitrateKbps: liveConfig.jsmpeg.bitrateKbps,
-          maxWidth: liveConfig.jsmpeg.maxWidth,
-          fps: liveConfig.jsmpeg.fps,
-          maxViewersPerCamera: liveConfig.maxViewersPerCamera,
-          ticketTtlMs: liveConfig.jsmpeg.ticketTtlS * 1000,
-          lingerMs: 0,
-          backoff: { initialMs: liveConfig.jsmpeg.retryInitialMs, maxMs: liveConfig.jsmpeg.retryMaxMs },
-          onViewers: (camera, n) => liveMetrics.viewers(camera, 'jsmpeg', n),
-          onRefused: (reason) => liveMetrics.refused(reason),
-          onStatus: (status) => liveMetrics.available('jsmpeg', status.listening),
-          onListenFailed: () => liveMetrics.listenFailed('jsmpeg'),
-        })
-      : null;
-  if (liveConfig.enabled) liveMetrics.available('webrtc', true);
-  if (jsmpeg) liveMetrics.listens('jsmpeg');
-  // Not awaited, and never rejecting: a live-view port that cannot be opened (in use, not
-  // allowed) must not keep the recorder from starting. The server retries in the background
-  // and reports itself unavailable meanwhile (log, metric, heartbeat).
-  void jsmpeg?.start();
-  const live = liveConfig.enabled
-    ? new LiveService({
-        limits: {
-          maxViewersPerCamera: liveConfig.maxViewersPerCamera,
-          maxSessions: liveConfig.maxSessions,
-          lingerMs: liveConfig.lingerS * 1000,
-          connectTimeoutMs: liveConfig.connectTimeoutS * 1000,
-          transcode: liveConfig.transcode,
-          transcodeMaxWidth: liveConfig.transcodeMaxWidth,
-          stallAfterMs: config.recorder.stallTimeoutS * 1000,
-        },
-        peer: {
-          iceServers: liveConfig.iceServers,
-          ...(liveConfig.icePortMin && liveConfig.icePortMax
-            ? { icePortRange: [liveConfig.icePortMin, liveConfig.icePortMax] as [number, number] }
-            : {}),
-          additionalHostAddresses: liveConfig.additionalHostAddresses,
-          useIpv6: liveConfig.useIpv6,
-          gatherTimeoutMs: liveConfig.gatherTimeoutMs,
-        },
-        planFor,
-        jsmpeg,
-        // The bound port, read when a ticket is given out: configured 0, it is known only then.
-        jsmpegPublicUrl: () =>
-          liveConfig.jsmpeg.publicUrl ?? publicWsUrl(jsmpeg?.port ?? 0, jsmpegTls !== undefined),
-        logger: log.child({ part: 'live' }),
-        onSessions: (camera, n) => liveMetrics.viewers(camera, 'webrtc', n),
-        onRefused: (reason) => liveMetrics.refused(reason),
-      })
-    : null;
-  /** Every change of the camera list goes through here: a restarted camera ends its live viewers. */
-  const applyCameras = async (defs: CameraDefinition[]): Promise<CameraChange> => {
-    const change = await cameraSet.apply(defs);
-    definitions.clear();
-    for (const def of defs) definitions.set(def.id, def);
-    live?.camerasRestarted([...change.removed, ...change.changed], 'the camera restarted');
-    live?.prepare([...change.added, ...change.changed]);
-    return change;
-  };
-
-  const remote = new RemoteCameras(stateDir);
-  const initial = await remote.effective(config.cameras);
-  if (initial.note) log.warn(initial.note);
-  if (initial.from === 'command') log.info('cameras as last set by cmd/config');
-  await applyCameras(cameraDefinitions(config, initial.cameras));
-
-  // /metrics server, once every figure it reads exists
-  let metricsServer: Server | null = null;
-  if (config.httpPort) {
-    const access = { token: config.metrics.token ?? null, loopback: config.metrics.loopback };
-    metricsServer = await startMetricsServer(metrics.registry, config.httpPort, '0.0.0.0', access, (reason) =>
-      metrics.scrapeRefused(reason),
-    );
-    log.info({ port: config.httpPort }, 'metrics on /metrics');
-    const publicMetrics = publicMetricsWarning(access, '0.0.0.0', 'metrics.token');
-    if (publicMetrics) log.warn(publicMetrics);
-  }
-
-  // link: MQTT to the master — online status, hello, heartbeats, commands; offline as last will
-  link = new MqttLink({
-    ...config.mqtt,
-    ca,
-    nodeId: config.nodeId,
-    agentVersion: AGENT_VERSION,
-    heartbeatIntervalS: config.heartbeatIntervalS,
-    logger: log.child({ part: 'mqtt' }),
-    outboxDir: resolve(stateDir, 'outbox'),
-    outbox: { maxMessages: config.outbox.maxMessages, maxBytes: config.outbox.maxBytes },
-    hello: () =>
-      buildHello({ nodeId: config.nodeId, agentVersion: AGENT_VERSION, ffmpeg, cameras: cameraSet.infos() }),
-    heartbeat: heartbeatBuilder({
-      spoolDir,
-      cameras: figures,
-      host,
-      live: () => live?.status() ?? { jsmpeg: 'disabled', webrtc: 'disabled' },
-    }),
-    onRejected: (reason) => metrics.commandRejected(reason),
-    commands: {
-      config: configCommand({
-        apply: async (cameras) => {
-          const change = await applyCameras(cameraDefinitions(config, cameras));
-          await remote.save(cameras, fileCameras);
-          link?.republishHello();
-          return change;
-        },
-      }),
-      [CAMERA_MOVED_COMMAND]: cameraMovedCommand({
-        logger: log.child({ part: 'cameras' }),
-        configured: (cameraId) => cameraSet.recorders().some((r) => r.cameraId === cameraId),
-      }),
-      ...live?.commands(),
-    },
-  });
-  let fileCameras = config.cameras;
-  await link.start();
-  linkStarted();
-  log.info({ cameras: cameraSet.recorders().map((r) => r.cameraId) }, 'agent running');
+  const agent = await startAgent(config, { logger: log });
 
   // SIGHUP: the config file's cameras again (other keys need a restart)
-  const reload = async () => {
-    let next: ReturnType<typeof loadConfigFile>;
-    try {
-      next = loadConfigFile(configPath);
-    } catch (err) {
-      log.error(
-        { problems: (err as ConfigError).problems, err: (err as Error).message },
-        'reload refused: config invalid, nothing changed',
-      );
-      return;
-    }
-    const { cameras: _new, ...restNew } = next;
-    const { cameras: _old, ...restOld } = config;
-    if (JSON.stringify(restNew) !== JSON.stringify(restOld))
-      log.warn('reload applies cameras only; restart the agent for the other changed keys');
-    fileCameras = next.cameras;
-    const effective = await remote.effective(next.cameras);
-    if (effective.note) log.warn(effective.note);
-    const change = await applyCameras(cameraDefinitions(config, effective.cameras));
-    log.info({ ...change, from: effective.from }, 'config reloaded');
-    link.republishHello();
-  };
   process.on('SIGHUP', () => {
-    reload().catch((err) => log.error({ err }, 'reload failed'));
+    reloadCameras({ configPath, running: config, cameras: agent.cameras, logger: log }).catch((err) =>
+      log.error({ err }, 'reload failed'),
+    );
   });
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'agent stopping');
-    clearInterval(quotaTimer);
-    await link.announceOffline();
-    await live?.stop();
-    await jsmpeg?.stop();
-    await cameraSet.stop();
-    await snapshots.stop();
-    await (await facesLoading)?.close();
-    await uploader.stop();
-    await link.stop();
-    await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
-    log.info('agent stopped');
+    await agent.stop();
     process.exit(0);
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const)

@@ -24,6 +24,7 @@ import {
   startRtspServer,
 } from '../../test/support/rtsp-server.ts';
 import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
+import { agentYaml } from './agent-yaml.ts';
 import { startBroker } from './broker.ts';
 
 const NODE = 'reconf-node';
@@ -47,19 +48,11 @@ describe('changing cameras at run time', () => {
   const writeConfig = (cams: { id: string; name: string; url: string }[]) =>
     writeFile(
       configPath,
-      [
-        `nodeId: ${NODE}`,
-        `mqtt: { url: "${brokerUrl}" }`,
-        `gateway: { url: "http://127.0.0.1:${gatewayPort}" }`,
-        `spool: { dir: "${join(dir, 'spool')}" }`,
-        `stateDir: "${join(dir, 'state')}"`,
-        'heartbeatIntervalS: 1',
-        // Never the fixed default live port: another agent or test may hold it.
+      agentYaml({ nodeId: NODE, mqttUrl: brokerUrl, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, dir }, [
         'live: { jsmpeg: { port: 0 } }',
         'cameras:',
         ...cams.map((c) => `  - { id: ${c.id}, name: "${c.name}", url: "${c.url}" }`),
-        '',
-      ].join('\n'),
+      ]),
     );
   let brokerUrl: string;
   let gatewayPort: number;

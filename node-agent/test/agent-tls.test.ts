@@ -18,6 +18,7 @@ import pino from 'pino';
 import { WebSocket } from 'ws';
 import { freePort, startService, tempDir, waitFor } from '../../test/support/index.ts';
 import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
+import { agentYaml } from './agent-yaml.ts';
 
 const dir = await tempDir('agent-tls-');
 const ca = await ensureLocalCa(join(dir, 'ca'));
@@ -71,18 +72,15 @@ async function startAgent(nodeId: string, tls: string[]) {
   const configPath = join(dir, `${nodeId}.yaml`);
   await writeFile(
     configPath,
-    [
-      `nodeId: ${nodeId}`,
-      `mqtt: { url: "mqtts://localhost:${mqttPort}" }`,
-      `gateway: { url: "https://localhost:${gatewayPort}" }`,
-      `spool: { dir: "${join(home, 'spool')}" }`,
-      `stateDir: "${join(home, 'state')}"`,
-      'heartbeatIntervalS: 1',
-      'segmentSeconds: 2',
-      'live: { jsmpeg: { port: 0 } }',
-      'tls:',
-      ...tls.map((line) => `  ${line}`),
-    ].join('\n'),
+    agentYaml(
+      {
+        nodeId,
+        mqttUrl: `mqtts://localhost:${mqttPort}`,
+        gatewayUrl: `https://localhost:${gatewayPort}`,
+        dir: home,
+      },
+      ['segmentSeconds: 2', 'live: { jsmpeg: { port: 0 } }', 'tls:', ...tls.map((line) => `  ${line}`)],
+    ),
   );
   const agent = startService('node-agent/src/main.ts', { LOG_LEVEL: 'info' }, ['--config', configPath]);
   after(() => reapStaleFfmpeg(join(home, 'spool', `${nodeId}-sim`), pino({ level: 'silent' })));

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,6 +16,7 @@ import WebSocket from 'ws';
 import { freePort, startService, tempDir, waitFor } from '../../test/support/index.ts';
 import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
 import { startBroker } from './broker.ts';
+import { startGatewayStandIn } from './gateway-stand-in.ts';
 
 const NODE = 'live-busy';
 const CAMERA = `${NODE}-sim`;
@@ -25,17 +25,8 @@ describe('agent whose jsmpeg port is taken', { timeout: 120_000 }, () => {
   it('records and uploads, reports live view unavailable, and serves it once the port is free', async (t) => {
     const broker = await startBroker();
     const dir = await tempDir('agent-live-busy-');
-    const uploads: string[] = [];
-    const gateway = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        uploads.push(decodeURIComponent(req.url?.split('/').at(-1) ?? ''));
-        res.writeHead(201).end('{}');
-      });
-    });
-    const gwPort = await freePort();
-    await new Promise<void>((r) => gateway.listen(gwPort, '127.0.0.1', r));
-    after(() => new Promise<void>((r) => gateway.close(() => r())));
+    const gateway = await startGatewayStandIn();
+    const uploads = gateway.uploads;
     // Another program holds the port the agent's jsmpeg server is configured on.
     const blocker = createNetServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
@@ -53,7 +44,7 @@ describe('agent whose jsmpeg port is taken', { timeout: 120_000 }, () => {
       [
         `nodeId: ${NODE}`,
         `mqtt: { url: "${broker.url}" }`,
-        `gateway: { url: "http://127.0.0.1:${gwPort}" }`,
+        `gateway: { url: "${gateway.url}" }`,
         `spool: { dir: "${join(dir, 'spool')}", minFreeBytes: 0 }`,
         `stateDir: "${join(dir, 'state')}"`,
         'heartbeatIntervalS: 1',

@@ -1,7 +1,22 @@
+/**
+ * The gateway's environment, read and checked once at start: every bad variable is listed at
+ * once (@cctv/protocol/config-check). The sections of single parts are config-sections.ts.
+ */
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve, sep } from 'node:path';
-import { isValidId } from '@cctv/protocol';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigProblems } from '@cctv/protocol/config-check';
 import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
+import {
+  cameraDays,
+  type LiveConfig,
+  liveConfig,
+  MAX_RETENTION_DAYS,
+  type RenditionConfig,
+  type RetentionConfig,
+  renditionConfig,
+} from './config-sections.ts';
+
+export type { LiveConfig, RenditionConfig, RetentionConfig } from './config-sections.ts';
 
 /** Everything the gateway reads from its environment, validated once at start. */
 export interface GatewayConfig {
@@ -55,11 +70,11 @@ const MiB = 1024 * 1024;
  * key, so an operator fixes them all in one go.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): GatewayConfig {
-  const problems: string[] = [];
+  const problems = new ConfigProblems();
   const text = (key: string, fallback?: string): string => {
     const raw = env[key]?.trim();
     if (raw) return raw;
-    if (fallback === undefined) problems.push(`${key} is required`);
+    if (fallback === undefined) problems.add(`${key} is required`);
     return fallback ?? '';
   };
   const int = (key: string, fallback: number, min: number, max: number): number => {
@@ -67,7 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     if (!raw) return fallback;
     const n = Number(raw);
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
-      problems.push(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      problems.add(`${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
       return fallback;
     }
     return n;
@@ -82,35 +97,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const tls = tlsFiles(env, problems, cwd);
   const databaseUrl = text('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    problems.push('DATABASE_URL must be a postgresql:// URL');
+    problems.add('DATABASE_URL must be a postgresql:// URL');
   const dataDir = dir('GATEWAY_DATA_DIR', './data/gateway');
   const bufferDir = dir('GATEWAY_BUFFER_DIR', join(dataDir, 'buffer'));
   const nasDir = dir('GATEWAY_NAS_DIR', './data/nas');
-  if (bufferDir === nasDir) problems.push('GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR must differ');
+  if (bufferDir === nasDir) problems.add('GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR must differ');
   const snapshotDir = dir('GATEWAY_SNAPSHOT_DIR', join(dataDir, 'snapshots'));
   if (snapshotDir === bufferDir || snapshotDir === nasDir)
-    problems.push('GATEWAY_SNAPSHOT_DIR must differ from GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR');
+    problems.add('GATEWAY_SNAPSHOT_DIR must differ from GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR');
   const maxSegmentBytes = int('GATEWAY_MAX_SEGMENT_BYTES', 64 * MiB, 1, 2 ** 31 - 1);
   const nasRetryInitialMs = int('GATEWAY_NAS_RETRY_INITIAL_MS', 500, 1, 3_600_000);
   const nasRetryMaxMs = int('GATEWAY_NAS_RETRY_MAX_MS', 5_000, 1, 3_600_000);
   if (nasRetryMaxMs < nasRetryInitialMs)
-    problems.push('GATEWAY_NAS_RETRY_MAX_MS must be at least GATEWAY_NAS_RETRY_INITIAL_MS');
+    problems.add('GATEWAY_NAS_RETRY_MAX_MS must be at least GATEWAY_NAS_RETRY_INITIAL_MS');
   const oneOf = <T extends string>(key: string, values: readonly T[], fallback: T): T => {
     const raw = (env[key]?.trim() || fallback) as T;
     if (!values.includes(raw))
-      problems.push(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+      problems.add(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
     return raw;
   };
   // Durability and faults: who may upload, how full the buffer may get, how the NAS is watched.
   const uploadAuth = oneOf('GATEWAY_UPLOAD_AUTH', ['token', 'off'] as const, 'token');
   const uploadAuthCacheS = int('GATEWAY_UPLOAD_AUTH_CACHE_S', 10, 0, 3600);
   const corsOrigins = origins(env, problems);
-  let metricsAccess: MetricsAccess = { token: null, loopback: 'exempt' };
-  try {
-    metricsAccess = metricsAccessFromEnv(env, 'GATEWAY');
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
+  const metricsAccess = problems.attempt<MetricsAccess>(() => metricsAccessFromEnv(env, 'GATEWAY'), {
+    token: null,
+    loopback: 'exempt',
+  });
   const bufferMaxBytes = int('GATEWAY_BUFFER_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER);
   const bufferMinFreeBytes = int('GATEWAY_BUFFER_MIN_FREE_BYTES', 64 * MiB, 0, Number.MAX_SAFE_INTEGER);
   const bufferRetryAfterS = int('GATEWAY_BUFFER_RETRY_AFTER_S', 10, 1, 3600);
@@ -120,7 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const nasParallel = int('GATEWAY_NAS_PARALLEL', 4, 1, 32);
   const logLevel = text('LOG_LEVEL', 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+    problems.add(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const retention: RetentionConfig = {
     intervalS: int('GATEWAY_RETENTION_INTERVAL_S', 300, 1, 86_400),
     days: int('GATEWAY_RETENTION_DAYS', 30, 0, MAX_RETENTION_DAYS),
@@ -132,7 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const rendition = renditionConfig(int, dir, dataDir, [bufferDir, nasDir, snapshotDir], problems);
   const live = liveConfig(int);
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  problems.throwIfAny((list) => new ConfigError(list));
   return {
     host,
     port,
@@ -167,24 +180,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
  * TLS is on unless `GATEWAY_TLS=off` (a TLS-terminating proxy in front): uploads carry node
  * tokens and reads carry grants, neither of which may cross a network in clear.
  */
-function tlsFiles(env: NodeJS.ProcessEnv, problems: string[], cwd: string): GatewayConfig['tls'] {
+function tlsFiles(env: NodeJS.ProcessEnv, problems: ConfigProblems, cwd: string): GatewayConfig['tls'] {
   const mode = env.GATEWAY_TLS?.trim() || 'on';
   if (mode !== 'on' && mode !== 'off') {
-    problems.push(`GATEWAY_TLS must be on or off, got ${JSON.stringify(mode)}`);
+    problems.add(`GATEWAY_TLS must be on or off, got ${JSON.stringify(mode)}`);
     return null;
   }
   if (mode === 'off') return null;
   const certFile = env.GATEWAY_TLS_CERT?.trim() ?? '';
   const keyFile = env.GATEWAY_TLS_KEY?.trim() ?? '';
   if (certFile === '' || keyFile === '') {
-    problems.push(
+    problems.add(
       'GATEWAY_TLS_CERT and GATEWAY_TLS_KEY must name the certificate and key files: TLS is on by default (GATEWAY_TLS=off serves plain HTTP, for a TLS-terminating proxy in front)',
     );
     return null;
   }
   const files = { certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) };
-  if (!existsSync(files.certFile)) problems.push(`GATEWAY_TLS_CERT: file ${files.certFile} does not exist`);
-  if (!existsSync(files.keyFile)) problems.push(`GATEWAY_TLS_KEY: file ${files.keyFile} does not exist`);
+  if (!existsSync(files.certFile)) problems.add(`GATEWAY_TLS_CERT: file ${files.certFile} does not exist`);
+  if (!existsSync(files.keyFile)) problems.add(`GATEWAY_TLS_KEY: file ${files.keyFile} does not exist`);
   return files;
 }
 
@@ -196,7 +209,7 @@ const LOCAL_DASHBOARD = ['https://127.0.0.1:3000', 'https://localhost:3000'];
  * `GATEWAY_CORS_ORIGINS`, else `DASHBOARD_PUBLIC_URL`, else the local dashboard: origins as
  * `scheme://host[:port]`. Never "any": footage is read only by the dashboard's pages.
  */
-function origins(env: NodeJS.ProcessEnv, problems: string[]): string[] {
+function origins(env: NodeJS.ProcessEnv, problems: ConfigProblems): string[] {
   const own = env.GATEWAY_CORS_ORIGINS?.trim();
   const key = own ? 'GATEWAY_CORS_ORIGINS' : 'DASHBOARD_PUBLIC_URL';
   const raw = own || env.DASHBOARD_PUBLIC_URL?.trim();
@@ -214,111 +227,9 @@ function origins(env: NodeJS.ProcessEnv, problems: string[]): string[] {
       ok = false;
     }
     if (!ok)
-      problems.push(
+      problems.add(
         `${key} must list origins such as https://cctv.example.org (no path, no "*"), got ${JSON.stringify(o)}`,
       );
   }
   return list;
-}
-
-// --- Recording retention (src/retention/) ------------------------------------------------
-
-/** What the retention sweeper keeps and for how long; 0 days means forever. */
-export interface RetentionConfig {
-  /** Seconds between sweeps. */
-  intervalS: number;
-  /** Days a NAS segment is kept after its end, for cameras without their own value. */
-  days: number;
-  /** Per-camera days, overriding `days`. */
-  cameraDays: ReadonlyMap<string, number>;
-  /** Below this share of free space the oldest NAS segments go first; 0 disables. */
-  nasMinFreePercent: number;
-  /** Seconds of footage kept on each side of an event. */
-  eventPadS: number;
-  /** Days after an event's end during which its footage is protected. */
-  eventRetentionDays: number;
-}
-
-const MAX_RETENTION_DAYS = 3650;
-
-/** Parses `cam-a=7,cam-b=90`; every bad entry becomes one problem. */
-function cameraDays(raw: string | undefined, problems: string[]): Map<string, number> {
-  const key = 'GATEWAY_RETENTION_CAMERA_DAYS';
-  const days = new Map<string, number>();
-  for (const entry of (raw ?? '').split(',')) {
-    const item = entry.trim();
-    if (!item) continue;
-    const m = /^([^=\s]+)\s*=\s*(\S+)$/.exec(item);
-    const camera = m?.[1];
-    const value = m?.[2];
-    if (!camera || !value) {
-      problems.push(`${key} entries must look like cam-a=7, got ${JSON.stringify(item)}`);
-      continue;
-    }
-    const n = Number(value);
-    if (!isValidId(camera)) problems.push(`${key}: ${JSON.stringify(camera)} is not a valid camera id`);
-    else if (!/^\d+$/.test(value) || n > MAX_RETENTION_DAYS)
-      problems.push(
-        `${key}: days for ${camera} must be an integer from 0 to ${MAX_RETENTION_DAYS}, got ${JSON.stringify(value)}`,
-      );
-    else if (days.has(camera)) problems.push(`${key}: ${camera} is listed twice`);
-    else days.set(camera, n);
-  }
-  return days;
-}
-
-// --- H.264 renditions (src/rendition/) ---------------------------------------------------
-
-/** Where H.264 renditions are cached and how many ffmpeg may make them at once. */
-export interface RenditionConfig {
-  /** Cache directory, `<GATEWAY_DATA_DIR>/renditions` by default. */
-  dir: string;
-  /** Bound of the cache; least recently used renditions are deleted beyond it. */
-  cacheBytes: number;
-  /** ffmpeg processes at once. */
-  concurrency: number;
-  /** An ffmpeg running longer is killed. */
-  timeoutMs: number;
-  /** Requests that may wait for a slot; beyond it `503` with `Retry-After`. */
-  queueMax: number;
-}
-
-function renditionConfig(
-  int: (key: string, fallback: number, min: number, max: number) => number,
-  dir: (key: string, fallback: string) => string,
-  dataDir: string,
-  otherDirs: string[],
-  problems: string[],
-): RenditionConfig {
-  const config: RenditionConfig = {
-    dir: dir('GATEWAY_RENDITION_DIR', join(dataDir, 'renditions')),
-    cacheBytes: int('GATEWAY_RENDITION_CACHE_BYTES', 2 * 1024 * MiB, 0, Number.MAX_SAFE_INTEGER),
-    concurrency: int('GATEWAY_TRANSCODE_CONCURRENCY', 2, 1, 64),
-    timeoutMs: int('GATEWAY_TRANSCODE_TIMEOUT_MS', 60_000, 1000, 3_600_000),
-    queueMax: int('GATEWAY_TRANSCODE_QUEUE_MAX', 32, 0, 10_000),
-  };
-  // The cache deletes what it finds under its directory: it must not share one with footage.
-  const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
-  if (otherDirs.some((other) => overlaps(config.dir, other)))
-    problems.push(
-      'GATEWAY_RENDITION_DIR must not be, contain or lie inside the buffer, NAS or snapshot directory',
-    );
-  return config;
-}
-
-// --- Live playlists (src/http/live-routes.ts) --------------------------------------------
-
-/** How far behind the live edge a live playlist lets a player start, and when a camera is off. */
-export interface LiveConfig {
-  /** Most segments a live playlist lists (a player starting there is at most this many behind). */
-  windowSegments: number;
-  /** A camera whose newest segment ended longer ago than this is not live (`404 not_live`). */
-  maxAgeS: number;
-}
-
-function liveConfig(int: (key: string, fallback: number, min: number, max: number) => number): LiveConfig {
-  return {
-    windowSegments: int('GATEWAY_LIVE_WINDOW', 3, 1, 100),
-    maxAgeS: int('GATEWAY_LIVE_MAX_AGE_S', 30, 1, 86_400),
-  };
 }

@@ -56,7 +56,11 @@ export interface Gateway {
 /** Uploads for a camera nobody registered raise a security alert once refused this long. */
 const UNREGISTERED_CAMERA_GRACE_MS = 60_000;
 
-/** Builds the gateway's parts, in start order. The caller owns the database client. */
+/**
+ * Builds the gateway's parts, in start order. The caller owns the database client. Over 300
+ * lines on purpose: this is the one list of the parts and of the callbacks between them
+ * (metrics, alerts, the NAS queue); what each part does lives in its own folder.
+ */
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
@@ -157,26 +161,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     logger: logger.child({ part: 'reconcile' }),
   });
 
-  // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
-  // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
-  const retention = new RetentionSweeper({
-    repository: new RetentionRepository(deps.prisma),
-    nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
-    lock,
-    initRecentlyUsed: (camera, name) => ingest.initRecentlyUsed(camera, name),
-    config: config.retention,
-    logger: logger.child({ part: 'retention' }),
-    now,
-    onDeleted: ({ reason, bytes }) => {
-      metrics.retentionDeletedSegments.inc({ reason });
-      metrics.retentionDeletedBytes.inc({ reason }, bytes);
-    },
-    onBlocked: () => metrics.retentionBlocked.inc(),
-    onSweep: ({ usage }) => {
-      if (usage) metrics.nasFreeBytes.set(usage.freeBytes);
-    },
-  });
-
+  // segment uploads: checked, written durably to the buffer, indexed, queued for the NAS
   const ingest = new IngestService({
     buffer,
     files,
@@ -196,6 +181,26 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     onRejected: (reason) => {
       metrics.reject(reason);
       if (reason === 'not_owner') metrics.foreignUploads.inc({ kind: 'segment' });
+    },
+  });
+
+  // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
+  // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
+  const retention = new RetentionSweeper({
+    repository: new RetentionRepository(deps.prisma),
+    nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
+    lock,
+    initRecentlyUsed: (camera, name) => ingest.initRecentlyUsed(camera, name),
+    config: config.retention,
+    logger: logger.child({ part: 'retention' }),
+    now,
+    onDeleted: ({ reason, bytes }) => {
+      metrics.retentionDeletedSegments.inc({ reason });
+      metrics.retentionDeletedBytes.inc({ reason }, bytes);
+    },
+    onBlocked: () => metrics.retentionBlocked.inc(),
+    onSweep: ({ usage }) => {
+      if (usage) metrics.nasFreeBytes.set(usage.freeBytes);
     },
   });
 

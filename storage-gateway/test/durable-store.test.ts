@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { tempDir } from '../../test/support/index.ts';
+import { rootOnlySkip } from '../../test/support/root-only.ts';
 import { BodyAbortedError, BodyTooLargeError, DurableStore } from '../src/files/durable-store.ts';
 import { mountTmpfs, mountUnavailable } from './fault-support.ts';
 
@@ -29,7 +30,7 @@ async function incoming(s: DurableStore): Promise<string[]> {
   return readdir(join(s.dir, '.incoming'));
 }
 
-const skipMount = await mountUnavailable();
+const skipMount = rootOnlySkip(await mountUnavailable());
 
 describe('durable store: receiving a body', () => {
   it('writes every byte in order, whatever the chunking, with the right sha256, size and head', async () => {
@@ -76,7 +77,7 @@ describe('durable store: receiving a body', () => {
   });
 
   it('fails with the write error, not a hang or a crash, when the disk fills mid-body', {
-    skip: skipMount ?? false,
+    skip: skipMount,
   }, async () => {
     const dir = await tempDir('cctv-durable-full-');
     await mountTmpfs(dir, '1m');

@@ -19,6 +19,7 @@ import {
   waitFor,
   waitHealthy,
 } from '../../test/support/index.ts';
+import { rootOnlySkip } from '../../test/support/root-only.ts';
 import { NasOps } from '../src/nas/nas-ops.ts';
 import {
   bindMount,
@@ -41,7 +42,7 @@ import {
 } from './gateway-harness.ts';
 
 const READ_ONLY_MS = Number(process.env.CCTV_FAULT_READ_ONLY_MS ?? 120_000);
-const skip = await mountUnavailable();
+const skip = rootOnlySkip(await mountUnavailable());
 const db = await startTestDatabase();
 const T0 = new Date('2026-11-27T08:00:00.000Z');
 
@@ -66,7 +67,7 @@ async function assertNoLoss(gw: RunningGateway, camera: string, acked: Parameter
   assert.deepEqual(problems.slice(0, 10), [], `${problems.length} acknowledged segments lost or damaged`);
 }
 
-describe('NAS faults under ingest', { concurrency: true, skip: skip ?? false }, () => {
+describe('NAS faults under ingest', { concurrency: true, skip: skip }, () => {
   it(`NAS read-only for ${READ_ONLY_MS / 1000} s: ingest goes on, the backlog drains after`, async () => {
     const backing = await tempDir('cctv-ro-');
     const nasDir = join(await tempDir('cctv-ro-mnt-'), 'nas');
@@ -265,7 +266,7 @@ describe('kill -9 of the gateway', () => {
   });
 });
 
-describe('a share unmounted in the middle of copies', { skip: skip ?? false }, () => {
+describe('a share unmounted in the middle of copies', { skip: skip }, () => {
   it('never reports a copy as done that landed under the mount point', async () => {
     const root = await tempDir('cctv-flap-');
     const backing = join(root, 'backing');

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { createPrismaClient } from '@cctv/db';
 import pino from 'pino';
 import { onCleanup, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
+import { skipRootOnly } from '../../test/support/root-only.ts';
 import { ConfigError, loadConfig, type RetentionConfig } from '../src/config.ts';
 import { KeyedLock } from '../src/files/keyed-lock.ts';
 import { localNasFiles, type NasFiles } from '../src/retention/nas-files.ts';
@@ -407,7 +408,10 @@ async function tmpfsNas(t: TestContext): Promise<{ dir: string; unmount: () => P
   try {
     await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir]);
   } catch (err) {
-    t.skip(`cannot mount a tmpfs for the watermark test (needs root): ${(err as Error).message.trim()}`);
+    skipRootOnly(
+      t,
+      `cannot mount a tmpfs for the watermark test (needs root): ${(err as Error).message.trim()}`,
+    );
     return null;
   }
   let mounted = true;

@@ -6,7 +6,7 @@
  */
 import type { StreamInfo } from '../host/ffmpeg-info.ts';
 import { PrepareError } from '../process/supervised-child.ts';
-import { simulatedInput } from '../recorder/camera-plan.ts';
+import { simulatedInput } from '../recorder/simulated-plan.ts';
 import { inputArgs, parseSource, probeArgs, type Transport, transportsFor } from '../recorder/source.ts';
 import { type TransportMemory, transportOrder } from '../recorder/transport-memory.ts';
 import type { DetectSettings } from './detect-settings.ts';

@@ -1,7 +1,8 @@
 /** From config to the camera set: which cameras to run, and the planner each one gets. */
 import type { AgentConfig, CameraConfig } from '../config.ts';
 import { type FfmpegInfo, onPath, probeVideo } from '../host/ffmpeg-info.ts';
-import { type CameraPlanner, SimulatedPlanner, SourcePlanner } from '../recorder/camera-plan.ts';
+import { type CameraPlanner, SourcePlanner } from '../recorder/camera-plan.ts';
+import { SimulatedPlanner } from '../recorder/simulated-plan.ts';
 import type { TransportMemory } from '../recorder/transport-memory.ts';
 import type { CameraDefinition } from './camera-set.ts';
 

@@ -39,6 +39,7 @@ export interface CameraChange {
 }
 
 interface Member {
+  def: CameraDefinition;
   key: string;
   planner: CameraPlanner;
   recorder: Recorder;
@@ -99,7 +100,7 @@ export class CameraSet {
       await this.deps.prepareCamera(id);
       const recorder = this.deps.makeRecorder(planner);
       const analysis = this.deps.makeAnalysis?.(def) ?? null;
-      this.members.set(id, { key: keyOf(def), planner, recorder, analysis });
+      this.members.set(id, { def, key: keyOf(def), planner, recorder, analysis });
       await recorder.start();
       analysis?.start();
     }
@@ -114,6 +115,11 @@ export class CameraSet {
 
   recorder(cameraId: string): Recorder | undefined {
     return this.members.get(cameraId)?.recorder;
+  }
+
+  /** A running camera's definition (live view plans from it). */
+  definition(cameraId: string): CameraDefinition | undefined {
+    return this.members.get(cameraId)?.def;
   }
 
   /** Hello's camera entries: what each planner decided. */

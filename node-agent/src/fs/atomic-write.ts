@@ -2,7 +2,12 @@
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** Temp file + fsync + rename + fsync of the folder. */
+/**
+ * Temp file + fsync + rename + fsync of the folder. A failed folder fsync is an error, as in
+ * the gateway (storage-gateway/src/files/durable-fs.ts): without it the rename may not survive
+ * a power cut, and a caller told "written" (an outbox message, the upload position) would be
+ * wrong after a reboot. Callers decide what a failed write means for them.
+ */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w');
@@ -16,8 +21,6 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   const dh = await open(dirname(path), 'r');
   try {
     await dh.sync();
-  } catch {
-    // some file systems refuse fsync on a directory; the rename is still atomic
   } finally {
     await dh.close();
   }

@@ -13,6 +13,10 @@
  *
  * With a certificate and key (`tls`) it serves `wss://` only, and takes a renewed pair for
  * new connections when the files change; a plain `ws://` client gets no answer.
+ *
+ * Over 300 lines: the viewers' sockets and each camera's shared muxer are one lifecycle (the
+ * muxer starts with the first viewer and stops after the last). Listening with retries is
+ * retrying-listener.ts, tickets jsmpeg-access.ts, the muxer process jsmpeg-muxer.ts.
  */
 import {
   createServer,
@@ -22,13 +26,12 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isValidId, LIVE_ERRORS } from '@cctv/protocol';
 import { readServerTls, reloadOnChange, type TlsFiles } from '@cctv/tls/server-tls';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { type BackoffPolicy, backoffDelay, realSleep, type Sleep } from '../process/backoff.ts';
+import type { BackoffPolicy, Sleep } from '../process/backoff.ts';
 import {
   answerRefusal,
   cameraOfPath,
@@ -38,6 +41,7 @@ import {
   TicketBook,
 } from './jsmpeg-access.ts';
 import { type LiveInput, type MuxerExit, MuxerRun } from './jsmpeg-muxer.ts';
+import { type ListenStatus, RetryingListener } from './retrying-listener.ts';
 
 export type { RefusalReason } from './jsmpeg-access.ts';
 export type { LiveInput } from './jsmpeg-muxer.ts';
@@ -81,7 +85,7 @@ export interface JsmpegServerOptions {
 }
 
 /** Listening on `port`, or not (yet, or any more) with the reason, e.g. "port 8091 in use". */
-export type JsmpegStatus = { listening: true; port: number } | { listening: false; reason: string };
+export type JsmpegStatus = ListenStatus;
 
 export type LiveErrorCode = 'LIVE_LIMIT' | 'UNKNOWN_CAMERA' | 'LIVE_UNSUPPORTED' | 'LIVE_UNAVAILABLE';
 
@@ -104,7 +108,6 @@ export const CloseCode = {
 } as const;
 
 const TS_PACKET = 188;
-const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 60_000 };
 
 /** One camera's viewers and its muxer. */
 interface CameraLive {
@@ -129,15 +132,7 @@ export class JsmpegServer {
   private readonly log: Logger;
   private closing = false;
   private stopped: Promise<void> | null = null;
-  private current: JsmpegStatus = { listening: false, reason: 'starting' };
-  private started = false;
-  /** The listen attempt in flight: stop() waits for it, so no listener outlives the server. */
-  private attempt: Promise<boolean> | null = null;
-  private retrying: Promise<void> | null = null;
-  private readonly abort = new AbortController();
-  private failures = 0;
-  private unavailableSince = 0;
-  private failureLoggedAt = 0;
+  private readonly listener: RetryingListener;
   private stopReload: () => void = () => {};
 
   constructor(private readonly opts: JsmpegServerOptions) {
@@ -175,6 +170,20 @@ export class JsmpegServer {
     this.http.on('error', (err) => {
       if (this.http.listening) this.log.warn({ err }, 'jsmpeg live server error');
     });
+    this.listener = new RetryingListener({
+      server: this.http,
+      host: opts.host,
+      port: opts.port,
+      name: 'jsmpeg live server',
+      tls: opts.tls !== undefined,
+      logger: this.log,
+      now: opts.now ?? Date.now,
+      backoff: opts.backoff,
+      sleep: opts.sleep,
+      failureLogEveryMs: opts.failureLogEveryMs,
+      onStatus: opts.onStatus,
+      onListenFailed: opts.onListenFailed,
+    });
   }
 
   /**
@@ -182,20 +191,18 @@ export class JsmpegServer {
    * While the port cannot be opened it retries in the background, with backoff, until it
    * listens or stop() is called.
    */
-  async start(): Promise<JsmpegStatus> {
-    if (this.started) return this.status();
-    this.started = true;
-    if (!(await this.tryListen())) this.retrying = this.retry();
-    return this.status();
+  start(): Promise<JsmpegStatus> {
+    return this.listener.start();
   }
 
   status(): JsmpegStatus {
-    return this.current;
+    return this.listener.status();
   }
 
   /** The bound port (the real one when configured as 0); null while not listening. */
   get port(): number | null {
-    return this.current.listening ? this.current.port : null;
+    const current = this.listener.status();
+    return current.listening ? current.port : null;
   }
 
   /** Closes every viewer and the listener, kills every ffmpeg; resolves when they have exited. */
@@ -204,92 +211,11 @@ export class JsmpegServer {
     return this.stopped;
   }
 
-  private async retry(): Promise<void> {
-    const sleep = this.opts.sleep ?? realSleep;
-    const policy = this.opts.backoff ?? DEFAULT_BACKOFF;
-    for (let n = 0; !this.closing; n++) {
-      if (!(await sleep(backoffDelay(policy, n), this.abort.signal))) return;
-      if (this.closing || (await this.tryListen())) return;
-    }
-  }
-
-  /** One listen attempt; true once listening. */
-  private tryListen(): Promise<boolean> {
-    const attempt = new Promise<boolean>((resolve) => {
-      const failed = (err: NodeJS.ErrnoException) => {
-        this.listenFailed(err);
-        resolve(false);
-      };
-      this.http.once('error', failed);
-      this.http.listen(this.opts.port, this.opts.host, () => {
-        this.http.off('error', failed);
-        this.listening();
-        resolve(true);
-      });
-    });
-    this.attempt = attempt;
-    void attempt.finally(() => {
-      if (this.attempt === attempt) this.attempt = null;
-    });
-    return attempt;
-  }
-
-  private listening(): void {
-    const { port } = this.http.address() as AddressInfo;
-    const where = { host: this.opts.host, port, tls: this.opts.tls !== undefined };
-    if (this.failures === 0) this.log.info(where, 'jsmpeg live server listening');
-    else
-      this.log.info(
-        { ...where, failedAttempts: this.failures, unavailableMs: this.now() - this.unavailableSince },
-        'jsmpeg live server listening: live view available again',
-      );
-    this.failures = 0;
-    this.setStatus({ listening: true, port });
-  }
-
-  private listenFailed(err: NodeJS.ErrnoException): void {
-    const code = err.code ?? 'UNKNOWN';
-    const reason = listenProblem(err, this.opts.host, this.opts.port);
-    const now = this.now();
-    this.failures++;
-    this.opts.onListenFailed?.(code);
-    const fields = {
-      host: this.opts.host,
-      port: this.opts.port,
-      code,
-      reason,
-      failedAttempts: this.failures,
-    };
-    // The first failure is news; the retries after it are not, so they are logged at most
-    // once per interval, however short the backoff.
-    if (this.failures === 1) {
-      this.unavailableSince = now;
-      this.failureLoggedAt = now;
-      this.log.warn(fields, 'jsmpeg live server cannot listen: live view unavailable, recording goes on');
-    } else if (now - this.failureLoggedAt >= (this.opts.failureLogEveryMs ?? 60_000)) {
-      this.failureLoggedAt = now;
-      this.log.warn(fields, 'jsmpeg live server still cannot listen: live view unavailable');
-    } else this.log.debug(fields, 'jsmpeg live server listen retry failed');
-    if (this.failures === 1 || this.current.listening || this.current.reason !== reason)
-      this.setStatus({ listening: false, reason });
-  }
-
-  private setStatus(status: JsmpegStatus): void {
-    this.current = status;
-    this.opts.onStatus?.(status);
-  }
-
-  private now(): number {
-    return (this.opts.now ?? Date.now)();
-  }
-
   private async shutDown(): Promise<void> {
     this.closing = true;
-    this.abort.abort();
     this.stopReload();
     // An attempt in flight may still bind the port: let it settle, then close what it opened.
-    await this.attempt;
-    await this.retrying;
+    await this.listener.close();
     this.tickets.clear();
     for (const live of [...this.cameras.values()])
       this.endLive(live, CloseCode.serverStopping, 'server stopping');
@@ -302,17 +228,17 @@ export class JsmpegServer {
     for (const ws of this.wss.clients) ws.terminate();
     this.http.closeAllConnections();
     await Promise.all([closed, ...this.stopping]);
-    this.current = { listening: false, reason: 'stopped' };
+    this.listener.stopped();
   }
 
   async open(cameraId: string): Promise<{ path: string; ticket: string; expiresAt: string }> {
     // No ticket for a server nobody can reach: the viewer would only find a closed port.
-    const { current } = this;
+    const current = this.listener.status();
     if (!current.listening || this.closing) {
       const why = this.closing || current.listening ? 'stopping' : current.reason;
       throw new LiveError(
         LIVE_ERRORS.unavailable,
-        `jsmpeg live view is unavailable on this node (${why}${this.failures > 0 ? '; retrying' : ''})`,
+        `jsmpeg live view is unavailable on this node (${why}${this.listener.failures > 0 ? '; retrying' : ''})`,
       );
     }
     if (!isValidId(cameraId) || (await this.opts.inputFor(cameraId)) === null)
@@ -490,23 +416,6 @@ export class JsmpegServer {
       this.stopping.add(stopped);
       void stopped.finally(() => this.stopping.delete(stopped));
     }
-  }
-}
-
-/** Why a listen failed, in words an operator acts on. */
-function listenProblem(err: NodeJS.ErrnoException, host: string, port: number): string {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return `port ${port} in use`;
-    case 'EACCES':
-      return `no permission to listen on port ${port}`;
-    case 'EADDRNOTAVAIL':
-      return `address ${host} is not on this host`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `host ${host} not found`;
-    default:
-      return `cannot listen on ${host}:${port}: ${err.message}`;
   }
 }
 

@@ -6,7 +6,7 @@
  * are held by the recorder and cannot be opened twice.
  */
 import type { CameraConfig } from '../config.ts';
-import { simulatedInput } from '../recorder/camera-plan.ts';
+import { simulatedInput } from '../recorder/simulated-plan.ts';
 import { inputArgs, parseSource, type Source, type Transport, transportsFor } from '../recorder/source.ts';
 import type { LiveInput } from './jsmpeg-server.ts';
 

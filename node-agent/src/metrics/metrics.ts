@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { CameraState } from '@cctv/protocol';
 import { type MetricsAccess, metricsAllowed, metricsVerdict } from '@cctv/tls/metrics-access';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { HostSample, HostSampler } from '../host/host-sampler.ts';
-import { subtreeFigures } from '../host/process-tree.ts';
+import type { HostSampler } from '../host/host-sampler.ts';
+import { registerHostGauges } from './host-gauges.ts';
 
 const STATES: CameraState[] = ['starting', 'recording', 'reconnecting', 'failed', 'stopped'];
 
@@ -43,10 +43,18 @@ export class AgentMetrics {
   private readonly restarts: Counter<'camera' | 'reason'>;
   private readonly commandsRejected: Counter<'reason'>;
   private readonly scrapesRefused: Counter<'reason'>;
+  private readonly now: () => Date;
+  /** The cameras' figures, read at each scrape; none until `observe()`. */
+  private cameras: (() => CameraGaugeSource[]) | null = null;
 
-  constructor(cameras: () => CameraGaugeSource[], opts: AgentMetricsOptions = {}) {
+  /**
+   * The counters; the gauges of `cameras` (and of `opts.host`) now when given, else once
+   * `observe()` names them (the parts they read are made after the ones that count into here).
+   */
+  constructor(cameras?: () => CameraGaugeSource[], opts: AgentMetricsOptions = {}) {
     const registers = [this.registry];
-    const now = opts.now ?? (() => new Date());
+    this.now = opts.now ?? (() => new Date());
+    const observed = () => this.cameras?.() ?? [];
     collectDefaultMetrics({ register: this.registry, prefix: 'cctv_agent_' });
     this.recorded = new Counter({
       name: 'cctv_agent_segments_recorded_total',
@@ -73,7 +81,7 @@ export class AgentMetrics {
       labelNames: ['camera', 'reason'],
       registers,
       collect() {
-        for (const c of cameras()) for (const reason of DROP_REASONS) this.inc({ camera: c.id, reason }, 0);
+        for (const c of observed()) for (const reason of DROP_REASONS) this.inc({ camera: c.id, reason }, 0);
       },
     });
     this.commandsRejected = new Counter({
@@ -94,10 +102,19 @@ export class AgentMetrics {
       labelNames: ['camera', 'reason'],
       registers,
       collect() {
-        for (const c of cameras())
+        for (const c of observed())
           for (const reason of RESTART_REASONS) this.inc({ camera: c.id, reason }, 0);
       },
     });
+    if (cameras) this.observe(cameras, opts.host);
+  }
+
+  /** Registers the per-camera gauges (and the host's, with a sampler); once. */
+  observe(cameras: () => CameraGaugeSource[], host?: HostSampler): void {
+    if (this.cameras) throw new Error('metrics: cameras are observed already');
+    this.cameras = cameras;
+    const registers = [this.registry];
+    const now = this.now;
     new Gauge({
       name: 'cctv_agent_backlog_files',
       help: 'Segments waiting for upload',
@@ -159,7 +176,7 @@ export class AgentMetrics {
         return c.backlog.files === 0 || c.backlog.oldestAt === null ? 0 : null;
       },
     );
-    if (opts.host) this.hostGauges(opts.host, cameras);
+    if (host) registerHostGauges(this.registry, host, cameras);
   }
 
   segmentRecorded(camera: string): void {
@@ -185,77 +202,6 @@ export class AgentMetrics {
   /** A `/metrics` request without the bearer token (`missing`) or with a wrong one. */
   scrapeRefused(reason: 'missing' | 'wrong'): void {
     this.scrapesRefused.inc({ reason });
-  }
-
-  private hostGauges(host: HostSampler, cameras: () => CameraGaugeSource[]): void {
-    const registers = [this.registry];
-    // Every gauge asks the sampler; one scrape gets one reading (it is cached and shared).
-    const gauge = (name: string, help: string, value: (s: HostSample) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        async collect() {
-          this.set(value(await host.sample()));
-        },
-      });
-    gauge(
-      'cctv_agent_host_cpu_percent',
-      'Host CPU use, percent of all cores (100 = all busy)',
-      (s) => s.host.cpuPercent,
-    );
-    gauge(
-      'cctv_agent_cpu_percent',
-      'Agent CPU with its ffmpeg children, percent of one core',
-      (s) => s.total.cpuPercent,
-    );
-    gauge('cctv_agent_rss_bytes', 'Agent resident memory with its ffmpeg children', (s) => s.total.rssBytes);
-    gauge('cctv_agent_load1', 'Host load average over 1 minute', (s) => s.host.load1);
-    gauge('cctv_agent_load5', 'Host load average over 5 minutes', (s) => s.host.load5);
-    gauge('cctv_agent_load15', 'Host load average over 15 minutes', (s) => s.host.load15);
-    gauge('cctv_agent_host_memory_total_bytes', 'Host memory (MemTotal)', (s) => s.host.memTotalBytes);
-    gauge(
-      'cctv_agent_host_memory_available_bytes',
-      'Host memory available (MemAvailable)',
-      (s) => s.host.memAvailableBytes,
-    );
-    gauge('cctv_agent_host_uptime_seconds', 'Seconds since the host booted', (s) => s.host.uptimeS);
-    // Labelled by zone: an unlabelled gauge always shows a value, and 0 °C would be a lie.
-    new Gauge({
-      name: 'cctv_agent_soc_temperature_celsius',
-      help: 'SoC temperature by thermal zone type; absent when the host has none',
-      labelNames: ['zone'],
-      registers,
-      async collect() {
-        const s = await host.sample();
-        this.reset();
-        if (s.tempC !== null) this.set({ zone: s.thermalZone ?? 'unknown' }, s.tempC);
-      },
-    });
-    gauge('cctv_agent_spool_free_bytes', 'Free bytes on the spool file system', (s) => s.disk.spoolFreeBytes);
-    gauge('cctv_agent_spool_total_bytes', 'Size of the spool file system', (s) => s.disk.spoolTotalBytes);
-    gauge('cctv_agent_spool_used_bytes', 'Bytes of segments in the spool', (s) => s.disk.spoolUsedBytes);
-    const ffmpegGauge = (name: string, help: string, pick: 'cpuPercent' | 'rssBytes') =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['camera'],
-        registers,
-        async collect() {
-          const s = await host.sample();
-          this.reset();
-          for (const c of cameras()) {
-            const f = c.ffmpegPid !== undefined ? subtreeFigures(s, c.ffmpegPid) : null;
-            if (f) this.set({ camera: c.id }, f[pick]);
-          }
-        },
-      });
-    ffmpegGauge(
-      'cctv_agent_camera_cpu_percent',
-      "The camera's ffmpeg CPU, percent of one core",
-      'cpuPercent',
-    );
-    ffmpegGauge('cctv_agent_camera_rss_bytes', "The camera's ffmpeg resident memory", 'rssBytes');
   }
 }
 

@@ -4,6 +4,9 @@
  * connected, deleting each file only after its PUBACK. What is left when the agent stops is
  * replayed, in order, by the next Outbox on the same directory (one live Outbox per directory).
  * Delivery is at least once: a crash between the ack and the delete sends that message again.
+ *
+ * Over 300 lines: appending and the sender loop share one queue, its caps and its stop; the
+ * files on disk are outbox-files.ts.
  */
 import type { Logger } from 'pino';
 import { encodeEntry, type OutboxEntry, OutboxFiles, type OutboxMessage } from './outbox-files.ts';

@@ -3,6 +3,9 @@
  * backoff when it exits unexpectedly, fails to start, or stalls (the owner stops calling
  * `alive()`); the last lines of stderr kept for the error log; a stop() that resolves only
  * once the process is really gone.
+ *
+ * Over 300 lines: start, restart, stall and stop are one state machine over one process; the
+ * delays are backoff.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

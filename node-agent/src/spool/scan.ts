@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type PlaylistEntry, parsePlaylist } from './playlist.ts';
 import { applyClockBias, loadClockBias } from './run-clock.ts';
-import { compareSegmentNames, type FinishedSegment } from './segment.ts';
+import { compareSegmentNames, type FinishedSegment, playlistRunId } from './segment.ts';
 
 export const cameraDir = (spoolDir: string, cameraId: string) => join(spoolDir, cameraId);
 
@@ -87,7 +87,7 @@ export async function toSegments(
 
 export async function listPlaylists(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir)).filter((f) => f.endsWith('.m3u8')).sort();
+    return (await readdir(dir)).filter((f) => playlistRunId(f) !== null).sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -99,7 +99,7 @@ export async function scanCameraSpool(spoolDir: string, cameraId: string): Promi
   const dir = cameraDir(spoolDir, cameraId);
   const all: FinishedSegment[] = [];
   for (const playlist of await listPlaylists(dir)) {
-    const bias = await loadClockBias(dir, playlist.slice(0, -'.m3u8'.length));
+    const bias = await loadClockBias(dir, playlistRunId(playlist) ?? playlist);
     for (const s of await readFinishedSegments(cameraId, dir, playlist)) all.push(applyClockBias(s, bias));
   }
   return all.sort((a, b) => compareSegmentNames(a.name, b.name));

@@ -42,5 +42,8 @@ export function compareSegmentNames(a: string, b: string): number {
 }
 
 export const playlistName = (runId: string) => `${runId}.m3u8`;
+/** The run id a playlist file name stands for, or null for any other file. */
+export const playlistRunId = (name: string) =>
+  name.endsWith('.m3u8') ? name.slice(0, -'.m3u8'.length) : null;
 export const initName = (runId: string) => `init-${runId}.mp4`;
 export const segmentPattern = (runId: string) => `${runId}-%06d.m4s`;

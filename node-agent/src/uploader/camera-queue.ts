@@ -3,14 +3,13 @@
  * time; the init file of a run goes first under a content-addressed name. Network errors and
  * most statuses are retried with capped backoff; only a refusal of the content itself (400,
  * 411, 413, 415, 422) is logged, counted and skipped. Uploaded segments stay in the spool until
- * the spool quota needs their room (spool/quota.ts decides; this queue carries it out).
+ * the spool quota needs their room (spool/quota.ts decides, spool/cleanup.ts deletes).
  */
-import { readdir, unlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { SEGMENT_HEADERS, segmentPath } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, type Sleep } from '../process/backoff.ts';
-import { removeClockBias } from '../spool/run-clock.ts';
+import { removeSegment } from '../spool/cleanup.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { compareSegmentNames, type FinishedSegment, initName, parseSegmentName } from '../spool/segment.ts';
 import { describeError, type PutFile, type PutResult, sha256File } from './put-file.ts';
@@ -112,8 +111,7 @@ export class CameraQueue {
     const i = this.uploaded.indexOf(segment);
     if (i < 0) return;
     this.uploaded.splice(i, 1);
-    await unlink(segment.path).catch(() => {});
-    await this.removeFinishedRun(segment.name);
+    await this.removeFromSpool(segment);
   }
 
   /** Drops a segment that was never uploaded: the last resort when the spool is full. */
@@ -124,8 +122,7 @@ export class CameraQueue {
     this.pending.splice(i, 1);
     this.queued.delete(segment.name);
     this.droppedCount++;
-    await unlink(segment.path).catch(() => {});
-    await this.removeFinishedRun(segment.name);
+    await this.removeFromSpool(segment);
     return true;
   }
 
@@ -245,22 +242,15 @@ export class CameraQueue {
     return new URL(segmentPath(this.opts.cameraId, name), this.opts.gatewayUrl);
   }
 
-  /**
-   * Once no segment of a run is left in the spool and a newer run exists (ffmpeg has moved
-   * on, so the run will get no more segments), its playlist and init file go too.
-   */
-  private async removeFinishedRun(segmentName: string): Promise<void> {
-    const runId = parseSegmentName(segmentName)?.runId;
-    if (!runId) return;
-    const same = (s: FinishedSegment) => parseSegmentName(s.name)?.runId === runId;
-    if (this.uploaded.some(same) || this.pending.some(same)) return;
-    const files = await readdir(this.dir).catch(() => [] as string[]);
-    const newer = files.some((f) => f.endsWith('.m3u8') && f.slice(0, -'.m3u8'.length) > runId);
-    if (!newer) return;
-    await unlink(join(this.dir, `${runId}.m3u8`)).catch(() => {});
-    await unlink(join(this.dir, initName(runId))).catch(() => {});
-    await removeClockBias(this.dir, runId);
-    delete this.opts.state.inits[initName(runId)];
+  /** The spool deletes the segment, and its run once nothing of it is left here; its init name goes with it. */
+  private async removeFromSpool(segment: FinishedSegment): Promise<void> {
+    const same = (runId: string) => (s: FinishedSegment) => parseSegmentName(s.name)?.runId === runId;
+    const removedRun = await removeSegment(
+      this.dir,
+      segment,
+      (runId) => this.uploaded.some(same(runId)) || this.pending.some(same(runId)),
+    );
+    if (removedRun) delete this.opts.state.inits[initName(removedRun)];
   }
 }
 

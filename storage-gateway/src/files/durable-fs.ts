@@ -9,7 +9,8 @@ export interface FileDigest {
 
 /**
  * Flushes a directory's entries to disk, so that a rename or create inside it survives a
- * power cut. Without this an acknowledged segment could vanish on reboot.
+ * power cut. Without this an acknowledged segment could vanish on reboot, so a failed fsync is
+ * an error, never ignored (the agent's node-agent/src/fs/atomic-write.ts holds the same rule).
  */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');

@@ -1,0 +1,113 @@
+/**
+ * The gateway's configuration sections that belong to one part each (retention, renditions,
+ * live playlists): their shape and how config.ts reads them.
+ */
+import { join, sep } from 'node:path';
+import { isValidId } from '@cctv/protocol';
+import type { ConfigProblems } from '@cctv/protocol/config-check';
+
+const MiB = 1024 * 1024;
+
+// --- Recording retention (src/retention/) ------------------------------------------------
+
+/** What the retention sweeper keeps and for how long; 0 days means forever. */
+export interface RetentionConfig {
+  /** Seconds between sweeps. */
+  intervalS: number;
+  /** Days a NAS segment is kept after its end, for cameras without their own value. */
+  days: number;
+  /** Per-camera days, overriding `days`. */
+  cameraDays: ReadonlyMap<string, number>;
+  /** Below this share of free space the oldest NAS segments go first; 0 disables. */
+  nasMinFreePercent: number;
+  /** Seconds of footage kept on each side of an event. */
+  eventPadS: number;
+  /** Days after an event's end during which its footage is protected. */
+  eventRetentionDays: number;
+}
+
+export const MAX_RETENTION_DAYS = 3650;
+
+/** Parses `cam-a=7,cam-b=90`; every bad entry becomes one problem. */
+export function cameraDays(raw: string | undefined, problems: ConfigProblems): Map<string, number> {
+  const key = 'GATEWAY_RETENTION_CAMERA_DAYS';
+  const days = new Map<string, number>();
+  for (const entry of (raw ?? '').split(',')) {
+    const item = entry.trim();
+    if (!item) continue;
+    const m = /^([^=\s]+)\s*=\s*(\S+)$/.exec(item);
+    const camera = m?.[1];
+    const value = m?.[2];
+    if (!camera || !value) {
+      problems.add(`${key} entries must look like cam-a=7, got ${JSON.stringify(item)}`);
+      continue;
+    }
+    const n = Number(value);
+    if (!isValidId(camera)) problems.add(`${key}: ${JSON.stringify(camera)} is not a valid camera id`);
+    else if (!/^\d+$/.test(value) || n > MAX_RETENTION_DAYS)
+      problems.add(
+        `${key}: days for ${camera} must be an integer from 0 to ${MAX_RETENTION_DAYS}, got ${JSON.stringify(value)}`,
+      );
+    else if (days.has(camera)) problems.add(`${key}: ${camera} is listed twice`);
+    else days.set(camera, n);
+  }
+  return days;
+}
+
+// --- H.264 renditions (src/rendition/) ---------------------------------------------------
+
+/** Where H.264 renditions are cached and how many ffmpeg may make them at once. */
+export interface RenditionConfig {
+  /** Cache directory, `<GATEWAY_DATA_DIR>/renditions` by default. */
+  dir: string;
+  /** Bound of the cache; least recently used renditions are deleted beyond it. */
+  cacheBytes: number;
+  /** ffmpeg processes at once. */
+  concurrency: number;
+  /** An ffmpeg running longer is killed. */
+  timeoutMs: number;
+  /** Requests that may wait for a slot; beyond it `503` with `Retry-After`. */
+  queueMax: number;
+}
+
+export function renditionConfig(
+  int: (key: string, fallback: number, min: number, max: number) => number,
+  dir: (key: string, fallback: string) => string,
+  dataDir: string,
+  otherDirs: string[],
+  problems: ConfigProblems,
+): RenditionConfig {
+  const config: RenditionConfig = {
+    dir: dir('GATEWAY_RENDITION_DIR', join(dataDir, 'renditions')),
+    cacheBytes: int('GATEWAY_RENDITION_CACHE_BYTES', 2 * 1024 * MiB, 0, Number.MAX_SAFE_INTEGER),
+    concurrency: int('GATEWAY_TRANSCODE_CONCURRENCY', 2, 1, 64),
+    timeoutMs: int('GATEWAY_TRANSCODE_TIMEOUT_MS', 60_000, 1000, 3_600_000),
+    queueMax: int('GATEWAY_TRANSCODE_QUEUE_MAX', 32, 0, 10_000),
+  };
+  // The cache deletes what it finds under its directory: it must not share one with footage.
+  const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
+  if (otherDirs.some((other) => overlaps(config.dir, other)))
+    problems.add(
+      'GATEWAY_RENDITION_DIR must not be, contain or lie inside the buffer, NAS or snapshot directory',
+    );
+  return config;
+}
+
+// --- Live playlists (src/http/live-routes.ts) --------------------------------------------
+
+/** How far behind the live edge a live playlist lets a player start, and when a camera is off. */
+export interface LiveConfig {
+  /** Most segments a live playlist lists (a player starting there is at most this many behind). */
+  windowSegments: number;
+  /** A camera whose newest segment ended longer ago than this is not live (`404 not_live`). */
+  maxAgeS: number;
+}
+
+export function liveConfig(
+  int: (key: string, fallback: number, min: number, max: number) => number,
+): LiveConfig {
+  return {
+    windowSegments: int('GATEWAY_LIVE_WINDOW', 3, 1, 100),
+    maxAgeS: int('GATEWAY_LIVE_MAX_AGE_S', 30, 1, 86_400),
+  };
+}
