@@ -18,11 +18,11 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort, onCleanup, repoRoot, waitFor } from '../support/index.ts';
+import { rootOnlySkip } from '../support/root-only.ts';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
-const rootOnly = isRoot ? false : 'needs root (it makes a user and runs PostgreSQL as postgres)';
-if (!isRoot && process.env.CI === 'true') throw new Error('this test must run as root in CI');
+const rootOnly = rootOnlySkip(isRoot ? null : 'needs root (it makes a user and runs PostgreSQL as postgres)');
 
 /** The mode of `dir` and of every folder above it. */
 function modes(dir: string): Map<string, string> {
