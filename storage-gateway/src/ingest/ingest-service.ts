@@ -279,7 +279,7 @@ export class IngestService {
   }
 
   /** Refuses (and counts) an upload whose `content-type` header cannot even be parsed. */
-  refuseContentType(camera: string, value: string): IngestError {
+  refuseContentType(camera: string, _name: string, value: string): IngestError {
     return this.rejected(
       new IngestError(
         'bad_headers',
