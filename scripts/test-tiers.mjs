@@ -2,6 +2,7 @@
 // database, broker, ffmpeg, browser or service started. A test file joins it when it runs in well
 // under a second on its own; everything else runs in `npm test`.
 export const UNIT = [
+  'protocol/test/gateway-routes.test.ts',
   'protocol/test/heartbeat.test.ts',
   'protocol/test/protocol.test.ts',
   'tls/test/metrics-access.test.ts',
