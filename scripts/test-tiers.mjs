@@ -14,6 +14,7 @@ export const UNIT = [
   'master/test/second-factor.test.ts',
   'master/test/tls-config.test.ts',
   'storage-gateway/test/config.test.ts',
+  'storage-gateway/test/nas-mover.test.ts',
   'storage-gateway/test/playlist.test.ts',
   'node-agent/test/analysis-frames.test.ts',
   'node-agent/test/capture-plan.test.ts',
