@@ -12,7 +12,18 @@ import {
   SEGMENT_NAME_PATTERN,
   SNAPSHOT_NAME_PATTERN,
 } from '../src/http/gateway-routes.ts';
-import { isSnapshotName, segmentKind } from '../src/index.ts';
+import {
+  grantedPath,
+  grantedPaths,
+  isSnapshotName,
+  liveH264Path,
+  livePath,
+  segmentKind,
+  segmentPath,
+  snapshotPath,
+  vodH264Path,
+  vodPath,
+} from '../src/index.ts';
 
 const src = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 
@@ -58,6 +69,22 @@ describe('gateway routes', () => {
     assert.equal(
       gatewayPaths.withGrant(`https://gw${gatewayPaths.segment(grant, 'c', 'x.m4s')}`, 'new'),
       'https://gw/v1/g/new/segments/c/x.m4s',
+    );
+  });
+
+  it('give the master the same granted paths as the ungranted ones moved under a grant', () => {
+    const g = 'aaaaaaaaaa.bbbbbbbbbb.cccc';
+    assert.equal(grantedPaths.vod(g, 'cam-a'), grantedPath(g, vodPath('cam-a')));
+    assert.equal(grantedPaths.vodH264(g, 'cam-a'), grantedPath(g, vodH264Path('cam-a')));
+    assert.equal(grantedPaths.live(g, 'cam-a'), grantedPath(g, livePath('cam-a')));
+    assert.equal(grantedPaths.liveH264(g, 'cam-a'), grantedPath(g, liveH264Path('cam-a')));
+    assert.equal(
+      grantedPaths.segment(g, 'cam-a', 'x y.m4s'),
+      grantedPath(g, segmentPath('cam-a', 'x y.m4s')),
+    );
+    assert.equal(
+      grantedPaths.snapshot(g, 'cam-a', 'e-1.jpg'),
+      grantedPath(g, snapshotPath('cam-a', 'e-1.jpg')),
     );
   });
 

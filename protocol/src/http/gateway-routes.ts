@@ -5,7 +5,6 @@
  * Browser-safe (`@cctv/protocol/gateway-routes`): schemas only, no validator compiled.
  */
 import { type TSchema, Type } from '@sinclair/typebox';
-import { grantOf, withGrant } from '../grants.ts';
 import {
   bodyOf,
   CameraParam,
@@ -26,6 +25,7 @@ import {
   SnapshotUploadResult,
 } from './gateway-schemas.ts';
 
+export * from './gateway-paths.ts';
 export * from './gateway-schemas.ts';
 
 /** Granted reads live below this prefix; the grant is the path level after `/v1/g/`. */
@@ -309,53 +309,4 @@ export type GatewayRouteName = keyof typeof gatewayRoutes;
 export const underGrantPrefix = (route: GatewayRoute): string => {
   if (!route.url.startsWith(GRANT_PREFIX)) throw new Error(`${route.url} is not a granted route`);
   return route.url.slice(GRANT_PREFIX.length);
-};
-
-const e = encodeURIComponent;
-
-/** `<segment>.m4s` → `<segment>.ts`: a rendition is named after its media segment. */
-export const renditionFile = (segmentName: string) => `${segmentName.replace(/\.m4s$/, '')}.ts`;
-
-/**
- * Paths below `/v1/g/<grant>/`: what a playlist's relative URIs name, so they resolve under the
- * playlist's own grant (`../segments/…` from `vod/<camera>.m3u8`).
- */
-export const grantRelativePaths = {
-  segment: (camera: string, name: string) => `segments/${e(camera)}/${e(name)}`,
-  rendition: (camera: string, segmentName: string) =>
-    `renditions/h264/${e(camera)}/${e(renditionFile(segmentName))}`,
-};
-
-export interface PlaylistQuery {
-  from: string;
-  to: string;
-}
-
-const underGrant = (grant: string, rest: string) => `/v1/g/${e(grant)}/${rest}`;
-const rangeQuery = (range?: PlaylistQuery) => (range ? `?from=${e(range.from)}&to=${e(range.to)}` : '');
-
-/** Paths of the gateway's routes, relative to its base URL; every parameter encoded. */
-export const gatewayPaths = {
-  segmentUpload: (camera: string, name: string) => `/v1/segments/${e(camera)}/${e(name)}`,
-  snapshotUpload: (camera: string, name: string) => `/v1/snapshots/${e(camera)}/${e(name)}`,
-  segment: (grant: string, camera: string, name: string) =>
-    underGrant(grant, grantRelativePaths.segment(camera, name)),
-  snapshot: (grant: string, camera: string, name: string) =>
-    underGrant(grant, `snapshots/${e(camera)}/${e(name)}`),
-  vodPlaylist: (grant: string, camera: string, range?: PlaylistQuery) =>
-    `${underGrant(grant, `vod/${e(camera)}.m3u8`)}${rangeQuery(range)}`,
-  vodH264Playlist: (grant: string, camera: string, range?: PlaylistQuery) =>
-    `${underGrant(grant, `vod/${e(camera)}/h264.m3u8`)}${rangeQuery(range)}`,
-  livePlaylist: (grant: string, camera: string) => underGrant(grant, `live/${e(camera)}.m3u8`),
-  liveH264Playlist: (grant: string, camera: string) => underGrant(grant, `live/${e(camera)}/h264.m3u8`),
-  rendition: (grant: string, camera: string, segmentName: string) =>
-    underGrant(grant, grantRelativePaths.rendition(camera, segmentName)),
-  health: () => '/healthz',
-  metrics: () => '/metrics',
-  docs: () => '/api/docs',
-  docsJson: () => '/api/docs/json',
-  /** The grant in a granted URL or path, or null. */
-  grantOf,
-  /** The same URL under another grant (a player swapping in a renewed grant). */
-  withGrant,
 };

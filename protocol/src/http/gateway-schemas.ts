@@ -5,8 +5,7 @@
  */
 import { type TSchema, Type } from '@sinclair/typebox';
 import { SNAPSHOT_HEADERS, SNAPSHOT_MAX_BYTES } from '../events.ts';
-import { GRANT_MAX_LENGTH } from '../grants.ts';
-import { ID_PATTERN, ISO_TIME_PATTERN } from '../patterns.ts';
+import { GRANT_MAX_LENGTH, ID_PATTERN, ISO_TIME_PATTERN } from '../patterns.ts';
 import { SEGMENT_HEADERS } from '../segments.ts';
 
 /** `segmentKind()` as a pattern: a plain name ending `.m4s` (media) or `.mp4` (init), no `..`. */
