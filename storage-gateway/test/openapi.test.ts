@@ -1,13 +1,15 @@
 /**
  * The API document: every route the gateway registers has its schemas (answers always, the
  * request where it takes input), the document served at /api/docs/json is valid OpenAPI and
- * lists every route, and it is served only with the ops token.
+ * lists every route, and it is served only with the ops token; its UI works in Chromium under
+ * its own content security policy.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { gatewayPaths } from '@cctv/protocol/gateway-routes';
 import type { RouteOptions } from 'fastify';
+import { launchChromium } from '../../test/support/browser.ts';
 import { startTestDatabase } from '../../test/support/index.ts';
 import { registeredRoutes } from '../src/http/http-server.ts';
 import { startGateway } from './gateway-harness.ts';
@@ -104,5 +106,24 @@ describe('API document', () => {
     const health = await fetch(`${gw.url}${gatewayPaths.health()}`);
     assert.match(health.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     await health.body?.cancel();
+  });
+
+  it("shows every route in the UI, its scripts allowed by the UI's own policy", async () => {
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ httpCredentials: { username: 'ops', password: OPS_TOKEN } });
+      const page = await context.newPage();
+      const blocked: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' && /script/i.test(m.text())) blocked.push(m.text());
+      });
+      page.on('pageerror', (err) => blocked.push(String(err)));
+      await page.goto(`${gw.url}${gatewayPaths.docs()}`);
+      await page.waitForSelector('.opblock', { timeout: 30_000 });
+      assert.ok((await page.locator('.opblock').count()) >= 20);
+      assert.deepEqual(blocked, []);
+    } finally {
+      await browser.close();
+    }
   });
 });
