@@ -3,6 +3,7 @@
 // under a second on its own; everything else runs in `npm test`.
 export const UNIT = [
   'protocol/test/config-check.test.ts',
+  'protocol/test/gateway-routes.test.ts',
   'protocol/test/heartbeat.test.ts',
   'protocol/test/protocol.test.ts',
   'tls/test/metrics-access.test.ts',
@@ -16,6 +17,7 @@ export const UNIT = [
   'master/test/second-factor.test.ts',
   'master/test/tls-config.test.ts',
   'storage-gateway/test/config.test.ts',
+  'storage-gateway/test/nas-mover.test.ts',
   'storage-gateway/test/playlist.test.ts',
   'node-agent/test/analysis-frames.test.ts',
   'node-agent/test/capture-plan.test.ts',

@@ -4,7 +4,8 @@
  * when the grant nears its end the next request first asks the master for a new one (audited as
  * a renewal). The video never stops for it.
  */
-import { withGrant } from '@cctv/protocol';
+// The browser-safe entry: the main one would bring the validators along.
+import { gatewayPaths } from '@cctv/protocol/gateway-routes';
 
 /** A new grant's URL (any URL of it: only its grant is taken) and its expiry. */
 export interface RenewedGrant {
@@ -14,7 +15,6 @@ export interface RenewedGrant {
 
 /** Asked for a renewal once less than this share of the grant's life is left. */
 const RENEW_AT_SHARE = 1 / 3;
-const GRANT_RE = /\/v1\/g\/([^/?#]+)\//;
 
 export class GrantKeeper {
   private grant: string;
@@ -27,7 +27,7 @@ export class GrantKeeper {
     expiresAt: string,
     private readonly renew: () => Promise<RenewedGrant>,
   ) {
-    this.grant = GRANT_RE.exec(url)?.[1] ?? '';
+    this.grant = gatewayPaths.grantOf(url) ?? '';
     this.expiresAt = Date.parse(expiresAt);
     this.life = Math.max(0, this.expiresAt - Date.now());
   }
@@ -35,14 +35,14 @@ export class GrantKeeper {
   /** hls.js `xhrSetup`: opens the request under the current grant (renewed first when due). */
   readonly xhrSetup = async (xhr: XMLHttpRequest, url: string): Promise<void> => {
     const grant = await this.current();
-    xhr.open('GET', grant ? withGrant(url, grant) : url, true);
+    xhr.open('GET', grant ? gatewayPaths.withGrant(url, grant) : url, true);
   };
 
   private async current(): Promise<string> {
     if (this.expiresAt - Date.now() < this.life * RENEW_AT_SHARE) {
       this.renewing ??= this.renew()
         .then((next) => {
-          const grant = GRANT_RE.exec(next.url)?.[1];
+          const grant = gatewayPaths.grantOf(next.url);
           if (!grant) return;
           this.grant = grant;
           this.expiresAt = Date.parse(next.expiresAt);

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { gatewayPaths } from './http/gateway-paths.ts';
 import { CameraId } from './ids.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
@@ -146,8 +147,8 @@ export function isSnapshotName(name: string): boolean {
   return snapshotNameRe.test(name);
 }
 
-export const snapshotPath = (cameraId: string, name: string) =>
-  `/v1/snapshots/${encodeURIComponent(cameraId)}/${encodeURIComponent(name)}`;
+/** Where the agent puts a snapshot, and the path its `SnapshotRef` names (`gatewayPaths.snapshotUpload`). */
+export const snapshotPath = gatewayPaths.snapshotUpload;
 
 /** An event's snapshot names: `<event id>-<n>.jpg` and its thumbnail `<event id>-<n>-thumb.jpg`. */
 export const eventSnapshotNames = (eventId: string, n: number) => ({

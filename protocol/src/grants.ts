@@ -6,9 +6,11 @@
  * granted URL plays unchanged in hls.js, ffmpeg or VLC, with no header or cookie.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { snapshotPath } from './events.ts';
+import { gatewayPaths, grantOf, withGrant } from './http/gateway-paths.ts';
 import { CameraId } from './ids.ts';
-import { liveH264Path, livePath, segmentPath, vodH264Path, vodPath } from './segments.ts';
+import { GRANT_MAX_LENGTH } from './patterns.ts';
+
+export { GRANT_MAX_LENGTH, grantOf, withGrant };
 
 export const GRANT_ISSUER = 'cctv-master';
 export const GRANT_AUDIENCE = 'cctv-gateway';
@@ -39,7 +41,6 @@ export type GrantClaims = Static<typeof GrantClaims>;
 
 /** Grants are JWS compact strings: base64url parts joined by dots, safe in one path level. */
 const GRANT_RE = /^[A-Za-z0-9_-]{10,200}\.[A-Za-z0-9_-]{10,1200}\.[A-Za-z0-9_-]{80,100}$/;
-export const GRANT_MAX_LENGTH = 1500;
 
 export function isGrantShaped(value: string): boolean {
   return value.length <= GRANT_MAX_LENGTH && GRANT_RE.test(value);
@@ -51,23 +52,12 @@ export function grantedPath(grant: string, path: string): string {
   return `/v1/g/${grant}/${path.slice(4)}`;
 }
 
-/** The granted paths of a camera's footage, relative to the gateway's base URL. */
+/** The granted paths of a camera's footage, relative to the gateway's base URL (`gatewayPaths`). */
 export const grantedPaths = {
-  vod: (grant: string, camera: string) => grantedPath(grant, vodPath(camera)),
-  vodH264: (grant: string, camera: string) => grantedPath(grant, vodH264Path(camera)),
-  live: (grant: string, camera: string) => grantedPath(grant, livePath(camera)),
-  liveH264: (grant: string, camera: string) => grantedPath(grant, liveH264Path(camera)),
-  segment: (grant: string, camera: string, name: string) => grantedPath(grant, segmentPath(camera, name)),
-  snapshot: (grant: string, camera: string, name: string) => grantedPath(grant, snapshotPath(camera, name)),
+  vod: (grant: string, camera: string) => gatewayPaths.vodPlaylist(grant, camera),
+  vodH264: (grant: string, camera: string) => gatewayPaths.vodH264Playlist(grant, camera),
+  live: gatewayPaths.livePlaylist,
+  liveH264: gatewayPaths.liveH264Playlist,
+  segment: gatewayPaths.segment,
+  snapshot: gatewayPaths.snapshot,
 };
-
-/** The grant in a granted URL or path, or null. */
-export function grantOf(url: string): string | null {
-  const m = /\/v1\/g\/([^/?#]+)\//.exec(url);
-  return m?.[1] ?? null;
-}
-
-/** The same URL under another grant (a player swapping in a renewed grant). */
-export function withGrant(url: string, grant: string): string {
-  return url.replace(/\/v1\/g\/[^/?#]+\//, `/v1/g/${grant}/`);
-}

@@ -36,6 +36,9 @@ export function parseIsoTime(value: string | undefined): Date | null {
   return new Date(Date.parse(value));
 }
 
+/** The longest grant (a JWS compact string) the gateway takes as a path level. */
+export const GRANT_MAX_LENGTH = 1500;
+
 /** The largest page of `GET /api/events`. */
 export const EVENT_PAGE_MAX = 500;
 /** The longest range of `GET /api/cameras/:id/timeline`. */

@@ -1,3 +1,5 @@
+import { gatewayPaths } from './http/gateway-paths.ts';
+
 /** HTTP contract between the agent's uploader and the storage gateway. */
 export const SEGMENT_HEADERS = {
   sha256: 'x-cctv-sha256',
@@ -25,8 +27,8 @@ export function segmentKind(name: string): SegmentKind | null {
 
 export const SHA256_RE = /^[0-9a-f]{64}$/;
 
-export const segmentPath = (cameraId: string, name: string) =>
-  `/v1/segments/${encodeURIComponent(cameraId)}/${encodeURIComponent(name)}`;
+/** Where the agent puts a segment (`gatewayPaths.segmentUpload`). */
+export const segmentPath = gatewayPaths.segmentUpload;
 export const vodPath = (cameraId: string) => `/v1/vod/${encodeURIComponent(cameraId)}.m3u8`;
 
 /** The same range transcoded to H.264 by the gateway, for browsers that cannot decode H.265. */

@@ -8,13 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
-import { KeyedLock } from '../src/files/keyed-lock.ts';
 import { SegmentFiles } from '../src/files/segment-files.ts';
 import { BacklogQueue } from '../src/nas/backlog-queue.ts';
 import { type BacklogItem, NasMover } from '../src/nas/nas-mover.ts';
 import { granted, mediaHeaders, metric, put, sha256, startGateway } from './gateway-harness.ts';
+import { testMoverOptions } from './mover-options.ts';
 
 const db = await startTestDatabase();
 const T0 = new Date('2026-11-26T10:00:00.000Z');
@@ -162,11 +161,7 @@ describe('NAS backlog order and drain rate', () => {
           return { status: 'copied', bytes: 1000 };
         },
       },
-      files,
-      lock: new KeyedLock(),
-      logger: pino({ level: 'silent' }),
-      retryInitialMs: 1,
-      retryMaxMs: 1,
+      ...testMoverOptions(files),
       drainBytesPerS: 10_000, // 1000-byte segments: 100 ms each; one move at a time
       parallel: 4,
       now: () => clock,
@@ -208,11 +203,7 @@ describe('NAS backlog order and drain rate', () => {
           return { status: 'copied', bytes: 1000 };
         },
       },
-      files,
-      lock: new KeyedLock(),
-      logger: pino({ level: 'silent' }),
-      retryInitialMs: 1,
-      retryMaxMs: 1,
+      ...testMoverOptions(files),
       drainBytesPerS: 0,
       parallel: 3,
     });

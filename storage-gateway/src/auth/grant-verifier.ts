@@ -16,6 +16,7 @@ import {
   validators,
 } from '@cctv/protocol';
 import { errors, type JWTHeaderParameters, jwtVerify } from 'jose';
+import { GatewayError } from '../gateway-error.ts';
 
 /** Why a grant was refused; a metric label. */
 export const GRANT_REFUSALS = [
@@ -29,19 +30,14 @@ export const GRANT_REFUSALS = [
 ] as const;
 export type GrantRefusal = (typeof GRANT_REFUSALS)[number];
 
-export class GrantError extends Error {
-  constructor(
-    readonly code: GrantRefusal,
-    message: string,
-  ) {
-    super(message);
-  }
-
-  /** 401: no valid grant at all; 403: a valid grant for something else. */
-  get statusCode(): number {
-    return this.code === 'wrong_camera' || this.code === 'wrong_scope' || this.code === 'outside_grant'
-      ? 403
-      : 401;
+/** A refused grant: 401 when there is no valid grant at all, 403 for a valid grant for something else. */
+export class GrantError extends GatewayError<GrantRefusal> {
+  constructor(code: GrantRefusal, message: string) {
+    super(
+      code,
+      code === 'wrong_camera' || code === 'wrong_scope' || code === 'outside_grant' ? 403 : 401,
+      message,
+    );
   }
 }
 

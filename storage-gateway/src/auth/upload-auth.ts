@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PrismaClient } from '@cctv/db';
-import { isValidId } from '@cctv/protocol';
+import { isValidId, SEGMENT_HEADERS } from '@cctv/protocol';
+import { headerValue, type RawHeaders } from '../ingest/upload-headers.ts';
 import type { CameraOwners } from './camera-owners.ts';
 
 /** Why an upload's credentials were refused. */
@@ -14,8 +15,6 @@ export interface ForeignUpload {
   owner: string | null;
   address: string | null;
 }
-
-export type UploadHeaders = Record<string, string | string[] | undefined>;
 
 /** Where the token hashes come from: `NodeCredential.uploadTokenHash`, written by enrolment. */
 export interface UploadTokenSource {
@@ -62,12 +61,12 @@ export class UploadAuth {
 
   /** The authenticated node id, when it owns `cameraId`; or why not. */
   async check(
-    headers: UploadHeaders,
+    headers: RawHeaders,
     cameraId: string,
     address: string | null = null,
   ): Promise<{ nodeId: string } | UploadAuthFailure> {
-    const nodeId = single(headers['x-cctv-node']);
-    const match = BEARER.exec(single(headers.authorization) ?? '');
+    const nodeId = headerValue(headers, SEGMENT_HEADERS.node);
+    const match = BEARER.exec(headerValue(headers, 'authorization') ?? '');
     if (!match?.[1])
       return {
         code: 'unauthorized',
@@ -103,8 +102,4 @@ export class UploadAuth {
     this.cache.set(nodeId, { hash, at: now });
     return hash;
   }
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? undefined : value;
 }

@@ -5,10 +5,12 @@
  * old paths without a grant answer 401.
  */
 import type { GrantClaims, GrantScope } from '@cctv/protocol';
+import { GRANT_PREFIX, gatewayRoutes } from '@cctv/protocol/gateway-routes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GrantError, type GrantRefusal, type GrantVerifier } from '../auth/grant-verifier.ts';
 import type { SegmentRepository } from '../index/segment-repository.ts';
-import { sendError } from './http-error.ts';
+import { sendGatewayError } from './http-error.ts';
+import { fromContract } from './route-contract.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,7 +19,7 @@ declare module 'fastify' {
   }
 }
 
-export const GRANT_PREFIX = '/v1/g/:grant';
+export { GRANT_PREFIX };
 
 /** The grant of a read route; the hook has refused the request otherwise. */
 export function grantOf(request: FastifyRequest): GrantClaims {
@@ -114,8 +116,7 @@ export function refuseGrant(
   onRefused: (reason: GrantRefusal) => void,
 ): FastifyReply {
   onRefused(err.code);
-  if (err.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="cctv-footage"');
-  return sendError(reply, err.statusCode, err.code, err.message);
+  return sendGatewayError(reply, err, 'cctv-footage');
 }
 
 /** `private`: only the browser that holds the grant may keep the answer, for the grant's life. */
@@ -126,10 +127,22 @@ export function privateCache(grant: GrantClaims, nowMs: number, maxS = 3600): st
 
 /** The read paths as they were before grants: each answers 401 with the way to get one. */
 export function installGrantRequired(app: FastifyInstance, onRefused: (reason: GrantRefusal) => void): void {
-  for (const root of ['vod', 'live', 'segments', 'renditions', 'snapshots'])
+  const {
+    vodWithoutGrant,
+    liveWithoutGrant,
+    segmentsWithoutGrant,
+    renditionsWithoutGrant,
+    snapshotsWithoutGrant,
+  } = gatewayRoutes;
+  for (const route of [
+    vodWithoutGrant,
+    liveWithoutGrant,
+    segmentsWithoutGrant,
+    renditionsWithoutGrant,
+    snapshotsWithoutGrant,
+  ])
     app.route({
-      method: ['GET', 'HEAD'],
-      url: `/v1/${root}/*`,
+      ...fromContract(route),
       handler: async (_request, reply) =>
         refuseGrant(
           reply,

@@ -2,9 +2,10 @@ import type { Server as TlsServer } from 'node:tls';
 import { readServerTls, reloadOnChange, type TlsFiles } from '@cctv/tls';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, LogController, type RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { GrantRefusal, GrantVerifier } from '../auth/grant-verifier.ts';
+import { installApiDocs } from './api-docs.ts';
 import { GRANT_PREFIX, installGrantHook, installGrantRequired } from './grant-scope.ts';
 import { installErrorMapping } from './http-error.ts';
 import { type LiveRoutesOptions, liveRoutes } from './live-routes.ts';
@@ -44,6 +45,11 @@ export type HttpServerOptions = SegmentRoutesOptions &
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+const routeTables = new WeakMap<FastifyInstance, RouteOptions[]>();
+
+/** Every route the server registered, as fastify saw it (URL with prefix, schema). */
+export const registeredRoutes = (app: FastifyInstance): readonly RouteOptions[] => routeTables.get(app) ?? [];
+
 /** The gateway's fastify instance with every route; not listening yet. */
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -55,6 +61,11 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     routerOptions: { maxParamLength: 2048 },
   }) as unknown as FastifyInstance;
   installErrorMapping(app);
+  const routes: RouteOptions[] = [];
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
   if (opts.tls) {
     const stop = reloadOnChange(app.server as unknown as TlsServer, opts.tls, (err) =>
       err
@@ -91,6 +102,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       });
     },
   });
+  // the API document of every route below; ops token only
+  await installApiDocs(app, { access: opts.metricsAccess });
   // uploads: the camera's node with its upload token
   await app.register(segmentRoutes, { ingest: opts.ingest });
   await app.register(snapshotRoutes, { snapshots: opts.snapshots });

@@ -1,4 +1,5 @@
 import { isValidId } from '@cctv/protocol';
+import { type GatewayRoute, gatewayRoutes } from '@cctv/protocol/gateway-routes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LiveConfig } from '../config.ts';
 import type { SegmentRepository } from '../index/segment-repository.ts';
@@ -11,7 +12,8 @@ import {
 } from '../vod/live-playlist.ts';
 import { requireGrant, type SegmentTimes } from './grant-scope.ts';
 import { sendError } from './http-error.ts';
-import { renditionPath } from './rendition-routes.ts';
+import { relativeRenditionUri } from './rendition-routes.ts';
+import { fromGrantedContract } from './route-contract.ts';
 import { relativeSegmentUri } from './vod-routes.ts';
 
 export interface LiveRoutesOptions {
@@ -71,31 +73,25 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
       .header('cache-control', 'private, no-cache')
       .send(body);
 
-  app.get<{ Params: { camera: string } }>('/live/:camera.m3u8', async (request, reply) => {
-    const { camera } = request.params;
-    const found = await liveSegments(request, reply, camera);
-    if (!found) return reply;
-    return send(
-      reply,
-      buildLivePlaylist(found.segments, {
-        uri: (name) => relativeSegmentUri(camera, name),
-        discontinuitySequence: found.discontinuitySequence,
-      }),
-    );
-  });
+  const route = (contract: GatewayRoute, uri: (camera: string, name: string) => string, map: boolean) =>
+    app.route<{ Params: { camera: string } }>({
+      ...fromGrantedContract(contract),
+      handler: async (request, reply) => {
+        const { camera } = request.params;
+        const found = await liveSegments(request, reply, camera);
+        if (!found) return reply;
+        return send(
+          reply,
+          buildLivePlaylist(found.segments, {
+            uri: (name) => uri(camera, name),
+            map,
+            discontinuitySequence: found.discontinuitySequence,
+          }),
+        );
+      },
+    });
 
-  app.get<{ Params: { camera: string } }>('/live/:camera/h264.m3u8', async (request, reply) => {
-    const { camera } = request.params;
-    const found = await liveSegments(request, reply, camera);
-    if (!found) return reply;
-    return send(
-      reply,
-      buildLivePlaylist(found.segments, {
-        // Two levels up from /v1/g/<grant>/live/<camera>/h264.m3u8 is /v1/g/<grant>/.
-        uri: (name) => `../..${renditionPath(camera, name).slice(3)}`,
-        map: false,
-        discontinuitySequence: found.discontinuitySequence,
-      }),
-    );
-  });
+  route(gatewayRoutes.livePlaylist, relativeSegmentUri, true);
+  // MPEG-TS carries its codec setup in every segment: no EXT-X-MAP.
+  route(gatewayRoutes.liveH264Playlist, relativeRenditionUri, false);
 }

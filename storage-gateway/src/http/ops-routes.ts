@@ -1,7 +1,9 @@
+import { gatewayRoutes } from '@cctv/protocol/gateway-routes';
 import { type MetricsAccess, metricsAllowed, metricsVerdict } from '@cctv/tls';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { sendError } from './http-error.ts';
+import { fromContract } from './route-contract.ts';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'down';
@@ -22,21 +24,27 @@ export interface OpsRoutesOptions {
  * token from non-loopback peers when `GATEWAY_METRICS_TOKEN` is set).
  */
 export async function opsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): Promise<void> {
-  app.get('/healthz', async (_request, reply) => {
-    const report = await opts.health();
-    return reply.code(report.status === 'down' ? 503 : 200).send(report);
+  app.route({
+    ...fromContract(gatewayRoutes.health),
+    handler: async (_request, reply) => {
+      const report = await opts.health();
+      return reply.code(report.status === 'down' ? 503 : 200).send(report);
+    },
   });
-  app.get('/metrics', async (request, reply) => {
-    const verdict = metricsVerdict(
-      opts.metricsAccess ?? { token: null, loopback: 'exempt' },
-      request.socket.remoteAddress,
-      request.headers.authorization,
-    );
-    if (!metricsAllowed(verdict)) {
-      opts.onMetricsRefused?.(verdict === 'missing' ? 'missing' : 'wrong');
-      reply.header('www-authenticate', 'Bearer realm="metrics"');
-      return sendError(reply, 401, 'unauthenticated', 'metrics need a bearer token');
-    }
-    return reply.type(opts.registry.contentType).send(await opts.registry.metrics());
+  app.route({
+    ...fromContract(gatewayRoutes.metrics),
+    handler: async (request, reply) => {
+      const verdict = metricsVerdict(
+        opts.metricsAccess ?? { token: null, loopback: 'exempt' },
+        request.socket.remoteAddress,
+        request.headers.authorization,
+      );
+      if (!metricsAllowed(verdict)) {
+        opts.onMetricsRefused?.(verdict === 'missing' ? 'missing' : 'wrong');
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        return sendError(reply, 401, 'unauthenticated', 'metrics need a bearer token');
+      }
+      return reply.type(opts.registry.contentType).send(await opts.registry.metrics());
+    },
   });
 }

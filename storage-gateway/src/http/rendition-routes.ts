@@ -1,12 +1,14 @@
 import { isValidId, segmentKind } from '@cctv/protocol';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { gatewayRoutes, grantRelativePaths } from '@cctv/protocol/gateway-routes';
+import type { FastifyInstance } from 'fastify';
 import type { SegmentRepository } from '../index/segment-repository.ts';
 import { RenditionError } from '../rendition/rendition-error.ts';
 import type { RenditionService } from '../rendition/rendition-service.ts';
 import { buildVodPlaylist } from '../vod/playlist.ts';
 import { sendOpenedFile } from './file-reply.ts';
 import { privateCache, requireGrant, requireInRange, type SegmentTimes } from './grant-scope.ts';
-import { sendError } from './http-error.ts';
+import { sendError, sendGatewayError } from './http-error.ts';
+import { fromGrantedContract } from './route-contract.ts';
 import { vodPlaylistRoute } from './vod-routes.ts';
 
 export interface RenditionRoutesOptions {
@@ -16,12 +18,12 @@ export interface RenditionRoutesOptions {
   now: () => Date;
 }
 
-/** `/v1/renditions/h264/<camera>/<stem>.ts`: the H.264 rendition of `<stem>.m4s`. */
-export const renditionPath = (camera: string, name: string) =>
-  `/v1/renditions/h264/${encodeURIComponent(camera)}/${encodeURIComponent(name.replace(/\.m4s$/, ''))}.ts`;
-
-/** From the playlist at `/v1/g/<grant>/vod/<camera>/h264.m3u8`, two levels up is `/v1/g/<grant>/`. */
-const relativeRenditionUri = (camera: string, name: string) => `../..${renditionPath(camera, name).slice(3)}`;
+/**
+ * From the playlists at `/v1/g/<grant>/vod/<camera>/h264.m3u8` and `…/live/<camera>/h264.m3u8`,
+ * two levels up is `/v1/g/<grant>/`.
+ */
+export const relativeRenditionUri = (camera: string, name: string) =>
+  `../../${grantRelativePaths.rendition(camera, name)}`;
 
 /**
  * H.264 for browsers that cannot decode the recorded H.265 (headless Chromium, Firefox):
@@ -33,13 +35,12 @@ export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoute
 
   // MPEG-TS carries its codec setup in every segment: no EXT-X-MAP. Discontinuities stay where
   // the source has them (gaps, a new init: timestamps restart there).
-  vodPlaylistRoute(app, opts, '/vod/:camera/h264.m3u8', (segments, camera) =>
+  vodPlaylistRoute(app, opts, gatewayRoutes.vodH264Playlist, (segments, camera) =>
     buildVodPlaylist(segments, { uri: (name) => relativeRenditionUri(camera, name), map: false }),
   );
 
   app.route<{ Params: { camera: string; file: string } }>({
-    method: ['GET', 'HEAD'],
-    url: '/renditions/h264/:camera/:file',
+    ...fromGrantedContract(gatewayRoutes.rendition),
     handler: async (request, reply) => {
       const { camera, file } = request.params;
       if (!isValidId(camera)) return sendError(reply, 400, 'bad_camera', 'camera id is not valid');
@@ -59,7 +60,8 @@ export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoute
           .header('x-cctv-rendition', opened.servedFrom);
         return await sendOpenedFile(request, reply, opened);
       } catch (err) {
-        if (err instanceof RenditionError) return sendRenditionError(reply, err);
+        // The service has logged the failure with its ffmpeg message; the refusal is logged as usual.
+        if (err instanceof RenditionError) return sendGatewayError(reply, err);
         throw err;
       }
     },
@@ -67,8 +69,7 @@ export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoute
 
   // Any other depth (`cam/../x.ts`, an encoded slash the router split on) is a bad name.
   app.route<{ Params: { '*': string } }>({
-    method: ['GET', 'HEAD'],
-    url: '/renditions/*',
+    ...fromGrantedContract(gatewayRoutes.renditionBadPath),
     handler: async (_request, reply) =>
       sendError(
         reply,
@@ -77,10 +78,4 @@ export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoute
         'rendition path must be /v1/g/<grant>/renditions/h264/<camera>/<segment>.ts',
       ),
   });
-}
-
-function sendRenditionError(reply: FastifyReply, err: RenditionError): FastifyReply {
-  // The service has logged the failure with its ffmpeg message; the refusal is logged as usual.
-  if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS));
-  return sendError(reply, err.statusCode, err.code, err.message);
 }

@@ -1,11 +1,14 @@
 import { isValidId, type SegmentKind, segmentKind } from '@cctv/protocol';
+import { gatewayRoutes } from '@cctv/protocol/gateway-routes';
 import type { FastifyInstance } from 'fastify';
 import type { SegmentFiles } from '../files/segment-files.ts';
 import { IngestError } from '../ingest/ingest-error.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
 import { sendOpenedFile } from './file-reply.ts';
 import { privateCache, requireGrant, requireInRange, type SegmentTimes } from './grant-scope.ts';
-import { isMediaType, sendError } from './http-error.ts';
+import { sendError } from './http-error.ts';
+import { fromGrantedContract } from './route-contract.ts';
+import { streamedUploadRoutes } from './upload-routes.ts';
 
 export interface SegmentRoutesOptions {
   ingest: IngestService;
@@ -26,37 +29,10 @@ interface SegmentParams {
 
 /** `PUT /v1/segments/:camera/:name`: uploads by the camera's node. */
 export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOptions): Promise<void> {
-  const { ingest } = opts;
-  // Bodies are streamed to disk by the ingest service, never buffered or parsed here.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-  // A content-type fastify cannot parse would be refused before the handler, uncounted.
-  app.addHook('onRequest', async (request) => {
-    const type = request.headers['content-type'];
-    if (request.method === 'PUT' && type !== undefined && !isMediaType(type)) {
-      const params = request.params as { camera?: string; '*'?: string };
-      throw ingest.refuseContentType(params.camera ?? params['*']?.split('/')[0] ?? '', type);
-    }
-  });
-
-  app.put<{ Params: SegmentParams }>('/v1/segments/:camera/:name', async (request, reply) => {
-    const { camera, name } = request.params;
-    const result = await ingest.upload({
-      camera,
-      name,
-      headers: request.headers,
-      body: request.raw,
-      address: request.ip,
-    });
-    return reply.code(result.status === 'created' ? 201 : 200).send(result);
-  });
-
-  // Anything deeper or shallower (`cam/../x.m4s`, an encoded slash the router split on) is
-  // a bad name too, refused and counted like any other.
-  app.put<{ Params: { '*': string } }>('/v1/segments/*', async (request) => {
-    const [camera = '', ...rest] = request.params['*'].split('/');
-    ingest.precheck(camera, rest.join('/'), request.headers);
-    throw new IngestError('bad_name', 'segment path must be /v1/segments/<camera>/<name>');
+  streamedUploadRoutes(app, opts.ingest, {
+    upload: gatewayRoutes.segmentUpload,
+    badPath: gatewayRoutes.segmentUploadBadPath,
+    badPathError: () => new IngestError('bad_name', 'segment path must be /v1/segments/<camera>/<name>'),
   });
 }
 
@@ -67,8 +43,7 @@ export async function segmentRoutes(app: FastifyInstance, opts: SegmentRoutesOpt
 export async function segmentReadRoutes(app: FastifyInstance, opts: SegmentReadRoutesOptions): Promise<void> {
   const { files, times } = opts;
   app.route<{ Params: SegmentParams }>({
-    method: ['GET', 'HEAD'],
-    url: '/segments/:camera/:name',
+    ...fromGrantedContract(gatewayRoutes.segment),
     handler: async (request, reply) => {
       const { camera, name } = request.params;
       if (!isValidId(camera)) return sendError(reply, 400, 'bad_camera', 'camera id is not valid');

@@ -1,4 +1,5 @@
 import { isSnapshotName, isValidId, snapshotEventId } from '@cctv/protocol';
+import { gatewayRoutes } from '@cctv/protocol/gateway-routes';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GrantError } from '../auth/grant-verifier.ts';
 import { SnapshotError } from '../snapshots/snapshot-error.ts';
@@ -7,7 +8,9 @@ import type { SnapshotService } from '../snapshots/snapshot-service.ts';
 import type { SnapshotStore } from '../snapshots/snapshot-store.ts';
 import { etagMatches, sendOpenedFile } from './file-reply.ts';
 import { privateCache, requireGrant, requireInRange } from './grant-scope.ts';
-import { isMediaType, sendError } from './http-error.ts';
+import { sendError } from './http-error.ts';
+import { fromGrantedContract } from './route-contract.ts';
+import { streamedUploadRoutes } from './upload-routes.ts';
 
 export interface SnapshotRoutesOptions {
   snapshots: SnapshotService;
@@ -28,41 +31,10 @@ const BAD_PATH = 'snapshot path must be /v1/snapshots/<camera>/<name>.jpg';
 
 /** `PUT /v1/snapshots/:camera/:name`: uploads by the camera's node. */
 export async function snapshotRoutes(app: FastifyInstance, opts: SnapshotRoutesOptions): Promise<void> {
-  const { snapshots } = opts;
-  // Bodies are streamed to disk by the snapshot service, never buffered or parsed here.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-  // A content-type fastify cannot parse would be refused before the handler, uncounted.
-  app.addHook('onRequest', async (request) => {
-    const type = request.headers['content-type'];
-    if (request.method === 'PUT' && type !== undefined && !isMediaType(type)) {
-      const params = request.params as { camera?: string; name?: string; '*'?: string };
-      throw snapshots.refuseContentType(
-        params.camera ?? params['*']?.split('/')[0] ?? '',
-        params.name ?? '',
-        type,
-      );
-    }
-  });
-
-  app.put<{ Params: SnapshotParams }>('/v1/snapshots/:camera/:name', async (request, reply) => {
-    const { camera, name } = request.params;
-    const result = await snapshots.upload({
-      camera,
-      name,
-      headers: request.headers,
-      body: request.raw,
-      address: request.ip,
-    });
-    return reply.code(result.status === 'created' ? 201 : 200).send(result);
-  });
-
-  // Anything deeper or shallower (`cam/../x.jpg`, an encoded slash the router split on) is
-  // a bad name too, refused and counted like any other.
-  app.put<{ Params: { '*': string } }>('/v1/snapshots/*', async (request) => {
-    const [camera = '', ...rest] = request.params['*'].split('/');
-    snapshots.precheck(camera, rest.join('/'), request.headers);
-    throw new SnapshotError('bad_name', BAD_PATH);
+  streamedUploadRoutes(app, opts.snapshots, {
+    upload: gatewayRoutes.snapshotUpload,
+    badPath: gatewayRoutes.snapshotUploadBadPath,
+    badPathError: () => new SnapshotError('bad_name', BAD_PATH),
   });
 }
 
@@ -83,8 +55,7 @@ export async function snapshotReadRoutes(
 ): Promise<void> {
   const { snapshotStore, events } = opts;
   app.route<{ Params: SnapshotParams }>({
-    method: ['GET', 'HEAD'],
-    url: '/snapshots/:camera/:name',
+    ...fromGrantedContract(gatewayRoutes.snapshot),
     handler: async (request, reply) => {
       const { camera, name } = request.params;
       const refused = badRequest(reply, camera, name);
@@ -116,8 +87,7 @@ export async function snapshotReadRoutes(
   });
 
   app.route<{ Params: { '*': string } }>({
-    method: ['GET', 'HEAD'],
-    url: '/snapshots/*',
+    ...fromGrantedContract(gatewayRoutes.snapshotBadPath),
     handler: async (request, reply) => {
       const [camera = '', ...rest] = request.params['*'].split('/');
       return badRequest(reply, camera, rest.join('/')) ?? sendError(reply, 400, 'bad_name', BAD_PATH);

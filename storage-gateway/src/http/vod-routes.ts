@@ -1,4 +1,5 @@
-import { type GrantClaims, isValidId, segmentPath } from '@cctv/protocol';
+import { type GrantClaims, isValidId } from '@cctv/protocol';
+import { type GatewayRoute, gatewayRoutes, grantRelativePaths } from '@cctv/protocol/gateway-routes';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GrantError } from '../auth/grant-verifier.ts';
 import type { SegmentRecord, SegmentRepository } from '../index/segment-repository.ts';
@@ -6,6 +7,7 @@ import { buildVodPlaylist } from '../vod/playlist.ts';
 import { parseTimeRange } from '../vod/time-range.ts';
 import { privateCache, requireGrant, type SegmentTimes } from './grant-scope.ts';
 import { sendError } from './http-error.ts';
+import { fromGrantedContract } from './route-contract.ts';
 
 export interface VodRoutesOptions {
   index: SegmentRepository;
@@ -19,7 +21,8 @@ export interface VodRoutesOptions {
  * own URL, grant included; no host or prefix is baked in, which keeps it valid behind a reverse
  * proxy and lets players use a granted URL as it is.
  */
-export const relativeSegmentUri = (camera: string, name: string) => `..${segmentPath(camera, name).slice(3)}`;
+export const relativeSegmentUri = (camera: string, name: string) =>
+  `../${grantRelativePaths.segment(camera, name)}`;
 
 /** A range reaching into the present may still gain segments (uploads lag behind). */
 export function playlistCacheControl(grant: GrantClaims, nowMs: number): string {
@@ -70,26 +73,29 @@ export async function segmentsForPlaylist(
   return { segments, grant };
 }
 
-/** A VOD playlist route at `url` (with a `:camera`), its text made by `build`. */
+/** A VOD playlist route (its URL with a `:camera`), its text made by `build`. */
 export function vodPlaylistRoute(
   app: FastifyInstance,
   opts: Pick<VodRoutesOptions, 'index' | 'times' | 'now'>,
-  url: string,
+  contract: GatewayRoute,
   build: (segments: SegmentRecord[], camera: string) => string,
 ): void {
-  app.get<{ Params: { camera: string } }>(url, async (request, reply) => {
-    const { camera } = request.params;
-    const found = await segmentsForPlaylist(opts, request, reply, camera);
-    if (!found) return reply;
-    return reply
-      .header('content-type', 'application/vnd.apple.mpegurl')
-      .header('cache-control', playlistCacheControl(found.grant, opts.now().getTime()))
-      .send(build(found.segments, camera));
+  app.route<{ Params: { camera: string } }>({
+    ...fromGrantedContract(contract),
+    handler: async (request, reply) => {
+      const { camera } = request.params;
+      const found = await segmentsForPlaylist(opts, request, reply, camera);
+      if (!found) return reply;
+      return reply
+        .header('content-type', 'application/vnd.apple.mpegurl')
+        .header('cache-control', playlistCacheControl(found.grant, opts.now().getTime()))
+        .send(build(found.segments, camera));
+    },
   });
 }
 
 export async function vodRoutes(app: FastifyInstance, opts: VodRoutesOptions): Promise<void> {
-  vodPlaylistRoute(app, opts, '/vod/:camera.m3u8', (segments, camera) =>
+  vodPlaylistRoute(app, opts, gatewayRoutes.vodPlaylist, (segments, camera) =>
     buildVodPlaylist(segments, { uri: (name) => relativeSegmentUri(camera, name) }),
   );
 }

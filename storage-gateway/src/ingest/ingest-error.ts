@@ -1,3 +1,5 @@
+import { GatewayError } from '../gateway-error.ts';
+
 /** Why an upload was refused; each reason is a label of `cctv_gateway_segments_rejected_total`. */
 export const REJECT_REASONS = [
   'bad_camera',
@@ -31,17 +33,9 @@ export const REJECT_STATUS: Record<RejectReason, number> = {
   buffer_full: 503,
 };
 
-/** A refused upload: `code` is the reject reason, `statusCode` the HTTP answer. */
-export class IngestError extends Error {
-  readonly statusCode: number;
-  constructor(
-    readonly code: RejectReason,
-    message: string,
-    /** Sent as `Retry-After` (seconds): when the buffer is full, when to come back. */
-    readonly retryAfterS?: number,
-  ) {
-    super(message);
-    this.name = 'IngestError';
-    this.statusCode = REJECT_STATUS[code];
+/** A refused upload: `code` is the reject reason; `retryAfterS` comes with `buffer_full`. */
+export class IngestError extends GatewayError<RejectReason> {
+  constructor(code: RejectReason, message: string, retryAfterS?: number) {
+    super(code, REJECT_STATUS[code], message, retryAfterS);
   }
 }

@@ -8,7 +8,7 @@ import type { KeyedLock } from '../files/keyed-lock.ts';
 import type { SegmentFiles, SegmentLocation } from '../files/segment-files.ts';
 import type { SegmentRepository } from '../index/segment-repository.ts';
 import { IngestError, type RejectReason } from './ingest-error.ts';
-import { parseUploadHeaders, type UploadHeaders } from './segment-headers.ts';
+import { declaredLength, readSegmentHeaders, type SegmentHeaders } from './upload-headers.ts';
 
 export interface UploadRequest {
   camera: string;
@@ -82,7 +82,7 @@ export class IngestService {
     camera: string,
     name: string,
     headers: UploadRequest['headers'],
-  ): UploadHeaders & { kind: SegmentKind } {
+  ): SegmentHeaders & { kind: SegmentKind } {
     try {
       if (!isValidId(camera))
         throw new IngestError('bad_camera', `camera id ${JSON.stringify(camera)} is not valid`);
@@ -92,10 +92,10 @@ export class IngestService {
           'bad_name',
           `segment name ${JSON.stringify(name)} must be a plain *.m4s or *.mp4 name`,
         );
-      const declared = Number(headers['content-length']);
-      if (Number.isFinite(declared) && declared > this.opts.maxSegmentBytes)
+      const declared = declaredLength(headers);
+      if (declared !== null && declared > this.opts.maxSegmentBytes)
         throw new IngestError('too_large', `segment body exceeds ${this.opts.maxSegmentBytes} bytes`);
-      return { ...parseUploadHeaders(kind, headers), kind };
+      return { ...readSegmentHeaders(kind, headers, (m) => new IngestError('bad_headers', m)), kind };
     } catch (err) {
       throw this.rejected(err, camera);
     }
@@ -109,12 +109,12 @@ export class IngestService {
       if (!('nodeId' in checked))
         throw this.rejected(new IngestError(checked.code, checked.message), req.camera);
     }
-    const declared = Number(req.headers['content-length']);
+    const declared = declaredLength(req.headers);
     let release: () => void;
     try {
       // Room is held before a byte is read: what cannot be kept is refused, not acknowledged.
       release = await this.opts.buffer.reserve(
-        Number.isFinite(declared) && declared >= 0 ? declared : this.opts.maxSegmentBytes,
+        declared !== null && declared >= 0 ? declared : this.opts.maxSegmentBytes,
       );
     } catch (err) {
       if (!(err instanceof BufferFullError)) log.error({ err }, 'could not check the buffer space');
@@ -136,7 +136,7 @@ export class IngestService {
 
   private async receiveAndPlace(
     req: UploadRequest,
-    meta: UploadHeaders & { kind: SegmentKind },
+    meta: SegmentHeaders & { kind: SegmentKind },
     log: Logger,
   ): Promise<UploadResult> {
     let received: ReceivedBody;
@@ -183,7 +183,7 @@ export class IngestService {
   private async place(
     camera: string,
     name: string,
-    meta: UploadHeaders & { kind: SegmentKind },
+    meta: SegmentHeaders & { kind: SegmentKind },
     body: ReceivedBody,
   ): Promise<UploadResult> {
     const { buffer, files, index } = this.opts;
@@ -279,7 +279,7 @@ export class IngestService {
   }
 
   /** Refuses (and counts) an upload whose `content-type` header cannot even be parsed. */
-  refuseContentType(camera: string, value: string): IngestError {
+  refuseContentType(camera: string, _name: string, value: string): IngestError {
     return this.rejected(
       new IngestError(
         'bad_headers',

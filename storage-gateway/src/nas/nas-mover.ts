@@ -1,10 +1,8 @@
-import { unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { fsyncDir, isErrno } from '../files/durable-fs.ts';
 import type { KeyedLock } from '../files/keyed-lock.ts';
 import type { SegmentFiles } from '../files/segment-files.ts';
 import { type BacklogItem, BacklogQueue } from './backlog-queue.ts';
+import { type NasLocationIndex, releaseBufferedCopy } from './buffer-release.ts';
 import type { NasClient } from './nas-client.ts';
 import { type NasFailureReason, nasReason } from './nas-errors.ts';
 
@@ -36,8 +34,13 @@ export interface NasMoverOptions {
   delay?: Delay;
   now?: () => number;
   /**
-   * The NAS copy is durable and verified. Awaited before the buffered copy is removed: if
-   * it throws (index unreachable), the move is retried and nothing is lost.
+   * The segment index: the mover records `nas` there before a buffered copy goes
+   * (`buffer-release.ts`). Without it, `onMoved` must record it (awaited the same way).
+   */
+  index?: NasLocationIndex;
+  /**
+   * The NAS copy is durable, verified and indexed. Awaited before the buffered copy is removed:
+   * if it throws, the move is retried and nothing is lost.
    */
   onMoved?: (segment: MovedSegment) => Promise<void> | void;
   onFailure?: (
@@ -216,18 +219,15 @@ export class NasMover {
     const copied = await this.opts.nas.copy(src, item.camera, item.name, item.sha256);
     // Already moved (or removed) since it was queued: nothing left to do.
     if (copied.status === 'source_missing') return;
-    await this.opts.onMoved?.({
-      camera: item.camera,
-      name: item.name,
-      sha256: item.sha256,
-      bytes: copied.bytes,
-      ms: this.now() - started,
-    });
-    try {
-      await unlink(src);
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-    }
-    await fsyncDir(dirname(src));
+    const ms = this.now() - started;
+    await releaseBufferedCopy(src, item, this.opts.index, () =>
+      this.opts.onMoved?.({
+        camera: item.camera,
+        name: item.name,
+        sha256: item.sha256,
+        bytes: copied.bytes,
+        ms,
+      }),
+    );
   }
 }

@@ -1,3 +1,5 @@
+import { GatewayError } from '../gateway-error.ts';
+
 /** Why a rendition could not be served; `code` is also the JSON error code. */
 export const RENDITION_ERROR_STATUS = {
   /** Every transcode slot is taken and the queue is full: come back after `retryAfterS`. */
@@ -15,17 +17,9 @@ export const RENDITION_ERROR_STATUS = {
 } as const;
 export type RenditionErrorCode = keyof typeof RENDITION_ERROR_STATUS;
 
-/** A rendition that could not be served: `code` for the JSON body, `statusCode` for HTTP. */
-export class RenditionError extends Error {
-  readonly statusCode: number;
-  constructor(
-    readonly code: RenditionErrorCode,
-    message: string,
-    /** Sent as `Retry-After` (seconds) with `busy`. */
-    readonly retryAfterS?: number,
-  ) {
-    super(message);
-    this.name = 'RenditionError';
-    this.statusCode = RENDITION_ERROR_STATUS[code];
+/** A rendition that could not be served; `retryAfterS` comes with `busy`. */
+export class RenditionError extends GatewayError<RenditionErrorCode> {
+  constructor(code: RenditionErrorCode, message: string, retryAfterS?: number) {
+    super(code, RENDITION_ERROR_STATUS[code], message, retryAfterS);
   }
 }

@@ -1,3 +1,4 @@
+import { GatewayError } from '../gateway-error.ts';
 import { REJECT_REASONS, REJECT_STATUS } from '../ingest/ingest-error.ts';
 
 /**
@@ -15,14 +16,8 @@ const STATUS: Record<SnapshotRejectReason, number> = {
 };
 
 /** A refused snapshot upload: `code` is the reject reason, `statusCode` the HTTP answer. */
-export class SnapshotError extends Error {
-  readonly statusCode: number;
-  constructor(
-    readonly code: SnapshotRejectReason,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SnapshotError';
-    this.statusCode = STATUS[code];
+export class SnapshotError extends GatewayError<SnapshotRejectReason> {
+  constructor(code: SnapshotRejectReason, message: string) {
+    super(code, STATUS[code], message);
   }
 }

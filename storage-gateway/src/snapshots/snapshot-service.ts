@@ -1,25 +1,23 @@
 import type { Readable } from 'node:stream';
-import {
-  isSnapshotName,
-  isValidId,
-  SHA256_RE,
-  SNAPSHOT_HEADERS,
-  SNAPSHOT_MAX_BYTES,
-  snapshotPath,
-} from '@cctv/protocol';
+import { isSnapshotName, isValidId, SNAPSHOT_MAX_BYTES, snapshotPath } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { UploadAuth } from '../auth/upload-auth.ts';
 import { BodyAbortedError, BodyTooLargeError, type ReceivedBody } from '../files/durable-store.ts';
 import type { KeyedLock } from '../files/keyed-lock.ts';
+import {
+  declaredLength,
+  headerValue,
+  type RawHeaders,
+  readUploadHeaders,
+  type UploadHeaders,
+} from '../ingest/upload-headers.ts';
 import { SnapshotError, type SnapshotRejectReason } from './snapshot-error.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
-
-type Headers = Record<string, string | string[] | undefined>;
 
 export interface SnapshotUpload {
   camera: string;
   name: string;
-  headers: Headers;
+  headers: RawHeaders;
   body: Readable;
   /** The client's address, for security alerts. */
   address?: string;
@@ -50,19 +48,9 @@ export interface SnapshotServiceOptions {
   onRejected?: (reason: SnapshotRejectReason, camera: string) => void;
 }
 
-interface SnapshotHeaders {
-  sha256: string;
-  nodeId: string | null;
-}
-
 const CONTENT_TYPES = new Set(['image/jpeg', 'application/octet-stream']);
 /** Every JPEG file starts with SOI (FF D8) followed by the first marker's FF. */
 const JPEG_SOI = Buffer.from([0xff, 0xd8, 0xff]);
-
-function single(headers: Headers, key: string): string | undefined {
-  const v = headers[key];
-  return Array.isArray(v) ? undefined : v?.trim();
-}
 
 /**
  * Takes an uploaded event snapshot to "acknowledged means durable": body in a temp file,
@@ -73,7 +61,7 @@ export class SnapshotService {
   constructor(private readonly opts: SnapshotServiceOptions) {}
 
   /** Validates the request line and headers before any body byte is read. */
-  precheck(camera: string, name: string, headers: Headers): SnapshotHeaders {
+  precheck(camera: string, name: string, headers: RawHeaders): UploadHeaders {
     try {
       if (!isValidId(camera))
         throw new SnapshotError('bad_camera', `camera id ${JSON.stringify(camera)} is not valid`);
@@ -82,16 +70,16 @@ export class SnapshotService {
           'bad_name',
           `snapshot name ${JSON.stringify(name)} must be a plain *.jpg name (letters, digits, - and _)`,
         );
-      const declared = Number(headers['content-length']);
-      if (Number.isFinite(declared) && declared > SNAPSHOT_MAX_BYTES)
+      const declared = declaredLength(headers);
+      if (declared !== null && declared > SNAPSHOT_MAX_BYTES)
         throw new SnapshotError('too_large', `snapshot body exceeds ${SNAPSHOT_MAX_BYTES} bytes`);
-      const type = single(headers, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+      const type = headerValue(headers, 'content-type')?.split(';')[0]?.trim().toLowerCase();
       if (type && !CONTENT_TYPES.has(type))
         throw new SnapshotError(
           'bad_content_type',
           `content-type ${JSON.stringify(type)} is not accepted; send image/jpeg`,
         );
-      return parseSnapshotHeaders(headers);
+      return readUploadHeaders(headers, (m) => new SnapshotError('bad_headers', m));
     } catch (err) {
       throw this.rejected(err, camera, name);
     }
@@ -191,15 +179,4 @@ export class SnapshotService {
     );
     return refusal;
   }
-}
-
-/** Validates the `x-cctv-*` headers of a snapshot upload; throws `bad_headers` naming the bad one. */
-function parseSnapshotHeaders(headers: Headers): SnapshotHeaders {
-  const bad = (key: string, why: string) => new SnapshotError('bad_headers', `header ${key} ${why}`);
-  const sha256 = single(headers, SNAPSHOT_HEADERS.sha256);
-  if (!sha256) throw bad(SNAPSHOT_HEADERS.sha256, 'is required');
-  if (!SHA256_RE.test(sha256)) throw bad(SNAPSHOT_HEADERS.sha256, 'must be 64 lowercase hex digits');
-  const nodeId = single(headers, SNAPSHOT_HEADERS.node) || null;
-  if (nodeId !== null && !isValidId(nodeId)) throw bad(SNAPSHOT_HEADERS.node, 'is not a valid node id');
-  return { sha256, nodeId };
 }

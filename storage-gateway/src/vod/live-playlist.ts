@@ -1,4 +1,4 @@
-import type { PlaylistSegment } from './playlist.ts';
+import { type PlaylistSegment, writeMediaPlaylist } from './playlist-writer.ts';
 
 /**
  * Live playlists: the camera's newest segments of its newest recording run, numbered so that
@@ -68,23 +68,11 @@ export interface LivePlaylistOptions {
 
 /** An HLS live media playlist (no `EXT-X-ENDLIST`, no `EXT-X-PLAYLIST-TYPE`) of one run. */
 export function buildLivePlaylist(segments: readonly LiveSegment[], opts: LivePlaylistOptions): string {
-  const map = opts.map ?? true;
-  const maxMs = segments.reduce((m, s) => Math.max(m, s.durationMs), 0);
-  const first = segments[0];
-  const lines = [
-    '#EXTM3U',
-    map ? '#EXT-X-VERSION:7' : '#EXT-X-VERSION:3',
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-    `#EXT-X-TARGETDURATION:${Math.max(1, Math.ceil(maxMs / 1000))}`,
-    `#EXT-X-MEDIA-SEQUENCE:${first?.sequence ?? 0}`,
-    `#EXT-X-DISCONTINUITY-SEQUENCE:${opts.discontinuitySequence}`,
-  ];
-  if (map && first) lines.push(`#EXT-X-MAP:URI="${opts.uri(first.initName)}"`);
-  for (const seg of segments) {
-    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${seg.startAt.toISOString()}`);
-    lines.push(`#EXTINF:${(seg.durationMs / 1000).toFixed(3)},`);
-    lines.push(opts.uri(seg.name));
-  }
-  lines.push('');
-  return lines.join('\n');
+  // One run, no holes (liveWindow): one EXT-X-MAP and no discontinuity inside the window.
+  return writeMediaPlaylist(segments, {
+    uri: opts.uri,
+    map: opts.map ?? true,
+    mediaSequence: segments[0]?.sequence ?? 0,
+    discontinuitySequence: opts.discontinuitySequence,
+  });
 }
