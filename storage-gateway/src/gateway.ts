@@ -130,8 +130,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     drainBytesPerS: config.nasDrainBytesPerS,
     parallel: config.nasParallel,
     delay: deps.delay,
-    onMoved: async (moved) => {
-      await index.setLocation(moved.camera, moved.name, 'nas');
+    index,
+    onMoved: (moved) => {
       metrics.nasMoves.inc();
       metrics.nasVerifiedBytes.inc(moved.bytes);
       metrics.nasWriteSeconds.observe(moved.ms / 1000);
