@@ -2,7 +2,7 @@ export * from './auth-api.ts';
 export * from './commands.ts';
 export * from './event-query.ts';
 export * from './events.ts';
-export type * from './fleet-api.ts';
+export * from './fleet-api.ts';
 export * from './grants.ts';
 export * from './ids.ts';
 export * from './live.ts';
