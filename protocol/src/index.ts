@@ -4,6 +4,7 @@ export * from './event-query.ts';
 export * from './events.ts';
 export * from './fleet-api.ts';
 export * from './grants.ts';
+export * from './http/master-routes.ts';
 export * from './ids.ts';
 export * from './live.ts';
 export * from './messages.ts';
