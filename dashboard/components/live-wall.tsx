@@ -10,6 +10,7 @@ import {
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { useFleet } from '@/lib/fleet-socket';
+import { masterFetch } from '@/lib/master-fetch';
 import { columnsOf, swapTiles, withLayout } from '@/lib/wall';
 import { LivePlayer } from './live-player';
 import { StateBadge } from './state-badge';
@@ -43,11 +44,7 @@ export function LiveWall({ masterPublicUrl, initialNodes, cameras, initialWall }
     }
     setSave('saving');
     const timer = setTimeout(() => {
-      fetch('/api/me/settings/wall', {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(wall),
-      })
+      masterFetch('settingPut', { params: { key: 'wall' }, body: wall })
         .then((res) => setSave(res.ok ? 'saved' : 'failed'))
         .catch(() => setSave('failed'));
     }, 300);

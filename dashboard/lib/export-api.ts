@@ -1,5 +1,6 @@
 /** The browser's side of exports: asking the master for an MP4, listing jobs, form times. */
 import type { ExportJobView, ExportRequest } from '@cctv/protocol';
+import { masterFetch } from './master-fetch';
 import { errorOf } from './session';
 
 /**
@@ -27,17 +28,11 @@ async function answerOf<T>(res: Response): Promise<ExportAnswer<T>> {
 }
 
 export async function createExport(req: ExportRequest): Promise<ExportAnswer<ExportJobView>> {
-  const res = await fetch('/api/exports', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(req),
-    cache: 'no-store',
-  });
-  return answerOf<ExportJobView>(res);
+  return answerOf<ExportJobView>(await masterFetch('exportCreate', { body: req }));
 }
 
 export async function listExports(signal?: AbortSignal): Promise<ExportAnswer<ExportJobView[]>> {
-  return answerOf<ExportJobView[]>(await fetch('/api/exports', { cache: 'no-store', signal }));
+  return answerOf<ExportJobView[]>(await masterFetch('exports', signal ? { signal } : {}));
 }
 
 /** States after which a job changes no more (polling stops once every job is in one). */
