@@ -9,6 +9,7 @@ import { before, describe, it } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { masterRoutes, type RouteContract } from '@cctv/protocol';
 import Fastify from 'fastify';
+import { launchChromium } from '../../test/support/browser.ts';
 import { checkRouteContract, routeSchema } from '../src/http/route-schema.ts';
 import { type EventHarness, startEventHarness } from './event-harness.ts';
 
@@ -121,13 +122,35 @@ describe('route contracts and the OpenAPI document', () => {
     const csp = ui.headers.get('content-security-policy') ?? '';
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /connect-src 'self'/);
-    assert.doesNotMatch(csp, /unsafe/);
+    assert.doesNotMatch(csp, /script-src[^;]*unsafe/);
     const script = await h.fetch('/api/docs/static/swagger-initializer.js');
     assert.equal(script.status, 200);
     // The rest of the API keeps its own policy, which loads nothing.
     const api = (await h.fetch('/api/auth/me')).headers.get('content-security-policy') ?? '';
     assert.match(api, /default-src 'none'/);
     assert.doesNotMatch(api, /connect-src/);
+  });
+
+  it("shows every route in the UI, nothing of it blocked by the UI's policy", async () => {
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      const [name, value] = h.session.cookie.split('=');
+      await context.addCookies([{ name: name ?? '', value: value ?? '', url: h.api('/') }]);
+      const page = await context.newPage();
+      const blocked: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' && /script|Content Security Policy/i.test(m.text())) blocked.push(m.text());
+      });
+      page.on('pageerror', (err) => blocked.push(String(err)));
+      await page.goto(h.api('/api/docs'));
+      await page.waitForSelector('.opblock', { timeout: 30_000 });
+      const shown = await page.locator('.opblock').count();
+      assert.equal(shown, contracts.filter(([, c]) => !c.websocket).length);
+      assert.deepEqual(blocked, []);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('sends only the fields an answer declares', async () => {

@@ -13,11 +13,13 @@ import { DOCS_PREFIX } from './route-schema.ts';
 /**
  * The UI's pages load their own scripts, styles, images and the document, and nothing else. The
  * rest of the API keeps helmet's `default-src 'none'`: this replaces it on the UI's routes only.
+ * Swagger UI sets inline styles as it renders (blocked, parts of the page do not lay out), so
+ * styles may be inline here; scripts may not.
  */
 const UI_CSP = {
   'default-src': ["'none'"],
   'script-src': ["'self'"],
-  'style-src': ["'self'"],
+  'style-src': ["'self'", "'unsafe-inline'"],
   'img-src': ["'self'", 'data:'],
   'font-src': ["'self'", 'data:'],
   'connect-src': ["'self'"],
