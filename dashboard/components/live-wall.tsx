@@ -1,12 +1,7 @@
 'use client';
 
-import {
-  type CameraView,
-  type NodeView,
-  WALL_LAYOUTS,
-  type WallLayout,
-  type WallSettings,
-} from '@cctv/protocol';
+import type { CameraView, NodeView, WallLayout, WallSettings } from '@cctv/protocol';
+import { WALL_LAYOUTS } from '@cctv/protocol/patterns';
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { useFleet } from '@/lib/fleet-socket';

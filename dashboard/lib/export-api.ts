@@ -1,13 +1,8 @@
 /** The browser's side of exports: asking the master for an MP4, listing jobs, form times. */
 import type { ExportJobView, ExportRequest } from '@cctv/protocol';
+import { EXPORT_MAX_RANGE_MS } from '@cctv/protocol/patterns';
 import { masterFetch } from './master-fetch';
 import { errorOf } from './session';
-
-/**
- * The master's limit (`EXPORT_MAX_RANGE_MS` in protocol), repeated here so the browser bundle
- * does not pull in the protocol package's validators for one number.
- */
-export const EXPORT_MAX_RANGE_MS = 3600_000;
 
 export type ExportAnswer<T> =
   | { ok: true; value: T }

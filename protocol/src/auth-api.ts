@@ -7,6 +7,9 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Polygon } from './events.ts';
 import { CameraId } from './ids.ts';
 import { Nullable } from './nullable.ts';
+import { WALL_LAYOUTS } from './patterns.ts';
+
+export { EXPORT_MAX_RANGE_MS, WALL_LAYOUTS } from './patterns.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 /** A time in an answer (ISO-8601); answers are serialised, not validated: no format. */
@@ -257,8 +260,7 @@ export const LiveViewGrant = Type.Object({
 });
 export type LiveViewGrant = Static<typeof LiveViewGrant>;
 
-/** `POST /api/exports`: an MP4 of one camera's recording, at most 1 h. */
-export const EXPORT_MAX_RANGE_MS = 3600_000;
+/** `POST /api/exports`: an MP4 of one camera's recording, at most 1 h (`EXPORT_MAX_RANGE_MS`). */
 export const ExportRequest = Type.Object(
   {
     cameraId: CameraId,
@@ -306,8 +308,6 @@ export const ExportJobView = Type.Object({
 });
 export type ExportJobView = Static<typeof ExportJobView>;
 
-/** Tiles of the live wall: 1×1, 2×2, 3×3 or 4×4. */
-export const WALL_LAYOUTS = [1, 4, 9, 16] as const;
 export type WallLayout = (typeof WALL_LAYOUTS)[number];
 
 /** `PUT /api/me/settings/wall`: the user's live wall, each tile a camera or empty. */
