@@ -6,6 +6,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import type { Alert } from '@/lib/alerts';
 import { describeAlert, useAlerts } from '@/lib/fleet-alerts';
 import { formatAge } from '@/lib/format';
+import { masterFetch } from '@/lib/master-fetch';
 import { LOGIN_PATH } from '@/lib/session';
 import { useNow } from '@/lib/use-now';
 import './alerts.css';
@@ -54,8 +55,8 @@ function useUsername(given: string | null | undefined): string | null {
   useEffect(() => {
     if (given !== undefined) return;
     let cancelled = false;
-    fetch('/api/auth/me', { cache: 'no-store' })
-      .then((res) => (res.ok ? (res.json() as Promise<{ username?: unknown }>) : null))
+    masterFetch('me')
+      .then((res) => (res.ok ? res.json() : null))
       .then((me) => {
         if (!cancelled && typeof me?.username === 'string') setFetched(me.username);
       })

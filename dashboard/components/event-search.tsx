@@ -1,17 +1,18 @@
 'use client';
 
-import type { EventPage, EventView } from '@cctv/protocol';
+import type { EventView } from '@cctv/protocol';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
   compareEvents,
   type EventFilters,
   effectiveFrom,
-  eventsApiPath,
+  eventsQuery,
   filtersToSearch,
   matchesFilters,
 } from '@/lib/event-filters';
 import { useEventPushes } from '@/lib/event-live';
+import { masterFetch } from '@/lib/master-fetch';
 import { errorOf, loginPath } from '@/lib/session';
 import { EventCard } from './event-card';
 import { type CameraOption, EventFilterForm } from './event-filter-form';
@@ -68,10 +69,8 @@ export function EventSearch({ filters, cameras, masterPublicUrl }: Props) {
       inFlight.current = ctl;
       setStatus('loading');
       try {
-        const res = await fetch(eventsApiPath(filters, from.current, after), {
-          cache: 'no-store',
-          signal: ctl.signal,
-        });
+        const query = eventsQuery(filters, from.current, after);
+        const res = await masterFetch('events', { query, signal: ctl.signal });
         if (res.status === 401) {
           const { pathname, search } = window.location;
           window.location.assign(loginPath(`${pathname}${search}`));
@@ -87,7 +86,7 @@ export function EventSearch({ filters, cameras, masterPublicUrl }: Props) {
           setStatus('error');
           return;
         }
-        const page = (await res.json()) as EventPage;
+        const page = await res.json();
         setEvents((prev) => merge(prev, page.events));
         setCursor(page.nextCursor);
         setPages((n) => n + 1);

@@ -7,6 +7,7 @@ import { playJsmpeg } from '@/lib/live-jsmpeg';
 import { LIVE_MODE_NAMES, LIVE_MODES, type LiveHandle, type LiveMode } from '@/lib/live-modes';
 import { LiveSocket } from '@/lib/live-socket';
 import { playWebrtc } from '@/lib/live-webrtc';
+import { masterFetch } from '@/lib/master-fetch';
 import { errorOf, loginPath } from '@/lib/session';
 
 /** How long a mode may take to show its first frame before the next one is tried. */
@@ -23,12 +24,10 @@ type State =
   | { kind: 'failed'; mode: LiveMode; reasons: string[] };
 
 async function requestGrant(cameraId: string, renewal = false): Promise<LiveViewGrant> {
-  const res = await fetch(`/api/cameras/${encodeURIComponent(cameraId)}/live`, {
-    method: 'POST',
-    cache: 'no-store',
-    ...(renewal
-      ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ renewal }) }
-      : {}),
+  // A bare POST opens a view; a renewal says so.
+  const res = await masterFetch('live', {
+    params: { id: cameraId },
+    ...(renewal ? { body: { renewal } } : {}),
   });
   if (res.status === 401) {
     const { pathname, search } = window.location;
@@ -38,7 +37,7 @@ async function requestGrant(cameraId: string, renewal = false): Promise<LiveView
     const err = await errorOf(res);
     throw new Error(`HTTP ${res.status}${err ? `: ${err.message}` : ''}`);
   }
-  return (await res.json()) as LiveViewGrant;
+  return res.json();
 }
 
 function initialChoice(): Choice {

@@ -1,15 +1,11 @@
 'use client';
 
-import {
-  type CameraView,
-  type NodeView,
-  WALL_LAYOUTS,
-  type WallLayout,
-  type WallSettings,
-} from '@cctv/protocol';
+import type { CameraView, NodeView, WallLayout, WallSettings } from '@cctv/protocol';
+import { WALL_LAYOUTS } from '@cctv/protocol/patterns';
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
 import { useFleet } from '@/lib/fleet-socket';
+import { masterFetch } from '@/lib/master-fetch';
 import { columnsOf, swapTiles, withLayout } from '@/lib/wall';
 import { LivePlayer } from './live-player';
 import { StateBadge } from './state-badge';
@@ -43,11 +39,7 @@ export function LiveWall({ masterPublicUrl, initialNodes, cameras, initialWall }
     }
     setSave('saving');
     const timer = setTimeout(() => {
-      fetch('/api/me/settings/wall', {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(wall),
-      })
+      masterFetch('settingPut', { params: { key: 'wall' }, body: wall })
         .then((res) => setSave(res.ok ? 'saved' : 'failed'))
         .catch(() => setSave('failed'));
     }, 300);

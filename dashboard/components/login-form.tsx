@@ -1,6 +1,7 @@
 'use client';
 
 import { type FormEvent, useState } from 'react';
+import { masterFetch } from '@/lib/master-fetch';
 import { errorOf } from '@/lib/session';
 
 /** A sentence for a refused sign-in, from the master's answer (through the dashboard's proxy). */
@@ -48,12 +49,7 @@ export function LoginForm({ next }: { next: string }) {
     setBusy(true);
     setError(null);
     try {
-      const res = await fetch('/api/auth/login', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ ...signIn, ...second }),
-        cache: 'no-store',
-      });
+      const res = await masterFetch('login', { body: { ...signIn, ...second } });
       if (res.ok) {
         // A full load, so the layout renders again with the signed-in user.
         window.location.assign(next);

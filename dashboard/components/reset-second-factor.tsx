@@ -2,6 +2,7 @@
 
 import { useRouter } from 'next/navigation';
 import { useState } from 'react';
+import { masterFetch } from '@/lib/master-fetch';
 import { errorOf } from '@/lib/session';
 
 /** An admin removes a user's second factor (audited by the master; the user's sessions end). */
@@ -16,10 +17,7 @@ export function ResetSecondFactor({ id, username }: { id: string; username: stri
     setBusy(true);
     setError(null);
     try {
-      const res = await fetch(`/api/users/${encodeURIComponent(id)}/totp`, {
-        method: 'DELETE',
-        cache: 'no-store',
-      });
+      const res = await masterFetch('userTotpReset', { params: { id } });
       if (res.status === 204) router.refresh();
       else setError((await errorOf(res))?.message ?? `HTTP ${res.status}`);
     } catch {

@@ -1,7 +1,8 @@
 'use client';
 
-import type { TotpEnabled, TotpSetup } from '@cctv/protocol';
+import type { TotpSetup } from '@cctv/protocol';
 import { type FormEvent, useState } from 'react';
+import { masterFetch } from '@/lib/master-fetch';
 import { errorOf, LOGIN_PATH } from '@/lib/session';
 
 type Step =
@@ -12,15 +13,6 @@ type Step =
 
 /** Digits only: apps show codes as `123 456`. */
 const digits = (v: FormDataEntryValue | null) => String(v ?? '').replace(/\D/g, '');
-
-async function post(path: string, body: unknown): Promise<Response> {
-  return fetch(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    cache: 'no-store',
-  });
-}
 
 async function refusal(res: Response): Promise<string> {
   const err = await errorOf(res);
@@ -53,18 +45,18 @@ export function SecondFactorPanel({ enabled }: { enabled: boolean }) {
 
   const start = () =>
     run(async () => {
-      const res = await post('/api/auth/totp/setup', {});
+      const res = await masterFetch('totpSetup');
       if (!res.ok) return setError(await refusal(res));
-      setStep({ kind: 'scanning', setup: (await res.json()) as TotpSetup });
+      setStep({ kind: 'scanning', setup: await res.json() });
     });
 
   const enable = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const code = digits(new FormData(event.currentTarget).get('code'));
     return run(async () => {
-      const res = await post('/api/auth/totp/enable', { code });
+      const res = await masterFetch('totpEnable', { body: { code } });
       if (!res.ok) return setError(await refusal(res));
-      setStep({ kind: 'codes', recoveryCodes: ((await res.json()) as TotpEnabled).recoveryCodes });
+      setStep({ kind: 'codes', recoveryCodes: (await res.json()).recoveryCodes });
     });
   };
 
@@ -74,7 +66,7 @@ export function SecondFactorPanel({ enabled }: { enabled: boolean }) {
     const code = digits(form.get('code'));
     const password = String(form.get('password') ?? '');
     return run(async () => {
-      const res = await post('/api/auth/totp/disable', code ? { code } : { password });
+      const res = await masterFetch('totpDisable', { body: code ? { code } : { password } });
       // Removing it ended every session of the user: sign in again.
       if (res.status === 204) return window.location.assign(LOGIN_PATH);
       setError(await refusal(res));

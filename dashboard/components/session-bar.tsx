@@ -4,6 +4,7 @@ import type { SessionUser } from '@cctv/protocol';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useState } from 'react';
+import { masterFetch } from '@/lib/master-fetch';
 import { ACCOUNT_PATH, LOGIN_PATH } from '@/lib/session';
 
 /** Who is signed in, and the way out. Hidden on the sign-in page, whatever cookie is left. */
@@ -17,7 +18,7 @@ export function SessionBar({ user }: { user: SessionUser | null }) {
     setBusy(true);
     setError(null);
     try {
-      const res = await fetch('/api/auth/logout', { method: 'POST', cache: 'no-store' });
+      const res = await masterFetch('logout');
       // 401: the session had ended already, which is what signing out wants.
       if (res.ok || res.status === 401) {
         window.location.assign(LOGIN_PATH);

@@ -13,7 +13,7 @@ export type EventRead =
   | { ok: false; missing: false; error: string };
 
 export async function fetchEvent(id: string, returnTo: string): Promise<EventRead> {
-  const answer = await askMaster<EventView>(`/api/events/${encodeURIComponent(id)}`);
+  const answer = await askMaster('event', { params: { id } });
   // redirect() throws, so it stays outside askMaster()'s try/catch.
   if ('unauthenticated' in answer) redirect(loginPath(returnTo));
   if (answer.ok) return { ok: true, event: answer.value };

@@ -1,4 +1,4 @@
-import type { EventType, EventView } from '@cctv/protocol';
+import type { EventSearchQuery, EventType, EventView } from '@cctv/protocol';
 import { EVENT_PAGE_MAX, isValidId } from '@cctv/protocol/patterns';
 
 /**
@@ -86,17 +86,17 @@ export function effectiveFrom(f: EventFilters, nowMs: number): string {
   return f.from ?? new Date(nowMs - DEFAULT_WINDOW_MS).toISOString();
 }
 
-/** `GET /api/events` (through the dashboard's proxy) for one page of these filters. */
-export function eventsApiPath(f: EventFilters, from: string, cursor: string | null): string {
-  const q = new URLSearchParams();
-  if (f.camera) q.set('cameras', f.camera);
-  if (f.type) q.set('types', f.type);
-  q.set('from', from);
-  if (f.to) q.set('to', f.to);
-  if (f.minScore !== null && f.minScore > 0) q.set('minScore', String(f.minScore));
-  q.set('limit', String(f.limit ?? DEFAULT_PAGE_SIZE));
-  if (cursor) q.set('cursor', cursor);
-  return `/api/events?${q}`;
+/** The query of `GET /api/events` for one page of these filters. */
+export function eventsQuery(f: EventFilters, from: string, cursor: string | null): EventSearchQuery {
+  return {
+    cameras: f.camera ?? undefined,
+    types: f.type ?? undefined,
+    from,
+    to: f.to ?? undefined,
+    minScore: f.minScore !== null && f.minScore > 0 ? f.minScore : undefined,
+    limit: f.limit ?? DEFAULT_PAGE_SIZE,
+    cursor: cursor ?? undefined,
+  };
 }
 
 /** Whether a pushed event belongs in the results of a search whose window starts at `from`. */

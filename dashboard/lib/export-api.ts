@@ -1,12 +1,8 @@
 /** The browser's side of exports: asking the master for an MP4, listing jobs, form times. */
 import type { ExportJobView, ExportRequest } from '@cctv/protocol';
+import { EXPORT_MAX_RANGE_MS } from '@cctv/protocol/patterns';
+import { masterFetch } from './master-fetch';
 import { errorOf } from './session';
-
-/**
- * The master's limit (`EXPORT_MAX_RANGE_MS` in protocol), repeated here so the browser bundle
- * does not pull in the protocol package's validators for one number.
- */
-export const EXPORT_MAX_RANGE_MS = 3600_000;
 
 export type ExportAnswer<T> =
   | { ok: true; value: T }
@@ -27,17 +23,11 @@ async function answerOf<T>(res: Response): Promise<ExportAnswer<T>> {
 }
 
 export async function createExport(req: ExportRequest): Promise<ExportAnswer<ExportJobView>> {
-  const res = await fetch('/api/exports', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(req),
-    cache: 'no-store',
-  });
-  return answerOf<ExportJobView>(res);
+  return answerOf<ExportJobView>(await masterFetch('exportCreate', { body: req }));
 }
 
 export async function listExports(signal?: AbortSignal): Promise<ExportAnswer<ExportJobView[]>> {
-  return answerOf<ExportJobView[]>(await fetch('/api/exports', { cache: 'no-store', signal }));
+  return answerOf<ExportJobView[]>(await masterFetch('exports', signal ? { signal } : {}));
 }
 
 /** States after which a job changes no more (polling stops once every job is in one). */

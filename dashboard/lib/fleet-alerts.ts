@@ -1,6 +1,6 @@
 'use client';
 
-import type { SecurityAlertPage, SecurityAlertView } from '@cctv/protocol';
+import type { SecurityAlertView } from '@cctv/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import {
   type Alert,
@@ -15,15 +15,13 @@ import {
   unacknowledged,
 } from './alerts';
 import { connectFleetSocket } from './fleet-socket';
+import { masterFetch } from './master-fetch';
 
 /** Security alerts are acknowledged on the master too (audited), for every admin. */
 function ackOnMaster(ids: string[]): void {
   for (const id of ids) {
     if (!id.startsWith('security:')) continue;
-    void fetch(`/api/security/alerts/${encodeURIComponent(id.slice('security:'.length))}/ack`, {
-      method: 'POST',
-      cache: 'no-store',
-    }).catch(() => {});
+    void masterFetch('securityAlertAck', { params: { id: id.slice('security:'.length) } }).catch(() => {});
   }
 }
 
@@ -75,9 +73,9 @@ export function describeAlert(a: Alert): string {
  * (admins only: anyone else is refused, and has none to see).
  */
 async function openSecurityAlerts(): Promise<SecurityAlertView[]> {
-  const res = await fetch('/api/security/alerts?open=true&limit=50', { cache: 'no-store' });
+  const res = await masterFetch('securityAlerts', { query: { open: true, limit: 50 } });
   if (!res.ok) return [];
-  return ((await res.json()) as SecurityAlertPage).alerts.reverse();
+  return (await res.json()).alerts.reverse();
 }
 
 /** Alerts from the fleet websocket, with the user's acknowledgements kept in localStorage. */

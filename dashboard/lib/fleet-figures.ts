@@ -1,9 +1,9 @@
 /**
  * The figures of a node's last heartbeat that the fleet page shows beyond `heartbeatFigures`:
- * host CPU, spool disk, upload backlog and per-camera recording figures. The master passes the
- * heartbeat through as `unknown`, so every field is read without trusting its shape (older
- * agents omit `host`, `disk.spoolTotalBytes` and `backlogOldestAt`).
+ * host CPU, spool disk, upload backlog and per-camera recording figures. Older agents omit
+ * `host`, `disk.spoolTotalBytes` and `backlogOldestAt` (optional in the contract): those read null.
  */
+import type { CameraHeartbeat, HeartbeatMessage } from '@cctv/protocol';
 import { heartbeatFigures } from './heartbeat';
 
 export interface CameraFigures {
@@ -36,47 +36,39 @@ export interface NodeFigures {
   cameras: Map<string, CameraFigures>;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-function cameraFigures(c: Record<string, unknown>): CameraFigures {
+function cameraFigures(c: CameraHeartbeat): CameraFigures {
   return {
-    state: str(c.state),
-    fps: num(c.fps),
-    bitrateKbps: num(c.bitrateKbps),
-    lastSegmentAt: str(c.lastSegmentAt),
-    backlogFiles: num(c.backlogFiles),
-    backlogBytes: num(c.backlogBytes),
-    reason: str(c.reason),
+    state: c.state,
+    fps: c.fps,
+    bitrateKbps: c.bitrateKbps,
+    lastSegmentAt: c.lastSegmentAt,
+    backlogFiles: c.backlogFiles,
+    backlogBytes: c.backlogBytes,
+    reason: c.reason ?? null,
   };
 }
 
-export function nodeFigures(heartbeat: unknown): NodeFigures {
+export function nodeFigures(heartbeat: HeartbeatMessage | null): NodeFigures {
   const base = heartbeatFigures(heartbeat);
-  const hb = isRecord(heartbeat) ? heartbeat : {};
-  const host = isRecord(hb.host) ? hb.host : {};
-  const disk = isRecord(hb.disk) ? hb.disk : {};
-  const spoolUsed = num(disk.spoolUsedBytes);
-  const spoolFree = num(disk.spoolFreeBytes);
-  const spoolTotal = num(disk.spoolTotalBytes);
+  const spoolUsed = heartbeat?.disk.spoolUsedBytes ?? null;
+  const spoolFree = heartbeat?.disk.spoolFreeBytes ?? null;
+  const spoolTotal = heartbeat?.disk.spoolTotalBytes ?? null;
 
   const cameras = new Map<string, CameraFigures>();
   let backlogFiles: number | null = null;
   let backlogBytes: number | null = null;
   let backlogOldestAt: string | null = null;
-  for (const c of Array.isArray(hb.cameras) ? hb.cameras : []) {
-    if (!isRecord(c) || typeof c.id !== 'string') continue;
+  for (const c of heartbeat?.cameras ?? []) {
     const figures = cameraFigures(c);
     cameras.set(c.id, figures);
-    if (figures.backlogFiles !== null) backlogFiles = (backlogFiles ?? 0) + figures.backlogFiles;
-    if (figures.backlogBytes !== null) backlogBytes = (backlogBytes ?? 0) + figures.backlogBytes;
-    const oldest = str(c.backlogOldestAt);
+    backlogFiles = (backlogFiles ?? 0) + c.backlogFiles;
+    backlogBytes = (backlogBytes ?? 0) + c.backlogBytes;
+    const oldest = c.backlogOldestAt ?? null;
     if (oldest && (backlogOldestAt === null || oldest < backlogOldestAt)) backlogOldestAt = oldest;
   }
 
   return {
-    hostCpuPercent: num(host.cpuPercent),
+    hostCpuPercent: heartbeat?.host?.cpuPercent ?? null,
     agentCpuPercent: base.cpuPercent,
     memUsedBytes: base.memUsedBytes,
     memTotalBytes: base.memTotalBytes,

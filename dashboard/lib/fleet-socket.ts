@@ -1,7 +1,9 @@
 'use client';
 
 import type { FleetSocketMessage, NodeView } from '@cctv/protocol';
+import { masterRoutes } from '@cctv/protocol/master-routes';
 import { useEffect, useRef, useState } from 'react';
+import { masterFetch } from './master-fetch';
 import { loginPath } from './session';
 
 export type SocketState = 'connecting' | 'live' | 'reconnecting';
@@ -19,7 +21,7 @@ const FAILED_OPENS_BEFORE_CHECK = 3;
 /** Goes to the sign-in page when the master no longer knows the session; anything else: keep trying. */
 async function leaveIfSignedOut(): Promise<void> {
   try {
-    const res = await fetch('/api/auth/me', { cache: 'no-store' });
+    const res = await masterFetch('me');
     if (res.status !== 401) return;
   } catch {
     return;
@@ -30,7 +32,7 @@ async function leaveIfSignedOut(): Promise<void> {
 
 /** `http://host:8080` → `ws://host:8080/ws`. */
 export function fleetSocketUrl(masterPublicUrl: string): string {
-  const url = new URL('/ws', masterPublicUrl);
+  const url = new URL(masterRoutes.fleetSocket.url, masterPublicUrl);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();
 }

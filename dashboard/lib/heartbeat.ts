@@ -1,6 +1,8 @@
+import type { HeartbeatMessage } from '@cctv/protocol';
+
 /**
- * The master passes the agent's last heartbeat through as `unknown`; this reads the few
- * figures the fleet table shows without trusting its shape.
+ * The few figures of a node's last heartbeat the fleet table shows. The master validates the
+ * heartbeat it serves (an invalid one comes as null), so its shape is the contract's.
  */
 export interface HeartbeatFigures {
   cpuPercent: number | null;
@@ -9,19 +11,13 @@ export interface HeartbeatFigures {
   tempC: number | null;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-export function heartbeatFigures(heartbeat: unknown): HeartbeatFigures {
-  const hb = isRecord(heartbeat) ? heartbeat : {};
-  const cpu = isRecord(hb.cpu) ? hb.cpu : {};
-  const mem = isRecord(hb.mem) ? hb.mem : {};
-  const total = num(mem.totalBytes);
-  const free = num(mem.freeBytes);
+export function heartbeatFigures(heartbeat: HeartbeatMessage | null): HeartbeatFigures {
+  if (!heartbeat) return { cpuPercent: null, memUsedBytes: null, memTotalBytes: null, tempC: null };
+  const { cpu, mem, tempC } = heartbeat;
   return {
-    cpuPercent: num(cpu.percent),
-    memUsedBytes: total !== null && free !== null ? total - free : null,
-    memTotalBytes: total,
-    tempC: num(hb.tempC),
+    cpuPercent: cpu.percent,
+    memUsedBytes: mem.totalBytes - mem.freeBytes,
+    memTotalBytes: mem.totalBytes,
+    tempC,
   };
 }

@@ -1,6 +1,7 @@
 'use client';
 
 import type { IceServer, LiveClientMessage, LiveServerMessage } from '@cctv/protocol';
+import { masterRoutes } from '@cctv/protocol/master-routes';
 import { fleetSocketUrl } from './fleet-socket';
 
 type Request = Extract<LiveClientMessage, { ref: string }>;
@@ -31,7 +32,7 @@ export class LiveSocket {
   private constructor(private readonly ws: WebSocket) {}
 
   static open(masterPublicUrl: string, timeoutMs = 5000): Promise<LiveSocket> {
-    const url = fleetSocketUrl(masterPublicUrl).replace(/\/ws$/, '/ws/live');
+    const url = new URL(masterRoutes.liveSocket.url, fleetSocketUrl(masterPublicUrl)).toString();
     const ws = new WebSocket(url);
     const socket = new LiveSocket(ws);
     return new Promise((resolve, reject) => {

@@ -1,6 +1,8 @@
-import type { CameraView, NodeView, SignedInUser } from '@cctv/protocol';
+import type { SignedInUser, UserSettingKey } from '@cctv/protocol';
+import type { MasterRouteName } from '@cctv/protocol/master-routes';
 import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
+import { type MasterAnswerOf, type MasterArgs, type MasterCallArgs, masterRequest } from './master-fetch';
 import { runtimeEnv } from './runtime-env';
 import { loginPath, SESSION_COOKIE } from './session';
 
@@ -24,18 +26,22 @@ async function forwardedHeaders(): Promise<Headers> {
   return out;
 }
 
-/** `path` on the master, asked for the visitor; never throws. */
-export async function askMaster<T>(path: string): Promise<Answer<T>> {
+/** Route `name` of the master, asked for the visitor; never throws. */
+export async function askMaster<N extends MasterRouteName>(
+  name: N,
+  ...[args]: MasterCallArgs<N>
+): Promise<Answer<MasterAnswerOf<N>>> {
+  const { path, init } = masterRequest(name, (args ?? {}) as MasterArgs<N>);
   const url = `${runtimeEnv().masterUrl}${path}`;
   try {
     const res = await fetch(url, {
+      ...init,
       headers: await forwardedHeaders(),
-      cache: 'no-store',
       signal: AbortSignal.timeout(5_000),
     });
     if (res.status === 401) return { ok: false, unauthenticated: true };
     if (!res.ok) return { ok: false, error: `${url}: HTTP ${res.status}`, status: res.status };
-    return { ok: true, value: (await res.json()) as T };
+    return { ok: true, value: (await res.json()) as MasterAnswerOf<N> };
   } catch (err) {
     return { ok: false, error: `${url}: ${err instanceof Error ? err.message : String(err)}` };
   }
@@ -45,19 +51,21 @@ export async function askMaster<T>(path: string): Promise<Answer<T>> {
  * A read for the page at `returnTo`. An ended session sends the visitor to sign in and then
  * back there, rather than rendering the page as if the fleet were empty.
  */
-async function getJson<T>(path: string, returnTo: string): Promise<Fetched<T>> {
-  const answer = await askMaster<T>(path);
+function signedIn<T>(answer: Answer<T>, returnTo: string): Fetched<T> {
   // redirect() throws, so it stays outside askMaster()'s try/catch.
   if ('unauthenticated' in answer) redirect(loginPath(returnTo));
   return answer;
 }
 
-export const fetchNodes = (returnTo: string) => getJson<NodeView[]>('/api/nodes', returnTo);
-export const fetchCameras = (returnTo: string) => getJson<CameraView[]>('/api/cameras', returnTo);
+export const fetchNodes = async (returnTo: string) => signedIn(await askMaster('nodes'), returnTo);
+export const fetchCameras = async (returnTo: string) => signedIn(await askMaster('cameras'), returnTo);
 
 /** One of the user's own settings (`/api/me/settings/:key`); null when never saved. */
-export async function fetchSetting<T>(key: string, returnTo: string): Promise<Fetched<T | null>> {
-  const answer = await askMaster<{ value: T }>(`/api/me/settings/${encodeURIComponent(key)}`);
+export async function fetchSetting(
+  key: UserSettingKey,
+  returnTo: string,
+): Promise<Fetched<MasterAnswerOf<'settingGet'>['value'] | null>> {
+  const answer = await askMaster('settingGet', { params: { key } });
   if ('unauthenticated' in answer) redirect(loginPath(returnTo));
   if (!answer.ok) return answer.error.endsWith('HTTP 404') ? { ok: true, value: null } : answer;
   return { ok: true, value: answer.value.value };
@@ -70,6 +78,6 @@ export async function fetchSetting<T>(key: string, returnTo: string): Promise<Fe
 export async function fetchSessionUser(): Promise<SignedInUser | null> {
   const cookie = (await headers()).get('cookie') ?? '';
   if (!cookie.includes(`${SESSION_COOKIE}=`)) return null;
-  const answer = await askMaster<SignedInUser>('/api/auth/me');
+  const answer = await askMaster('me');
   return answer.ok ? answer.value : null;
 }

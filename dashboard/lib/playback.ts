@@ -7,8 +7,8 @@
 import type { PlaybackGrant, PlaybackRequest } from '@cctv/protocol';
 import type { ErrorData } from 'hls.js';
 import { GrantKeeper } from './grant-keeper';
+import { masterFetch } from './master-fetch';
 import { loginPath, type Refusal, refusalOf } from './session';
-import { playbackPath } from './vod-url';
 
 /** `access`: the master refused this camera; `grant`: any other refusal of the playback request. */
 export type PlaybackCause = 'network' | 'decode' | 'access' | 'grant';
@@ -44,14 +44,8 @@ export async function requestGrant(
   range: PlaybackRequest,
   signal: AbortSignal,
 ): Promise<GrantAnswer> {
-  const res = await fetch(playbackPath(cameraId), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(range),
-    cache: 'no-store',
-    signal,
-  });
-  if (res.ok) return { ok: true, grant: (await res.json()) as PlaybackGrant };
+  const res = await masterFetch('playback', { params: { id: cameraId }, body: range, signal });
+  if (res.ok) return { ok: true, grant: await res.json() };
   return refusalOf(res);
 }
 

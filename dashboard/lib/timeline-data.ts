@@ -1,16 +1,17 @@
 /** The browser's reads for the timeline: coverage and markers per camera, and event stepping. */
-import type { EventPage, TimelineView } from '@cctv/protocol';
+import type { EventPage, EventSearchQuery, TimelineView } from '@cctv/protocol';
+import { type MasterResponse, masterFetch } from './master-fetch';
 import { type Refusal, refusalOf } from './session';
 
 export type Loaded<T> = { ok: true; value: T } | Refusal;
 
-async function getJson<T>(path: string, signal?: AbortSignal): Promise<Loaded<T>> {
-  const res = await fetch(path, { cache: 'no-store', signal });
-  if (res.ok) return { ok: true, value: (await res.json()) as T };
+async function loaded<T>(res: MasterResponse<T>): Promise<Loaded<T>> {
+  if (res.ok) return { ok: true, value: await res.json() };
   return refusalOf(res);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+type EventQuery = Partial<EventSearchQuery>;
 
 /** About one bucket per 6 px of a 1600 px bar: individual markers until they would overlap. */
 export const TIMELINE_BUCKETS = 250;
@@ -21,8 +22,10 @@ export function fetchTimeline(
   to: number,
   signal?: AbortSignal,
 ): Promise<Loaded<TimelineView>> {
-  const q = new URLSearchParams({ from: iso(from), to: iso(to), buckets: String(TIMELINE_BUCKETS) });
-  return getJson<TimelineView>(`/api/cameras/${encodeURIComponent(cameraId)}/timeline?${q}`, signal);
+  const query = { from: iso(from), to: iso(to), buckets: TIMELINE_BUCKETS };
+  return masterFetch('timeline', { params: { id: cameraId }, query, ...(signal ? { signal } : {}) }).then(
+    loaded,
+  );
 }
 
 /** A marker on a bar: one event, or a bucket of them when the range holds too many. */
@@ -76,8 +79,8 @@ export async function stepEvent(
 ): Promise<Loaded<number | null>> {
   const base = { cameras: cameras.join(',') };
   if (direction === 'previous') {
-    const q = new URLSearchParams({ ...base, to: iso(ref - PREVIOUS_SLACK_MS), limit: '1' });
-    const page = await getJson<EventPage>(`/api/events?${q}`);
+    const query = { ...base, to: iso(ref - PREVIOUS_SLACK_MS), limit: 1 };
+    const page = await masterFetch('events', { query }).then(loaded);
     if (!page.ok) return page;
     const e = page.value.events[0];
     return { ok: true, value: e ? Date.parse(e.startedAt) : null };
@@ -86,9 +89,9 @@ export async function stepEvent(
   let cursor: string | null = null;
   let oldest: number | null = null;
   for (let i = 0; i < NEXT_PAGES; i += 1) {
-    const q = new URLSearchParams({ ...base, from: iso(ref + 1), to: iso(limit), limit: '500' });
-    if (cursor) q.set('cursor', cursor);
-    const page = await getJson<EventPage>(`/api/events?${q}`);
+    const query: EventQuery = { ...base, from: iso(ref + 1), to: iso(limit), limit: 500 };
+    if (cursor) query.cursor = cursor;
+    const page: Loaded<EventPage> = await masterFetch('events', { query }).then(loaded);
     if (!page.ok) return page;
     const last = page.value.events.at(-1);
     if (last) oldest = Date.parse(last.startedAt);

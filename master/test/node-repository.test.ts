@@ -67,4 +67,27 @@ describe('node repository', () => {
     assert.deepEqual(JSON.parse(await repo.listJson([])), []);
     assert.deepEqual(JSON.parse(await repo.listJson(['nowhere'])), []);
   });
+
+  it('serves a stored heartbeat that no longer matches the schema as null, and reports it', async () => {
+    const db = createPrismaClient((await startTestDatabase()).url, 2);
+    onCleanup(() => db.$disconnect());
+    const reported: string[] = [];
+    const repo = new NodeRepository(db, (nodeId) => reported.push(nodeId));
+    const at = new Date('2026-03-01T12:00:00.000Z');
+    await repo.applyStatus('old', 'online', '0.1.0', at);
+    await repo.applyStatus('odd', 'online', '0.1.0', at);
+    // Rows an older master could have written: a heartbeat of another shape.
+    await db.node.update({ where: { id: 'old' }, data: { lastHeartbeat: { cpu: 12, seq: 'x' } } });
+    await db.node.update({
+      where: { id: 'odd' },
+      data: { lastHeartbeat: { cpu: { percent: 1 }, mem: {}, disk: {}, cameras: [], seq: -1 } },
+    });
+    assert.equal((await repo.get('old'))?.heartbeat, null);
+    assert.equal((await repo.get('odd'))?.heartbeat, null);
+    assert.deepEqual(reported, ['old', 'odd']);
+    assert.equal(repo.invalidHeartbeats, 2);
+    // The SQL-built page keeps out a heartbeat without the objects a dashboard reads through.
+    const page = JSON.parse(await repo.listJson(null)) as { id: string; heartbeat: unknown }[];
+    assert.equal(page.find((n) => n.id === 'old')?.heartbeat, null);
+  });
 });

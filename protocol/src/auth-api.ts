@@ -6,8 +6,14 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Polygon } from './events.ts';
 import { CameraId } from './ids.ts';
+import { Nullable } from './nullable.ts';
+import { WALL_LAYOUTS } from './patterns.ts';
+
+export { EXPORT_MAX_RANGE_MS, WALL_LAYOUTS } from './patterns.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
+/** A time in an answer (ISO-8601); answers are serialised, not validated: no format. */
+const Time = Type.String();
 
 /** admin: everything; operator: views, exports, commands to nodes; viewer: views only. */
 export const ROLES = ['admin', 'operator', 'viewer'] as const;
@@ -91,30 +97,31 @@ export const TotpDisableRequest = Type.Object(
 export type TotpDisableRequest = Static<typeof TotpDisableRequest>;
 
 /** `POST /api/auth/totp/setup`: a new secret, pending until a code of it enables it. */
-export interface TotpSetup {
+export const TotpSetup = Type.Object({
   /** Base32, for typing into an app that cannot scan. */
-  secret: string;
+  secret: Type.String(),
   /** `otpauth://totp/…`, what the QR code holds. */
-  otpauthUrl: string;
+  otpauthUrl: Type.String(),
   /** The QR code of `otpauthUrl` as a `data:image/png;base64,…` URL. */
-  qrDataUrl: string;
-}
+  qrDataUrl: Type.String(),
+});
+export type TotpSetup = Static<typeof TotpSetup>;
 
 /** `POST /api/auth/totp/enable`: ten single-use recovery codes, shown this once. */
-export interface TotpEnabled {
-  recoveryCodes: string[];
-}
+export const TotpEnabled = Type.Object({ recoveryCodes: Type.Array(Type.String()) });
+export type TotpEnabled = Static<typeof TotpEnabled>;
 
 export const UserIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export type UserIdParams = Static<typeof UserIdParams>;
 
 /** Who is signed in (`GET /api/auth/me`, the login answer). */
-export interface SessionUser {
-  id: string;
-  username: string;
-  role: Role;
-  cameras: 'all' | string[];
-}
+export const SessionUser = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  role: Role,
+  cameras: Type.Union([Type.Literal('all'), Type.Array(Type.String())]),
+});
+export type SessionUser = Static<typeof SessionUser>;
 
 /**
  * `GET /api/auth/me` and the login answer's `user`: who is signed in and their second factor.
@@ -122,19 +129,28 @@ export interface SessionUser {
  * they do, the session reaches only `/api/auth/me`, `/api/auth/logout` and `/api/auth/totp/*`
  * (everything else: 403 `TOTP_ENROLMENT_REQUIRED`).
  */
-export interface SignedInUser extends SessionUser {
-  totpEnabled: boolean;
-  totpEnrolmentRequired: boolean;
-}
+export const SignedInUser = Type.Composite([
+  SessionUser,
+  Type.Object({ totpEnabled: Type.Boolean(), totpEnrolmentRequired: Type.Boolean() }),
+]);
+export type SignedInUser = Static<typeof SignedInUser>;
+
+/** `POST /api/auth/login`: the session itself travels only in the httpOnly cookie. */
+export const LoginAnswer = Type.Object({ user: SignedInUser, expiresAt: Time });
+export type LoginAnswer = Static<typeof LoginAnswer>;
 
 /** A user as admins see them (`/api/users`). */
-export interface UserView extends SessionUser {
-  disabled: boolean;
-  /** A second factor (TOTP) is enabled. */
-  totpEnabled: boolean;
-  createdAt: string;
-  lastLoginAt: string | null;
-}
+export const UserView = Type.Composite([
+  SessionUser,
+  Type.Object({
+    disabled: Type.Boolean(),
+    /** A second factor (TOTP) is enabled. */
+    totpEnabled: Type.Boolean(),
+    createdAt: Time,
+    lastLoginAt: Nullable(Time),
+  }),
+]);
+export type UserView = Static<typeof UserView>;
 
 /** What the audit log records. */
 export const AUDIT_ACTIONS = [
@@ -159,10 +175,11 @@ export const AUDIT_ACTIONS = [
   'security_alert_ack',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+const AuditAction = Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)));
 
 /** `GET /api/audit` (admin): newest first, keyset-paginated. */
 export const AuditQuery = Type.Object({
-  action: Type.Optional(Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)))),
+  action: Type.Optional(AuditAction),
   /** A username. */
   user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   camera: Type.Optional(CameraId),
@@ -173,22 +190,24 @@ export const AuditQuery = Type.Object({
 });
 export type AuditQuery = Static<typeof AuditQuery>;
 
-export interface AuditEntryView {
-  id: string;
-  at: string;
-  userId: string | null;
-  username: string;
-  action: AuditAction;
-  cameraId: string | null;
-  nodeId: string | null;
-  ip: string | null;
-  detail: unknown;
-}
+export const AuditEntryView = Type.Object({
+  id: Type.String(),
+  at: Time,
+  userId: Nullable(Type.String()),
+  username: Type.String(),
+  action: AuditAction,
+  cameraId: Nullable(Type.String()),
+  nodeId: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  detail: Type.Unknown(),
+});
+export type AuditEntryView = Static<typeof AuditEntryView>;
 
-export interface AuditPage {
-  entries: AuditEntryView[];
-  nextCursor: string | null;
-}
+export const AuditPage = Type.Object({
+  entries: Type.Array(AuditEntryView),
+  nextCursor: Nullable(Type.String()),
+});
+export type AuditPage = Static<typeof AuditPage>;
 
 /**
  * `POST /api/cameras/:id/playback`: a recorded range to play, at most 24 h. `renewal`: the
@@ -205,17 +224,18 @@ export type PlaybackRequest = Static<typeof PlaybackRequest>;
  * The answer to a playback request. Its URLs carry a grant (see `grants.ts`): they work for
  * anyone holding them until `expiresAt`, for this camera and range only.
  */
-export interface PlaybackGrant {
-  cameraId: string;
-  from: string;
-  to: string;
+export const PlaybackGrant = Type.Object({
+  cameraId: Type.String(),
+  from: Time,
+  to: Time,
   /** When the URLs stop working; a player asks again (`renewal`) before then. */
-  expiresAt: string;
+  expiresAt: Time,
   /** The storage gateway's VOD playlist for the range, as recorded (H.265). */
-  playlistUrl: string;
+  playlistUrl: Type.String(),
   /** The same range as the gateway's H.264 rendition, for browsers without H.265 decoding. */
-  h264PlaylistUrl: string;
-}
+  h264PlaylistUrl: Type.String(),
+});
+export type PlaybackGrant = Static<typeof PlaybackGrant>;
 
 /** `POST /api/cameras/:id/live` (body optional): `renewal` as for playback. */
 export const LiveViewRequest = Type.Object(
@@ -225,22 +245,22 @@ export const LiveViewRequest = Type.Object(
 export type LiveViewRequest = Static<typeof LiveViewRequest>;
 
 /** `POST /api/cameras/:id/live`: the audited start of a live view. */
-export interface LiveViewGrant {
-  cameraId: string;
-  nodeId: string;
+export const LiveViewGrant = Type.Object({
+  cameraId: Type.String(),
+  nodeId: Type.String(),
   /** Identifies this view in the audit log and in live signalling. */
-  viewId: string;
-  at: string;
+  viewId: Type.String(),
+  at: Time,
   /** When the HLS URLs' grant expires; the player asks again (`renewal`) before then. */
-  expiresAt: string;
+  expiresAt: Time,
   /** The storage gateway's live HLS playlist of the camera, as recorded. */
-  hlsUrl: string;
+  hlsUrl: Type.String(),
   /** The same through the gateway's H.264 rendition, for browsers without H.265 decoding. */
-  hlsH264Url: string;
-}
+  hlsH264Url: Type.String(),
+});
+export type LiveViewGrant = Static<typeof LiveViewGrant>;
 
-/** `POST /api/exports`: an MP4 of one camera's recording, at most 1 h. */
-export const EXPORT_MAX_RANGE_MS = 3600_000;
+/** `POST /api/exports`: an MP4 of one camera's recording, at most 1 h (`EXPORT_MAX_RANGE_MS`). */
 export const ExportRequest = Type.Object(
   {
     cameraId: CameraId,
@@ -263,30 +283,31 @@ export type ExportRequest = Static<typeof ExportRequest>;
 export const ExportIdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 export type ExportIdParams = Static<typeof ExportIdParams>;
 
-export interface ExportJobView {
-  id: string;
-  cameraId: string;
-  from: string;
-  to: string;
-  username: string;
-  state: 'queued' | 'running' | 'done' | 'failed' | 'expired';
-  blurFaces: boolean;
-  blurMotion: boolean;
-  /** Polygons (0..1) outside which every frame is blurred; null: none. */
-  keepVisible: Polygon[] | null;
-  /** 0..1 */
-  progress: number;
-  bytes: number | null;
-  error: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-  expiresAt: string | null;
-  /** `/api/exports/:id/file` once done. */
-  downloadUrl: string | null;
-}
+export const EXPORT_STATES = ['queued', 'running', 'done', 'failed', 'expired'] as const;
 
-/** Tiles of the live wall: 1×1, 2×2, 3×3 or 4×4. */
-export const WALL_LAYOUTS = [1, 4, 9, 16] as const;
+export const ExportJobView = Type.Object({
+  id: Type.String(),
+  cameraId: Type.String(),
+  from: Time,
+  to: Time,
+  username: Type.String(),
+  state: Type.Union(EXPORT_STATES.map((st) => Type.Literal(st))),
+  blurFaces: Type.Boolean(),
+  blurMotion: Type.Boolean(),
+  /** Polygons (0..1) outside which every frame is blurred; null: none. */
+  keepVisible: Nullable(Type.Array(Polygon)),
+  /** 0..1 */
+  progress: Type.Number(),
+  bytes: Nullable(Type.Number()),
+  error: Nullable(Type.String()),
+  createdAt: Time,
+  finishedAt: Nullable(Time),
+  expiresAt: Nullable(Time),
+  /** `/api/exports/:id/file` once done. */
+  downloadUrl: Nullable(Type.String()),
+});
+export type ExportJobView = Static<typeof ExportJobView>;
+
 export type WallLayout = (typeof WALL_LAYOUTS)[number];
 
 /** `PUT /api/me/settings/wall`: the user's live wall, each tile a camera or empty. */

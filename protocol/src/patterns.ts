@@ -44,3 +44,7 @@ export const EVENT_PAGE_MAX = 500;
 /** The longest range of `GET /api/cameras/:id/timeline`. */
 export const TIMELINE_MAX_RANGE_MS = 31 * 24 * 3600 * 1000;
 export const TIMELINE_MAX_BUCKETS = 2000;
+/** The longest range of `POST /api/exports`. */
+export const EXPORT_MAX_RANGE_MS = 3600_000;
+/** Tiles of the live wall: 1×1, 2×2, 3×3 or 4×4. */
+export const WALL_LAYOUTS = [1, 4, 9, 16] as const;

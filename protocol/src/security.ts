@@ -5,6 +5,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { NodeId } from './ids.ts';
+import { Nullable } from './nullable.ts';
 
 /** What was refused. */
 export const SECURITY_ALERT_KINDS = [
@@ -20,26 +21,36 @@ export const SECURITY_ALERT_KINDS = [
 export type SecurityAlertKind = (typeof SECURITY_ALERT_KINDS)[number];
 
 /** One alert as admins see it; repeats within a few minutes raise `count`. */
-export interface SecurityAlertView {
-  id: string;
-  kind: SecurityAlertKind;
+export const SecurityAlertView = Type.Object({
+  id: Type.String(),
+  kind: Type.Union(SECURITY_ALERT_KINDS.map((k) => Type.Literal(k))),
   /** `master` or `gateway`: the service that refused it. */
-  source: string;
-  nodeId: string | null;
-  cameraId: string | null;
-  address: string | null;
-  message: string;
-  count: number;
-  firstAt: string;
-  lastAt: string;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-}
+  source: Type.String(),
+  nodeId: Nullable(Type.String()),
+  cameraId: Nullable(Type.String()),
+  address: Nullable(Type.String()),
+  message: Type.String(),
+  count: Type.Number(),
+  firstAt: Type.String(),
+  lastAt: Type.String(),
+  acknowledgedAt: Nullable(Type.String()),
+  acknowledgedBy: Nullable(Type.String()),
+});
+export type SecurityAlertView = Static<typeof SecurityAlertView>;
 
-export interface SecurityAlertPage {
-  alerts: SecurityAlertView[];
-  nextCursor: string | null;
-}
+export const SecurityAlertPage = Type.Object({
+  alerts: Type.Array(SecurityAlertView),
+  nextCursor: Nullable(Type.String()),
+});
+export type SecurityAlertPage = Static<typeof SecurityAlertPage>;
+
+/** `PUT /api/cameras/:id/node`: the camera's owner now, and the one it had. */
+export const CameraMoveAnswer = Type.Object({
+  cameraId: Type.String(),
+  nodeId: Type.String(),
+  from: Type.String(),
+});
+export type CameraMoveAnswer = Static<typeof CameraMoveAnswer>;
 
 /** `GET /api/security/alerts` (admin): newest first; `open`: only those not acknowledged. */
 export const SecurityAlertQuery = Type.Object(

@@ -1,4 +1,3 @@
-import type { UserView } from '@cctv/protocol';
 import type { Metadata } from 'next';
 import { ResetSecondFactor } from '@/components/reset-second-factor';
 import { askMaster } from '@/lib/master-api';
@@ -10,7 +9,7 @@ export const metadata: Metadata = { title: 'Users · CCTV control room' };
 
 /** Admins: the users, their second factor, and resetting it (a lost phone). */
 export default async function UsersPage() {
-  const users = await askMaster<UserView[]>('/api/users');
+  const users = await askMaster('users');
   return (
     <section className="panel" data-testid="users-page">
       <h1>Users</h1>

@@ -1,4 +1,3 @@
-import type { WallSettings } from '@cctv/protocol';
 import type { Metadata } from 'next';
 import { LiveWall } from '@/components/live-wall';
 import { fetchCameras, fetchNodes, fetchSetting } from '@/lib/master-api';
@@ -14,7 +13,7 @@ export default async function WallPage() {
   const [nodes, cameras, saved] = await Promise.all([
     fetchNodes('/wall'),
     fetchCameras('/wall'),
-    fetchSetting<WallSettings>('wall', '/wall'),
+    fetchSetting('wall', '/wall'),
   ]);
   const list = cameras.ok ? cameras.value : [];
   return (

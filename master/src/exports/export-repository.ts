@@ -1,6 +1,6 @@
 /** `ExportJob` rows: one per requested MP4, with its state and progress. */
 import type { PrismaClient } from '@cctv/db';
-import type { ExportJobView, Polygon } from '@cctv/protocol';
+import { type ExportJobView, masterPaths, type Polygon } from '@cctv/protocol';
 
 export interface ExportJobRow {
   id: string;
@@ -50,7 +50,7 @@ export function toExportView(r: ExportJobRow): ExportJobView {
     createdAt: r.createdAt.toISOString(),
     finishedAt: r.finishedAt?.toISOString() ?? null,
     expiresAt: r.expiresAt?.toISOString() ?? null,
-    downloadUrl: r.state === 'done' ? `/api/exports/${r.id}/file` : null,
+    downloadUrl: r.state === 'done' ? masterPaths.exportFile({ id: r.id }) : null,
   };
 }
 

@@ -1,10 +1,11 @@
 import type { Camera, Node, PrismaClient } from '@cctv/db';
-import type {
-  CameraView,
-  HeartbeatMessage,
-  HelloMessage,
-  NodeStateChangeView,
-  NodeView,
+import {
+  type CameraView,
+  type HeartbeatMessage,
+  type HelloMessage,
+  type NodeStateChangeView,
+  type NodeView,
+  validators,
 } from '@cctv/protocol';
 
 type NodeWithCameras = Node & { cameras: Camera[] };
@@ -15,7 +16,22 @@ export interface CameraClaimRefusal {
   ownerNodeId: string;
 }
 
-function toView(n: NodeWithCameras): NodeView {
+/** Told of a stored heartbeat that no longer matches the schema (it is served as null). */
+export type InvalidHeartbeatReport = (nodeId: string, error: string) => void;
+
+/**
+ * The stored heartbeat, checked again on read: it was valid when stored, but a row written by an
+ * older master (an older schema) must not reach a dashboard as if it were current.
+ */
+function checkedHeartbeat(n: Node, report: InvalidHeartbeatReport): HeartbeatMessage | null {
+  if (n.lastHeartbeat === null) return null;
+  const parsed = validators.heartbeat.validate(n.lastHeartbeat);
+  if (parsed.ok) return parsed.value;
+  report(n.id, parsed.error);
+  return null;
+}
+
+function toView(n: NodeWithCameras, report: InvalidHeartbeatReport): NodeView {
   return {
     id: n.id,
     state: n.state,
@@ -26,7 +42,7 @@ function toView(n: NodeWithCameras): NodeView {
     lastSeenAt: n.lastSeenAt?.toISOString() ?? null,
     lastHeartbeatAt: n.lastHeartbeatAt?.toISOString() ?? null,
     stateChangedAt: n.stateChangedAt.toISOString(),
-    heartbeat: n.lastHeartbeat ?? null,
+    heartbeat: checkedHeartbeat(n, report),
     // Code-point order, as `listJson` sorts in SQL (COLLATE "C").
     cameras: n.cameras
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -52,9 +68,31 @@ export type FleetReads = Pick<NodeRepository, 'list' | 'listJson' | 'get' | 'his
 
 const isoSql = (col: string) => `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+/**
+ * The stored heartbeat for `listJson`, which does not parse rows in the master: heartbeats are
+ * validated before they are stored, so only a row of an older schema could be off, and this
+ * keeps the objects a dashboard reads through (`cpu`, `mem`, `disk`, `cameras`) from being
+ * absent; anything else is null. `get` and `list` check the whole schema.
+ */
+const HEARTBEAT_SQL = `CASE WHEN jsonb_typeof(n."lastHeartbeat"->'cpu') = 'object'
+  AND jsonb_typeof(n."lastHeartbeat"->'mem') = 'object' AND jsonb_typeof(n."lastHeartbeat"->'disk') = 'object'
+  AND jsonb_typeof(n."lastHeartbeat"->'cameras') = 'array' THEN n."lastHeartbeat" END`;
+
 /** Node and Camera rows. The registry is the only writer. */
 export class NodeRepository {
-  constructor(private readonly db: PrismaClient) {}
+  /** Stored heartbeats that fail the schema on read; told to `onInvalidHeartbeat`, and counted. */
+  invalidHeartbeats = 0;
+  private readonly reportHeartbeat: InvalidHeartbeatReport;
+
+  constructor(
+    private readonly db: PrismaClient,
+    onInvalidHeartbeat?: InvalidHeartbeatReport,
+  ) {
+    this.reportHeartbeat = (nodeId, error) => {
+      this.invalidHeartbeats++;
+      onInvalidHeartbeat?.(nodeId, error);
+    };
+  }
 
   /** Every node offline: used when the embedded broker starts with no sessions or retained state. */
   async markAllOffline(at: Date): Promise<number> {
@@ -255,17 +293,17 @@ export class NodeRepository {
 
   async getMany(nodeIds: string[]): Promise<NodeView[]> {
     const rows = await this.db.node.findMany({ where: { id: { in: nodeIds } }, include: { cameras: true } });
-    return rows.map(toView);
+    return rows.map((r) => toView(r, this.reportHeartbeat));
   }
 
   async camera(cameraId: string): Promise<CameraView | null> {
     const c = await this.db.camera.findUnique({ where: { id: cameraId }, include: { node: true } });
-    return c ? (toView({ ...c.node, cameras: [c] }).cameras[0] ?? null) : null;
+    return c ? (toView({ ...c.node, cameras: [c] }, this.reportHeartbeat).cameras[0] ?? null) : null;
   }
 
   async get(nodeId: string): Promise<NodeView | null> {
     const n = await this.db.node.findUnique({ where: { id: nodeId }, include: { cameras: true } });
-    return n ? toView(n) : null;
+    return n ? toView(n, this.reportHeartbeat) : null;
   }
 
   /**
@@ -280,7 +318,7 @@ export class NodeRepository {
            'id', n.id, 'state', n.state, 'agentVersion', n."agentVersion", 'hostname', n.hostname,
            'platform', n.platform, 'arch', n.arch,
            'lastSeenAt', ${isoSql('n."lastSeenAt"')}, 'lastHeartbeatAt', ${isoSql('n."lastHeartbeatAt"')},
-           'stateChangedAt', ${isoSql('n."stateChangedAt"')}, 'heartbeat', n."lastHeartbeat",
+           'stateChangedAt', ${isoSql('n."stateChangedAt"')}, 'heartbeat', ${HEARTBEAT_SQL},
            'cameras', COALESCE((
              SELECT json_agg(json_build_object(
                'id', c.id, 'nodeId', c."nodeId", 'name', c.name, 'codec', c.codec, 'width', c.width,
@@ -300,7 +338,9 @@ export class NodeRepository {
   async list(): Promise<NodeView[]> {
     const rows = await this.db.node.findMany({ include: { cameras: true }, orderBy: { id: 'asc' } });
     // Code-point order whatever the database's collation, as `listJson`.
-    return rows.map(toView).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows
+      .map((r) => toView(r, this.reportHeartbeat))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async countByState(): Promise<Record<NodeView['state'], number>> {

@@ -2,12 +2,13 @@
  * Sign-in, sign-out, who am I, password changes and the second factor (`/api/auth/*`); user
  * management (`/api/users`, admins) and the audit log (`/api/audit`, admins).
  */
-import {
-  type AuditPage,
+import type {
+  AuditPage,
   AuditQuery,
   LoginRequest,
+  LogoutQuery,
   PasswordChangeRequest,
-  type SignedInUser,
+  SignedInUser,
   TotpDisableRequest,
   TotpEnableRequest,
   UserCreateRequest,
@@ -23,6 +24,7 @@ import { PasswordPolicyError } from '../auth/password.ts';
 import { UserError } from '../auth/user-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { errorBody } from './error-body.ts';
+import { routeOf } from './route-schema.ts';
 import { clearedSessionCookie, forbid, readCookie, sessionCookie, userOf } from './session-auth.ts';
 
 export interface AuthRouteDeps {
@@ -71,65 +73,59 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
       .header('retry-after', String(retryAfterS))
       .send(errorBody('TOO_MANY_ATTEMPTS', `too many ${what}: try again in ${retryAfterS} s`));
 
-  app.post<{ Body: LoginRequest }>(
-    '/api/auth/login',
-    { schema: { body: LoginRequest }, config: { public: true } },
-    async (req, reply) => {
-      const { username, password, totp, recoveryCode } = req.body;
-      const result = await deps.accounts.login(
-        username,
-        password,
-        req.ip,
-        readCookie(req.headers.cookie, DEVICE_COOKIE),
-        { ...(totp !== undefined ? { totp } : {}), ...(recoveryCode !== undefined ? { recoveryCode } : {}) },
-      );
-      reply.header('cache-control', 'no-store');
-      if (!result.ok && result.reason === 'rate_limited')
-        return reply
-          .code(429)
-          .header('retry-after', String(result.retryAfterS))
-          .send(
-            errorBody('TOO_MANY_ATTEMPTS', `too many failed sign-ins: try again in ${result.retryAfterS} s`),
-          );
-      if (!result.ok && result.reason === 'totp_required')
-        return reply
-          .code(401)
-          .send(
-            errorBody('TOTP_REQUIRED', 'a code of your authenticator app (or a recovery code) is needed'),
-          );
-      if (!result.ok && result.reason === 'bad_second_factor')
-        return reply
-          .code(401)
-          .send(
-            result.factor === 'totp'
-              ? errorBody('BAD_TOTP_CODE', 'wrong or already used code')
-              : errorBody('BAD_RECOVERY_CODE', 'wrong or already used recovery code'),
-          );
-      if (!result.ok) return reply.code(401).send(errorBody('BAD_CREDENTIALS', 'wrong username or password'));
-      const maxAge = Math.floor((result.expiresAt.getTime() - Date.now()) / 1000);
-      reply.header('set-cookie', [
-        sessionCookie(result.token, maxAge, deps.secureCookie),
-        deviceCookie(result.deviceCookie),
-      ]);
-      // The token travels only in the httpOnly cookie, never in a body a page script could read.
-      return { user: result.user, expiresAt: result.expiresAt.toISOString() };
-    },
-  );
+  app.post<{ Body: LoginRequest }>('/api/auth/login', routeOf('login'), async (req, reply) => {
+    const { username, password, totp, recoveryCode } = req.body;
+    const result = await deps.accounts.login(
+      username,
+      password,
+      req.ip,
+      readCookie(req.headers.cookie, DEVICE_COOKIE),
+      { ...(totp !== undefined ? { totp } : {}), ...(recoveryCode !== undefined ? { recoveryCode } : {}) },
+    );
+    reply.header('cache-control', 'no-store');
+    if (!result.ok && result.reason === 'rate_limited')
+      return reply
+        .code(429)
+        .header('retry-after', String(result.retryAfterS))
+        .send(
+          errorBody('TOO_MANY_ATTEMPTS', `too many failed sign-ins: try again in ${result.retryAfterS} s`),
+        );
+    if (!result.ok && result.reason === 'totp_required')
+      return reply
+        .code(401)
+        .send(errorBody('TOTP_REQUIRED', 'a code of your authenticator app (or a recovery code) is needed'));
+    if (!result.ok && result.reason === 'bad_second_factor')
+      return reply
+        .code(401)
+        .send(
+          result.factor === 'totp'
+            ? errorBody('BAD_TOTP_CODE', 'wrong or already used code')
+            : errorBody('BAD_RECOVERY_CODE', 'wrong or already used recovery code'),
+        );
+    if (!result.ok) return reply.code(401).send(errorBody('BAD_CREDENTIALS', 'wrong username or password'));
+    const maxAge = Math.floor((result.expiresAt.getTime() - Date.now()) / 1000);
+    reply.header('set-cookie', [
+      sessionCookie(result.token, maxAge, deps.secureCookie),
+      deviceCookie(result.deviceCookie),
+    ]);
+    // The token travels only in the httpOnly cookie, never in a body a page script could read.
+    return { user: result.user, expiresAt: result.expiresAt.toISOString() };
+  });
 
   // Reachable by a session that must set up its second factor first (session-auth.ts).
   const enrolment = { enrolment: true };
 
-  app.post<{ Querystring: { everywhere?: string } }>(
+  app.post<{ Querystring: LogoutQuery }>(
     '/api/auth/logout',
-    { config: enrolment },
+    routeOf('logout', enrolment),
     async (req, reply) => {
-      await deps.accounts.logout(actor(req), req.query.everywhere === 'true');
+      await deps.accounts.logout(actor(req), req.query.everywhere === true);
       reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
       return reply.code(204).send();
     },
   );
 
-  app.get('/api/auth/me', { config: enrolment }, async (req): Promise<SignedInUser> => {
+  app.get('/api/auth/me', routeOf('me', enrolment), async (req): Promise<SignedInUser> => {
     return {
       ...userOf(req),
       totpEnabled: req.totp?.enabled ?? false,
@@ -137,7 +133,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
     };
   });
 
-  app.post('/api/auth/totp/setup', { config: enrolment }, async (req, reply) => {
+  app.post('/api/auth/totp/setup', routeOf('totpSetup', enrolment), async (req, reply) => {
     reply.header('cache-control', 'no-store');
     const setup = await deps.accounts.totpSetup(actor(req));
     if (!setup)
@@ -149,7 +145,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
 
   app.post<{ Body: TotpEnableRequest }>(
     '/api/auth/totp/enable',
-    { schema: { body: TotpEnableRequest }, config: enrolment },
+    routeOf('totpEnable', enrolment),
     async (req, reply) => {
       reply.header('cache-control', 'no-store');
       const result = await deps.accounts.totpEnable(actor(req), req.body.code);
@@ -169,7 +165,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
 
   app.post<{ Body: TotpDisableRequest }>(
     '/api/auth/totp/disable',
-    { schema: { body: TotpDisableRequest } },
+    routeOf('totpDisable'),
     async (req, reply) => {
       const result = await deps.accounts.totpDisable(actor(req), req.body);
       if (typeof result === 'object') return tooMany(reply, result.retryAfterS, 'wrong codes or passwords');
@@ -191,33 +187,29 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
     },
   );
 
-  app.post<{ Body: PasswordChangeRequest }>(
-    '/api/auth/password',
-    { schema: { body: PasswordChangeRequest } },
-    async (req, reply) => {
-      try {
-        const result = await deps.accounts.changePassword(
-          actor(req),
-          req.body.currentPassword,
-          req.body.newPassword,
-        );
-        if (result === 'wrong_password')
-          return reply.code(403).send(errorBody('BAD_CREDENTIALS', 'the current password is wrong'));
-        if (result !== 'changed') return tooMany(reply, result.retryAfterS, 'wrong passwords');
-      } catch (err) {
-        return accountError(reply, err);
-      }
-      // The change ended every session, this one included: sign in again.
-      reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
-      return reply.code(204).send();
-    },
-  );
+  app.post<{ Body: PasswordChangeRequest }>('/api/auth/password', routeOf('password'), async (req, reply) => {
+    try {
+      const result = await deps.accounts.changePassword(
+        actor(req),
+        req.body.currentPassword,
+        req.body.newPassword,
+      );
+      if (result === 'wrong_password')
+        return reply.code(403).send(errorBody('BAD_CREDENTIALS', 'the current password is wrong'));
+      if (result !== 'changed') return tooMany(reply, result.retryAfterS, 'wrong passwords');
+    } catch (err) {
+      return accountError(reply, err);
+    }
+    // The change ended every session, this one included: sign in again.
+    reply.header('set-cookie', clearedSessionCookie(deps.secureCookie));
+    return reply.code(204).send();
+  });
 
-  app.get('/api/users', { onRequest: adminOnly }, async () => deps.accounts.list());
+  app.get('/api/users', { ...routeOf('users'), onRequest: adminOnly }, async () => deps.accounts.list());
 
   app.post<{ Body: UserCreateRequest }>(
     '/api/users',
-    { onRequest: adminOnly, schema: { body: UserCreateRequest } },
+    { ...routeOf('userCreate'), onRequest: adminOnly },
     async (req, reply) => {
       try {
         return reply.code(201).send(await deps.accounts.create(actor(req), req.body));
@@ -229,7 +221,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
 
   app.patch<{ Params: UserIdParams; Body: UserUpdateRequest }>(
     '/api/users/:id',
-    { onRequest: adminOnly, schema: { params: UserIdParams, body: UserUpdateRequest } },
+    { ...routeOf('userUpdate'), onRequest: adminOnly },
     async (req, reply) => {
       try {
         return await deps.accounts.update(actor(req), req.params.id, req.body);
@@ -241,7 +233,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
 
   app.delete<{ Params: UserIdParams }>(
     '/api/users/:id/totp',
-    { onRequest: adminOnly, schema: { params: UserIdParams } },
+    { ...routeOf('userTotpReset'), onRequest: adminOnly },
     async (req, reply) => {
       try {
         await deps.accounts.totpReset(actor(req), req.params.id);
@@ -254,7 +246,7 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
 
   app.get<{ Querystring: AuditQuery }>(
     '/api/audit',
-    { onRequest: adminOnly, schema: { querystring: AuditQuery } },
+    { ...routeOf('audit'), onRequest: adminOnly },
     async (req, reply): Promise<AuditPage | undefined> => {
       const q = req.query;
       const from = q.from ? new Date(q.from) : undefined;

@@ -5,10 +5,10 @@
  */
 import {
   type CommandReply,
-  isValidId,
   NODE_COMMANDS,
   type NodeCommandName,
-  NodeCommandRequest,
+  type NodeCommandParams,
+  type NodeCommandRequest,
   type Role,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
@@ -18,6 +18,7 @@ import { CommandTimeoutError, type NodeCommands } from '../fleet/node-commands.t
 import type { FleetReads } from '../fleet/node-repository.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { errorBody } from './error-body.ts';
+import { routeOf, schemaErrorsAs } from './route-schema.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface CommandRouteDeps {
@@ -30,14 +31,16 @@ export interface CommandRouteDeps {
 }
 
 export const commandRoutes: FastifyPluginAsync<CommandRouteDeps> = async (app, deps) => {
-  app.post<{ Params: { id: string; name: string }; Body: NodeCommandRequest | undefined }>(
+  app.post<{ Params: NodeCommandParams; Body: NodeCommandRequest | null | undefined }>(
     '/api/nodes/:id/commands/:name',
     // The body is optional (a bare POST pings); when present it must match NodeCommandRequest.
-    { schema: { body: { anyOf: [{ type: 'null' }, NodeCommandRequest] } } },
+    {
+      ...routeOf('nodeCommand'),
+      schemaErrorFormatter: schemaErrorsAs({ 'params/id': 'BAD_NODE_ID', 'params/name': 'UNKNOWN_COMMAND' }),
+    },
     async (req, reply) => {
       const user = userOf(req);
       const { id: nodeId, name } = req.params;
-      if (!isValidId(nodeId)) return reply.code(400).send(errorBody('BAD_NODE_ID', 'invalid node id'));
       if (!Object.hasOwn(NODE_COMMANDS, name))
         return reply
           .code(400)

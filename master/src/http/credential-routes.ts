@@ -3,12 +3,14 @@
  * `{"rotate":true}`) and returns the MQTT password once. Admins only, audited, and only with
  * `MASTER_ENROL_API=on`; otherwise enrol with the `master/bin/enrol-node.ts` CLI.
  */
+import type { NodeEnrolRequest, NodeIdParams } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { hasRole } from '../auth/access.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
 import { type Enrolment, EnrolmentError } from '../auth/node-credentials.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { errorBody } from './error-body.ts';
+import { routeOf, schemaErrorsAs } from './route-schema.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface CredentialRouteDeps {
@@ -19,18 +21,10 @@ export interface CredentialRouteDeps {
 }
 
 export const credentialRoutes: FastifyPluginAsync<CredentialRouteDeps> = async (app, deps) => {
-  app.post<{ Params: { id: string }; Body: { rotate?: boolean } | undefined }>(
+  app.post<{ Params: NodeIdParams; Body: NodeEnrolRequest | null | undefined }>(
     '/api/nodes/:id/credentials',
-    {
-      schema: {
-        params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-        body: {
-          type: ['object', 'null'],
-          properties: { rotate: { type: 'boolean' } },
-          additionalProperties: false,
-        },
-      },
-    },
+    // The body is optional: a bare POST enrols.
+    { ...routeOf('nodeCredentials'), schemaErrorFormatter: schemaErrorsAs({ params: 'BAD_NODE_ID' }) },
     async (req, reply) => {
       if (!deps.enabled)
         return reply

@@ -4,13 +4,13 @@
  * in `cctv_http_bad_requests_total{route,reason}`.
  */
 import {
-  CameraIdParams,
-  EventIdParams,
+  type CameraIdParams,
+  type EventIdParams,
   type EventPage,
-  EventSearchQuery,
+  type EventSearchQuery,
   type EventType,
   TIMELINE_MAX_RANGE_MS,
-  TimelineQuery,
+  type TimelineQuery,
   type TimelineView,
 } from '@cctv/protocol';
 import { isUuid } from '@cctv/protocol/patterns';
@@ -20,6 +20,7 @@ import type { EventCursor, EventRepository } from '../events/event-repository.ts
 import type { EventViewer } from '../events/event-view.ts';
 import type { TimelineReader } from '../events/timeline.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { routeOf } from './route-schema.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface EventRouteDeps {
@@ -96,7 +97,7 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
 
   app.get<{ Querystring: EventSearchQuery }>(
     '/api/events',
-    { schema: { querystring: EventSearchQuery } },
+    routeOf('events'),
     async (req, reply): Promise<EventPage | undefined> => {
       const q = req.query;
       const { from, to } = range(q.from, q.to);
@@ -125,23 +126,19 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
     },
   );
 
-  app.get<{ Params: EventIdParams }>(
-    '/api/events/:id',
-    { schema: { params: EventIdParams } },
-    async (req, reply) => {
-      const row = await deps.events.get(req.params.id);
-      // An event of a camera the user may not see is not theirs to know about.
-      if (!row || !canSeeCamera(userOf(req), row.cameraId))
-        return reply
-          .code(404)
-          .send({ error: { code: 'UNKNOWN_EVENT', message: `event ${req.params.id} is unknown` } });
-      return deps.viewer.view(row, userOf(req));
-    },
-  );
+  app.get<{ Params: EventIdParams }>('/api/events/:id', routeOf('event'), async (req, reply) => {
+    const row = await deps.events.get(req.params.id);
+    // An event of a camera the user may not see is not theirs to know about.
+    if (!row || !canSeeCamera(userOf(req), row.cameraId))
+      return reply
+        .code(404)
+        .send({ error: { code: 'UNKNOWN_EVENT', message: `event ${req.params.id} is unknown` } });
+    return deps.viewer.view(row, userOf(req));
+  });
 
   app.get<{ Params: CameraIdParams; Querystring: TimelineQuery }>(
     '/api/cameras/:id/timeline',
-    { schema: { params: CameraIdParams, querystring: TimelineQuery } },
+    routeOf('timeline'),
     async (req, reply): Promise<TimelineView | undefined> => {
       if (!canSeeCamera(userOf(req), req.params.id))
         return forbid(reply, deps.metrics, 'camera', `camera ${req.params.id} is not in your access list`);

@@ -5,11 +5,11 @@
  */
 import {
   CAMERA_MOVED_COMMAND,
-  CameraIdParams,
+  type CameraIdParams,
   type CameraMovedArgs,
-  CameraMoveRequest,
-  SecurityAlertIdParams,
-  SecurityAlertQuery,
+  type CameraMoveRequest,
+  type SecurityAlertIdParams,
+  type SecurityAlertQuery,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { hasRole } from '../auth/access.ts';
@@ -19,6 +19,7 @@ import type { FleetRegistry } from '../fleet/registry.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import type { SecurityAlertLog } from '../security/security-alert-log.ts';
 import { errorBody } from './error-body.ts';
+import { routeOf } from './route-schema.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface SecurityRouteDeps {
@@ -36,7 +37,7 @@ export const securityRoutes: FastifyPluginAsync<SecurityRouteDeps> = async (app,
 
   app.get<{ Querystring: SecurityAlertQuery }>(
     '/api/security/alerts',
-    { onRequest: adminOnly, schema: { querystring: SecurityAlertQuery } },
+    { ...routeOf('securityAlerts'), onRequest: adminOnly },
     async (req) =>
       deps.alerts.list({
         ...(req.query.open ? { open: true } : {}),
@@ -47,7 +48,7 @@ export const securityRoutes: FastifyPluginAsync<SecurityRouteDeps> = async (app,
 
   app.post<{ Params: SecurityAlertIdParams }>(
     '/api/security/alerts/:id/ack',
-    { onRequest: adminOnly, schema: { params: SecurityAlertIdParams } },
+    { ...routeOf('securityAlertAck'), onRequest: adminOnly },
     async (req, reply) => {
       const user = userOf(req);
       const alert = await deps.alerts.acknowledge(BigInt(req.params.id), user.username, new Date());
@@ -68,7 +69,7 @@ export const securityRoutes: FastifyPluginAsync<SecurityRouteDeps> = async (app,
 
   app.put<{ Params: CameraIdParams; Body: CameraMoveRequest }>(
     '/api/cameras/:id/node',
-    { onRequest: adminOnly, schema: { params: CameraIdParams, body: CameraMoveRequest } },
+    { ...routeOf('cameraMove'), onRequest: adminOnly },
     async (req, reply) => {
       const user = userOf(req);
       const cameraId = req.params.id;

@@ -1,5 +1,5 @@
 import type { Server as TlsServer } from 'node:tls';
-import { isValidId } from '@cctv/protocol';
+import type { NodeHistoryQuery, NodeIdParams } from '@cctv/protocol';
 import {
   type MetricsAccess,
   metricsAllowed,
@@ -17,6 +17,7 @@ import { visibleCameraIds, visibleCameras, visibleNode } from '../auth/access.ts
 import type { FleetReads } from '../fleet/node-repository.ts';
 import type { LiveSignalling } from '../live/live-signalling.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { registerApiDocs } from './api-docs.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
 import { type CredentialRouteDeps, credentialRoutes } from './credential-routes.ts';
@@ -24,6 +25,7 @@ import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
+import { checkRouteContract, routeOf, schemaErrorsAs } from './route-schema.ts';
 import { type SecurityRouteDeps, securityRoutes } from './security-routes.ts';
 import { installSessionAuth, userOf } from './session-auth.ts';
 import { type SettingsRouteDeps, settingsRoutes } from './settings-routes.ts';
@@ -82,6 +84,8 @@ export async function buildHttpServer(deps: HttpDeps) {
   // Per-request logs only for failures; the API is polled and would flood the log.
   app.addHook('onRoute', (route) => {
     route.logLevel ??= 'warn';
+    // Every route is registered with its contract from protocol (request and answer schemas).
+    checkRouteContract(route);
   });
   if (deps.tls) {
     const files = deps.tls;
@@ -107,6 +111,8 @@ export async function buildHttpServer(deps: HttpDeps) {
     credentials: true,
   });
   await app.register(websocket);
+  // Before the routes: the document is built from the routes registered after it.
+  await registerApiDocs(app);
   installSessionAuth(app, {
     accounts: deps.auth.accounts,
     metrics: deps.metrics,
@@ -124,7 +130,7 @@ export async function buildHttpServer(deps: HttpDeps) {
       .send(errorBody(err.code ?? 'INTERNAL', status >= 500 ? 'internal error' : err.message));
   });
 
-  app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
+  app.get('/healthz', routeOf('health'), async (_req, reply) => {
     try {
       await deps.ping();
       return { status: 'ok' };
@@ -133,16 +139,23 @@ export async function buildHttpServer(deps: HttpDeps) {
     }
   });
 
-  app.get('/api/nodes', async (req, reply) => {
+  app.get('/api/nodes', routeOf('nodes'), async (req, reply) => {
+    // Sent as built by PostgreSQL (the response schema is not applied to a string): the SQL
+    // makes exactly the fields of `NodeView`, the type the schema is made from.
     const page = await deps.registry.listJson(visibleCameraIds(userOf(req)));
     return reply.type('application/json; charset=utf-8').send(page);
   });
 
-  app.get<{ Params: { id: string } }>(
+  // The node routes' 400s keep their codes: BAD_NODE_ID for the id, BAD_QUERY for the limit.
+  const nodeErrors = schemaErrorsAs(
+    { params: 'BAD_NODE_ID', querystring: 'BAD_QUERY' },
+    { id: 'is not a node id ([a-z0-9][a-z0-9-]{0,62})', limit: 'must be an integer from 1 to 1000' },
+  );
+
+  app.get<{ Params: NodeIdParams }>(
     '/api/nodes/:id',
-    { schema: { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
+    { ...routeOf('node'), schemaErrorFormatter: nodeErrors },
     async (req, reply) => {
-      if (!isValidId(req.params.id)) return reply.code(400).send(errorBody('BAD_NODE_ID', 'invalid node id'));
       const found = await deps.registry.get(req.params.id);
       const node = found && visibleNode(userOf(req), found);
       if (!node) return reply.code(404).send(errorBody('UNKNOWN_NODE', `node ${req.params.id} is unknown`));
@@ -150,18 +163,14 @@ export async function buildHttpServer(deps: HttpDeps) {
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
+  app.get<{ Params: NodeIdParams; Querystring: NodeHistoryQuery }>(
     '/api/nodes/:id/history',
+    { ...routeOf('nodeHistory'), schemaErrorFormatter: nodeErrors },
     async (req, reply) => {
-      if (!isValidId(req.params.id)) return reply.code(400).send(errorBody('BAD_NODE_ID', 'invalid node id'));
-      const raw = req.query.limit ?? '100';
-      const limit = Number(raw);
-      if (!/^\d+$/.test(raw) || limit < 1 || limit > 1000)
-        return reply.code(400).send(errorBody('BAD_QUERY', 'limit must be an integer from 1 to 1000'));
       const node = await deps.registry.get(req.params.id);
       if (!node || !visibleNode(userOf(req), node))
         return reply.code(404).send(errorBody('UNKNOWN_NODE', `node ${req.params.id} is unknown`));
-      return deps.registry.history(req.params.id, limit);
+      return deps.registry.history(req.params.id, req.query.limit);
     },
   );
 
@@ -179,7 +188,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
-  app.get('/api/cameras', async (req) =>
+  app.get('/api/cameras', routeOf('cameras'), async (req) =>
     visibleCameras(
       userOf(req),
       (await deps.registry.list()).flatMap((n) => n.cameras),
@@ -188,7 +197,7 @@ export async function buildHttpServer(deps: HttpDeps) {
 
   // Public to the session check; a bearer token when MASTER_METRICS_TOKEN is set, judged on the
   // TCP peer (not X-Forwarded-For) for the loopback exemption.
-  app.get('/metrics', { config: { public: true } }, async (req, reply) => {
+  app.get('/metrics', routeOf('metrics'), async (req, reply) => {
     const verdict = metricsVerdict(
       deps.metricsAccess ?? { token: null, loopback: 'exempt' },
       req.socket.remoteAddress,
@@ -207,11 +216,11 @@ export async function buildHttpServer(deps: HttpDeps) {
     return deps.metrics.registry.metrics();
   });
 
-  app.get('/ws', { websocket: true }, (socket, req) => {
+  app.get('/ws', { ...routeOf('fleetSocket'), websocket: true }, (socket, req) => {
     void deps.hub.add(socket, userOf(req), req.sessionId ?? '');
   });
 
-  app.get('/ws/live', { websocket: true }, (socket, req) => {
+  app.get('/ws/live', { ...routeOf('liveSocket'), websocket: true }, (socket, req) => {
     deps.live.attach(socket, userOf(req), req.ip, req.sessionId ?? '');
   });
 

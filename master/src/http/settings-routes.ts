@@ -3,11 +3,18 @@
  * wall's layout and cameras), kept on the master so they follow the user to any screen. Only
  * known keys, each validated against its schema in protocol (`USER_SETTINGS`).
  */
-import { compile, USER_SETTINGS, type UserSettingKey, type Validator } from '@cctv/protocol';
+import {
+  compile,
+  type SettingKeyParams,
+  USER_SETTINGS,
+  type UserSettingKey,
+  type Validator,
+} from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { UserSettings } from '../auth/user-settings.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { errorBody } from './error-body.ts';
+import { routeOf, schemaErrorsAs } from './route-schema.ts';
 import { userOf } from './session-auth.ts';
 
 export interface SettingsRouteDeps {
@@ -22,15 +29,24 @@ const validators = Object.fromEntries(
 export const settingsRoutes: FastifyPluginAsync<SettingsRouteDeps> = async (app, deps) => {
   const known = (key: string): key is UserSettingKey => Object.hasOwn(validators, key);
 
-  app.get<{ Params: { key: string } }>('/api/me/settings/:key', async (req, reply) => {
-    const { key } = req.params;
-    if (!known(key)) return reply.code(404).send(errorBody('UNKNOWN_SETTING', `no setting ${key}`));
-    const value = await deps.settings.get(userOf(req).id, key);
-    if (value === null) return reply.code(404).send(errorBody('NOT_SET', `${key} is not set`));
-    return { key, value };
-  });
+  app.get<{ Params: SettingKeyParams }>(
+    '/api/me/settings/:key',
+    routeOf('settingGet'),
+    async (req, reply) => {
+      const { key } = req.params;
+      if (!known(key)) return reply.code(404).send(errorBody('UNKNOWN_SETTING', `no setting ${key}`));
+      const value = await deps.settings.get(userOf(req).id, key);
+      if (value === null) return reply.code(404).send(errorBody('NOT_SET', `${key} is not set`));
+      return { key, value };
+    },
+  );
 
-  app.put<{ Params: { key: string }; Body: unknown }>('/api/me/settings/:key', async (req, reply) => {
+  // The body schema takes any known setting's value; the key's own schema is applied below.
+  const badSetting = schemaErrorsAs({ body: 'BAD_SETTING' }, {}, () =>
+    deps.metrics.httpBadRequests.inc({ route: '/api/me/settings/:key', reason: 'schema' }),
+  );
+  const put = { ...routeOf('settingPut'), schemaErrorFormatter: badSetting };
+  app.put<{ Params: SettingKeyParams; Body: unknown }>('/api/me/settings/:key', put, async (req, reply) => {
     const { key } = req.params;
     if (!known(key)) return reply.code(404).send(errorBody('UNKNOWN_SETTING', `no setting ${key}`));
     const parsed = validators[key].validate(req.body);

@@ -6,12 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  CameraIdParams,
+  type CameraIdParams,
   grantedPaths,
   type LiveViewGrant,
-  LiveViewRequest,
+  type LiveViewRequest,
   type PlaybackGrant,
-  PlaybackRequest,
+  type PlaybackRequest,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { canSeeCamera } from '../auth/access.ts';
@@ -20,6 +20,7 @@ import type { FleetReads } from '../fleet/node-repository.ts';
 import type { GrantIssuer } from '../grants/grant-issuer.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { errorBody } from './error-body.ts';
+import { routeOf } from './route-schema.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 export interface ViewRouteDeps {
@@ -35,7 +36,7 @@ const MAX_PLAYBACK_MS = 24 * 3600_000;
 export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) => {
   app.post<{ Params: CameraIdParams; Body: PlaybackRequest }>(
     '/api/cameras/:id/playback',
-    { schema: { params: CameraIdParams, body: PlaybackRequest } },
+    routeOf('playback'),
     async (req, reply): Promise<PlaybackGrant | undefined> => {
       const user = userOf(req);
       const cameraId = req.params.id;
@@ -74,10 +75,10 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
     },
   );
 
-  app.post<{ Params: CameraIdParams; Body: LiveViewRequest | undefined }>(
+  app.post<{ Params: CameraIdParams; Body: LiveViewRequest | null | undefined }>(
     '/api/cameras/:id/live',
     // The body is optional: a bare POST opens a view.
-    { schema: { params: CameraIdParams, body: { anyOf: [{ type: 'null' }, LiveViewRequest] } } },
+    routeOf('live'),
     async (req, reply): Promise<LiveViewGrant | undefined> => {
       const user = userOf(req);
       const cameraId = req.params.id;

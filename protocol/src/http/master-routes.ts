@@ -1,0 +1,420 @@
+/**
+ * Every HTTP route of the master: method, URL, request schemas, and the body of every status it
+ * sends. The master registers each route with these schemas (fastify validates requests and
+ * serialises answers with them: only declared fields leave), `@fastify/swagger` documents them,
+ * and dashboards build URLs with `masterPaths`. Browser-safe (`@cctv/protocol/master-routes`):
+ * nothing here compiles a validator.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import {
+  AuditPage,
+  AuditQuery,
+  ExportIdParams,
+  ExportJobView,
+  ExportRequest,
+  LiveViewGrant,
+  LiveViewRequest,
+  LoginAnswer,
+  LoginRequest,
+  PasswordChangeRequest,
+  PlaybackGrant,
+  PlaybackRequest,
+  SignedInUser,
+  TotpDisableRequest,
+  TotpEnabled,
+  TotpEnableRequest,
+  TotpSetup,
+  USER_SETTINGS,
+  UserCreateRequest,
+  UserIdParams,
+  UserUpdateRequest,
+  UserView,
+} from '../auth-api.ts';
+import { NodeCommandRequest } from '../commands.ts';
+import { CameraIdParams, EventIdParams, EventSearchQuery, TimelineQuery } from '../event-query.ts';
+import {
+  CameraView,
+  EventPage,
+  EventView,
+  NodeStateChangeView,
+  NodeView,
+  TimelineView,
+} from '../fleet-api.ts';
+import { NodeId } from '../ids.ts';
+import { Nullable } from '../nullable.ts';
+import {
+  CameraMoveAnswer,
+  CameraMoveRequest,
+  SecurityAlertIdParams,
+  SecurityAlertPage,
+  SecurityAlertQuery,
+  SecurityAlertView,
+} from '../security.ts';
+import { ErrorBody, NoContent, pathBuilders, type RouteContract } from './route-contract.ts';
+
+export * from './route-contract.ts';
+
+/** What any route behind the session check may answer besides its own statuses. */
+const GUARDED = {
+  /** No session, or an ended one (`UNAUTHENTICATED`). */
+  401: ErrorBody,
+  /** A foreign `Origin`, a missing second factor, or a role or camera the user lacks. */
+  403: ErrorBody,
+  500: ErrorBody,
+} as const;
+/** A parameter, query or body that does not match its schema. */
+const BAD_REQUEST = { 400: ErrorBody } as const;
+const TOO_MANY = { 429: ErrorBody } as const;
+
+export const NodeIdParams = Type.Object({ id: NodeId });
+export type NodeIdParams = Static<typeof NodeIdParams>;
+
+/** `GET /api/nodes/:id/history`. */
+export const NodeHistoryQuery = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
+  { additionalProperties: false },
+);
+export type NodeHistoryQuery = Static<typeof NodeHistoryQuery>;
+
+/** `POST /api/nodes/:id/commands/:name`; the name is checked against `NODE_COMMANDS` by the route. */
+export const NodeCommandParams = Type.Object({ id: NodeId, name: Type.String({ maxLength: 64 }) });
+export type NodeCommandParams = Static<typeof NodeCommandParams>;
+
+export const NodeCommandAnswer = Type.Object({
+  reqId: Type.String(),
+  ok: Type.Literal(true),
+  result: Type.Record(Type.String(), Type.Unknown()),
+  at: Type.String(),
+});
+export type NodeCommandAnswer = Static<typeof NodeCommandAnswer>;
+
+/** The node answered with an error: its code and message, and the request's id. */
+export const NodeCommandRefusal = Type.Composite([ErrorBody, Type.Object({ reqId: Type.String() })]);
+
+/** `POST /api/nodes/:id/credentials` (body optional): `rotate` replaces an existing credential. */
+export const NodeEnrolRequest = Type.Object(
+  { rotate: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type NodeEnrolRequest = Static<typeof NodeEnrolRequest>;
+
+/** The node's MQTT login and gateway upload token, shown this once. */
+export const NodeEnrolment = Type.Object({
+  nodeId: Type.String(),
+  username: Type.String(),
+  password: Type.String(),
+  uploadToken: Type.String(),
+  rotated: Type.Boolean(),
+});
+export type NodeEnrolment = Static<typeof NodeEnrolment>;
+
+/** `/api/me/settings/:key`: an unknown key is a 404, so the key is not an enum here. */
+export const SettingKeyParams = Type.Object({ key: Type.String({ maxLength: 64 }) });
+export type SettingKeyParams = Static<typeof SettingKeyParams>;
+const SettingValue = Type.Union(Object.values(USER_SETTINGS));
+export const SettingAnswer = Type.Object({ key: Type.String(), value: SettingValue });
+export type SettingAnswer = Static<typeof SettingAnswer>;
+
+/** `POST /api/auth/logout`: `everywhere` ends every session of the user. */
+export const LogoutQuery = Type.Object(
+  { everywhere: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type LogoutQuery = Static<typeof LogoutQuery>;
+
+export const Health = Type.Object({ status: Type.Literal('ok') });
+
+/** An optional body: a bare POST (no body, or JSON `null`) takes the defaults. */
+const optional = Nullable;
+
+export const masterRoutes = {
+  health: {
+    method: 'GET',
+    url: '/healthz',
+    summary: 'Liveness and database reachability',
+    public: true,
+    response: { 200: Health, 503: ErrorBody },
+  },
+  metrics: {
+    method: 'GET',
+    url: '/metrics',
+    summary: 'Prometheus metrics (a bearer token when MASTER_METRICS_TOKEN is set)',
+    public: true,
+    response: {
+      200: { description: 'Prometheus text format', content: { 'text/plain': { schema: Type.String() } } },
+      401: ErrorBody,
+    },
+  },
+  nodes: {
+    method: 'GET',
+    url: '/api/nodes',
+    summary: 'The nodes with the cameras the user may see',
+    response: { 200: Type.Array(NodeView), ...GUARDED },
+  },
+  node: {
+    method: 'GET',
+    url: '/api/nodes/:id',
+    summary: 'One node',
+    params: NodeIdParams,
+    response: { 200: NodeView, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  nodeHistory: {
+    method: 'GET',
+    url: '/api/nodes/:id/history',
+    summary: "A node's state changes, newest first",
+    params: NodeIdParams,
+    querystring: NodeHistoryQuery,
+    response: { 200: Type.Array(NodeStateChangeView), ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  nodeCommand: {
+    method: 'POST',
+    url: '/api/nodes/:id/commands/:name',
+    summary: "Relays a command to a node and answers with the node's reply",
+    params: NodeCommandParams,
+    body: optional(NodeCommandRequest),
+    response: {
+      200: NodeCommandAnswer,
+      ...BAD_REQUEST,
+      404: ErrorBody,
+      409: ErrorBody,
+      422: NodeCommandRefusal,
+      504: ErrorBody,
+      ...GUARDED,
+    },
+  },
+  nodeCredentials: {
+    method: 'POST',
+    url: '/api/nodes/:id/credentials',
+    summary: 'Enrols a node or rotates its credential (admins, MASTER_ENROL_API=on)',
+    params: NodeIdParams,
+    body: optional(NodeEnrolRequest),
+    response: { 200: NodeEnrolment, 201: NodeEnrolment, ...BAD_REQUEST, 409: ErrorBody, ...GUARDED },
+  },
+  cameras: {
+    method: 'GET',
+    url: '/api/cameras',
+    summary: 'The cameras the user may see',
+    response: { 200: Type.Array(CameraView), ...GUARDED },
+  },
+  cameraMove: {
+    method: 'PUT',
+    url: '/api/cameras/:id/node',
+    summary: 'Gives a camera to another node (admins)',
+    params: CameraIdParams,
+    body: CameraMoveRequest,
+    response: { 200: CameraMoveAnswer, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  playback: {
+    method: 'POST',
+    url: '/api/cameras/:id/playback',
+    summary: 'A grant to play a recorded range (audited)',
+    params: CameraIdParams,
+    body: PlaybackRequest,
+    response: { 200: PlaybackGrant, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  live: {
+    method: 'POST',
+    url: '/api/cameras/:id/live',
+    summary: 'A grant to watch a camera live (audited)',
+    params: CameraIdParams,
+    body: optional(LiveViewRequest),
+    response: { 200: LiveViewGrant, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  timeline: {
+    method: 'GET',
+    url: '/api/cameras/:id/timeline',
+    summary: "A camera's recording spans and events (or counts) over a range",
+    params: CameraIdParams,
+    querystring: TimelineQuery,
+    response: { 200: TimelineView, ...BAD_REQUEST, ...GUARDED },
+  },
+  events: {
+    method: 'GET',
+    url: '/api/events',
+    summary: 'Event search, newest first',
+    querystring: EventSearchQuery,
+    response: { 200: EventPage, ...BAD_REQUEST, ...GUARDED },
+  },
+  event: {
+    method: 'GET',
+    url: '/api/events/:id',
+    summary: 'One event',
+    params: EventIdParams,
+    response: { 200: EventView, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  login: {
+    method: 'POST',
+    url: '/api/auth/login',
+    summary: 'Sign in; the session travels in an httpOnly cookie',
+    public: true,
+    body: LoginRequest,
+    response: {
+      200: LoginAnswer,
+      ...BAD_REQUEST,
+      401: ErrorBody,
+      403: ErrorBody,
+      ...TOO_MANY,
+      500: ErrorBody,
+    },
+  },
+  logout: {
+    method: 'POST',
+    url: '/api/auth/logout',
+    summary: 'Sign out (this session, or every one)',
+    querystring: LogoutQuery,
+    response: { 204: NoContent, ...BAD_REQUEST, ...GUARDED },
+  },
+  me: {
+    method: 'GET',
+    url: '/api/auth/me',
+    summary: 'Who is signed in',
+    response: { 200: SignedInUser, ...GUARDED },
+  },
+  totpSetup: {
+    method: 'POST',
+    url: '/api/auth/totp/setup',
+    summary: 'A new second-factor secret, pending until enabled',
+    response: { 200: TotpSetup, 409: ErrorBody, ...GUARDED },
+  },
+  totpEnable: {
+    method: 'POST',
+    url: '/api/auth/totp/enable',
+    summary: 'Enables the pending second factor; answers the recovery codes',
+    body: TotpEnableRequest,
+    response: { 200: TotpEnabled, ...BAD_REQUEST, 409: ErrorBody, ...GUARDED },
+  },
+  totpDisable: {
+    method: 'POST',
+    url: '/api/auth/totp/disable',
+    summary: 'Disables the second factor (ends every session of the user)',
+    body: TotpDisableRequest,
+    response: { 204: NoContent, ...BAD_REQUEST, 409: ErrorBody, ...TOO_MANY, ...GUARDED },
+  },
+  password: {
+    method: 'POST',
+    url: '/api/auth/password',
+    summary: 'Changes the own password (ends every session of the user)',
+    body: PasswordChangeRequest,
+    response: { 204: NoContent, ...BAD_REQUEST, ...TOO_MANY, ...GUARDED },
+  },
+  users: {
+    method: 'GET',
+    url: '/api/users',
+    summary: 'Every user (admins)',
+    response: { 200: Type.Array(UserView), ...GUARDED },
+  },
+  userCreate: {
+    method: 'POST',
+    url: '/api/users',
+    summary: 'Creates a user (admins)',
+    body: UserCreateRequest,
+    response: { 201: UserView, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
+  },
+  userUpdate: {
+    method: 'PATCH',
+    url: '/api/users/:id',
+    summary: "Changes a user's role, cameras, password or state (admins)",
+    params: UserIdParams,
+    body: UserUpdateRequest,
+    response: { 200: UserView, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
+  },
+  userTotpReset: {
+    method: 'DELETE',
+    url: '/api/users/:id/totp',
+    summary: "Removes a user's second factor (admins)",
+    params: UserIdParams,
+    response: { 204: NoContent, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
+  },
+  audit: {
+    method: 'GET',
+    url: '/api/audit',
+    summary: 'The audit log, newest first (admins)',
+    querystring: AuditQuery,
+    response: { 200: AuditPage, ...BAD_REQUEST, ...GUARDED },
+  },
+  settingGet: {
+    method: 'GET',
+    url: '/api/me/settings/:key',
+    summary: 'One of the own dashboard settings',
+    params: SettingKeyParams,
+    response: { 200: SettingAnswer, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  settingPut: {
+    method: 'PUT',
+    url: '/api/me/settings/:key',
+    summary: 'Keeps one of the own dashboard settings',
+    params: SettingKeyParams,
+    body: SettingValue,
+    response: { 200: SettingAnswer, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  exportCreate: {
+    method: 'POST',
+    url: '/api/exports',
+    summary: "Asks for an MP4 of a camera's range (operators, audited)",
+    body: ExportRequest,
+    response: { 202: ExportJobView, ...BAD_REQUEST, ...GUARDED },
+  },
+  exports: {
+    method: 'GET',
+    url: '/api/exports',
+    summary: "The user's exports (admins: everyone's)",
+    response: { 200: Type.Array(ExportJobView), ...GUARDED },
+  },
+  export: {
+    method: 'GET',
+    url: '/api/exports/:id',
+    summary: 'One export',
+    params: ExportIdParams,
+    response: { 200: ExportJobView, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  exportFile: {
+    method: 'GET',
+    url: '/api/exports/:id/file',
+    summary: "A done export's MP4 (audited)",
+    params: ExportIdParams,
+    response: {
+      200: {
+        description: 'the MP4',
+        content: { 'video/mp4': { schema: Type.String({ format: 'binary' }) } },
+      },
+      ...BAD_REQUEST,
+      404: ErrorBody,
+      409: ErrorBody,
+      ...GUARDED,
+    },
+  },
+  securityAlerts: {
+    method: 'GET',
+    url: '/api/security/alerts',
+    summary: 'Security alerts, newest first (admins)',
+    querystring: SecurityAlertQuery,
+    response: { 200: SecurityAlertPage, ...BAD_REQUEST, ...GUARDED },
+  },
+  securityAlertAck: {
+    method: 'POST',
+    url: '/api/security/alerts/:id/ack',
+    summary: 'Acknowledges a security alert (admins, audited)',
+    params: SecurityAlertIdParams,
+    response: { 200: SecurityAlertView, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  fleetSocket: {
+    method: 'GET',
+    url: '/ws',
+    summary: 'Websocket: fleet snapshots, node changes, events, security alerts (FleetSocketMessage)',
+    websocket: true,
+    response: {},
+  },
+  liveSocket: {
+    method: 'GET',
+    url: '/ws/live',
+    summary: 'Websocket: live view signalling (LiveClientMessage, LiveServerMessage)',
+    websocket: true,
+    response: {},
+  },
+} as const satisfies Record<string, RouteContract>;
+
+export type MasterRoutes = typeof masterRoutes;
+export type MasterRouteName = keyof MasterRoutes;
+
+/** `masterPaths.exportFile({ id })` → `/api/exports/<id>/file`; `masterPaths.events({ limit: 5 })`. */
+export const masterPaths = pathBuilders(masterRoutes);
