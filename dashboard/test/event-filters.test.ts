@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { masterPaths } from '@cctv/protocol/master-routes';
 import {
   compareEvents,
   DEFAULT_PAGE_SIZE,
   DEFAULT_WINDOW_MS,
   type EventFilters,
   effectiveFrom,
-  eventsApiPath,
+  eventsQuery,
   filtersToSearch,
   fromLocalInput,
   matchesFilters,
@@ -143,20 +144,22 @@ describe('the search the filters run', () => {
   });
 
   it('asks the master with its own parameter names, the default page size and a cursor', () => {
-    const path = eventsApiPath(none, '2026-03-01T12:00:00.000Z', null);
+    const path = masterPaths.events(eventsQuery(none, '2026-03-01T12:00:00.000Z', null));
     assert.equal(path, `/api/events?from=2026-03-01T12%3A00%3A00.000Z&limit=${DEFAULT_PAGE_SIZE}`);
     const q = new URL(
-      eventsApiPath(
-        {
-          camera: 'cam1',
-          type: 'face',
-          from: null,
-          to: '2026-03-02T00:00:00.000Z',
-          minScore: 0.4,
-          limit: 200,
-        },
-        '2026-03-01T00:00:00.000Z',
-        'abc+/=',
+      masterPaths.events(
+        eventsQuery(
+          {
+            camera: 'cam1',
+            type: 'face',
+            from: null,
+            to: '2026-03-02T00:00:00.000Z',
+            minScore: 0.4,
+            limit: 200,
+          },
+          '2026-03-01T00:00:00.000Z',
+          'abc+/=',
+        ),
       ),
       'http://x',
     ).searchParams;

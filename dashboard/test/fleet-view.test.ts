@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { NodeView } from '@cctv/protocol';
+import type { HeartbeatMessage, NodeView } from '@cctv/protocol';
 import {
   DEFAULT_VIEW,
   type FleetView,
@@ -21,13 +21,43 @@ const heartbeat = (f: {
   temp?: number;
   spoolFree?: number;
   backlog?: number;
-}) => ({
-  cpu: { percent: f.cpu ?? 10 },
-  mem: { totalBytes: 1000, freeBytes: f.memFree ?? 500 },
+}): HeartbeatMessage => ({
+  at: '2026-03-01T10:00:00.000Z',
+  seq: 1,
+  uptimeS: 60,
+  cpu: { percent: f.cpu ?? 10, load1: 0 },
+  mem: { rssBytes: 100, totalBytes: 1000, freeBytes: f.memFree ?? 500 },
   tempC: f.temp ?? null,
   disk: { spoolUsedBytes: 1, spoolFreeBytes: f.spoolFree ?? 50, spoolTotalBytes: 100 },
-  ...(f.hostCpu === undefined ? {} : { host: { cpuPercent: f.hostCpu } }),
-  cameras: f.backlog === undefined ? [] : [{ id: 'c', backlogFiles: 1, backlogBytes: f.backlog }],
+  ...(f.hostCpu === undefined
+    ? {}
+    : {
+        host: {
+          uptimeS: 600,
+          load1: 0,
+          load5: 0,
+          load15: 0,
+          cpuPercent: f.hostCpu,
+          memTotalBytes: 1000,
+          memFreeBytes: 500,
+          memAvailableBytes: 500,
+        },
+      }),
+  cameras:
+    f.backlog === undefined
+      ? []
+      : [
+          {
+            id: 'c',
+            state: 'recording',
+            fps: 15,
+            bitrateKbps: 2000,
+            lastSegmentAt: null,
+            segmentsRecorded: 1,
+            backlogFiles: 1,
+            backlogBytes: f.backlog,
+          },
+        ],
 });
 
 const nodes: NodeView[] = [
