@@ -1,5 +1,5 @@
-import { FleetTable } from '@/components/fleet-table';
-import { viewFromParams, viewSearch } from '@/lib/fleet-view';
+import { FleetTable } from '@/features/fleet/fleet-table';
+import { viewFromParams, viewSearch } from '@/features/fleet/fleet-view';
 import { fetchNodes } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 

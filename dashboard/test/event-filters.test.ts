@@ -13,7 +13,7 @@ import {
   matchesFilters,
   parseFilters,
   toLocalInput,
-} from '../lib/event-filters.ts';
+} from '../features/events/event-filters.ts';
 import { eventView } from './support/views.ts';
 
 // toLocalInput and fromLocalInput read the browser's zone: a fixed one with a half-hour offset.

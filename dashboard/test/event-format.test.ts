@@ -7,7 +7,7 @@ import {
   formatLocalTime,
   formatScore,
   formatUtcTime,
-} from '../lib/event-format.ts';
+} from '../features/events/event-format.ts';
 import { eventView } from './support/views.ts';
 
 // formatLocalTime writes the browser's zone: a fixed one, west of UTC.

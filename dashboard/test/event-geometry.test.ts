@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containRect, displayedVideoRect } from '../lib/event-geometry.ts';
+import { containRect, displayedVideoRect } from '../features/events/event-geometry.ts';
 
 describe('containRect', () => {
   it('fills a box of the same shape exactly', () => {

@@ -6,7 +6,7 @@ import {
   clipRange,
   mediaTimeAt,
   wallClockAt,
-} from '../lib/event-playback.ts';
+} from '../features/events/event-playback.ts';
 import { eventView } from './support/views.ts';
 
 describe('clipRange', () => {

@@ -10,7 +10,7 @@ import {
   type SortKey,
   viewFromParams,
   viewSearch,
-} from '../lib/fleet-view.ts';
+} from '../features/fleet/fleet-view.ts';
 import { cameraView, nodeView } from './support/views.ts';
 
 /** A heartbeat with the figures the table sorts by. */

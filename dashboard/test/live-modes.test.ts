@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LIVE_MODE_NAMES, LIVE_MODES, watchFrames } from '../lib/live-modes.ts';
+import { LIVE_MODE_NAMES, LIVE_MODES, watchFrames } from '../features/live/live-modes.ts';
 
 describe('live modes', () => {
   it('tries WebRTC, then HLS, then jsmpeg, each with a name to show', () => {

@@ -8,7 +8,7 @@ import {
   type PlaybackErrorTexts,
   playableUrl,
   playbackErrorText,
-} from '../lib/playback.ts';
+} from '../features/playback/playback.ts';
 
 /** The fields of hls.js's error data that are described. */
 const hlsError = (d: { type: string; details: string; code?: number; error?: Error; reason?: string }) =>

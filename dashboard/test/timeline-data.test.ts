@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TimelineView } from '@cctv/protocol';
 import { TIMELINE_MAX_BUCKETS } from '@cctv/protocol/patterns';
-import { markersOf, TIMELINE_BUCKETS } from '../lib/timeline-data.ts';
+import { markersOf, TIMELINE_BUCKETS } from '../features/timeline/timeline-data.ts';
 import { eventView } from './support/views.ts';
 
 const view = (over: Partial<TimelineView>): TimelineView => ({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TimelineHls } from '../lib/timeline-hls.ts';
-import { alignPlayers, MAX_DRIFT_MS } from '../lib/timeline-sync.ts';
+import type { TimelineHls } from '../features/timeline/timeline-hls.ts';
+import { alignPlayers, MAX_DRIFT_MS } from '../features/timeline/timeline-sync.ts';
 
 /** A player as alignPlayers sees it: its wall clock, seeking, and the video's pausing; it records what was done. */
 function player(wall: number | null, opts: { paused?: boolean; seekable?: boolean } = {}) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_SPAN_MS, parseTimelineParams, timelineQuery } from '../lib/timeline-url.ts';
-import { MAX_SPAN_MS, MIN_SPAN_MS } from '../lib/timeline-window.ts';
+import { DEFAULT_SPAN_MS, parseTimelineParams, timelineQuery } from '../features/timeline/timeline-url.ts';
+import { MAX_SPAN_MS, MIN_SPAN_MS } from '../features/timeline/timeline-window.ts';
 
 const at = Date.parse('2026-03-01T10:15:30.250Z');
 

@@ -13,7 +13,7 @@ import {
   tickLabel,
   ticks,
   zoom,
-} from '../lib/timeline-window.ts';
+} from '../features/timeline/timeline-window.ts';
 
 // Ticks and their labels follow the browser's zone: one with summer time, so its changes are tested.
 process.env.TZ = 'America/New_York';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { columnsOf, fitWall, swapTiles, withLayout } from '../lib/wall.ts';
+import { columnsOf, fitWall, swapTiles, withLayout } from '../features/live/wall.ts';
 
 describe('columnsOf', () => {
   it('is the side of the square grid', () => {

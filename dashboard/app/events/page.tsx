@@ -1,6 +1,6 @@
 import type { Metadata } from 'next';
-import { EventSearch } from '@/components/event-search';
-import { filtersToSearch, parseFilters } from '@/lib/event-filters';
+import { filtersToSearch, parseFilters } from '@/features/events/event-filters';
+import { EventSearch } from '@/features/events/event-search';
 import { fetchCameras } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 import './events.css';

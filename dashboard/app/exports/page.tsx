@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import { ExportPanel } from '@/components/export-panel';
+import { ExportPanel } from '@/features/exports/export-panel';
 import { fetchCameras, fetchSessionUser } from '@/lib/master-api';
 import './exports.css';
 

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
-import { TimelineView } from '@/components/timeline-view';
+import { parseTimelineParams, timelineQuery } from '@/features/timeline/timeline-url';
+import { TimelineView } from '@/features/timeline/timeline-view';
 import { fetchCameras } from '@/lib/master-api';
-import { parseTimelineParams, timelineQuery } from '@/lib/timeline-url';
 import './timeline.css';
 
 export const dynamic = 'force-dynamic';

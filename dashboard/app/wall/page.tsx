@@ -1,8 +1,8 @@
 import type { Metadata } from 'next';
-import { LiveWall } from '@/components/live-wall';
+import { LiveWall } from '@/features/live/live-wall';
+import { fitWall } from '@/features/live/wall';
 import { fetchCameras, fetchNodes, fetchSetting } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
-import { fitWall } from '@/lib/wall';
 import './wall.css';
 
 export const dynamic = 'force-dynamic';

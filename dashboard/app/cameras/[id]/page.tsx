@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
-import { CameraSummary } from '@/components/camera-summary';
-import { LivePlayer } from '@/components/live-player';
-import { VodPlayer } from '@/components/vod-player';
+import { CameraSummary } from '@/features/fleet/camera-summary';
+import { LivePlayer } from '@/features/live/live-player';
+import { VodPlayer } from '@/features/playback/vod-player';
 import { fetchCameras, fetchNodes } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 

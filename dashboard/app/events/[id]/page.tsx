@@ -1,9 +1,9 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import { EventClip } from '@/components/event-clip';
-import { EventTime } from '@/components/event-time';
-import { fetchEvent } from '@/lib/event-api';
-import { eventDurationMs, formatDuration, formatScore } from '@/lib/event-format';
+import { fetchEvent } from '@/features/events/event-api';
+import { EventClip } from '@/features/events/event-clip';
+import { eventDurationMs, formatDuration, formatScore } from '@/features/events/event-format';
+import { EventTime } from '@/features/events/event-time';
 import { fetchCameras } from '@/lib/master-api';
 import '../events.css';
 
