@@ -96,7 +96,11 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
 
   // dashboard websocket hub: snapshot on connect, then node changes, events, security alerts
   // API reads (and websocket snapshots) on their own pool, never behind ingest writes
-  const fleetReads = new NodeRepository(db.reads);
+  const fleetLog = log.child({ part: 'fleet' });
+  const fleetReads = new NodeRepository(db.reads, (nodeId, error) => {
+    metrics.storedHeartbeatsInvalid.inc();
+    fleetLog.warn({ nodeId, error }, 'stored heartbeat fails the schema; served as null');
+  });
   const hub = new FleetSocketHub(
     () => fleetReads.list(),
     log.child({ part: 'ws' }),
@@ -120,7 +124,6 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   });
   alertFeed.start();
   // fleet registry: node and camera state from status, hello and heartbeat
-  const fleetLog = log.child({ part: 'fleet' });
   const registry = new FleetRegistry(
     repo,
     fleetLog,

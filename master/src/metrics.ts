@@ -96,6 +96,11 @@ export function createMetrics() {
       help: 'Dashboard websocket clients connected',
       registers: [registry],
     }),
+    storedHeartbeatsInvalid: new Counter({
+      name: 'cctv_stored_heartbeats_invalid_total',
+      help: 'Stored heartbeats that failed the schema when read back (served as null)',
+      registers: [registry],
+    }),
     eventsIngested: new Counter({
       name: 'cctv_events_ingested_total',
       help: 'Event messages written to the database (re-deliveries included), by type and phase',
