@@ -1,4 +1,4 @@
-/** A master on a real PostgreSQL and broker, with agents that publish event messages (events.test.ts). */
+/** A master on a real PostgreSQL and broker, with agents that publish event messages (event-store-and-search.test.ts). */
 import { createPrismaClient, type PrismaClient } from '@cctv/db';
 import { type EventMessage, topics } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
