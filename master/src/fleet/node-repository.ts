@@ -1,3 +1,8 @@
+/**
+ * The Node and Camera rows: the state machine's writes (status, hello, heartbeats, stale and
+ * offline marks, camera moves) and the fleet views read from them. Over 300 lines, it stays
+ * one file: the writes and the reads share the rows' shape and its mapping to views (toView).
+ */
 import type { Camera, Node, PrismaClient } from '@cctv/db';
 import {
   type CameraView,
