@@ -49,6 +49,13 @@ export interface Authenticated {
   totpEnrolmentRequired: boolean;
 }
 
+/** Who made a change, for the audit log: the actor, or `system` (the CLI, the first start). */
+export const byWhom = (actor: Actor | null) => ({
+  userId: actor?.user.id ?? null,
+  username: actor?.user.username ?? 'system',
+  ip: actor?.ip ?? null,
+});
+
 /** What every account service works with. */
 export interface AccountDeps {
   users: UserRepository;

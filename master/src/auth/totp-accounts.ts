@@ -4,7 +4,13 @@
  * second-factor.ts; sign-in is accounts.ts.
  */
 import type { Role, TotpEnabled, TotpSetup, UserView } from '@cctv/protocol';
-import type { AccountDeps, Actor, SecondFactorInput, TotpDisableResult } from './account-types.ts';
+import {
+  type AccountDeps,
+  type Actor,
+  byWhom,
+  type SecondFactorInput,
+  type TotpDisableResult,
+} from './account-types.ts';
 import type { Attempt } from './login-throttle.ts';
 import { verifyPassword } from './password.ts';
 import {
@@ -144,9 +150,7 @@ export class TotpAccounts {
     this.deps.sessionsEnded(id);
     await this.deps.audit.record({
       action: 'totp_reset',
-      userId: actor?.user.id ?? null,
-      username: actor?.user.username ?? 'system',
-      ip: actor?.ip ?? null,
+      ...byWhom(actor),
       detail: { user: view.username },
     });
     return view;

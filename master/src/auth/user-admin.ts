@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CameraAccess, Role, UserView } from '@cctv/protocol';
-import type { AccountDeps, Actor } from './account-types.ts';
+import { type AccountDeps, type Actor, byWhom } from './account-types.ts';
 import { checkPasswordPolicy, hashPassword } from './password.ts';
 import type { UserChange } from './user-repository.ts';
 
@@ -26,9 +26,7 @@ export class UserAdministration {
     });
     await this.deps.audit.record({
       action: 'user_create',
-      userId: actor?.user.id ?? null,
-      username: actor?.user.username ?? 'system',
-      ip: actor?.ip ?? null,
+      ...byWhom(actor),
       detail: { user: view.username, role: view.role, cameras: view.cameras },
     });
     return view;
@@ -50,9 +48,7 @@ export class UserAdministration {
     this.deps.sessionsEnded(id);
     await this.deps.audit.record({
       action: 'user_update',
-      userId: actor?.user.id ?? null,
-      username: actor?.user.username ?? 'system',
-      ip: actor?.ip ?? null,
+      ...byWhom(actor),
       detail: { user: view.username, ...rest, ...(password !== undefined ? { password: 'changed' } : {}) },
     });
     return view;
