@@ -27,6 +27,7 @@ export const UNIT = [
   'node-agent/test/link-port.test.ts',
   'node-agent/test/live-plan.test.ts',
   'node-agent/test/spool-quota.test.ts',
+  'node-agent/test/started-parts.test.ts',
   'dashboard/test/alert-book.test.ts',
   'dashboard/test/event-filters.test.ts',
   'dashboard/test/event-format.test.ts',

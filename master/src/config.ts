@@ -1,14 +1,15 @@
 /**
- * The master's environment, read and checked once at start: every bad variable is listed at
- * once (@cctv/protocol/config-check). The shape is config-types.ts; each variable is documented
+ * The master's environment, read and checked once at start: a TypeBox schema of its variables,
+ * then the rules across them, every bad variable listed at once (@cctv/protocol/config-check). The shape is config-types.ts; each variable is documented
  * in master/README.md.
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROLES, type Role } from '@cctv/protocol';
-import { ConfigProblems } from '@cctv/protocol/config-check';
+import { ConfigProblems, checkEnv, EnvInteger, EnvOneOf, EnvText, envInt } from '@cctv/protocol/config-check';
 import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
+import { Type } from '@sinclair/typebox';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
 import type { MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
@@ -46,53 +47,79 @@ function configError(problems: string[]): ConfigError {
   return new ConfigError(message, problems);
 }
 
-function port(env: NodeJS.ProcessEnv, key: string, dflt: number, p: ConfigProblems): number {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    p.add(`${key} must be a TCP port (0-65535), got "${raw}"`);
-    return dflt;
-  }
-  return n;
-}
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const port = () => EnvInteger(0, 65535, 'must be a TCP port (0-65535), got "{value}"');
+const int = (min: number, max: number) =>
+  EnvInteger(min, max, `must be an integer ${min}-${max}, got "{value}"`);
+const onOff = (problem: string) => EnvOneOf(['on', 'off'], problem);
+const httpUrlVar = () =>
+  EnvText({ pattern: '^\\s*https?://[^/\\s]+', problem: 'must be an http(s) URL, got "{value}"' });
 
-function flushMs(env: NodeJS.ProcessEnv, p: ConfigProblems): number {
-  const raw = env.MASTER_HEARTBEAT_FLUSH_MS;
-  if (raw === undefined || raw === '') return 1000;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 10 || n > 60_000) {
-    p.add(`MASTER_HEARTBEAT_FLUSH_MS must be an integer 10-60000, got "${raw}"`);
-    return 1000;
-  }
-  return n;
-}
-
-function int(env: NodeJS.ProcessEnv, key: string, dflt: number, min: number, max: number, p: ConfigProblems) {
-  const raw = env[key]?.trim();
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    p.add(`${key} must be an integer ${min}-${max}, got "${raw}"`);
-    return dflt;
-  }
-  return n;
-}
+/**
+ * The master's own variables and their form; lists, files and rules across variables are
+ * checked in code below. The security, live-view and metrics readers read theirs themselves.
+ */
+const MasterEnv = Type.Object({
+  MASTER_HTTP_HOST: EnvText(),
+  MASTER_HTTP_PORT: port(),
+  MASTER_TLS: onOff('must be on or off, got "{value}"'),
+  MASTER_TLS_CERT: EnvText(),
+  MASTER_TLS_KEY: EnvText(),
+  MQTT_HOST: EnvText(),
+  MQTT_PORT: port(),
+  MQTT_URL: EnvText({
+    pattern: '^\\s*(mqtts?|wss?|tcp|ssl)://[^/\\s]+',
+    problem: 'must be an mqtt://, mqtts://, ws:// or wss:// URL, got "{value}"',
+  }),
+  MQTT_SHARE_GROUP: EnvText({
+    pattern: '^\\s*[A-Za-z0-9_-]{1,64}\\s*$',
+    problem: 'must be 1-64 letters, digits, _ or -',
+  }),
+  MQTT_USERNAME: EnvText(),
+  MQTT_PASSWORD: EnvText(),
+  MASTER_INSTANCE_ID: EnvText(),
+  DATABASE_URL: EnvText({
+    pattern: '^\\s*postgres(ql)?://',
+    problem: 'must start with postgresql:// or postgres://',
+  }),
+  MASTER_DATA_DIR: EnvText(),
+  EMBEDDED_PG_PORT: port(),
+  MASTER_CORS_ORIGINS: EnvText(),
+  DASHBOARD_PUBLIC_URL: EnvText(),
+  MASTER_GRANT_TTL_S: int(5, 3600),
+  MASTER_GRANT_KEY_FILE: EnvText(),
+  MASTER_TRUST_PROXY: EnvText(),
+  MASTER_HEARTBEAT_FLUSH_MS: int(10, 60_000),
+  MASTER_STALE_AFTER_S: int(0, 3600),
+  MASTER_COMMAND_TIMEOUT_MS: int(100, 60_000),
+  MASTER_FACE_MODEL: EnvText(),
+  MASTER_LIVE_MAX_SESSIONS_PER_SOCKET: int(1, 256),
+  MASTER_LIVE_OFFER_TIMEOUT_MS: int(1000, 60_000),
+  MASTER_SESSION_KEY: EnvText({
+    pattern: '^\\s*\\S[\\s\\S]{30,}\\S\\s*$',
+    problem: 'must have at least 32 characters',
+  }),
+  MASTER_SESSION_KEY_FILE: EnvText(),
+  MASTER_SESSION_HOURS: int(1, 720),
+  MASTER_COOKIE_SECURE: onOff('must be on or off'),
+  MASTER_ADMIN_PASSWORD: EnvText(),
+  MASTER_REQUIRE_2FA: EnvText(),
+  LOG_LEVEL: EnvOneOf(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`),
+  GATEWAY_PUBLIC_URL: httpUrlVar(),
+  GATEWAY_URL: httpUrlVar(),
+});
+type Env = Partial<Record<keyof typeof MasterEnv.properties, string>>;
 
 /**
  * TLS is on unless `MASTER_TLS=off`: then the certificate and key files are required, and the
  * embedded broker's TLS listener (`MQTT_TLS_PORT`, default 8883) serves them too unless
  * `MQTT_TLS_CERT`/`KEY` name others, while its plain listener stays on loopback.
  */
-function tls(env: NodeJS.ProcessEnv, p: ConfigProblems): TlsFiles | null {
-  const mode = env.MASTER_TLS?.trim() || 'on';
-  if (mode !== 'on' && mode !== 'off') {
-    p.add(`MASTER_TLS must be on or off, got "${mode}"`);
-    return null;
-  }
-  if (mode === 'off') return null;
-  const certFile = env.MASTER_TLS_CERT?.trim() ?? '';
-  const keyFile = env.MASTER_TLS_KEY?.trim() ?? '';
+function tls(e: Env, p: ConfigProblems): TlsFiles | null {
+  const mode = e.MASTER_TLS?.trim() || 'on';
+  if (mode !== 'on') return null; // off, or malformed (reported by the schema)
+  const certFile = e.MASTER_TLS_CERT?.trim() ?? '';
+  const keyFile = e.MASTER_TLS_KEY?.trim() ?? '';
   if (certFile === '' || keyFile === '') {
     p.add(
       'MASTER_TLS_CERT and MASTER_TLS_KEY must name the certificate and key files: TLS is on by default (MASTER_TLS=off serves plain HTTP, for a TLS-terminating proxy in front)',
@@ -113,20 +140,30 @@ function tls(env: NodeJS.ProcessEnv, p: ConfigProblems): TlsFiles | null {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
-/** With TLS on and the embedded broker: a TLS listener by default, the plain one on loopback only. */
-function mqttEnv(env: NodeJS.ProcessEnv, files: TlsFiles | null, p: ConfigProblems): NodeJS.ProcessEnv {
-  if (!files || env.MQTT_URL?.trim()) return env;
-  const host = env.MQTT_HOST?.trim() || '127.0.0.1';
+/**
+ * With TLS on and the embedded broker: a TLS listener by default, the plain one on loopback
+ * only. The plain listener's host, and the environment the security reader sees.
+ */
+function mqttListeners(
+  env: NodeJS.ProcessEnv,
+  e: Env,
+  files: TlsFiles | null,
+  p: ConfigProblems,
+): { host: string; env: NodeJS.ProcessEnv } {
+  if (!files || e.MQTT_URL?.trim()) return { host: e.MQTT_HOST ?? '0.0.0.0', env };
+  const host = e.MQTT_HOST?.trim() || '127.0.0.1';
   if (!LOOPBACK.test(host))
     p.add(
       `MQTT_HOST must be a loopback address while TLS is on (clear-text MQTT stays on this host; nodes use the TLS listener on MQTT_TLS_PORT), got "${host}"`,
     );
   return {
-    ...env,
-    MQTT_HOST: host,
-    MQTT_TLS_PORT: env.MQTT_TLS_PORT?.trim() || '8883',
-    MQTT_TLS_CERT: env.MQTT_TLS_CERT?.trim() || files.certFile,
-    MQTT_TLS_KEY: env.MQTT_TLS_KEY?.trim() || files.keyFile,
+    host,
+    env: {
+      ...env,
+      MQTT_TLS_PORT: env.MQTT_TLS_PORT?.trim() || '8883',
+      MQTT_TLS_CERT: env.MQTT_TLS_CERT?.trim() || files.certFile,
+      MQTT_TLS_KEY: env.MQTT_TLS_KEY?.trim() || files.keyFile,
+    },
   };
 }
 
@@ -145,38 +182,40 @@ export function totpRequiredRoles(raw: string | undefined): Role[] {
 }
 
 /** A key file: the variable's path, else `keys/<name>` under the master's data dir. */
-function keyFile(env: NodeJS.ProcessEnv, variable: string, name: string): string {
-  return resolve(env[variable]?.trim() || join(env.MASTER_DATA_DIR ?? './data/master', 'keys', name));
+function keyFile(
+  e: Env,
+  variable: 'MASTER_SESSION_KEY_FILE' | 'MASTER_GRANT_KEY_FILE',
+  name: string,
+): string {
+  return resolve(e[variable]?.trim() || join(e.MASTER_DATA_DIR ?? './data/master', 'keys', name));
 }
 
-function users(env: NodeJS.ProcessEnv, tlsOn: boolean, p: ConfigProblems): UsersConfig {
-  const key = env.MASTER_SESSION_KEY?.trim() || null;
-  if (key && key.length < 32) p.add('MASTER_SESSION_KEY must have at least 32 characters');
+function users(e: Env, tlsOn: boolean, p: ConfigProblems): UsersConfig {
   // Browsers send a Secure cookie only over HTTPS: on with TLS, and behind a TLS proxy too.
-  const secure = env.MASTER_COOKIE_SECURE?.trim() || (tlsOn ? 'on' : 'off');
-  if (secure !== 'on' && secure !== 'off') p.add('MASTER_COOKIE_SECURE must be on or off');
-  const firstAdminPassword = env.MASTER_ADMIN_PASSWORD || null;
+  const secure = e.MASTER_COOKIE_SECURE?.trim() || (tlsOn ? 'on' : 'off');
+  const firstAdminPassword = e.MASTER_ADMIN_PASSWORD || null;
   if (firstAdminPassword)
     p.attempt(() => checkPasswordPolicy(firstAdminPassword, 'admin'), undefined, 'MASTER_ADMIN_PASSWORD: ');
   return {
-    sessionTtlS: int(env, 'MASTER_SESSION_HOURS', 12, 1, 720, p) * 3600,
-    sessionKey: key,
-    sessionKeyFile: keyFile(env, 'MASTER_SESSION_KEY_FILE', 'session.json'),
+    sessionTtlS: envInt(e.MASTER_SESSION_HOURS, 12) * 3600,
+    sessionKey: e.MASTER_SESSION_KEY?.trim() || null,
+    sessionKeyFile: keyFile(e, 'MASTER_SESSION_KEY_FILE', 'session.json'),
     secureCookie: secure === 'on',
     firstAdminPassword,
-    totpRequiredRoles: p.attempt(() => totpRequiredRoles(env.MASTER_REQUIRE_2FA), []),
+    totpRequiredRoles: p.attempt(() => totpRequiredRoles(e.MASTER_REQUIRE_2FA), []),
   };
 }
 
-function httpUrl(env: NodeJS.ProcessEnv, key: string, dflt: string, p: ConfigProblems): string {
-  const url = (env[key]?.trim() || dflt).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/\s]+/.test(url) || !URL.canParse(url))
+/** An http(s) URL without its trailing slashes; the schema checked its scheme, this that it parses. */
+function httpUrl(raw: string | undefined, key: string, dflt: string, p: ConfigProblems): string {
+  const url = (raw?.trim() || dflt).replace(/\/+$/, '');
+  if (/^https?:\/\/[^/\s]+/.test(url) && !URL.canParse(url))
     p.add(`${key} must be an http(s) URL, got "${url}"`);
   return url;
 }
 
-function trustProxy(env: NodeJS.ProcessEnv, p: ConfigProblems): string[] {
-  const list = (env.MASTER_TRUST_PROXY ?? '')
+function trustProxy(e: Env, p: ConfigProblems): string[] {
+  const list = (e.MASTER_TRUST_PROXY ?? '')
     .split(',')
     .map((a) => a.trim())
     .filter((a) => a !== '');
@@ -207,82 +246,73 @@ function originList(raw: string, key: string, p: ConfigProblems): string[] {
 }
 
 /** Allowed browser origins: an explicit list, else the dashboard's public URL(s), else the local one. */
-function allowedOrigins(env: NodeJS.ProcessEnv, key: string, p: ConfigProblems): string[] {
-  const own = env[key]?.trim();
-  if (own) return originList(own, key, p);
-  const dashboard = env.DASHBOARD_PUBLIC_URL?.trim();
+function allowedOrigins(e: Env, p: ConfigProblems): string[] {
+  const own = e.MASTER_CORS_ORIGINS?.trim();
+  if (own) return originList(own, 'MASTER_CORS_ORIGINS', p);
+  const dashboard = e.DASHBOARD_PUBLIC_URL?.trim();
   if (dashboard) return originList(dashboard, 'DASHBOARD_PUBLIC_URL', p);
   return LOCAL_DASHBOARD;
 }
 
-function externalMqtt(env: NodeJS.ProcessEnv, p: ConfigProblems): MasterConfig['externalMqtt'] {
-  const url = env.MQTT_URL?.trim();
+function externalMqtt(e: Env, p: ConfigProblems): MasterConfig['externalMqtt'] {
+  const url = e.MQTT_URL?.trim();
   if (!url) return null;
-  if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/\s]+/.test(url) || !URL.canParse(url))
+  // The schema checked the scheme; this, that the rest parses.
+  if (/^(mqtts?|wss?|tcp|ssl):\/\/[^/\s]+/.test(url) && !URL.canParse(url))
     p.add(`MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL, got "${url}"`);
-  const shareGroup = env.MQTT_SHARE_GROUP?.trim() || 'cctv-master';
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(shareGroup))
-    p.add('MQTT_SHARE_GROUP must be 1-64 letters, digits, _ or -');
-  const clientId = env.MASTER_INSTANCE_ID?.trim() || `master-${hostname()}-${process.pid}`;
   return {
     url,
-    shareGroup,
-    clientId,
-    ...(env.MQTT_USERNAME ? { username: env.MQTT_USERNAME } : {}),
-    ...(env.MQTT_PASSWORD ? { password: env.MQTT_PASSWORD } : {}),
+    shareGroup: e.MQTT_SHARE_GROUP?.trim() || 'cctv-master',
+    clientId: e.MASTER_INSTANCE_ID?.trim() || `master-${hostname()}-${process.pid}`,
+    ...(e.MQTT_USERNAME ? { username: e.MQTT_USERNAME } : {}),
+    ...(e.MQTT_PASSWORD ? { password: e.MQTT_PASSWORD } : {}),
   };
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 /**
- * Reads and validates the master's environment once, at start; throws one ConfigError listing
- * every problem.
+ * Reads and validates the master's environment once, at start: the schema first (every
+ * malformed variable), then the rules in code; throws one ConfigError listing every problem.
  */
 export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfig {
   const p = new ConfigProblems();
-  const tlsFiles = tls(rawEnv, p);
-  const env = mqttEnv(rawEnv, tlsFiles, p);
-  const databaseUrl = env.DATABASE_URL?.trim() || null;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    p.add('DATABASE_URL must start with postgresql:// or postgres://');
-  const logLevel = env.LOG_LEVEL ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) p.add(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  const gatewayPublicUrl = httpUrl(env, 'GATEWAY_PUBLIC_URL', 'https://127.0.0.1:8090', p);
+  const e = checkEnv(MasterEnv, rawEnv, p);
+  const tlsFiles = tls(e, p);
+  const mqtt = mqttListeners(rawEnv, e, tlsFiles, p);
+  const gatewayPublicUrl = httpUrl(e.GATEWAY_PUBLIC_URL, 'GATEWAY_PUBLIC_URL', 'https://127.0.0.1:8090', p);
   // Shared readers that throw at their first problem; their fallbacks are never returned, since
   // any problem throws below.
-  const security = p.attempt(() => loadSecurityConfig(env), {} as SecurityConfig);
-  const ice = p.attempt(() => loadIceConfig(env), {} as IceConfig);
-  const metricsAccess = p.attempt(() => metricsAccessFromEnv(env, 'MASTER'), {} as MetricsAccess);
+  const security = p.attempt(() => loadSecurityConfig(mqtt.env), {} as SecurityConfig);
+  const ice = p.attempt(() => loadIceConfig(rawEnv), {} as IceConfig);
+  const metricsAccess = p.attempt(() => metricsAccessFromEnv(rawEnv, 'MASTER'), {} as MetricsAccess);
   const config: MasterConfig = {
-    httpHost: env.MASTER_HTTP_HOST ?? '0.0.0.0',
-    httpPort: port(env, 'MASTER_HTTP_PORT', 8080, p),
+    httpHost: e.MASTER_HTTP_HOST ?? '0.0.0.0',
+    httpPort: envInt(e.MASTER_HTTP_PORT, 8080),
     tls: tlsFiles,
-    mqttHost: env.MQTT_HOST ?? '0.0.0.0',
-    mqttPort: port(env, 'MQTT_PORT', 1883, p),
-    externalMqtt: externalMqtt(env, p),
-    databaseUrl,
-    dataDir: resolve(env.MASTER_DATA_DIR ?? './data/master'),
-    embeddedPgPort: port(env, 'EMBEDDED_PG_PORT', 54329, p),
-    allowedOrigins: allowedOrigins(env, 'MASTER_CORS_ORIGINS', p),
-    grantTtlS: int(env, 'MASTER_GRANT_TTL_S', 600, 5, 3600, p),
-    grantKeyFile: keyFile(env, 'MASTER_GRANT_KEY_FILE', 'grant.json'),
-    trustProxy: trustProxy(env, p),
-    heartbeatFlushMs: flushMs(env, p),
-    staleAfterMs: int(env, 'MASTER_STALE_AFTER_S', 15, 0, 3600, p) * 1000,
-    commandTimeoutMs: int(env, 'MASTER_COMMAND_TIMEOUT_MS', 10_000, 100, 60_000, p),
-    faceModel: resolve(env.MASTER_FACE_MODEL?.trim() || DEFAULT_FACE_MODEL),
+    mqttHost: mqtt.host,
+    mqttPort: envInt(e.MQTT_PORT, 1883),
+    externalMqtt: externalMqtt(e, p),
+    databaseUrl: e.DATABASE_URL?.trim() || null,
+    dataDir: resolve(e.MASTER_DATA_DIR ?? './data/master'),
+    embeddedPgPort: envInt(e.EMBEDDED_PG_PORT, 54329),
+    allowedOrigins: allowedOrigins(e, p),
+    grantTtlS: envInt(e.MASTER_GRANT_TTL_S, 600),
+    grantKeyFile: keyFile(e, 'MASTER_GRANT_KEY_FILE', 'grant.json'),
+    trustProxy: trustProxy(e, p),
+    heartbeatFlushMs: envInt(e.MASTER_HEARTBEAT_FLUSH_MS, 1000),
+    staleAfterMs: envInt(e.MASTER_STALE_AFTER_S, 15) * 1000,
+    commandTimeoutMs: envInt(e.MASTER_COMMAND_TIMEOUT_MS, 10_000),
+    faceModel: resolve(e.MASTER_FACE_MODEL?.trim() || DEFAULT_FACE_MODEL),
     security,
     live: {
       ice,
-      maxSessionsPerSocket: int(env, 'MASTER_LIVE_MAX_SESSIONS_PER_SOCKET', 16, 1, 256, p),
-      offerTimeoutMs: int(env, 'MASTER_LIVE_OFFER_TIMEOUT_MS', 15_000, 1000, 60_000, p),
+      maxSessionsPerSocket: envInt(e.MASTER_LIVE_MAX_SESSIONS_PER_SOCKET, 16),
+      offerTimeoutMs: envInt(e.MASTER_LIVE_OFFER_TIMEOUT_MS, 15_000),
     },
-    users: users(env, tlsFiles !== null, p),
+    users: users(e, tlsFiles !== null, p),
     metricsAccess,
-    logLevel,
+    logLevel: e.LOG_LEVEL?.trim() ?? 'info',
     gatewayPublicUrl,
-    gatewayUrl: httpUrl(env, 'GATEWAY_URL', gatewayPublicUrl, p),
+    gatewayUrl: httpUrl(e.GATEWAY_URL, 'GATEWAY_URL', gatewayPublicUrl, p),
   };
   p.throwIfAny(configError);
   return config;

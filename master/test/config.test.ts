@@ -41,4 +41,41 @@ describe('the master configuration', () => {
         err.problems.length === 1,
     );
   });
+
+  it('checks every variable against its schema, then the rules across them, in one error', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          MQTT_PORT: '70000',
+          MASTER_SESSION_HOURS: 'twelve',
+          MASTER_COOKIE_SECURE: 'maybe',
+          DATABASE_URL: 'mysql://db',
+          MASTER_SESSION_KEY: 'short',
+          GATEWAY_PUBLIC_URL: 'ftp://gw',
+          MASTER_HEARTBEAT_FLUSH_MS: ' 5 ',
+        }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          'MQTT_PORT must be a TCP port (0-65535), got "70000"',
+          'DATABASE_URL must start with postgresql:// or postgres://',
+          'MASTER_HEARTBEAT_FLUSH_MS must be an integer 10-60000, got "5"',
+          'MASTER_SESSION_KEY must have at least 32 characters',
+          'MASTER_SESSION_HOURS must be an integer 1-720, got "twelve"',
+          'MASTER_COOKIE_SECURE must be on or off',
+          'GATEWAY_PUBLIC_URL must be an http(s) URL, got "ftp://gw"',
+          // TLS is on by default: a rule across variables, checked after the schema.
+          'MASTER_TLS_CERT and MASTER_TLS_KEY must name the certificate and key files: TLS is on by default (MASTER_TLS=off serves plain HTTP, for a TLS-terminating proxy in front)',
+        ]);
+        return true;
+      },
+    );
+  });
+
+  it('reads blank variables as unset and numbers with blanks around them', () => {
+    const c = loadConfig({ MASTER_TLS: ' off ', MASTER_HTTP_PORT: '', MASTER_GRANT_TTL_S: ' 60 ' });
+    assert.equal(c.httpPort, 8080);
+    assert.equal(c.grantTtlS, 60);
+    assert.equal(c.tls, null);
+  });
 });

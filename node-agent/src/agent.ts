@@ -2,7 +2,8 @@
  * The node agent's parts, built and started in the order below and stopped in reverse (see
  * `stop()` for the two exceptions). Each part gets only what it reads and reports upward by
  * callbacks. The MQTT link starts last: its hello and heartbeats read every other part (the
- * cameras reach it through `LinkPort` meanwhile).
+ * cameras reach it through `LinkPort` meanwhile). Longer than 300 lines, it stays one file:
+ * it is that list in start order, and pieces of it elsewhere would hide the order.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +39,7 @@ import { Recorder } from './recorder/recorder.ts';
 import { TransportMemory } from './recorder/transport-memory.ts';
 import { SpoolQuota } from './spool/quota.ts';
 import { SpoolUsage } from './spool/usage.ts';
+import { StartedParts } from './started-parts.ts';
 import { Uploader } from './uploader/uploader.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -61,8 +63,22 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Builds and starts the agent's parts in order; `stop()` stops them in reverse. */
+/**
+ * Builds and starts the agent's parts in order; `stop()` stops them in reverse. Should a part
+ * fail to start, those already started are stopped (in reverse) before the error is thrown.
+ */
 export async function startAgent(config: AgentConfig, { logger: log }: AgentOptions): Promise<RunningAgent> {
+  const started = new StartedParts(log);
+  try {
+    return await startParts(config, log, started);
+  } catch (err) {
+    log.error({ err }, 'agent not started: stopping the parts already running');
+    await started.stopAll();
+    throw err;
+  }
+}
+
+async function startParts(config: AgentConfig, log: Logger, started: StartedParts): Promise<RunningAgent> {
   const spoolDir = resolve(config.spool.dir);
   const stateDir = resolve(config.stateDir);
   log.info(
@@ -99,6 +115,7 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
     onFailed: (s, _reason, willRetry) => metrics.uploadFailed(s.cameraId, willRetry),
   });
   await uploader.start();
+  started.add('uploader', () => uploader.stop());
 
   // spool usage: segments the uploader knows, plus a full folder scan at most every 30 s
   const spoolUsage = new SpoolUsage(spoolDir, () => uploader.all().reduce((a, q) => a + q.diskBytes(), 0));
@@ -117,6 +134,7 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
   const enforceQuota = () =>
     void quota.enforce().catch((err) => log.error({ err }, 'spool quota check failed'));
   const quotaTimer = setInterval(enforceQuota, 10_000);
+  started.add('spool quota', () => clearInterval(quotaTimer));
   enforceQuota();
 
   // detection: the face model (shared by every camera) and the snapshot uploads
@@ -137,6 +155,7 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
       });
     return facesLoading;
   };
+  started.add('face model', async () => (await facesLoading)?.close());
   const snapshots = new SnapshotStore({
     ...gatewayAccess,
     dir: resolve(stateDir, 'snapshots'),
@@ -147,6 +166,7 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
     onFailed: (_camera, reason) => analysisMetrics.snapshot(reason),
   });
   await snapshots.start();
+  started.add('snapshots', () => snapshots.stop());
 
   // cameras: one planner + supervised recorder (+ analysis) per camera, changeable at run time;
   // their hello refreshes and events reach the link (started last) through the port
@@ -190,6 +210,7 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
     },
     logger: log.child({ part: 'cameras' }),
   });
+  started.add('cameras', () => cameraSet.stop());
   // what heartbeats and the gauges report of each camera
   const figures = (): CameraFigures[] =>
     cameraSet.recorders().map((r) => ({
@@ -210,6 +231,8 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
     metrics: new LiveMetrics(metrics.registry),
     logger: log,
   });
+  started.add('jsmpeg', () => jsmpeg?.stop());
+  started.add('live', () => live?.stop());
 
   // camera list: from the file, or as cmd/config last set it; a restarted camera ends its live viewers
   const cameraList = new CameraList({
@@ -230,9 +253,11 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
   let metricsServer: Server | null = null;
   if (config.httpPort) {
     const access = { token: config.metrics.token ?? null, loopback: config.metrics.loopback };
-    metricsServer = await startMetricsServer(metrics.registry, config.httpPort, '0.0.0.0', access, (reason) =>
+    const server = await startMetricsServer(metrics.registry, config.httpPort, '0.0.0.0', access, (reason) =>
       metrics.scrapeRefused(reason),
     );
+    metricsServer = server;
+    started.add('metrics', () => new Promise((done) => server.close(done)));
     log.info({ port: config.httpPort }, 'metrics on /metrics');
     const publicMetrics = publicMetricsWarning(access, '0.0.0.0', 'metrics.token');
     if (publicMetrics) log.warn(publicMetrics);
@@ -266,6 +291,8 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
       ...live?.commands(),
     },
   });
+  // stopped also when its start fails midway: the connection may be open already
+  started.add('mqtt link', () => link.stop());
   const linkStarted = link.start();
   linkPort.attach(link, linkStarted);
   await linkStarted;

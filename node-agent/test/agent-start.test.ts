@@ -6,9 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { type StatusMessage, topics, validators } from '@cctv/protocol';
 import mqtt from 'mqtt';
@@ -21,20 +19,10 @@ import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
 import { agentYaml } from './agent-yaml.ts';
 import { startBroker } from './broker.ts';
 import { startGatewayStandIn } from './gateway-stand-in.ts';
+import { capturingLogger, listening } from './in-process.ts';
 
 const NODE = 'inproc-node';
 const CAMERA = `${NODE}-sim`;
-
-/** Whether something accepts connections on the port. */
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 
 describe('startAgent', () => {
   it('starts the parts in-process, reports, refuses a bad reload, and stops cleanly', async () => {
@@ -61,16 +49,7 @@ describe('startAgent', () => {
     const of = (kind: 'status' | 'hello' | 'heartbeat') =>
       seen.filter((m) => m.topic === topics[kind](NODE)).map((m) => m.payload);
 
-    const lines: string[] = [];
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturingLogger();
     const spoolCamera = join(dir, 'spool', CAMERA);
     // Should the test fail before stop(), its ffmpeg must not outlive it.
     after(() => reapStaleFfmpeg(spoolCamera, pino({ level: 'silent' })));

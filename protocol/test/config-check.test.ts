@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { ConfigProblems, checkSchema } from '../src/config-check.ts';
+import {
+  ConfigProblems,
+  checkEnv,
+  checkSchema,
+  EnvInteger,
+  EnvOneOf,
+  EnvText,
+  envInt,
+} from '../src/config-check.ts';
 
 describe('config checks', () => {
   it('fills defaults and names every mismatch by its key path', () => {
@@ -51,5 +59,28 @@ describe('config checks', () => {
       message: 'PASSWORD: too short|X is required',
     });
     new ConfigProblems().throwIfAny(() => new Error('nothing to throw'));
+  });
+
+  it('checks environment variables by their schema, with their own problem texts', () => {
+    const schema = Type.Object({
+      PORT: EnvInteger(0, 65535, 'must be a TCP port, got "{value}"'),
+      MODE: EnvOneOf(['on', 'off'], 'must be on or off, got {json}'),
+      NAME: EnvText(),
+    });
+    const fine = new ConfigProblems();
+    const e = checkEnv(schema, { PORT: ' 80 ', MODE: '', NAME: 'x', OTHER: 'y' }, fine);
+    assert.equal(envInt(e.PORT, 1), 80);
+    assert.equal(envInt(e.MODE, 1), 1);
+    assert.deepEqual(e, { PORT: ' 80 ', NAME: 'x' });
+    assert.equal(fine.empty, true);
+    const bad = new ConfigProblems();
+    checkEnv(schema, { PORT: '65536', MODE: 'maybe' }, bad);
+    assert.deepEqual(bad.list(), [
+      'PORT must be a TCP port, got "65536"',
+      'MODE must be on or off, got "maybe"',
+    ]);
+    const word = new ConfigProblems();
+    checkEnv(schema, { PORT: '1e3' }, word);
+    assert.deepEqual(word.list(), ['PORT must be a TCP port, got "1e3"']);
   });
 });

@@ -1,12 +1,20 @@
 /**
  * The gateway's configuration sections that belong to one part each (retention, renditions,
- * live playlists): their shape and how config.ts reads them.
+ * live playlists): their variables (TypeBox, checked by config.ts with the rest), their shape,
+ * and how config.ts turns the checked variables into them.
  */
 import { join, sep } from 'node:path';
 import { isValidId } from '@cctv/protocol';
-import type { ConfigProblems } from '@cctv/protocol/config-check';
+import { type ConfigProblems, EnvInteger, EnvText, envInt } from '@cctv/protocol/config-check';
 
 const MiB = 1024 * 1024;
+
+/** An integer variable, in the gateway's words. */
+export const envInteger = (min: number, max: number) =>
+  EnvInteger(min, max, `must be an integer from ${min} to ${max}, got {json}`);
+
+/** Variables as checked: the strings set, blank ones left out. */
+type Checked<V> = Partial<Record<keyof V, string>>;
 
 // --- Recording retention (src/retention/) ------------------------------------------------
 
@@ -27,6 +35,26 @@ export interface RetentionConfig {
 }
 
 export const MAX_RETENTION_DAYS = 3650;
+
+export const RetentionVars = {
+  GATEWAY_RETENTION_INTERVAL_S: envInteger(1, 86_400),
+  GATEWAY_RETENTION_DAYS: envInteger(0, MAX_RETENTION_DAYS),
+  GATEWAY_RETENTION_CAMERA_DAYS: EnvText(),
+  GATEWAY_NAS_MIN_FREE_PERCENT: envInteger(0, 99),
+  GATEWAY_EVENT_PAD_S: envInteger(0, 3600),
+  GATEWAY_EVENT_RETENTION_DAYS: envInteger(0, MAX_RETENTION_DAYS),
+};
+
+export function retentionConfig(e: Checked<typeof RetentionVars>, problems: ConfigProblems): RetentionConfig {
+  return {
+    intervalS: envInt(e.GATEWAY_RETENTION_INTERVAL_S, 300),
+    days: envInt(e.GATEWAY_RETENTION_DAYS, 30),
+    cameraDays: cameraDays(e.GATEWAY_RETENTION_CAMERA_DAYS, problems),
+    nasMinFreePercent: envInt(e.GATEWAY_NAS_MIN_FREE_PERCENT, 10),
+    eventPadS: envInt(e.GATEWAY_EVENT_PAD_S, 10),
+    eventRetentionDays: envInt(e.GATEWAY_EVENT_RETENTION_DAYS, 90),
+  };
+}
 
 /** Parses `cam-a=7,cam-b=90`; every bad entry becomes one problem. */
 export function cameraDays(raw: string | undefined, problems: ConfigProblems): Map<string, number> {
@@ -70,19 +98,27 @@ export interface RenditionConfig {
   queueMax: number;
 }
 
+export const RenditionVars = {
+  GATEWAY_RENDITION_DIR: EnvText(),
+  GATEWAY_RENDITION_CACHE_BYTES: envInteger(0, Number.MAX_SAFE_INTEGER),
+  GATEWAY_TRANSCODE_CONCURRENCY: envInteger(1, 64),
+  GATEWAY_TRANSCODE_TIMEOUT_MS: envInteger(1000, 3_600_000),
+  GATEWAY_TRANSCODE_QUEUE_MAX: envInteger(0, 10_000),
+};
+
 export function renditionConfig(
-  int: (key: string, fallback: number, min: number, max: number) => number,
-  dir: (key: string, fallback: string) => string,
+  e: Checked<typeof RenditionVars>,
+  dir: (raw: string | undefined, fallback: string) => string,
   dataDir: string,
   otherDirs: string[],
   problems: ConfigProblems,
 ): RenditionConfig {
   const config: RenditionConfig = {
-    dir: dir('GATEWAY_RENDITION_DIR', join(dataDir, 'renditions')),
-    cacheBytes: int('GATEWAY_RENDITION_CACHE_BYTES', 2 * 1024 * MiB, 0, Number.MAX_SAFE_INTEGER),
-    concurrency: int('GATEWAY_TRANSCODE_CONCURRENCY', 2, 1, 64),
-    timeoutMs: int('GATEWAY_TRANSCODE_TIMEOUT_MS', 60_000, 1000, 3_600_000),
-    queueMax: int('GATEWAY_TRANSCODE_QUEUE_MAX', 32, 0, 10_000),
+    dir: dir(e.GATEWAY_RENDITION_DIR, join(dataDir, 'renditions')),
+    cacheBytes: envInt(e.GATEWAY_RENDITION_CACHE_BYTES, 2 * 1024 * MiB),
+    concurrency: envInt(e.GATEWAY_TRANSCODE_CONCURRENCY, 2),
+    timeoutMs: envInt(e.GATEWAY_TRANSCODE_TIMEOUT_MS, 60_000),
+    queueMax: envInt(e.GATEWAY_TRANSCODE_QUEUE_MAX, 32),
   };
   // The cache deletes what it finds under its directory: it must not share one with footage.
   const overlaps = (a: string, b: string) => a === b || a.startsWith(b + sep) || b.startsWith(a + sep);
@@ -103,11 +139,14 @@ export interface LiveConfig {
   maxAgeS: number;
 }
 
-export function liveConfig(
-  int: (key: string, fallback: number, min: number, max: number) => number,
-): LiveConfig {
+export const LiveVars = {
+  GATEWAY_LIVE_WINDOW: envInteger(1, 100),
+  GATEWAY_LIVE_MAX_AGE_S: envInteger(1, 86_400),
+};
+
+export function liveConfig(e: Checked<typeof LiveVars>): LiveConfig {
   return {
-    windowSegments: int('GATEWAY_LIVE_WINDOW', 3, 1, 100),
-    maxAgeS: int('GATEWAY_LIVE_MAX_AGE_S', 30, 1, 86_400),
+    windowSegments: envInt(e.GATEWAY_LIVE_WINDOW, 3),
+    maxAgeS: envInt(e.GATEWAY_LIVE_MAX_AGE_S, 30),
   };
 }

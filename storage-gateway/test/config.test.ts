@@ -187,4 +187,39 @@ describe('config', () => {
       /GATEWAY_SNAPSHOT_DIR must differ/,
     );
   });
+
+  it('checks every variable against its schema, then the rules across them, in one error', () => {
+    assert.throws(
+      () =>
+        loadConfig(
+          {
+            DATABASE_URL: DB,
+            GATEWAY_TLS: 'sometimes',
+            GATEWAY_NAS_PARALLEL: '64',
+            GATEWAY_NAS_REQUIRE_MOUNT: 'yes',
+            GATEWAY_RETENTION_DAYS: '-1',
+            GATEWAY_TRANSCODE_CONCURRENCY: 'two',
+            GATEWAY_LIVE_WINDOW: '0',
+            GATEWAY_RETENTION_CAMERA_DAYS: 'cam-a=7,cam-a=8',
+            GATEWAY_NAS_DIR: 'data/gateway/buffer',
+          },
+          '/srv/gw',
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          'GATEWAY_TLS must be on or off, got "sometimes"',
+          'GATEWAY_NAS_REQUIRE_MOUNT must be one of true, false, got "yes"',
+          'GATEWAY_NAS_PARALLEL must be an integer from 1 to 32, got "64"',
+          'GATEWAY_RETENTION_DAYS must be an integer from 0 to 3650, got "-1"',
+          'GATEWAY_TRANSCODE_CONCURRENCY must be an integer from 1 to 64, got "two"',
+          'GATEWAY_LIVE_WINDOW must be an integer from 1 to 100, got "0"',
+          // Rules across variables and lists, checked after the schema.
+          'GATEWAY_BUFFER_DIR and GATEWAY_NAS_DIR must differ',
+          'GATEWAY_RETENTION_CAMERA_DAYS: cam-a is listed twice',
+        ]);
+        return true;
+      },
+    );
+  });
 });

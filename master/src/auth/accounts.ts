@@ -1,110 +1,31 @@
 /**
- * User accounts as one service: logins (rate-limited, audited), sessions, and the admin's
- * user management. HTTP routes and the CLI call this; it owns no HTTP or cookie details.
+ * User accounts as one service: logins (rate-limited, audited), sessions and passwords here;
+ * the second factor (totp-accounts.ts) and the admin's user management (user-admin.ts) are
+ * their own parts, reached through this class. HTTP routes and the CLI call this; it owns no
+ * HTTP or cookie details.
  */
-import { randomBytes } from 'node:crypto';
-import type {
-  CameraAccess,
-  Role,
-  SessionUser,
-  SignedInUser,
-  TotpEnabled,
-  TotpSetup,
-  UserView,
-} from '@cctv/protocol';
+import type { Role, SessionUser, SignedInUser } from '@cctv/protocol';
 import type { Logger } from 'pino';
+import type { AccountGuards } from './account-guards.ts';
+import type {
+  Actor,
+  Authenticated,
+  LoginOutcome,
+  LoginResult,
+  PasswordChangeResult,
+  SecondFactorInput,
+} from './account-types.ts';
 import type { AuditLog } from './audit-log.ts';
-import { DeviceCookies } from './device-cookie.ts';
-import { type Attempt, DEFAULT_THROTTLE, LoginThrottle } from './login-throttle.ts';
+import type { Attempt } from './login-throttle.ts';
 import { checkPasswordPolicy, hashPassword, verifyNothing, verifyPassword } from './password.ts';
-import {
-  acceptedStep,
-  hashRecoveryCode,
-  matchRecoveryCode,
-  newRecoveryCode,
-  newTotpSecret,
-  otpauthUrl,
-  qrDataUrl,
-  RECOVERY_CODE_COUNT,
-} from './second-factor.ts';
 import type { SessionTokens } from './session-tokens.ts';
-import type { StoredUser, UserChange, UserRepository } from './user-repository.ts';
+import { TotpAccounts } from './totp-accounts.ts';
+import { UserAdministration } from './user-admin.ts';
+import type { StoredUser, UserRepository } from './user-repository.ts';
 
-export type LoginResult =
-  | { ok: true; user: SignedInUser; token: string; expiresAt: Date; deviceCookie: string }
-  | { ok: false; reason: 'bad_credentials' }
-  /** The password is right; the user's second factor is missing. */
-  | { ok: false; reason: 'totp_required' }
-  /** The password is right, the code (or recovery code) given is wrong or used already. */
-  | { ok: false; reason: 'bad_second_factor'; factor: 'totp' | 'recovery_code' }
-  | { ok: false; reason: 'rate_limited'; retryAfterS: number };
-
-export type LoginOutcome = 'ok' | 'bad_credentials' | 'totp_required' | 'bad_second_factor' | 'rate_limited';
-
-/** The second factor given with a sign-in, if any. */
-export interface SecondFactorInput {
-  totp?: string;
-  recoveryCode?: string;
-}
-
-export type PasswordChangeResult = 'changed' | 'wrong_password' | { retryAfterS: number };
-
-export type TotpDisableResult =
-  | 'disabled'
-  | 'wrong_code'
-  | 'wrong_password'
-  | 'not_enabled'
-  /** The user's role needs a second factor (`MASTER_REQUIRE_2FA`). */
-  | 'required'
-  | { retryAfterS: number };
-
-export interface Actor {
-  user: SessionUser;
-  ip: string;
-  /** The session the request came with. */
-  sessionId?: string;
-}
-
-/** What a request's session token resolves to. */
-export interface Authenticated {
-  user: SessionUser;
-  sessionId: string;
-  totpEnabled: boolean;
-  /** The role needs a second factor the user has not enabled: the session may only enrol. */
-  totpEnrolmentRequired: boolean;
-}
-
-export interface AccountGuards {
-  /** Sign-in attempts. */
-  logins: LoginThrottle;
-  /** Wrong current passwords on a password change, wrong codes or passwords disabling TOTP. */
-  passwordChanges: LoginThrottle;
-  /**
-   * Wrong second factors at sign-in, on top of `logins`: whoever sends them knows the password,
-   * and a million codes must not be guessable at the few seconds per try `logins` allows a
-   * username, so the username's delays grow to the address's (15 min).
-   */
-  secondFactors: LoginThrottle;
-  devices: DeviceCookies;
-}
-
-/** The throttles and device cookies of a master process, keyed from the session key. */
-export function accountGuards(sessionKey: Uint8Array): AccountGuards {
-  return {
-    logins: new LoginThrottle(),
-    // Someone with a stolen session guessing its owner's password: the user's own key grows to
-    // the address's delays, since the real user knows their password and is not slowed down.
-    passwordChanges: new LoginThrottle({
-      ...DEFAULT_THROTTLE,
-      userMaxDelayMs: DEFAULT_THROTTLE.addressMaxDelayMs,
-    }),
-    secondFactors: new LoginThrottle({
-      ...DEFAULT_THROTTLE,
-      userMaxDelayMs: DEFAULT_THROTTLE.addressMaxDelayMs,
-    }),
-    devices: new DeviceCookies(sessionKey),
-  };
-}
+export { type AccountGuards, accountGuards } from './account-guards.ts';
+/** What callers pass and get back, from here as before. */
+export type * from './account-types.ts';
 
 const SESSION_PRUNE_EVERY_MS = 3600_000;
 
@@ -122,6 +43,9 @@ export class UserAccounts {
   /** Called when a user's sessions end (rights changed, disabled, logged out everywhere). */
   onSessionsEnded: (userId: string) => void = () => {};
 
+  private readonly totp: TotpAccounts;
+  private readonly admin: UserAdministration;
+
   constructor(
     private readonly users: UserRepository,
     private readonly tokens: SessionTokens,
@@ -130,7 +54,11 @@ export class UserAccounts {
     private readonly log: Logger,
     private readonly onLogin: (result: LoginOutcome) => void = () => {},
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    const deps = { users, guards, audit, log, now, sessionsEnded: (id: string) => this.onSessionsEnded(id) };
+    this.totp = new TotpAccounts(deps, () => this.totpRequiredRoles);
+    this.admin = new UserAdministration(deps);
+  }
 
   get sessionTtlS(): number {
     return this.tokens.ttlS;
@@ -205,7 +133,7 @@ export class UserAccounts {
         this.onLogin('totp_required');
         return { ok: false, reason: 'totp_required' };
       }
-      const checked = await this.checkSecondFactor(user.id, user.totp, second);
+      const checked = await this.totp.check(user.id, user.totp, second);
       if (!checked.ok) {
         this.guards.logins.fail(attempt);
         this.guards.secondFactors.fail(attempt);
@@ -244,132 +172,6 @@ export class UserAccounts {
       expiresAt,
       deviceCookie: this.guards.devices.issue(username),
     };
-  }
-
-  /**
-   * A TOTP code (a step later than the last accepted one, recorded as the new last) or an
-   * unused recovery code (spent by this check). Concurrent sign-ins with the same code: one wins.
-   */
-  private async checkSecondFactor(
-    userId: string,
-    totp: { secret: string; lastStep: number | null },
-    second: SecondFactorInput,
-  ): Promise<
-    | { ok: true; factor: 'totp' | 'recovery_code' }
-    | { ok: false; factor: 'totp' | 'recovery_code'; reason: string }
-  > {
-    if (second.totp !== undefined) {
-      // Checked without the last step first, so the audit log tells a replay from a guess.
-      const step = await acceptedStep(totp.secret, second.totp, null, this.now().getTime());
-      if (step === null) return { ok: false, factor: 'totp', reason: 'wrong_totp' };
-      const later = totp.lastStep === null || step > totp.lastStep;
-      if (!later || !(await this.users.acceptTotpStep(userId, step)))
-        return { ok: false, factor: 'totp', reason: 'replayed_totp' };
-      return { ok: true, factor: 'totp' };
-    }
-    const typed = second.recoveryCode ?? '';
-    const id = await matchRecoveryCode(typed, await this.users.unusedRecoveryCodes(userId));
-    if (id === null || !(await this.users.spendRecoveryCode(id, this.now())))
-      return { ok: false, factor: 'recovery_code', reason: 'wrong_recovery_code' };
-    return { ok: true, factor: 'recovery_code' };
-  }
-
-  /**
-   * A new TOTP secret for the actor, pending until `totpEnable` gets a code of it; replaces a
-   * pending one. Null when a second factor is enabled already (disable it first).
-   */
-  async totpSetup(actor: Actor): Promise<TotpSetup | null> {
-    const secret = newTotpSecret();
-    if (!(await this.users.setPendingTotp(actor.user.id, secret))) return null;
-    const url = otpauthUrl(secret, actor.user.username);
-    return { secret, otpauthUrl: url, qrDataUrl: await qrDataUrl(url) };
-  }
-
-  /**
-   * Enables the pending secret when `code` is one of its current codes (that code's step is
-   * then used up), with ten new recovery codes returned this once.
-   */
-  async totpEnable(actor: Actor, code: string): Promise<TotpEnabled | 'not_set_up' | 'wrong_code'> {
-    const pending = await this.users.totp(actor.user.id);
-    if (!pending || pending.enabled) return 'not_set_up';
-    const step = await acceptedStep(pending.secret, code, null, this.now().getTime());
-    if (step === null) return 'wrong_code';
-    const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    const hashes = await Promise.all(recoveryCodes.map(hashRecoveryCode));
-    if (!(await this.users.enableTotp(actor.user.id, pending.secret, step, hashes, this.now())))
-      return 'not_set_up';
-    await this.audit.record({
-      action: 'totp_enable',
-      userId: actor.user.id,
-      username: actor.user.username,
-      ip: actor.ip,
-    });
-    return { recoveryCodes };
-  }
-
-  /**
-   * Removes the actor's own second factor, proven by a current code or the password (wrong ones
-   * throttled like a password change, and audited); ends every session of the user.
-   */
-  async totpDisable(actor: Actor, proof: { code?: string; password?: string }): Promise<TotpDisableResult> {
-    const attempt: Attempt = { key: actor.user.id, address: actor.ip, device: null };
-    const refused = async (reason: string, extra: Record<string, unknown> = {}) =>
-      this.audit.record({
-        action: 'totp_disable_failed',
-        userId: actor.user.id,
-        username: actor.user.username,
-        ip: actor.ip,
-        detail: { reason, ...extra },
-      });
-    const waitMs = this.guards.passwordChanges.waitMs(attempt);
-    if (waitMs > 0) {
-      const retryAfterS = Math.ceil(waitMs / 1000);
-      if (this.guards.passwordChanges.shouldAudit(attempt)) await refused('rate_limited', { retryAfterS });
-      return { retryAfterS };
-    }
-    const user = await this.users.forLogin(actor.user.username);
-    if (!user?.totp) return 'not_enabled';
-    if (this.totpRequiredRoles.has(user.role)) return 'required';
-    if (proof.code !== undefined) {
-      const checked = await this.checkSecondFactor(user.id, user.totp, { totp: proof.code });
-      if (!checked.ok) {
-        this.guards.passwordChanges.fail(attempt);
-        await refused(checked.reason);
-        return 'wrong_code';
-      }
-    } else if (!(await verifyPassword(proof.password ?? '', user.passwordHash))) {
-      this.guards.passwordChanges.fail(attempt);
-      await refused('wrong_password');
-      return 'wrong_password';
-    }
-    await this.users.clearTotp(user.id);
-    this.onSessionsEnded(user.id);
-    await this.audit.record({
-      action: 'totp_disable',
-      userId: user.id,
-      username: user.username,
-      ip: actor.ip,
-      detail: { proof: proof.code !== undefined ? 'totp' : 'password' },
-    });
-    return 'disabled';
-  }
-
-  /**
-   * An admin (or the CLI, `actor` null) removes a user's second factor, e.g. after a lost
-   * phone: the user signs in with the password alone (and enrols again where a role needs it).
-   * Ends the user's sessions.
-   */
-  async totpReset(actor: Actor | null, id: string): Promise<UserView> {
-    const view = await this.users.clearTotp(id);
-    this.onSessionsEnded(id);
-    await this.audit.record({
-      action: 'totp_reset',
-      userId: actor?.user.id ?? null,
-      username: actor?.user.username ?? 'system',
-      ip: actor?.ip ?? null,
-      detail: { user: view.username },
-    });
-    return view;
   }
 
   private lastPruneAt = 0;
@@ -462,72 +264,14 @@ export class UserAccounts {
     return 'changed';
   }
 
-  /** Creates a user; `actor` null means the CLI or the first start. */
-  async create(
-    actor: Actor | null,
-    u: { username: string; password: string; role: Role; cameras: CameraAccess },
-  ): Promise<UserView> {
-    const username = u.username.toLowerCase();
-    checkPasswordPolicy(u.password, username);
-    const view = await this.users.create({
-      username,
-      passwordHash: await hashPassword(u.password),
-      role: u.role,
-      cameras: u.cameras,
-    });
-    await this.audit.record({
-      action: 'user_create',
-      userId: actor?.user.id ?? null,
-      username: actor?.user.username ?? 'system',
-      ip: actor?.ip ?? null,
-      detail: { user: view.username, role: view.role, cameras: view.cameras },
-    });
-    return view;
-  }
+  // --- the second factor (totp-accounts.ts) and user administration (user-admin.ts) -----
 
-  async update(
-    actor: Actor | null,
-    id: string,
-    change: { role?: Role; cameras?: CameraAccess; disabled?: boolean; password?: string },
-  ): Promise<UserView> {
-    const existing = await this.users.view(id);
-    const { password, ...rest } = change;
-    const stored: UserChange = { ...rest };
-    if (password !== undefined) {
-      checkPasswordPolicy(password, existing?.username ?? '');
-      stored.passwordHash = await hashPassword(password);
-    }
-    const view = await this.users.update(id, stored);
-    this.onSessionsEnded(id);
-    await this.audit.record({
-      action: 'user_update',
-      userId: actor?.user.id ?? null,
-      username: actor?.user.username ?? 'system',
-      ip: actor?.ip ?? null,
-      detail: { user: view.username, ...rest, ...(password !== undefined ? { password: 'changed' } : {}) },
-    });
-    return view;
-  }
-
-  list(): Promise<UserView[]> {
-    return this.users.list();
-  }
-
-  /**
-   * With no user at all, makes the first admin: with `password` when given (an installer's
-   * secret), else a random one returned to be shown once. Null when users already exist.
-   */
-  async ensureFirstAdmin(password: string | null): Promise<{ username: string; password: string } | null> {
-    if ((await this.users.count()) > 0) return null;
-    const secret = password ?? randomBytes(18).toString('base64url');
-    try {
-      await this.create(null, { username: 'admin', password: secret, role: 'admin', cameras: 'all' });
-    } catch (err) {
-      // Another replica made it first.
-      if ((err as { code?: string }).code === 'USERNAME_TAKEN') return null;
-      throw err;
-    }
-    this.log.info('first admin account created');
-    return { username: 'admin', password: secret };
-  }
+  readonly totpSetup = (...a: Parameters<TotpAccounts['setup']>) => this.totp.setup(...a);
+  readonly totpEnable = (...a: Parameters<TotpAccounts['enable']>) => this.totp.enable(...a);
+  readonly totpDisable = (...a: Parameters<TotpAccounts['disable']>) => this.totp.disable(...a);
+  readonly totpReset = (...a: Parameters<TotpAccounts['reset']>) => this.totp.reset(...a);
+  readonly create = (...a: Parameters<UserAdministration['create']>) => this.admin.create(...a);
+  readonly update = (...a: Parameters<UserAdministration['update']>) => this.admin.update(...a);
+  readonly list = () => this.admin.list();
+  readonly ensureFirstAdmin = (password: string | null) => this.admin.ensureFirstAdmin(password);
 }

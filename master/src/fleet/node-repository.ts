@@ -1,12 +1,20 @@
+/**
+ * The Node and Camera rows: the state machine's writes (status, hello, heartbeats, stale and
+ * offline marks, camera moves) and the fleet views read from them (the stored heartbeat checked
+ * again on read: stored-heartbeat.ts). Over 300 lines, it stays one file: the writes and the
+ * reads share the rows' shape and its mapping to views (toView).
+ */
 import type { Camera, Node, PrismaClient } from '@cctv/db';
-import {
-  type CameraView,
-  type HeartbeatMessage,
-  type HelloMessage,
-  type NodeStateChangeView,
-  type NodeView,
-  validators,
+import type {
+  CameraView,
+  HeartbeatMessage,
+  HelloMessage,
+  NodeStateChangeView,
+  NodeView,
 } from '@cctv/protocol';
+import { checkedHeartbeat, HEARTBEAT_SQL, type InvalidHeartbeatReport } from './stored-heartbeat.ts';
+
+export type { InvalidHeartbeatReport } from './stored-heartbeat.ts';
 
 type NodeWithCameras = Node & { cameras: Camera[] };
 
@@ -14,21 +22,6 @@ type NodeWithCameras = Node & { cameras: Camera[] };
 export interface CameraClaimRefusal {
   cameraId: string;
   ownerNodeId: string;
-}
-
-/** Told of a stored heartbeat that no longer matches the schema (it is served as null). */
-export type InvalidHeartbeatReport = (nodeId: string, error: string) => void;
-
-/**
- * The stored heartbeat, checked again on read: it was valid when stored, but a row written by an
- * older master (an older schema) must not reach a dashboard as if it were current.
- */
-function checkedHeartbeat(n: Node, report: InvalidHeartbeatReport): HeartbeatMessage | null {
-  if (n.lastHeartbeat === null) return null;
-  const parsed = validators.heartbeat.validate(n.lastHeartbeat);
-  if (parsed.ok) return parsed.value;
-  report(n.id, parsed.error);
-  return null;
 }
 
 function toView(n: NodeWithCameras, report: InvalidHeartbeatReport): NodeView {
@@ -67,16 +60,6 @@ function toView(n: NodeWithCameras, report: InvalidHeartbeatReport): NodeView {
 export type FleetReads = Pick<NodeRepository, 'list' | 'listJson' | 'get' | 'history' | 'camera'>;
 
 const isoSql = (col: string) => `to_char(${col}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/**
- * The stored heartbeat for `listJson`, which does not parse rows in the master: heartbeats are
- * validated before they are stored, so only a row of an older schema could be off, and this
- * keeps the objects a dashboard reads through (`cpu`, `mem`, `disk`, `cameras`) from being
- * absent; anything else is null. `get` and `list` check the whole schema.
- */
-const HEARTBEAT_SQL = `CASE WHEN jsonb_typeof(n."lastHeartbeat"->'cpu') = 'object'
-  AND jsonb_typeof(n."lastHeartbeat"->'mem') = 'object' AND jsonb_typeof(n."lastHeartbeat"->'disk') = 'object'
-  AND jsonb_typeof(n."lastHeartbeat"->'cameras') = 'array' THEN n."lastHeartbeat" END`;
 
 /** Node and Camera rows. The registry is the only writer. */
 export class NodeRepository {

@@ -1,3 +1,9 @@
+/**
+ * The embedded MQTT broker (aedes): its plain and TLS listeners, with authentication, topic
+ * ACL, connection limits and session takeovers wired into aedes' hooks. Just over 300 lines, it
+ * stays one file: each rule is its own file already (acl.ts, authenticator.ts,
+ * connection-gate.ts, frame-guard.ts, session-takeover.ts), and what is left is one lifecycle.
+ */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { reloadOnChange, type TlsFiles } from '@cctv/tls';

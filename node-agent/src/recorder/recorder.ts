@@ -3,7 +3,9 @@
  * playlist + init file per ffmpeg run. A segment is finished once it is listed in the run's
  * playlist, which is watched with fs.watch and a poll as fallback; each finished segment is
  * reported through onSegment, in order. Two watchdogs end a run that stalls: ffmpeg's progress
- * output standing still, and no new segment for too long.
+ * output standing still, and no new segment for too long. Just over 300 lines, it stays one
+ * file: start, watchdogs, exit and playlist scan share one run's state; the plan, progress,
+ * stats and stale-process parts are their own files already.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
