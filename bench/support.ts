@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { PrismaClient } from '@cctv/db';
 import { ensureCertificate, ensureLocalCa } from '@cctv/tls';
 import { hashSecret, MACHINE_SECRET_PARAMS, newSecret } from '../master/src/auth/secret-hash.ts';
-import { migrateDatabase, startEmbeddedPostgres } from '../prisma/src/index.ts';
+import { migrateDatabase, removeSystemClusters, startEmbeddedPostgres } from '../prisma/src/index.ts';
 import {
   freePort,
   GiveUp,
@@ -207,6 +207,8 @@ export async function fleetEnrolment(
  */
 export async function startDatabase(cleanups: Cleanups, dataDir: string): Promise<string> {
   const pg = await startEmbeddedPostgres({ dataDir, port: await freePort() });
+  // Runs after the stop: a cluster kept in the system folder for this throwaway folder goes too.
+  cleanups.add('remove PostgreSQL cluster', () => removeSystemClusters(dataDir));
   cleanups.add('stop PostgreSQL', () => pg.stop());
   await migrateDatabase(pg.url);
   return pg.url;

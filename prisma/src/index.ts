@@ -5,7 +5,7 @@ export { createPrismaClient } from './client.ts';
 export type { RunningPostgres } from './embedded-postgres.ts';
 export { embeddedDatabaseUrl, rolePasswordPath, startEmbeddedPostgres } from './embedded-postgres.ts';
 export { applyMigrations, diffSchemas } from './migrations.ts';
-export { PostgresStartError } from './postgres-placement.ts';
+export { PostgresStartError, removeSystemClusters } from './postgres-placement.ts';
 export type { DbRole, RolesOutcome } from './roles.ts';
 export {
   applyGrants,

@@ -15,7 +15,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -208,4 +208,23 @@ export async function placeServer(dataDir: string, log: (line: string) => void):
     log(`the cluster of ${dataDir} lives in ${clusterDir}: the postgres user cannot reach ${dataDir}`);
   }
   return { binaries, clusterDir, runAs };
+}
+
+/**
+ * For throwaway data folders (tests, benchmarks): removes the cluster that `dataDir` keeps in
+ * the system folder, if it names one there (`cluster-location`), once its server has stopped.
+ * Data folders found below `dataDir` (at most `depth` levels down) are handled too.
+ */
+export async function removeSystemClusters(dataDir: string, depth = 4): Promise<void> {
+  const clusters = join(postgresHome(), 'clusters');
+  const visit = async (dir: string, level: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.isFile() && e.name === 'cluster-location') {
+        const location = (await readFile(join(dir, e.name), 'utf8')).trim();
+        if (dirname(location) === clusters) await rm(location, { recursive: true, force: true });
+      } else if (e.isDirectory() && level < depth) await visit(join(dir, e.name), level + 1);
+    }
+  };
+  await visit(dataDir, 0);
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort } from '../../test/support/plain.ts';
 import { rootOnlySkip } from '../../test/support/root-only.ts';
-import { PostgresStartError, startEmbeddedPostgres } from '../src/index.ts';
+import { PostgresStartError, removeSystemClusters, startEmbeddedPostgres } from '../src/index.ts';
 
 const isRoot = process.getuid?.() === 0;
 const rootOnly = rootOnlySkip(isRoot ? null : 'the postgres user only comes into play as root');
@@ -49,6 +49,10 @@ test('a cluster out of reach lives in the system folder; one left by a deleted d
   const clusters = await readdir(join(home, 'clusters'));
   assert.equal(clusters.filter((n) => n.includes('.orphaned-')).length, 1, clusters.join(', '));
   assert.ok(existsSync(join(location, 'PG_VERSION')), 'a new cluster in its place');
+
+  // A throwaway data folder's cluster goes with it.
+  await removeSystemClusters(top);
+  assert.ok(!existsSync(location));
 });
 
 test('when the postgres user cannot reach the system folder, the error says so in one line', {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { migrateDatabase, startEmbeddedPostgres } from '../../prisma/src/index.ts';
+import { migrateDatabase, removeSystemClusters, startEmbeddedPostgres } from '../../prisma/src/index.ts';
 import { freePort, GiveUp, spawnKept, waitFor } from './plain.ts';
 import { serviceTlsEnv } from './tls.ts';
 
@@ -34,7 +34,12 @@ export function onCleanup(fn: () => unknown): void {
 /** A temp dir removed after the test file, whatever the outcome. */
 export async function tempDir(prefix = 'cctv-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  onCleanup(async () => {
+    // A master started as root with its data below this 0700 folder keeps its cluster in the
+    // system folder (ADR 0014): it goes with the folder.
+    await removeSystemClusters(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
