@@ -8,15 +8,26 @@ import { Aedes } from 'aedes';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+// Ports this process has handed out: the kernel may offer a closed one again at once, and two
+// servers of one test given the same port would collide.
+const handedOut = new Set<number>();
+
+/** A port free on 127.0.0.1 now, never one this process handed out before. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** True while a process with this pid exists. */
