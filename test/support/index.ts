@@ -4,7 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { migrateDatabase, removeSystemClusters, startEmbeddedPostgres } from '../../prisma/src/index.ts';
+// The modules themselves, not prisma's index: that one loads the generated client, which a
+// fresh clone has only after setup, and the fast tier runs without it.
+import { startEmbeddedPostgres } from '../../prisma/src/embedded-postgres.ts';
+import { removeSystemClusters } from '../../prisma/src/postgres-placement.ts';
+import { migrateDatabase } from '../../prisma/src/roles.ts';
 import { freePort, GiveUp, spawnKept, waitFor } from './plain.ts';
 import { serviceTlsEnv } from './tls.ts';
 
