@@ -174,6 +174,16 @@ export const AUDIT_ACTIONS = [
   'node_enrol',
   'camera_move',
   'security_alert_ack',
+  'camera_create',
+  'camera_update',
+  'camera_delete',
+  'camera_probe',
+  'config_rollback',
+  'node_enrol_token',
+  'node_install',
+  'node_revoke',
+  'user_sessions_end',
+  'audit_export',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 const AuditAction = Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)));

@@ -101,7 +101,14 @@ export type CameraSpec = Static<typeof CameraSpec>;
 
 /** `args` of `cmd/config`: the node's whole camera list, replacing the current one. */
 export const ConfigCommandArgs = Type.Object(
-  { cameras: Type.Array(CameraSpec, { maxItems: 64 }) },
+  {
+    cameras: Type.Array(CameraSpec, { maxItems: 64 }),
+    /**
+     * The master's desired-config version these cameras are (node-config.ts); a master-managed
+     * node reports it back in its heartbeat. Absent: a list without a version (tools, tests).
+     */
+    version: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
   { additionalProperties: false },
 );
 export type ConfigCommandArgs = Static<typeof ConfigCommandArgs>;
@@ -120,5 +127,5 @@ export const NodeCommandRequest = Type.Object(
 export type NodeCommandRequest = Static<typeof NodeCommandRequest>;
 
 /** Commands the master relays, and the least role that may send each. */
-export const NODE_COMMANDS = { ping: 'operator', config: 'admin' } as const;
+export const NODE_COMMANDS = { ping: 'operator', config: 'admin', restart: 'admin' } as const;
 export type NodeCommandName = keyof typeof NODE_COMMANDS;

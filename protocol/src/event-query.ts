@@ -7,6 +7,8 @@ export { EVENT_PAGE_MAX, TIMELINE_MAX_BUCKETS, TIMELINE_MAX_RANGE_MS } from './p
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 const idBody = ID_PATTERN.slice(1, -1);
+/** A zone name (events.ts MotionZone). */
+const zoneBody = '[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}';
 
 /** `GET /api/events`: newest first, keyset-paginated by an opaque cursor. */
 export const EventSearchQuery = Type.Object({
@@ -19,6 +21,8 @@ export const EventSearchQuery = Type.Object({
   /** Events started before this time. */
   to: Type.Optional(IsoTime),
   minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  /** Comma-separated zone names (motion zones of the cameras): events that touched any of them. */
+  zones: Type.Optional(Type.String({ pattern: `^${zoneBody}(,${zoneBody}){0,31}$`, maxLength: 2100 })),
   limit: Type.Integer({ minimum: 1, maximum: EVENT_PAGE_MAX, default: 50 }),
   /** `nextCursor` of the previous page. */
   cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),

@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { EventBox, EventType } from './events.ts';
 import { HeartbeatMessage } from './messages.ts';
+import { NodeConfigStatus } from './node-config.ts';
 import { Nullable } from './nullable.ts';
 import type { SecurityAlertView } from './security.ts';
 
@@ -40,6 +41,8 @@ export const NodeView = Type.Object({
   stateChangedAt: Time,
   /** The node's last heartbeat as it sent it; null when none, or when the stored one is invalid. */
   heartbeat: Nullable(HeartbeatMessage),
+  /** Management mode and whether the node runs its desired configuration. */
+  config: NodeConfigStatus,
   cameras: Type.Array(CameraView),
 });
 export type NodeView = Static<typeof NodeView>;

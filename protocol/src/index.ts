@@ -8,6 +8,7 @@ export * from './http/master-routes.ts';
 export * from './ids.ts';
 export * from './live.ts';
 export * from './messages.ts';
+export * from './node-config.ts';
 export * from './security.ts';
 export * from './segments.ts';
 export * from './topics.ts';

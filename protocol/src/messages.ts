@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { CameraId, NodeId } from './ids.ts';
+import { ConfigHeartbeat } from './node-config.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 const Text = (max = 200) => Type.String({ maxLength: max });
@@ -161,6 +162,8 @@ export const HeartbeatMessage = Type.Object({
   agent: Type.Optional(AgentFigures),
   /** Live view availability (optional: older agents do not send it). */
   live: Type.Optional(LiveHeartbeat),
+  /** Management mode and desired-config version (optional: older agents do not send it). */
+  config: Type.Optional(ConfigHeartbeat),
   cameras: Type.Array(CameraHeartbeat, { maxItems: 64 }),
 });
 export type HeartbeatMessage = Static<typeof HeartbeatMessage>;

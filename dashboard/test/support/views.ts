@@ -50,6 +50,13 @@ export function nodeView(over: Partial<NodeView> = {}): NodeView {
     lastHeartbeatAt: '2026-03-01T10:00:00.000Z',
     stateChangedAt: '2026-03-01T09:00:00.000Z',
     heartbeat: null,
+    config: {
+      mode: 'master',
+      desiredVersion: null,
+      appliedVersion: null,
+      sync: 'unconfigured',
+      reason: null,
+    },
     cameras: [],
     ...over,
   };

@@ -12,6 +12,7 @@ import type {
   NodeStateChangeView,
   NodeView,
 } from '@cctv/protocol';
+import { configStatus, configStatusSql } from '../config/config-status.ts';
 import { checkedHeartbeat, HEARTBEAT_SQL, type InvalidHeartbeatReport } from './stored-heartbeat.ts';
 
 export type { InvalidHeartbeatReport } from './stored-heartbeat.ts';
@@ -24,7 +25,12 @@ export interface CameraClaimRefusal {
   ownerNodeId: string;
 }
 
-function toView(n: NodeWithCameras, report: InvalidHeartbeatReport): NodeView {
+function toView(
+  n: NodeWithCameras,
+  report: InvalidHeartbeatReport,
+  desired: ReadonlyMap<string, number>,
+): NodeView {
+  const heartbeat = checkedHeartbeat(n, report);
   return {
     id: n.id,
     state: n.state,
@@ -35,7 +41,8 @@ function toView(n: NodeWithCameras, report: InvalidHeartbeatReport): NodeView {
     lastSeenAt: n.lastSeenAt?.toISOString() ?? null,
     lastHeartbeatAt: n.lastHeartbeatAt?.toISOString() ?? null,
     stateChangedAt: n.stateChangedAt.toISOString(),
-    heartbeat: checkedHeartbeat(n, report),
+    heartbeat,
+    config: configStatus(heartbeat?.config, desired.get(n.id) ?? null),
     // Code-point order, as `listJson` sorts in SQL (COLLATE "C").
     cameras: n.cameras
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -276,17 +283,20 @@ export class NodeRepository {
 
   async getMany(nodeIds: string[]): Promise<NodeView[]> {
     const rows = await this.db.node.findMany({ where: { id: { in: nodeIds } }, include: { cameras: true } });
-    return rows.map((r) => toView(r, this.reportHeartbeat));
+    const desired = await this.desiredVersions(nodeIds);
+    return rows.map((r) => toView(r, this.reportHeartbeat, desired));
   }
 
   async camera(cameraId: string): Promise<CameraView | null> {
     const c = await this.db.camera.findUnique({ where: { id: cameraId }, include: { node: true } });
-    return c ? (toView({ ...c.node, cameras: [c] }, this.reportHeartbeat).cameras[0] ?? null) : null;
+    return c
+      ? (toView({ ...c.node, cameras: [c] }, this.reportHeartbeat, new Map()).cameras[0] ?? null)
+      : null;
   }
 
   async get(nodeId: string): Promise<NodeView | null> {
     const n = await this.db.node.findUnique({ where: { id: nodeId }, include: { cameras: true } });
-    return n ? toView(n, this.reportHeartbeat) : null;
+    return n ? toView(n, this.reportHeartbeat, await this.desiredVersions([nodeId])) : null;
   }
 
   /**
@@ -302,6 +312,7 @@ export class NodeRepository {
            'platform', n.platform, 'arch', n.arch,
            'lastSeenAt', ${isoSql('n."lastSeenAt"')}, 'lastHeartbeatAt', ${isoSql('n."lastHeartbeatAt"')},
            'stateChangedAt', ${isoSql('n."stateChangedAt"')}, 'heartbeat', ${HEARTBEAT_SQL},
+           'config', ${configStatusSql(HEARTBEAT_SQL, '(SELECT max(v.version) FROM "NodeConfigVersion" v WHERE v."nodeId" = n.id)')},
            'cameras', COALESCE((
              SELECT json_agg(json_build_object(
                'id', c.id, 'nodeId', c."nodeId", 'name', c.name, 'codec', c.codec, 'width', c.width,
@@ -320,10 +331,21 @@ export class NodeRepository {
 
   async list(): Promise<NodeView[]> {
     const rows = await this.db.node.findMany({ include: { cameras: true }, orderBy: { id: 'asc' } });
+    const desired = await this.desiredVersions(null);
     // Code-point order whatever the database's collation, as `listJson`.
     return rows
-      .map((r) => toView(r, this.reportHeartbeat))
+      .map((r) => toView(r, this.reportHeartbeat, desired))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The newest desired-config version of each node (all nodes when `nodeIds` is null). */
+  private async desiredVersions(nodeIds: string[] | null): Promise<Map<string, number>> {
+    const rows = await this.db.nodeConfigVersion.groupBy({
+      by: ['nodeId'],
+      _max: { version: true },
+      ...(nodeIds ? { where: { nodeId: { in: nodeIds } } } : {}),
+    });
+    return new Map(rows.map((r) => [r.nodeId, r._max.version ?? 0]));
   }
 
   async countByState(): Promise<Record<NodeView['state'], number>> {

@@ -42,6 +42,14 @@ import {
   TimelineView,
 } from '../fleet-api.ts';
 import { NodeId } from '../ids.ts';
+import {
+  CameraChangeAnswer,
+  CameraCreateRequest,
+  CameraSettingsInput,
+  CameraSettingsList,
+  ConfigRollbackRequest,
+  NodeConfigView,
+} from '../node-config.ts';
 import { Nullable } from '../nullable.ts';
 import {
   CameraMoveAnswer,
@@ -204,6 +212,50 @@ export const masterRoutes = {
     params: CameraIdParams,
     body: CameraMoveRequest,
     response: { 200: CameraMoveAnswer, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  // Desired configuration (node-config.ts): every change is a new version of the node's config.
+  cameraSettings: {
+    method: 'GET',
+    url: '/api/config/cameras',
+    summary: 'The desired cameras of the master-managed nodes the user may configure',
+    response: { 200: CameraSettingsList, ...GUARDED },
+  },
+  cameraCreate: {
+    method: 'POST',
+    url: '/api/config/cameras',
+    summary: "Adds a camera to a node's desired configuration (admins; operators with every camera)",
+    body: CameraCreateRequest,
+    response: { 201: CameraChangeAnswer, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
+  },
+  cameraUpdate: {
+    method: 'PUT',
+    url: '/api/config/cameras/:id',
+    summary: "Changes a camera's desired settings (admins; operators with the camera)",
+    params: CameraIdParams,
+    body: CameraSettingsInput,
+    response: { 200: CameraChangeAnswer, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
+  },
+  cameraDelete: {
+    method: 'DELETE',
+    url: '/api/config/cameras/:id',
+    summary: "Removes a camera from its node's desired configuration (admins)",
+    params: CameraIdParams,
+    response: { 200: CameraChangeAnswer, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
+  },
+  nodeConfig: {
+    method: 'GET',
+    url: '/api/config/nodes/:id',
+    summary: "A node's config status and its desired-config versions, newest first (admins)",
+    params: NodeIdParams,
+    response: { 200: NodeConfigView, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  nodeConfigRollback: {
+    method: 'POST',
+    url: '/api/config/nodes/:id/rollback',
+    summary: 'Makes a new desired-config version with the cameras of an earlier one (admins)',
+    params: NodeIdParams,
+    body: ConfigRollbackRequest,
+    response: { 200: CameraChangeAnswer, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
   },
   playback: {
     method: 'POST',
