@@ -11,7 +11,9 @@ import {
   filtersToSearch,
   fromLocalInput,
   matchesFilters,
+  NO_FILTERS,
   parseFilters,
+  parseZones,
   toLocalInput,
 } from '../features/events/event-filters.ts';
 import { eventView } from './support/views.ts';
@@ -19,7 +21,7 @@ import { eventView } from './support/views.ts';
 // toLocalInput and fromLocalInput read the browser's zone: a fixed one with a half-hour offset.
 process.env.TZ = 'Asia/Kolkata';
 
-const none: EventFilters = { camera: null, type: null, from: null, to: null, minScore: null, limit: null };
+const none: EventFilters = NO_FILTERS;
 const params = (search: string) => Object.fromEntries(new URLSearchParams(search));
 
 describe('parseFilters', () => {
@@ -30,6 +32,7 @@ describe('parseFilters', () => {
       from: '2026-03-01T10:00:00+02:00',
       to: '2026-03-02T00:00:00Z',
       minScore: '0.25',
+      zones: 'door, yard.2',
       limit: '100',
     });
     assert.deepEqual(filters, {
@@ -38,6 +41,7 @@ describe('parseFilters', () => {
       from: '2026-03-01T08:00:00.000Z',
       to: '2026-03-02T00:00:00.000Z',
       minScore: 0.25,
+      zones: ['door', 'yard.2'],
       limit: 100,
     });
     assert.deepEqual(dropped, []);
@@ -59,9 +63,10 @@ describe('parseFilters', () => {
       to: '2026-13-45T99:00:00Z',
       minScore: 'high',
       limit: 'ten',
+      zones: 'door,-yard',
     });
     assert.deepEqual(filters, none);
-    assert.deepEqual(dropped, ['camera', 'type', 'from', 'to', 'minScore', 'limit']);
+    assert.deepEqual(dropped, ['camera', 'type', 'from', 'to', 'minScore', 'limit', 'zones']);
   });
 
   it('refuses camera ids the master would refuse', () => {
@@ -96,6 +101,20 @@ describe('parseFilters', () => {
   });
 });
 
+describe('parseZones', () => {
+  it('trims, drops empty and repeated names, keeps the order', () => {
+    assert.deepEqual(parseZones(' door ,yard,, door,back yard '), ['door', 'yard', 'back yard']);
+    assert.deepEqual(parseZones(''), []);
+  });
+
+  it('refuses a name the master would refuse, and more names than a search takes', () => {
+    for (const bad of ['-door', 'door!', 'x'.repeat(64), 'a/b']) assert.equal(parseZones(bad), null, bad);
+    const many = Array.from({ length: 33 }, (_, i) => `z${i}`);
+    assert.equal(parseZones(many.join(',')), null);
+    assert.equal(parseZones(many.slice(0, 32).join(','))?.length, 32);
+  });
+});
+
 describe('filtersToSearch', () => {
   it('is empty without filters and in a stable order with them', () => {
     assert.equal(filtersToSearch(none), '');
@@ -103,12 +122,13 @@ describe('filtersToSearch', () => {
       filtersToSearch({
         limit: 50,
         minScore: 0.5,
+        zones: ['door', 'back yard'],
         to: '2026-03-02T00:00:00.000Z',
         from: '2026-03-01T00:00:00.000Z',
         type: 'motion',
         camera: 'cam1',
       }),
-      '?camera=cam1&type=motion&from=2026-03-01T00%3A00%3A00.000Z&to=2026-03-02T00%3A00%3A00.000Z&minScore=0.5&limit=50',
+      '?camera=cam1&type=motion&from=2026-03-01T00%3A00%3A00.000Z&to=2026-03-02T00%3A00%3A00.000Z&minScore=0.5&zones=door%2Cback+yard&limit=50',
     );
   });
 
@@ -122,7 +142,16 @@ describe('filtersToSearch', () => {
       { ...none, camera: 'cam-7' },
       { ...none, type: 'face', minScore: 0.05 },
       { ...none, from: '2026-03-01T00:00:00.000Z', to: '2026-03-01T06:30:00.500Z' },
-      { camera: 'a', type: 'motion', from: '2026-01-01T00:00:00.000Z', to: null, minScore: 1, limit: 500 },
+      { ...none, zones: ['door', 'back yard'] },
+      {
+        camera: 'a',
+        type: 'motion',
+        from: '2026-01-01T00:00:00.000Z',
+        to: null,
+        minScore: 1,
+        zones: ['z1'],
+        limit: 500,
+      },
     ];
     for (const f of cases) {
       const back = parseFilters(params(filtersToSearch(f)));
@@ -155,6 +184,7 @@ describe('the search the filters run', () => {
             from: null,
             to: '2026-03-02T00:00:00.000Z',
             minScore: 0.4,
+            zones: ['door', 'yard'],
             limit: 200,
           },
           '2026-03-01T00:00:00.000Z',
@@ -169,6 +199,7 @@ describe('the search the filters run', () => {
       from: '2026-03-01T00:00:00.000Z',
       to: '2026-03-02T00:00:00.000Z',
       minScore: '0.4',
+      zones: 'door,yard',
       limit: '200',
       cursor: 'abc+/=',
     });
@@ -189,6 +220,13 @@ describe('matchesFilters', () => {
     assert.equal(matchesFilters(e, { ...none, camera: 'cam2' }, from), false);
     assert.equal(matchesFilters(e, { ...none, type: 'face' }, from), false);
     assert.equal(matchesFilters(e, { ...none, minScore: 0.51 }, from), false);
+  });
+
+  it('takes an event that touched any of the zones asked for, and only those', () => {
+    const e = eventView({ zones: ['door', 'yard'] });
+    assert.equal(matchesFilters(e, { ...none, zones: ['gate', 'yard'] }, from), true);
+    assert.equal(matchesFilters(e, { ...none, zones: ['gate'] }, from), false);
+    assert.equal(matchesFilters(eventView({ zones: [] }), { ...none, zones: ['door'] }, from), false);
   });
 
   it('keeps the window half-open: from included, to excluded', () => {

@@ -1,5 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { EVENT_PAGE_MAX, ID_PATTERN, TIMELINE_MAX_BUCKETS, UUID_PATTERN } from './patterns.ts';
+import {
+  EVENT_PAGE_MAX,
+  ID_PATTERN,
+  POLYGONS_MAX,
+  TIMELINE_MAX_BUCKETS,
+  UUID_PATTERN,
+  ZONE_NAME_PATTERN,
+} from './patterns.ts';
 
 export { EVENT_PAGE_MAX, TIMELINE_MAX_BUCKETS, TIMELINE_MAX_RANGE_MS } from './patterns.ts';
 
@@ -8,7 +15,7 @@ export { EVENT_PAGE_MAX, TIMELINE_MAX_BUCKETS, TIMELINE_MAX_RANGE_MS } from './p
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 const idBody = ID_PATTERN.slice(1, -1);
 /** A zone name (events.ts MotionZone). */
-const zoneBody = '[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}';
+const zoneBody = ZONE_NAME_PATTERN.slice(1, -1);
 
 /** `GET /api/events`: newest first, keyset-paginated by an opaque cursor. */
 export const EventSearchQuery = Type.Object({
@@ -22,7 +29,9 @@ export const EventSearchQuery = Type.Object({
   to: Type.Optional(IsoTime),
   minScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   /** Comma-separated zone names (motion zones of the cameras): events that touched any of them. */
-  zones: Type.Optional(Type.String({ pattern: `^${zoneBody}(,${zoneBody}){0,31}$`, maxLength: 2100 })),
+  zones: Type.Optional(
+    Type.String({ pattern: `^${zoneBody}(,${zoneBody}){0,${POLYGONS_MAX - 1}}$`, maxLength: 2100 }),
+  ),
   limit: Type.Integer({ minimum: 1, maximum: EVENT_PAGE_MAX, default: 50 }),
   /** `nextCursor` of the previous page. */
   cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$' })),

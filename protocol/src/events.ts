@@ -1,17 +1,18 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { gatewayPaths } from './http/gateway-paths.ts';
 import { CameraId } from './ids.ts';
+import { POLYGON_MAX_POINTS, POLYGON_MIN_POINTS, POLYGONS_MAX, ZONE_NAME_PATTERN } from './patterns.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 const Unit = Type.Number({ minimum: 0, maximum: 1 });
 
 /** A point in frame coordinates normalised to 0..1 (x to the right, y down). */
 export const NormPoint = Type.Tuple([Unit, Unit]);
-export const Polygon = Type.Array(NormPoint, { minItems: 3, maxItems: 64 });
+export const Polygon = Type.Array(NormPoint, { minItems: POLYGON_MIN_POINTS, maxItems: POLYGON_MAX_POINTS });
 export type Polygon = Static<typeof Polygon>;
 
 export const MotionZone = Type.Object(
-  { name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$' }), points: Polygon },
+  { name: Type.String({ pattern: ZONE_NAME_PATTERN }), points: Polygon },
   { additionalProperties: false },
 );
 export type MotionZone = Static<typeof MotionZone>;
@@ -36,9 +37,9 @@ export const DetectSpec = Type.Object(
           /** Smallest region reported, as a fraction of the frame area. */
           minArea: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })),
           /** Areas ignored entirely (a tree, a road, a timestamp overlay). */
-          masks: Type.Optional(Type.Array(Polygon, { maxItems: 32 })),
+          masks: Type.Optional(Type.Array(Polygon, { maxItems: POLYGONS_MAX })),
           /** When given, only motion touching a zone counts; events name the zones hit. */
-          zones: Type.Optional(Type.Array(MotionZone, { maxItems: 32 })),
+          zones: Type.Optional(Type.Array(MotionZone, { maxItems: POLYGONS_MAX })),
           /** Seconds without motion before a motion event ends. */
           endAfterS: Type.Optional(Type.Number({ minimum: 0.5, maximum: 300 })),
         },

@@ -48,3 +48,17 @@ export const TIMELINE_MAX_BUCKETS = 2000;
 export const EXPORT_MAX_RANGE_MS = 3600_000;
 /** Tiles of the live wall: 1×1, 2×2, 3×3 or 4×4. */
 export const WALL_LAYOUTS = [1, 4, 9, 16] as const;
+
+/** A motion zone's name (events.ts MotionZone), as events name the zones they touched. */
+export const ZONE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$';
+const zoneNameRe = new RegExp(ZONE_NAME_PATTERN);
+
+export function isZoneName(name: string): boolean {
+  return zoneNameRe.test(name);
+}
+
+/** Points of one mask or zone polygon (normalised 0..1). */
+export const POLYGON_MIN_POINTS = 3;
+export const POLYGON_MAX_POINTS = 64;
+/** Masks, and zones, per camera; also the most zone names one event search takes. */
+export const POLYGONS_MAX = 32;

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { filtersToSearch, parseFilters } from '@/features/events/event-filters';
 import { EventSearch } from '@/features/events/event-search';
-import { fetchCameras } from '@/lib/master-api';
+import { askMaster, fetchCameras } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 import './events.css';
 
@@ -17,7 +17,16 @@ interface Props {
 export default async function EventsPage({ searchParams }: Props) {
   const { filters, dropped } = parseFilters(await searchParams);
   const query = filtersToSearch(filters);
-  const cameras = await fetchCameras(`/events${query}`);
+  const [cameras, settings] = await Promise.all([
+    fetchCameras(`/events${query}`),
+    askMaster('cameraSettings'),
+  ]);
+  // Zone names to offer: from the cameras' settings, which only those who configure cameras may read.
+  const zoneNames = settings.ok
+    ? [
+        ...new Set(settings.value.cameras.flatMap((c) => c.detect?.motion?.zones?.map((z) => z.name) ?? [])),
+      ].sort()
+    : [];
   const options = cameras.ok
     ? cameras.value
         .map((c) => ({ id: c.id, name: c.name || c.id }))
@@ -36,6 +45,7 @@ export default async function EventsPage({ searchParams }: Props) {
         key={query}
         filters={filters}
         cameras={options}
+        zoneNames={zoneNames}
         masterPublicUrl={runtimeEnv().masterPublicUrl}
       />
     </section>

@@ -54,6 +54,15 @@ export function EventCard({ event, cameraName, fresh = false }: Props) {
               {ongoing ? 'ongoing' : formatDuration(eventDurationMs(event))}
             </span>
           </span>
+          {event.zones.length > 0 ? (
+            <span className="events-card-line events-zones" data-testid="event-zones">
+              {event.zones.map((z) => (
+                <span key={z} className="events-zone">
+                  {z}
+                </span>
+              ))}
+            </span>
+          ) : null}
         </span>
       </Link>
     </li>

@@ -6,6 +6,8 @@ import {
   DEFAULT_WINDOW_MS,
   type EventFilters,
   fromLocalInput,
+  NO_FILTERS,
+  parseZones,
   toLocalInput,
 } from '@/features/events/event-filters';
 
@@ -21,6 +23,8 @@ interface Draft {
   to: string;
   /** Percent, as typed. */
   minScore: string;
+  /** Zone names, comma-separated, as typed. */
+  zones: string;
 }
 
 function draftOf(f: EventFilters, defaultFrom: string): Draft {
@@ -30,12 +34,15 @@ function draftOf(f: EventFilters, defaultFrom: string): Draft {
     from: f.from ? toLocalInput(f.from) : defaultFrom,
     to: toLocalInput(f.to),
     minScore: f.minScore !== null && f.minScore > 0 ? String(Math.round(f.minScore * 1000) / 10) : '',
+    zones: f.zones.join(', '),
   };
 }
 
 interface Props {
   filters: EventFilters;
   cameras: CameraOption[];
+  /** Zone names known from the cameras' settings, offered while typing. */
+  zoneNames?: string[];
   onSearch: (f: EventFilters) => void;
 }
 
@@ -43,7 +50,7 @@ interface Props {
  * The search form. It shows the filters of the page URL (times in the viewer's zone, so only
  * once mounted in the browser) and hands a changed set back to be put into the URL.
  */
-export function EventFilterForm({ filters, cameras, onSearch }: Props) {
+export function EventFilterForm({ filters, cameras, zoneNames = [], onSearch }: Props) {
   const [draft, setDraft] = useState<Draft | null>(null);
   // The "last 24 h" start as first shown: left unchanged, the search stays relative to now.
   const [defaultFrom, setDefaultFrom] = useState('');
@@ -61,6 +68,7 @@ export function EventFilterForm({ filters, cameras, onSearch }: Props) {
     from: '',
     to: '',
     minScore: '',
+    zones: filters.zones.join(', '),
   };
   const set = (patch: Partial<Draft>) => setDraft({ ...d, ...patch });
 
@@ -77,6 +85,13 @@ export function EventFilterForm({ filters, cameras, onSearch }: Props) {
       setProblem('The minimum score is a percentage from 0 to 100.');
       return;
     }
+    const zones = parseZones(d.zones);
+    if (zones === null) {
+      setProblem(
+        'Zones are names separated by commas: letters, digits, spaces, "_", "." or "-", starting with a letter or digit.',
+      );
+      return;
+    }
     setProblem(null);
     onSearch({
       camera: d.camera || null,
@@ -84,13 +99,21 @@ export function EventFilterForm({ filters, cameras, onSearch }: Props) {
       from,
       to,
       minScore: pct === null || pct === 0 ? null : pct / 100,
+      zones,
       limit: filters.limit,
     });
   };
 
   const reset = () => {
+    const zones = parseZones(d.zones);
+    if (zones === null) {
+      setProblem(
+        'Zones are names separated by commas: letters, digits, spaces, "_", "." or "-", starting with a letter or digit.',
+      );
+      return;
+    }
     setProblem(null);
-    onSearch({ camera: null, type: null, from: null, to: null, minScore: null, limit: filters.limit });
+    onSearch({ ...NO_FILTERS, limit: filters.limit });
   };
 
   return (
@@ -160,6 +183,25 @@ export function EventFilterForm({ filters, cameras, onSearch }: Props) {
           data-testid="filter-min-score"
         />
       </label>
+      <label className="events-field events-field-zones">
+        <span>Zones</span>
+        <input
+          type="text"
+          value={d.zones}
+          placeholder="any"
+          list={zoneNames.length > 0 ? 'events-zone-names' : undefined}
+          onChange={(e) => set({ zones: e.target.value })}
+          aria-describedby="events-zones-hint"
+          data-testid="filter-zones"
+        />
+        {zoneNames.length > 0 ? (
+          <datalist id="events-zone-names">
+            {zoneNames.map((z) => (
+              <option key={z} value={z} />
+            ))}
+          </datalist>
+        ) : null}
+      </label>
       <div className="events-actions">
         <button type="submit" className="button-primary">
           Search
@@ -170,6 +212,9 @@ export function EventFilterForm({ filters, cameras, onSearch }: Props) {
       </div>
       <p id="events-to-hint" className="sub events-hint">
         Times in your zone. An empty “to” searches up to now, and new events appear as they happen.
+      </p>
+      <p id="events-zones-hint" className="sub events-hint">
+        Zones: motion zone names separated by commas; an event that touched any of them matches.
       </p>
       {problem ? (
         <p className="notice events-problem" role="alert" data-testid="filter-problem">

@@ -1,5 +1,5 @@
 import type { EventSearchQuery, EventType, EventView } from '@cctv/protocol';
-import { EVENT_PAGE_MAX, isValidId } from '@cctv/protocol/patterns';
+import { EVENT_PAGE_MAX, isValidId, isZoneName, POLYGONS_MAX } from '@cctv/protocol/patterns';
 
 /**
  * The event search's filters as they live in the page URL (`/events?camera=…&type=…`), so a
@@ -15,9 +15,22 @@ export interface EventFilters {
   to: string | null;
   /** 0..1, as the master takes it. */
   minScore: number | null;
+  /** Motion zones (names): events that touched any of them; empty: any event. */
+  zones: string[];
   /** Page size for the master (1..500); not in the form, but kept when the form changes. */
   limit: number | null;
 }
+
+/** No filter at all (the page size is not a filter: callers keep theirs). */
+export const NO_FILTERS: EventFilters = {
+  camera: null,
+  type: null,
+  from: null,
+  to: null,
+  minScore: null,
+  zones: [],
+  limit: null,
+};
 
 export const DEFAULT_WINDOW_MS = 24 * 3600_000;
 export const DEFAULT_PAGE_SIZE = 30;
@@ -35,6 +48,23 @@ function isoOrNull(s: string | null): string | null {
   return Number.isNaN(t) ? null : new Date(t).toISOString();
 }
 
+/**
+ * Zone names as typed or in the URL (comma-separated): trimmed, unique, in order; null when one
+ * is not a valid name or there are too many.
+ */
+export function parseZones(text: string): string[] | null {
+  const names = [
+    ...new Set(
+      text
+        .split(',')
+        .map((z) => z.trim())
+        .filter((z) => z !== ''),
+    ),
+  ];
+  if (names.length > POLYGONS_MAX || !names.every(isZoneName)) return null;
+  return names;
+}
+
 /** The filters in a page's search params; a value that makes no sense is dropped, with a note why. */
 export function parseFilters(raw: RawParams): { filters: EventFilters; dropped: string[] } {
   const dropped: string[] = [];
@@ -44,6 +74,8 @@ export function parseFilters(raw: RawParams): { filters: EventFilters; dropped: 
   const to = first(raw, 'to');
   const minScore = first(raw, 'minScore');
   const limit = first(raw, 'limit');
+  const zones = first(raw, 'zones');
+  const zoneList = zones === null ? [] : parseZones(zones);
 
   const filters: EventFilters = {
     camera: camera && isValidId(camera) ? camera : null,
@@ -58,6 +90,7 @@ export function parseFilters(raw: RawParams): { filters: EventFilters; dropped: 
       Number(limit) <= EVENT_PAGE_MAX
         ? Number(limit)
         : null,
+    zones: zoneList ?? [],
   };
   if (camera && !filters.camera) dropped.push('camera');
   if (type && type !== 'any' && !filters.type) dropped.push('type');
@@ -65,6 +98,7 @@ export function parseFilters(raw: RawParams): { filters: EventFilters; dropped: 
   if (to && !filters.to) dropped.push('to');
   if (minScore !== null && filters.minScore === null) dropped.push('minScore');
   if (limit !== null && filters.limit === null) dropped.push('limit');
+  if (zoneList === null) dropped.push('zones');
   return { filters, dropped };
 }
 
@@ -76,6 +110,7 @@ export function filtersToSearch(f: EventFilters): string {
   if (f.from) q.set('from', f.from);
   if (f.to) q.set('to', f.to);
   if (f.minScore !== null && f.minScore > 0) q.set('minScore', String(f.minScore));
+  if (f.zones.length > 0) q.set('zones', f.zones.join(','));
   if (f.limit !== null) q.set('limit', String(f.limit));
   const s = q.toString();
   return s ? `?${s}` : '';
@@ -94,6 +129,7 @@ export function eventsQuery(f: EventFilters, from: string, cursor: string | null
     from,
     to: f.to ?? undefined,
     minScore: f.minScore !== null && f.minScore > 0 ? f.minScore : undefined,
+    zones: f.zones.length > 0 ? f.zones.join(',') : undefined,
     limit: f.limit ?? DEFAULT_PAGE_SIZE,
     cursor: cursor ?? undefined,
   };
@@ -104,6 +140,7 @@ export function matchesFilters(e: EventView, f: EventFilters, from: string): boo
   if (f.camera && e.cameraId !== f.camera) return false;
   if (f.type && e.type !== f.type) return false;
   if (f.minScore !== null && e.score < f.minScore) return false;
+  if (f.zones.length > 0 && !e.zones.some((z) => f.zones.includes(z))) return false;
   const started = Date.parse(e.startedAt);
   if (started < Date.parse(from)) return false;
   if (f.to && started >= Date.parse(f.to)) return false;

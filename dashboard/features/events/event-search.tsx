@@ -23,6 +23,8 @@ type Status = 'loading' | 'idle' | 'error';
 interface Props {
   filters: EventFilters;
   cameras: CameraOption[];
+  /** Zone names of the cameras' settings, offered in the zone filter. */
+  zoneNames?: string[];
   masterPublicUrl: string;
 }
 
@@ -45,7 +47,7 @@ function merge(list: EventView[], incoming: EventView[]): EventView[] {
  * a time: the next page loads when the end of the list scrolls into view (or on "Load more").
  * Events the master pushes that match the filters are added at their place at the top.
  */
-export function EventSearch({ filters, cameras, masterPublicUrl }: Props) {
+export function EventSearch({ filters, cameras, zoneNames, masterPublicUrl }: Props) {
   const router = useRouter();
   const [events, setEvents] = useState<EventView[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
@@ -159,7 +161,7 @@ export function EventSearch({ filters, cameras, masterPublicUrl }: Props) {
           <LiveIndicator state={live.state} attempt={live.attempt} />
         </div>
       </header>
-      <EventFilterForm filters={filters} cameras={cameras} onSearch={search} />
+      <EventFilterForm filters={filters} cameras={cameras} zoneNames={zoneNames} onSearch={search} />
       <p
         className="events-status sub"
         data-testid="events-count"
