@@ -38,6 +38,8 @@ export const UNIT = [
   'dashboard/test/format.test.ts',
   'dashboard/test/live-modes.test.ts',
   'dashboard/test/nav.test.ts',
+  'dashboard/test/zone-draft.test.ts',
+  'dashboard/test/zone-geometry.test.ts',
   'dashboard/test/playback.test.ts',
   'dashboard/test/timeline-data.test.ts',
   'dashboard/test/timeline-sync.test.ts',
