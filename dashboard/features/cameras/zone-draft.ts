@@ -6,7 +6,7 @@
  */
 import type { DetectSpec } from '@cctv/protocol';
 import { isZoneName, POLYGON_MAX_POINTS, POLYGON_MIN_POINTS, POLYGONS_MAX } from '@cctv/protocol/patterns';
-import { insertPoint, movePoint, type Point, polygonArea, removePoint } from './zone-geometry';
+import { insertPoint, movePoint, type Point, polygonArea, removePoint, toPoints } from './zone-geometry';
 
 export type ZoneMode = 'zones' | 'masks';
 
@@ -25,14 +25,12 @@ export interface ZoneDraft {
   drawing: Point[] | null;
 }
 
-const copy = (points: readonly (readonly number[])[]): Point[] => points.map(([x, y]) => [x ?? 0, y ?? 0]);
-
 /** The draft of a camera's saved `detect` settings. */
 export function draftOf(detect: DetectSpec | null | undefined): ZoneDraft {
   const motion = detect?.motion;
   return {
-    zones: (motion?.zones ?? []).map((z) => ({ name: z.name, points: copy(z.points) })),
-    masks: (motion?.masks ?? []).map(copy),
+    zones: (motion?.zones ?? []).map((z) => ({ name: z.name, points: toPoints(z.points) })),
+    masks: (motion?.masks ?? []).map(toPoints),
     mode: 'zones',
     selected: null,
     drawing: null,

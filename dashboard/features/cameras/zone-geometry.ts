@@ -13,6 +13,11 @@ export interface Frame {
   height: number;
 }
 
+/** Points as the protocol types them (`[number, number]` tuples from JSON) as editable points. */
+export function toPoints(points: readonly (readonly number[])[]): Point[] {
+  return points.map(([x, y]) => [x ?? 0, y ?? 0]);
+}
+
 /** Four decimals: a tenth of a pixel on a 4K picture, and short JSON. */
 const PRECISION = 1e4;
 

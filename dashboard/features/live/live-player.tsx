@@ -1,7 +1,7 @@
 'use client';
 
 import type { LiveViewGrant } from '@cctv/protocol';
-import { useEffect, useRef, useState } from 'react';
+import { type ReactNode, useEffect, useRef, useState } from 'react';
 import { playLiveHls } from '@/features/live/live-hls';
 import { playJsmpeg } from '@/features/live/live-jsmpeg';
 import { LIVE_MODE_NAMES, LIVE_MODES, type LiveHandle, type LiveMode } from '@/features/live/live-modes';
@@ -57,11 +57,14 @@ export function LivePlayer({
   cameraId,
   masterPublicUrl,
   compact = false,
+  overlay = null,
 }: {
   cameraId: string;
   masterPublicUrl: string;
   /** A wall tile: no mode buttons, the status over the picture. */
   compact?: boolean;
+  /** Drawn over the picture (zones, an editor), positioned by the caller inside the picture's box. */
+  overlay?: ReactNode;
 }) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const boxRef = useRef<HTMLDivElement>(null);
@@ -221,16 +224,19 @@ export function LivePlayer({
               : 'no live picture'}
         </span>
       </div>
-      <video
-        ref={videoRef}
-        data-testid="live-video"
-        muted
-        autoPlay
-        playsInline
-        className="video"
-        hidden={canvasMode}
-      />
-      <div ref={boxRef} hidden={!canvasMode} />
+      <div style={{ position: 'relative', display: 'grid' }}>
+        <video
+          ref={videoRef}
+          data-testid="live-video"
+          muted
+          autoPlay
+          playsInline
+          className="video"
+          hidden={canvasMode}
+        />
+        <div ref={boxRef} hidden={!canvasMode} />
+        {overlay}
+      </div>
       {state.kind === 'failed' ? (
         <p className="notice" role="alert" data-testid="live-error">
           No live picture; trying again shortly. {state.reasons.join(' · ')}

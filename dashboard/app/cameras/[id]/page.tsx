@@ -1,8 +1,9 @@
 import type { Metadata } from 'next';
+import { ZoneOverlay } from '@/features/cameras/zone-overlay';
 import { CameraSummary } from '@/features/fleet/camera-summary';
 import { LivePlayer } from '@/features/live/live-player';
 import { VodPlayer } from '@/features/playback/vod-player';
-import { fetchCameras, fetchNodes } from '@/lib/master-api';
+import { askMaster, fetchCameras, fetchNodes } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 
 export const dynamic = 'force-dynamic';
@@ -29,7 +30,15 @@ export default async function CameraPage({ params }: Props) {
   const id = cameraIdParam((await params).id);
   const env = runtimeEnv();
   const returnTo = `/cameras/${encodeURIComponent(id)}`;
-  const [nodes, cameras] = await Promise.all([fetchNodes(returnTo), fetchCameras(returnTo)]);
+  const [nodes, cameras, settings] = await Promise.all([
+    fetchNodes(returnTo),
+    fetchCameras(returnTo),
+    askMaster('cameraSettings'),
+  ]);
+  // Zones and masks come from the camera's settings, which only those who may configure it read.
+  const detect = settings.ok ? (settings.value.cameras.find((c) => c.id === id)?.detect ?? null) : null;
+  const reported = nodes.ok ? nodes.value.flatMap((n) => n.cameras).find((c) => c.id === id) : undefined;
+  const size = reported?.width && reported.height ? { width: reported.width, height: reported.height } : null;
   // The master lists only the cameras this user may see. Unreachable, it cannot say: the
   // player then asks for itself and shows what the master (or its absence) answers.
   const hidden = cameras.ok && !cameras.value.some((c) => c.id === id);
@@ -49,7 +58,11 @@ export default async function CameraPage({ params }: Props) {
         </p>
       ) : (
         <>
-          <LivePlayer cameraId={id} masterPublicUrl={env.masterPublicUrl} />
+          <LivePlayer
+            cameraId={id}
+            masterPublicUrl={env.masterPublicUrl}
+            overlay={<ZoneOverlay detect={detect} size={size} />}
+          />
           <VodPlayer cameraId={id} />
         </>
       )}
