@@ -21,7 +21,7 @@ import { cameraMovedCommand } from './cameras/camera-moved.ts';
 import { CameraSet } from './cameras/camera-set.ts';
 import { configCommand } from './cameras/config-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
-import { type AgentConfig, cleartextWarnings } from './config.ts';
+import { type AgentConfig, cleartextWarnings, managementOf } from './config.ts';
 import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
 import { HostSampler } from './host/host-sampler.ts';
 import { diskSpace } from './host/system-stats.ts';
@@ -50,6 +50,8 @@ const restartReason = (cause: ExitCause) =>
 
 export interface AgentOptions {
   logger: Logger;
+  /** The config file (named in what a file-managed node says when it refuses a pushed list). */
+  configPath?: string;
 }
 
 export interface RunningAgent {
@@ -67,10 +69,13 @@ export interface RunningAgent {
  * Builds and starts the agent's parts in order; `stop()` stops them in reverse. Should a part
  * fail to start, those already started are stopped (in reverse) before the error is thrown.
  */
-export async function startAgent(config: AgentConfig, { logger: log }: AgentOptions): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  { logger: log, configPath }: AgentOptions,
+): Promise<RunningAgent> {
   const started = new StartedParts(log);
   try {
-    return await startParts(config, log, started);
+    return await startParts(config, log, started, configPath);
   } catch (err) {
     log.error({ err }, 'agent not started: stopping the parts already running');
     await started.stopAll();
@@ -78,7 +83,12 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
   }
 }
 
-async function startParts(config: AgentConfig, log: Logger, started: StartedParts): Promise<RunningAgent> {
+async function startParts(
+  config: AgentConfig,
+  log: Logger,
+  started: StartedParts,
+  configPath: string | undefined,
+): Promise<RunningAgent> {
   const spoolDir = resolve(config.spool.dir);
   const stateDir = resolve(config.stateDir);
   log.info(
@@ -237,6 +247,8 @@ async function startParts(config: AgentConfig, log: Logger, started: StartedPart
   // camera list: from the file, or as cmd/config last set it; a restarted camera ends its live viewers
   const cameraList = new CameraList({
     config,
+    mode: managementOf(config),
+    ...(configPath ? { configPath } : {}),
     set: cameraSet,
     remote: new RemoteCameras(stateDir),
     logger: log,
@@ -246,8 +258,13 @@ async function startParts(config: AgentConfig, log: Logger, started: StartedPart
       linkPort.republishHello();
     },
   });
-  const initial = await cameraList.fromFile(config.cameras);
-  if (initial.from === 'command') log.info('cameras as last set by cmd/config');
+  await cameraList.fromFile(config.cameras);
+  log.info(
+    { management: cameraList.mode, configVersion: cameraList.status().version },
+    cameraList.mode === 'master'
+      ? 'master-managed: cameras as the master last sent them'
+      : 'file-managed: cameras from the config file; pushed lists are refused',
+  );
 
   // /metrics server, once every figure it reads exists
   let metricsServer: Server | null = null;
@@ -280,10 +297,14 @@ async function startParts(config: AgentConfig, log: Logger, started: StartedPart
       cameras: figures,
       host,
       live: () => live?.status() ?? { jsmpeg: 'disabled', webrtc: 'disabled' },
+      config: () => cameraList.status(),
     }),
     onRejected: (reason) => metrics.commandRejected(reason),
     commands: {
-      config: configCommand({ apply: (cameras) => cameraList.fromCommand(cameras) }),
+      config: configCommand({
+        apply: (cameras, version) => cameraList.fromCommand(cameras, version),
+        refused: (version, reason) => cameraList.refused(version, reason),
+      }),
       [CAMERA_MOVED_COMMAND]: cameraMovedCommand({
         logger: log.child({ part: 'cameras' }),
         configured: (cameraId) => cameraSet.recorder(cameraId) !== undefined,

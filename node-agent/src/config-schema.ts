@@ -142,6 +142,12 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * Who lists this node's cameras: `master` (the master's desired configuration, pushed with
+     * `cmd/config` and kept in the state dir) or `file` (`cameras` below; pushed lists are
+     * refused). Absent: `file` when `cameras` is given, else `master`.
+     */
+    management: Type.Optional(Type.Union([Type.Literal('master'), Type.Literal('file')])),
     cameras: Type.Optional(Type.Array(CameraConfigSchema, { maxItems: 64 })),
     simulatedCamera: Type.Object(
       {

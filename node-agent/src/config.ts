@@ -7,6 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
+import type { ManagementMode } from '@cctv/protocol';
 import { ConfigProblems, checkSchema } from '@cctv/protocol/config-check';
 import { readServerTls } from '@cctv/tls/server-tls';
 import { parse as parseYaml } from 'yaml';
@@ -51,6 +52,10 @@ function semanticProblems(config: AgentConfig): string[] {
   checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
   checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
   problems.push(...cameraProblems(config.cameras ?? []));
+  if (config.management === 'master' && (config.cameras?.length ?? 0) > 0)
+    problems.push(
+      'cameras: a master-managed node (management: master) takes its cameras from the master; remove `cameras` or set management: file',
+    );
   const { icePortMin, icePortMax } = config.live;
   if ((icePortMin === undefined) !== (icePortMax === undefined) || (icePortMin ?? 0) >= (icePortMax ?? 1))
     problems.push('live.icePortMin, live.icePortMax: set both, the first below the second');
@@ -198,4 +203,9 @@ export function configPathFrom(argv: string[], env: NodeJS.ProcessEnv): string {
 
 export function loadConfig(argv = process.argv.slice(2), env = process.env): AgentConfig {
   return loadConfigFile(configPathFrom(argv, env));
+}
+
+/** How the node's cameras are managed: the `management` key, or what the file implies. */
+export function managementOf(config: Pick<AgentConfig, 'management' | 'cameras'>): ManagementMode {
+  return config.management ?? (config.cameras !== undefined ? 'file' : 'master');
 }

@@ -4,7 +4,7 @@
  */
 import { startAgent } from './agent.ts';
 import { reloadCameras } from './cameras/config-reload.ts';
-import { type AgentConfig, ConfigError, configPathFrom, loadConfig } from './config.ts';
+import { type AgentConfig, ConfigError, configPathFrom, loadConfig, managementOf } from './config.ts';
 import { createLogger } from './logger.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -31,12 +31,14 @@ async function main(): Promise<void> {
   }
   // --check-config: validate the file (deployment tools run this before installing a config)
   if (argv.includes('--check-config')) {
-    process.stdout.write(`config ok: node ${config.nodeId}, ${config.cameras?.length ?? 0} camera(s)\n`);
+    process.stdout.write(
+      `config ok: node ${config.nodeId}, ${managementOf(config)}-managed, ${config.cameras?.length ?? 0} camera(s)\n`,
+    );
     return;
   }
   const configPath = configPathFrom(argv, process.env);
   const log = createLogger(config.nodeId);
-  const agent = await startAgent(config, { logger: log });
+  const agent = await startAgent(config, { logger: log, ...(configPath ? { configPath } : {}) });
 
   // SIGHUP: the config file's cameras again (other keys need a restart)
   process.on('SIGHUP', () => {

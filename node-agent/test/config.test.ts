@@ -10,6 +10,7 @@ import {
   configPathFrom,
   isLoopbackHost,
   loadConfigFile,
+  managementOf,
   parseConfig,
 } from '../src/config.ts';
 
@@ -191,6 +192,20 @@ describe('config', () => {
     const path = join(dir, 'bad.yaml');
     await writeFile(path, 'nodeId: [unclosed\n');
     assert.match(problemsOf(() => loadConfigFile(path))[0] ?? '', /not valid YAML/);
+  });
+
+  it('is file-managed with cameras in the file, master-managed without, and never both', () => {
+    const base = { nodeId: 'n1', mqtt: { url: 'mqtt://b' }, gateway: { url: 'http://g' } };
+    const cam = { id: 'a', name: 'A', url: 'rtsp://x' };
+    assert.equal(managementOf(parseConfig(base)), 'master');
+    assert.equal(managementOf(parseConfig({ ...base, cameras: [] })), 'file');
+    assert.equal(managementOf(parseConfig({ ...base, cameras: [cam] })), 'file');
+    assert.equal(managementOf(parseConfig({ ...base, management: 'file' })), 'file');
+    assert.match(
+      problemsOf(() => parseConfig({ ...base, management: 'master', cameras: [cam] })).join('\n'),
+      /master-managed node .* takes its cameras from the master/,
+    );
+    assert.match(problemsOf(() => parseConfig({ ...base, management: 'both' })).join('\n'), /management/);
   });
 
   it('takes the path from --config, else CCTV_AGENT_CONFIG', () => {

@@ -9,11 +9,12 @@ import type { CameraDefinition } from './camera-set.ts';
 type SimulatedSpec = { simulated: AgentConfig['simulatedCamera'] };
 
 /**
- * The enabled cameras; with no camera configured at all, the simulated one (a node that
- * records nothing is never what a fresh install wants to show).
+ * The enabled cameras; with no camera configured at all (`null`), the simulated one (a node
+ * that records nothing is never what a fresh install wants to show). An empty list the master
+ * pushed is no camera at all.
  */
-export function cameraDefinitions(config: AgentConfig, cameras: CameraConfig[]): CameraDefinition[] {
-  if (cameras.length === 0)
+export function cameraDefinitions(config: AgentConfig, cameras: CameraConfig[] | null): CameraDefinition[] {
+  if (cameras === null)
     return [
       { id: `${config.nodeId}-sim`, spec: { simulated: config.simulatedCamera } satisfies SimulatedSpec },
     ];

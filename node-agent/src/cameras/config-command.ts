@@ -1,6 +1,7 @@
 /**
  * `cmd/config`: replaces this node's camera list at run time. The list is checked as strictly
- * as the config file (schema, duplicate ids, readable sources) before anything changes.
+ * as the config file (schema, duplicate ids, readable sources) before anything changes; a
+ * refused list is reported (heartbeat `config.failed`) with its version.
  */
 
 import { ConfigCommandArgs } from '@cctv/protocol';
@@ -29,8 +30,25 @@ export function parseConfigArgs(args: unknown): CameraConfig[] {
   return (args as { cameras: CameraConfig[] }).cameras;
 }
 
+/** The version a pushed list names, read before validation so a refusal can say which one failed. */
+function versionOf(args: unknown): number | null {
+  const v = (args as { version?: unknown } | null)?.version;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : null;
+}
+
 export function configCommand(deps: {
-  apply: (cameras: CameraConfig[]) => Promise<CameraChange>;
+  apply: (cameras: CameraConfig[], version: number | null) => Promise<CameraChange>;
+  refused: (version: number | null, reason: string) => void;
 }): (args: unknown) => Promise<CameraChange> {
-  return async (args) => deps.apply(parseConfigArgs(args));
+  return async (args) => {
+    const version = versionOf(args);
+    let cameras: CameraConfig[];
+    try {
+      cameras = parseConfigArgs(args);
+    } catch (err) {
+      deps.refused(version, (err as Error).message);
+      throw err;
+    }
+    return deps.apply(cameras, version);
+  };
 }

@@ -1,9 +1,10 @@
 /**
- * SIGHUP: the config file's cameras again. Other keys need a restart (a warning says so); a file
- * that no longer validates changes nothing.
+ * SIGHUP: the config file's cameras again (file-managed nodes; a master-managed node keeps what
+ * the master sent). Other keys need a restart (a warning says so); a file that no longer
+ * validates changes nothing.
  */
 import type { Logger } from 'pino';
-import { type AgentConfig, type ConfigError, loadConfigFile } from '../config.ts';
+import { type AgentConfig, type ConfigError, loadConfigFile, managementOf } from '../config.ts';
 import type { CameraList } from './camera-list.ts';
 
 export interface ConfigReload {
@@ -30,6 +31,8 @@ export async function reloadCameras({ configPath, running, cameras, logger }: Co
   const { cameras: _old, ...restOld } = running;
   if (JSON.stringify(restNew) !== JSON.stringify(restOld))
     logger.warn('reload applies cameras only; restart the agent for the other changed keys');
-  const { change, from } = await cameras.fromFile(next.cameras);
+  if (managementOf(next) !== cameras.mode)
+    logger.warn('reload keeps the management mode; restart the agent to change it');
+  const { change, from } = await cameras.fromFile(next.cameras, true);
   logger.info({ ...change, from }, 'config reloaded');
 }

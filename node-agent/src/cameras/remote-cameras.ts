@@ -1,10 +1,9 @@
 /**
- * A camera list set by `cmd/config` outlives a restart: it is kept in
- * `<stateDir>/cameras.json` together with a hash of the config file's own camera list at that
- * moment. While the file's list is unchanged the stored list applies; once someone edits the
- * file's cameras (and restarts or sends SIGHUP), the file wins and the stored list is dropped.
+ * The camera list the master pushed (`cmd/config`) to a master-managed node, kept in
+ * `<stateDir>/cameras.json` with its desired-config version: the node starts with it when the
+ * master is out of reach, and reports the version in its heartbeat. The file holds camera
+ * passwords, so it is written 0600 like the rest of the state dir.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CameraConfig } from '../config.ts';
@@ -13,78 +12,42 @@ import { writeFileAtomic } from '../fs/atomic-write.ts';
 const FILE = 'cameras.json';
 
 export interface StoredCameras {
-  version: 1;
+  /** 2: with `configVersion`. Version 1 files (lists without a version) still load. */
+  version: 1 | 2;
   at: string;
-  /** Hash of the config file's camera list when this list was set. */
-  fileHash: string;
+  /** The master's desired-config version of this list; null: pushed without one. */
+  configVersion?: number | null;
   cameras: CameraConfig[];
-}
-
-export function hashCameras(cameras: CameraConfig[] | undefined): string {
-  return createHash('sha256')
-    .update(JSON.stringify(cameras ?? []))
-    .digest('hex')
-    .slice(0, 32);
 }
 
 export class RemoteCameras {
   constructor(private readonly stateDir: string) {}
 
+  get path(): string {
+    return join(this.stateDir, FILE);
+  }
+
   async load(): Promise<StoredCameras | null> {
     let text: string;
     try {
-      text = await readFile(join(this.stateDir, FILE), 'utf8');
+      text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
     const doc = JSON.parse(text) as Partial<StoredCameras>;
-    if (doc.version !== 1 || !Array.isArray(doc.cameras) || typeof doc.fileHash !== 'string')
-      throw new Error(`${join(this.stateDir, FILE)}: not a stored camera list`);
+    if ((doc.version !== 1 && doc.version !== 2) || !Array.isArray(doc.cameras))
+      throw new Error(`${this.path}: not a stored camera list`);
     return doc as StoredCameras;
   }
 
-  async save(
-    cameras: CameraConfig[],
-    fileCameras: CameraConfig[] | undefined,
-    now = new Date(),
-  ): Promise<void> {
-    await mkdir(this.stateDir, { recursive: true });
-    const doc: StoredCameras = {
-      version: 1,
-      at: now.toISOString(),
-      fileHash: hashCameras(fileCameras),
-      cameras,
-    };
-    await writeFileAtomic(join(this.stateDir, FILE), `${JSON.stringify(doc, null, 2)}\n`);
+  async save(cameras: CameraConfig[], configVersion: number | null, now = new Date()): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    const doc: StoredCameras = { version: 2, at: now.toISOString(), configVersion, cameras };
+    await writeFileAtomic(this.path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
   }
 
   async clear(): Promise<void> {
-    await unlink(join(this.stateDir, FILE)).catch(() => {});
-  }
-
-  /** The list to run: the stored one while the file's list is as it was, else the file's. */
-  async effective(
-    fileCameras: CameraConfig[] | undefined,
-  ): Promise<{ cameras: CameraConfig[]; from: 'file' | 'command'; note?: string }> {
-    let stored: StoredCameras | null;
-    try {
-      stored = await this.load();
-    } catch (err) {
-      await this.clear();
-      return {
-        cameras: fileCameras ?? [],
-        from: 'file',
-        note: `stored camera list unreadable, removed: ${(err as Error).message}`,
-      };
-    }
-    if (!stored) return { cameras: fileCameras ?? [], from: 'file' };
-    if (stored.fileHash === hashCameras(fileCameras)) return { cameras: stored.cameras, from: 'command' };
-    await this.clear();
-    return {
-      cameras: fileCameras ?? [],
-      from: 'file',
-      note: `the config file's cameras changed after cmd/config set them at ${stored.at}; the file wins`,
-    };
+    await unlink(this.path).catch(() => {});
   }
 }

@@ -8,10 +8,12 @@ import { dirname } from 'node:path';
  * a power cut, and a caller told "written" (an outbox message, the upload position) would be
  * wrong after a reboot. Callers decide what a failed write means for them.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+/** `mode`: the file's permissions (default: as the process's umask makes them). */
+export async function writeFileAtomic(path: string, text: string, mode?: number): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'w', mode ?? 0o666);
   try {
+    if (mode !== undefined) await fh.chmod(mode);
     await fh.writeFile(text);
     await fh.sync();
   } finally {

@@ -3,7 +3,7 @@
  * with its ffmpeg children, SoC temperature, spool disk, and per camera recording, backlog and
  * the camera's own ffmpeg CPU/memory, and whether live view is available.
  */
-import type { CameraHeartbeat, HeartbeatMessage, LiveHeartbeat } from '@cctv/protocol';
+import type { CameraHeartbeat, ConfigHeartbeat, HeartbeatMessage, LiveHeartbeat } from '@cctv/protocol';
 import { type HostSample, HostSampler } from '../host/host-sampler.ts';
 import { subtreeFigures } from '../host/process-tree.ts';
 import type { RecorderStatus } from '../recorder/recorder.ts';
@@ -42,6 +42,8 @@ export interface HeartbeatSources {
   host?: HostSampler;
   /** Live view availability; left out of the heartbeat when absent. */
   live?: () => LiveHeartbeat;
+  /** Management mode and desired-config version; left out when absent. */
+  config?: () => ConfigHeartbeat;
   now?: () => Date;
   /** Process uptime in seconds. */
   uptimeS?: () => number;
@@ -59,6 +61,7 @@ export function heartbeatBuilder(sources: HeartbeatSources): () => Promise<Heart
     const cpuPercent = tenth(s.total.cpuPercent);
     const rssBytes = whole(s.total.rssBytes);
     const live = sources.live?.();
+    const config = sources.config?.();
     return {
       seq: seq++,
       at: (sources.now?.() ?? new Date()).toISOString(),
@@ -90,6 +93,7 @@ export function heartbeatBuilder(sources: HeartbeatSources): () => Promise<Heart
         uptimeS,
       },
       ...(live ? { live: { ...live, ...(live.reason ? { reason: live.reason.slice(0, 300) } : {}) } } : {}),
+      ...(config ? { config } : {}),
       cameras: sources.cameras().map((c) => cameraHeartbeat(c, s)),
     };
   };
