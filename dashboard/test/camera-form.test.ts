@@ -4,6 +4,7 @@ import type { CameraSettingsView } from '@cctv/protocol';
 import {
   changedSettings,
   createRequest,
+  detectOf,
   displayUrl,
   draftOfView,
   draftProblems,
@@ -54,6 +55,35 @@ describe('the camera form', () => {
       {},
     );
     assert.match(draftProblems({ ...filled, password: 'p'.repeat(257) }, true).password ?? '', /256/);
+  });
+
+  it('takes a motion sensitivity from 1 to 10, or none', () => {
+    for (const bad of ['0', '11', '2.5', 'high'])
+      assert.ok(draftProblems({ ...filled, sensitivity: bad }, true).sensitivity, bad);
+    assert.deepEqual(draftProblems({ ...filled, sensitivity: '10' }, true), {});
+  });
+
+  it('writes only the detection settings the form changed, keeping zones and the rest', () => {
+    const zones = [
+      {
+        name: 'door',
+        points: [
+          [0, 0],
+          [1, 0],
+          [1, 1],
+        ] as [number, number][],
+      },
+    ];
+    const saved = { fps: 4, motion: { sensitivity: 6, zones }, faces: { minScore: 0.8 } };
+    const d = draftOfView({ ...view, detect: saved });
+    assert.deepEqual(detectOf(d, saved), saved);
+    assert.deepEqual(detectOf({ ...d, faces: false, sensitivity: '' }, saved), {
+      fps: 4,
+      motion: { zones },
+      faces: { minScore: 0.8, enabled: false },
+    });
+    assert.deepEqual(detectOf({ ...d, detect: false }, saved), { ...saved, enabled: false });
+    assert.equal(detectOf(emptyDraft(), null), undefined);
   });
 
   it('makes an id from a name', () => {

@@ -9,6 +9,7 @@ import type {
   CameraCreateRequest,
   CameraSettingsInput,
   CameraSettingsView,
+  DetectSpec,
   NodeConfigStatus,
 } from '@cctv/protocol';
 import { ID_PATTERN, isValidId } from '@cctv/protocol/patterns';
@@ -28,9 +29,14 @@ export interface CameraDraft {
   transports: Transport[];
   enabled: boolean;
   recordCodec: '' | 'hevc' | 'source';
+  /** Motion (and face) detection on this camera. */
+  detect: boolean;
+  /** Motion sensitivity 1..10 as typed; empty: the node's default. */
+  sensitivity: string;
+  faces: boolean;
 }
 
-export type DraftField = 'id' | 'nodeId' | 'name' | 'url' | 'substreamUrl' | 'password' | 'transports';
+export type DraftField = 'id' | 'nodeId' | 'name' | 'url' | 'substreamUrl' | 'password' | 'sensitivity';
 export type DraftProblems = Partial<Record<DraftField, string>>;
 
 /** The limits of node-config.ts, which the master checks again. */
@@ -53,6 +59,9 @@ export function emptyDraft(nodeId = ''): CameraDraft {
     transports: [],
     enabled: true,
     recordCodec: '',
+    detect: true,
+    sensitivity: '',
+    faces: true,
   };
 }
 
@@ -69,6 +78,9 @@ export function draftOfView(view: CameraSettingsView): CameraDraft {
     transports: (view.transports ?? []).filter((t): t is Transport => t === 'tcp' || t === 'udp'),
     enabled: view.enabled,
     recordCodec: codec === 'hevc' || codec === 'source' ? codec : '',
+    detect: view.detect?.enabled ?? true,
+    sensitivity: String(view.detect?.motion?.sensitivity ?? ''),
+    faces: view.detect?.faces?.enabled ?? true,
   };
 }
 
@@ -108,18 +120,38 @@ export function draftProblems(d: CameraDraft, creating: boolean): DraftProblems 
   if (url) p.url = url;
   const sub = urlProblem(d.substreamUrl, false);
   if (sub) p.substreamUrl = sub;
+  const sensitivity = Number(d.sensitivity);
+  if (d.sensitivity !== '' && (!Number.isInteger(sensitivity) || sensitivity < 1 || sensitivity > 10))
+    p.sensitivity = 'A whole number from 1 (only large, strong changes) to 10 (small, faint ones).';
   if (d.password.length > LIMITS.passwordMax) p.password = `At most ${LIMITS.passwordMax} characters.`;
   else if (d.password && !url && !NAMES_USER.test(d.url.trim()))
     p.password = 'Put the user name in the URL (rtsp://user@host/…): the password goes with it.';
   return p;
 }
 
-/** The secret-free settings of a draft, with the camera's detection settings kept as they are. */
-function settingsOf(d: CameraDraft, detect: CameraSettingsView['detect']): CameraSettingsInput {
+/**
+ * The detection settings of a draft over the saved ones: only what the form changed is written,
+ * so defaults stay defaults and the keys the form does not show (zones, masks…) stay as saved.
+ */
+export function detectOf(d: CameraDraft, saved: DetectSpec | null | undefined): DetectSpec | undefined {
+  const detect: DetectSpec = { ...(saved ?? {}) };
+  if (d.detect !== (saved?.enabled ?? true)) detect.enabled = d.detect;
+  if (d.faces !== (saved?.faces?.enabled ?? true)) detect.faces = { ...saved?.faces, enabled: d.faces };
+  const sensitivity = d.sensitivity === '' ? undefined : Number(d.sensitivity);
+  if (sensitivity !== saved?.motion?.sensitivity) {
+    const { sensitivity: _old, ...motion } = saved?.motion ?? {};
+    detect.motion = sensitivity === undefined ? motion : { ...motion, sensitivity };
+  }
+  return Object.keys(detect).length > 0 ? detect : undefined;
+}
+
+/** The secret-free settings of a draft, over the camera's saved detection settings. */
+function settingsOf(d: CameraDraft, saved: CameraSettingsView['detect']): CameraSettingsInput {
   const input: CameraSettingsInput = { name: d.name.trim(), url: d.url.trim(), enabled: d.enabled };
   if (d.substreamUrl.trim()) input.substreamUrl = d.substreamUrl.trim();
   if (d.transports.length > 0) input.transports = d.transports;
   if (d.recordCodec) input.record = { codec: d.recordCodec };
+  const detect = detectOf(d, saved);
   if (detect) input.detect = detect;
   if (d.password) input.password = d.password;
   else if (d.clearPassword) input.password = '';
@@ -130,7 +162,7 @@ export function createRequest(d: CameraDraft): CameraCreateRequest {
   return { id: d.id, nodeId: d.nodeId, ...settingsOf(d, null) };
 }
 
-/** `PUT` of an edited draft: the camera's detection settings go back unchanged. */
+/** `PUT` of an edited draft: detection settings the form does not show go back unchanged. */
 export function updateRequest(d: CameraDraft, view: CameraSettingsView): CameraSettingsInput {
   return settingsOf(d, view.detect);
 }
