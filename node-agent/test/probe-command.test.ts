@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
 import { PROBE_SNAPSHOT_MAX_WIDTH, type ProbeResult, validators } from '@cctv/protocol';
-import { pino } from 'pino';
 import { freePort, onCleanup } from '../../test/support/index.ts';
+import { memoryLogger } from '../../test/support/memory-log.ts';
 import {
   ensureRtspServerAvailable,
   type RtspServer,
@@ -35,21 +34,6 @@ function jpegSize(jpeg: Buffer): { width: number; height: number } {
   throw new Error('no start-of-frame segment');
 }
 
-/** A probe whose log lines are kept, to check that no password reaches them. */
-function probeWithLog() {
-  const lines: string[] = [];
-  const logger = pino(
-    { level: 'trace' },
-    new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  );
-  return { probe: probeCommand({ logger }), lines };
-}
-
 async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
     await p;
@@ -62,7 +46,9 @@ async function refusal(p: Promise<unknown>): Promise<{ code: string; message: st
 describe('probing a camera URL from a node', () => {
   let camera: RtspServer;
   let base: string;
-  const { probe, lines } = probeWithLog();
+  // Its log lines are kept, to check that no password reaches them.
+  const { logger, lines } = memoryLogger();
+  const probe = probeCommand({ logger });
 
   before(async () => {
     await ensureRtspServerAvailable();
