@@ -108,11 +108,20 @@ const CREDENTIALS_IN_URL = /([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):[^\s/?#]*@/gi;
 
 /**
  * `text` with the password of every URL in it replaced (`user:pass@` → `user:***@`), and every
- * literal `secrets` (a password as given and as encoded in a URL) replaced too: for what is
- * logged, audited or shown.
+ * literal `secrets` too, as given, percent-decoded and percent-encoded: for what is logged,
+ * audited or shown.
  */
 export function redactCredentials(text: string, secrets: readonly string[] = []): string {
   let out = text.replace(CREDENTIALS_IN_URL, '$1:***@');
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('***');
+  const forms = new Set(secrets.flatMap((s) => [s, percentDecoded(s), encodeURIComponent(s)]));
+  for (const form of forms) if (form.length > 0) out = out.split(form).join('***');
   return out;
+}
+
+function percentDecoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

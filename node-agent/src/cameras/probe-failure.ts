@@ -24,16 +24,8 @@ export interface ProbeTarget {
 }
 
 export function probeTarget(url: URL): ProbeTarget {
-  const secrets = url.password ? [url.password, safeDecode(url.password)] : [];
+  const secrets = url.password ? [url.password] : [];
   return { host: url.host, path: url.pathname || '/', hasUser: url.username !== '', secrets };
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 function timeoutFailure(t: ProbeTarget, timeoutS: number): Omit<ProbeFailure, 'final'> {
