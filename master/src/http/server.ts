@@ -25,6 +25,7 @@ import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
+import { probeRoutes } from './probe-routes.ts';
 import { checkRouteContract, routeOf, schemaErrorsAs } from './route-schema.ts';
 import { type SecurityRouteDeps, securityRoutes } from './security-routes.ts';
 import { installSessionAuth, userOf } from './session-auth.ts';
@@ -178,6 +179,12 @@ export async function buildHttpServer(deps: HttpDeps) {
   await app.register(viewRoutes, { ...deps.views, audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(commandRoutes, {
     ...deps.commands,
+    registry: deps.registry,
+    audit: deps.auth.audit,
+    metrics: deps.metrics,
+  });
+  await app.register(probeRoutes, {
+    commands: deps.commands.commands,
     registry: deps.registry,
     audit: deps.auth.audit,
     metrics: deps.metrics,
