@@ -284,7 +284,7 @@ export function ZoneEditor({ camera, size, snapshot, masterPublicUrl, onSaved }:
               key={i}
               className={draft.mode === 'zones' && draft.selected?.polygon === i ? 'zone-selected' : ''}
             >
-              <label>
+              <label className="events-field">
                 <input
                   aria-label={`Name of zone ${i + 1}`}
                   value={z.name}
