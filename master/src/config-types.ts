@@ -41,6 +41,11 @@ export interface MasterConfig {
   /** `MASTER_GRANT_KEY_FILE`: the grant signing keys (0600), default `<dataDir>/keys/grant.json`. */
   grantKeyFile: string;
   /**
+   * `MASTER_CAMERA_KEY_FILE`: the AES-256 key that encrypts camera passwords in the desired
+   * configuration (0600), default `<dataDir>/keys/camera-secrets.json`; replicas share it.
+   */
+  cameraKeyFile: string;
+  /**
    * Addresses (or CIDRs) of reverse proxies, the dashboard server among them, whose
    * X-Forwarded-For is believed: the login rate limit and the audit log see the real client.
    */

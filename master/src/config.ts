@@ -89,6 +89,7 @@ const MasterEnv = Type.Object({
   DASHBOARD_PUBLIC_URL: EnvText(),
   MASTER_GRANT_TTL_S: int(5, 3600),
   MASTER_GRANT_KEY_FILE: EnvText(),
+  MASTER_CAMERA_KEY_FILE: EnvText(),
   MASTER_TRUST_PROXY: EnvText(),
   MASTER_HEARTBEAT_FLUSH_MS: int(10, 60_000),
   MASTER_STALE_AFTER_S: int(0, 3600),
@@ -185,7 +186,7 @@ export function totpRequiredRoles(raw: string | undefined): Role[] {
 /** A key file: the variable's path, else `keys/<name>` under the master's data dir. */
 function keyFile(
   e: Env,
-  variable: 'MASTER_SESSION_KEY_FILE' | 'MASTER_GRANT_KEY_FILE',
+  variable: 'MASTER_SESSION_KEY_FILE' | 'MASTER_GRANT_KEY_FILE' | 'MASTER_CAMERA_KEY_FILE',
   name: string,
 ): string {
   return resolve(e[variable]?.trim() || join(e.MASTER_DATA_DIR ?? './data/master', 'keys', name));
@@ -298,6 +299,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfi
     allowedOrigins: allowedOrigins(e, p),
     grantTtlS: envInt(e.MASTER_GRANT_TTL_S, 600),
     grantKeyFile: keyFile(e, 'MASTER_GRANT_KEY_FILE', 'grant.json'),
+    cameraKeyFile: keyFile(e, 'MASTER_CAMERA_KEY_FILE', 'camera-secrets.json'),
     trustProxy: trustProxy(e, p),
     heartbeatFlushMs: envInt(e.MASTER_HEARTBEAT_FLUSH_MS, 1000),
     staleAfterMs: envInt(e.MASTER_STALE_AFTER_S, 15) * 1000,

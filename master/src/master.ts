@@ -13,6 +13,9 @@ import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts'
 import { loadSessionKeys, SessionTokens } from './auth/session-tokens.ts';
 import { UserRepository } from './auth/user-repository.ts';
 import { UserSettings } from './auth/user-settings.ts';
+import { ConfigStore } from './config/config-store.ts';
+import { ConfigSync } from './config/config-sync.ts';
+import { SecretBox } from './config/secret-box.ts';
 import type { MasterConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { EventIngest } from './events/event-ingest.ts';
@@ -189,7 +192,6 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     broker = embedded;
   }
   await broker.start();
-  await attachFleetIngest(broker, registry, metrics, log.child({ part: 'ingest' }));
   // commands to nodes: cmd/{name} out, reply/{reqId} back, with a timeout
   const commands = new NodeCommands({
     bus: broker,
@@ -197,6 +199,18 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     onReplyDropped: (reason) => metrics.mqttRejected.inc({ kind: 'reply', reason }),
   });
   await commands.start();
+  // desired configuration: versions in the database (passwords sealed with a key kept in a
+  // file), pushed on change and again to any master-managed node whose heartbeat lags behind
+  const configStore = new ConfigStore(db.prisma, await SecretBox.open(config.cameraKeyFile));
+  const configSync = new ConfigSync({
+    store: configStore,
+    commands,
+    log: log.child({ part: 'config' }),
+    onPush: (result) => metrics.configPushes.inc({ result }),
+  });
+  await attachFleetIngest(broker, registry, metrics, log.child({ part: 'ingest' }), {
+    heartbeat: (nodeId, msg) => configSync.observe(nodeId, msg),
+  });
   // events: validated, written in batches idempotently by (id, seq), pushed to dashboards
   const eventRepo = new EventRepository(db.ingest);
   const events = new EventIngest({
@@ -282,6 +296,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl, grants },
     security: { alerts: alertLog, registry, commands },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
+    config: { store: configStore, sync: configSync },
     exports: { jobs: exportJobs, repo: exportRepo },
     settings: { settings: new UserSettings(db.prisma) },
     credentials: {

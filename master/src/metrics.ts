@@ -177,6 +177,12 @@ export function createMetrics() {
       labelNames: ['command', 'result'] as const,
       registers: [registry],
     }),
+    configPushes: new Counter({
+      name: 'cctv_config_pushes_total',
+      help: 'Desired configurations pushed to nodes, by result (applied, refused, timeout, error)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -146,16 +146,23 @@ describe('master event store, search and timeline', () => {
     );
   });
 
-  it('filters by camera, type, time range and score, and refuses bad query strings with clear, counted errors', async () => {
+  it('filters by camera, type, time range, score and zone, and refuses bad query strings with clear, counted errors', async () => {
     const at = (h: number) => `2026-05-01T0${h}:00:00.000Z`;
     const ids = Array.from({ length: 5 }, () => randomUUID());
     const [e1, e2, e3, e4, e5] = ids as [string, string, string, string, string];
     await publish('n3', [
       event({ id: e1, cameraId: 'f-cam1', type: 'motion', score: 0.2, startedAt: at(0) }),
       event({ id: e2, cameraId: 'f-cam1', type: 'face', score: 0.9, startedAt: at(1) }),
-      event({ id: e3, cameraId: 'f-cam2', type: 'motion', score: 0.6, startedAt: at(2) }),
+      event({
+        id: e3,
+        cameraId: 'f-cam2',
+        type: 'motion',
+        score: 0.6,
+        startedAt: at(2),
+        zones: ['porch', 'drive way'],
+      }),
       event({ id: e4, cameraId: 'f-cam2', type: 'face', score: 0.5, startedAt: at(3) }),
-      event({ id: e5, cameraId: 'f-cam3', type: 'motion', score: 0.95, startedAt: at(4) }),
+      event({ id: e5, cameraId: 'f-cam3', type: 'motion', score: 0.95, startedAt: at(4), zones: ['gate'] }),
     ]);
     const all = 'cameras=f-cam1,f-cam2,f-cam3';
     const found = async (q: string) => (await getJson<EventPage>(`/api/events?${q}`)).events.map((e) => e.id);
@@ -167,6 +174,9 @@ describe('master event store, search and timeline', () => {
     assert.deepEqual(await found(`${all}&from=2026-05-01T05:00:00%2B02:00`), [e5, e4]);
     assert.deepEqual(await found(`${all}&minScore=0.5`), [e5, e4, e3, e2]);
     assert.deepEqual(await found('cameras=f-cam2,f-cam3&types=motion&minScore=0.7'), [e5]);
+    assert.deepEqual(await found(`${all}&zones=porch`), [e3]);
+    assert.deepEqual(await found(`${all}&zones=gate,drive%20way`), [e5, e3]);
+    assert.deepEqual(await found(`${all}&zones=garden`), []);
     const first = await getJson<EventPage>(`/api/events?${all}&limit=2`);
     assert.deepEqual(
       first.events.map((e) => e.id),
@@ -183,6 +193,7 @@ describe('master event store, search and timeline', () => {
       ['types=motion,car', 'BAD_QUERY', /types .*motion, face/],
       ['cameras=Bad_Cam', 'BAD_QUERY', /cameras/],
       ['minScore=2', 'BAD_QUERY', /minScore/],
+      ['zones=a,,b', 'BAD_QUERY', /zones must be a comma-separated list of zone names/],
       ['cursor=***', 'BAD_QUERY', /cursor/],
       ['cursor=bm9wZQ', 'BAD_CURSOR', /cursor must be the nextCursor/],
       [`from=${at(3)}&to=${at(1)}`, 'BAD_RANGE', /from must be earlier than to/],

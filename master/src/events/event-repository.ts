@@ -41,6 +41,8 @@ export interface EventFilter {
   from?: Date;
   to?: Date;
   minScore?: number;
+  /** Events that touched any of these zones. */
+  zones?: string[];
   after?: EventCursor;
   limit: number;
 }
@@ -185,6 +187,7 @@ export class EventRepository {
     if (f.from) conds.push(Prisma.sql`"startedAt" >= ${f.from}::timestamp`);
     if (f.to) conds.push(Prisma.sql`"startedAt" < ${f.to}::timestamp`);
     if (f.minScore !== undefined) conds.push(Prisma.sql`score >= ${f.minScore}::float8`);
+    if (f.zones?.length) conds.push(Prisma.sql`zones && ${f.zones}::text[]`);
     if (f.after)
       conds.push(Prisma.sql`("startedAt", id) < (${f.after.startedAt}::timestamp, ${f.after.id}::uuid)`);
     const where = conds.length ? Prisma.sql`WHERE ${Prisma.join(conds, ' AND ')}` : Prisma.empty;

@@ -1,4 +1,4 @@
-import { parseNodeTopic, topics, type Validator, validators } from '@cctv/protocol';
+import { type HeartbeatMessage, parseNodeTopic, topics, type Validator, validators } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { MasterMetrics } from '../metrics.ts';
 import type { MessageBus } from '../mqtt/message-bus.ts';
@@ -15,6 +15,8 @@ export async function attachFleetIngest(
   registry: FleetRegistry,
   metrics: MasterMetrics,
   log: Logger,
+  /** Told of every valid heartbeat (the desired-config sync reads the version it reports). */
+  observers: { heartbeat?: (nodeId: string, msg: HeartbeatMessage) => void } = {},
 ): Promise<void> {
   const reject = (kind: Kind, reason: string, nodeId: string | null, detail: string) => {
     metrics.mqttRejected.inc({ kind, reason });
@@ -45,5 +47,8 @@ export async function attachFleetIngest(
     }
     return registry.hello(nodeId, m);
   });
-  await route('heartbeat', validators.heartbeat, (n, m) => registry.heartbeat(n, m));
+  await route('heartbeat', validators.heartbeat, (n, m) => {
+    observers.heartbeat?.(n, m);
+    return registry.heartbeat(n, m);
+  });
 }

@@ -49,6 +49,7 @@ const HINTS: Record<string, string> = {
   from: 'must be an ISO-8601 time with a zone, e.g. 2026-01-31T08:00:00Z',
   to: 'must be an ISO-8601 time with a zone, e.g. 2026-01-31T08:00:00Z',
   minScore: 'must be a number from 0 to 1',
+  zones: 'must be a comma-separated list of zone names (letters, digits, space, _ . -)',
   limit: 'must be an integer from 1 to 500',
   cursor: 'must be the nextCursor of a previous page',
   buckets: 'must be an integer from 1 to 2000',
@@ -115,6 +116,7 @@ export const eventRoutes: FastifyPluginAsync<EventRouteDeps> = async (app, deps)
         from,
         to,
         minScore: q.minScore,
+        zones: q.zones?.split(','),
         after: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
         limit: q.limit,
       });

@@ -20,6 +20,7 @@ import type { MasterMetrics } from '../metrics.ts';
 import { registerApiDocs } from './api-docs.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
+import { type ConfigRouteDeps, configRoutes } from './config-routes.ts';
 import { type CredentialRouteDeps, credentialRoutes } from './credential-routes.ts';
 import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
@@ -60,6 +61,8 @@ export interface HttpDeps {
   views: Omit<ViewRouteDeps, 'metrics' | 'audit'>;
   /** Commands relayed to nodes (audited). */
   commands: Omit<CommandRouteDeps, 'metrics' | 'audit' | 'registry'>;
+  /** The desired configuration of nodes: cameras, versions, rollback (audited). */
+  config: Omit<ConfigRouteDeps, 'metrics' | 'audit' | 'registry'>;
   /** The users' own dashboard settings. */
   settings: Omit<SettingsRouteDeps, 'metrics'>;
   /** MP4 exports (audited). */
@@ -185,6 +188,12 @@ export async function buildHttpServer(deps: HttpDeps) {
   });
   await app.register(probeRoutes, {
     commands: deps.commands.commands,
+    registry: deps.registry,
+    audit: deps.auth.audit,
+    metrics: deps.metrics,
+  });
+  await app.register(configRoutes, {
+    ...deps.config,
     registry: deps.registry,
     audit: deps.auth.audit,
     metrics: deps.metrics,
