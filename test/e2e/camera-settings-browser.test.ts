@@ -137,6 +137,7 @@ async function addAndProbe(page: Page, password: string): Promise<Locator> {
 
 /** Clicks at shares of the picture inside the zone surface (the SVG letterboxes it as the image). */
 async function clickPicture(surface: Locator, points: [number, number][], aspect: number): Promise<void> {
+  await surface.scrollIntoViewIfNeeded();
   const box = await surface.boundingBox();
   assert.ok(box, 'the zone surface is not visible');
   const width = Math.min(box.width, box.height * aspect);

@@ -241,17 +241,23 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
                 data-testid="camera-row"
                 data-camera-id={c.id}
               >
-                <td>{c.name}</td>
-                <td className="mono">{c.id}</td>
-                <td className="mono">{c.nodeId}</td>
-                <td className="mono camera-url" title={displayUrl(c.url)}>
+                <td className="camera-name">{c.name}</td>
+                <td className="mono" data-label="Id">
+                  {c.id}
+                </td>
+                <td className="mono" data-label="Node">
+                  {c.nodeId}
+                </td>
+                <td data-label="URL" className="mono camera-url" title={displayUrl(c.url)}>
                   {displayUrl(c.url)}
                   {c.hasPassword ? <span className="sub"> · password saved</span> : null}
                 </td>
-                <td data-testid="camera-enabled-state">
+                <td data-label="State" data-testid="camera-enabled-state">
                   {c.enabled ? (reported[c.id]?.state ?? 'enabled') : 'disabled'}
                 </td>
-                <td data-testid="camera-sync">{syncText(nodeOf(c.nodeId)?.config)}</td>
+                <td data-label="Node config" data-testid="camera-sync">
+                  {syncText(nodeOf(c.nodeId)?.config)}
+                </td>
                 <td className="camera-row-actions">
                   {(
                     [

@@ -85,7 +85,8 @@ export function ZoneEditor({ camera, size, snapshot, masterPublicUrl, onSaved }:
     const here = locate(ev);
     if (!here) return;
     const { p, frame } = here;
-    ev.currentTarget.focus();
+    // Keys (Enter, Escape, Delete) go to the surface; scrolling it now would move the next click.
+    ev.currentTarget.focus({ preventScroll: true });
     if (draft.drawing) {
       const start = draft.drawing[0];
       const closes = draft.drawing.length >= 3 && start && screenDistance(p, start, frame) <= GRAB_PX;
