@@ -310,6 +310,13 @@ test('removes the camera after confirming, and its ffmpeg stops on the node', {
     .locator(`[data-testid="camera-row"][data-camera-id="${CAMERA_ID}"]`)
     .waitFor({ state: 'detached' });
   assert.equal((await settings()).cameras.length, 0);
+  // Each change was a version of the node's configuration: added, zones, removed.
+  const node = page.locator(`[data-testid="config-node"][data-node-id="${NODE_ID}"]`);
+  await node.getByRole('button', { name: 'Versions' }).click();
+  const versions = node.locator('[data-testid="node-versions"] li');
+  await versions.first().waitFor();
+  assert.equal(await versions.count(), 3);
+  assert.match((await versions.first().textContent()) ?? '', /current/);
   await waitFor('the camera ffmpeg gone', async () => (await cameraFfmpeg()).length === 0, 30_000).catch(
     explain,
   );

@@ -236,6 +236,9 @@ export function CameraFormPanel({ camera, nodes, onSaved, onProbed, onCancel }: 
             onChange={(e) => set({ password: e.target.value })}
             data-testid="camera-password"
           />
+          {camera?.hasPassword && !draft.password && !draft.clearPassword ? (
+            <span className="sub">A probe sends only a password typed here: type it again to probe.</span>
+          ) : null}
         </Field>
         {camera?.hasPassword ? (
           <Check checked={draft.clearPassword} onChange={(on) => set({ clearPassword: on, password: '' })}>

@@ -2,11 +2,13 @@
 
 import type { CameraChangeAnswer, CameraSettingsList, CameraSettingsView, ProbeResult } from '@cctv/protocol';
 import { type ReactNode, useEffect, useRef, useState } from 'react';
+import { StateBadge } from '@/components/state-badge';
 import { masterFetch } from '@/lib/master-fetch';
 import { errorOf } from '@/lib/session';
 import { changedSettings, displayUrl, pushText, syncText } from './camera-form';
 import { CameraFormPanel } from './camera-form-panel';
 import { snapshotUrl } from './camera-probe';
+import { NodeVersions } from './node-versions';
 import { ZoneEditor } from './zone-editor';
 import { DEFAULT_PICTURE, type PictureSize } from './zone-shapes';
 
@@ -72,6 +74,7 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [probed, setProbed] = useState<Record<string, ProbeResult>>({});
   const [busy, setBusy] = useState<string | null>(null);
+  const [versionsOf, setVersionsOf] = useState<string | null>(null);
 
   async function reload() {
     try {
@@ -283,6 +286,37 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
           </tbody>
         </table>
       </div>
+      {list.nodes.length > 0 ? (
+        <>
+          <h2 className="camera-nodes-title">Nodes</h2>
+          <ul className="camera-nodes">
+            {list.nodes.map((n) => (
+              <li key={n.id} data-testid="config-node" data-node-id={n.id}>
+                <div className="camera-node-line">
+                  <span className="mono">{n.id}</span>
+                  <StateBadge state={n.state} />
+                  <span data-testid="node-sync">{syncText(n.config)}</span>
+                  <button
+                    type="button"
+                    className="button-quiet"
+                    aria-expanded={versionsOf === n.id}
+                    onClick={() => setVersionsOf(versionsOf === n.id ? null : n.id)}
+                  >
+                    {versionsOf === n.id ? 'Hide versions' : 'Versions'}
+                  </button>
+                </div>
+                {versionsOf === n.id ? (
+                  <NodeVersions
+                    nodeId={n.id}
+                    desiredVersion={n.config.desiredVersion}
+                    onRolledBack={(a) => changed(a, `${n.id} rolled back.`)}
+                  />
+                ) : null}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       {view.kind === 'add' ? (
         <Dialog title="Add camera" onClose={() => setView({ kind: 'list' })} testId="camera-add-dialog">
           <CameraFormPanel
