@@ -208,6 +208,19 @@ test('adds a camera after probing it: codec, size and a frame shown, then saved 
     .waitFor({ timeout: 90_000 })
     .catch(explain);
   assert.ok((await cameraFfmpeg()).length > 0, 'no ffmpeg on the camera spool');
+
+  // Disabled, the node stops recording it; enabled again, it records again.
+  await page.goto(`${dashboard.url}/settings/cameras`);
+  const row = page.locator(`[data-testid="camera-row"][data-camera-id="${CAMERA_ID}"]`);
+  await row.getByTestId('camera-toggle').click();
+  await row.getByTestId('camera-enabled-state').getByText('disabled').waitFor({ timeout: 15_000 });
+  assert.equal((await settings()).cameras.find((c) => c.id === CAMERA_ID)?.enabled, false);
+  await waitFor('no ffmpeg once disabled', async () => (await cameraFfmpeg()).length === 0, 30_000).catch(
+    explain,
+  );
+  await row.getByTestId('camera-toggle').click();
+  await waitFor('ffmpeg once enabled', async () => (await cameraFfmpeg()).length > 0, 30_000).catch(explain);
+  assert.equal((await settings()).cameras.find((c) => c.id === CAMERA_ID)?.enabled, true);
   await page.close();
 });
 
@@ -310,12 +323,12 @@ test('removes the camera after confirming, and its ffmpeg stops on the node', {
     .locator(`[data-testid="camera-row"][data-camera-id="${CAMERA_ID}"]`)
     .waitFor({ state: 'detached' });
   assert.equal((await settings()).cameras.length, 0);
-  // Each change was a version of the node's configuration: added, zones, removed.
+  // Each change was a version of the node's configuration: added, disabled, enabled, zones, removed.
   const node = page.locator(`[data-testid="config-node"][data-node-id="${NODE_ID}"]`);
   await node.getByRole('button', { name: 'Versions' }).click();
   const versions = node.locator('[data-testid="node-versions"] li');
   await versions.first().waitFor();
-  assert.equal(await versions.count(), 3);
+  assert.equal(await versions.count(), 5);
   assert.match((await versions.first().textContent()) ?? '', /current/);
   await waitFor('the camera ffmpeg gone', async () => (await cameraFfmpeg()).length === 0, 30_000).catch(
     explain,
