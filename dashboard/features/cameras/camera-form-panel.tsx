@@ -1,7 +1,7 @@
 'use client';
 
 import type { CameraChangeAnswer, CameraSettingsList, CameraSettingsView, ProbeResult } from '@cctv/protocol';
-import { type FormEvent, type ReactNode, useState } from 'react';
+import { type FormEvent, useState } from 'react';
 import { masterFetch } from '@/lib/master-fetch';
 import { errorOf } from '@/lib/session';
 import {
@@ -18,6 +18,7 @@ import {
   updateRequest,
 } from './camera-form';
 import { type ProbeOutcome, probeCamera } from './camera-probe';
+import { Check, Field, UrlInput } from './form-fields';
 import { ProbeView } from './probe-view';
 
 interface Props {
@@ -28,68 +29,6 @@ interface Props {
   /** A successful probe (its snapshot is the zone editor's picture). */
   onProbed?: (result: ProbeResult) => void;
   onCancel: () => void;
-}
-
-/** A labelled field of the form, with its problem under it once the user tried to go on. */
-function Field({
-  label,
-  wide = false,
-  problem = null,
-  children,
-}: {
-  label: string;
-  wide?: boolean;
-  problem?: ReactNode;
-  children: ReactNode;
-}) {
-  return (
-    // biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in
-    <label className={`events-field camera-field${wide ? ' camera-field-wide' : ''}`}>
-      <span>{label}</span>
-      {children}
-      {problem}
-    </label>
-  );
-}
-
-function Check(props: {
-  checked: boolean;
-  disabled?: boolean;
-  onChange: (on: boolean) => void;
-  testId?: string;
-  children: ReactNode;
-}) {
-  return (
-    <label className="camera-check">
-      <input
-        type="checkbox"
-        checked={props.checked}
-        disabled={props.disabled}
-        onChange={(e) => props.onChange(e.target.checked)}
-        data-testid={props.testId}
-      />
-      {props.children}
-    </label>
-  );
-}
-
-function UrlInput(props: {
-  value: string;
-  placeholder?: string;
-  onChange: (v: string) => void;
-  testId: string;
-}) {
-  return (
-    <input
-      value={props.value}
-      maxLength={LIMITS.urlMax}
-      className="mono"
-      spellCheck={false}
-      placeholder={props.placeholder}
-      onChange={(e) => props.onChange(e.target.value)}
-      data-testid={props.testId}
-    />
-  );
 }
 
 /** Whether a change of these fields makes an earlier probe stale. */

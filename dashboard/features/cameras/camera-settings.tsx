@@ -1,14 +1,14 @@
 'use client';
 
 import type { CameraChangeAnswer, CameraSettingsList, CameraSettingsView, ProbeResult } from '@cctv/protocol';
-import { type ReactNode, useEffect, useRef, useState } from 'react';
-import { StateBadge } from '@/components/state-badge';
+import { useState } from 'react';
 import { masterFetch } from '@/lib/master-fetch';
 import { errorOf } from '@/lib/session';
 import { changedSettings, displayUrl, pushText, syncText } from './camera-form';
 import { CameraFormPanel } from './camera-form-panel';
 import { snapshotUrl } from './camera-probe';
-import { NodeVersions } from './node-versions';
+import { ConfigNodes } from './config-nodes';
+import { Dialog, PageHead } from './page-parts';
 import { ZoneEditor } from './zone-editor';
 import { DEFAULT_PICTURE, type PictureSize } from './zone-shapes';
 
@@ -25,44 +25,6 @@ type View =
   | { kind: 'edit'; id: string }
   | { kind: 'remove'; id: string };
 
-/** A modal dialog, open while mounted; Escape closes it. */
-function Dialog({
-  title,
-  onClose,
-  testId,
-  children,
-}: {
-  title: string;
-  onClose: () => void;
-  testId: string;
-  children: ReactNode;
-}) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
-  }, []);
-  return (
-    <dialog ref={ref} className="camera-dialog" onClose={onClose} aria-label={title} data-testid={testId}>
-      <h2>{title}</h2>
-      {children}
-    </dialog>
-  );
-}
-
-/** The page's title, facts under it and an action on the right. */
-function PageHead({ title, facts, children }: { title: ReactNode; facts: ReactNode; children: ReactNode }) {
-  return (
-    <header className="panel-head">
-      <div>
-        <h1>{title}</h1>
-        <div className="facts">{facts}</div>
-      </div>
-      {children}
-    </header>
-  );
-}
-
 /**
  * The desired cameras of the master-managed nodes: list, add (probed first), edit with the zone
  * editor, enable or disable, remove. Every change is a new version of the node's configuration,
@@ -74,7 +36,6 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [probed, setProbed] = useState<Record<string, ProbeResult>>({});
   const [busy, setBusy] = useState<string | null>(null);
-  const [versionsOf, setVersionsOf] = useState<string | null>(null);
 
   async function reload() {
     try {
@@ -286,37 +247,7 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
           </tbody>
         </table>
       </div>
-      {list.nodes.length > 0 ? (
-        <>
-          <h2 className="camera-nodes-title">Nodes</h2>
-          <ul className="camera-nodes">
-            {list.nodes.map((n) => (
-              <li key={n.id} data-testid="config-node" data-node-id={n.id}>
-                <div className="camera-node-line">
-                  <span className="mono">{n.id}</span>
-                  <StateBadge state={n.state} />
-                  <span data-testid="node-sync">{syncText(n.config)}</span>
-                  <button
-                    type="button"
-                    className="button-quiet"
-                    aria-expanded={versionsOf === n.id}
-                    onClick={() => setVersionsOf(versionsOf === n.id ? null : n.id)}
-                  >
-                    {versionsOf === n.id ? 'Hide versions' : 'Versions'}
-                  </button>
-                </div>
-                {versionsOf === n.id ? (
-                  <NodeVersions
-                    nodeId={n.id}
-                    desiredVersion={n.config.desiredVersion}
-                    onRolledBack={(a) => changed(a, `${n.id} rolled back.`)}
-                  />
-                ) : null}
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
+      <ConfigNodes nodes={list.nodes} onRolledBack={(a) => changed(a, `${a.nodeId} rolled back.`)} />
       {view.kind === 'add' ? (
         <Dialog title="Add camera" onClose={() => setView({ kind: 'list' })} testId="camera-add-dialog">
           <CameraFormPanel

@@ -17,7 +17,6 @@ import {
   insertVertex,
   moveVertex,
   polygonsOf,
-  renameZone,
   select,
   setMode,
   toDetect,
@@ -34,6 +33,7 @@ import {
   screenDistance,
   svgPoints,
 } from './zone-geometry';
+import { ZoneLists } from './zone-lists';
 import { MASK_COLOUR, type PictureSize, ZONE_COLOUR, ZoneShapes } from './zone-shapes';
 
 /** How near (CSS pixels) a press must be to a point or an edge to take it. */
@@ -277,55 +277,11 @@ export function ZoneEditor({ camera, size, snapshot, masterPublicUrl, onSaved }:
           <LivePlayer cameraId={camera.id} masterPublicUrl={masterPublicUrl} overlay={surface} />
         )}
       </div>
-      <div className="zone-lists">
-        <ol className="zone-list" aria-label="Zones" data-testid="zone-list">
-          {draft.zones.map((z, i) => (
-            <li
-              // biome-ignore lint/suspicious/noArrayIndexKey: the name is being typed; the place is the identity
-              key={i}
-              className={draft.mode === 'zones' && draft.selected?.polygon === i ? 'zone-selected' : ''}
-            >
-              <label className="events-field">
-                <input
-                  aria-label={`Name of zone ${i + 1}`}
-                  value={z.name}
-                  maxLength={63}
-                  onChange={(e) => edit(renameZone(draft, i, e.target.value))}
-                  onFocus={() => setDraft((d) => select(setMode(d, 'zones'), i))}
-                  data-testid="zone-name"
-                />
-              </label>
-              <span className="sub">{z.points.length} points</span>
-              <button
-                type="button"
-                className="button-quiet"
-                onClick={() => edit(deletePolygon(setMode(draft, 'zones'), i))}
-              >
-                Delete
-              </button>
-            </li>
-          ))}
-        </ol>
-        <ol className="zone-list" aria-label="Masks" data-testid="mask-list">
-          {draft.masks.map((m, i) => (
-            <li
-              // biome-ignore lint/suspicious/noArrayIndexKey: masks have no identity but their place
-              key={i}
-              className={draft.mode === 'masks' && draft.selected?.polygon === i ? 'zone-selected' : ''}
-            >
-              <span>Mask {i + 1}</span>
-              <span className="sub">{m.length} points</span>
-              <button
-                type="button"
-                className="button-quiet"
-                onClick={() => edit(deletePolygon(setMode(draft, 'masks'), i))}
-              >
-                Delete
-              </button>
-            </li>
-          ))}
-        </ol>
-      </div>
+      <ZoneLists
+        draft={draft}
+        onEdit={edit}
+        onSelectZone={(i) => setDraft((d) => select(setMode(d, 'zones'), i))}
+      />
       {problems.length > 0 ? (
         <ul className="notice" data-testid="zone-problems">
           {problems.map((p) => (
