@@ -200,6 +200,12 @@ test('adds a camera after probing it: codec, size and a frame shown, then saved 
   assert.equal(saved.url.includes(CAMERA_PASSWORD), false, 'the URL holds the password');
   assert.equal(saved.detect?.faces?.enabled, false);
   assert.equal(await page.getByText(CAMERA_PASSWORD).count(), 0, 'the page shows the password');
+  // The page reads the node's state again until it runs the new version.
+  await page
+    .locator(`[data-testid="camera-row"][data-camera-id="${CAMERA_ID}"] [data-testid="camera-sync"]`)
+    .getByText(/in sync/)
+    .waitFor({ timeout: 30_000 })
+    .catch(explain);
   await screenshots(page, 'camera-settings-list');
 
   await page.goto(`${dashboard.url}/`);

@@ -1,7 +1,7 @@
 'use client';
 
 import type { CameraChangeAnswer, CameraSettingsList, CameraSettingsView, ProbeResult } from '@cctv/protocol';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { masterFetch } from '@/lib/master-fetch';
 import { errorOf } from '@/lib/session';
 import { changedSettings, displayUrl, pushText, syncText } from './camera-form';
@@ -18,6 +18,9 @@ interface Props {
   reported: Record<string, { size: PictureSize | null; state: string }>;
   masterPublicUrl: string;
 }
+
+/** How often the list is read again while a node has not applied its newest version. */
+const PENDING_RELOAD_MS = 3000;
 
 type View =
   | { kind: 'list' }
@@ -45,6 +48,15 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
       // the list stays as it was; the next change tries again
     }
   }
+
+  // Until every node reports the version it was sent, read its state again now and then.
+  const pending = list.nodes.some((n) => n.config.sync === 'pending');
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the list is the trigger; reload reads it afresh
+  useEffect(() => {
+    if (!pending) return;
+    const timer = setTimeout(reload, PENDING_RELOAD_MS);
+    return () => clearTimeout(timer);
+  }, [list, pending]);
 
   async function changed(answer: CameraChangeAnswer, what: string, next: View = { kind: 'list' }) {
     setMessage({ ok: answer.push.state !== 'refused', text: `${what} ${pushText(answer)}` });
@@ -222,25 +234,27 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
                 <td data-label="Node config" data-testid="camera-sync">
                   {syncText(nodeOf(c.nodeId)?.config)}
                 </td>
-                <td className="camera-row-actions">
-                  {(
-                    [
-                      ['Edit', 'camera-edit-open', () => setView({ kind: 'edit', id: c.id })],
-                      [c.enabled ? 'Disable' : 'Enable', 'camera-toggle', () => toggle(c)],
-                      ['Remove', 'camera-remove', () => setView({ kind: 'remove', id: c.id })],
-                    ] as const
-                  ).map(([label, testId, act]) => (
-                    <button
-                      key={testId}
-                      type="button"
-                      className="button-quiet"
-                      onClick={act}
-                      disabled={busy === c.id}
-                      data-testid={testId}
-                    >
-                      {label}
-                    </button>
-                  ))}
+                <td>
+                  <div className="camera-row-actions">
+                    {(
+                      [
+                        ['Edit', 'camera-edit-open', () => setView({ kind: 'edit', id: c.id })],
+                        [c.enabled ? 'Disable' : 'Enable', 'camera-toggle', () => toggle(c)],
+                        ['Remove', 'camera-remove', () => setView({ kind: 'remove', id: c.id })],
+                      ] as const
+                    ).map(([label, testId, act]) => (
+                      <button
+                        key={testId}
+                        type="button"
+                        className="button-quiet"
+                        onClick={act}
+                        disabled={busy === c.id}
+                        data-testid={testId}
+                      >
+                        {label}
+                      </button>
+                    ))}
+                  </div>
                 </td>
               </tr>
             ))}
