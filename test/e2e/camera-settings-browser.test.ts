@@ -206,6 +206,11 @@ test('adds a camera after probing it: codec, size and a frame shown, then saved 
     .getByText(/in sync/)
     .waitFor({ timeout: 30_000 })
     .catch(explain);
+  // Its state comes live from the fleet socket.
+  await page
+    .locator(`[data-testid="camera-row"][data-camera-id="${CAMERA_ID}"] .badge-recording`)
+    .waitFor({ timeout: 60_000 })
+    .catch(explain);
   await screenshots(page, 'camera-settings-list');
 
   await page.goto(`${dashboard.url}/`);

@@ -1,7 +1,16 @@
 'use client';
 
-import type { CameraChangeAnswer, CameraSettingsList, CameraSettingsView, ProbeResult } from '@cctv/protocol';
+import type {
+  CameraChangeAnswer,
+  CameraSettingsList,
+  CameraSettingsView,
+  CameraView,
+  NodeView,
+  ProbeResult,
+} from '@cctv/protocol';
 import { useEffect, useState } from 'react';
+import { StateBadge } from '@/components/state-badge';
+import { useFleet } from '@/features/fleet/fleet-socket';
 import { masterFetch } from '@/lib/master-fetch';
 import { errorOf } from '@/lib/session';
 import { changedSettings, displayUrl, pushText, syncText } from './camera-form';
@@ -14,9 +23,20 @@ import { DEFAULT_PICTURE, type PictureSize } from './zone-shapes';
 
 interface Props {
   initial: CameraSettingsList;
-  /** Each camera's picture size and state as its node reports them (the fleet). */
-  reported: Record<string, { size: PictureSize | null; state: string }>;
+  /** The fleet as the page was rendered: each camera's state and picture size, kept current by `/ws`. */
+  initialNodes: NodeView[];
   masterPublicUrl: string;
+}
+
+/** The picture's size as the node reports it, else 16:9. */
+function pictureOf(camera: CameraView | undefined): PictureSize {
+  return camera?.width && camera.height ? { width: camera.width, height: camera.height } : DEFAULT_PICTURE;
+}
+
+/** An enabled camera's state as its node reports it (recording, starting…), once it does. */
+function CameraState({ camera }: { camera: CameraView | undefined }) {
+  if (!camera) return <span className="sub">enabled, not reported yet</span>;
+  return <StateBadge state={camera.online ? camera.state : 'offline'} />;
 }
 
 /** How often the list is read again while a node has not applied its newest version. */
@@ -33,7 +53,9 @@ type View =
  * editor, enable or disable, remove. Every change is a new version of the node's configuration,
  * which the master pushes to the node; the answer says whether the node took it.
  */
-export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
+export function CameraSettings({ initial, initialNodes, masterPublicUrl }: Props) {
+  const fleet = useFleet(masterPublicUrl, initialNodes).nodes.flatMap((n) => n.cameras);
+  const reported = (id: string) => fleet.find((c) => c.id === id);
   const [list, setList] = useState(initial);
   const [view, setView] = useState<View>({ kind: 'list' });
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
@@ -114,9 +136,7 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
 
   if (editing) {
     const probe = probed[editing.id];
-    const size = probe
-      ? { width: probe.width, height: probe.height }
-      : (reported[editing.id]?.size ?? DEFAULT_PICTURE);
+    const size = probe ? { width: probe.width, height: probe.height } : pictureOf(reported(editing.id));
     return (
       <div className="camera-edit" data-testid="camera-edit" data-camera-id={editing.id}>
         <PageHead
@@ -229,7 +249,7 @@ export function CameraSettings({ initial, reported, masterPublicUrl }: Props) {
                   {c.hasPassword ? <span className="sub"> · password saved</span> : null}
                 </td>
                 <td data-label="State" data-testid="camera-enabled-state">
-                  {c.enabled ? (reported[c.id]?.state ?? 'enabled') : 'disabled'}
+                  {c.enabled ? <CameraState camera={reported(c.id)} /> : 'disabled'}
                 </td>
                 <td data-label="Node config" data-testid="camera-sync">
                   {syncText(nodeOf(c.nodeId)?.config)}

@@ -1,7 +1,6 @@
 import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { CameraSettings } from '@/features/cameras/camera-settings';
-import type { PictureSize } from '@/features/cameras/zone-shapes';
 import { askMaster, fetchNodes } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 import { loginPath } from '@/lib/session';
@@ -19,20 +18,12 @@ const PATH = '/settings/cameras';
 export default async function CameraSettingsPage() {
   const [settings, nodes] = await Promise.all([askMaster('cameraSettings'), fetchNodes(PATH)]);
   if ('unauthenticated' in settings) redirect(loginPath(PATH));
-  // What the nodes report: each camera's picture size (the zone editor's aspect) and state.
-  const reported: Record<string, { size: PictureSize | null; state: string }> = {};
-  for (const n of nodes.ok ? nodes.value : [])
-    for (const c of n.cameras)
-      reported[c.id] = {
-        size: c.width && c.height ? { width: c.width, height: c.height } : null,
-        state: c.online ? c.state : 'offline',
-      };
   return (
     <section className="panel cameras-page" data-testid="camera-settings-page">
       {settings.ok ? (
         <CameraSettings
           initial={settings.value}
-          reported={reported}
+          initialNodes={nodes.ok ? nodes.value : []}
           masterPublicUrl={runtimeEnv().masterPublicUrl}
         />
       ) : (
