@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { redactCredentials } from '../logger.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
 
 /** Why a run ended: it exited by itself, was ended as stalled, or could not be started. */
@@ -173,7 +174,10 @@ export class SupervisedChild {
 
   private spawnRun(spec: RunSpec): void {
     const log = this.opts.logger;
-    log.debug({ command: spec.command, args: spec.args }, `${this.opts.name}: starting`);
+    log.debug(
+      { command: spec.command, args: spec.args.map(redactCredentials) },
+      `${this.opts.name}: starting`,
+    );
     this.tail = [];
     this.stallDetail = null;
     this.runQuitKey = spec.quitKey === undefined ? this.opts.quitKey : (spec.quitKey ?? undefined);
