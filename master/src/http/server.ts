@@ -183,15 +183,16 @@ export async function buildHttpServer(deps: HttpDeps) {
     audit: deps.auth.audit,
     metrics: deps.metrics,
   });
+  await app.register(settingsRoutes, { ...deps.settings, metrics: deps.metrics });
+  await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
+  await app.register(securityRoutes, { ...deps.security, audit: deps.auth.audit, metrics: deps.metrics });
+  // Relayed to a node like the commands above (cmd/probe), with its own rights and timeout.
   await app.register(probeRoutes, {
     commands: deps.commands.commands,
     registry: deps.registry,
     audit: deps.auth.audit,
     metrics: deps.metrics,
   });
-  await app.register(settingsRoutes, { ...deps.settings, metrics: deps.metrics });
-  await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
-  await app.register(securityRoutes, { ...deps.security, audit: deps.auth.audit, metrics: deps.metrics });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
