@@ -1,43 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { type AuditPage, type CommandReply, type CommandRequest, topics } from '@cctv/protocol';
-import mqtt, { type MqttClient } from 'mqtt';
-import { enrolTestNode } from '../../test/support/enrol.ts';
-import { onCleanup, waitFor } from '../../test/support/index.ts';
+import type { MqttClient } from 'mqtt';
+import { waitFor } from '../../test/support/index.ts';
 import { type ApiSession, signIn } from '../../test/support/session.ts';
 import { type EventHarness, startEventHarness } from './event-harness.ts';
-
-/** A node that answers its commands as `answer` says (or not at all, when it returns null). */
-async function fakeNode(
-  h: EventHarness,
-  nodeId: string,
-  answer: (name: string, req: CommandRequest) => Omit<CommandReply, 'reqId' | 'command' | 'at'> | null,
-): Promise<{ client: MqttClient; received: string[] }> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${h.master.mqttPort}`, {
-    clientId: `agent-${nodeId}`,
-    username: nodeId,
-    password: await enrolTestNode(h.master.databaseUrl, nodeId),
-    reconnectPeriod: 0,
-  });
-  onCleanup(() => client.endAsync(true));
-  const received: string[] = [];
-  await client.subscribeAsync(topics.cmdFilter(nodeId), { qos: 1 });
-  client.on('message', (topic, payload) => {
-    const name = topic.split('/').at(-1) ?? '';
-    const req = JSON.parse(payload.toString()) as CommandRequest;
-    received.push(`${name}:${JSON.stringify(req.args ?? {})}`);
-    const body = answer(name, req);
-    if (!body) return;
-    const reply: CommandReply = { reqId: req.reqId, command: name, at: new Date().toISOString(), ...body };
-    void client.publishAsync(topics.reply(nodeId, req.reqId), JSON.stringify(reply), { qos: 1 });
-  });
-  await client.publishAsync(
-    topics.status(nodeId),
-    JSON.stringify({ state: 'online', at: new Date().toISOString(), agentVersion: '1.0.0' }),
-    { qos: 1, retain: true },
-  );
-  return { client, received };
-}
+import { fakeNode, waitOnline } from './fake-node.ts';
 
 describe('commands to nodes through the API', () => {
   let h: EventHarness;
@@ -159,10 +127,3 @@ describe('commands to nodes through the API', () => {
     );
   });
 });
-
-async function waitOnline(s: ApiSession, nodeId: string): Promise<void> {
-  await waitFor(`${nodeId} online`, async () => {
-    const r = await s.fetch(`/api/nodes/${nodeId}`);
-    return r.ok && ((await r.json()) as { state: string }).state === 'online';
-  });
-}

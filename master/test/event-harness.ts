@@ -2,7 +2,7 @@
 import { createPrismaClient, type PrismaClient } from '@cctv/db';
 import { type EventMessage, topics } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { enrolTestNode, registerTestCameras } from '../../test/support/enrol.ts';
 import { onCleanup, startTestDatabase, tempDir } from '../../test/support/index.ts';
 import { type ApiSession, signInAdmin, TEST_ADMIN_PASSWORD } from '../../test/support/session.ts';
@@ -51,7 +51,8 @@ export interface EventHarness {
   publish(nodeId: string, msgs: (EventMessage | string)[], register?: boolean): Promise<void>;
 }
 
-export async function startEventHarness(gatewayUrl: string): Promise<EventHarness> {
+/** `log`: the master's logger (default: silent, or TEST_LOG_LEVEL). */
+export async function startEventHarness(gatewayUrl: string, log?: Logger): Promise<EventHarness> {
   const pg = await startTestDatabase();
   const config = loadConfig({
     ...serviceTlsEnv(),
@@ -64,7 +65,7 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
     GATEWAY_PUBLIC_URL: gatewayUrl,
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
   });
-  const master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const master = await startMaster(config, log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   // The tests' own reads and writes (segments the gateway would store): as the owner.
   const db = createPrismaClient(pg.owner, 2);
   const masterDb = createPrismaClient(pg.url, 1);

@@ -20,6 +20,7 @@ import { CameraList } from './cameras/camera-list.ts';
 import { cameraMovedCommand } from './cameras/camera-moved.ts';
 import { CameraSet } from './cameras/camera-set.ts';
 import { configCommand } from './cameras/config-command.ts';
+import { probeCommand } from './cameras/probe-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
 import { type AgentConfig, cleartextWarnings, managementOf } from './config.ts';
 import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
@@ -305,6 +306,7 @@ async function startParts(
         apply: (cameras, version) => cameraList.fromCommand(cameras, version),
         refused: (version, reason) => cameraList.refused(version, reason),
       }),
+      probe: probeCommand({ logger: log.child({ part: 'probe' }) }),
       [CAMERA_MOVED_COMMAND]: cameraMovedCommand({
         logger: log.child({ part: 'cameras' }),
         configured: (cameraId) => cameraSet.recorder(cameraId) !== undefined,

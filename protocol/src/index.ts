@@ -9,6 +9,7 @@ export * from './ids.ts';
 export * from './live.ts';
 export * from './messages.ts';
 export * from './node-config.ts';
+export * from './probe.ts';
 export * from './security.ts';
 export * from './segments.ts';
 export * from './topics.ts';
@@ -27,6 +28,7 @@ import {
   WebrtcOfferResult,
 } from './live.ts';
 import { HeartbeatMessage, HelloMessage, StatusMessage } from './messages.ts';
+import { ProbeArgs, ProbeResult } from './probe.ts';
 import { CameraMovedArgs } from './security.ts';
 import { compile } from './validate.ts';
 
@@ -51,4 +53,6 @@ export const validators = {
   liveClientMessage: compile(LiveClientMessage),
   grantClaims: compile(GrantClaims),
   cameraMovedArgs: compile(CameraMovedArgs),
+  probeArgs: compile(ProbeArgs),
+  probeResult: compile(ProbeResult),
 };

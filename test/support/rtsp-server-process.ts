@@ -45,6 +45,11 @@ export interface RtspServerOptions {
   pattern?: 'ball' | 'smpte';
   /** Lower transports the server accepts; a SETUP asking for another gets 461 (default both). */
   protocols?: ('tcp' | 'udp')[];
+  /**
+   * Every mount asks for this user name and password (HTTP Basic by default, or Digest); a client
+   * without them, or with others, gets 401 Unauthorized. Default: no password.
+   */
+  auth?: { user: string; password: string; method?: 'basic' | 'digest' };
   host?: string;
   /** Default: a free port. */
   port?: number;
@@ -109,6 +114,9 @@ function scriptArgs(opts: RtspServerOptions, host: string, port: number): string
     ['--bitrate', opts.bitrate],
     ['--pattern', opts.pattern],
     ['--protocols', opts.protocols?.join(',')],
+    ['--user', opts.auth?.user],
+    ['--password', opts.auth?.password],
+    ['--auth', opts.auth?.method],
   ];
   for (const [flag, value] of flags) if (value !== undefined) args.push(flag, String(value));
   return args;

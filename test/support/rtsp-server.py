@@ -9,6 +9,7 @@ mounts cost one encoder (or one file reader).
     python3 test/support/rtsp-server.py --port 8554 [--mount /cam1 --mount /cam2]
         [--codec h264|h265] [--source live|file|stdin] [--file clip.mp4]
         [--width 320 --height 180 --fps 10 --gop 20 --bitrate 500] [--protocols tcp,udp]
+        [--user USER --password PASS [--auth basic|digest]]
     ffmpeg -re -f lavfi -i testsrc2 -c:v libx264 -tune zerolatency -bsf:v h264_metadata=aud=insert \
         -flush_packets 1 -f h264 pipe:1 | python3 test/support/rtsp-server.py --port 8554 --source stdin
     python3 test/support/rtsp-server.py --check    # exits 0 when every element is installed
@@ -21,6 +22,9 @@ the next one), without B-frames (the stream has no timestamps); the end of stdin
 with an error. Parsing holds each frame until the next one starts: one frame interval when every
 frame begins with an access unit delimiter (`-bsf:v h264_metadata=aud=insert`, or
 `hevc_metadata=aud=insert`), two without.
+
+With --user and --password every mount asks for that user name and password (HTTP Basic, or
+Digest with --auth digest); a client without them, or with others, gets 401 Unauthorized.
 
 Prints `READY rtsp://host:port/mount [more urls]` once listening; stops on SIGTERM or SIGINT.
 Needs Debian's python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-base, -good, -bad,
@@ -100,12 +104,17 @@ def parse_args():
     p.add_argument("--bitrate", type=int, default=500, help="kbit/s")
     p.add_argument("--pattern", choices=["ball", "smpte"], default="ball")
     p.add_argument("--protocols", default="tcp,udp", help="allowed RTSP lower transports")
+    p.add_argument("--user", help="user name a client must give (with --password)")
+    p.add_argument("--password", help="password a client must give (with --user)")
+    p.add_argument("--auth", choices=["basic", "digest"], default="basic", help="with --user and --password")
     p.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process dies")
     p.add_argument("--check", action="store_true", help="only check that every element is installed")
     args = p.parse_args()
     if args.port is None and not args.check:
         p.error("--port is required")
     args.mount = args.mount or ["/stream"]
+    if (args.user is None) != (args.password is None):
+        p.error("--user and --password go together")
     for m in args.mount:
         if not m.startswith("/"):
             p.error(f"--mount {m}: must start with /")
@@ -227,6 +236,25 @@ def require_elements(Gst, elements):
         fail(f"missing GStreamer elements: {names}")
 
 
+def require_password(GstRtsp, GstRtspServer, server, args):
+    """Makes the server ask for --user/--password; returns the permissions each mount needs."""
+    role = "camera-user"
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", role)
+    auth = GstRtspServer.RTSPAuth()
+    if args.auth == "digest":
+        auth.add_digest(args.user, args.password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    else:
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    server.set_auth(auth)
+    permissions = GstRtspServer.RTSPPermissions()
+    permissions.add_permission_for_role(role, "media.factory.access", True)
+    permissions.add_permission_for_role(role, "media.factory.construct", True)
+    return permissions
+
+
 def main():
     args = parse_args()
     GLib, Gst, GstRtsp, GstRtspServer, GstVideo = import_gstreamer()
@@ -294,6 +322,7 @@ def main():
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
+    permissions = require_password(GstRtsp, GstRtspServer, server, args) if args.user is not None else None
     mounts = server.get_mount_points()
     for path in args.mount:
         factory = GstRtspServer.RTSPMediaFactory()
@@ -304,6 +333,8 @@ def main():
         factory.set_shared(True)
         factory.set_protocols(protocols)
         factory.connect("media-configure", on_media_configure)
+        if permissions is not None:
+            factory.set_permissions(permissions)
         mounts.add_factory(path, factory)
     if server.attach(None) == 0:
         fail(f"cannot listen on {args.host}:{args.port}", 1)

@@ -26,6 +26,7 @@ import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
+import { probeRoutes } from './probe-routes.ts';
 import { checkRouteContract, routeOf, schemaErrorsAs } from './route-schema.ts';
 import { type SecurityRouteDeps, securityRoutes } from './security-routes.ts';
 import { installSessionAuth, userOf } from './session-auth.ts';
@@ -194,6 +195,13 @@ export async function buildHttpServer(deps: HttpDeps) {
   await app.register(settingsRoutes, { ...deps.settings, metrics: deps.metrics });
   await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(securityRoutes, { ...deps.security, audit: deps.auth.audit, metrics: deps.metrics });
+  // Relayed to a node like the commands above (cmd/probe), with its own rights and timeout.
+  await app.register(probeRoutes, {
+    commands: deps.commands.commands,
+    registry: deps.registry,
+    audit: deps.auth.audit,
+    metrics: deps.metrics,
+  });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
   if (deps.events) await app.register(eventRoutes, deps.events);
 

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { redactCredentials } from '@cctv/protocol';
 
 const run = promisify(execFile);
 
@@ -88,6 +89,41 @@ export interface StreamInfo {
   fps: number;
 }
 
+/** The first video stream of a source, and whether it also carries audio. */
+export interface SourceStreams {
+  video: StreamInfo;
+  /** The first audio stream's codec, or null. */
+  audio: string | null;
+}
+
+/** ffprobe or ffmpeg could not read a source: its last line of stderr (or the timeout) as message. */
+export class SourceReadError extends Error {
+  constructor(
+    message: string,
+    /** Everything printed on stderr (it may hold the URL as given, password included). */
+    readonly stderr: string,
+    readonly timedOut: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * An execFile failure as a SourceReadError; the message is the last line of stderr with any
+ * password in a URL redacted (it is logged and reported).
+ */
+export function readError(err: unknown, timeoutMs: number, fallback: string): SourceReadError {
+  const e = err as Error & { stderr?: string | Buffer; killed?: boolean; code?: unknown };
+  const stderr = e.stderr?.toString() ?? '';
+  const timedOut = e.killed === true || e.code === 'ABORT_ERR';
+  const line = stderr.trim().split('\n').at(-1) || (e.message.split('\n')[0] ?? fallback);
+  return new SourceReadError(
+    timedOut ? `no answer in ${timeoutMs / 1000} s` : redactCredentials(line),
+    stderr,
+    timedOut,
+  );
+}
+
 function parseRate(rate: string | undefined): number {
   const [num, den] = (rate ?? '0/0').split('/').map(Number);
   if (!num || !den) return 0;
@@ -103,32 +139,39 @@ export async function probeVideo(
   timeoutMs = 15_000,
   ffprobe = 'ffprobe',
 ): Promise<StreamInfo> {
+  return (await probeStreams(input, timeoutMs, ffprobe)).video;
+}
+
+/** The first video and audio streams of a source; throws SourceReadError when it cannot be read. */
+export async function probeStreams(
+  input: string[],
+  timeoutMs = 15_000,
+  ffprobe = 'ffprobe',
+  signal?: AbortSignal,
+): Promise<SourceStreams> {
   const location = input.at(-1) ?? '';
   // ffprobe's default 5 s of analysis would lengthen every reconnect; 1.5 s finds size and rate.
   const args = ['-v', 'error', '-analyzeduration', '1500000', ...input.slice(0, -1)];
   args.push(
-    '-select_streams',
-    'v:0',
     '-show_entries',
-    'stream=codec_name,width,height,avg_frame_rate,r_frame_rate',
+    'stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate',
     '-of',
     'json',
     location,
   );
   let stdout: string;
   try {
-    ({ stdout } = await run(ffprobe, args, { timeout: timeoutMs, killSignal: 'SIGKILL' }));
+    ({ stdout } = await run(ffprobe, args, {
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      ...(signal ? { signal } : {}),
+    }));
   } catch (err) {
-    const e = err as Error & { stderr?: string; killed?: boolean };
-    const line = e.stderr?.trim().split('\n').at(-1);
-    throw new Error(
-      e.killed
-        ? `no answer in ${timeoutMs / 1000} s`
-        : (line ?? e.message.split('\n')[0] ?? 'ffprobe failed'),
-    );
+    throw readError(err, timeoutMs, 'ffprobe failed');
   }
   const parsed = JSON.parse(stdout) as {
     streams?: {
+      codec_type?: string;
       codec_name?: string;
       width?: number;
       height?: number;
@@ -136,10 +179,14 @@ export async function probeVideo(
       r_frame_rate?: string;
     }[];
   };
-  const s = parsed.streams?.[0];
-  if (!s?.codec_name) throw new Error('no video stream found');
+  const streams = parsed.streams ?? [];
+  const s = streams.find((x) => x.codec_type === 'video');
+  if (!s?.codec_name) throw new SourceReadError('no video stream found', '', false);
   const fps = parseRate(s.avg_frame_rate) || parseRate(s.r_frame_rate);
-  return { codec: s.codec_name, width: s.width ?? 0, height: s.height ?? 0, fps };
+  return {
+    video: { codec: s.codec_name, width: s.width ?? 0, height: s.height ?? 0, fps },
+    audio: streams.find((x) => x.codec_type === 'audio')?.codec_name ?? null,
+  };
 }
 
 const FONT_CANDIDATES = [

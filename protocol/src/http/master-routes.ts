@@ -51,6 +51,7 @@ import {
   NodeConfigView,
 } from '../node-config.ts';
 import { Nullable } from '../nullable.ts';
+import { NodeProbeRequest, ProbeResult } from '../probe.ts';
 import {
   CameraMoveAnswer,
   CameraMoveRequest,
@@ -187,6 +188,23 @@ export const masterRoutes = {
       404: ErrorBody,
       409: ErrorBody,
       422: NodeCommandRefusal,
+      504: ErrorBody,
+      ...GUARDED,
+    },
+  },
+  nodeProbe: {
+    method: 'POST',
+    url: '/api/nodes/:id/probe',
+    summary: 'Has a node open a camera URL: codec, size, rate, transports and one frame (audited)',
+    params: NodeIdParams,
+    body: NodeProbeRequest,
+    response: {
+      200: ProbeResult,
+      ...BAD_REQUEST,
+      404: ErrorBody,
+      409: ErrorBody,
+      422: NodeCommandRefusal,
+      502: ErrorBody,
       504: ErrorBody,
       ...GUARDED,
     },
