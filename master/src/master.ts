@@ -30,6 +30,8 @@ import { GrantIssuer, SnapshotGrants } from './grants/grant-issuer.ts';
 import { loadGrantKey } from './grants/grant-keys.ts';
 import { FleetSocketHub } from './http/fleet-socket.ts';
 import { buildHttpServer } from './http/server.ts';
+import { EnrolmentTokenRepository, EnrolmentTokens } from './install/enrolment-tokens.ts';
+import { InstallSite } from './install/install-site.ts';
 import { LiveSignalling } from './live/live-signalling.ts';
 import { createMetrics } from './metrics.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
@@ -258,6 +260,13 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     log: log.child({ part: 'live' }),
   });
 
+  // node enrolment (the API's, the install line's): a new credential, forgotten by the broker's cache
+  const enrolNow = async (nodeId: string, rotate: boolean) => {
+    const enrolment = await enrolNode(credentials, nodeId, { rotate });
+    security.authenticator?.forgetNode(nodeId);
+    return enrolment;
+  };
+
   // http: API, metrics and websockets
   const http = await buildHttpServer({
     registry: fleetReads,
@@ -284,15 +293,25 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
     exports: { jobs: exportJobs, repo: exportRepo },
     settings: { settings: new UserSettings(db.prisma) },
-    credentials: {
+    credentials: { audit, metrics, enabled: config.security.enrolApi, enrol: enrolNow },
+    // one-line install: install lines with single-use tokens, the CA, the script, releases
+    install: {
+      site: new InstallSite(config.install),
+      tokens: new EnrolmentTokens(new EnrolmentTokenRepository(db.prisma)),
+      enrol: (nodeId) => enrolNow(nodeId, true),
+      nodeUrls: () => ({
+        mqttUrl:
+          config.install.nodeMqttUrl ??
+          `mqtts://${new URL(config.install.publicUrl).hostname}:${embedded?.tlsPort ?? 8883}`,
+        gatewayUrl: config.install.nodeGatewayUrl,
+      }),
+      uploadTokenHash: (nodeId) => credentials.uploadTokenHash(nodeId),
+      nodeState: async (nodeId) => {
+        const node = await fleetReads.get(nodeId);
+        return node && { state: node.state, agentVersion: node.agentVersion };
+      },
       audit,
       metrics,
-      enabled: config.security.enrolApi,
-      enrol: async (nodeId, rotate) => {
-        const enrolment = await enrolNode(credentials, nodeId, { rotate });
-        security.authenticator?.forgetNode(nodeId);
-        return enrolment;
-      },
     },
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });
