@@ -16,14 +16,12 @@ export const RELEASE_ARCHES = ['x64', 'arm64'] as const;
 export type ReleaseArch = (typeof RELEASE_ARCHES)[number];
 export const ReleaseArch = Type.Union(RELEASE_ARCHES.map((a) => Type.Literal(a)));
 
-/** `POST /api/nodes/:id/install-token` (admins). */
+/** `POST /api/nodes/:id/install-token` (admins); without `ttlMinutes`, the line works 30 minutes. */
 export const InstallTokenRequest = Type.Object(
   {
-    ttlMinutes: Type.Integer({
-      minimum: INSTALL_TTL_MINUTES.min,
-      maximum: INSTALL_TTL_MINUTES.max,
-      default: INSTALL_TTL_MINUTES.default,
-    }),
+    ttlMinutes: Type.Optional(
+      Type.Integer({ minimum: INSTALL_TTL_MINUTES.min, maximum: INSTALL_TTL_MINUTES.max }),
+    ),
   },
   { additionalProperties: false },
 );
