@@ -301,7 +301,9 @@ function install(
 ): InstallConfig {
   const host = e.MASTER_HTTP_HOST?.trim() || '0.0.0.0';
   const ownHost = ['0.0.0.0', '::', ''].includes(host) ? hostname() : host.includes(':') ? `[${host}]` : host;
-  const ownUrl = `${files ? 'https' : 'http'}://${ownHost}:${envInt(e.MASTER_HTTP_PORT, 8080)}`;
+  // A malformed port is reported by the schema; the default URL then takes the default port.
+  const port = envInt(e.MASTER_HTTP_PORT, 8080);
+  const ownUrl = `${files ? 'https' : 'http'}://${ownHost}:${Number.isInteger(port) ? port : 8080}`;
   const releaseDir = e.MASTER_RELEASE_DIR?.trim() || null;
   if (releaseDir && !existsSync(releaseDir)) p.add(`MASTER_RELEASE_DIR: folder ${releaseDir} does not exist`);
   const besideCert = files ? join(dirname(files.certFile), 'ca.crt') : null;

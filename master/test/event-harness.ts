@@ -51,7 +51,11 @@ export interface EventHarness {
   publish(nodeId: string, msgs: (EventMessage | string)[], register?: boolean): Promise<void>;
 }
 
-export async function startEventHarness(gatewayUrl: string): Promise<EventHarness> {
+/** `env`: more of the master's environment (or other values). */
+export async function startEventHarness(
+  gatewayUrl: string,
+  env: Record<string, string> = {},
+): Promise<EventHarness> {
   const pg = await startTestDatabase();
   const config = loadConfig({
     ...serviceTlsEnv(),
@@ -63,6 +67,7 @@ export async function startEventHarness(gatewayUrl: string): Promise<EventHarnes
     MQTT_HOST: '127.0.0.1',
     GATEWAY_PUBLIC_URL: gatewayUrl,
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    ...env,
   });
   const master = await startMaster(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   // The tests' own reads and writes (segments the gateway would store): as the owner.
