@@ -33,7 +33,7 @@ main() {
 
   master='' ca_file='' token="${CCTV_INSTALL_TOKEN:-}" node_id=''
   # What a refusal of the master leaves behind, told with it.
-  left='Nothing was installed.'
+  left='Nothing was installed or changed.'
   prefix=/opt/cctv-agent
   service_name=cctv-agent
   config_dir=/etc/cctv-agent
@@ -218,10 +218,12 @@ NODE
 
   # 7. Online at the master with this version, or a clear word after --wait seconds.
   [ "$wait_s" -gt 0 ] || return 0
+  # Headers from a file: secrets stay off curl's command line (ps shows it to every user).
+  printf 'Authorization: Bearer %s\n' "$upload_token" >"$work/auth"
   waited=0
   while :; do
     state=''
-    if curl -fsS --cacert "$ca_file" -H "Authorization: Bearer $upload_token" \
+    if curl -fsS --cacert "$ca_file" -H "@$work/auth" \
       -o "$work/status.json" "$master/install/nodes/$node_id/status" 2>/dev/null; then
       state=$(json_field state "$work/status.json")
       running=$(json_field agentVersion "$work/status.json")
@@ -322,10 +324,11 @@ json_escape() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$2" | head -n 1; }
 
 # POST JSON to the master over TLS pinned to the CA; the answer in $4. A refusal stops the
-# install with the master's own words.
+# install with the master's own words. The body (it holds the token) goes on curl's standard
+# input, never on its command line.
 api() {
-  code=$(curl -sS --cacert "$ca_file" -X "$1" -H 'content-type: application/json' --data "$3" \
-    -o "$4" -w '%{http_code}' "$master$2") || fail "could not reach $master$2"
+  code=$(printf '%s' "$3" | curl -sS --cacert "$ca_file" -X "$1" -H 'content-type: application/json' \
+    --data-binary @- -o "$4" -w '%{http_code}' "$master$2") || fail "could not reach $master$2"
   case "$code" in
     2??) ;;
     *)

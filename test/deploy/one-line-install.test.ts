@@ -22,6 +22,7 @@ import {
   freePort,
   onCleanup,
   repoRoot,
+  type ServiceProcess,
   startService,
   startTestDatabase,
   type TestDatabase,
@@ -131,13 +132,18 @@ describe('one-line install on a fresh test host', { skip: unsupported }, () => {
   let admin: ApiSession;
   let hostDir: string;
   let line: string;
+  let master: ServiceProcess;
 
   /** The options that keep this host's install under its own prefix (the file system is shared). */
-  const prefixed = (l: string) =>
-    l.replace(
+  const prefixed = (l: string) => {
+    const own = l.replace(
       / --ca "\$d\/ca\.pem"\)$/,
       ` --ca "$d/ca.pem" --prefix ${hostDir}/opt/cctv-agent --state-dir ${hostDir}/var/lib/cctv-agent --log-dir ${hostDir}/var/log/cctv-agent --wait 90)`,
     );
+    // Never onto this machine's own /opt: the line must end as the master writes it.
+    assert.notEqual(own, l, `the line does not end as expected: ${l}`);
+    return own;
+  };
   /** Runs an install line in the host as root; its exit status, output and error output. */
   const install = async (l: string) => {
     const started = Date.now();
@@ -208,7 +214,7 @@ describe('one-line install on a fresh test host', { skip: unsupported }, () => {
       ]);
       masterUrl = `https://${BRIDGE_ADDRESS}:${httpPort}`;
       await built;
-      const master = startService('master/src/main.ts', {
+      master = startService('master/src/main.ts', {
         DATABASE_URL: db.url,
         MASTER_HTTP_HOST: BRIDGE_ADDRESS,
         MASTER_HTTP_PORT: String(httpPort),
@@ -324,6 +330,9 @@ describe('one-line install on a fresh test host', { skip: unsupported }, () => {
       assert.equal(tokens.length, 1);
       assert.equal(tokens[0]?.tokenHash, createHash('sha256').update(token).digest('hex'));
       assert.equal(tokens[0]?.usedFrom, host.address);
+      // Nor is it in the master's log.
+      assert.match(master.output(), /node enrolled by its install line/);
+      assert.ok(!master.output().includes(token), 'the token is in the master log');
     } finally {
       await prisma.$disconnect();
     }
@@ -341,7 +350,7 @@ describe('one-line install on a fresh test host', { skip: unsupported }, () => {
     assert.notEqual(result.code, 0, result.stdout);
     assert.match(
       result.stderr,
-      /TOKEN_USED\): this install token was already used .* Nothing was installed\./,
+      /TOKEN_USED\): this install token was already used .* Nothing was installed or changed\./,
     );
     assert.equal(await footprint(), before);
     const { stdout: pidAfter } = await host.exec('systemctl', [
@@ -372,7 +381,10 @@ describe('one-line install on a fresh test host', { skip: unsupported }, () => {
     }
     const late = await install(expired.line);
     assert.notEqual(late.code, 0, late.stdout);
-    assert.match(late.stderr, /TOKEN_EXPIRED\): this install token expired at .* Nothing was installed\./);
+    assert.match(
+      late.stderr,
+      /TOKEN_EXPIRED\): this install token expired at .* Nothing was installed or changed\./,
+    );
 
     // Altered: one character of a fresh token changed.
     const fresh = await askLine();
@@ -382,7 +394,7 @@ describe('one-line install on a fresh test host', { skip: unsupported }, () => {
     assert.notEqual(forged.code, 0, forged.stdout);
     assert.match(
       forged.stderr,
-      /TOKEN_UNKNOWN\): the master does not know this install token .* Nothing was installed\./,
+      /TOKEN_UNKNOWN\): the master does not know this install token .* Nothing was installed or changed\./,
     );
 
     // A CA that is not the pinned one: stopped before the script is even fetched.

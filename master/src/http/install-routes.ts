@@ -96,6 +96,7 @@ export const installRoutes: FastifyPluginAsync<InstallRouteDeps> = async (app, d
       const ttlMinutes = req.body?.ttlMinutes ?? INSTALL_TTL_MINUTES.default;
       let caSha256: string;
       try {
+        deps.site.ready();
         caSha256 = deps.site.caSha256();
       } catch (err) {
         return unavailable(reply, err);

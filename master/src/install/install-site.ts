@@ -53,6 +53,13 @@ export class InstallSite {
     return createHash('sha256').update(this.caPem(), 'utf8').digest('hex');
   }
 
+  /** Throws InstallUnavailable unless install lines can work: a CA to pin, releases to offer. */
+  ready(): void {
+    this.caPem();
+    if (!this.settings.releaseDir)
+      throw new InstallUnavailable('the master offers no agent releases (MASTER_RELEASE_DIR is not set)');
+  }
+
   script(): string {
     return readFileSync(this.settings.scriptFile, 'utf8');
   }

@@ -5,6 +5,7 @@
  */
 export class RefusalWindow {
   private readonly refusals = new Map<string, number[]>();
+  private sweepAbove = 1000;
 
   constructor(
     private readonly free = 10,
@@ -23,6 +24,11 @@ export class RefusalWindow {
     const times = this.recent(address);
     times.push(this.now());
     this.refusals.set(address, times);
+    // Addresses that stopped trying are dropped now and then, so the map stays small.
+    if (this.refusals.size > this.sweepAbove) {
+      for (const a of [...this.refusals.keys()]) this.recent(a);
+      this.sweepAbove = Math.max(1000, this.refusals.size * 2);
+    }
   }
 
   private recent(address: string): number[] {
