@@ -310,6 +310,15 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
         const node = await fleetReads.get(nodeId);
         return node && { state: node.state, agentVersion: node.agentVersion };
       },
+      onTokenReused: ({ nodeId, tokenId, usedAt, usedFrom, from }) =>
+        alerts.raise({
+          kind: 'install_token_reused',
+          source: 'master',
+          nodeId,
+          address: from,
+          message: `the install line of node ${nodeId}, used at ${usedAt.toISOString()} from ${usedFrom ?? 'an unknown address'}, was run again from ${from}: it may have leaked`,
+          detail: { tokenId },
+        }),
       audit,
       metrics,
     },

@@ -16,7 +16,7 @@ import {
   type InstallTokenAnswer,
   masterPaths,
 } from '@cctv/protocol';
-import { tempDir } from '../../test/support/index.ts';
+import { tempDir, waitFor } from '../../test/support/index.ts';
 import { type ApiSession, signIn } from '../../test/support/session.ts';
 import { testTls } from '../../test/support/tls.ts';
 import { type EventHarness, startEventHarness } from './event-harness.ts';
@@ -151,6 +151,13 @@ describe('one-line install routes', () => {
       assert.deepEqual([again.status, code(again)], [403, 'TOKEN_USED'], path);
       assert.match((again.json.error as { message: string }).message, /already used .*new install line/);
     }
+
+    // A used token sent again raises a security alert: the line may have leaked.
+    await waitFor(
+      'install_token_reused alert',
+      async () =>
+        (await h.db.securityAlert.count({ where: { kind: 'install_token_reused', nodeId: 'inst-b' } })) > 0,
+    );
 
     // The node's status, with its upload token only.
     const status = (bearer: string) =>

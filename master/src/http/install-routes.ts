@@ -46,6 +46,14 @@ export interface InstallRouteDeps {
   ): Promise<{ state: 'online' | 'stale' | 'offline'; agentVersion: string | null } | null>;
   audit: AuditLog;
   metrics: MasterMetrics;
+  /** A used token came again (its line may have leaked): for a security alert. */
+  onTokenReused?: (r: {
+    nodeId: string;
+    tokenId: string;
+    usedAt: Date;
+    usedFrom: string | null;
+    from: string;
+  }) => void;
   /** Refused tokens per address; a fresh one per server by default. */
   refusals?: RefusalWindow;
 }
@@ -82,7 +90,15 @@ export const installRoutes: FastifyPluginAsync<InstallRouteDeps> = async (app, d
     if (!(err instanceof InstallTokenError)) throw err;
     refusals.refused(req.ip);
     deps.metrics.installTokensRefused.inc({ reason: REFUSAL_REASON[err.code] });
-    req.log.warn({ code: err.code, from: req.ip }, 'install token refused');
+    req.log.warn({ code: err.code, tokenId: err.row?.id, from: req.ip }, 'install token refused');
+    if (err.code === 'TOKEN_USED' && err.row?.usedAt)
+      deps.onTokenReused?.({
+        nodeId: err.row.nodeId,
+        tokenId: err.row.id,
+        usedAt: err.row.usedAt,
+        usedFrom: err.row.usedFrom,
+        from: req.ip,
+      });
     return reply.code(403).send(errorBody(err.code, err.message));
   };
 

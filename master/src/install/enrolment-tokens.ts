@@ -13,6 +13,8 @@ export class InstallTokenError extends Error {
   constructor(
     readonly code: TokenRefusal,
     message: string,
+    /** The token's row, when the master knows the token. */
+    readonly row: TokenRow | null = null,
   ) {
     super(message);
   }
@@ -24,6 +26,7 @@ export interface TokenRow {
   expiresAt: Date;
   createdBy: string;
   usedAt: Date | null;
+  usedFrom: string | null;
 }
 
 /** `EnrolmentToken` rows. */
@@ -43,7 +46,7 @@ export class EnrolmentTokenRepository {
   find(tokenHash: string): Promise<TokenRow | null> {
     return this.db.enrolmentToken.findUnique({
       where: { tokenHash },
-      select: { id: true, nodeId: true, expiresAt: true, createdBy: true, usedAt: true },
+      select: { id: true, nodeId: true, expiresAt: true, createdBy: true, usedAt: true, usedFrom: true },
     });
   }
 
@@ -101,11 +104,13 @@ export class EnrolmentTokens {
       throw new InstallTokenError(
         'TOKEN_USED',
         `this install token was already used (${row.usedAt.toISOString()}); it works once: ${ASK_AGAIN}`,
+        row,
       );
     if (row.expiresAt <= this.now())
       throw new InstallTokenError(
         'TOKEN_EXPIRED',
         `this install token expired at ${row.expiresAt.toISOString()}: ${ASK_AGAIN}`,
+        row,
       );
     return row;
   }
