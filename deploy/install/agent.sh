@@ -93,10 +93,12 @@ main() {
   for tool in curl sha256sum tar systemctl; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing"
   done
-  case "$(uname -m)" in
+  # The userland's architecture, not the kernel's: a 32-bit Raspberry Pi OS may run a 64-bit kernel.
+  host_arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+  case "$host_arch" in
     x86_64 | amd64) arch=x64 ;;
     aarch64 | arm64) arch=arm64 ;;
-    *) fail "this host is $(uname -m); agent releases are for x86_64 and aarch64 (a 64-bit OS) only" ;;
+    *) fail "this host is $host_arch; agent releases are for x86_64 and aarch64 (a 64-bit OS) only" ;;
   esac
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
