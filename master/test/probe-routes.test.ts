@@ -62,7 +62,7 @@ describe('probing a camera URL through the API', () => {
   before(async () => {
     const { logger, lines } = memoryLogger();
     logLines = lines;
-    h = await startEventHarness('http://gw.test:8090', logger);
+    h = await startEventHarness('http://gw.test:8090', { log: logger });
     admin = h.session;
     node = await fakeNode(h, NODE, (name, req) => (name === 'probe' ? answer(req) : null));
     await waitOnline(admin, NODE);

@@ -45,6 +45,8 @@ GRANT USAGE ON SEQUENCE "SecurityAlert_id_seq" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE ON "ExportJob" TO cctv_master;
 -- Desired configuration: append-only like the audit log (a rollback writes a new version).
 GRANT SELECT, INSERT ON "NodeConfigVersion" TO cctv_master;
+-- One-line install: tokens are issued (INSERT), checked and burnt once (UPDATE of usedAt).
+GRANT SELECT, INSERT, UPDATE ("usedAt", "usedFrom") ON "EnrolmentToken" TO cctv_master;
 
 -- The storage gateway: the segment index, and reads of what it checks uploads and grants
 -- against. Never users, sessions, the audit log, settings or node passwords.

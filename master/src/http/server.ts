@@ -26,6 +26,7 @@ import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
+import { type InstallRouteDeps, installRoutes } from './install-routes.ts';
 import { probeRoutes } from './probe-routes.ts';
 import { checkRouteContract, routeOf, schemaErrorsAs } from './route-schema.ts';
 import { type SecurityRouteDeps, securityRoutes } from './security-routes.ts';
@@ -53,6 +54,8 @@ export interface HttpDeps {
   ping: () => Promise<void>;
   /** Node enrolment over HTTP (`POST /api/nodes/:id/credentials`). */
   credentials?: CredentialRouteDeps;
+  /** The one-line agent install: install lines (admins) and the public routes they use. */
+  install?: InstallRouteDeps;
   /** Event search, event detail and camera timelines. */
   events?: EventRouteDeps;
   /** Sign-in, users, audit log; every `/api/*` route but the login needs a session. */
@@ -203,6 +206,7 @@ export async function buildHttpServer(deps: HttpDeps) {
     metrics: deps.metrics,
   });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
+  if (deps.install) await app.register(installRoutes, deps.install);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
   app.get('/api/cameras', routeOf('cameras'), async (req) =>
