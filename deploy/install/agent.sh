@@ -174,9 +174,11 @@ const [enrolFile, yamlFile, credentialsFile] = process.argv.slice(2);
 const e = JSON.parse(fs.readFileSync(enrolFile, 'utf8'));
 const dir = process.env.CONFIG_DIR;
 const state = process.env.STATE_DIR;
-// No `cameras` key: the node records a simulated camera until the master manages its cameras.
+// Master-managed (docs/adr/0015): no `cameras` key; the node records a simulated camera until
+// cameras are added on the dashboard's cameras page.
 const config = {
   nodeId: e.nodeId,
+  management: 'master',
   mqtt: { url: e.mqttUrl, username: e.username, password: e.password },
   gateway: { url: e.gatewayUrl, token: e.uploadToken },
   tls: { ca: `${dir}/tls/ca.crt` },
