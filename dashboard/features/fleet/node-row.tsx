@@ -3,6 +3,7 @@ import Link from 'next/link';
 import type { NodeFigures } from '@/features/fleet/fleet-figures';
 import { formatAge, formatBytes, formatPercent } from '@/lib/format';
 import { StateBadge } from '../../components/state-badge';
+import { ConfigSync } from './config-sync';
 import { FleetCameras } from './fleet-cameras';
 
 /** Columns of a node row; the expanded camera row spans them all. */
@@ -75,6 +76,7 @@ export function NodeRow({ node, figures: f, now, expanded, onToggle }: Props) {
         </td>
         <td className="mono" data-testid="cell-agent">
           {node.agentVersion ?? '—'}
+          <ConfigSync config={node.config} />
         </td>
         <td className={`mono${node.state === 'stale' ? ' fleet-warn' : ''}`} data-testid="heartbeat-age">
           {formatAge(node.lastHeartbeatAt, now)}
