@@ -255,7 +255,9 @@ export class SupervisedChild {
     this.stallTimer = null;
   }
 
-  private keepLine(line: string): void {
+  private keepLine(raw: string): void {
+    // ffmpeg names its input in errors: a camera URL's password never reaches a reason or a log.
+    const line = redactCredentials(raw);
     this.tail.push(line);
     if (this.tail.length > this.opts.stderrLines) this.tail.shift();
     this.opts.onStderrLine?.(line);
@@ -284,7 +286,7 @@ export class SupervisedChild {
       signal,
       expected,
       cause,
-      detail: detail.slice(0, 300),
+      detail: redactCredentials(detail).slice(0, 300),
       stderrTail: this.stderrTail(),
       restartInMs,
       failures: this.failures,
