@@ -293,6 +293,12 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
         security.authenticator?.forgetNode(nodeId);
         return enrolment;
       },
+      revoke: async (nodeId) => {
+        const revoked = await credentials.delete(nodeId);
+        security.authenticator?.forgetNode(nodeId);
+        // An external broker keeps its own accounts: only the embedded one is told.
+        return { revoked, disconnected: revoked ? (embedded?.disconnectNode(nodeId) ?? 0) : 0 };
+      },
     },
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });

@@ -29,6 +29,7 @@ import { type CameraFigures, heartbeatBuilder } from './link/heartbeat.ts';
 import { buildHello } from './link/hello.ts';
 import { LinkPort } from './link/link-port.ts';
 import { MqttLink } from './link/mqtt-link.ts';
+import { restartCommand } from './link/restart-command.ts';
 import { startLive } from './live/live-parts.ts';
 import { livePlanner } from './live/plan-for.ts';
 import { AnalysisMetrics } from './metrics/analysis-metrics.ts';
@@ -50,6 +51,8 @@ const restartReason = (cause: ExitCause) =>
 
 export interface AgentOptions {
   logger: Logger;
+  /** `cmd/restart`: stop and exit for the supervisor to start the agent again (main.ts). */
+  restart?: () => Promise<void>;
 }
 
 export interface RunningAgent {
@@ -67,10 +70,13 @@ export interface RunningAgent {
  * Builds and starts the agent's parts in order; `stop()` stops them in reverse. Should a part
  * fail to start, those already started are stopped (in reverse) before the error is thrown.
  */
-export async function startAgent(config: AgentConfig, { logger: log }: AgentOptions): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  { logger: log, restart }: AgentOptions,
+): Promise<RunningAgent> {
   const started = new StartedParts(log);
   try {
-    return await startParts(config, log, started);
+    return await startParts(config, log, started, restart);
   } catch (err) {
     log.error({ err }, 'agent not started: stopping the parts already running');
     await started.stopAll();
@@ -78,7 +84,12 @@ export async function startAgent(config: AgentConfig, { logger: log }: AgentOpti
   }
 }
 
-async function startParts(config: AgentConfig, log: Logger, started: StartedParts): Promise<RunningAgent> {
+async function startParts(
+  config: AgentConfig,
+  log: Logger,
+  started: StartedParts,
+  restart: AgentOptions['restart'],
+): Promise<RunningAgent> {
   const spoolDir = resolve(config.spool.dir);
   const stateDir = resolve(config.stateDir);
   log.info(
@@ -283,6 +294,7 @@ async function startParts(config: AgentConfig, log: Logger, started: StartedPart
     }),
     onRejected: (reason) => metrics.commandRejected(reason),
     commands: {
+      restart: restartCommand({ logger: log.child({ part: 'restart' }), restart }),
       config: configCommand({ apply: (cameras) => cameraList.fromCommand(cameras) }),
       [CAMERA_MOVED_COMMAND]: cameraMovedCommand({
         logger: log.child({ part: 'cameras' }),

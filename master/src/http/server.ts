@@ -18,6 +18,7 @@ import type { FleetReads } from '../fleet/node-repository.ts';
 import type { LiveSignalling } from '../live/live-signalling.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { registerApiDocs } from './api-docs.ts';
+import { auditRoutes } from './audit-routes.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
 import { type CredentialRouteDeps, credentialRoutes } from './credential-routes.ts';
@@ -49,7 +50,7 @@ export interface HttpDeps {
   trustProxy?: string[];
   /** Checks the database; throws when it is unreachable. */
   ping: () => Promise<void>;
-  /** Node enrolment over HTTP (`POST /api/nodes/:id/credentials`). */
+  /** Node enrolment and revocation over HTTP (`/api/nodes/:id/credentials`). */
   credentials?: CredentialRouteDeps;
   /** Event search, event detail and camera timelines. */
   events?: EventRouteDeps;
@@ -175,6 +176,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   );
 
   await app.register(authRoutes, deps.auth);
+  await app.register(auditRoutes, { audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(viewRoutes, { ...deps.views, audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(commandRoutes, {
     ...deps.commands,
