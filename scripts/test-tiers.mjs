@@ -36,6 +36,7 @@ export const UNIT = [
   'dashboard/test/event-geometry.test.ts',
   'dashboard/test/event-playback.test.ts',
   'dashboard/test/use-alerts.test.ts',
+  'dashboard/test/user-form.test.ts',
   'dashboard/test/fleet-view.test.ts',
   'dashboard/test/format.test.ts',
   'dashboard/test/live-modes.test.ts',
