@@ -31,6 +31,7 @@ export const UNIT = [
   'node-agent/test/spool-quota.test.ts',
   'node-agent/test/started-parts.test.ts',
   'dashboard/test/alert-book.test.ts',
+  'dashboard/test/audit-filters.test.ts',
   'dashboard/test/event-filters.test.ts',
   'dashboard/test/event-format.test.ts',
   'dashboard/test/event-geometry.test.ts',
