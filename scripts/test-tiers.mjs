@@ -42,6 +42,7 @@ export const UNIT = [
   'dashboard/test/format.test.ts',
   'dashboard/test/live-modes.test.ts',
   'dashboard/test/nav.test.ts',
+  'dashboard/test/node-admin.test.ts',
   'dashboard/test/playback.test.ts',
   'dashboard/test/timeline-data.test.ts',
   'dashboard/test/timeline-sync.test.ts',

@@ -2,6 +2,7 @@
 
 import type { Role } from '@cctv/protocol';
 import { type FormEvent, useState } from 'react';
+import { ActionStatus } from '@/components/action-status';
 import { masterFetch } from '@/lib/master-fetch';
 import { useMasterAction } from '@/lib/use-master-action';
 import { CameraPicker, type PickableCamera } from './camera-picker';
@@ -65,15 +66,7 @@ export function UserCreateForm({ cameras }: { cameras: readonly PickableCamera[]
         <button type="submit" className="button-primary" disabled={busy}>
           Create user
         </button>
-        {error ? (
-          <span className="form-error" role="alert" data-testid="user-create-error">
-            {error}
-          </span>
-        ) : created ? (
-          <span className="form-ok" role="status">
-            {created} created
-          </span>
-        ) : null}
+        <ActionStatus error={error} done={created ? `${created} created` : null} testId="user-create-status" />
       </div>
     </form>
   );

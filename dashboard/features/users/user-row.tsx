@@ -2,6 +2,7 @@
 
 import type { Role, UserUpdateRequest, UserView } from '@cctv/protocol';
 import { useState } from 'react';
+import { ActionStatus } from '@/components/action-status';
 import { ResetSecondFactor } from '@/components/reset-second-factor';
 import { masterFetch } from '@/lib/master-fetch';
 import { useMasterAction } from '@/lib/use-master-action';
@@ -103,15 +104,7 @@ export function UserRow({ user, cameras, self }: Props) {
               End sessions
             </button>
             {user.totpEnabled ? <ResetSecondFactor id={user.id} username={user.username} /> : null}
-            {error ? (
-              <span className="form-error" role="alert">
-                {error}
-              </span>
-            ) : done ? (
-              <span className="form-ok" role="status">
-                {done}
-              </span>
-            ) : null}
+            <ActionStatus error={error} done={done} />
           </div>
         </td>
       </tr>
