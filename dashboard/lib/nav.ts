@@ -18,12 +18,12 @@ export const NAV: readonly NavItem[] = [
   { href: '/settings', label: 'Settings', least: 'operator' },
 ];
 
-/** The settings pages, in the order of their tabs. */
+/** The settings pages, in the order of their tabs; `/settings` opens the first one allowed. */
 export const SETTINGS_NAV: readonly NavItem[] = [
-  { href: '/settings/cameras', label: 'Cameras', least: 'operator' },
   { href: '/settings/users', label: 'Users', least: 'admin' },
   { href: '/settings/nodes', label: 'Nodes', least: 'admin' },
   { href: '/settings/audit', label: 'Audit log', least: 'admin' },
+  { href: '/settings/cameras', label: 'Cameras', least: 'operator' },
 ];
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };

@@ -27,10 +27,10 @@ describe('navFor', () => {
     assert.deepEqual(hrefs(settingsFor('viewer')), []);
     assert.deepEqual(hrefs(settingsFor('operator')), ['/settings/cameras']);
     assert.deepEqual(hrefs(settingsFor('admin')), [
-      '/settings/cameras',
       '/settings/users',
       '/settings/nodes',
       '/settings/audit',
+      '/settings/cameras',
     ]);
     assert.equal(hrefs(navFor('viewer')).includes('/exports'), false);
   });

@@ -5,9 +5,7 @@ import { masterPaths } from '@cctv/protocol/master-routes';
 import { useState } from 'react';
 import { masterFetch } from '@/lib/master-fetch';
 import { useMasterAction } from '@/lib/use-master-action';
-import { type AuditFilters, auditQuery, detailText } from './audit-filters';
-
-export const AUDIT_PAGE_SIZE = 50;
+import { AUDIT_PAGE_SIZE, type AuditFilters, auditQuery, detailText } from './audit-filters';
 
 const second = (iso: string) => new Date(iso).toISOString().replace('T', ' ').slice(0, 19);
 

@@ -11,6 +11,9 @@ import { isValidId } from '@cctv/protocol/patterns';
 export const AUDIT_ACTIONS: readonly AuditAction[] =
   masterRoutes.audit.querystring.properties.action.anyOf.map((a) => a.const);
 
+/** Entries per page of the audit page (its first, and each "Older"). */
+export const AUDIT_PAGE_SIZE = 50;
+
 export interface AuditFilters {
   user: string | null;
   action: AuditAction | null;

@@ -9,9 +9,7 @@ import { masterFetch } from '@/lib/master-fetch';
 import { useMasterAction } from '@/lib/use-master-action';
 import { useNow } from '@/lib/use-now';
 import { IssuedCredentials } from './issued-credentials';
-import { type AgentUrls, configVersions, nodeProblems, syncLabel } from './node-admin';
-
-export const NODE_ADMIN_COLUMNS = 7;
+import { type AgentUrls, configVersions, NODE_ADMIN_COLUMNS, nodeProblems, syncLabel } from './node-admin';
 
 /** One node as an admin manages it: versions, configuration, problems, and its credentials. */
 export function NodeAdminRow({ node, urls }: { node: NodeView; urls: AgentUrls }) {

@@ -5,6 +5,9 @@
  */
 import type { NodeEnrolment, NodeView } from '@cctv/protocol';
 
+/** Columns of the nodes table; a row of new credentials spans them all. */
+export const NODE_ADMIN_COLUMNS = 7;
+
 /** One line per problem: failing cameras and why, a refused configuration, live view trouble. */
 export function nodeProblems(node: NodeView): string[] {
   const out: string[] = [];

@@ -66,7 +66,11 @@ export function UserCreateForm({ cameras }: { cameras: readonly PickableCamera[]
         <button type="submit" className="button-primary" disabled={busy}>
           Create user
         </button>
-        <ActionStatus error={error} done={created ? `${created} created` : null} testId="user-create-status" />
+        <ActionStatus
+          error={error}
+          done={created ? `${created} created` : null}
+          testId="user-create-status"
+        />
       </div>
     </form>
   );

@@ -16,6 +16,9 @@ function rank(role: Role): number {
   return role === 'viewer' ? 0 : role === 'operator' ? 1 : 2;
 }
 
+/** Columns of the users table; a user's edit row spans them all. */
+export const USER_COLUMNS = 6;
+
 /** Every camera, or the chosen ones. */
 export interface CameraChoice {
   all: boolean;

@@ -8,9 +8,14 @@ import { masterFetch } from '@/lib/master-fetch';
 import { useMasterAction } from '@/lib/use-master-action';
 import { CameraPicker, type PickableCamera } from './camera-picker';
 import { RoleSelect } from './role-select';
-import { accessChanged, accessOf, accessSummary, type CameraChoice, choiceOf } from './user-form';
-
-export const USER_COLUMNS = 6;
+import {
+  accessChanged,
+  accessOf,
+  accessSummary,
+  type CameraChoice,
+  choiceOf,
+  USER_COLUMNS,
+} from './user-form';
 
 interface Props {
   user: UserView;

@@ -1,8 +1,14 @@
 import type { Metadata } from 'next';
 import { SettingsPage, SettingsRefusal } from '@/components/settings-tabs';
-import { AUDIT_PAGE_SIZE, AuditEntries } from '@/features/audit/audit-entries';
+import { AuditEntries } from '@/features/audit/audit-entries';
 import { AuditFilterForm } from '@/features/audit/audit-filter-form';
-import { auditQuery, auditSearch, badRange, parseAuditFilters } from '@/features/audit/audit-filters';
+import {
+  AUDIT_PAGE_SIZE,
+  auditQuery,
+  auditSearch,
+  badRange,
+  parseAuditFilters,
+} from '@/features/audit/audit-filters';
 import { askMaster } from '@/lib/master-api';
 import '../settings.css';
 

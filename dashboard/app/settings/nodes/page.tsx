@@ -1,8 +1,8 @@
 import type { Metadata } from 'next';
 import { SettingsPage, SettingsRefusal } from '@/components/settings-tabs';
 import { EnrolForm } from '@/features/nodes/enrol-form';
-import { defaultAgentUrls } from '@/features/nodes/node-admin';
-import { NODE_ADMIN_COLUMNS, NodeAdminRow } from '@/features/nodes/node-admin-row';
+import { defaultAgentUrls, NODE_ADMIN_COLUMNS } from '@/features/nodes/node-admin';
+import { NodeAdminRow } from '@/features/nodes/node-admin-row';
 import { askMaster } from '@/lib/master-api';
 import { runtimeEnv } from '@/lib/runtime-env';
 import '../settings.css';

@@ -1,8 +1,8 @@
 import type { Metadata } from 'next';
 import { SettingsPage, SettingsRefusal } from '@/components/settings-tabs';
 import { UserCreateForm } from '@/features/users/user-create-form';
-import { sortUsers } from '@/features/users/user-form';
-import { USER_COLUMNS, UserRow } from '@/features/users/user-row';
+import { sortUsers, USER_COLUMNS } from '@/features/users/user-form';
+import { UserRow } from '@/features/users/user-row';
 import { askMaster, fetchSessionUser } from '@/lib/master-api';
 import '../settings.css';
 
