@@ -37,6 +37,13 @@ describe('admin routes: sessions, audit export, node revocation', () => {
 
   const audit = (query: string) => h.getJson<AuditPage>(`/api/audit?${query}`);
 
+  it('documents the new routes', async () => {
+    const doc = await h.getJson<{ paths: Record<string, Record<string, unknown>> }>('/api/docs/json');
+    assert.ok(doc.paths['/api/users/{id}/sessions/end']?.post);
+    assert.ok(doc.paths['/api/audit/export.csv']?.get);
+    assert.ok(doc.paths['/api/nodes/{id}/credentials']?.delete);
+  });
+
   it('refuses every admin route to an operator', async () => {
     const calls: [string, RequestInit][] = [
       [`/api/users/${operatorId}/sessions/end`, { method: 'POST' }],

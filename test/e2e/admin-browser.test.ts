@@ -3,7 +3,8 @@
  * camera on /settings/users (and sees the master's refusal of a taken name), the viewer signs
  * in and sees only that camera on the fleet page; the creation shows on /settings/audit and in
  * its CSV download; /settings/nodes enrols a node and shows its credentials once. Every page
- * fits a phone (390×844) without sideways scrolling, its pages behind the menu button.
+ * fits a phone (390×844) without sideways scrolling, its controls at least 40 px high, its
+ * pages behind the menu button.
  * Screenshots of the settings pages at 1920×1080 and 390×844, and of the fleet on the phone,
  * land in .artifacts/screenshots/.
  */
@@ -212,6 +213,7 @@ test('every page fits a phone, its pages behind the menu button', { timeout: 120
     const pages = ['/', '/wall', '/events', '/timeline', '/cameras/gate-cam', '/settings/users'];
     pages.push('/settings/audit', '/settings/nodes');
     const tooWide: string[] = [];
+    const tooSmall: string[] = [];
     for (const path of pages) {
       const { page, errors } = await open(phone, path);
       // Live players and sockets keep the network busy: the page's first render is what counts.
@@ -219,6 +221,11 @@ test('every page fits a phone, its pages behind the menu button', { timeout: 120
       await page.waitForTimeout(1500);
       const problem = await widerThanPhone(page, path);
       if (problem) tooWide.push(problem);
+      const small = (await page.evaluate(`[...document.querySelectorAll(
+          'main button, main select, main input:not([type=checkbox]):not([type=range]), nav.top button')]
+        .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().height < 40)
+        .map((e) => e.tagName.toLowerCase() + ' ' + (e.textContent || e.getAttribute('name') || '').trim().slice(0, 20))`)) as string[];
+      if (small.length > 0) tooSmall.push(`${path}: ${small.join(', ')}`);
       const menu = page.getByTestId('menu-button');
       assert.ok(await menu.isVisible(), `${path}: no menu button`);
       const box = await menu.boundingBox();
@@ -239,6 +246,7 @@ test('every page fits a phone, its pages behind the menu button', { timeout: 120
       await page.close();
     }
     assert.deepEqual(tooWide, []);
+    assert.deepEqual(tooSmall, [], 'controls under 40 px high');
   } finally {
     await phone.close();
   }
