@@ -2,6 +2,7 @@ import Link from 'next/link';
 import type { ReactNode } from 'react';
 import { fetchSessionUser } from '@/lib/master-api';
 import { settingsFor } from '@/lib/nav';
+import { loginPath } from '@/lib/session';
 
 /**
  * A settings page: the tabs of the settings the user's role may use, then the page's own
@@ -36,12 +37,22 @@ export async function SettingsPage({
 /** What a settings page shows when the master refused its read. */
 export function SettingsRefusal({
   answer,
+  returnTo,
 }: {
   answer: { error: string; status?: number } | { unauthenticated: true };
+  returnTo: string;
 }) {
   return (
     <p className="notice">
-      {'unauthenticated' in answer ? 'Sign in again.' : answer.status === 403 ? 'Admins only.' : answer.error}
+      {'unauthenticated' in answer ? (
+        <>
+          Your session has ended: <Link href={loginPath(returnTo)}>sign in again</Link>.
+        </>
+      ) : answer.status === 403 ? (
+        'Admins only.'
+      ) : (
+        answer.error
+      )}
     </p>
   );
 }

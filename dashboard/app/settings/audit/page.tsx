@@ -50,7 +50,7 @@ export default async function AuditLogPage({ searchParams }: Props) {
           // New filters are a new list: its entries and cursor start afresh.
           <AuditEntries key={auditSearch(filters)} first={page.value} filters={filters} />
         ) : (
-          <SettingsRefusal answer={page} />
+          <SettingsRefusal answer={page} returnTo="/settings/audit" />
         )}
       </section>
     </SettingsPage>

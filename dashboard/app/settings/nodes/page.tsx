@@ -52,7 +52,7 @@ export default async function NodesPage() {
             </table>
           </div>
         ) : (
-          <SettingsRefusal answer={nodes} />
+          <SettingsRefusal answer={nodes} returnTo="/settings/nodes" />
         )}
       </section>
       <section className="panel">

@@ -60,7 +60,7 @@ export default async function UsersPage() {
           </section>
         </>
       ) : (
-        <SettingsRefusal answer={users} />
+        <SettingsRefusal answer={users} returnTo="/settings/users" />
       )}
     </SettingsPage>
   );
