@@ -1,13 +1,16 @@
 /**
  * The admin routes of the dashboard's settings pages against a real master and PostgreSQL:
  * ending a user's sessions, the audit log's node filter and its CSV export, and revoking a
- * node's credential (the broker refuses the node and drops its connection). Each is refused to
+ * node's credential (the broker refuses the node and drops its connection, the gateway's
+ * upload check its token). Each is refused to
  * anyone but admins, and audited.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { AuditPage, UserView } from '@cctv/protocol';
+import { type AuditPage, SEGMENT_HEADERS, type UserView } from '@cctv/protocol';
 import mqtt from 'mqtt';
+import type { CameraOwners } from '../../storage-gateway/src/auth/camera-owners.ts';
+import { prismaTokenSource, UploadAuth } from '../../storage-gateway/src/auth/upload-auth.ts';
 import { waitFor } from '../../test/support/index.ts';
 import { type ApiSession, signIn } from '../../test/support/session.ts';
 import { enrolNode, NodeCredentialRepository } from '../src/auth/node-credentials.ts';
@@ -114,8 +117,20 @@ describe('admin routes: sessions, audit export, node revocation', () => {
   });
 
   it("revokes a node's credential: the broker drops and then refuses it, audited as node_revoke", async () => {
-    const secret = (await enrolNode(new NodeCredentialRepository(h.db), 'revoke-me', { rotate: true }))
-      .secret;
+    const enrolment = await enrolNode(new NodeCredentialRepository(h.db), 'revoke-me', { rotate: true });
+    const secret = enrolment.secret;
+    // The gateway's check of upload tokens, reading the same table (no cache: a fresh read each time).
+    const gateway = new UploadAuth({
+      source: prismaTokenSource(h.db),
+      cacheMs: 0,
+      owners: { check: async () => ({ ok: true }) } as unknown as CameraOwners,
+    });
+    const upload = () =>
+      gateway.check(
+        { authorization: `Bearer ${enrolment.uploadToken}`, [SEGMENT_HEADERS.node]: 'revoke-me' },
+        'revoke-cam',
+      );
+    assert.deepEqual(await upload(), { nodeId: 'revoke-me' });
     const opts = { clientId: 'agent-revoke-me', username: 'revoke-me', password: secret, reconnectPeriod: 0 };
     const url = `mqtt://127.0.0.1:${h.master.mqttPort}`;
     const client = await mqtt.connectAsync(url, opts);
@@ -128,6 +143,11 @@ describe('admin routes: sessions, audit export, node revocation', () => {
     await waitFor('the live connection is closed', () => closed);
     await assert.rejects(mqtt.connectAsync(url, opts), 'the broker refuses the revoked node');
     assert.equal(await h.db.nodeCredential.count({ where: { nodeId: 'revoke-me' } }), 0);
+    assert.equal(
+      ((await upload()) as { code?: string }).code,
+      'forbidden',
+      'the gateway refuses its uploads',
+    );
     assert.equal((await h.fetch('/api/nodes/revoke-me/credentials', { method: 'DELETE' })).status, 404);
     const page = await audit('node=revoke-me');
     assert.deepEqual(
