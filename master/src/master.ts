@@ -308,7 +308,18 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     config: { store: configStore, sync: configSync },
     exports: { jobs: exportJobs, repo: exportRepo },
     settings: { settings: new UserSettings(db.prisma) },
-    credentials: { audit, metrics, enabled: config.security.enrolApi, enrol: enrolNow },
+    credentials: {
+      audit,
+      metrics,
+      enabled: config.security.enrolApi,
+      enrol: enrolNow,
+      revoke: async (nodeId) => {
+        const revoked = await credentials.delete(nodeId);
+        security.authenticator?.forgetNode(nodeId);
+        // An external broker keeps its own accounts: only the embedded one is told.
+        return { revoked, disconnected: revoked ? (embedded?.disconnectNode(nodeId) ?? 0) : 0 };
+      },
+    },
     // one-line install: install lines with single-use tokens, the CA, the script, releases
     install: {
       site: new InstallSite(config.install),

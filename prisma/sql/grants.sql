@@ -23,7 +23,8 @@ GRANT SELECT, INSERT, UPDATE ON "Node" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE, DELETE ON "Camera" TO cctv_master;
 GRANT SELECT ON "Segment" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE ON "Event" TO cctv_master;
-GRANT SELECT, INSERT, UPDATE ON "NodeCredential" TO cctv_master;
+-- DELETE: an admin revokes a node's credential (DELETE /api/nodes/:id/credentials).
+GRANT SELECT, INSERT, UPDATE, DELETE ON "NodeCredential" TO cctv_master;
 GRANT SELECT, INSERT ON "NodeStateChange" TO cctv_master;
 GRANT USAGE ON SEQUENCE "NodeStateChange_id_seq" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE ON "User" TO cctv_master;

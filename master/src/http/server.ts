@@ -18,6 +18,7 @@ import type { FleetReads } from '../fleet/node-repository.ts';
 import type { LiveSignalling } from '../live/live-signalling.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { registerApiDocs } from './api-docs.ts';
+import { auditRoutes } from './audit-routes.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
 import { type ConfigRouteDeps, configRoutes } from './config-routes.ts';
@@ -52,7 +53,7 @@ export interface HttpDeps {
   trustProxy?: string[];
   /** Checks the database; throws when it is unreachable. */
   ping: () => Promise<void>;
-  /** Node enrolment over HTTP (`POST /api/nodes/:id/credentials`). */
+  /** Node enrolment and revocation over HTTP (`/api/nodes/:id/credentials`). */
   credentials?: CredentialRouteDeps;
   /** The one-line agent install: install lines (admins) and the public routes they use. */
   install?: InstallRouteDeps;
@@ -182,6 +183,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   );
 
   await app.register(authRoutes, deps.auth);
+  await app.register(auditRoutes, { audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(viewRoutes, { ...deps.views, audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(commandRoutes, {
     ...deps.commands,

@@ -8,6 +8,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import {
+  AuditExportQuery,
   AuditPage,
   AuditQuery,
   ExportIdParams,
@@ -228,6 +229,13 @@ export const masterRoutes = {
     params: NodeIdParams,
     body: optional(NodeEnrolRequest),
     response: { 200: NodeEnrolment, 201: NodeEnrolment, ...BAD_REQUEST, 409: ErrorBody, ...GUARDED },
+  },
+  nodeCredentialsRevoke: {
+    method: 'DELETE',
+    url: '/api/nodes/:id/credentials',
+    summary: "Revokes a node's credential: the broker and the gateway refuse it (admins, audited)",
+    params: NodeIdParams,
+    response: { 204: NoContent, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
   },
   // One-line install (install.ts, docs/adr/0016): the admin's token route, then the public
   // routes the install line and its script call. A refused token is 403 (TOKEN_UNKNOWN,
@@ -504,12 +512,30 @@ export const masterRoutes = {
     params: UserIdParams,
     response: { 204: NoContent, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
   },
+  userSessionsEnd: {
+    method: 'POST',
+    url: '/api/users/:id/sessions/end',
+    summary: 'Ends every session of a user (admins, audited)',
+    params: UserIdParams,
+    response: { 204: NoContent, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
   audit: {
     method: 'GET',
     url: '/api/audit',
     summary: 'The audit log, newest first (admins)',
     querystring: AuditQuery,
     response: { 200: AuditPage, ...BAD_REQUEST, ...GUARDED },
+  },
+  auditExport: {
+    method: 'GET',
+    url: '/api/audit/export.csv',
+    summary: 'Every audit entry matching the filters as CSV, newest first (admins, audited)',
+    querystring: AuditExportQuery,
+    response: {
+      200: { description: 'the entries as CSV', content: { 'text/csv': { schema: Type.String() } } },
+      ...BAD_REQUEST,
+      ...GUARDED,
+    },
   },
   settingGet: {
     method: 'GET',
