@@ -68,6 +68,8 @@ export const SERVICES: Record<string, ServiceSpec> = {
       'prisma/migrations': 'migrations',
       'prisma/schema.prisma': 'schema.prisma',
       'prisma/sql': 'sql',
+      // The one-line agent install's script, served at /install/agent.sh.
+      'deploy/install/agent.sh': 'install/agent.sh',
       'node-agent/models/blazeface-back-256.onnx': 'models/blazeface-back-256.onnx',
     },
     // The embedded PostgreSQL is for the local cluster; a release runs with DATABASE_URL.

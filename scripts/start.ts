@@ -11,6 +11,7 @@ import { get as httpsGet } from 'node:https';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { embeddedDatabaseUrl } from '@cctv/db';
+import { RESTART_EXIT_CODE } from '../node-agent/src/link/restart-command.ts';
 import { ensureAgentCredentials } from './cluster/agent-credentials.ts';
 import { ensureAgentTls } from './cluster/agent-tls.ts';
 import { ensureLocalTls } from './cluster/local-tls.ts';
@@ -47,7 +48,17 @@ interface Service {
 const services: Service[] = [];
 let stopping = false;
 
-function startService(name: string, args: string[], extraEnv: Record<string, string>, cwd = root): Service {
+/**
+ * Starts a service. One that exits with `restartCode` (an agent told to restart) is started
+ * again; any other exit stops the cluster.
+ */
+function startService(
+  name: string,
+  args: string[],
+  extraEnv: Record<string, string>,
+  cwd = root,
+  restartCode?: number,
+): Service {
   const child = spawn(process.execPath, args, {
     cwd,
     env: { ...env, ...extraEnv },
@@ -62,6 +73,12 @@ function startService(name: string, args: string[], extraEnv: Record<string, str
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const svc = { name, child, exited };
   void exited.then((code) => {
+    if (!stopping && restartCode !== undefined && code === restartCode) {
+      console.log(`[cluster]  ${name} exited to be restarted; starting it again`);
+      services.splice(services.indexOf(svc), 1);
+      startService(name, args, extraEnv, cwd, restartCode);
+      return;
+    }
     if (!stopping) {
       console.error(`[cluster]  ${name} exited unexpectedly (code ${code}); stopping the cluster`);
       void stopAll(1);
@@ -145,6 +162,8 @@ try {
     DASHBOARD_PUBLIC_URL: dashboardOrigins,
     // The dashboard server forwards sign-ins: believe its X-Forwarded-For (rate limit, audit).
     MASTER_TRUST_PROXY: '127.0.0.1,::1',
+    // Admins enrol nodes from the dashboard's settings (one local box; set off to keep the CLI only).
+    MASTER_ENROL_API: env.MASTER_ENROL_API ?? 'on',
   });
   await waitHealthy('master', `${masterUrl}/healthz`, master, ca);
 
@@ -223,7 +242,14 @@ try {
       : '[cluster]  agent enrolled; its new MQTT password and gateway upload token are in data/agent/agent.yaml',
   );
   // No NODE_EXTRA_CA_CERTS: the agent trusts only the CA its config names (tls.ca).
-  startService('agent', [...tsx, 'node-agent/src/main.ts', '--config', agentConfig], {});
+  // An agent told to restart (cmd/restart) exits with RESTART_EXIT_CODE and is started again.
+  startService(
+    'agent',
+    [...tsx, 'node-agent/src/main.ts', '--config', agentConfig],
+    {},
+    root,
+    RESTART_EXIT_CODE,
+  );
 
   console.log('');
   console.log(`[cluster]  dashboard: https://${host}:${ports.dashboard}/`);

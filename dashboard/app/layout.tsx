@@ -1,9 +1,10 @@
-import type { Metadata } from 'next';
+import type { Metadata, Viewport } from 'next';
 import { headers } from 'next/headers';
 import Link from 'next/link';
 import { redirect } from 'next/navigation';
 import type { ReactNode } from 'react';
 import { SessionBar } from '@/components/session-bar';
+import { TopMenu } from '@/components/top-menu';
 import { Alerts } from '@/features/alerts/alert-bell';
 import { fetchSessionUser } from '@/lib/master-api';
 import { navFor } from '@/lib/nav';
@@ -15,6 +16,8 @@ export const metadata: Metadata = {
   title: 'CCTV control room',
   description: 'Fleet health and recordings of the edge CCTV cluster',
 };
+
+export const viewport: Viewport = { width: 'device-width', initialScale: 1 };
 
 export default async function RootLayout({ children }: { children: ReactNode }) {
   const user = await fetchSessionUser();
@@ -31,13 +34,10 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           <Link href="/" className="brand">
             <span className="rec" aria-hidden="true" /> CCTV control room
           </Link>
-          {navFor(shown?.role ?? null).map((item) => (
-            <Link key={item.href} href={item.href}>
-              {item.label}
-            </Link>
-          ))}
+          <TopMenu items={navFor(shown?.role ?? null)}>
+            <SessionBar user={user} />
+          </TopMenu>
           <Alerts masterPublicUrl={runtimeEnv().masterPublicUrl} username={shown?.username ?? null} />
-          <SessionBar user={user} />
         </nav>
         <main>{children}</main>
       </body>

@@ -1,23 +1,45 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NAV, navFor } from '../lib/nav.ts';
+import { isCurrent, NAV, navFor, settingsFor } from '../lib/nav.ts';
 
 const hrefs = (items: readonly { href: string }[]) => items.map((i) => i.href);
 
 describe('navFor', () => {
   it('shows nothing to a visitor without a role', () => {
     assert.deepEqual(navFor(null), []);
+    assert.deepEqual(settingsFor(null), []);
   });
 
   it('shows each role the pages of its rank and below, in the bar order', () => {
     assert.deepEqual(hrefs(navFor('viewer')), ['/wall', '/', '/timeline', '/events']);
-    assert.deepEqual(hrefs(navFor('operator')), ['/wall', '/', '/timeline', '/events', '/exports']);
+    assert.deepEqual(hrefs(navFor('operator')), [
+      '/wall',
+      '/',
+      '/timeline',
+      '/events',
+      '/exports',
+      '/settings',
+    ]);
     assert.deepEqual(hrefs(navFor('admin')), hrefs(NAV));
   });
 
-  it('keeps the user list to admins and exports from viewers', () => {
-    assert.equal(hrefs(navFor('operator')).includes('/users'), false);
+  it('gives operators the camera settings and admins users, nodes and the audit log too', () => {
+    assert.deepEqual(hrefs(settingsFor('viewer')), []);
+    assert.deepEqual(hrefs(settingsFor('operator')), ['/settings/cameras']);
+    assert.deepEqual(hrefs(settingsFor('admin')), [
+      '/settings/users',
+      '/settings/nodes',
+      '/settings/audit',
+      '/settings/cameras',
+    ]);
     assert.equal(hrefs(navFor('viewer')).includes('/exports'), false);
-    assert.equal(hrefs(navFor('admin')).includes('/users'), true);
+  });
+
+  it('marks the current entry, and its sub-pages, but not every page as the fleet', () => {
+    assert.equal(isCurrent('/', '/'), true);
+    assert.equal(isCurrent('/', '/events'), false);
+    assert.equal(isCurrent('/settings', '/settings/users'), true);
+    assert.equal(isCurrent('/events', '/events/123'), true);
+    assert.equal(isCurrent('/events', '/eventsx'), false);
   });
 });

@@ -71,6 +71,23 @@ export interface MasterConfig {
   /** Who may read `/metrics` (`MASTER_METRICS_TOKEN[_FILE]`, `MASTER_METRICS_TOKEN_LOOPBACK`). */
   metricsAccess: MetricsAccess;
   logLevel: string;
+  /** The one-line agent install (docs/adr/0016). */
+  install: InstallConfig;
+}
+
+export interface InstallConfig {
+  /** `MASTER_PUBLIC_URL`: the master's URL as new hosts reach it (in the install line). */
+  publicUrl: string;
+  /** `MASTER_RELEASE_DIR`: agent releases (`cctv-agent-<version>-linux-<arch>.tar.gz` + `.sha256`). */
+  releaseDir: string | null;
+  /** `MASTER_CA_CERT`: the CA certificate new nodes pin; null: no install line can be made. */
+  caFile: string | null;
+  /** The install script served at `/install/agent.sh`. */
+  scriptFile: string;
+  /** `MASTER_NODE_MQTT_URL`; null: `mqtts://` on the public URL's host and the TLS listener's port. */
+  nodeMqttUrl: string | null;
+  /** `MASTER_NODE_GATEWAY_URL`: the gateway as nodes reach it; default GATEWAY_PUBLIC_URL. */
+  nodeGatewayUrl: string;
 }
 
 export interface UsersConfig {

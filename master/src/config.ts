@@ -6,17 +6,17 @@
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ROLES, type Role } from '@cctv/protocol';
 import { ConfigProblems, checkEnv, EnvInteger, EnvOneOf, EnvText, envInt } from '@cctv/protocol/config-check';
 import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
 import { Type } from '@sinclair/typebox';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
-import type { MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
+import type { InstallConfig, MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
 import { type IceConfig, loadIceConfig } from './live/ice-servers.ts';
 
-export type { MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
+export type { InstallConfig, MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
 
 /**
  * The face model: in a release, its models/ folder; in the sources, where
@@ -26,6 +26,14 @@ const RELEASE_FACE_MODEL = new URL('../models/blazeface-back-256.onnx', import.m
 const DEFAULT_FACE_MODEL = existsSync(RELEASE_FACE_MODEL)
   ? RELEASE_FACE_MODEL
   : new URL('../../node-agent/models/blazeface-back-256.onnx', import.meta.url).pathname;
+
+/**
+ * The agent install script: in a release, its install/ folder; in the sources, deploy/install/.
+ */
+const RELEASE_INSTALL_SCRIPT = new URL('../install/agent.sh', import.meta.url).pathname;
+const INSTALL_SCRIPT = existsSync(RELEASE_INSTALL_SCRIPT)
+  ? RELEASE_INSTALL_SCRIPT
+  : new URL('../../deploy/install/agent.sh', import.meta.url).pathname;
 
 /** The master's configuration is invalid: `problems` lists every bad variable. */
 export class ConfigError extends Error {
@@ -109,6 +117,14 @@ const MasterEnv = Type.Object({
   LOG_LEVEL: EnvOneOf(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`),
   GATEWAY_PUBLIC_URL: httpUrlVar(),
   GATEWAY_URL: httpUrlVar(),
+  MASTER_PUBLIC_URL: httpUrlVar(),
+  MASTER_RELEASE_DIR: EnvText(),
+  MASTER_CA_CERT: EnvText(),
+  MASTER_NODE_MQTT_URL: EnvText({
+    pattern: '^\\s*mqtts?://[^/\\s]+',
+    problem: 'must be an mqtts:// (or mqtt://) URL, got "{value}"',
+  }),
+  MASTER_NODE_GATEWAY_URL: httpUrlVar(),
 });
 type Env = Partial<Record<keyof typeof MasterEnv.properties, string>>;
 
@@ -272,6 +288,44 @@ function externalMqtt(e: Env, p: ConfigProblems): MasterConfig['externalMqtt'] {
 }
 
 /**
+ * The one-line install (docs/adr/0016): the master's URL for new hosts (default: its own
+ * address and port, or this machine's name when it listens on every address), the agent
+ * releases, and the CA new nodes trust (default: `ca.crt` beside MASTER_TLS_CERT, else the CA
+ * the master itself trusts, NODE_EXTRA_CA_CERTS).
+ */
+function install(
+  rawEnv: NodeJS.ProcessEnv,
+  e: Env,
+  files: TlsFiles | null,
+  gatewayPublicUrl: string,
+  p: ConfigProblems,
+): InstallConfig {
+  const host = e.MASTER_HTTP_HOST?.trim() || '0.0.0.0';
+  const ownHost = ['0.0.0.0', '::', ''].includes(host) ? hostname() : host.includes(':') ? `[${host}]` : host;
+  // A malformed port is reported by the schema; the default URL then takes the default port.
+  const port = envInt(e.MASTER_HTTP_PORT, 8080);
+  const ownUrl = `${files ? 'https' : 'http'}://${ownHost}:${Number.isInteger(port) ? port : 8080}`;
+  const releaseDir = e.MASTER_RELEASE_DIR?.trim() || null;
+  if (releaseDir && !existsSync(releaseDir)) p.add(`MASTER_RELEASE_DIR: folder ${releaseDir} does not exist`);
+  const besideCert = files ? join(dirname(files.certFile), 'ca.crt') : null;
+  const caFile =
+    e.MASTER_CA_CERT?.trim() ||
+    (besideCert && existsSync(besideCert) ? besideCert : null) ||
+    rawEnv.NODE_EXTRA_CA_CERTS?.trim() ||
+    null;
+  if (e.MASTER_CA_CERT?.trim() && !existsSync(e.MASTER_CA_CERT.trim()))
+    p.add(`MASTER_CA_CERT: file ${e.MASTER_CA_CERT.trim()} does not exist`);
+  return {
+    publicUrl: httpUrl(e.MASTER_PUBLIC_URL, 'MASTER_PUBLIC_URL', ownUrl, p),
+    releaseDir: releaseDir && resolve(releaseDir),
+    caFile: caFile && resolve(caFile),
+    scriptFile: INSTALL_SCRIPT,
+    nodeMqttUrl: e.MASTER_NODE_MQTT_URL?.trim() || null,
+    nodeGatewayUrl: httpUrl(e.MASTER_NODE_GATEWAY_URL, 'MASTER_NODE_GATEWAY_URL', gatewayPublicUrl, p),
+  };
+}
+
+/**
  * Reads and validates the master's environment once, at start: the schema first (every
  * malformed variable), then the rules in code; throws one ConfigError listing every problem.
  */
@@ -316,6 +370,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfi
     logLevel: e.LOG_LEVEL?.trim() ?? 'info',
     gatewayPublicUrl,
     gatewayUrl: httpUrl(e.GATEWAY_URL, 'GATEWAY_URL', gatewayPublicUrl, p),
+    install: install(rawEnv, e, tlsFiles, gatewayPublicUrl, p),
   };
   p.throwIfAny(configError);
   return config;

@@ -33,6 +33,8 @@ import { GrantIssuer, SnapshotGrants } from './grants/grant-issuer.ts';
 import { loadGrantKey } from './grants/grant-keys.ts';
 import { FleetSocketHub } from './http/fleet-socket.ts';
 import { buildHttpServer } from './http/server.ts';
+import { EnrolmentTokenRepository, EnrolmentTokens } from './install/enrolment-tokens.ts';
+import { InstallSite } from './install/install-site.ts';
 import { LiveSignalling } from './live/live-signalling.ts';
 import { createMetrics } from './metrics.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
@@ -272,6 +274,13 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     log: log.child({ part: 'live' }),
   });
 
+  // node enrolment (the API's, the install line's): a new credential, forgotten by the broker's cache
+  const enrolNow = async (nodeId: string, rotate: boolean) => {
+    const enrolment = await enrolNode(credentials, nodeId, { rotate });
+    security.authenticator?.forgetNode(nodeId);
+    return enrolment;
+  };
+
   // http: API, metrics and websockets
   const http = await buildHttpServer({
     registry: fleetReads,
@@ -303,11 +312,41 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       audit,
       metrics,
       enabled: config.security.enrolApi,
-      enrol: async (nodeId, rotate) => {
-        const enrolment = await enrolNode(credentials, nodeId, { rotate });
+      enrol: enrolNow,
+      revoke: async (nodeId) => {
+        const revoked = await credentials.delete(nodeId);
         security.authenticator?.forgetNode(nodeId);
-        return enrolment;
+        // An external broker keeps its own accounts: only the embedded one is told.
+        return { revoked, disconnected: revoked ? (embedded?.disconnectNode(nodeId) ?? 0) : 0 };
       },
+    },
+    // one-line install: install lines with single-use tokens, the CA, the script, releases
+    install: {
+      site: new InstallSite(config.install),
+      tokens: new EnrolmentTokens(new EnrolmentTokenRepository(db.prisma)),
+      enrol: (nodeId) => enrolNow(nodeId, true),
+      nodeUrls: () => ({
+        mqttUrl:
+          config.install.nodeMqttUrl ??
+          `mqtts://${new URL(config.install.publicUrl).hostname}:${embedded?.tlsPort ?? 8883}`,
+        gatewayUrl: config.install.nodeGatewayUrl,
+      }),
+      uploadTokenHash: (nodeId) => credentials.uploadTokenHash(nodeId),
+      nodeState: async (nodeId) => {
+        const node = await fleetReads.get(nodeId);
+        return node && { state: node.state, agentVersion: node.agentVersion };
+      },
+      onTokenReused: ({ nodeId, tokenId, usedAt, usedFrom, from }) =>
+        alerts.raise({
+          kind: 'install_token_reused',
+          source: 'master',
+          nodeId,
+          address: from,
+          message: `the install line of node ${nodeId}, used at ${usedAt.toISOString()} from ${usedFrom ?? 'an unknown address'}, was run again from ${from}: it may have leaked`,
+          detail: { tokenId },
+        }),
+      audit,
+      metrics,
     },
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });

@@ -148,6 +148,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    installTokensRefused: new Counter({
+      name: 'cctv_install_tokens_refused_total',
+      help: 'Install tokens refused at /install/check, /install/enrol and the status route, by reason (unknown, used, expired, throttled, bad_node_token)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     auditEntries: new Counter({
       name: 'cctv_audit_entries_total',
       help: 'Audit log entries written, by action',

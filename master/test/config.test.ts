@@ -78,4 +78,48 @@ describe('the master configuration', () => {
     assert.equal(c.grantTtlS, 60);
     assert.equal(c.tls, null);
   });
+
+  it('reads the one-line install settings, with defaults from the master’s own', () => {
+    const d = loadConfig({
+      MASTER_TLS: 'off',
+      MASTER_HTTP_HOST: '10.0.0.5',
+      MASTER_HTTP_PORT: '9000',
+    }).install;
+    assert.equal(d.publicUrl, 'http://10.0.0.5:9000');
+    assert.equal(d.releaseDir, null);
+    assert.equal(d.caFile, null);
+    assert.equal(d.nodeMqttUrl, null);
+    assert.equal(d.nodeGatewayUrl, 'https://127.0.0.1:8090');
+    assert.match(d.scriptFile, /deploy\/install\/agent\.sh$/);
+    const c = loadConfig({
+      MASTER_TLS: 'off',
+      MASTER_PUBLIC_URL: 'https://cctv.example.org:8080/',
+      MASTER_RELEASE_DIR: '.',
+      MASTER_CA_CERT: 'package.json',
+      MASTER_NODE_MQTT_URL: 'mqtts://mqtt.example.org:8883',
+      MASTER_NODE_GATEWAY_URL: 'https://gw.example.org:8090',
+    }).install;
+    assert.equal(c.publicUrl, 'https://cctv.example.org:8080');
+    assert.equal(c.releaseDir, process.cwd());
+    assert.match(c.caFile ?? '', /\/package\.json$/);
+    assert.equal(c.nodeMqttUrl, 'mqtts://mqtt.example.org:8883');
+    assert.equal(c.nodeGatewayUrl, 'https://gw.example.org:8090');
+    assert.throws(
+      () =>
+        loadConfig({
+          MASTER_TLS: 'off',
+          MASTER_RELEASE_DIR: '/nonexistent/releases',
+          MASTER_CA_CERT: '/nonexistent/ca.crt',
+          MASTER_NODE_MQTT_URL: 'http://broker',
+        }),
+      (err: ConfigError) => {
+        assert.deepEqual(err.problems, [
+          'MASTER_NODE_MQTT_URL must be an mqtts:// (or mqtt://) URL, got "http://broker"',
+          'MASTER_RELEASE_DIR: folder /nonexistent/releases does not exist',
+          'MASTER_CA_CERT: file /nonexistent/ca.crt does not exist',
+        ]);
+        return true;
+      },
+    );
+  });
 });

@@ -51,8 +51,11 @@ export interface EventHarness {
   publish(nodeId: string, msgs: (EventMessage | string)[], register?: boolean): Promise<void>;
 }
 
-/** `log`: the master's logger (default: silent, or TEST_LOG_LEVEL). */
-export async function startEventHarness(gatewayUrl: string, log?: Logger): Promise<EventHarness> {
+/** `log`: the master's logger (default: silent, or TEST_LOG_LEVEL); `env`: more of its environment. */
+export async function startEventHarness(
+  gatewayUrl: string,
+  { log, env = {} }: { log?: Logger; env?: Record<string, string> } = {},
+): Promise<EventHarness> {
   const pg = await startTestDatabase();
   const config = loadConfig({
     ...serviceTlsEnv(),
@@ -64,6 +67,7 @@ export async function startEventHarness(gatewayUrl: string, log?: Logger): Promi
     MQTT_HOST: '127.0.0.1',
     GATEWAY_PUBLIC_URL: gatewayUrl,
     MASTER_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    ...env,
   });
   const master = await startMaster(config, log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   // The tests' own reads and writes (segments the gateway would store): as the owner.

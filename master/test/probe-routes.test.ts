@@ -62,7 +62,7 @@ describe('probing a camera URL through the API', () => {
   before(async () => {
     const { logger, lines } = memoryLogger();
     logLines = lines;
-    h = await startEventHarness('http://gw.test:8090', logger);
+    h = await startEventHarness('http://gw.test:8090', { log: logger });
     admin = h.session;
     node = await fakeNode(h, NODE, (name, req) => (name === 'probe' ? answer(req) : null));
     await waitOnline(admin, NODE);
@@ -137,7 +137,7 @@ describe('probing a camera URL through the API', () => {
 
   it('answers a node’s refusal with 422 and its code, without the password', async () => {
     const res = await probe(admin, {
-      url: `rtsp://admin:${PASSWORD.replace('@', '%40').replace('/', '%2F')}@10.0.0.5/wrong`,
+      url: `rtsp://admin:${ENCODED}@10.0.0.5/wrong`,
     });
     assert.equal(res.status, 422, JSON.stringify(res.body));
     const error = res.body.error as { code: string; message: string };

@@ -30,6 +30,7 @@ import { type CameraFigures, heartbeatBuilder } from './link/heartbeat.ts';
 import { buildHello } from './link/hello.ts';
 import { LinkPort } from './link/link-port.ts';
 import { MqttLink } from './link/mqtt-link.ts';
+import { restartCommand } from './link/restart-command.ts';
 import { startLive } from './live/live-parts.ts';
 import { livePlanner } from './live/plan-for.ts';
 import { AnalysisMetrics } from './metrics/analysis-metrics.ts';
@@ -53,6 +54,8 @@ export interface AgentOptions {
   logger: Logger;
   /** The config file (named in what a file-managed node says when it refuses a pushed list). */
   configPath?: string;
+  /** `cmd/restart`: stop and exit for the supervisor to start the agent again (main.ts). */
+  restart?: () => Promise<void>;
 }
 
 export interface RunningAgent {
@@ -72,11 +75,11 @@ export interface RunningAgent {
  */
 export async function startAgent(
   config: AgentConfig,
-  { logger: log, configPath }: AgentOptions,
+  { logger: log, configPath, restart }: AgentOptions,
 ): Promise<RunningAgent> {
   const started = new StartedParts(log);
   try {
-    return await startParts(config, log, started, configPath);
+    return await startParts(config, log, started, configPath, restart);
   } catch (err) {
     log.error({ err }, 'agent not started: stopping the parts already running');
     await started.stopAll();
@@ -89,6 +92,7 @@ async function startParts(
   log: Logger,
   started: StartedParts,
   configPath: string | undefined,
+  restart: AgentOptions['restart'],
 ): Promise<RunningAgent> {
   const spoolDir = resolve(config.spool.dir);
   const stateDir = resolve(config.stateDir);
@@ -302,6 +306,7 @@ async function startParts(
     }),
     onRejected: (reason) => metrics.commandRejected(reason),
     commands: {
+      restart: restartCommand({ logger: log.child({ part: 'restart' }), restart }),
       config: configCommand({
         apply: (cameras, version) => cameraList.fromCommand(cameras, version),
         refused: (version, reason) => cameraList.refused(version, reason),

@@ -1,10 +1,12 @@
 /**
  * Node agent entry point: arguments and signals only. `startAgent` (agent.ts) builds and starts
- * the parts; SIGTERM/SIGINT stop them in reverse, SIGHUP reloads the cameras from the file.
+ * the parts; SIGTERM/SIGINT stop them in reverse, SIGHUP reloads the cameras from the file,
+ * and `cmd/restart` stops them too, exiting with RESTART_EXIT_CODE for the supervisor.
  */
 import { startAgent } from './agent.ts';
 import { reloadCameras } from './cameras/config-reload.ts';
 import { type AgentConfig, ConfigError, configPathFrom, loadConfig, managementOf } from './config.ts';
+import { RESTART_EXIT_CODE } from './link/restart-command.ts';
 import { createLogger } from './logger.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -38,7 +40,12 @@ async function main(): Promise<void> {
   }
   const configPath = configPathFrom(argv, process.env);
   const log = createLogger(config.nodeId);
-  const agent = await startAgent(config, { logger: log, ...(configPath ? { configPath } : {}) });
+  // cmd/restart: stopped as on SIGTERM, then the exit code that asks the supervisor for a restart
+  const agent = await startAgent(config, {
+    logger: log,
+    ...(configPath ? { configPath } : {}),
+    restart: () => shutdown('restart command', RESTART_EXIT_CODE),
+  });
 
   // SIGHUP: the config file's cameras again (other keys need a restart)
   process.on('SIGHUP', () => {
@@ -47,13 +54,13 @@ async function main(): Promise<void> {
     );
   });
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  async function shutdown(signal: string, exitCode = 0): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'agent stopping');
     await agent.stop();
-    process.exit(0);
-  };
+    process.exit(exitCode);
+  }
   for (const signal of ['SIGTERM', 'SIGINT'] as const)
     process.on(signal, () => {
       shutdown(signal).catch((err) => {

@@ -4,8 +4,10 @@
  * a message that never holds the password.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { PROBE_SNAPSHOT_MAX_WIDTH, type ProbeResult, validators } from '@cctv/protocol';
 import { freePort, onCleanup } from '../../test/support/index.ts';
 import { memoryLogger } from '../../test/support/memory-log.ts';
@@ -16,6 +18,7 @@ import {
 } from '../../test/support/rtsp-server.ts';
 import { probeCommand } from '../src/cameras/probe-command.ts';
 
+const run = promisify(execFile);
 const USER = 'viewer';
 const PASSWORD = 'Pr0be-s3cret';
 
@@ -32,6 +35,12 @@ function jpegSize(jpeg: Buffer): { width: number; height: number } {
     at += 2 + length;
   }
   throw new Error('no start-of-frame segment');
+}
+
+/** Command lines of the running processes that contain `text`. */
+async function processesNaming(text: string): Promise<string[]> {
+  const { stdout } = await run('ps', ['-eo', 'args']);
+  return stdout.split('\n').filter((line) => line.includes(text) && !line.startsWith('ps '));
 }
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -84,6 +93,17 @@ describe('probing a camera URL from a node', () => {
   it('tries only the transports asked for', async () => {
     const result = (await probe({ url: `${base}/stream`, transports: ['udp'] })) as ProbeResult;
     assert.deepEqual(result.transports, ['udp']);
+  });
+
+  it('lists only the transports that played', async () => {
+    const tcpOnly = await startRtspServer({ width: 320, height: 180, fps: 5, protocols: ['tcp'] });
+    const result = (await probe({ url: tcpOnly.url })) as ProbeResult;
+    assert.deepEqual(result.transports, ['tcp']);
+    assert.deepEqual(jpegSize(Buffer.from(result.snapshot.base64, 'base64')), { width: 320, height: 180 });
+    const udp = await refusal(probe({ url: tcpOnly.url, transports: ['udp'] }));
+    assert.equal(udp.code, 'PROBE_FAILED');
+    assert.match(udp.message, /does not offer RTSP over UDP/);
+    await tcpOnly.stop();
   });
 
   it('tells a wrong password, a missing one, a wrong path, a closed port and a bad URL apart', async () => {
@@ -146,6 +166,7 @@ describe('probing a camera URL from a node', () => {
     assert.equal(timedOut.code, 'TIMEOUT', timedOut.message);
     assert.ok(!timedOut.message.includes(PASSWORD));
     assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`);
+    assert.deepEqual(await processesNaming(`127.0.0.1:${port}/x`), [], 'ffprobe and ffmpeg were killed');
     // Free again once the first one ended.
     assert.equal(
       ((await probe({ url: `${base}/stream`, transports: ['tcp'] })) as ProbeResult).codec,

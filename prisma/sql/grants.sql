@@ -23,7 +23,8 @@ GRANT SELECT, INSERT, UPDATE ON "Node" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE, DELETE ON "Camera" TO cctv_master;
 GRANT SELECT ON "Segment" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE ON "Event" TO cctv_master;
-GRANT SELECT, INSERT, UPDATE ON "NodeCredential" TO cctv_master;
+-- DELETE: an admin revokes a node's credential (DELETE /api/nodes/:id/credentials).
+GRANT SELECT, INSERT, UPDATE, DELETE ON "NodeCredential" TO cctv_master;
 GRANT SELECT, INSERT ON "NodeStateChange" TO cctv_master;
 GRANT USAGE ON SEQUENCE "NodeStateChange_id_seq" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE ON "User" TO cctv_master;
@@ -45,6 +46,8 @@ GRANT USAGE ON SEQUENCE "SecurityAlert_id_seq" TO cctv_master;
 GRANT SELECT, INSERT, UPDATE ON "ExportJob" TO cctv_master;
 -- Desired configuration: append-only like the audit log (a rollback writes a new version).
 GRANT SELECT, INSERT ON "NodeConfigVersion" TO cctv_master;
+-- One-line install: tokens are issued (INSERT), checked and burnt once (UPDATE of usedAt).
+GRANT SELECT, INSERT, UPDATE ("usedAt", "usedFrom") ON "EnrolmentToken" TO cctv_master;
 
 -- The storage gateway: the segment index, and reads of what it checks uploads and grants
 -- against. Never users, sessions, the audit log, settings or node passwords.

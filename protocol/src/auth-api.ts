@@ -6,7 +6,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { Polygon } from './events.ts';
-import { CameraId } from './ids.ts';
+import { CameraId, NodeId } from './ids.ts';
 import { Nullable } from './nullable.ts';
 import { WALL_LAYOUTS } from './patterns.ts';
 
@@ -188,18 +188,28 @@ export const AUDIT_ACTIONS = [
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 const AuditAction = Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)));
 
-/** `GET /api/audit` (admin): newest first, keyset-paginated. */
-export const AuditQuery = Type.Object({
+/** What the audit log is filtered by, in a page and in the CSV export alike. */
+const auditFilters = {
   action: Type.Optional(AuditAction),
   /** A username. */
   user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   camera: Type.Optional(CameraId),
+  node: Type.Optional(NodeId),
   from: Type.Optional(IsoTime),
   to: Type.Optional(IsoTime),
+};
+
+/** `GET /api/audit` (admin): newest first, keyset-paginated. */
+export const AuditQuery = Type.Object({
+  ...auditFilters,
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
   cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$' })),
 });
 export type AuditQuery = Static<typeof AuditQuery>;
+
+/** `GET /api/audit/export.csv` (admin): every entry that matches, newest first. */
+export const AuditExportQuery = Type.Object(auditFilters);
+export type AuditExportQuery = Static<typeof AuditExportQuery>;
 
 export const AuditEntryView = Type.Object({
   id: Type.String(),

@@ -6,6 +6,7 @@ export * from './fleet-api.ts';
 export * from './grants.ts';
 export * from './http/master-routes.ts';
 export * from './ids.ts';
+export * from './install.ts';
 export * from './live.ts';
 export * from './messages.ts';
 export * from './node-config.ts';

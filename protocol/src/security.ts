@@ -17,6 +17,8 @@ export const SECURITY_ALERT_KINDS = [
   'foreign_upload',
   /** A second MQTT connection with a node's credentials replaced the first. */
   'session_takeover',
+  /** An install line's token was sent again after its use: the line may have leaked. */
+  'install_token_reused',
 ] as const;
 export type SecurityAlertKind = (typeof SECURITY_ALERT_KINDS)[number];
 

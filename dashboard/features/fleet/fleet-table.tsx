@@ -105,7 +105,7 @@ export function FleetTable({ masterPublicUrl, initialNodes, loadError, initialVi
         onState={(s) => setView((v) => ({ ...v, state: s }))}
       />
       <div className="table-wrap">
-        <table className="fleet" data-testid="fleet-table">
+        <table className="fleet cards" data-testid="fleet-table">
           <thead>
             <tr>
               {COLUMNS.map((c) => (

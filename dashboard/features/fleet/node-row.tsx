@@ -3,6 +3,7 @@ import Link from 'next/link';
 import type { NodeFigures } from '@/features/fleet/fleet-figures';
 import { formatAge, formatBytes, formatPercent } from '@/lib/format';
 import { StateBadge } from '../../components/state-badge';
+import { ConfigSync } from './config-sync';
 import { FleetCameras } from './fleet-cameras';
 
 /** Columns of a node row; the expanded camera row spans them all. */
@@ -51,7 +52,7 @@ export function NodeRow({ node, figures: f, now, expanded, onToggle }: Props) {
         data-state={node.state}
         className={`${offline ? 'dim' : ''}${expanded ? ' fleet-row-open' : ''}`}
       >
-        <td className="mono fleet-node-cell">
+        <td className="mono fleet-node-cell" data-label="Node">
           <button
             type="button"
             className="fleet-expand"
@@ -65,21 +66,26 @@ export function NodeRow({ node, figures: f, now, expanded, onToggle }: Props) {
           </button>
           {node.id}
         </td>
-        <td>
+        <td data-label="Host">
           {node.hostname ?? '—'}
           {node.platform ? <div className="sub">{`${node.platform}/${node.arch ?? '?'}`}</div> : null}
         </td>
-        <td>
+        <td data-label="State">
           <StateBadge state={node.state} />
           <div className="sub">since {formatAge(node.stateChangedAt, now)}</div>
         </td>
-        <td className="mono" data-testid="cell-agent">
+        <td className="mono" data-testid="cell-agent" data-label="Agent">
           {node.agentVersion ?? '—'}
+          <ConfigSync config={node.config} />
         </td>
-        <td className={`mono${node.state === 'stale' ? ' fleet-warn' : ''}`} data-testid="heartbeat-age">
+        <td
+          className={`mono${node.state === 'stale' ? ' fleet-warn' : ''}`}
+          data-testid="heartbeat-age"
+          data-label="Heartbeat"
+        >
           {formatAge(node.lastHeartbeatAt, now)}
         </td>
-        <td className="num" data-testid="cell-cpu" data-value={cpu ?? ''}>
+        <td className="num" data-testid="cell-cpu" data-value={cpu ?? ''} data-label="CPU">
           {formatPercent(cpu)}
           <Meter
             fraction={f.hostCpuPercent !== null ? f.hostCpuPercent / 100 : null}
@@ -89,7 +95,7 @@ export function NodeRow({ node, figures: f, now, expanded, onToggle }: Props) {
             <div className="sub">agent {formatPercent(f.agentCpuPercent)}</div>
           ) : null}
         </td>
-        <td className="num" data-testid="cell-memory">
+        <td className="num" data-testid="cell-memory" data-label="Memory">
           {formatBytes(f.memUsedBytes)}
           <Meter fraction={memFraction} level={level(memFraction, 0.8, 0.92)} />
           {f.memTotalBytes !== null ? <div className="sub">of {formatBytes(f.memTotalBytes)}</div> : null}
@@ -97,22 +103,27 @@ export function NodeRow({ node, figures: f, now, expanded, onToggle }: Props) {
         <td
           className={`num${temp !== null && temp >= 80 ? ' fleet-bad' : temp !== null && temp >= 70 ? ' fleet-warn' : ''}`}
           data-testid="cell-temp"
+          data-label="Temperature"
         >
           {temp === null ? '—' : `${temp.toFixed(0)} °C`}
         </td>
-        <td className="num" data-testid="cell-disk">
+        <td className="num" data-testid="cell-disk" data-label="Spool disk">
           {formatBytes(f.spoolUsedBytes)}
           <Meter fraction={f.diskUsedFraction} level={level(f.diskUsedFraction, 0.85, 0.95)} />
           {f.spoolFreeBytes !== null ? <div className="sub">{formatBytes(f.spoolFreeBytes)} free</div> : null}
         </td>
-        <td className={`num${backlogOld ? ' fleet-warn' : ''}`} data-testid="cell-backlog">
+        <td
+          className={`num${backlogOld ? ' fleet-warn' : ''}`}
+          data-testid="cell-backlog"
+          data-label="Backlog"
+        >
           {f.backlogFiles === null ? '—' : `${f.backlogFiles} seg`}
           {f.backlogBytes !== null && f.backlogFiles ? (
             <div className="sub">{formatBytes(f.backlogBytes)}</div>
           ) : null}
           {f.backlogOldestAt ? <div className="sub">oldest {formatAge(f.backlogOldestAt, now)}</div> : null}
         </td>
-        <td>
+        <td data-label="Cameras">
           {node.cameras.length === 0 ? (
             <span className="sub">no cameras</span>
           ) : (

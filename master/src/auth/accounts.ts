@@ -272,6 +272,8 @@ export class UserAccounts {
   readonly totpReset = (...a: Parameters<TotpAccounts['reset']>) => this.totp.reset(...a);
   readonly create = (...a: Parameters<UserAdministration['create']>) => this.admin.create(...a);
   readonly update = (...a: Parameters<UserAdministration['update']>) => this.admin.update(...a);
+  readonly endSessions = (...a: Parameters<UserAdministration['endSessions']>) =>
+    this.admin.endSessions(...a);
   readonly list = () => this.admin.list();
   readonly ensureFirstAdmin = (password: string | null) => this.admin.ensureFirstAdmin(password);
 }

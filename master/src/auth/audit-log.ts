@@ -21,6 +21,7 @@ export interface AuditFilter {
   action?: AuditAction;
   username?: string;
   cameraId?: string;
+  nodeId?: string;
   from?: Date;
   to?: Date;
   /** Entries with an id below this one (the previous page's last id). */
@@ -56,6 +57,7 @@ export class AuditLog {
         ...(f.action ? { action: f.action } : {}),
         ...(f.username ? { username: f.username } : {}),
         ...(f.cameraId ? { cameraId: f.cameraId } : {}),
+        ...(f.nodeId ? { nodeId: f.nodeId } : {}),
         ...(f.from || f.to
           ? { at: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) } }
           : {}),
@@ -79,5 +81,21 @@ export class AuditLog {
         detail: r.detail,
       })),
     };
+  }
+
+  /** Every entry matching `f` (its cursor and limit aside), newest first, read a page at a time. */
+  async *all(f: Omit<AuditFilter, 'beforeId' | 'limit'>, pageSize = 500): AsyncGenerator<AuditEntryView> {
+    let beforeId: bigint | undefined;
+    for (;;) {
+      const page = await this.search({
+        ...f,
+        ...(beforeId !== undefined ? { beforeId } : {}),
+        limit: pageSize,
+      });
+      yield* page.entries;
+      const last = page.entries.at(-1);
+      if (!page.more || !last) return;
+      beforeId = BigInt(last.id);
+    }
   }
 }

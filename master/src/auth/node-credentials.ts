@@ -69,6 +69,12 @@ export class NodeCredentialRepository {
     return row.rotatedAt !== null;
   }
 
+  /** Deletes the node's credential; false when it had none. */
+  async delete(nodeId: string): Promise<boolean> {
+    const { count } = await this.db.nodeCredential.deleteMany({ where: { nodeId } });
+    return count > 0;
+  }
+
   async touch(nodeId: string, at: Date): Promise<void> {
     await this.db.nodeCredential.updateMany({ where: { nodeId }, data: { lastUsedAt: at } });
   }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { CameraAccess, Role, UserView } from '@cctv/protocol';
 import { type AccountDeps, type Actor, byWhom } from './account-types.ts';
 import { checkPasswordPolicy, hashPassword } from './password.ts';
-import type { UserChange } from './user-repository.ts';
+import { type UserChange, UserError } from './user-repository.ts';
 
 export class UserAdministration {
   constructor(private readonly deps: AccountDeps) {}
@@ -52,6 +52,19 @@ export class UserAdministration {
       detail: { user: view.username, ...rest, ...(password !== undefined ? { password: 'changed' } : {}) },
     });
     return view;
+  }
+
+  /** Ends every session of a user at once ("log out everywhere", asked by an admin). */
+  async endSessions(actor: Actor | null, id: string): Promise<void> {
+    const existing = await this.deps.users.view(id);
+    if (!existing) throw new UserError('UNKNOWN_USER', `user ${id} is unknown`);
+    await this.deps.users.endSessions(id, this.deps.now());
+    this.deps.sessionsEnded(id);
+    await this.deps.audit.record({
+      action: 'user_sessions_end',
+      ...byWhom(actor),
+      detail: { user: existing.username },
+    });
   }
 
   list(): Promise<UserView[]> {

@@ -1,10 +1,8 @@
 /**
  * Sign-in, sign-out, who am I, password changes and the second factor (`/api/auth/*`); user
- * management (`/api/users`, admins) and the audit log (`/api/audit`, admins).
+ * management (`/api/users`, admins). The audit log has its own routes (audit-routes.ts).
  */
 import type {
-  AuditPage,
-  AuditQuery,
   LoginRequest,
   LogoutQuery,
   PasswordChangeRequest,
@@ -43,9 +41,6 @@ function accountError(reply: FastifyReply, err: unknown) {
   }
   throw err;
 }
-
-/** The largest id a BIGINT column holds. */
-const MAX_BIGINT = 2n ** 63n - 1n;
 
 export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) => {
   const actor = (req: Parameters<typeof userOf>[0]): Actor => ({
@@ -244,33 +239,16 @@ export const authRoutes: FastifyPluginAsync<AuthRouteDeps> = async (app, deps) =
     },
   );
 
-  app.get<{ Querystring: AuditQuery }>(
-    '/api/audit',
-    { ...routeOf('audit'), onRequest: adminOnly },
-    async (req, reply): Promise<AuditPage | undefined> => {
-      const q = req.query;
-      const from = q.from ? new Date(q.from) : undefined;
-      const to = q.to ? new Date(q.to) : undefined;
-      if (from && to && from >= to) {
-        deps.metrics.httpBadRequests.inc({ route: '/api/audit', reason: 'range' });
-        return reply.code(400).send(errorBody('BAD_RANGE', 'from must be earlier than to'));
+  app.post<{ Params: UserIdParams }>(
+    '/api/users/:id/sessions/end',
+    { ...routeOf('userSessionsEnd'), onRequest: adminOnly },
+    async (req, reply) => {
+      try {
+        await deps.accounts.endSessions(actor(req), req.params.id);
+      } catch (err) {
+        return accountError(reply, err);
       }
-      if (q.cursor !== undefined && BigInt(q.cursor) > MAX_BIGINT) {
-        deps.metrics.httpBadRequests.inc({ route: '/api/audit', reason: 'cursor' });
-        return reply
-          .code(400)
-          .send(errorBody('BAD_CURSOR', 'cursor must be the nextCursor of a previous page'));
-      }
-      const { entries, more } = await deps.audit.search({
-        ...(q.action ? { action: q.action } : {}),
-        ...(q.user ? { username: q.user.toLowerCase() } : {}),
-        ...(q.camera ? { cameraId: q.camera } : {}),
-        ...(from ? { from } : {}),
-        ...(to ? { to } : {}),
-        ...(q.cursor ? { beforeId: BigInt(q.cursor) } : {}),
-        limit: q.limit,
-      });
-      return { entries, nextCursor: more ? (entries.at(-1)?.id ?? null) : null };
+      return reply.code(204).send();
     },
   );
 };

@@ -2,6 +2,8 @@
  * `POST /api/nodes/:id/credentials`: enrols a node (or rotates its credential with
  * `{"rotate":true}`) and returns the MQTT password once. Admins only, audited, and only with
  * `MASTER_ENROL_API=on`; otherwise enrol with the `master/bin/enrol-node.ts` CLI.
+ * `DELETE /api/nodes/:id/credentials`: revokes it (admins, audited, whatever MASTER_ENROL_API
+ * says: taking a power away is always allowed): the broker and the gateway refuse the node.
  */
 import type { NodeEnrolRequest, NodeIdParams } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
@@ -16,6 +18,8 @@ import { forbid, userOf } from './session-auth.ts';
 export interface CredentialRouteDeps {
   enabled: boolean;
   enrol(nodeId: string, rotate: boolean): Promise<Enrolment>;
+  /** Deletes the node's credential and ends its MQTT connection; false when it had none. */
+  revoke(nodeId: string): Promise<{ revoked: boolean; disconnected: number }>;
   audit: AuditLog;
   metrics: MasterMetrics;
 }
@@ -58,6 +62,30 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRouteDeps> = async (
         const status = err.code === 'BAD_NODE_ID' ? 400 : 409;
         return reply.code(status).send(errorBody(err.code, err.message));
       }
+    },
+  );
+
+  app.delete<{ Params: NodeIdParams }>(
+    '/api/nodes/:id/credentials',
+    { ...routeOf('nodeCredentialsRevoke'), schemaErrorFormatter: schemaErrorsAs({ params: 'BAD_NODE_ID' }) },
+    async (req, reply) => {
+      const user = userOf(req);
+      if (!hasRole(user, 'admin'))
+        return forbid(reply, deps.metrics, 'role', 'only admins may revoke node credentials');
+      const nodeId = req.params.id;
+      const { revoked, disconnected } = await deps.revoke(nodeId);
+      if (!revoked)
+        return reply.code(404).send(errorBody('NOT_ENROLLED', `node ${nodeId} has no credential to revoke`));
+      await deps.audit.record({
+        action: 'node_revoke',
+        userId: user.id,
+        username: user.username,
+        nodeId,
+        ip: req.ip,
+        detail: { disconnected },
+      });
+      app.log.info({ nodeId, disconnected, from: req.ip }, 'node credential revoked');
+      return reply.code(204).send();
     },
   );
 };

@@ -37,7 +37,8 @@ export function probeUrl(raw: string, password: string | undefined): { url: stri
   const url = new URL(raw);
   if (password !== undefined) {
     if (!url.username) throw new Error('the URL names no user for the password: write rtsp://user@host/…');
-    url.password = password;
+    // Encoded whole: the URL setter leaves `%` as it is, and ffmpeg decodes the user info.
+    url.password = encodeURIComponent(password);
   }
   const secrets = [password, url.password].filter((s): s is string => !!s);
   return { url: password === undefined ? raw : url.href, secrets };

@@ -18,6 +18,7 @@ import type { FleetReads } from '../fleet/node-repository.ts';
 import type { LiveSignalling } from '../live/live-signalling.ts';
 import type { MasterMetrics } from '../metrics.ts';
 import { registerApiDocs } from './api-docs.ts';
+import { auditRoutes } from './audit-routes.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
 import { type CommandRouteDeps, commandRoutes } from './command-routes.ts';
 import { type ConfigRouteDeps, configRoutes } from './config-routes.ts';
@@ -26,6 +27,7 @@ import { errorBody } from './error-body.ts';
 import { type EventRouteDeps, eventRoutes } from './event-routes.ts';
 import { type ExportRouteDeps, exportRoutes } from './export-routes.ts';
 import type { FleetSocketHub } from './fleet-socket.ts';
+import { type InstallRouteDeps, installRoutes } from './install-routes.ts';
 import { probeRoutes } from './probe-routes.ts';
 import { checkRouteContract, routeOf, schemaErrorsAs } from './route-schema.ts';
 import { type SecurityRouteDeps, securityRoutes } from './security-routes.ts';
@@ -51,8 +53,10 @@ export interface HttpDeps {
   trustProxy?: string[];
   /** Checks the database; throws when it is unreachable. */
   ping: () => Promise<void>;
-  /** Node enrolment over HTTP (`POST /api/nodes/:id/credentials`). */
+  /** Node enrolment and revocation over HTTP (`/api/nodes/:id/credentials`). */
   credentials?: CredentialRouteDeps;
+  /** The one-line agent install: install lines (admins) and the public routes they use. */
+  install?: InstallRouteDeps;
   /** Event search, event detail and camera timelines. */
   events?: EventRouteDeps;
   /** Sign-in, users, audit log; every `/api/*` route but the login needs a session. */
@@ -179,15 +183,10 @@ export async function buildHttpServer(deps: HttpDeps) {
   );
 
   await app.register(authRoutes, deps.auth);
+  await app.register(auditRoutes, { audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(viewRoutes, { ...deps.views, audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(commandRoutes, {
     ...deps.commands,
-    registry: deps.registry,
-    audit: deps.auth.audit,
-    metrics: deps.metrics,
-  });
-  await app.register(probeRoutes, {
-    commands: deps.commands.commands,
     registry: deps.registry,
     audit: deps.auth.audit,
     metrics: deps.metrics,
@@ -201,7 +200,15 @@ export async function buildHttpServer(deps: HttpDeps) {
   await app.register(settingsRoutes, { ...deps.settings, metrics: deps.metrics });
   await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(securityRoutes, { ...deps.security, audit: deps.auth.audit, metrics: deps.metrics });
+  // Relayed to a node like the commands above (cmd/probe), with its own rights and timeout.
+  await app.register(probeRoutes, {
+    commands: deps.commands.commands,
+    registry: deps.registry,
+    audit: deps.auth.audit,
+    metrics: deps.metrics,
+  });
   if (deps.credentials) await app.register(credentialRoutes, deps.credentials);
+  if (deps.install) await app.register(installRoutes, deps.install);
   if (deps.events) await app.register(eventRoutes, deps.events);
 
   app.get('/api/cameras', routeOf('cameras'), async (req) =>

@@ -95,6 +95,8 @@ export class EmbeddedBroker implements MessageBus {
   private readonly opts: EmbeddedBrokerOptions;
   /** What each authenticated client is; set by `authenticate`, read by the ACL checks. */
   private readonly identities = new WeakMap<Client, MqttIdentity>();
+  /** The connected clients by client id, to end a node's connection when its credential goes. */
+  private readonly connected = new Map<string, Client>();
 
   constructor(opts: EmbeddedBrokerOptions) {
     this.opts = opts;
@@ -213,10 +215,12 @@ export class EmbeddedBroker implements MessageBus {
     const count = () => this.opts.onClientCount?.(broker.connectedClients);
     broker.on('client', (c) => {
       log.debug({ clientId: c.id }, 'mqtt client connected');
+      this.connected.set(c.id, c);
       count();
     });
     broker.on('clientDisconnect', (c) => {
       log.debug({ clientId: c.id }, 'mqtt client disconnected');
+      if (this.connected.get(c.id) === c) this.connected.delete(c.id);
       count();
     });
     broker.on('clientError', (c, err) =>
@@ -255,6 +259,18 @@ export class EmbeddedBroker implements MessageBus {
         );
       log.info({ host, port: this.tlsPort }, 'embedded MQTT broker listening (TLS)');
     }
+  }
+
+  /** Closes every connection logged in as node `nodeId` (its credential was revoked); how many. */
+  disconnectNode(nodeId: string): number {
+    let closed = 0;
+    for (const client of this.connected.values()) {
+      const who = this.identities.get(client);
+      if (who?.kind !== 'node' || who.nodeId !== nodeId) continue;
+      client.close();
+      closed += 1;
+    }
+    return closed;
   }
 
   subscribe(filter: string, handler: MessageHandler): Promise<void> {

@@ -151,6 +151,8 @@ async function runProbe(
         if (!found) found = { streams, jpeg: await snapshot(source, transport, step) };
         if (transport) worked.push(transport);
       } catch (err) {
+        // Once one transport played, another that fails (or runs out of time) is only left out.
+        if (found) continue;
         if (err instanceof CommandError) throw err;
         const failure = fail(err, transport);
         if (failure.final || abort.signal.aborted) throw new CommandError(failure.code, failure.message);

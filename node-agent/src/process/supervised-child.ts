@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { redactCredentials } from '../logger.ts';
 import { type BackoffPolicy, backoffDelay } from './backoff.ts';
 
 /** Why a run ended: it exited by itself, was ended as stalled, or could not be started. */
@@ -173,7 +174,10 @@ export class SupervisedChild {
 
   private spawnRun(spec: RunSpec): void {
     const log = this.opts.logger;
-    log.debug({ command: spec.command, args: spec.args }, `${this.opts.name}: starting`);
+    log.debug(
+      { command: spec.command, args: spec.args.map(redactCredentials) },
+      `${this.opts.name}: starting`,
+    );
     this.tail = [];
     this.stallDetail = null;
     this.runQuitKey = spec.quitKey === undefined ? this.opts.quitKey : (spec.quitKey ?? undefined);
@@ -251,7 +255,9 @@ export class SupervisedChild {
     this.stallTimer = null;
   }
 
-  private keepLine(line: string): void {
+  private keepLine(raw: string): void {
+    // ffmpeg names its input in errors: a camera URL's password never reaches a reason or a log.
+    const line = redactCredentials(raw);
     this.tail.push(line);
     if (this.tail.length > this.opts.stderrLines) this.tail.shift();
     this.opts.onStderrLine?.(line);
@@ -280,7 +286,7 @@ export class SupervisedChild {
       signal,
       expected,
       cause,
-      detail: detail.slice(0, 300),
+      detail: redactCredentials(detail).slice(0, 300),
       stderrTail: this.stderrTail(),
       restartInMs,
       failures: this.failures,

@@ -8,6 +8,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import {
+  AuditExportQuery,
   AuditPage,
   AuditQuery,
   ExportIdParams,
@@ -42,6 +43,18 @@ import {
   TimelineView,
 } from '../fleet-api.ts';
 import { NodeId } from '../ids.ts';
+import {
+  InstallArchParams,
+  InstallCheckAnswer,
+  InstallCheckRequest,
+  InstallEnrolment,
+  InstallEnrolRequest,
+  InstallNodeParams,
+  InstallNodeStatus,
+  InstallReleaseQuery,
+  InstallTokenAnswer,
+  InstallTokenRequest,
+} from '../install.ts';
 import {
   CameraChangeAnswer,
   CameraCreateRequest,
@@ -216,6 +229,109 @@ export const masterRoutes = {
     params: NodeIdParams,
     body: optional(NodeEnrolRequest),
     response: { 200: NodeEnrolment, 201: NodeEnrolment, ...BAD_REQUEST, 409: ErrorBody, ...GUARDED },
+  },
+  nodeCredentialsRevoke: {
+    method: 'DELETE',
+    url: '/api/nodes/:id/credentials',
+    summary: "Revokes a node's credential: the broker and the gateway refuse it (admins, audited)",
+    params: NodeIdParams,
+    response: { 204: NoContent, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
+  // One-line install (install.ts, docs/adr/0016): the admin's token route, then the public
+  // routes the install line and its script call. A refused token is 403 (TOKEN_UNKNOWN,
+  // TOKEN_USED, TOKEN_EXPIRED); an address with too many refusals gets 429 for a while.
+  nodeInstallToken: {
+    method: 'POST',
+    url: '/api/nodes/:id/install-token',
+    summary: 'An install line with a single-use enrolment token for a new node (admins, audited)',
+    params: NodeIdParams,
+    body: optional(InstallTokenRequest),
+    response: { 201: InstallTokenAnswer, ...BAD_REQUEST, 503: ErrorBody, ...GUARDED },
+  },
+  installCa: {
+    method: 'GET',
+    url: '/install/ca.pem',
+    summary: "The master's CA certificate; the install line checks its sha256 before trusting it",
+    public: true,
+    response: {
+      200: {
+        description: 'PEM certificate',
+        content: { 'application/x-pem-file': { schema: Type.String() } },
+      },
+      503: ErrorBody,
+    },
+  },
+  installScript: {
+    method: 'GET',
+    url: '/install/agent.sh',
+    summary: 'The agent install script (POSIX sh)',
+    public: true,
+    response: {
+      200: { description: 'shell script', content: { 'text/x-shellscript': { schema: Type.String() } } },
+      503: ErrorBody,
+    },
+  },
+  installRelease: {
+    method: 'GET',
+    url: '/install/releases/:arch',
+    summary: 'The agent release tarball for an architecture (the newest, or `version`)',
+    public: true,
+    params: InstallArchParams,
+    querystring: InstallReleaseQuery,
+    response: {
+      200: {
+        description: 'cctv-agent-<version>-linux-<arch>.tar.gz',
+        content: { 'application/gzip': { schema: Type.String({ format: 'binary' }) } },
+      },
+      ...BAD_REQUEST,
+      404: ErrorBody,
+      503: ErrorBody,
+    },
+  },
+  installReleaseSha256: {
+    method: 'GET',
+    url: '/install/releases/:arch/sha256',
+    summary: "The release's .sha256 file (`<sha256>  <file>`), as scripts/release.ts writes it",
+    public: true,
+    params: InstallArchParams,
+    querystring: InstallReleaseQuery,
+    response: {
+      200: { description: 'sha256sum line', content: { 'text/plain': { schema: Type.String() } } },
+      ...BAD_REQUEST,
+      404: ErrorBody,
+      503: ErrorBody,
+    },
+  },
+  installCheck: {
+    method: 'POST',
+    url: '/install/check',
+    summary: 'Checks an enrolment token (without using it) and names the release to install',
+    public: true,
+    body: InstallCheckRequest,
+    response: {
+      200: InstallCheckAnswer,
+      ...BAD_REQUEST,
+      403: ErrorBody,
+      404: ErrorBody,
+      ...TOO_MANY,
+      503: ErrorBody,
+    },
+  },
+  installEnrol: {
+    method: 'POST',
+    url: '/install/enrol',
+    summary: "Uses an enrolment token once: the node's credential and where to connect (audited)",
+    public: true,
+    body: InstallEnrolRequest,
+    response: { 201: InstallEnrolment, ...BAD_REQUEST, 403: ErrorBody, ...TOO_MANY, 503: ErrorBody },
+  },
+  installNodeStatus: {
+    method: 'GET',
+    url: '/install/nodes/:id/status',
+    summary: "The node's state at the master, for its install script (the node's upload token as bearer)",
+    public: true,
+    params: InstallNodeParams,
+    response: { 200: InstallNodeStatus, ...BAD_REQUEST, 401: ErrorBody, ...TOO_MANY },
   },
   cameras: {
     method: 'GET',
@@ -396,12 +512,30 @@ export const masterRoutes = {
     params: UserIdParams,
     response: { 204: NoContent, ...BAD_REQUEST, 404: ErrorBody, 409: ErrorBody, ...GUARDED },
   },
+  userSessionsEnd: {
+    method: 'POST',
+    url: '/api/users/:id/sessions/end',
+    summary: 'Ends every session of a user (admins, audited)',
+    params: UserIdParams,
+    response: { 204: NoContent, ...BAD_REQUEST, 404: ErrorBody, ...GUARDED },
+  },
   audit: {
     method: 'GET',
     url: '/api/audit',
     summary: 'The audit log, newest first (admins)',
     querystring: AuditQuery,
     response: { 200: AuditPage, ...BAD_REQUEST, ...GUARDED },
+  },
+  auditExport: {
+    method: 'GET',
+    url: '/api/audit/export.csv',
+    summary: 'Every audit entry matching the filters as CSV, newest first (admins, audited)',
+    querystring: AuditExportQuery,
+    response: {
+      200: { description: 'the entries as CSV', content: { 'text/csv': { schema: Type.String() } } },
+      ...BAD_REQUEST,
+      ...GUARDED,
+    },
   },
   settingGet: {
     method: 'GET',
