@@ -102,11 +102,12 @@ async function openPage(path: string): Promise<Page> {
   return page;
 }
 
-/** A screenshot at desktop and phone sizes, the page left at desktop size. */
-async function screenshots(page: Page, name: string): Promise<void> {
+/** A screenshot at desktop and phone sizes (`show` scrolled into view), the page left at desktop size. */
+async function screenshots(page: Page, name: string, show?: Locator): Promise<void> {
   await mkdir(shots, { recursive: true });
   await page.screenshot({ path: join(shots, `${name}-1920.png`) });
   await page.setViewportSize(PHONE);
+  await show?.scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(shots, `${name}-390.png`), fullPage: true });
   await page.setViewportSize(DESKTOP);
 }
@@ -189,7 +190,7 @@ test('adds a camera after probing it: codec, size and a frame shown, then saved 
     .getByTestId('probe-snapshot')
     .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
   assert.equal(frameWidth, 320, 'the probe frame did not load');
-  await screenshots(page, 'camera-settings-add-probed');
+  await screenshots(page, 'camera-settings-add-probed', result);
 
   await dialog.getByTestId('camera-save').click();
   await page.getByTestId('cameras-message').waitFor({ timeout: 30_000 });
@@ -280,7 +281,7 @@ test('draws a motion zone over the picture and finds the motion in it by zone', 
     16 / 9,
   );
   await editor.getByTestId('zone-finish').click();
-  await screenshots(page, 'camera-settings-zone-editor');
+  await screenshots(page, 'camera-settings-zone-editor', surface);
   await editor.getByTestId('zone-save').click();
   await editor.getByText(/Zones saved/).waitFor({ timeout: 30_000 });
 

@@ -184,7 +184,7 @@ export function CameraSettings({ initial, initialNodes, masterPublicUrl }: Props
   return (
     <>
       <PageHead
-        title="Cameras"
+        title="Desired cameras"
         facts={
           <span data-testid="cameras-count" data-count={list.cameras.length}>
             {list.cameras.length} camera{list.cameras.length === 1 ? '' : 's'} on {list.nodes.length}{' '}
@@ -210,7 +210,7 @@ export function CameraSettings({ initial, initialNodes, masterPublicUrl }: Props
         </p>
       ) : null}
       <div className="table-wrap">
-        <table className="fleet cameras-table" data-testid="cameras-table">
+        <table className="settings-table cards cameras-table" data-testid="cameras-table">
           <thead>
             <tr>
               <th>Name</th>
@@ -237,7 +237,9 @@ export function CameraSettings({ initial, initialNodes, masterPublicUrl }: Props
                 data-testid="camera-row"
                 data-camera-id={c.id}
               >
-                <td className="camera-name">{c.name}</td>
+                <td className="camera-name" data-label="Name">
+                  {c.name}
+                </td>
                 <td className="mono" data-label="Id">
                   {c.id}
                 </td>
@@ -255,7 +257,7 @@ export function CameraSettings({ initial, initialNodes, masterPublicUrl }: Props
                   {syncText(nodeOf(c.nodeId)?.config)}
                 </td>
                 <td>
-                  <div className="camera-row-actions">
+                  <div className="row-actions">
                     {(
                       [
                         ['Edit', 'camera-edit-open', () => setView({ kind: 'edit', id: c.id })],

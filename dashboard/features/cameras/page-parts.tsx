@@ -40,7 +40,7 @@ export function PageHead({
   return (
     <header className="panel-head">
       <div>
-        <h1>{title}</h1>
+        <h2>{title}</h2>
         <div className="facts">{facts}</div>
       </div>
       {children}
