@@ -109,6 +109,17 @@ async function screenshots(page: Page, name: string, show?: Locator): Promise<vo
   await page.setViewportSize(PHONE);
   await show?.scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(shots, `${name}-390.png`), fullPage: true });
+  // As every page on a phone: nothing wider than the screen (the innermost such element is
+  // named), controls big enough to touch.
+  const misfits = (await page.evaluate(`(() => {
+    const wide = (e) => e.getBoundingClientRect().right > ${PHONE.width} + 1;
+    return [...document.querySelectorAll('main *')]
+      .filter((e) => e.offsetParent !== null && !e.closest('svg, dialog:not([open])'))
+      .filter((e) => (wide(e) && ![...e.children].some(wide)) ||
+        (e.matches('button, select, input:not([type=checkbox])') && e.getBoundingClientRect().height < 40))
+      .map((e) => e.tagName.toLowerCase() + '.' + e.className + ' ' + (e.textContent || '').trim().slice(0, 24));
+  })()`)) as string[];
+  assert.deepEqual(misfits, [], `${name} on a phone`);
   await page.setViewportSize(DESKTOP);
 }
 
