@@ -368,6 +368,8 @@ test('a wrong camera password gets the probe error and saves nothing', { timeout
   assert.equal(await error.getAttribute('data-code'), 'AUTH_FAILED');
   assert.match((await error.textContent()) ?? '', /refused the user name or password/);
   assert.equal(await dialog.getByTestId('camera-save').isDisabled(), true);
+  // Only an explicit choice saves an unprobed camera; it is not taken here.
+  assert.equal(await dialog.getByTestId('camera-save-unprobed').isVisible(), true);
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   assert.equal((await settings()).cameras.length, before);
   assert.equal(await page.getByTestId('camera-row').count(), before);
