@@ -108,8 +108,9 @@ export function ZoneEditor({ camera, size, snapshot, masterPublicUrl, onSaved }:
       edit(insertVertex(draft, draft.selected.polygon, edge, p));
       return;
     }
+    // A press inside a polygon selects it; inside the selected one it starts a new polygon there.
     const inside = hitPolygon(polygons, p);
-    edit(inside >= 0 ? select(draft, inside) : addPoint(draft, p));
+    edit(inside >= 0 && inside !== draft.selected?.polygon ? select(draft, inside) : addPoint(draft, p));
   }
 
   function move(ev: PointerEvent<SVGSVGElement>) {
@@ -263,8 +264,9 @@ export function ZoneEditor({ camera, size, snapshot, masterPublicUrl, onSaved }:
         {draft.mode === 'zones'
           ? 'Zones: only motion touching a zone makes an event, and the event names the zones it touched.'
           : 'Masks: motion inside a mask is ignored (trees, a road, the clock overlay).'}{' '}
-        Click to add points; click the first point or “Finish polygon” to close it; drag a point to move it;
-        press on an edge of the selected polygon to add a point; Delete removes the selected point.
+        Click to add points (inside a polygon: select it; inside the selected one: start a new one); click the
+        first point or “Finish polygon” to close it; drag a point to move it; press on an edge of the selected
+        polygon to add a point; Delete removes the selected point.
       </p>
       <div className="zone-stage">
         {snapshot ? (
