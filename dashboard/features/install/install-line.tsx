@@ -52,14 +52,14 @@ export function InstallLine() {
   }
 
   return (
-    <section className="panel" data-testid="node-install">
+    <section className="panel settings-form" data-testid="node-install">
       <h2>Install an agent in one command</h2>
       <p className="sub">
         For a fresh 64-bit Debian or Raspberry Pi OS host without Ansible: paste the line there as root. It
         checks this master&apos;s certificate, installs the agent release for the host&apos;s architecture,
         enrols the node once and waits until it is online here.
       </p>
-      <form className="install-form" onSubmit={ask}>
+      <form className="form-row" onSubmit={ask}>
         <label>
           Node id
           <input
@@ -83,12 +83,14 @@ export function InstallLine() {
             onChange={(e) => setTtl(Number(e.target.value))}
           />
         </label>
-        <button type="submit" disabled={busy || nodeId === ''}>
-          Make install line
-        </button>
+        <div className="form-actions form-actions-end">
+          <button type="submit" className="button-primary" disabled={busy || nodeId === ''}>
+            Make install line
+          </button>
+        </div>
       </form>
       {error ? (
-        <p role="alert" className="notice">
+        <p role="alert" className="form-error">
           {error}
         </p>
       ) : null}
