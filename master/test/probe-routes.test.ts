@@ -169,6 +169,51 @@ describe('probing a camera URL through the API', () => {
     });
   });
 
+  it('probes a saved camera with its saved password, sent only to its own host and port', async () => {
+    const saved = await admin.postJson('/api/config/cameras', {
+      id: 'probe-a-cam2',
+      nodeId: NODE,
+      name: 'Saved',
+      url: `rtsp://admin:${ENCODED}@10.0.0.5:554/good`,
+    });
+    assert.equal(saved.status, 201, await saved.text());
+    const before = node.received.length;
+    const ok = await probe(admin, { url: 'rtsp://admin@10.0.0.5:554/good', cameraId: 'probe-a-cam2' });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.ok((node.received.at(-1) ?? '').includes(`rtsp://admin:${ENCODED}@10.0.0.5:554/good`));
+
+    // Another host, another port, another scheme: the saved password is not sent there.
+    for (const url of [
+      'rtsp://admin@attacker.test:554/good',
+      'rtsp://admin@10.0.0.5:8554/good',
+      'rtsps://admin@10.0.0.5:554/good',
+    ]) {
+      const elsewhere = await probe(admin, { url, cameraId: 'probe-a-cam2' });
+      assert.equal(elsewhere.status, 400, url);
+      assert.match(JSON.stringify(elsewhere.body), /only to its own host and port/);
+    }
+    assert.equal(node.received.length, before + 1, 'only the first probe reached the node');
+
+    // An operator limited to the camera may probe it, not another one.
+    const granted = await admin.fetch('/api/users', { method: 'GET' }).then((r) => r.json());
+    const opSome = (granted as { id: string; username: string }[]).find((u) => u.username === 'op-some');
+    const patch = await admin.fetch(`/api/users/${opSome?.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cameras: ['probe-a-cam', 'probe-a-cam2'] }),
+    });
+    assert.equal(patch.status, 200);
+    const op = await signIn(h.api(''), 'op-some', 'probe-secret-31');
+    assert.equal(
+      (await probe(op, { url: 'rtsp://admin@10.0.0.5:554/good', cameraId: 'probe-a-cam2' })).status,
+      200,
+    );
+    assert.equal(
+      (await probe(op, { url: 'rtsp://admin@10.0.0.5:554/good', cameraId: 'other-cam' })).status,
+      403,
+    );
+  });
+
   it('keeps the password out of the audit log, the master’s log and every answer', async () => {
     const audit = await admin.fetch('/api/audit?action=camera_probe&limit=500');
     const everything = [await audit.text(), ...answers, ...logLines].join('\n');

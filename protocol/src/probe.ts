@@ -4,6 +4,7 @@
  * (`PROBE_ERRORS`). Browser-safe: no validator is compiled here.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { ID_PATTERN } from './patterns.ts';
 
 /** URL schemes a node can probe: those its camera config reads over the network. */
 export const PROBE_URL_PATTERN = '^(?:[Rr][Tt][Ss][Pp][Ss]?|[Hh][Tt][Tt][Pp][Ss]?)://[^\\s]+$';
@@ -97,6 +98,11 @@ export const NodeProbeRequest = Type.Object(
     url: ProbeUrl,
     /** Put into the URL by the master; the URL must name the user. Write-only. */
     password: Type.Optional(Type.String({ minLength: 1, maxLength: 256, writeOnly: true })),
+    /**
+     * A saved camera (desired configuration) being edited: without `password`, its saved one is
+     * used, and only for a URL on the host and port of the camera's own saved URLs.
+     */
+    cameraId: Type.Optional(Type.String({ pattern: ID_PATTERN, maxLength: 63 })),
     transports: Type.Optional(ProbeTransports),
     timeoutMs: Type.Optional(ProbeTimeout),
   },

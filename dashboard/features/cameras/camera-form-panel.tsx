@@ -80,6 +80,8 @@ export function CameraFormPanel({ camera, nodes, onSaved, onProbed, onCancel }: 
     const outcome = await probeCamera(draft.nodeId, {
       url: draft.url.trim(),
       ...(draft.password ? { password: draft.password } : {}),
+      // Editing without a new password: the master uses the saved one (its own host only).
+      ...(camera && !draft.password && !draft.clearPassword ? { cameraId: camera.id } : {}),
       ...(draft.transports.length > 0 ? { transports: draft.transports } : {}),
     });
     setProbe(outcome);
@@ -176,7 +178,9 @@ export function CameraFormPanel({ camera, nodes, onSaved, onProbed, onCancel }: 
             data-testid="camera-password"
           />
           {camera?.hasPassword && !draft.password && !draft.clearPassword ? (
-            <span className="sub">A probe sends only a password typed here: type it again to probe.</span>
+            <span className="sub">
+              A probe uses the saved password on the camera&apos;s own host; type it again for another.
+            </span>
           ) : null}
         </Field>
         {camera?.hasPassword ? (

@@ -148,6 +148,19 @@ export class ConfigStore {
     }
   }
 
+  /** A saved camera's URLs and password (the newest version that has it); null when none. */
+  async savedCamera(cameraId: string): Promise<{ urls: string[]; password: string } | null> {
+    for (const config of await this.allLatest()) {
+      const cam = config.cameras.find((c) => c.spec.id === cameraId);
+      if (cam)
+        return {
+          urls: [cam.spec.url, ...(cam.spec.substreamUrl ? [cam.spec.substreamUrl] : [])],
+          password: config.passwords.get(cameraId) ?? '',
+        };
+    }
+    return null;
+  }
+
   /** The node ids of the newest desired versions that name `cameraId`. */
   async nodesWithCamera(cameraId: string): Promise<string[]> {
     const all = await this.allLatest();

@@ -14,7 +14,7 @@ import {
   validators,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { hasRole, seesAllCameras, visibleNode } from '../auth/access.ts';
+import { canSeeCamera, hasRole, seesAllCameras, visibleNode } from '../auth/access.ts';
 import { CommandTimeoutError, type NodeCommands } from '../fleet/node-commands.ts';
 import type { CommandRouteDeps } from './command-routes.ts';
 import { errorBody } from './error-body.ts';
@@ -22,7 +22,29 @@ import { routeOf, schemaErrorsAs } from './route-schema.ts';
 import { forbid, userOf } from './session-auth.ts';
 
 /** What the command route needs, but its default timeout: a probe's comes from its own limit. */
-export type ProbeRouteDeps = Omit<CommandRouteDeps, 'defaultTimeoutMs'>;
+export type ProbeRouteDeps = Omit<CommandRouteDeps, 'defaultTimeoutMs'> & {
+  /** A saved camera's URLs and password (config-store.ts), for probing it while it is edited. */
+  savedCamera?: (cameraId: string) => Promise<{ urls: string[]; password: string } | null>;
+};
+
+/** The URL names a user (a password can go with it). */
+function namesUser(url: string): boolean {
+  try {
+    return new URL(url).username !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Scheme, host and port: a saved password goes only where the camera's own URLs point. */
+function origin(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}:${u.port}`;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * How long the master waits for the node's reply: the probe's own limit, plus as much again (at
@@ -57,12 +79,17 @@ export const probeRoutes: FastifyPluginAsync<ProbeRouteDeps> = async (app, deps)
     async (req, reply) => {
       const user = userOf(req);
       const nodeId = req.params.id;
-      if (!hasRole(user, 'operator') || !seesAllCameras(user))
+      const { cameraId } = req.body;
+      // A camera being edited: operators who have it; a new URL: those who may add cameras.
+      const allowed = cameraId ? canSeeCamera(user, cameraId) : seesAllCameras(user);
+      if (!hasRole(user, 'operator') || !allowed)
         return forbid(
           reply,
           deps.metrics,
           'role',
-          'probing a camera URL needs an admin, or an operator with access to all cameras',
+          cameraId
+            ? `probing camera ${cameraId} needs an admin, or an operator who has it`
+            : 'probing a camera URL needs an admin, or an operator with access to all cameras',
         );
       const node = await deps.registry.get(nodeId);
       if (!node || !visibleNode(user, node))
@@ -70,9 +97,30 @@ export const probeRoutes: FastifyPluginAsync<ProbeRouteDeps> = async (app, deps)
       if (node.state === 'offline')
         return reply.code(409).send(errorBody('NODE_OFFLINE', `node ${nodeId} is offline`));
 
+      let password = req.body.password;
+      if (cameraId && password === undefined) {
+        const saved = await deps.savedCamera?.(cameraId);
+        if (!saved)
+          return reply
+            .code(404)
+            .send(errorBody('UNKNOWN_CAMERA', `no node's configuration has camera ${cameraId}`));
+        const here = origin(req.body.url);
+        if (saved.password !== '' && namesUser(req.body.url)) {
+          if (!here || !saved.urls.some((u) => origin(u) === here))
+            return reply
+              .code(400)
+              .send(
+                errorBody(
+                  PROBE_ERRORS.badUrl,
+                  `the saved password of ${cameraId} goes only to its own host and port; type it again to probe another`,
+                ),
+              );
+          password = saved.password;
+        }
+      }
       let target: { url: string; secrets: string[] };
       try {
-        target = probeUrl(req.body.url, req.body.password);
+        target = probeUrl(req.body.url, password);
       } catch (err) {
         const why = err instanceof TypeError ? 'the URL cannot be read' : (err as Error).message;
         return reply.code(400).send(errorBody(PROBE_ERRORS.badUrl, why));

@@ -203,6 +203,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   // Relayed to a node like the commands above (cmd/probe), with its own rights and timeout.
   await app.register(probeRoutes, {
     commands: deps.commands.commands,
+    savedCamera: (cameraId) => deps.config.store.savedCamera(cameraId),
     registry: deps.registry,
     audit: deps.auth.audit,
     metrics: deps.metrics,
