@@ -26,6 +26,7 @@ const view: CameraSettingsView = {
   record: { codec: 'source' },
   enabled: true,
   detect: { motion: { sensitivity: 6 } },
+  retentionDays: 14,
   hasPassword: true,
   version: 4,
 };
@@ -116,14 +117,18 @@ describe('the camera form', () => {
       transports: ['tcp'],
       record: { codec: 'source' },
       detect: { motion: { sensitivity: 6 } },
+      retentionDays: 14,
     });
     assert.equal(updateRequest({ ...d, clearPassword: true }, view).password, '');
+    assert.equal('retentionDays' in updateRequest({ ...d, retentionDays: '' }, view), false);
+    assert.match(draftProblems({ ...d, retentionDays: '2.5' }, false).retentionDays ?? '', /Whole days/);
     assert.equal(updateRequest({ ...d, password: 'new' }, view).password, 'new');
   });
 
   it('changes one setting of a saved camera and keeps the rest', () => {
     const put = changedSettings(view, { enabled: false });
     assert.equal(put.enabled, false);
+    assert.equal(put.retentionDays, 14, 'a toggle keeps the retention');
     assert.equal(put.url, view.url);
     assert.deepEqual(put.detect, view.detect);
     assert.equal('password' in put, false);

@@ -174,6 +174,7 @@ describe('desired configuration', () => {
           ],
         },
       },
+      retentionDays: 14,
     });
     const text = await res.text();
     assert.equal(res.status, 201, text);
@@ -182,6 +183,8 @@ describe('desired configuration', () => {
     assert.equal(answer.push.state, 'applied');
     assert.equal(answer.camera?.url, 'rtsp://viewer@cam.test:554/main');
     assert.equal(answer.camera?.hasPassword, true);
+    assert.equal(answer.camera?.retentionDays, 14);
+    assert.equal('retentionDays' in (node.pushes[0]?.cameras[0] ?? {}), false, 'the node does not get it');
     assert.equal(node.pushes.length, 1);
     const pushed = node.pushes[0]?.cameras[0];
     assert.equal(pushed?.url, `rtsp://viewer:${encodeURIComponent(SECRET)}@cam.test:554/main`);
@@ -217,6 +220,7 @@ describe('desired configuration', () => {
     assert.deepEqual((audit.entries[0]?.detail as { changed?: string[] } | undefined)?.changed, [
       'name',
       'detect',
+      'retentionDays',
     ]);
 
     // Nowhere to be read: answers, audit, the rows (sealed with a key outside the database).

@@ -57,6 +57,8 @@ GRANT SELECT ("id", "nodeId") ON "Camera" TO cctv_gateway;
 GRANT SELECT ("id", "cameraId", "startedAt", "endedAt", "lastAt") ON "Event" TO cctv_gateway;
 GRANT SELECT ("nodeId", "uploadTokenHash") ON "NodeCredential" TO cctv_gateway;
 GRANT SELECT ON "GrantKey" TO cctv_gateway;
+-- Retention days set per camera on the dashboard; never the sealed passwords (`secrets`).
+GRANT SELECT ("nodeId", "version", "cameras") ON "NodeConfigVersion" TO cctv_gateway;
 GRANT SELECT, INSERT ON "SecurityAlert" TO cctv_gateway;
 GRANT UPDATE ("count", "lastAt", "message", "address") ON "SecurityAlert" TO cctv_gateway;
 GRANT USAGE ON SEQUENCE "SecurityAlert_id_seq" TO cctv_gateway;

@@ -81,6 +81,11 @@ const cameraSettingsFields = {
   ),
   enabled: Type.Optional(Type.Boolean()),
   detect: Type.Optional(DetectSpec),
+  /**
+   * Days the storage gateway keeps this camera's recordings on the NAS (0: for ever, until the
+   * free-space mark); absent: the gateway's own setting. Not part of what the node gets.
+   */
+  retentionDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
 };
 
 /**
@@ -119,6 +124,8 @@ export const CameraSettingsView = Type.Object({
   record: Nullable(Type.Object({ codec: Type.Optional(Type.String()) })),
   enabled: Type.Boolean(),
   detect: Nullable(DetectSpec),
+  /** Days the gateway keeps its recordings; null: the gateway's own setting. */
+  retentionDays: Nullable(Type.Number()),
   /** A password is saved (it is never shown). */
   hasPassword: Type.Boolean(),
   /** The node's desired-config version this camera was last changed in. */

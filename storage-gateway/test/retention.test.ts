@@ -41,6 +41,8 @@ onCleanup(() => gatewayPrisma.$disconnect());
 beforeEach(async () => {
   await prisma.segment.deleteMany();
   await prisma.event.deleteMany();
+  // The master's table is append-only for its role; the owner clears it between tests.
+  await prisma.nodeConfigVersion.deleteMany();
 });
 
 interface Dirs {
@@ -273,6 +275,47 @@ describe('age rule', () => {
     assert.deepEqual(await listFiles(d.buffer), ['cam-c/c-buffered.m4s']);
     // Nothing left to do: a second sweep deletes nothing.
     assert.deepEqual((await h.sweeper.sweepOnce()).deleted.age, { segments: 0, bytes: 0 });
+  });
+
+  it('takes the days set on the dashboard (the newest desired configuration) over its own', async () => {
+    const d = await dirs();
+    await addSegment(d, { camera: 'cam-d', name: 'd-10.m4s', startAt: ago(10 * DAY) });
+    await addSegment(d, { camera: 'cam-d', name: 'd-3.m4s', startAt: ago(3 * DAY) });
+    await addSegment(d, { camera: 'cam-f', name: 'f-10.m4s', startAt: ago(10 * DAY) });
+    const cam = (id: string, retentionDays?: number) => ({
+      spec: { id, name: id, url: `rtsp://cam.test/${id}` },
+      changedIn: 1,
+      ...(retentionDays === undefined ? {} : { retentionDays }),
+    });
+    // Version 1 said 1 day for cam-d; version 2 (the newest) says 5; cam-f has no days set.
+    await prisma.nodeConfigVersion.createMany({
+      data: [
+        {
+          nodeId: 'node-r',
+          version: 1,
+          cameras: { cameras: [cam('cam-d', 1)] },
+          createdBy: 'admin',
+          note: 'v1',
+        },
+        {
+          nodeId: 'node-r',
+          version: 2,
+          cameras: { cameras: [cam('cam-d', 5), cam('cam-f')] },
+          createdBy: 'admin',
+          note: 'v2',
+        },
+      ],
+    });
+    const h = makeSweeper(localNasFiles(d.nas), {
+      days: 30,
+      cameraDays: new Map([
+        ['cam-d', 60],
+        ['cam-f', 7],
+      ]),
+    });
+    await h.sweeper.sweepOnce();
+    assert.deepEqual(await names('cam-d'), ['d-3.m4s'], 'the dashboard’s 5 days, not the gateway’s 60');
+    assert.deepEqual(await names('cam-f'), [], 'no days on the dashboard: the gateway’s 7');
   });
 
   it('keeps footage overlapping events (with pad) until the event’s retention has passed', async () => {

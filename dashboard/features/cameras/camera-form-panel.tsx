@@ -228,17 +228,22 @@ export function CameraFormPanel({ camera, nodes, onSaved, onProbed, onCancel }: 
           </Check>
         </fieldset>
         <Field label="Motion sensitivity (1–10)" problem={problem('sensitivity')}>
-          <input
-            type="number"
-            min={1}
-            max={10}
-            step={1}
-            inputMode="numeric"
+          <WholeNumber
+            range={[1, 10]}
             placeholder="default"
             value={draft.sensitivity}
             disabled={!draft.detect}
-            onChange={(e) => set({ sensitivity: e.target.value })}
-            data-testid="camera-sensitivity"
+            onChange={(v) => set({ sensitivity: v })}
+            testId="camera-sensitivity"
+          />
+        </Field>
+        <Field label="Keep recordings (days)" problem={problem('retentionDays')}>
+          <WholeNumber
+            range={[0, 3650]}
+            placeholder="gateway default"
+            value={draft.retentionDays}
+            onChange={(v) => set({ retentionDays: v })}
+            testId="camera-retention"
           />
         </Field>
         <Check checked={draft.enabled} onChange={(on) => set({ enabled: on })} testId="camera-enabled">
@@ -289,5 +294,30 @@ export function CameraFormPanel({ camera, nodes, onSaved, onProbed, onCancel }: 
         </button>
       </div>
     </form>
+  );
+}
+
+/** A whole number typed as text (empty: not set), within `range`. */
+function WholeNumber(p: {
+  range: [number, number];
+  placeholder: string;
+  value: string;
+  disabled?: boolean;
+  onChange(value: string): void;
+  testId: string;
+}) {
+  return (
+    <input
+      type="number"
+      min={p.range[0]}
+      max={p.range[1]}
+      step={1}
+      inputMode="numeric"
+      placeholder={p.placeholder}
+      value={p.value}
+      disabled={p.disabled}
+      onChange={(e) => p.onChange(e.target.value)}
+      data-testid={p.testId}
+    />
   );
 }

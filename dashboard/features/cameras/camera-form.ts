@@ -34,9 +34,19 @@ export interface CameraDraft {
   /** Motion sensitivity 1..10 as typed; empty: the node's default. */
   sensitivity: string;
   faces: boolean;
+  /** Days the gateway keeps the recordings, as typed; empty: the gateway's own setting. */
+  retentionDays: string;
 }
 
-export type DraftField = 'id' | 'nodeId' | 'name' | 'url' | 'substreamUrl' | 'password' | 'sensitivity';
+export type DraftField =
+  | 'id'
+  | 'nodeId'
+  | 'name'
+  | 'url'
+  | 'substreamUrl'
+  | 'password'
+  | 'sensitivity'
+  | 'retentionDays';
 export type DraftProblems = Partial<Record<DraftField, string>>;
 
 /** The limits of node-config.ts, which the master checks again. */
@@ -62,6 +72,7 @@ export function emptyDraft(nodeId = ''): CameraDraft {
     detect: true,
     sensitivity: '',
     faces: true,
+    retentionDays: '',
   };
 }
 
@@ -81,6 +92,7 @@ export function draftOfView(view: CameraSettingsView): CameraDraft {
     detect: view.detect?.enabled ?? true,
     sensitivity: String(view.detect?.motion?.sensitivity ?? ''),
     faces: view.detect?.faces?.enabled ?? true,
+    retentionDays: view.retentionDays === null ? '' : String(view.retentionDays),
   };
 }
 
@@ -123,6 +135,9 @@ export function draftProblems(d: CameraDraft, creating: boolean): DraftProblems 
   const sensitivity = Number(d.sensitivity);
   if (d.sensitivity !== '' && (!Number.isInteger(sensitivity) || sensitivity < 1 || sensitivity > 10))
     p.sensitivity = 'A whole number from 1 (only large, strong changes) to 10 (small, faint ones).';
+  const days = Number(d.retentionDays);
+  if (d.retentionDays !== '' && (!Number.isInteger(days) || days < 0 || days > 3650))
+    p.retentionDays = 'Whole days from 0 (kept until the NAS fills) to 3650; empty: the gateway decides.';
   if (d.password.length > LIMITS.passwordMax) p.password = `At most ${LIMITS.passwordMax} characters.`;
   else if (d.password && !url && !NAMES_USER.test(d.url.trim()))
     p.password = 'Put the user name in the URL (rtsp://user@host/…): the password goes with it.';
@@ -151,6 +166,7 @@ function settingsOf(d: CameraDraft, saved: CameraSettingsView['detect']): Camera
   if (d.substreamUrl.trim()) input.substreamUrl = d.substreamUrl.trim();
   if (d.transports.length > 0) input.transports = d.transports;
   if (d.recordCodec) input.record = { codec: d.recordCodec };
+  if (d.retentionDays !== '') input.retentionDays = Number(d.retentionDays);
   const detect = detectOf(d, saved);
   if (detect) input.detect = detect;
   if (d.password) input.password = d.password;

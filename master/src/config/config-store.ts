@@ -13,6 +13,8 @@ export interface StoredCamera {
   spec: CameraSpec;
   /** The version in which this camera last changed. */
   changedIn: number;
+  /** Days the gateway keeps its recordings (read by the gateway's retention); absent: its own. */
+  retentionDays?: number;
 }
 
 export interface DesiredConfig {

@@ -58,6 +58,7 @@ function view(nodeId: string, c: StoredCamera, passwords: Map<string, string>): 
     record: s.record ?? null,
     enabled: s.enabled !== false,
     detect: s.detect ?? null,
+    retentionDays: c.retentionDays ?? null,
     hasPassword: (passwords.get(s.id) ?? '') !== '',
     version: c.changedIn,
   };
@@ -88,7 +89,7 @@ function specOf(
   id: string,
   input: CameraSettingsInput,
   saved: string,
-): { spec: CameraSpec; password: string } {
+): { spec: CameraSpec; password: string; retention: { retentionDays?: number } } {
   const main = splitPassword(input.url);
   const sub = input.substreamUrl ? splitPassword(input.substreamUrl) : null;
   const password = input.password ?? (main.password || sub?.password || saved);
@@ -102,7 +103,8 @@ function specOf(
     ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
     ...(input.detect ? { detect: input.detect } : {}),
   };
-  return { spec, password };
+  const retention = input.retentionDays !== undefined ? { retentionDays: input.retentionDays } : {};
+  return { spec, password, retention };
 }
 
 /** What changed, for the audit row: field names, never values of secrets. */
@@ -234,7 +236,7 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
             ),
           );
       const { id, nodeId: _node, ...settings } = body;
-      const { spec, password } = specOf(id, settings, '');
+      const { spec, password, retention } = specOf(id, settings, '');
       if (!validators.cameraSpec.check(spec))
         return reply.code(400).send(errorBody('BAD_CAMERA', 'the camera settings are invalid'));
       return conflictAs(reply, async () => {
@@ -247,12 +249,12 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
           ip: req.ip,
           node,
           previous,
-          cameras: [...(previous?.cameras ?? []), { spec, changedIn: version }],
+          cameras: [...(previous?.cameras ?? []), { spec, changedIn: version, ...retention }],
           passwords,
           action: 'camera_create',
           note: `camera_create ${id}`,
           cameraId: id,
-          detail: { name: spec.name, url: spec.url, password: password !== '' },
+          detail: { name: spec.name, url: spec.url, password: password !== '', ...retention },
         });
         return reply.code(201).send(answer);
       });
@@ -276,10 +278,11 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
         const node = await deps.registry.get(config.nodeId);
         if (!node) return unknownNode(reply, config.nodeId);
         const saved = config.passwords.get(id) ?? '';
-        const { spec, password } = specOf(id, req.body, saved);
+        const { spec, password, retention } = specOf(id, req.body, saved);
         if (!validators.cameraSpec.check(spec))
           return reply.code(400).send(errorBody('BAD_CAMERA', 'the camera settings are invalid'));
         const fields = changedFields(cam.spec, spec, password !== saved);
+        if (cam.retentionDays !== retention.retentionDays) fields.push('retentionDays');
         if (fields.length === 0)
           return {
             camera: view(node.id, cam, config.passwords),
@@ -299,7 +302,9 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
           ip: req.ip,
           node,
           previous: config,
-          cameras: config.cameras.map((c) => (c.spec.id === id ? { spec, changedIn: version } : c)),
+          cameras: config.cameras.map((c) =>
+            c.spec.id === id ? { spec, changedIn: version, ...retention } : c,
+          ),
           passwords,
           action: 'camera_update',
           note: `camera_update ${id}`,
@@ -384,8 +389,9 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
           const same =
             now &&
             JSON.stringify(now.spec) === JSON.stringify(c.spec) &&
+            now.retentionDays === c.retentionDays &&
             latest.passwords.get(c.spec.id) === target.passwords.get(c.spec.id);
-          return same ? now : { spec: c.spec, changedIn: version };
+          return same ? now : { ...c, changedIn: version };
         });
         return change({
           user,

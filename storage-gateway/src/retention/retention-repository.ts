@@ -82,6 +82,19 @@ export class RetentionRepository {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * Retention days set per camera on the dashboard: the master's newest desired configuration of
+   * each node (docs/adr/0015), read from its secret-free `cameras` column.
+   */
+  async configuredDays(): Promise<Map<string, number>> {
+    const rows = await this.prisma.$queryRaw<{ id: string; days: number }[]>`
+      SELECT c->'spec'->>'id' AS id, (c->>'retentionDays')::int AS days
+      FROM (SELECT DISTINCT ON ("nodeId") cameras FROM "NodeConfigVersion" ORDER BY "nodeId", version DESC) v,
+           jsonb_array_elements(v.cameras->'cameras') AS c
+      WHERE c ? 'retentionDays'`;
+    return new Map(rows.map((r) => [r.id, r.days]));
+  }
+
   /** One camera's unprotected NAS segments that ended before `cutoff`, oldest first. */
   async expired(
     cameraId: string,

@@ -152,8 +152,11 @@ export class RetentionSweeper {
   private async byAge(now: Date, protection: EventProtection, summary: SweepSummary): Promise<void> {
     const { config, repository } = this.opts;
     const limit = this.opts.batchSize ?? 500;
+    // Days set on the dashboard (the master's desired configuration) first, then this
+    // gateway's per-camera setting, then its default.
+    const configured = await repository.configuredDays();
     for (const camera of await repository.cameras()) {
-      const days = config.cameraDays.get(camera) ?? config.days;
+      const days = configured.get(camera) ?? config.cameraDays.get(camera) ?? config.days;
       if (days === 0) continue; // kept forever (the watermark may still take it)
       const cutoff = new Date(now.getTime() - days * DAY_MS);
       let cursor: RetentionCursor | null = null;
