@@ -6,6 +6,7 @@
  * and it refuses pushed lists); the heartbeat says which.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { CameraSpec } from './commands.ts';
 import { DetectSpec } from './events.ts';
 import { Nullable } from './nullable.ts';
 import { ID_PATTERN } from './patterns.ts';
@@ -64,23 +65,14 @@ export type NodeConfigStatus = Static<typeof NodeConfigStatus>;
 
 const Transport = Type.Union([Type.Literal('tcp'), Type.Literal('udp')]);
 const CameraIdText = Type.String({ pattern: ID_PATTERN, maxLength: 63 });
-/** A stream URL as shown and edited: `rtsp://user@host/path`, never with a password in it. */
-const StreamUrl = Type.String({ minLength: 1, maxLength: 2000 });
 
-/** The camera settings a user edits (the secret-free part of a CameraSpec plus its node). */
+/**
+ * The camera settings a user edits: the CameraSpec the node gets, but its id (a URL there names
+ * at most a user: `rtsp://user@host/path`), plus what stays at the master.
+ */
+const { id: _id, ...specFields } = CameraSpec.properties;
 const cameraSettingsFields = {
-  name: Type.String({ minLength: 1, maxLength: 120 }),
-  url: StreamUrl,
-  substreamUrl: Type.Optional(StreamUrl),
-  transports: Type.Optional(Type.Array(Transport, { minItems: 1, maxItems: 2, uniqueItems: true })),
-  record: Type.Optional(
-    Type.Object(
-      { codec: Type.Optional(Type.Union([Type.Literal('hevc'), Type.Literal('source')])) },
-      { additionalProperties: false },
-    ),
-  ),
-  enabled: Type.Optional(Type.Boolean()),
-  detect: Type.Optional(DetectSpec),
+  ...specFields,
   /**
    * Days the storage gateway keeps this camera's recordings on the NAS (0: for ever, until the
    * free-space mark); absent: the gateway's own setting. Not part of what the node gets.

@@ -150,23 +150,24 @@ export class ConfigStore {
     }
   }
 
-  /** A saved camera's URLs and password (the newest version that has it); null when none. */
-  async savedCamera(cameraId: string): Promise<{ urls: string[]; password: string } | null> {
+  /** The newest configuration that holds a camera, and the camera; null when none does. */
+  async findCamera(cameraId: string): Promise<{ config: DesiredConfig; cam: StoredCamera } | null> {
     for (const config of await this.allLatest()) {
       const cam = config.cameras.find((c) => c.spec.id === cameraId);
-      if (cam)
-        return {
-          urls: [cam.spec.url, ...(cam.spec.substreamUrl ? [cam.spec.substreamUrl] : [])],
-          password: config.passwords.get(cameraId) ?? '',
-        };
+      if (cam) return { config, cam };
     }
     return null;
   }
 
-  /** The node ids of the newest desired versions that name `cameraId`. */
-  async nodesWithCamera(cameraId: string): Promise<string[]> {
-    const all = await this.allLatest();
-    return all.filter((c) => c.cameras.some((s) => s.spec.id === cameraId)).map((c) => c.nodeId);
+  /** A saved camera's URLs and password; null when no configuration has it. */
+  async savedCamera(cameraId: string): Promise<{ urls: string[]; password: string } | null> {
+    const found = await this.findCamera(cameraId);
+    if (!found) return null;
+    const { spec } = found.cam;
+    return {
+      urls: [spec.url, ...(spec.substreamUrl ? [spec.substreamUrl] : [])],
+      password: found.config.passwords.get(cameraId) ?? '',
+    };
   }
 
   private decode(row: VersionRow): DesiredConfig {

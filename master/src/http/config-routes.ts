@@ -125,15 +125,6 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
   const unknownCamera = (reply: FastifyReply, id: string) =>
     reply.code(404).send(errorBody('UNKNOWN_CAMERA', `no node's configuration has camera ${id}`));
 
-  /** The newest configuration holding a camera, and the camera. */
-  async function findCamera(cameraId: string) {
-    for (const config of await deps.store.allLatest()) {
-      const cam = config.cameras.find((c) => c.spec.id === cameraId);
-      if (cam) return { config, cam };
-    }
-    return null;
-  }
-
   /**
    * Writes the next version, pushes it, audits it (`detail` plus the version and the push's
    * outcome), and answers with the camera's view (null once gone).
@@ -225,7 +216,7 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
             ),
           );
       const owner = await deps.registry.camera(body.id);
-      const elsewhere = await findCamera(body.id);
+      const elsewhere = await deps.store.findCamera(body.id);
       if ((owner && owner.nodeId !== node.id) || elsewhere)
         return reply
           .code(409)
@@ -272,7 +263,7 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
       const problem = urlProblems(req.body);
       if (problem) return reply.code(400).send(errorBody('BAD_URL', problem));
       return conflictAs(reply, async () => {
-        const found = await findCamera(id);
+        const found = await deps.store.findCamera(id);
         if (!found) return unknownCamera(reply, id);
         const { config, cam } = found;
         const node = await deps.registry.get(config.nodeId);
@@ -323,7 +314,7 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
       const id = req.params.id;
       if (!hasRole(user, 'admin')) return denied(reply, 'only admins may remove cameras');
       return conflictAs(reply, async () => {
-        const found = await findCamera(id);
+        const found = await deps.store.findCamera(id);
         if (!found) return unknownCamera(reply, id);
         const { config } = found;
         const node = await deps.registry.get(config.nodeId);
