@@ -36,6 +36,8 @@ if (forTests) {
   needed.push(['chromium', 'chromium', () => existsSync('/usr/bin/chromium')]);
   // The external broker the master is tested against (shared subscriptions, MQTT v5).
   needed.push(['mosquitto', 'mosquitto', () => existsSync('/usr/sbin/mosquitto')]);
+  // The SMTP server e-mail notifications are tested against (test/support/smtp-server.ts).
+  needed.push(['opensmtpd', 'opensmtpd', () => existsSync('/usr/sbin/smtpd')]);
   // GStreamer's RTSP server, driven from Debian's Python: the stand-in camera of
   // test/support/rtsp-server.py (x264enc is in -ugly, x265enc and the parsers in -bad,
   // timeoverlay in -x).
@@ -79,6 +81,14 @@ if (missing.length) {
   const args = ['install', '-y', '-qq', '--no-install-recommends', ...missing];
   if (sudo.length) run('sudo', ['apt-get', ...args], { env });
   else run('apt-get', args, { env });
+  // Debian starts the package's own mail server on port 25; tests start theirs on free ports,
+  // and only one OpenSMTPD runs per host (a fixed control socket).
+  if (missing.includes('opensmtpd')) {
+    const asRoot = (cmd, args) =>
+      spawnSync(sudo.length ? 'sudo' : cmd, sudo.length ? [cmd, ...args] : args, { stdio: 'ignore' });
+    asRoot('systemctl', ['disable', '--now', 'opensmtpd']);
+    asRoot('service', ['opensmtpd', 'stop']);
+  }
 }
 
 // 2. npm packages at the locked versions. `npm install` rather than `npm ci`: npm 11 leaves

@@ -16,6 +16,7 @@ export const UNIT = [
   'master/test/mqtt-authenticator.test.ts',
   'master/test/mqtt-frame-guard.test.ts',
   'master/test/mqtt-limit-settings.test.ts',
+  'master/test/notify-signature.test.ts',
   'master/test/second-factor.test.ts',
   'master/test/tls-config.test.ts',
   'storage-gateway/test/config.test.ts',

@@ -10,6 +10,7 @@ export * from './install.ts';
 export * from './live.ts';
 export * from './messages.ts';
 export * from './node-config.ts';
+export * from './notifications.ts';
 export * from './probe.ts';
 export * from './security.ts';
 export * from './segments.ts';

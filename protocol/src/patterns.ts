@@ -62,3 +62,10 @@ export const POLYGON_MIN_POINTS = 3;
 export const POLYGON_MAX_POINTS = 64;
 /** Masks, and zones, per camera; also the most zone names one event search takes. */
 export const POLYGONS_MAX = 32;
+
+/**
+ * An e-mail address the master sends to or from: a plain `local@domain.tld`, no display name,
+ * quoting, comments or separators (which could smuggle further recipients or headers).
+ */
+export const EMAIL_ADDRESS_PATTERN =
+  "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
