@@ -62,6 +62,8 @@ export interface MasterConfig {
   faceModel: string;
   /** How long a command to a node waits for its reply when the request names no timeout. */
   commandTimeoutMs: number;
+  /** Alerts: how often conditions are judged, how deliveries are retried, how long alerts are kept. */
+  alerts: AlertsConfig;
   /** Live view: STUN/TURN for browsers, and how many sessions one dashboard socket may hold. */
   live: { ice: IceConfig; maxSessionsPerSocket: number; offerTimeoutMs: number };
   /** MQTT authentication, service accounts, TLS listener, enrolment API. */
@@ -73,6 +75,22 @@ export interface MasterConfig {
   logLevel: string;
   /** The one-line agent install (docs/adr/0016). */
   install: InstallConfig;
+}
+
+export interface AlertsConfig {
+  /** `MASTER_ALERT_EVAL_MS`: conditions (offline nodes, disks, clocks, the NAS) judged this often. */
+  evaluateMs: number;
+  /** `MASTER_ALERT_RETRY_BASE_MS`, `_MAX_MS`: a failed send waits base × 2^(attempt−1), at most max. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** `MASTER_ALERT_MAX_ATTEMPTS`: sends of one delivery before it goes to the dead-letter list. */
+  maxAttempts: number;
+  /** `MASTER_ALERT_SNAPSHOT_TTL_S`: how long a snapshot link in a notification works. */
+  snapshotTtlS: number;
+  /** `MASTER_ALERT_KEEP_DAYS`: resolved alerts and their deliveries are removed after this. */
+  keepDays: number;
+  /** `MASTER_TIME_ZONE`: the site's time zone (IANA), for times in emails; default the host's. */
+  timeZone: string;
 }
 
 export interface InstallConfig {

@@ -11,6 +11,7 @@ import { ROLES, type Role } from '@cctv/protocol';
 import { ConfigProblems, checkEnv, EnvInteger, EnvOneOf, EnvText, envInt } from '@cctv/protocol/config-check';
 import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
 import { Type } from '@sinclair/typebox';
+import { isTimeZone } from './alerts/schedule.ts';
 import { checkPasswordPolicy } from './auth/password.ts';
 import { loadSecurityConfig, type SecurityConfig } from './auth/security-config.ts';
 import type { InstallConfig, MasterConfig, TlsFiles, UsersConfig } from './config-types.ts';
@@ -102,6 +103,16 @@ const MasterEnv = Type.Object({
   MASTER_HEARTBEAT_FLUSH_MS: int(10, 60_000),
   MASTER_STALE_AFTER_S: int(0, 3600),
   MASTER_COMMAND_TIMEOUT_MS: int(100, 60_000),
+  MASTER_ALERT_EVAL_MS: int(200, 600_000),
+  MASTER_ALERT_RETRY_BASE_MS: int(100, 600_000),
+  MASTER_ALERT_RETRY_MAX_MS: int(100, 86_400_000),
+  MASTER_ALERT_MAX_ATTEMPTS: int(1, 1000),
+  MASTER_ALERT_SNAPSHOT_TTL_S: int(60, 7 * 86_400),
+  MASTER_ALERT_KEEP_DAYS: int(1, 3650),
+  MASTER_TIME_ZONE: EnvText({
+    pattern: '^[A-Za-z0-9_+/-]{1,64}$',
+    problem: 'must be an IANA time zone such as Europe/Berlin, got "{value}"',
+  }),
   MASTER_FACE_MODEL: EnvText(),
   MASTER_LIVE_MAX_SESSIONS_PER_SOCKET: int(1, 256),
   MASTER_LIVE_OFFER_TIMEOUT_MS: int(1000, 60_000),
@@ -359,6 +370,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfi
     staleAfterMs: envInt(e.MASTER_STALE_AFTER_S, 15) * 1000,
     commandTimeoutMs: envInt(e.MASTER_COMMAND_TIMEOUT_MS, 10_000),
     faceModel: resolve(e.MASTER_FACE_MODEL?.trim() || DEFAULT_FACE_MODEL),
+    alerts: {
+      evaluateMs: envInt(e.MASTER_ALERT_EVAL_MS, 5000),
+      retryBaseMs: envInt(e.MASTER_ALERT_RETRY_BASE_MS, 2000),
+      retryMaxMs: envInt(e.MASTER_ALERT_RETRY_MAX_MS, 600_000),
+      maxAttempts: envInt(e.MASTER_ALERT_MAX_ATTEMPTS, 20),
+      snapshotTtlS: envInt(e.MASTER_ALERT_SNAPSHOT_TTL_S, 86_400),
+      keepDays: envInt(e.MASTER_ALERT_KEEP_DAYS, 90),
+      timeZone: timeZone(e.MASTER_TIME_ZONE, p),
+    },
     security,
     live: {
       ice,
@@ -374,4 +394,11 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfi
   };
   p.throwIfAny(configError);
   return config;
+}
+
+/** `MASTER_TIME_ZONE`: the site's zone (times in emails); default the host's. */
+function timeZone(value: string | undefined, p: ConfigProblems): string {
+  const zone = value?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  if (!isTimeZone(zone)) p.add(`MASTER_TIME_ZONE: unknown time zone "${zone}"`);
+  return zone;
 }

@@ -4,9 +4,16 @@
  * (metrics, alerts, pushes); what each part does lives in its own folder.
  */
 import { join } from 'node:path';
-import { SecurityAlertRecorder } from '@cctv/db';
+import { type NotificationChannel, SecurityAlertRecorder } from '@cctv/db';
+import { grantedPath } from '@cctv/protocol';
 import { publicMetricsWarning } from '@cctv/tls';
 import type { Logger } from 'pino';
+import { AlertEngine } from './alerts/alert-engine.ts';
+import { AlertRuleRepository } from './alerts/alert-rules.ts';
+import { type Alert, AlertStore, toAlertView, userSeesAlert } from './alerts/alert-store.ts';
+import { ChannelRepository, ChannelSenders } from './alerts/channels.ts';
+import { notificationEvent, testNotification } from './alerts/notifications.ts';
+import { DeliveryLog, Outbox, snapshotRange } from './alerts/outbox.ts';
 import { accountGuards, UserAccounts } from './auth/accounts.ts';
 import { AuditLog } from './auth/audit-log.ts';
 import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts';
@@ -120,14 +127,110 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     hub.closeSession(sessionId, 'signed out');
     live.closeSignedOut(sessionId, 'signed out');
   };
-  const alertLog = new SecurityAlertLog(db.reads);
+  const securityAlertLog = new SecurityAlertLog(db.reads);
   const alertFeed = new SecurityAlertFeed({
-    log: alertLog,
+    log: securityAlertLog,
     wanted: () => hub.adminConnected,
     push: (alert) => hub.securityAlert(alert),
     logger: securityLog,
   });
   alertFeed.start();
+  // alerts: rules judged on stored events and, every few seconds, on the fleet, the gateway's
+  // health and the certificates; each alert kept in the database, pushed to the dashboards that
+  // may see it, and sent through the outbox to the rule's channels
+  const alertLog = log.child({ part: 'alerts' });
+  // one key seals camera passwords and channel secrets; replicas share its file
+  const secretBox = await SecretBox.open(config.cameraKeyFile);
+  const channels = new ChannelRepository(db.prisma, secretBox);
+  const channelSender = new ChannelSenders({
+    log: alertLog.child({ part: 'channels' }),
+    timeZone: config.alerts.timeZone,
+    onMqttFailure: () => metrics.alertDeliveries.inc({ channel: 'mqtt_state', result: 'retry' }),
+  });
+  const openChannel = (row: NotificationChannel) => channels.opened(row);
+  const syncChannels = async () =>
+    channelSender.sync(
+      (await channels.list())
+        .filter((c) => c.enabled && c.kind === 'mqtt')
+        .map((c) => ({ channel: openChannel(c), version: c.updatedAt.getTime() })),
+    );
+  await syncChannels();
+  const alertStore = new AlertStore(db.prisma);
+  const alertRules = new AlertRuleRepository(db.prisma);
+  const snapshotGrant = async (
+    cameraId: string,
+    event: { startedAt: Date; endedAt: Date | null; lastAt: Date },
+  ) =>
+    (
+      await grants.issue({
+        userId: 'alert-delivery',
+        cameraId,
+        scope: 'snapshot',
+        ...snapshotRange(event as Parameters<typeof snapshotRange>[0]),
+        ttlS: config.alerts.snapshotTtlS,
+      })
+    ).token;
+  const outbox = new Outbox({
+    db: db.prisma,
+    sender: channelSender,
+    openChannel: (row) => openChannel(row),
+    snapshots: {
+      url: async (cameraId, ref, event) =>
+        `${config.gatewayPublicUrl}${grantedPath(await snapshotGrant(cameraId, event), ref.image)}`,
+      fetch: async (cameraId, ref, event) => {
+        const res = await fetch(
+          `${config.gatewayUrl}${grantedPath(await snapshotGrant(cameraId, event), ref.image)}`,
+          {
+            signal: AbortSignal.timeout(10_000),
+          },
+        );
+        if (!res.ok) throw new Error(`snapshot not read from the gateway: HTTP ${res.status}`);
+        return Buffer.from(await res.arrayBuffer());
+      },
+    },
+    ruleName: (id) => alertEngine.ruleNames.get(id) ?? null,
+    log: alertLog,
+    onResult: (kind, result) => metrics.alertDeliveries.inc({ channel: kind, result }),
+    retryBaseMs: config.alerts.retryBaseMs,
+    retryMaxMs: config.alerts.retryMaxMs,
+    maxAttempts: config.alerts.maxAttempts,
+  });
+  const alertChanged = (alert: Alert) => {
+    metrics.alertsChanged.inc({ kind: alert.kind, state: alert.resolvedAt ? 'resolved' : 'open' });
+    hub.alert(toAlertView(alert, alertEngine.ruleNames), (user) => userSeesAlert(user, alert));
+    outbox.kick();
+  };
+  const alertEngine = new AlertEngine({
+    store: alertStore,
+    rules: alertRules,
+    db: db.prisma,
+    nodes: () => fleetReads.list(),
+    gatewayHealth: async () => {
+      try {
+        const res = await fetch(`${config.gatewayUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
+        return (await res.json()) as { nas?: string; nasFailure?: string | null; backlog?: number };
+      } catch (err) {
+        alertLog.debug({ err: (err as Error).message }, 'gateway health not read');
+        return null;
+      }
+    },
+    certFiles: [config.tls?.certFile, config.install.caFile].filter((f): f is string => !!f),
+    onChange: alertChanged,
+    onNodes: (nodes) => channelSender.fleet(nodes),
+    log: alertLog,
+    intervalMs: config.alerts.evaluateMs,
+  });
+  await alertEngine.start();
+  outbox.start();
+  const alertPruner = setInterval(
+    () =>
+      void alertStore
+        .prune(new Date(Date.now() - config.alerts.keepDays * 86_400_000))
+        .catch((err) => alertLog.warn({ err }, 'old alerts not removed')),
+    3600_000,
+  );
+  alertPruner.unref();
+
   // fleet registry: node and camera state from status, hello and heartbeat
   const registry = new FleetRegistry(
     repo,
@@ -135,7 +238,11 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     {
       onNodeChanged: (node) => hub.nodeChanged(node),
       wantsNodeViews: () => hub.size > 0,
-      onStatesChanged: () => void refreshNodeGauge(),
+      onStatesChanged: () => {
+        void refreshNodeGauge();
+        // A node gone offline or back: judged now, not at the next round.
+        void alertEngine.evaluate();
+      },
       onUnknownHeartbeat: (nodeId) => {
         metrics.mqttRejected.inc({ kind: 'heartbeat', reason: 'unknown_node' });
         fleetLog.warn({ nodeId }, 'heartbeat of an unknown node dropped (no status or hello yet)');
@@ -203,7 +310,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   await commands.start();
   // desired configuration: versions in the database (passwords sealed with a key kept in a
   // file), pushed on change and again to any master-managed node whose heartbeat lags behind
-  const configStore = new ConfigStore(db.prisma, await SecretBox.open(config.cameraKeyFile));
+  const configStore = new ConfigStore(db.prisma, secretBox);
   const configSync = new ConfigSync({
     store: configStore,
     commands,
@@ -219,7 +326,11 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     repo: eventRepo,
     metrics,
     log: log.child({ part: 'events' }),
-    onStored: (rows) => void hub.eventsStored(rows),
+    onStored: (rows) => {
+      void hub.eventsStored(rows);
+      void alertEngine.eventsStored(rows);
+      for (const row of rows) channelSender.event(notificationEvent(row), row.lastSeq === 0);
+    },
     onRefused: ({ item, reason, ownerNodeId }) => {
       const what =
         reason === 'unknown_camera'
@@ -303,7 +414,23 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     tls: config.tls,
     auth: { accounts, audit, metrics, secureCookie: config.users.secureCookie },
     views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl, grants },
-    security: { alerts: alertLog, registry, commands },
+    security: { alerts: securityAlertLog, registry, commands },
+    alerts: {
+      store: alertStore,
+      rules: alertRules,
+      engine: alertEngine,
+      deliveries: new DeliveryLog(db.prisma, () => outbox.kick()),
+      channels,
+      onChannelsChanged: syncChannels,
+      testChannel: async (id, by) => {
+        const row = await channels.get(id);
+        if (!row) return { ok: false, error: 'unknown channel' };
+        const result = await channelSender.send(openChannel(row), testNotification(by), async () => null);
+        return result.ok ? { ok: true, error: null } : { ok: false, error: result.error };
+      },
+      onChange: alertChanged,
+      ruleNames: async () => new Map(alertEngine.ruleNames),
+    },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
     config: { store: configStore, sync: configSync },
     exports: { jobs: exportJobs, repo: exportRepo },
@@ -362,6 +489,10 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     firstAdmin,
     async stop() {
       alertFeed.stop();
+      clearInterval(alertPruner);
+      await alertEngine.stop();
+      await outbox.stop();
+      await channelSender.stop();
       hub.closeAll();
       live.closeAll();
       await http.close();

@@ -177,6 +177,18 @@ export function createMetrics() {
       labelNames: ['type', 'result'] as const,
       registers: [registry],
     }),
+    alertsChanged: new Counter({
+      name: 'cctv_alerts_total',
+      help: 'Alerts raised, repeated or acknowledged (state open) and resolved, by kind',
+      labelNames: ['kind', 'state'] as const,
+      registers: [registry],
+    }),
+    alertDeliveries: new Counter({
+      name: 'cctv_alert_deliveries_total',
+      help: 'Alert sends by channel kind (webhook, email, mqtt) and result (delivered, retry, dead)',
+      labelNames: ['channel', 'result'] as const,
+      registers: [registry],
+    }),
     nodeCommands: new Counter({
       name: 'cctv_node_commands_total',
       help: 'Commands sent to nodes, by command and result (ok, error, timeout)',

@@ -48,6 +48,14 @@ GRANT SELECT, INSERT, UPDATE ON "ExportJob" TO cctv_master;
 GRANT SELECT, INSERT ON "NodeConfigVersion" TO cctv_master;
 -- One-line install: tokens are issued (INSERT), checked and burnt once (UPDATE of usedAt).
 GRANT SELECT, INSERT, UPDATE ("usedAt", "usedFrom") ON "EnrolmentToken" TO cctv_master;
+-- Alerts: rules and channels edited from the dashboard; alerts raised, resolved and
+-- acknowledged; the delivery outbox. Old resolved alerts and their deliveries are pruned.
+GRANT SELECT, INSERT, UPDATE, DELETE ON "AlertRule" TO cctv_master;
+GRANT SELECT, INSERT, UPDATE, DELETE ON "NotificationChannel" TO cctv_master;
+GRANT SELECT, INSERT, UPDATE, DELETE ON "Alert" TO cctv_master;
+GRANT USAGE ON SEQUENCE "Alert_id_seq" TO cctv_master;
+GRANT SELECT, INSERT, UPDATE, DELETE ON "AlertDelivery" TO cctv_master;
+GRANT USAGE ON SEQUENCE "AlertDelivery_id_seq" TO cctv_master;
 
 -- The storage gateway: the segment index, and reads of what it checks uploads and grants
 -- against. Never users, sessions, the audit log, settings or node passwords.

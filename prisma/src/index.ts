@@ -1,4 +1,14 @@
-export type { Camera, Event, Node, SecurityAlert, Segment } from '../generated/client.ts';
+export type {
+  Alert,
+  AlertDelivery,
+  AlertRule,
+  Camera,
+  Event,
+  Node,
+  NotificationChannel,
+  SecurityAlert,
+  Segment,
+} from '../generated/client.ts';
 export { Prisma } from '../generated/client.ts';
 export type { PrismaClient } from './client.ts';
 export { createPrismaClient } from './client.ts';

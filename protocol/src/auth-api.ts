@@ -184,6 +184,15 @@ export const AUDIT_ACTIONS = [
   'node_revoke',
   'user_sessions_end',
   'audit_export',
+  'alert_ack',
+  'alert_rule_create',
+  'alert_rule_update',
+  'alert_rule_delete',
+  'alert_channel_create',
+  'alert_channel_update',
+  'alert_channel_delete',
+  'alert_channel_test',
+  'alert_delivery_retry',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 const AuditAction = Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)));

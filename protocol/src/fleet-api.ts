@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import type { AlertView } from './alerts.ts';
 import { EventBox, EventType } from './events.ts';
 import { HeartbeatMessage } from './messages.ts';
 import { NodeConfigStatus } from './node-config.ts';
@@ -65,7 +66,9 @@ export type FleetSocketMessage =
   | { type: 'node'; node: NodeView }
   | FleetSocketEventMessage
   /** To admins only: a security alert raised or repeated (same id, higher count). */
-  | { type: 'security'; alert: SecurityAlertView };
+  | { type: 'security'; alert: SecurityAlertView }
+  /** An alert the user may see, raised, repeated, resolved or acknowledged (same id). */
+  | { type: 'alert'; alert: AlertView };
 
 /**
  * A snapshot of an event's best frame, with absolute URLs on the storage gateway; they carry a

@@ -1,3 +1,4 @@
+export * from './alerts.ts';
 export * from './auth-api.ts';
 export * from './commands.ts';
 export * from './event-query.ts';

@@ -214,8 +214,10 @@ export const MqttChannelSettings = Type.Object(
     url: Type.String({ maxLength: 2000, pattern: '^[Mm][Qq][Tt][Tt][Ss]?://[^\\s/?#@]+/?$' }),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     password: Type.Optional(Secret(1)),
-    topicPrefix: Type.String({ pattern: TOPIC_PREFIX_PATTERN, default: 'cctv' }),
-    discoveryPrefix: Type.String({ pattern: TOPIC_PREFIX_PATTERN, default: 'homeassistant' }),
+    /** Default `cctv`. */
+    topicPrefix: Type.Optional(Type.String({ pattern: TOPIC_PREFIX_PATTERN })),
+    /** Default `homeassistant`. */
+    discoveryPrefix: Type.Optional(Type.String({ pattern: TOPIC_PREFIX_PATTERN })),
     homeAssistant: Type.Boolean(),
   },
   { additionalProperties: false },

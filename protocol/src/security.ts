@@ -19,6 +19,8 @@ export const SECURITY_ALERT_KINDS = [
   'session_takeover',
   /** An install line's token was sent again after its use: the line may have leaked. */
   'install_token_reused',
+  /** Sign-ins for one account or from one address held back after repeated failures. */
+  'sign_in_failures',
 ] as const;
 export type SecurityAlertKind = (typeof SECURITY_ALERT_KINDS)[number];
 

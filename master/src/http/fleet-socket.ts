@@ -1,4 +1,11 @@
-import type { EventView, FleetSocketMessage, NodeView, SecurityAlertView, SessionUser } from '@cctv/protocol';
+import type {
+  AlertView,
+  EventView,
+  FleetSocketMessage,
+  NodeView,
+  SecurityAlertView,
+  SessionUser,
+} from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { canSeeCamera, hasRole, visibleNode, visibleNodes } from '../auth/access.ts';
@@ -105,6 +112,12 @@ export class FleetSocketHub {
   securityAlert(alert: SecurityAlertView): void {
     const msg = JSON.stringify({ type: 'security', alert } satisfies FleetSocketMessage);
     for (const [s, c] of this.clients) if (s.readyState === s.OPEN && hasRole(c.user, 'admin')) s.send(msg);
+  }
+
+  /** An alert raised, repeated, resolved or acknowledged, to the users who may see it. */
+  alert(view: AlertView, sees: (user: SessionUser) => boolean): void {
+    const msg = JSON.stringify({ type: 'alert', alert: view } satisfies FleetSocketMessage);
+    for (const [s, c] of this.clients) if (s.readyState === s.OPEN && sees(c.user)) s.send(msg);
   }
 
   /** Whether an admin's dashboard is connected (security alerts are read only then). */

@@ -17,6 +17,7 @@ import { visibleCameraIds, visibleCameras, visibleNode } from '../auth/access.ts
 import type { FleetReads } from '../fleet/node-repository.ts';
 import type { LiveSignalling } from '../live/live-signalling.ts';
 import type { MasterMetrics } from '../metrics.ts';
+import { type AlertRouteDeps, alertRoutes } from './alert-routes.ts';
 import { registerApiDocs } from './api-docs.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { type AuthRouteDeps, authRoutes } from './auth-routes.ts';
@@ -73,6 +74,8 @@ export interface HttpDeps {
   exports: Omit<ExportRouteDeps, 'metrics' | 'audit'>;
   /** Security alerts and camera ownership (admins). */
   security: Omit<SecurityRouteDeps, 'metrics' | 'audit'>;
+  /** Alerts, alert rules and channels, the delivery outbox (audited). */
+  alerts: Omit<AlertRouteDeps, 'metrics' | 'audit'>;
 }
 
 /**
@@ -200,6 +203,7 @@ export async function buildHttpServer(deps: HttpDeps) {
   await app.register(settingsRoutes, { ...deps.settings, metrics: deps.metrics });
   await app.register(exportRoutes, { ...deps.exports, audit: deps.auth.audit, metrics: deps.metrics });
   await app.register(securityRoutes, { ...deps.security, audit: deps.auth.audit, metrics: deps.metrics });
+  await app.register(alertRoutes, { ...deps.alerts, audit: deps.auth.audit, metrics: deps.metrics });
   // Relayed to a node like the commands above (cmd/probe), with its own rights and timeout.
   await app.register(probeRoutes, {
     commands: deps.commands.commands,
