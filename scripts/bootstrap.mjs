@@ -36,6 +36,8 @@ if (forTests) {
   needed.push(['chromium', 'chromium', () => existsSync('/usr/bin/chromium')]);
   // The external broker the master is tested against (shared subscriptions, MQTT v5).
   needed.push(['mosquitto', 'mosquitto', () => existsSync('/usr/sbin/mosquitto')]);
+  // libfaketime: an agent whose clock is off (test/e2e/clock-skew.test.ts).
+  needed.push(['faketime', 'faketime', () => debInstalled('faketime')]);
   // GStreamer's RTSP server, driven from Debian's Python: the stand-in camera of
   // test/support/rtsp-server.py (x264enc is in -ugly, x265enc and the parsers in -bad,
   // timeoverlay in -x).

@@ -1,4 +1,5 @@
 export * from './auth-api.ts';
+export * from './clock.ts';
 export * from './commands.ts';
 export * from './event-query.ts';
 export * from './events.ts';
@@ -16,6 +17,7 @@ export * from './segments.ts';
 export * from './topics.ts';
 export * from './validate.ts';
 
+import { TimeAnswer, TimeRequest } from './clock.ts';
 import { CameraSpec, CommandReply, CommandRequest, ConfigCommandArgs, PingResult } from './commands.ts';
 import { DetectSpec, EventMessage } from './events.ts';
 import { GrantClaims } from './grants.ts';
@@ -56,4 +58,6 @@ export const validators = {
   cameraMovedArgs: compile(CameraMovedArgs),
   probeArgs: compile(ProbeArgs),
   probeResult: compile(ProbeResult),
+  timeRequest: compile(TimeRequest),
+  timeAnswer: compile(TimeAnswer),
 };

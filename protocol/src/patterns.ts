@@ -62,3 +62,9 @@ export const POLYGON_MIN_POINTS = 3;
 export const POLYGON_MAX_POINTS = 64;
 /** Masks, and zones, per camera; also the most zone names one event search takes. */
 export const POLYGONS_MAX = 32;
+
+/**
+ * A node clock further than this from the master's (either way) is worth a warning: event and
+ * segment times of that node no longer line up with the others' (the fleet page, the alerts).
+ */
+export const CLOCK_SKEW_WARN_MS = 2000;
