@@ -160,14 +160,76 @@ describe('ClockSync', () => {
     await sync.stop();
   });
 
-  it('measures nothing while the link is down', async () => {
+  it('measures nothing while the link is down, and asks again at once when it is back', async () => {
+    let attempts = 0;
     const sync = new ClockSync({
       nodeId: 'n1',
       logger,
-      send: () => Promise.reject(new Error('not connected')),
+      send: () => {
+        attempts++;
+        return Promise.reject(new Error('not connected'));
+      },
     });
     await sync.measure();
+    await sync.measure();
     assert.equal(sync.current(), null);
+    assert.equal(attempts, 2);
+    await sync.stop();
+  });
+
+  it('pauses after bursts nobody answers, a minute doubling to an hour, until one is answered', async () => {
+    let monotonic = 0;
+    let answering = false;
+    let requests = 0;
+    const sync: ClockSync = new ClockSync({
+      nodeId: 'n1',
+      logger,
+      answerTimeoutMs: 5,
+      intervalMs: 60_000,
+      monotonic: () => monotonic,
+      hostSync: async () => ({ synced: null, source: null }),
+      // An older master: the request leaves, nothing comes back (its broker may even end the
+      // connection, so asking at every reconnect would keep the node from staying connected).
+      send: async (_topic, payload) => {
+        requests++;
+        if (!answering) return;
+        const req = JSON.parse(payload) as TimeRequest;
+        const answer: TimeAnswer = { id: req.id, t0: req.t0, t1: req.t0, t2: req.t0 };
+        setImmediate(() => sync.receive(Buffer.from(JSON.stringify(answer))));
+      },
+    });
+    await sync.measure();
+    assert.equal(requests, 1, 'the first request is not answered: the burst stops there');
+    await sync.measure(); // a reconnect right after
+    monotonic += 59_000;
+    await sync.measure();
+    assert.equal(requests, 1, 'asked again within the pause');
+    monotonic += 1_000;
+    await sync.measure();
+    assert.equal(requests, 2);
+    monotonic += 60_000; // the second pause is two minutes
+    await sync.measure();
+    assert.equal(requests, 2);
+    monotonic += 60_000;
+    answering = true;
+    await sync.measure();
+    assert.equal(requests, 3 + 4, 'an answered burst runs its five requests');
+    assert.equal(sync.current()?.offsetMs, 0);
+    await sync.measure();
+    assert.equal(requests, 12, 'after an answer no pause');
+    answering = false;
+    for (let i = 0; i < 12; i++) {
+      monotonic += 3_600_000;
+      await sync.measure();
+    }
+    assert.equal(requests, 24, 'an hour is always past the pause');
+    const before = requests;
+    monotonic += 3_599_000;
+    await sync.measure();
+    assert.equal(requests, before, 'paused');
+    monotonic += 1_000;
+    await sync.measure();
+    assert.equal(requests, before + 1, 'the pause stops growing at an hour');
     await sync.stop();
   });
 });
