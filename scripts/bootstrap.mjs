@@ -38,6 +38,8 @@ if (forTests) {
   needed.push(['mosquitto', 'mosquitto', () => existsSync('/usr/sbin/mosquitto')]);
   // The SMTP server e-mail notifications are tested against (test/support/smtp-server.ts).
   needed.push(['opensmtpd', 'opensmtpd', () => existsSync('/usr/sbin/smtpd')]);
+  // libfaketime: an agent whose clock is off (test/e2e/clock-skew.test.ts).
+  needed.push(['faketime', 'faketime', () => debInstalled('faketime')]);
   // GStreamer's RTSP server, driven from Debian's Python: the stand-in camera of
   // test/support/rtsp-server.py (x264enc is in -ugly, x265enc and the parsers in -bad,
   // timeoverlay in -x).

@@ -21,6 +21,7 @@ const heartbeat = (f: {
   temp?: number;
   spoolFree?: number;
   backlog?: number;
+  clockMs?: number;
 }): HeartbeatMessage => ({
   at: '2026-03-01T10:00:00.000Z',
   seq: 1,
@@ -41,6 +42,17 @@ const heartbeat = (f: {
           memTotalBytes: 1000,
           memFreeBytes: 500,
           memAvailableBytes: 500,
+        },
+      }),
+  ...(f.clockMs === undefined
+    ? {}
+    : {
+        clock: {
+          offsetMs: f.clockMs,
+          rttMs: 2,
+          measuredAt: '2026-03-01T10:00:00.000Z',
+          synced: null,
+          source: null,
         },
       }),
   cameras:
@@ -67,7 +79,15 @@ const nodes: NodeView[] = [
     state: 'offline',
     agentVersion: '0.10.0',
     lastHeartbeatAt: '2026-03-01T09:00:00.000Z',
-    heartbeat: heartbeat({ cpu: 5, hostCpu: 80, memFree: 100, temp: 70, spoolFree: 10, backlog: 5000 }),
+    heartbeat: heartbeat({
+      cpu: 5,
+      hostCpu: 80,
+      memFree: 100,
+      temp: 70,
+      spoolFree: 10,
+      backlog: 5000,
+      clockMs: -90_000,
+    }),
     cameras: [cameraView('gate', 'Front gate'), cameraView('yard')],
   }),
   nodeView({
@@ -76,7 +96,7 @@ const nodes: NodeView[] = [
     state: 'online',
     agentVersion: '0.9.0',
     lastHeartbeatAt: '2026-03-01T10:00:00.000Z',
-    heartbeat: heartbeat({ cpu: 50, memFree: 900, temp: 40, spoolFree: 90, backlog: 0 }),
+    heartbeat: heartbeat({ cpu: 50, memFree: 900, temp: 40, spoolFree: 90, backlog: 0, clockMs: 300 }),
     cameras: [cameraView('lobby', 'Lobby')],
   }),
   nodeView({
@@ -121,6 +141,8 @@ describe('fleetRows sorting', () => {
       temp: ['node-2', 'node-10', 'node-3'],
       disk: ['node-2', 'node-10', 'node-3'],
       backlog: ['node-2', 'node-10', 'node-3'],
+      // How far off, either way: +300 ms before -90 s.
+      clock: ['node-2', 'node-10', 'node-3'],
     };
     for (const [sort, asc] of Object.entries(expected) as [SortKey, string[]][]) {
       assert.deepEqual(ids({ sort }), asc, `${sort} asc`);

@@ -20,6 +20,8 @@ import { enrolNode, NodeCredentialRepository } from './auth/node-credentials.ts'
 import { loadSessionKeys, SessionTokens } from './auth/session-tokens.ts';
 import { UserRepository } from './auth/user-repository.ts';
 import { UserSettings } from './auth/user-settings.ts';
+import { clockOffsetObserver } from './clock/clock-gauge.ts';
+import { attachTimeResponder } from './clock/time-responder.ts';
 import { ConfigStore } from './config/config-store.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { SecretBox } from './config/secret-box.ts';
@@ -317,8 +319,14 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     log: log.child({ part: 'config' }),
     onPush: (result) => metrics.configPushes.inc({ result }),
   });
+  // clock skew: agents' time requests answered at once; their offsets reach a gauge by heartbeat
+  await attachTimeResponder({ bus: broker, metrics, log: log.child({ part: 'clock' }) });
+  const observeClock = clockOffsetObserver(metrics.nodeClockOffset);
   await attachFleetIngest(broker, registry, metrics, log.child({ part: 'ingest' }), {
-    heartbeat: (nodeId, msg) => configSync.observe(nodeId, msg),
+    heartbeat: (nodeId, msg) => {
+      configSync.observe(nodeId, msg);
+      observeClock(nodeId, msg);
+    },
   });
   // events: validated, written in batches idempotently by (id, seq), pushed to dashboards
   const eventRepo = new EventRepository(db.ingest);

@@ -201,6 +201,13 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    // clock/clock-gauge.ts: set from heartbeats
+    nodeClockOffset: new Gauge({
+      name: 'cctv_node_clock_offset_seconds',
+      help: "A node's clock minus the master's, from its latest heartbeat (positive: the node is ahead)",
+      labelNames: ['node'] as const,
+      registers: [registry],
+    }),
   };
 }
 

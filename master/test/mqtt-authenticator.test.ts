@@ -11,23 +11,28 @@ const node = { kind: 'node', nodeId: 'n1' } as const;
 const service = { kind: 'service', name: 'tool' } as const;
 
 describe('broker ACL', () => {
-  it('lets a node publish its own status, hello, heartbeat, events and replies only', () => {
+  it('lets a node publish its own status, hello, heartbeat, events, clock requests and replies only', () => {
     for (const t of [
       topics.status('n1'),
       topics.hello('n1'),
       topics.heartbeat('n1'),
       topics.events('n1'),
+      topics.time('n1'),
       topics.reply('n1', 'r1'),
     ])
       assert.equal(publishRefusal(node, t), null, t);
     assert.equal(publishRefusal(node, topics.cmd('n1', 'ping')), 'command_topic');
+    // Clock answers come from the master only.
+    assert.equal(publishRefusal(node, topics.timeAnswer('n1')), 'command_topic');
     assert.equal(publishRefusal(node, topics.status('n2')), 'foreign_node');
+    assert.equal(publishRefusal(node, topics.time('n2')), 'foreign_node');
     assert.equal(publishRefusal(node, 'cctv/v1/other'), 'outside_node_tree');
   });
 
   it('lets a node subscribe to its own commands only', () => {
     assert.equal(subscribeRefusal(node, topics.cmdFilter('n1')), null);
     assert.equal(subscribeRefusal(node, topics.cmd('n1', 'ping')), null);
+    assert.equal(subscribeRefusal(node, topics.timeAnswer('n1')), null);
     assert.equal(subscribeRefusal(node, topics.cmdFilter('n2')), 'foreign_node');
     assert.equal(subscribeRefusal(node, 'cctv/v1/nodes/+/cmd/+'), 'foreign_node');
     assert.equal(subscribeRefusal(node, topics.nodeTree('n1')), 'not_own_commands');
@@ -41,6 +46,7 @@ describe('broker ACL', () => {
     assert.equal(subscribeRefusal(service, '$share/g/cctv/v1/nodes/+/events'), 'outside_node_tree');
     assert.equal(publishRefusal(service, topics.cmd('n1', 'ping')), null);
     assert.equal(publishRefusal(service, topics.status('n1')), 'read_only');
+    assert.equal(publishRefusal(service, topics.time('n1')), 'read_only');
   });
 
   it('with MQTT_AUTH=off holds only agent-<id> clients to their prefix', () => {

@@ -22,6 +22,7 @@ import { CameraSet } from './cameras/camera-set.ts';
 import { configCommand } from './cameras/config-command.ts';
 import { probeCommand } from './cameras/probe-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
+import { ClockSync } from './clock/clock-sync.ts';
 import { type AgentConfig, cleartextWarnings, managementOf } from './config.ts';
 import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
 import { HostSampler } from './host/host-sampler.ts';
@@ -34,6 +35,7 @@ import { restartCommand } from './link/restart-command.ts';
 import { startLive } from './live/live-parts.ts';
 import { livePlanner } from './live/plan-for.ts';
 import { AnalysisMetrics } from './metrics/analysis-metrics.ts';
+import { ClockGauge } from './metrics/clock-gauge.ts';
 import { LiveMetrics } from './metrics/live-metrics.ts';
 import { AgentMetrics, startMetricsServer } from './metrics/metrics.ts';
 import type { ExitCause } from './process/supervised-child.ts';
@@ -285,6 +287,17 @@ async function startParts(
     if (publicMetrics) log.warn(publicMetrics);
   }
 
+  // clock: the offset to the master's clock, measured over the link at each connect and every
+  // minute; heartbeats and /metrics carry it
+  const clockGauge = new ClockGauge(metrics.registry);
+  const clock = new ClockSync({
+    nodeId: config.nodeId,
+    send: (topic, payload): Promise<void> => link.publishNow(topic, payload),
+    logger: log.child({ part: 'clock' }),
+    onMeasured: (c) => clockGauge.set(c.offsetMs),
+  });
+  started.add('clock', () => clock.stop());
+
   // link: MQTT to the master — online status, hello, heartbeats, commands; offline as last will
   const link = new MqttLink({
     ...config.mqtt,
@@ -303,8 +316,11 @@ async function startParts(
       host,
       live: () => live?.status() ?? { jsmpeg: 'disabled', webrtc: 'disabled' },
       config: () => cameraList.status(),
+      clock: () => clock.current(),
     }),
     onRejected: (reason) => metrics.commandRejected(reason),
+    onReady: () => void clock.measure(),
+    onTimeAnswer: (payload) => clock.receive(payload),
     commands: {
       restart: restartCommand({ logger: log.child({ part: 'restart' }), restart }),
       config: configCommand({
@@ -324,6 +340,7 @@ async function startParts(
   const linkStarted = link.start();
   linkPort.attach(link, linkStarted);
   await linkStarted;
+  clock.start();
   log.info({ cameras: cameraSet.recorders().map((r) => r.cameraId) }, 'agent running');
 
   return {
@@ -341,6 +358,7 @@ async function startParts(
       await snapshots.stop();
       await (await facesLoading)?.close();
       await uploader.stop();
+      await clock.stop();
       await link.stop();
       await new Promise<void>((done) => (metricsServer ? metricsServer.close(() => done()) : done()));
       log.info('agent stopped');

@@ -1,5 +1,6 @@
 export * from './alerts.ts';
 export * from './auth-api.ts';
+export * from './clock.ts';
 export * from './commands.ts';
 export * from './event-query.ts';
 export * from './events.ts';
@@ -18,6 +19,7 @@ export * from './segments.ts';
 export * from './topics.ts';
 export * from './validate.ts';
 
+import { TimeAnswer, TimeRequest } from './clock.ts';
 import { CameraSpec, CommandReply, CommandRequest, ConfigCommandArgs, PingResult } from './commands.ts';
 import { DetectSpec, EventMessage } from './events.ts';
 import { GrantClaims } from './grants.ts';
@@ -58,4 +60,6 @@ export const validators = {
   cameraMovedArgs: compile(CameraMovedArgs),
   probeArgs: compile(ProbeArgs),
   probeResult: compile(ProbeResult),
+  timeRequest: compile(TimeRequest),
+  timeAnswer: compile(TimeAnswer),
 };

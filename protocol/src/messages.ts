@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { ClockHeartbeat } from './clock.ts';
 import { CameraId, NodeId } from './ids.ts';
 import { ConfigHeartbeat } from './node-config.ts';
 
@@ -164,6 +165,8 @@ export const HeartbeatMessage = Type.Object({
   live: Type.Optional(LiveHeartbeat),
   /** Management mode and desired-config version (optional: older agents do not send it). */
   config: Type.Optional(ConfigHeartbeat),
+  /** The node's clock against the master's (optional: older agents, or no answer measured yet). */
+  clock: Type.Optional(ClockHeartbeat),
   cameras: Type.Array(CameraHeartbeat, { maxItems: 64 }),
 });
 export type HeartbeatMessage = Static<typeof HeartbeatMessage>;

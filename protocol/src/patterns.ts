@@ -69,3 +69,9 @@ export const POLYGONS_MAX = 32;
  */
 export const EMAIL_ADDRESS_PATTERN =
   "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+
+/**
+ * A node clock further than this from the master's (either way) is worth a warning: event and
+ * segment times of that node no longer line up with the others' (the fleet page, the alerts).
+ */
+export const CLOCK_SKEW_WARN_MS = 2000;

@@ -5,6 +5,9 @@ export const TOPIC_PREFIX = 'cctv/v1';
 
 const nodeBase = (nodeId: string) => `${TOPIC_PREFIX}/nodes/${nodeId}`;
 
+/** The `cmd/{name}` name of a clock answer; never a command's name. */
+export const TIME_ANSWER_NAME = 'time';
+
 export const topics = {
   status: (nodeId: string) => `${nodeBase(nodeId)}/status`,
   hello: (nodeId: string) => `${nodeBase(nodeId)}/hello`,
@@ -12,6 +15,13 @@ export const topics = {
   events: (nodeId: string) => `${nodeBase(nodeId)}/events`,
   cmd: (nodeId: string, name: string) => `${nodeBase(nodeId)}/cmd/${name}`,
   reply: (nodeId: string, reqId: string) => `${nodeBase(nodeId)}/reply/${reqId}`,
+  /** A clock measurement's request, from the agent (protocol/src/clock.ts). */
+  time: (nodeId: string) => `${nodeBase(nodeId)}/time`,
+  /**
+   * The master's answer to it, on the command channel: the one a node already reads, so the
+   * brokers' ACLs carry it unchanged. The agent takes it apart from its commands.
+   */
+  timeAnswer: (nodeId: string) => `${nodeBase(nodeId)}/cmd/${TIME_ANSWER_NAME}`,
   /** What an agent subscribes to for its commands: `cctv/v1/nodes/{node}/cmd/+`. */
   cmdFilter: (nodeId: string) => `${nodeBase(nodeId)}/cmd/+`,
   /** Everything a node publishes or receives: `cctv/v1/nodes/{node}/#`. */
@@ -23,10 +33,11 @@ export const topics = {
     heartbeat: `${TOPIC_PREFIX}/nodes/+/heartbeat`,
     events: `${TOPIC_PREFIX}/nodes/+/events`,
     reply: `${TOPIC_PREFIX}/nodes/+/reply/+`,
+    time: `${TOPIC_PREFIX}/nodes/+/time`,
   },
 } as const;
 
-export type NodeTopicKind = 'status' | 'hello' | 'heartbeat' | 'events' | 'cmd' | 'reply';
+export type NodeTopicKind = 'status' | 'hello' | 'heartbeat' | 'events' | 'time' | 'cmd' | 'reply';
 
 export interface ParsedTopic {
   nodeId: string;
@@ -44,7 +55,7 @@ export function parseNodeTopic(topic: string): ParsedTopic | null {
   if (!isValidId(nodeId)) return null;
   if (
     parts.length === 5 &&
-    (kind === 'status' || kind === 'hello' || kind === 'heartbeat' || kind === 'events')
+    (kind === 'status' || kind === 'hello' || kind === 'heartbeat' || kind === 'events' || kind === 'time')
   )
     return { nodeId, kind };
   if (parts.length === 6 && (kind === 'cmd' || kind === 'reply') && parts[5])

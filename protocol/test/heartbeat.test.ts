@@ -109,4 +109,25 @@ describe('heartbeat schema', () => {
     const { load15: _, ...hostWithoutLoad15 } = current.host ?? {};
     assert.match(check({ ...current, host: hostWithoutLoad15 }), /^invalid at \/host/);
   });
+
+  it('takes the optional clock, and refuses a malformed one', () => {
+    const clock = {
+      offsetMs: 90_012.5,
+      rttMs: 3.1,
+      measuredAt: at,
+      synced: null,
+      source: null,
+    };
+    assert.equal(check({ ...current, clock }), 'ok');
+    assert.equal(check({ ...current, clock: { ...clock, synced: true, source: 'chrony' } }), 'ok');
+    assert.equal(check({ ...current, clock: { ...clock, synced: false, source: 'timedatectl' } }), 'ok');
+    assert.match(check({ ...current, clock: { ...clock, source: 'ntpd' } }), /^invalid at \/clock\/source/);
+    assert.match(check({ ...current, clock: { ...clock, rttMs: -1 } }), /^invalid at \/clock\/rttMs/);
+    assert.match(
+      check({ ...current, clock: { ...clock, measuredAt: 'now' } }),
+      /^invalid at \/clock\/measuredAt/,
+    );
+    const { synced: _, ...withoutSynced } = clock;
+    assert.match(check({ ...current, clock: withoutSynced }), /^invalid at \/clock/);
+  });
 });

@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseNodeTopic, segmentKind, topics, validators } from '../src/index.ts';
+import { parseNodeTopic, segmentKind, TIME_ANSWER_NAME, topics, validators } from '../src/index.ts';
 
 describe('topics', () => {
   it('builds and parses node topics', () => {
     assert.equal(topics.status('cam-host-1'), 'cctv/v1/nodes/cam-host-1/status');
     assert.deepEqual(parseNodeTopic(topics.heartbeat('n1')), { nodeId: 'n1', kind: 'heartbeat' });
     assert.deepEqual(parseNodeTopic(topics.reply('n1', 'r-9')), { nodeId: 'n1', kind: 'reply', arg: 'r-9' });
+  });
+  it('carries clock requests on the node tree and answers on its command channel', () => {
+    assert.equal(topics.time('n1'), 'cctv/v1/nodes/n1/time');
+    assert.deepEqual(parseNodeTopic(topics.time('n1')), { nodeId: 'n1', kind: 'time' });
+    assert.deepEqual(parseNodeTopic(topics.timeAnswer('n1')), {
+      nodeId: 'n1',
+      kind: 'cmd',
+      arg: TIME_ANSWER_NAME,
+    });
+    assert.equal(topics.all.time, 'cctv/v1/nodes/+/time');
   });
   it('rejects foreign and malformed topics', () => {
     assert.equal(parseNodeTopic('cctv/v1/nodes/Bad_Id/status'), null);
@@ -30,6 +40,18 @@ describe('validators', () => {
     const notJson = validators.heartbeat.parse('{nope');
     assert.equal(notJson.ok, false);
     if (!notJson.ok) assert.match(notJson.error, /^not JSON/);
+  });
+});
+
+describe('clock request and answer', () => {
+  it('validates both ends of the exchange', () => {
+    assert.equal(validators.timeRequest.check({ id: 'a1b2-0', t0: 1_764_920_000_000 }), true);
+    assert.equal(validators.timeRequest.check({ id: 'a/b', t0: 1 }), false);
+    assert.equal(validators.timeRequest.check({ id: 'a', t0: -1 }), false);
+    assert.equal(validators.timeRequest.check({ id: 'a' }), false);
+    assert.equal(validators.timeAnswer.check({ id: 'a', t0: 1, t1: 2.5, t2: 3 }), true);
+    assert.equal(validators.timeAnswer.check({ id: 'a', t0: 1, t1: 2 }), false);
+    assert.equal(validators.timeAnswer.check({ id: 'a', t0: 1, t1: '2', t2: 3 }), false);
   });
 });
 

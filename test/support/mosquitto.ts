@@ -1,4 +1,7 @@
-/** Debian's Mosquitto on a free port for tests: anonymous access, no persistence; stopped after the file. */
+/**
+ * Debian's Mosquitto on a free port for tests, no persistence; stopped after the file. Anonymous
+ * access, or with `auth` the logins of a password file and the topic rules of an ACL file.
+ */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -13,15 +16,22 @@ export interface Mosquitto {
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
-export async function startMosquitto(): Promise<Mosquitto> {
+export async function startMosquitto(auth?: { passwordFile: string; aclFile: string }): Promise<Mosquitto> {
   const dir = await tempDir('cctv-mosquitto-');
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
+  const access = auth
+    ? [
+        'allow_anonymous false',
+        `password_file ${auth.passwordFile}`,
+        `acl_file ${auth.aclFile}`,
+        // Started as root it would read them as user mosquitto, which a test's temp dir keeps out.
+        ...(process.getuid?.() === 0 ? ['user root'] : []),
+      ]
+    : ['allow_anonymous true'];
   await writeFile(
     conf,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', ''].join(
-      '\n',
-    ),
+    [`listener ${port} 127.0.0.1`, ...access, 'persistence false', 'log_dest stderr', ''].join('\n'),
   );
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

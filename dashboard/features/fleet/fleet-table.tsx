@@ -34,6 +34,8 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean; firstDir: 'asc'
   { key: 'state', label: 'State', firstDir: 'desc' },
   { key: 'agent', label: 'Agent', firstDir: 'asc' },
   { key: 'heartbeat', label: 'Heartbeat', firstDir: 'desc' },
+  // A first click shows the clocks furthest off on top.
+  { key: 'clock', label: 'Clock', numeric: true, firstDir: 'desc' },
   { key: 'cpu', label: 'CPU', numeric: true, firstDir: 'desc' },
   { key: 'memory', label: 'Memory', numeric: true, firstDir: 'desc' },
   { key: 'temp', label: 'Temp', numeric: true, firstDir: 'desc' },

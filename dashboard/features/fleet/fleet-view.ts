@@ -12,6 +12,7 @@ export const SORT_KEYS = [
   'state',
   'agent',
   'heartbeat',
+  'clock',
   'cpu',
   'memory',
   'temp',
@@ -53,6 +54,11 @@ function sortValue(key: SortKey, node: NodeView, f: NodeFigures): SortValue {
       // Ascending: the youngest heartbeat (smallest age) first.
       const t = node.lastHeartbeatAt ? Date.parse(node.lastHeartbeatAt) : Number.NaN;
       return Number.isNaN(t) ? null : -t;
+    }
+    case 'clock': {
+      // Ascending: the clock nearest the master's first, whichever way the others are off.
+      const offset = node.heartbeat?.clock?.offsetMs;
+      return offset === undefined ? null : Math.abs(offset);
     }
     case 'cpu':
       return f.hostCpuPercent ?? f.agentCpuPercent;

@@ -3,11 +3,12 @@ import Link from 'next/link';
 import type { NodeFigures } from '@/features/fleet/fleet-figures';
 import { formatAge, formatBytes, formatPercent } from '@/lib/format';
 import { StateBadge } from '../../components/state-badge';
+import { ClockCell } from './clock-cell';
 import { ConfigSync } from './config-sync';
 import { FleetCameras } from './fleet-cameras';
 
 /** Columns of a node row; the expanded camera row spans them all. */
-export const NODE_COLUMNS = 11;
+export const NODE_COLUMNS = 12;
 
 /** A spool upload backlog older than this is worth a colour. */
 const OLD_BACKLOG_MS = 5 * 60_000;
@@ -85,6 +86,7 @@ export function NodeRow({ node, figures: f, now, expanded, onToggle }: Props) {
         >
           {formatAge(node.lastHeartbeatAt, now)}
         </td>
+        <ClockCell heartbeat={node.heartbeat} now={now} />
         <td className="num" data-testid="cell-cpu" data-value={cpu ?? ''} data-label="CPU">
           {formatPercent(cpu)}
           <Meter

@@ -253,7 +253,7 @@ export class AlertEngine {
     for (const rule of byKind('clock_skew')) {
       const p = rule.params as unknown as AlertRuleParamsOf<'clock_skew'>;
       for (const n of nodes) {
-        const clock = (n.heartbeat as { clock?: { offsetMs: number } } | null)?.clock;
+        const clock = n.heartbeat?.clock;
         if (!clock || n.state === 'offline') continue;
         add(rule, {
           key: `clock:${n.id}`,

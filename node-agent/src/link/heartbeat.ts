@@ -1,9 +1,15 @@
 /**
  * Builds heartbeats from real figures: host CPU/load/memory/uptime, the agent's CPU and memory
  * with its ffmpeg children, SoC temperature, spool disk, and per camera recording, backlog and
- * the camera's own ffmpeg CPU/memory, and whether live view is available.
+ * the camera's own ffmpeg CPU/memory, whether live view is available, and the clock offset.
  */
-import type { CameraHeartbeat, ConfigHeartbeat, HeartbeatMessage, LiveHeartbeat } from '@cctv/protocol';
+import type {
+  CameraHeartbeat,
+  ClockHeartbeat,
+  ConfigHeartbeat,
+  HeartbeatMessage,
+  LiveHeartbeat,
+} from '@cctv/protocol';
 import { type HostSample, HostSampler } from '../host/host-sampler.ts';
 import { subtreeFigures } from '../host/process-tree.ts';
 import type { RecorderStatus } from '../recorder/recorder.ts';
@@ -44,6 +50,8 @@ export interface HeartbeatSources {
   live?: () => LiveHeartbeat;
   /** Management mode and desired-config version; left out when absent. */
   config?: () => ConfigHeartbeat;
+  /** The latest clock measurement; left out while there is none. */
+  clock?: () => ClockHeartbeat | null;
   now?: () => Date;
   /** Process uptime in seconds. */
   uptimeS?: () => number;
@@ -62,6 +70,7 @@ export function heartbeatBuilder(sources: HeartbeatSources): () => Promise<Heart
     const rssBytes = whole(s.total.rssBytes);
     const live = sources.live?.();
     const config = sources.config?.();
+    const clock = sources.clock?.() ?? null;
     return {
       seq: seq++,
       at: (sources.now?.() ?? new Date()).toISOString(),
@@ -94,6 +103,7 @@ export function heartbeatBuilder(sources: HeartbeatSources): () => Promise<Heart
       },
       ...(live ? { live: { ...live, ...(live.reason ? { reason: live.reason.slice(0, 300) } : {}) } } : {}),
       ...(config ? { config } : {}),
+      ...(clock ? { clock } : {}),
       cameras: sources.cameras().map((c) => cameraHeartbeat(c, s)),
     };
   };

@@ -4,10 +4,11 @@
  * commands, and heartbeats run on an interval while connected. Every outgoing message is
  * validated first. Command replies (and `publishQueued` messages) go through the on-disk outbox,
  * so what is produced while the broker is away is delivered after the reconnect. Incoming
- * commands are validated, deduplicated and answered by `CommandDispatch`.
+ * commands are validated, deduplicated and answered by `CommandDispatch`; the master's clock
+ * answers, which share the command channel (`cmd/time`), go to `onTimeAnswer` instead.
  */
 import type { HeartbeatMessage, HelloMessage, StatusMessage, Validator } from '@cctv/protocol';
-import { parseNodeTopic, topics, validators } from '@cctv/protocol';
+import { parseNodeTopic, TIME_ANSWER_NAME, topics, validators } from '@cctv/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Outbox, type OutboxOptions } from '../outbox/outbox.ts';
@@ -44,6 +45,10 @@ export interface MqttLinkOptions {
   commands?: CommandHandlers;
   /** Called for every command refused as malformed, unknown or expired (for a metric). */
   onRejected?: (reason: CommandRejection) => void;
+  /** After each (re)connect, once the command subscription is in place (answers can arrive). */
+  onReady?: () => void;
+  /** The master's clock answers (`cmd/time`), kept apart from the commands. */
+  onTimeAnswer?: (payload: Buffer) => void;
 }
 
 export class MqttLink {
@@ -115,14 +120,19 @@ export class MqttLink {
       this.lastError = '';
       o.logger.info({ url: o.url, reconnect: this.connects > 1 }, 'mqtt connected');
       // The broker may have lost the session (restart, expiry): subscribe again every time.
-      client
-        .subscribeAsync(topics.cmdFilter(o.nodeId), { qos: 1 })
-        .catch((err: Error) => o.logger.warn({ err: err.message }, 'command subscription failed'));
+      client.subscribeAsync(topics.cmdFilter(o.nodeId), { qos: 1 }).then(
+        () => {
+          if (!this.leaving) o.onReady?.();
+        },
+        (err: Error) => o.logger.warn({ err: err.message }, 'command subscription failed'),
+      );
       if (!this.leaving) void this.announce();
     });
     client.on('message', (topic, payload) => {
       const parsed = parseNodeTopic(topic);
-      if (parsed?.kind === 'cmd' && parsed.nodeId === o.nodeId && parsed.arg)
+      if (parsed?.kind !== 'cmd' || parsed.nodeId !== o.nodeId || !parsed.arg) return;
+      if (parsed.arg === TIME_ANSWER_NAME) o.onTimeAnswer?.(payload);
+      else
         this.dispatch
           .handle(parsed.arg, payload)
           .catch((err: Error) => o.logger.error({ topic, err: err.message }, 'command handling failed'));
@@ -189,6 +199,16 @@ export class MqttLink {
         code: 'NO_OUTBOX',
       });
     await this.box.append({ topic, payload, retain: opts.retain ?? false });
+  }
+
+  /**
+   * Publishes at QoS 0 now, past the outbox: for what is worthless later (a clock request).
+   * Rejects while disconnected. The caller validates the payload.
+   */
+  async publishNow(topic: string, payload: string): Promise<void> {
+    if (!this.client?.connected || this.leaving)
+      throw Object.assign(new Error('not connected'), { code: 'DISCONNECTED' });
+    await this.client.publishAsync(topic, payload, { qos: 0 });
   }
 
   /** Sends a reply through the outbox (or directly when there is none); never throws. */
