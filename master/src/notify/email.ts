@@ -44,6 +44,9 @@ export async function sendEmail(
   message: EmailMessage,
   opts: EmailSendOptions,
 ): Promise<SendResult & { warning?: string }> {
+  // A password is never sent in the clear, whatever the server offers.
+  if (target.security === 'none' && target.username)
+    return failed(false, 'a login needs security starttls or tls');
   const transport = nodemailer.createTransport({
     host: target.host,
     port: target.port,
