@@ -11,6 +11,7 @@ import { mqttOutTopics, notificationValidators } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { waitFor } from '../../test/support/index.ts';
+import { memoryLogger } from '../../test/support/memory-log.ts';
 import { MOSQUITTO, type Mosquitto, startMosquitto } from '../../test/support/mosquitto.ts';
 import { rootOnlySkip } from '../../test/support/root-only.ts';
 import { MqttOut } from '../src/notify/mqtt-out.ts';
@@ -136,6 +137,23 @@ describe('MQTT out to a home automation broker', {
     assert.equal(kept.has(t.alerts) || kept.has(t.events), false);
   });
 
+  it('is marked offline by its last will when its connection breaks, and comes back with its states', async () => {
+    const mark = seen.length;
+    // The link cut from under the client, as a network failure would.
+    (out as unknown as { client: MqttClient }).client.stream.destroy();
+    await waitFor('will, then back', () => {
+      const statuses = seen
+        .slice(mark)
+        .filter((m) => m.topic === t.status)
+        .map((m) => m.payload);
+      return statuses.join() === 'offline,online';
+    });
+    await waitFor('states published again', () =>
+      seen.slice(mark).some((m) => m.topic === t.nodeState('node-1') && m.payload === 'online'),
+    );
+    assert.equal((await retained(broker.url, 'cctv/cameras/#')).get(t.cameraState('yard')), 'recording');
+  });
+
   it('removes a camera: its configs and states emptied', async () => {
     out.announceCameras([]);
     await waitFor('yard removed', async () => {
@@ -154,12 +172,15 @@ describe('MQTT out to a home automation broker', {
     await waitFor('offline', () => statuses.at(-1) === 'offline');
     await probe.endAsync();
 
+    const { logger, lines } = memoryLogger();
     out = new MqttOut({
       url: broker.url,
+      username: 'cctv-master',
+      password: 'hunter2-broker-secret',
       topicPrefix: 'cctv',
       discoveryPrefix: 'homeassistant',
       homeAssistant: false,
-      log,
+      log: logger,
       onFailure: (what, error) => failures.push(`${what}: ${error}`),
       reconnectPeriodMs: 200,
     });
@@ -170,5 +191,7 @@ describe('MQTT out to a home automation broker', {
     const r = await out.publishAlert(sample);
     assert.deepEqual(r, { ok: false, retry: true, error: 'not connected to the broker' });
     assert.deepEqual(failures, ['alert: not connected to the broker']);
+    assert.ok(lines.some((l) => l.includes('unreachable')));
+    assert.equal(lines.filter((l) => l.includes('hunter2')).length, 0, 'the password is never logged');
   });
 });

@@ -176,7 +176,8 @@ export type SmtpSecurity = Static<typeof SmtpSecurity>;
 /**
  * An e-mail channel: the SMTP server mail goes through. `security`: `tls` speaks TLS from the
  * first byte (port 465), `starttls` requires the upgrade (port 587), `none` sends in the clear
- * (a relay on the same host or network only). `password` is write-only, as a webhook's secret.
+ * (a relay on the same host or network only; no login then). `password` is write-only: absent
+ * keeps the saved one, empty removes it.
  */
 export const EmailChannelSettings = Type.Object(
   {
@@ -184,7 +185,7 @@ export const EmailChannelSettings = Type.Object(
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     security: SmtpSecurity,
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    password: Type.Optional(Secret(1)),
+    password: Type.Optional(Secret(0)),
     from: EmailAddress,
     to: Type.Array(EmailAddress, { minItems: 1, maxItems: 20, uniqueItems: true }),
   },
@@ -207,13 +208,14 @@ export type EmailChannelView = Static<typeof EmailChannelView>;
 /**
  * An MQTT channel: the site's home automation broker (not the cluster's own). `topicPrefix`
  * roots every topic the master publishes there; `homeAssistant` also publishes Home Assistant
- * discovery configs under `discoveryPrefix`. `password` is write-only.
+ * discovery configs under `discoveryPrefix`. `password` is write-only: absent keeps the saved
+ * one, empty removes it.
  */
 export const MqttChannelSettings = Type.Object(
   {
     url: Type.String({ maxLength: 2000, pattern: '^[Mm][Qq][Tt][Tt][Ss]?://[^\\s/?#@]+/?$' }),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    password: Type.Optional(Secret(1)),
+    password: Type.Optional(Secret(0)),
     topicPrefix: Type.String({ pattern: TOPIC_PREFIX_PATTERN, default: 'cctv' }),
     discoveryPrefix: Type.String({ pattern: TOPIC_PREFIX_PATTERN, default: 'homeassistant' }),
     homeAssistant: Type.Boolean(),

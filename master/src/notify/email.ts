@@ -18,7 +18,7 @@ export interface EmailMessage {
 }
 
 export interface EmailSendOptions {
-  /** Each step (connect, greeting, every command) and the whole message together. */
+  /** Each step (connect, greeting, every command); the whole message gets three times that. */
   timeoutMs: number;
   /** CA certificate (PEM) of a server with a private CA. */
   ca?: Buffer;

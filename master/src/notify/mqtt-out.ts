@@ -15,6 +15,7 @@ import {
   mqttOutTopics,
   type NodeOnlineState,
   type NotificationEvent,
+  redactCredentials,
 } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -60,6 +61,8 @@ export class MqttOut {
   start(): void {
     if (this.client) return;
     const o = this.opts;
+    // The channel's URL carries no credentials (its schema refuses them); logs redact it anyway.
+    const url = redactCredentials(o.url);
     const client = mqtt.connect(o.url, {
       protocolVersion: 4,
       clientId: `cctv-master-${randomBytes(6).toString('hex')}`,
@@ -76,16 +79,16 @@ export class MqttOut {
     this.client = client;
     client.on('connect', () => {
       this.lastError = '';
-      o.log.info({ url: o.url }, 'connected to the home automation broker');
+      o.log.info({ url }, 'connected to the home automation broker');
       void this.onConnect(client);
     });
     client.on('message', (topic, payload, packet) => this.onDiscoveryConfig(topic, payload, packet.retain));
-    client.on('offline', () => o.log.warn({ url: o.url }, 'home automation broker unreachable; retrying'));
+    client.on('offline', () => o.log.warn({ url }, 'home automation broker unreachable; retrying'));
     client.on('error', (err) => {
       // The same refusal at every attempt is logged once.
       const level = err.message === this.lastError ? 'debug' : 'warn';
       this.lastError = err.message;
-      o.log[level]({ url: o.url, err: err.message }, 'home automation broker error');
+      o.log[level]({ url, err: err.message }, 'home automation broker error');
     });
   }
 
