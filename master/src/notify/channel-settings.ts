@@ -51,7 +51,7 @@ export function editedWebhook(saved: WebhookChannelSettings | null, input: Webho
  * An edited e-mail or MQTT channel: a password left out keeps the saved one, an empty one
  * removes it (a server that no longer wants a login); no username, no password.
  */
-export function editedWithPassword<S extends { username?: string; password?: string }>(
+export function editedWithPassword<S extends EmailChannelSettings | MqttChannelSettings>(
   saved: S | null,
   input: S,
 ): S {
