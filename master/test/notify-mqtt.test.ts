@@ -163,7 +163,7 @@ describe('MQTT out to a home automation broker', {
     assert.deepEqual(failures, []);
   });
 
-  it('reports an alert it cannot publish while the broker is away, and says offline on stop', async () => {
+  it('says offline on stop; with discovery off empties old configs; reports an alert it cannot publish', async () => {
     const probe = await mqtt.connectAsync(broker.url, { clientId: 'status-probe' });
     const statuses: string[] = [];
     probe.on('message', (_topic, payload) => statuses.push(payload.toString()));
@@ -184,8 +184,16 @@ describe('MQTT out to a home automation broker', {
       onFailure: (what, error) => failures.push(`${what}: ${error}`),
       reconnectPeriodMs: 200,
     });
+    // Discovery turned off: the configs of an earlier run with it on go (another site's stay).
+    const earlier = await mqtt.connectAsync(broker.url, { clientId: 'earlier-again' });
+    await earlier.publishAsync(config('yard_motion'), '{"name":"Motion"}', { qos: 1, retain: true });
+    await earlier.endAsync();
     out.start();
-    await waitFor('connected again', () => out.connected);
+    await waitFor('discovery emptied', async () => {
+      const now = await retained(broker.url, 'homeassistant/#');
+      return [...now.keys()].join() === 'homeassistant/binary_sensor/farm/x_motion/config';
+    });
+    assert.ok(out.connected);
     await broker.stop();
     await waitFor('disconnected', () => !out.connected);
     const r = await out.publishAlert(sample);

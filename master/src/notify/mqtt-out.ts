@@ -121,8 +121,8 @@ export class MqttOut {
       this.setRetained(this.topics.detection(c.cameraId, 'face'), '');
       this.setRetained(this.topics.cameraState(c.cameraId), '');
     }
-    if (!this.opts.homeAssistant) return;
-    const configs = discoveryConfigs(this.opts, valid);
+    // With discovery off, none is wanted: those of an earlier run with it on are emptied too.
+    const configs = this.opts.homeAssistant ? discoveryConfigs(this.opts, valid) : new Map<string, string>();
     for (const topic of [...this.retained.keys()])
       if (this.isDiscoveryTopic(topic) && !configs.has(topic)) this.setRetained(topic, '');
     for (const [topic, payload] of configs) this.setRetained(topic, payload);
@@ -187,7 +187,6 @@ export class MqttOut {
   private async onConnect(client: MqttClient): Promise<void> {
     await this.publishRetained(client, this.topics.status, 'online');
     for (const [topic, payload] of this.retained) void this.publishRetained(client, topic, payload);
-    if (!this.opts.homeAssistant) return;
     try {
       await client.subscribeAsync(discoveryFilter(this.opts), { qos: 1 });
     } catch (err) {
@@ -197,8 +196,8 @@ export class MqttOut {
 
   /**
    * A retained discovery config of this site on the broker (from an earlier run) that no
-   * announced camera has: a camera removed while the master was away. It is emptied once the
-   * cameras are known.
+   * announced camera has: a camera removed while the master was away, or discovery since turned
+   * off. It is emptied once the cameras are known.
    */
   private onDiscoveryConfig(topic: string, payload: Buffer, retain: boolean): void {
     if (!retain || payload.length === 0 || !this.isDiscoveryTopic(topic)) return;
@@ -208,7 +207,7 @@ export class MqttOut {
   }
 
   private sweepStrayConfigs(): void {
-    if (this.cameras === null) return;
+    if (this.cameras === null && this.opts.homeAssistant) return;
     for (const topic of this.strayConfigs) {
       this.strayConfigs.delete(topic);
       if (!this.retained.has(topic)) {
