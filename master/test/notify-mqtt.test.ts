@@ -49,6 +49,7 @@ describe('MQTT out to a home automation broker', {
     // Left by an earlier run: a camera since removed, and another site's camera on the same broker.
     const earlier = await mqtt.connectAsync(broker.url, { clientId: 'earlier' });
     await earlier.publishAsync(config('old-cam_motion'), '{"name":"Motion"}', { qos: 1, retain: true });
+    await earlier.publishAsync(t.detection('gone-cam', 'motion'), 'ON', { qos: 1, retain: true });
     await earlier.publishAsync('homeassistant/binary_sensor/farm/x_motion/config', '{"name":"Motion"}', {
       qos: 1,
       retain: true,
@@ -78,10 +79,13 @@ describe('MQTT out to a home automation broker', {
   const last = (topic: string) => seen.filter((m) => m.topic === topic).at(-1)?.payload;
 
   it('announces cameras to Home Assistant and empties the configs of cameras it no longer has', async () => {
-    // States given before the connection are published once it is up.
+    // What is given before the connection is published once it is up: states, the cameras, and
+    // the removal of one that went meanwhile.
+    const yard = { cameraId: 'yard', nodeId: 'node-1', name: 'Yard' };
     out.nodeState('node-1', 'online');
+    out.announceCameras([yard, { cameraId: 'gone-cam', nodeId: 'node-1', name: 'Gone' }]);
+    out.announceCameras([yard]);
     out.start();
-    out.announceCameras([{ cameraId: 'yard', nodeId: 'node-1', name: 'Yard' }]);
     await waitFor('online and announced', () => last(t.status) === 'online' && last(config('yard_face')));
 
     const motion = JSON.parse(last(config('yard_motion')) ?? '{}');
@@ -104,6 +108,7 @@ describe('MQTT out to a home automation broker', {
     const states = await retained(broker.url, 'cctv/#');
     assert.equal(states.get(t.status), 'online');
     assert.equal(states.get(t.nodeState('node-1')), 'online');
+    assert.equal(states.has(t.detection('gone-cam', 'motion')), false, 'the removed camera emptied');
   });
 
   it('publishes motion ON then OFF, retained, and camera states', async () => {

@@ -47,6 +47,8 @@ export class MqttOut {
   private readonly topics: ReturnType<typeof mqttOutTopics>;
   /** Retained topics and their current payloads, published again on every connect. */
   private readonly retained = new Map<string, string>();
+  /** Retained topics emptied while the broker was away: emptied there on the next connect. */
+  private readonly pendingClears = new Set<string>();
   /** The cameras of the last `announceCameras`; null before the first. */
   private cameras: AnnouncedCamera[] | null = null;
   /** Our discovery configs found retained on the broker that no announced camera accounts for. */
@@ -174,6 +176,8 @@ export class MqttOut {
     else this.retained.set(topic, payload);
     const client = this.client;
     if (client?.connected) void this.publishRetained(client, topic, payload);
+    else if (payload === '') this.pendingClears.add(topic);
+    else this.pendingClears.delete(topic);
   }
 
   private async publishRetained(client: MqttClient, topic: string, payload: string): Promise<void> {
@@ -186,6 +190,8 @@ export class MqttOut {
 
   private async onConnect(client: MqttClient): Promise<void> {
     await this.publishRetained(client, this.topics.status, 'online');
+    for (const topic of this.pendingClears) void this.publishRetained(client, topic, '');
+    this.pendingClears.clear();
     for (const [topic, payload] of this.retained) void this.publishRetained(client, topic, payload);
     try {
       await client.subscribeAsync(discoveryFilter(this.opts), { qos: 1 });
