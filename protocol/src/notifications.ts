@@ -13,12 +13,13 @@ import { compile } from './validate.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 
-export const AlertSeverity = Type.Union([
+/** The alert's severity (the same values as the alerts the dashboard shows). */
+export const NotificationSeverity = Type.Union([
   Type.Literal('info'),
   Type.Literal('warning'),
   Type.Literal('critical'),
 ]);
-export type AlertSeverity = Static<typeof AlertSeverity>;
+export type NotificationSeverity = Static<typeof NotificationSeverity>;
 
 export const AlertNotificationType = Type.Union([
   Type.Literal('alert.raised'),
@@ -31,9 +32,9 @@ export const NotificationAlert = Type.Object(
   {
     /** The alert's id at the master: the same in its `alert.raised` and `alert.resolved`. */
     id: Type.String({ minLength: 1, maxLength: 100 }),
-    /** What went wrong, machine-readable: `node_offline`, `camera_failed`, `motion`, `face`… */
+    /** What went wrong, machine-readable, as the master's alert rules name it (`node_offline`…). */
     kind: Type.String({ minLength: 1, maxLength: 100 }),
-    severity: AlertSeverity,
+    severity: NotificationSeverity,
     /** One line for people, in English. */
     message: Type.String({ maxLength: 1000 }),
     /** The node it concerns, or null for one that concerns no single node. */
