@@ -7,6 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mqttOutTopics, notificationValidators, webhookHeadersProblem } from '@cctv/protocol';
 import { alertEmail } from '../src/notify/alert-email.ts';
+import {
+  editedWebhook,
+  editedWithPassword,
+  emailView,
+  mqttView,
+  webhookView,
+} from '../src/notify/channel-settings.ts';
 import { discoveryConfigs, discoveryFilter } from '../src/notify/ha-discovery.ts';
 import { retryAfter, sendWebhook, signWebhook, webhookUrlProblem } from '../src/notify/webhook.ts';
 import { sample } from './notify-sample.ts';
@@ -178,5 +185,53 @@ describe('Home Assistant discovery configs', () => {
       { cameraId: 'yard', nodeId: 'n', name: 'Yard' },
     ]);
     assert.ok(other.has('ha/binary_sensor/farm_cctv/yard_motion/config'));
+  });
+});
+
+describe('channel settings views and edits', () => {
+  it('never shows a secret, and keeps a saved one an edit leaves out', () => {
+    const hook = {
+      url: 'https://h.example/x',
+      secret: 's'.repeat(20),
+      headers: { Authorization: 'Bearer t' },
+    };
+    assert.deepEqual(webhookView(hook), { url: hook.url, headerNames: ['Authorization'], hasSecret: true });
+    assert.deepEqual(editedWebhook(hook, { url: 'https://h.example/y' }), {
+      ...hook,
+      url: 'https://h.example/y',
+    });
+    assert.deepEqual(editedWebhook(hook, { url: hook.url, secret: 'n'.repeat(16), headers: {} }), {
+      url: hook.url,
+      secret: 'n'.repeat(16),
+      headers: {},
+    });
+    assert.deepEqual(editedWebhook(null, { url: hook.url }), { url: hook.url }, 'a new channel without one');
+
+    const mail = {
+      host: 'smtp.example.com',
+      port: 587,
+      security: 'starttls' as const,
+      username: 'cctv',
+      password: 'pw',
+      from: 'cctv@example.com',
+      to: ['a@example.com'],
+    };
+    const view = emailView(mail);
+    assert.equal(view.hasSecret, true);
+    assert.equal(JSON.stringify(view).includes('"pw"'), false);
+    const { password: _, ...noPassword } = mail;
+    assert.deepEqual(editedWithPassword(mail, noPassword), mail, 'left out: kept');
+    assert.deepEqual(editedWithPassword(mail, { ...mail, password: '' }), noPassword, 'empty: removed');
+    assert.deepEqual(editedWithPassword(mail, { ...mail, password: 'new' }), { ...mail, password: 'new' });
+    const { username: __, ...anonymous } = noPassword;
+    assert.deepEqual(editedWithPassword(mail, anonymous), anonymous, 'no username, no password');
+
+    const mq = {
+      url: 'mqtt://ha.lan',
+      topicPrefix: 'cctv',
+      discoveryPrefix: 'homeassistant',
+      homeAssistant: true,
+    };
+    assert.deepEqual(mqttView({ ...mq, password: 'x' }), { ...mq, username: null, hasSecret: true });
   });
 });

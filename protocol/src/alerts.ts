@@ -9,11 +9,11 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { EventType } from './events.ts';
 import { CameraId, NodeId } from './ids.ts';
 import {
-  AlertSeverity,
   EmailChannelSettings,
   EmailChannelView,
   MqttChannelSettings,
   MqttChannelView,
+  NotificationSeverity,
   WebhookChannelSettings,
   WebhookChannelView,
 } from './notifications.ts';
@@ -44,6 +44,9 @@ export const ALERT_KINDS = [
 export type AlertKind = (typeof ALERT_KINDS)[number];
 const AlertKindSchema = Type.Union(ALERT_KINDS.map((k) => Type.Literal(k)));
 
+/** How urgent: the same three words notifications carry. */
+export const AlertSeverity = NotificationSeverity;
+export type AlertSeverity = NotificationSeverity;
 export const ALERT_SEVERITIES = ['info', 'warning', 'critical'] as const satisfies readonly AlertSeverity[];
 
 const Time = Type.String();

@@ -13,12 +13,13 @@ import { compile } from './validate.ts';
 
 const IsoTime = Type.String({ format: 'date-time', maxLength: 40 });
 
-export const AlertSeverity = Type.Union([
+/** The alert's severity (the same values as the alerts the dashboard shows). */
+export const NotificationSeverity = Type.Union([
   Type.Literal('info'),
   Type.Literal('warning'),
   Type.Literal('critical'),
 ]);
-export type AlertSeverity = Static<typeof AlertSeverity>;
+export type NotificationSeverity = Static<typeof NotificationSeverity>;
 
 export const AlertNotificationType = Type.Union([
   Type.Literal('alert.raised'),
@@ -31,9 +32,9 @@ export const NotificationAlert = Type.Object(
   {
     /** The alert's id at the master: the same in its `alert.raised` and `alert.resolved`. */
     id: Type.String({ minLength: 1, maxLength: 100 }),
-    /** What went wrong, machine-readable: `node_offline`, `camera_failed`, `motion`, `face`… */
+    /** What went wrong, machine-readable, as the master's alert rules name it (`node_offline`…). */
     kind: Type.String({ minLength: 1, maxLength: 100 }),
-    severity: AlertSeverity,
+    severity: NotificationSeverity,
     /** One line for people, in English. */
     message: Type.String({ maxLength: 1000 }),
     /** The node it concerns, or null for one that concerns no single node. */
@@ -176,7 +177,8 @@ export type SmtpSecurity = Static<typeof SmtpSecurity>;
 /**
  * An e-mail channel: the SMTP server mail goes through. `security`: `tls` speaks TLS from the
  * first byte (port 465), `starttls` requires the upgrade (port 587), `none` sends in the clear
- * (a relay on the same host or network only). `password` is write-only, as a webhook's secret.
+ * (a relay on the same host or network only; no login then). `password` is write-only: absent
+ * keeps the saved one, empty removes it.
  */
 export const EmailChannelSettings = Type.Object(
   {
@@ -184,7 +186,7 @@ export const EmailChannelSettings = Type.Object(
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     security: SmtpSecurity,
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    password: Type.Optional(Secret(1)),
+    password: Type.Optional(Secret(0)),
     from: EmailAddress,
     to: Type.Array(EmailAddress, { minItems: 1, maxItems: 20, uniqueItems: true }),
   },
@@ -207,13 +209,14 @@ export type EmailChannelView = Static<typeof EmailChannelView>;
 /**
  * An MQTT channel: the site's home automation broker (not the cluster's own). `topicPrefix`
  * roots every topic the master publishes there; `homeAssistant` also publishes Home Assistant
- * discovery configs under `discoveryPrefix`. `password` is write-only.
+ * discovery configs under `discoveryPrefix`. `password` is write-only: absent keeps the saved
+ * one, empty removes it.
  */
 export const MqttChannelSettings = Type.Object(
   {
     url: Type.String({ maxLength: 2000, pattern: '^[Mm][Qq][Tt][Tt][Ss]?://[^\\s/?#@]+/?$' }),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    password: Type.Optional(Secret(1)),
+    password: Type.Optional(Secret(0)),
     /** Default `cctv`. */
     topicPrefix: Type.Optional(Type.String({ pattern: TOPIC_PREFIX_PATTERN })),
     /** Default `homeassistant`. */

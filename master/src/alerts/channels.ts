@@ -14,10 +14,23 @@ import type {
   NodeView,
   NotificationEvent,
 } from '@cctv/protocol';
-import { webhookHeadersProblem } from '@cctv/protocol';
+import {
+  type EmailChannelSettings,
+  type MqttChannelSettings,
+  notificationValidators,
+  type WebhookChannelSettings,
+  webhookHeadersProblem,
+} from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { SecretBox } from '../config/secret-box.ts';
 import { alertEmail } from '../notify/alert-email.ts';
+import {
+  editedWebhook,
+  editedWithPassword,
+  emailView,
+  mqttView,
+  webhookView,
+} from '../notify/channel-settings.ts';
 import { sendEmail } from '../notify/email.ts';
 import { MqttOut } from '../notify/mqtt-out.ts';
 import type { SendResult } from '../notify/result.ts';
@@ -26,77 +39,45 @@ import type { ChannelSender, OpenChannel, SnapshotFile } from './outbox.ts';
 
 export type { NotificationChannel };
 
-/** What is sealed: the one secret of the channel and, for webhooks, the header values. */
-interface ChannelSecret {
-  secret?: string;
-  headers?: Record<string, string>;
-}
+type FullSettings = AlertChannelInput['settings'];
 
 const sealContext = (id: string) => `alert-channel:${id}`;
 
-/** The secret an input carries, or undefined when it keeps the saved one. */
-function inputSecret(input: AlertChannelInput): ChannelSecret | undefined {
+/** The settings with secrets as saved, and the view kept beside them in the clear. */
+function edited(
+  input: AlertChannelInput,
+  saved: FullSettings | null,
+): { full: FullSettings; view: AlertChannelView['settings'] } {
   if (input.kind === 'webhook') {
-    const s = input.settings;
-    if (s.secret === undefined && s.headers === undefined) return undefined;
-    return { ...(s.secret ? { secret: s.secret } : {}), ...(s.headers ? { headers: s.headers } : {}) };
+    const full = editedWebhook(saved as WebhookChannelSettings | null, input.settings);
+    return { full, view: webhookView(full) };
   }
-  return input.settings.password === undefined ? undefined : { secret: input.settings.password };
-}
-
-/** The settings kept in the clear: everything but the secret (and a webhook's header values). */
-function plainSettings(input: AlertChannelInput): Record<string, unknown> {
-  if (input.kind === 'webhook') {
-    const { secret: _s, headers, ...rest } = input.settings;
-    return { ...rest, headerNames: Object.keys(headers ?? {}) };
+  if (input.kind === 'email') {
+    const full = editedWithPassword(saved as EmailChannelSettings | null, input.settings);
+    return { full, view: emailView(full) };
   }
-  const { password: _p, ...rest } = input.settings;
-  return rest;
+  const full = editedWithPassword(saved as MqttChannelSettings | null, input.settings);
+  return { full, view: mqttView(full) };
 }
 
 export function toChannelView(row: NotificationChannel): AlertChannelView {
-  const s = row.settings as Record<string, unknown>;
-  const hasSecret = row.secret !== null;
-  const base = {
+  return {
     id: row.id,
     name: row.name,
     kind: row.kind as AlertChannelKind,
     enabled: row.enabled,
+    // Written only as a view (below): never a secret.
+    settings: row.settings as unknown as AlertChannelView['settings'],
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     createdBy: row.createdBy,
   };
-  if (row.kind === 'webhook')
-    return {
-      ...base,
-      settings: { url: String(s.url), headerNames: (s.headerNames as string[]) ?? [], hasSecret },
-    };
-  if (row.kind === 'email')
-    return {
-      ...base,
-      settings: {
-        host: String(s.host),
-        port: Number(s.port),
-        security: s.security as 'tls' | 'starttls' | 'none',
-        username: (s.username as string | undefined) ?? null,
-        from: String(s.from),
-        to: (s.to as string[]) ?? [],
-        hasSecret,
-      },
-    };
-  return {
-    ...base,
-    settings: {
-      url: String(s.url),
-      username: (s.username as string | undefined) ?? null,
-      topicPrefix: String(s.topicPrefix ?? 'cctv'),
-      discoveryPrefix: String(s.discoveryPrefix ?? 'homeassistant'),
-      homeAssistant: Boolean(s.homeAssistant),
-      hasSecret,
-    },
-  };
 }
 
+/**
+ * Channels in the database: the whole settings sealed in `secret` (a webhook's key and header
+ * values, a password), their view in `settings` for listing without opening anything.
+ */
 export class ChannelRepository {
   constructor(
     private readonly db: PrismaClient,
@@ -113,52 +94,48 @@ export class ChannelRepository {
 
   /** Why an input cannot be saved (a webhook without a key, a header the master sets), or null. */
   problem(input: AlertChannelInput, saved: NotificationChannel | null): string | null {
+    const validator =
+      input.kind === 'webhook'
+        ? notificationValidators.webhookChannel
+        : input.kind === 'email'
+          ? notificationValidators.emailChannel
+          : notificationValidators.mqttChannel;
+    if (!validator.check(input.settings)) return 'the settings do not fit the channel kind';
     if (input.kind === 'webhook') {
       const headers = webhookHeadersProblem(input.settings.headers);
       if (headers) return headers;
-      if (!input.settings.secret && !saved?.secret)
+      const before = saved ? (this.settings(saved) as WebhookChannelSettings) : null;
+      if (!input.settings.secret && !before?.secret)
         return 'a webhook needs a secret to sign with (16 characters or more)';
     }
-    if (input.kind !== 'webhook' && input.settings.password !== undefined && !input.settings.username)
-      return 'a password needs a user name';
     return null;
   }
 
   async create(id: string, input: AlertChannelInput, by: string): Promise<NotificationChannel> {
-    const secret = inputSecret(input);
+    const { full, view } = edited(input, null);
     return this.db.notificationChannel.create({
       data: {
         id,
         name: input.name,
         kind: input.kind,
         enabled: input.enabled,
-        settings: plainSettings(input) as object,
-        secret: secret ? this.box.seal(JSON.stringify(secret), sealContext(id)) : null,
+        settings: view as object,
+        secret: this.box.seal(JSON.stringify(full), sealContext(id)),
         createdBy: by,
       },
     });
   }
 
-  /** A change; an absent secret keeps the saved one (a webhook's headers likewise). */
+  /** A change; a secret left out keeps the saved one (see channel-settings.ts). */
   async update(saved: NotificationChannel, input: AlertChannelInput): Promise<NotificationChannel> {
-    const given = inputSecret(input);
-    let secret = saved.secret;
-    if (given) {
-      const old = saved.secret ? this.open(saved) : {};
-      const merged: ChannelSecret = { ...old, ...given };
-      secret = this.box.seal(JSON.stringify(merged), sealContext(saved.id));
-    }
-    const settings = plainSettings(input);
-    if (input.kind === 'webhook' && input.settings.headers === undefined)
-      settings.headerNames = (saved.settings as { headerNames?: string[] }).headerNames ?? [];
+    const { full, view } = edited(input, this.settings(saved));
     return this.db.notificationChannel.update({
       where: { id: saved.id },
       data: {
         name: input.name,
-        kind: input.kind,
         enabled: input.enabled,
-        settings: settings as object,
-        secret,
+        settings: view as object,
+        secret: this.box.seal(JSON.stringify(full), sealContext(saved.id)),
       },
     });
   }
@@ -175,23 +152,17 @@ export class ChannelRepository {
     return deleted.count > 0;
   }
 
-  open(row: NotificationChannel): ChannelSecret {
-    return row.secret ? (JSON.parse(this.box.open(row.secret, sealContext(row.id))) as ChannelSecret) : {};
+  /** The whole settings, secrets included. */
+  settings(row: NotificationChannel): FullSettings {
+    if (!row.secret) throw new Error(`channel ${row.id} has no saved settings`);
+    return JSON.parse(this.box.open(row.secret, sealContext(row.id))) as FullSettings;
   }
 
   /** The channel as a sender needs it. */
   opened(row: NotificationChannel): OpenChannel {
-    const sealed = this.open(row);
-    return {
-      id: row.id,
-      name: row.name,
-      kind: row.kind,
-      settings: {
-        ...(row.settings as Record<string, unknown>),
-        ...(sealed.headers ? { headers: sealed.headers } : {}),
-      },
-      secret: sealed.secret ?? null,
-    };
+    const full = this.settings(row) as Record<string, unknown>;
+    const secret = (full.secret ?? full.password ?? null) as string | null;
+    return { id: row.id, name: row.name, kind: row.kind, settings: full, secret };
   }
 }
 

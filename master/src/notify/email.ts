@@ -18,7 +18,7 @@ export interface EmailMessage {
 }
 
 export interface EmailSendOptions {
-  /** Each step (connect, greeting, every command) and the whole message together. */
+  /** Each step (connect, greeting, every command); the whole message gets three times that. */
   timeoutMs: number;
   /** CA certificate (PEM) of a server with a private CA. */
   ca?: Buffer;
@@ -44,6 +44,9 @@ export async function sendEmail(
   message: EmailMessage,
   opts: EmailSendOptions,
 ): Promise<SendResult & { warning?: string }> {
+  // A password is never sent in the clear, whatever the server offers.
+  if (target.security === 'none' && target.username)
+    return failed(false, 'a login needs security starttls or tls');
   const transport = nodemailer.createTransport({
     host: target.host,
     port: target.port,

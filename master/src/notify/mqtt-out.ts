@@ -15,6 +15,7 @@ import {
   mqttOutTopics,
   type NodeOnlineState,
   type NotificationEvent,
+  redactCredentials,
 } from '@cctv/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -46,6 +47,8 @@ export class MqttOut {
   private readonly topics: ReturnType<typeof mqttOutTopics>;
   /** Retained topics and their current payloads, published again on every connect. */
   private readonly retained = new Map<string, string>();
+  /** Retained topics emptied while the broker was away: emptied there on the next connect. */
+  private readonly pendingClears = new Set<string>();
   /** The cameras of the last `announceCameras`; null before the first. */
   private cameras: AnnouncedCamera[] | null = null;
   /** Our discovery configs found retained on the broker that no announced camera accounts for. */
@@ -60,6 +63,8 @@ export class MqttOut {
   start(): void {
     if (this.client) return;
     const o = this.opts;
+    // The channel's URL carries no credentials (its schema refuses them); logs redact it anyway.
+    const url = redactCredentials(o.url);
     const client = mqtt.connect(o.url, {
       protocolVersion: 4,
       clientId: `cctv-master-${randomBytes(6).toString('hex')}`,
@@ -76,16 +81,16 @@ export class MqttOut {
     this.client = client;
     client.on('connect', () => {
       this.lastError = '';
-      o.log.info({ url: o.url }, 'connected to the home automation broker');
+      o.log.info({ url }, 'connected to the home automation broker');
       void this.onConnect(client);
     });
     client.on('message', (topic, payload, packet) => this.onDiscoveryConfig(topic, payload, packet.retain));
-    client.on('offline', () => o.log.warn({ url: o.url }, 'home automation broker unreachable; retrying'));
+    client.on('offline', () => o.log.warn({ url }, 'home automation broker unreachable; retrying'));
     client.on('error', (err) => {
       // The same refusal at every attempt is logged once.
       const level = err.message === this.lastError ? 'debug' : 'warn';
       this.lastError = err.message;
-      o.log[level]({ url: o.url, err: err.message }, 'home automation broker error');
+      o.log[level]({ url, err: err.message }, 'home automation broker error');
     });
   }
 
@@ -118,8 +123,8 @@ export class MqttOut {
       this.setRetained(this.topics.detection(c.cameraId, 'face'), '');
       this.setRetained(this.topics.cameraState(c.cameraId), '');
     }
-    if (!this.opts.homeAssistant) return;
-    const configs = discoveryConfigs(this.opts, valid);
+    // With discovery off, none is wanted: those of an earlier run with it on are emptied too.
+    const configs = this.opts.homeAssistant ? discoveryConfigs(this.opts, valid) : new Map<string, string>();
     for (const topic of [...this.retained.keys()])
       if (this.isDiscoveryTopic(topic) && !configs.has(topic)) this.setRetained(topic, '');
     for (const [topic, payload] of configs) this.setRetained(topic, payload);
@@ -171,6 +176,8 @@ export class MqttOut {
     else this.retained.set(topic, payload);
     const client = this.client;
     if (client?.connected) void this.publishRetained(client, topic, payload);
+    else if (payload === '') this.pendingClears.add(topic);
+    else this.pendingClears.delete(topic);
   }
 
   private async publishRetained(client: MqttClient, topic: string, payload: string): Promise<void> {
@@ -183,8 +190,9 @@ export class MqttOut {
 
   private async onConnect(client: MqttClient): Promise<void> {
     await this.publishRetained(client, this.topics.status, 'online');
+    for (const topic of this.pendingClears) void this.publishRetained(client, topic, '');
+    this.pendingClears.clear();
     for (const [topic, payload] of this.retained) void this.publishRetained(client, topic, payload);
-    if (!this.opts.homeAssistant) return;
     try {
       await client.subscribeAsync(discoveryFilter(this.opts), { qos: 1 });
     } catch (err) {
@@ -194,8 +202,8 @@ export class MqttOut {
 
   /**
    * A retained discovery config of this site on the broker (from an earlier run) that no
-   * announced camera has: a camera removed while the master was away. It is emptied once the
-   * cameras are known.
+   * announced camera has: a camera removed while the master was away, or discovery since turned
+   * off. It is emptied once the cameras are known.
    */
   private onDiscoveryConfig(topic: string, payload: Buffer, retain: boolean): void {
     if (!retain || payload.length === 0 || !this.isDiscoveryTopic(topic)) return;
@@ -205,7 +213,7 @@ export class MqttOut {
   }
 
   private sweepStrayConfigs(): void {
-    if (this.cameras === null) return;
+    if (this.cameras === null && this.opts.homeAssistant) return;
     for (const topic of this.strayConfigs) {
       this.strayConfigs.delete(topic);
       if (!this.retained.has(topic)) {
