@@ -50,6 +50,8 @@ if (forTests) {
     ['logrotate', '/usr/sbin/logrotate'],
     ['iproute2', '/usr/sbin/ip'],
     ['systemd', '/usr/lib/systemd/systemd'],
+    // promtool and prometheus: the alert rules and the scrape configuration of deploy/prometheus.
+    ['prometheus', '/usr/bin/promtool'],
   ])
     needed.push([pkg, pkg, () => existsSync(bin)]);
   for (const pkg of [
@@ -79,6 +81,11 @@ if (missing.length) {
   const args = ['install', '-y', '-qq', '--no-install-recommends', ...missing];
   if (sudo.length) run('sudo', ['apt-get', ...args], { env });
   else run('apt-get', args, { env });
+  // Debian starts a Prometheus server on :9090 when installed; the tests start their own.
+  if (missing.includes('prometheus') && onPath('systemctl')) {
+    const stop = ['systemctl', 'disable', '--now', 'prometheus'];
+    spawnSync(sudo.length ? 'sudo' : 'systemctl', sudo.length ? stop : stop.slice(1), { stdio: 'ignore' });
+  }
 }
 
 // 2. npm packages at the locked versions. `npm install` rather than `npm ci`: npm 11 leaves

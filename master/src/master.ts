@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { SecurityAlertRecorder } from '@cctv/db';
 import { publicMetricsWarning } from '@cctv/tls';
+import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
 import type { Logger } from 'pino';
 import { accountGuards, UserAccounts } from './auth/accounts.ts';
 import { AuditLog } from './auth/audit-log.ts';
@@ -58,6 +59,10 @@ export interface RunningMaster {
 /** Starts the master's parts in order; `stop()` closes them in reverse. */
 export async function startMaster(config: MasterConfig, log: Logger): Promise<RunningMaster> {
   const metrics = createMetrics();
+  registerCertificateExpiry(metrics.registry, {
+    https: config.tls?.certFile,
+    mqtt: config.security.mqttTls?.certFile,
+  });
 
   // database: external PostgreSQL or the embedded one, migrations applied
   const db = await openDatabase(config, log);
