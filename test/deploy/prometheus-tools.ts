@@ -165,3 +165,68 @@ export async function installSite(dir: string, site: SiteFiles): Promise<string>
   await writeFile(configFile, stringifyYaml(doc));
   return configFile;
 }
+
+export const dashboardsDir = join(repoRoot, 'deploy', 'compose', 'grafana', 'dashboards');
+
+interface GrafanaPanel {
+  type: string;
+  title: string;
+  datasource?: { type?: string; uid?: string };
+  targets?: { expr?: string; datasource?: { uid?: string } }[];
+  panels?: GrafanaPanel[];
+}
+
+export interface GrafanaDashboard {
+  uid: string;
+  title: string;
+  panels: GrafanaPanel[];
+  templating: { list: { name: string; type: string; definition?: string }[] };
+}
+
+export async function dashboards(): Promise<{ file: string; dashboard: GrafanaDashboard }[]> {
+  const files = (await readdir(dashboardsDir)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (file) => ({
+      file,
+      dashboard: JSON.parse(await readFile(join(dashboardsDir, file), 'utf8')) as GrafanaDashboard,
+    })),
+  );
+}
+
+/** Every panel of a dashboard, those inside collapsed rows included. */
+export function panelsOf(d: GrafanaDashboard): GrafanaPanel[] {
+  const out: GrafanaPanel[] = [];
+  const walk = (ps: GrafanaPanel[]) => {
+    for (const p of ps) {
+      out.push(p);
+      walk(p.panels ?? []);
+    }
+  };
+  walk(d.panels);
+  return out;
+}
+
+/**
+ * The PromQL of every panel and of every query variable (the series selector of its
+ * `label_values(…)`), with Grafana's variables replaced by what they stand for at run time.
+ */
+export async function dashboardExprs(): Promise<{ where: string; expr: string }[]> {
+  const grafana = (expr: string) =>
+    expr
+      .replaceAll('$__rate_interval', '5m')
+      .replaceAll('$__interval', '1m')
+      .replace(/\$\{?[a-z_]+\}?/g, '.*');
+  const out: { where: string; expr: string }[] = [];
+  for (const { file, dashboard } of await dashboards()) {
+    for (const p of panelsOf(dashboard))
+      for (const t of p.targets ?? [])
+        if (t.expr !== undefined) out.push({ where: `${file}: ${p.title}`, expr: grafana(t.expr) });
+    for (const v of dashboard.templating.list) {
+      if (v.type !== 'query') continue;
+      const selector = /^label_values\((.+),\s*[a-zA-Z_]+\)$/.exec(v.definition ?? '')?.[1];
+      if (!selector) throw new Error(`${file}: variable ${v.name} is not label_values(<selector>, <label>)`);
+      out.push({ where: `${file}: variable ${v.name}`, expr: grafana(selector) });
+    }
+  }
+  return out;
+}
