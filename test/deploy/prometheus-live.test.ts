@@ -43,6 +43,7 @@ const TOKENS = {
 interface PromAlert {
   labels: Record<string, string>;
   state: 'pending' | 'firing';
+  activeAt: string;
 }
 
 describe('Prometheus scraping a running cluster', {
@@ -217,12 +218,18 @@ describe('Prometheus scraping a running cluster', {
   });
 
   it('fires the node-down alerts once the agent is killed', async () => {
-    // Up and online first: neither alert is pending before the kill.
     const alerts = () => api<{ alerts: PromAlert[] }>('/api/v1/alerts').then((d) => d.alerts);
-    assert.deepEqual(
-      (await alerts()).filter((a) => /CctvNodeAgentDown|CctvNodesOffline/.test(a.labels.alertname ?? '')),
-      [],
+    const nodeDown = async () =>
+      (await alerts()).filter((a) => /^(CctvNodeAgentDown|CctvNodesOffline)$/.test(a.labels.alertname ?? ''));
+    // Up and online first (an enrolled node is offline until its agent connects): neither
+    // alert is pending or firing before the kill, so what fires after it comes from the kill.
+    await waitFor(
+      'the agent online and no node-down alert',
+      async () => (await nodeDown()).length === 0,
+      20_000,
+      250,
     );
+    const killedAt = Date.now();
     await agent.kill('SIGKILL');
     const firing = await waitFor(
       'CctvNodeAgentDown and CctvNodesOffline firing',
@@ -237,6 +244,11 @@ describe('Prometheus scraping a running cluster', {
     ).catch(async (err: Error) => {
       throw new Error(`${err.message}\n${JSON.stringify(await alerts())}`);
     });
+    for (const a of [firing.down, firing.offline])
+      assert.ok(
+        Date.parse(a.activeAt) >= killedAt - 1000,
+        `${a.labels.alertname} active since ${a.activeAt}`,
+      );
     assert.equal(firing.down.labels.node, NODE);
     assert.equal(firing.down.labels.severity, 'critical');
     assert.equal(firing.offline.labels.job, 'cctv-master');
