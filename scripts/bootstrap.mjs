@@ -54,6 +54,8 @@ if (forTests) {
     ['logrotate', '/usr/sbin/logrotate'],
     ['iproute2', '/usr/sbin/ip'],
     ['systemd', '/usr/lib/systemd/systemd'],
+    // promtool and prometheus: the alert rules and the scrape configuration of deploy/prometheus.
+    ['prometheus', '/usr/bin/promtool'],
   ])
     needed.push([pkg, pkg, () => existsSync(bin)]);
   for (const pkg of [
@@ -83,14 +85,16 @@ if (missing.length) {
   const args = ['install', '-y', '-qq', '--no-install-recommends', ...missing];
   if (sudo.length) run('sudo', ['apt-get', ...args], { env });
   else run('apt-get', args, { env });
-  // Debian starts the package's own mail server on port 25; tests start theirs on free ports,
-  // and only one OpenSMTPD runs per host (a fixed control socket).
-  if (missing.includes('opensmtpd')) {
-    const asRoot = (cmd, args) =>
-      spawnSync(sudo.length ? 'sudo' : cmd, sudo.length ? [cmd, ...args] : args, { stdio: 'ignore' });
-    asRoot('systemctl', ['disable', '--now', 'opensmtpd']);
-    asRoot('service', ['opensmtpd', 'stop']);
-  }
+  // Debian starts the packages' own servers (a mail server on port 25, Prometheus on :9090);
+  // tests start theirs on free ports, and only one OpenSMTPD runs per host (a fixed control
+  // socket).
+  const asRoot = (cmd, args) =>
+    spawnSync(sudo.length ? 'sudo' : cmd, sudo.length ? [cmd, ...args] : args, { stdio: 'ignore' });
+  for (const service of ['opensmtpd', 'prometheus'])
+    if (missing.includes(service)) {
+      asRoot('systemctl', ['disable', '--now', service]);
+      asRoot('service', [service, 'stop']);
+    }
 }
 
 // 2. npm packages at the locked versions. `npm install` rather than `npm ci`: npm 11 leaves

@@ -8,6 +8,7 @@ export const UNIT = [
   'protocol/test/probe.test.ts',
   'protocol/test/topics-and-validators.test.ts',
   'tls/test/metrics-access.test.ts',
+  'tls/test/service-metrics.test.ts',
   'vision/test/moving-regions.test.ts',
   'master/test/coalesced.test.ts',
   'master/test/audit-csv.test.ts',

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { type NotificationChannel, SecurityAlertRecorder } from '@cctv/db';
 import { grantedPath } from '@cctv/protocol';
 import { publicMetricsWarning } from '@cctv/tls';
+import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
 import type { Logger } from 'pino';
 import { AlertEngine } from './alerts/alert-engine.ts';
 import { AlertRuleRepository } from './alerts/alert-rules.ts';
@@ -67,6 +68,10 @@ export interface RunningMaster {
 /** Starts the master's parts in order; `stop()` closes them in reverse. */
 export async function startMaster(config: MasterConfig, log: Logger): Promise<RunningMaster> {
   const metrics = createMetrics();
+  registerCertificateExpiry(metrics.registry, {
+    https: config.tls?.certFile,
+    mqtt: config.security.mqttTls?.certFile,
+  });
 
   // database: external PostgreSQL or the embedded one, migrations applied
   const db = await openDatabase(config, log);

@@ -1,9 +1,10 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { registerDefaultMetrics } from '@cctv/tls/service-metrics';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The master's Prometheus metrics, one registry per process (tests may build several). */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  registerDefaultMetrics(registry);
   return {
     registry,
     mqttMessages: new Counter({

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { CAMERA_MOVED_COMMAND } from '@cctv/protocol';
 import { publicMetricsWarning } from '@cctv/tls/metrics-access';
 import { readCaFile } from '@cctv/tls/server-tls';
+import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
 import type { FaceDetector } from '@cctv/vision/faces';
 import type { Logger } from 'pino';
 import { analysisFactory } from './analysis/analysis-factory.ts';
@@ -121,6 +122,7 @@ async function startParts(
 
   // metrics: counters now; the gauges once the cameras and the uploader they read exist
   const metrics = new AgentMetrics();
+  registerCertificateExpiry(metrics.registry, { live: config.tls?.cert });
 
   // uploader: resumes the spool backlog (also of cameras no longer configured), then sends
   const uploader = new Uploader({

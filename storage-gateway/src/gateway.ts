@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
 import { publicMetricsWarning } from '@cctv/tls';
+import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { CameraOwners, prismaCameraOwners, UnregisteredCameraGrace } from './auth/camera-owners.ts';
@@ -65,6 +66,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const metrics = new GatewayMetrics(); // prometheus counters, on a registry of our own
+  registerCertificateExpiry(metrics.registry, { https: config.tls?.certFile });
   const lock = new KeyedLock(); // one writer at a time per file: ingest vs NAS mover, snapshot re-PUTs
   const files = new SegmentFiles(config.bufferDir, config.nasDir); // where a segment lives
   const index = new SegmentRepository(deps.prisma); // Segment rows in PostgreSQL

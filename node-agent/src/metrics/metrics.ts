@@ -2,7 +2,8 @@
 import { createServer, type Server } from 'node:http';
 import type { CameraState } from '@cctv/protocol';
 import { type MetricsAccess, metricsAllowed, metricsVerdict } from '@cctv/tls/metrics-access';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { registerDefaultMetrics } from '@cctv/tls/service-metrics';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { HostSampler } from '../host/host-sampler.ts';
 import { registerHostGauges } from './host-gauges.ts';
 
@@ -55,7 +56,7 @@ export class AgentMetrics {
     const registers = [this.registry];
     this.now = opts.now ?? (() => new Date());
     const observed = () => this.cameras?.() ?? [];
-    collectDefaultMetrics({ register: this.registry, prefix: 'cctv_agent_' });
+    registerDefaultMetrics(this.registry, 'cctv_agent_');
     this.recorded = new Counter({
       name: 'cctv_agent_segments_recorded_total',
       help: 'Segments finished by ffmpeg',

@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { registerDefaultMetrics } from '@cctv/tls/service-metrics';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GRANT_REFUSALS } from '../auth/grant-verifier.ts';
 import { REJECT_REASONS, type RejectReason } from '../ingest/ingest-error.ts';
 import { NAS_FAILURE_REASONS, type NasFailureReason } from '../nas/nas-errors.ts';
@@ -188,7 +189,7 @@ export class GatewayMetrics {
     }
     for (const result of RENDITION_RESULTS) this.renditions.inc({ result }, 0);
     for (const reason of GRANT_REFUSALS) this.grantRefusals.inc({ reason }, 0);
-    collectDefaultMetrics({ register: this.registry, prefix: 'cctv_gateway_' });
+    registerDefaultMetrics(this.registry, 'cctv_gateway_');
   }
 
   observe(sources: { bufferBytes: () => number; oldestAgeS: () => number }): void {
