@@ -13,6 +13,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { createMetrics } from '../../master/src/metrics.ts';
 import type { HostSampler } from '../../node-agent/src/host/host-sampler.ts';
 import { AnalysisMetrics } from '../../node-agent/src/metrics/analysis-metrics.ts';
+import { ClockGauge } from '../../node-agent/src/metrics/clock-gauge.ts';
 import { LiveMetrics } from '../../node-agent/src/metrics/live-metrics.ts';
 import { AgentMetrics } from '../../node-agent/src/metrics/metrics.ts';
 import { GatewayMetrics } from '../../storage-gateway/src/metrics/gateway-metrics.ts';
@@ -98,6 +99,8 @@ export function exportedMetricNames(): Set<string> {
   const agent = new AgentMetrics(() => [], { host: {} as HostSampler });
   new AnalysisMetrics(agent.registry);
   new LiveMetrics(agent.registry);
+  // Registered at the agent's first clock measurement.
+  new ClockGauge(agent.registry).set(0);
   const certs = new Registry();
   registerCertificateExpiry(certs, { https: 'unread.crt' });
   const names = new Set(['up']);
