@@ -126,6 +126,15 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     (n) => metrics.wsClients.set(n),
     (row, user) => eventViewer.view(row, user),
   );
+  // repeated sign-in failures: a security alert (one row per few minutes, counted up)
+  accounts.onThrottled = (username, address, retryAfterS) =>
+    alerts.raise({
+      kind: 'sign_in_failures',
+      source: 'master',
+      address,
+      message: `sign-ins as ${username} from ${address} held back for ${retryAfterS} s after repeated failures`,
+      detail: { username },
+    });
   accounts.onSessionsEnded = (userId) => {
     hub.closeUser(userId, 'session ended');
     live.closeUser(userId, 'session ended');

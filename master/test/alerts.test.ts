@@ -318,6 +318,13 @@ describe('alerts', () => {
       cameras: ['cam-gate'],
     });
     assert.equal(created.status, 201);
+    const op = await h.session.postJson('/api/users', {
+      username: 'op.alerts',
+      password: 'operator-alerts-password-1',
+      role: 'operator',
+      cameras: 'all',
+    });
+    assert.equal(op.status, 201);
     const viewer = await signIn(h.api(''), 'viewer.gate', 'viewer-gate-password-1');
     const page = (await viewer.getJson<AlertPage>('/api/alerts?limit=200')).alerts;
     assert.ok(page.length > 0);
@@ -341,6 +348,30 @@ describe('alerts', () => {
     // Rules and deliveries are for admins.
     assert.equal((await viewer.fetch('/api/alert-rules')).status, 403);
     assert.equal((await viewer.fetch('/api/alert-deliveries')).status, 403);
+  });
+
+  it('repeated sign-in failures raise a security alert for admins only', async () => {
+    let throttled = false;
+    for (let i = 0; i < 30 && !throttled; i++) {
+      const res = await fetch(h.api('/api/auth/login'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'viewer.gate', password: 'not-the-password-000' }),
+      });
+      throttled = res.status === 429;
+    }
+    assert.ok(throttled, 'sign-ins held back');
+    const alert = await waitFor(
+      'security alert',
+      async () =>
+        (await h.getJson<AlertPage>('/api/alerts?kind=security')).alerts.find((a) =>
+          a.message.includes('sign-ins as viewer.gate'),
+        ),
+      10_000,
+    );
+    assert.equal(alert.severity, 'critical');
+    const viewer = await signIn(h.api(''), 'op.alerts', 'operator-alerts-password-1');
+    assert.equal((await viewer.getJson<AlertPage>('/api/alerts?kind=security')).alerts.length, 0);
   });
 
   it('refuses rules a schema cannot: unknown zone or channel, built-in deletion, another kind', async () => {

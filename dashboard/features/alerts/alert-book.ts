@@ -138,6 +138,8 @@ export function reduceAlerts(book: AlertBook, msg: FleetSocketMessage, now: numb
       for (const node of msg.nodes) next = { ...next, alerts: nodeSeen(next, node, now) };
       return { alerts: next.alerts, nodeStates: Object.fromEntries(msg.nodes.map((n) => [n.id, n.state])) };
     }
+    default:
+      return book;
   }
 }
 

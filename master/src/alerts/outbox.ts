@@ -207,7 +207,8 @@ export class Outbox {
     return {
       id: d.idempotencyKey,
       type: d.phase === 'resolved' ? 'alert.resolved' : 'alert.raised',
-      sentAt: this.now().toISOString(),
+      // When the delivery was made, the same on every attempt (only a snapshot link is renewed).
+      sentAt: d.createdAt.toISOString(),
       alert: {
         id: alert.id.toString(),
         kind: alert.kind,

@@ -42,6 +42,8 @@ export class UserAccounts {
 
   /** Called when a user's sessions end (rights changed, disabled, logged out everywhere). */
   onSessionsEnded: (userId: string) => void = () => {};
+  /** Sign-ins held back after repeated failures (for an account, an address or a device). */
+  onThrottled: (username: string, address: string, retryAfterS: number) => void = () => {};
 
   private readonly totp: TotpAccounts;
   private readonly admin: UserAdministration;
@@ -93,6 +95,7 @@ export class UserAccounts {
     const throttled = async (waitMs: number, userId: string | null): Promise<LoginResult> => {
       const retryAfterS = Math.ceil(waitMs / 1000);
       this.onLogin('rate_limited');
+      this.onThrottled(username, ip, retryAfterS);
       if (this.guards.logins.shouldAudit(attempt))
         await this.audit.record({
           action: 'login_failed',
