@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CLOCK_SKEW_WARN_MS, type NodeView } from '@cctv/protocol';
+import { type AlertPage, CLOCK_SKEW_WARN_MS, type NodeView } from '@cctv/protocol';
 import type { Browser } from 'playwright-core';
 import { CHROMIUM, launchChromium } from '../support/browser.ts';
 import { dashboardOrigin, ensureDashboardBuild, openDashboard } from '../support/dashboard.ts';
@@ -193,4 +193,17 @@ test('the fleet page shows the offset as a warning, on a desktop and on a phone'
       await ctx.close();
     }
   }
+});
+
+test('the skew raises the clock alert, for the node, with its offset', async () => {
+  const found = await waitFor(
+    'a clock skew alert',
+    async () =>
+      (await admin.getJson<AlertPage>(`/api/alerts?kind=clock_skew&node=${NODE_ID}&state=open`)).alerts[0],
+    20_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${diagnostics()}`);
+  });
+  assert.equal(found.ruleId, 'clock-skew');
+  assert.match(found.message, /is \+(8[89]|9[01])\.\d s from the master's/);
 });
