@@ -5,71 +5,24 @@
  * and resolved, who sees which alert, and the rules API refusing what it must.
  */
 import assert from 'node:assert/strict';
-import { createHmac, randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type {
   AlertChannelView,
   AlertDeliveryPage,
-  AlertNotification,
   AlertPage,
   AlertRuleInput,
   AlertRuleView,
 } from '@cctv/protocol';
-import { notificationValidators, topics } from '@cctv/protocol';
+import { topics } from '@cctv/protocol';
 import mqtt from 'mqtt';
 import { enrolTestNode, registerTestCameras } from '../../test/support/enrol.ts';
 import { onCleanup, waitFor } from '../../test/support/index.ts';
 import { signIn } from '../../test/support/session.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../../test/support/webhook-receiver.ts';
 import { type EventHarness, event, startEventHarness } from './event-harness.ts';
 
 const SECRET = 'alert-webhook-secret-0123456789';
-
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-  notification: AlertNotification;
-}
-
-/** A webhook receiver that verifies each signature and answers `status()` (503 while "down"). */
-async function receiver() {
-  const got: Received[] = [];
-  let status = 200;
-  let attempts = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      attempts++;
-      const body = Buffer.concat(chunks).toString('utf8');
-      const ts = String(req.headers['x-cctv-timestamp']);
-      const expected = `sha256=${createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex')}`;
-      if (req.headers['x-cctv-signature'] !== expected) {
-        res.writeHead(401).end('bad signature');
-        return;
-      }
-      if (status !== 200) {
-        res.writeHead(status).end('down');
-        return;
-      }
-      const notification = JSON.parse(body) as AlertNotification;
-      assert.ok(notificationValidators.alertNotification.check(notification), body);
-      got.push({ headers: req.headers, body, notification });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onCleanup(() => new Promise<void>((r) => server.close(() => r())));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    got,
-    setStatus: (s: number) => {
-      status = s;
-    },
-    attempts: () => attempts,
-  };
-}
 
 const zoneWindow = (from: Date, minutes: number) => {
   const hhmm = (d: Date) => d.toISOString().slice(11, 16);
@@ -82,7 +35,7 @@ const zoneWindow = (from: Date, minutes: number) => {
 
 describe('alerts', () => {
   let h: EventHarness;
-  let hook: Awaited<ReturnType<typeof receiver>>;
+  let hook: WebhookReceiver;
   let channel: AlertChannelView;
 
   before(async () => {
@@ -95,7 +48,7 @@ describe('alerts', () => {
         MASTER_STALE_AFTER_S: '0',
       },
     });
-    hook = await receiver();
+    hook = await startWebhookReceiver(SECRET);
     const res = await h.session.postJson('/api/alert-channels', {
       name: 'Control room',
       enabled: true,
