@@ -5,11 +5,12 @@
  * the sequences, applies the grants, and puts the keys and other files where this host's
  * services read them. Run with the services stopped.
  *
- *   npm run restore -- <backup file> [--force] [--passphrase-file <file>]
+ *   npm run restore -- <backup file> [--force] [--check] [--passphrase-file <file>]
  *   (a master release: node dist/restore.mjs …, or bin/restore …, with the master's
  *   environment and DATABASE_OWNER_URL set to the owner role's URL)
  *
- * Refuses a database that holds rows, or files that differ from the backup's, unless --force
+ * --check only unpacks and checks the file (manifest, sha256 of every part, migrations this
+ * release carries) and changes nothing. Refuses a database that holds rows, or files that differ from the backup's, unless --force
  * (they are then replaced); refuses a backup whose parts do not match its manifest.
  */
 import { existsSync } from 'node:fs';
@@ -101,11 +102,15 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { force: { type: 'boolean', default: false }, 'passphrase-file': { type: 'string' } },
+    options: {
+      force: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      'passphrase-file': { type: 'string' },
+    },
   });
   const file = positionals[0];
   if (!file || positionals.length > 1)
-    throw new Error('usage: restore <backup file> [--force] [--passphrase-file <file>]');
+    throw new Error('usage: restore <backup file> [--force] [--check] [--passphrase-file <file>]');
   const force = values.force === true;
   const layout = layoutFromEnv(process.env, software());
   const passphrase = await readPassphrase(values['passphrase-file']);
@@ -120,6 +125,15 @@ async function main(): Promise<void> {
     );
     const migrationIssue = await migrationProblem(database.migrations);
     if (migrationIssue) throw new Error(migrationIssue);
+    if (values.check) {
+      for (const t of database.tables) say(`table ${t.name}: ${t.rows} rows`);
+      const files = Object.keys(manifest.parts).filter((p) => !p.startsWith('db/'));
+      say(`${files.length} files: ${files.join(', ')}`);
+      say(
+        `check: sound, and this release can restore it (${database.migrations.length} migrations); nothing changed`,
+      );
+      return;
+    }
 
     // Everything checked before anything changes: the files, then the database.
     const { plans, unplaced } = await planFiles(manifest, layout, dir);

@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatabaseDump } from './database.ts';
 
@@ -60,21 +60,18 @@ function deriveKey(passphrase: string, salt: Buffer): Promise<Buffer> {
   );
 }
 
-function tar(args: string[], stdio: 'in' | 'out'): { proc: ReturnType<typeof spawn>; done: Promise<void> } {
-  const proc = spawn('tar', args, {
-    stdio: stdio === 'in' ? ['pipe', 'ignore', 'pipe'] : ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const done = new Promise<void>((resolve, reject) => {
+function tar(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     proc.once('error', reject);
     proc.once('close', (code) =>
       code === 0 ? resolve() : reject(new Error(`tar exited ${code}: ${err.trim().slice(-500)}`)),
     );
   });
-  return { proc, done };
 }
 
 /**
@@ -88,30 +85,29 @@ export async function writeArchive(stageDir: string, file: string, passphrase: s
   );
   if (exists) throw new Error(`${file} exists; name a new file`);
   const tmp = `${file}.partial`;
-  const out = createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
+  const plain = `${file}.plain`;
   try {
-    const t = tar(['--sort=name', '-C', stageDir, '-czf', '-', '.'], 'out');
-    const stdout = t.proc.stdout as Readable;
-    if (passphrase === null) {
-      await Promise.all([pipeline(stdout, out), t.done]);
-    } else {
+    await writeFile(passphrase === null ? tmp : plain, '', { mode: 0o600, flag: 'wx' });
+    await tar(['--sort=name', '-C', stageDir, '-czf', passphrase === null ? tmp : plain, '.']);
+    if (passphrase !== null) {
       const salt = randomBytes(SALT_BYTES);
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', await deriveKey(passphrase, salt), iv);
+      const out = createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
       out.write(Buffer.concat([SEALED_MAGIC, salt, iv]));
-      await Promise.all([pipeline(stdout, cipher, out, { end: false }), t.done]);
-      await new Promise<void>((resolve, reject) =>
-        out.end(cipher.getAuthTag(), () => (out.errored ? reject(out.errored) : resolve())),
-      );
+      await pipeline(createReadStream(plain), cipher, out, { end: false });
+      await new Promise<void>((resolve, reject) => {
+        out.once('error', reject);
+        out.end(cipher.getAuthTag(), resolve);
+      });
     }
     const fh = await open(tmp, 'r');
     await fh.sync();
     await fh.close();
     await rename(tmp, file);
-  } catch (err) {
-    out.destroy();
+  } finally {
     await rm(tmp, { force: true });
-    throw err;
+    await rm(plain, { force: true });
   }
 }
 
@@ -127,42 +123,46 @@ export async function isSealed(file: string): Promise<boolean> {
   }
 }
 
-/** Unpacks `file` into the (empty, private) folder `into`; a wrong passphrase or altered bytes fail. */
+/**
+ * Unpacks `file` into the (empty, private) folder `into`. A sealed file is opened and its tag
+ * checked first, so a wrong passphrase or an altered byte fails before anything is unpacked.
+ */
 export async function extractArchive(file: string, into: string, passphrase: string | null): Promise<void> {
   const sealed = await isSealed(file);
-  if (sealed && passphrase === null)
+  if (!sealed) return tar(['-C', into, '--no-same-owner', '-xzf', file]);
+  if (passphrase === null)
     throw new Error(
       `${file} is sealed with a passphrase: give it (--passphrase-file or CCTV_BACKUP_PASSPHRASE)`,
     );
-  const t = tar(['-C', into, '--no-same-owner', '-xzf', '-'], 'in');
-  const stdin = t.proc.stdin as Writable;
-  if (!sealed) {
-    await Promise.all([pipeline(createReadStream(file), stdin), t.done]);
-    return;
-  }
   const size = (await stat(file)).size;
   const headBytes = SEALED_MAGIC.length + SALT_BYTES + IV_BYTES;
   if (size < headBytes + TAG_BYTES) throw new Error(`${file} is too short to be a sealed backup`);
   const fh = await open(file, 'r');
   const head = Buffer.alloc(headBytes);
   const tag = Buffer.alloc(TAG_BYTES);
-  await fh.read(head, 0, headBytes, 0);
-  await fh.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
-  await fh.close();
+  try {
+    await fh.read(head, 0, headBytes, 0);
+    await fh.read(tag, 0, TAG_BYTES, size - TAG_BYTES);
+  } finally {
+    await fh.close();
+  }
   const salt = head.subarray(SEALED_MAGIC.length, SEALED_MAGIC.length + SALT_BYTES);
   const iv = head.subarray(SEALED_MAGIC.length + SALT_BYTES);
-  const decipher = createDecipheriv('aes-256-gcm', await deriveKey(passphrase as string, salt), iv);
+  const decipher = createDecipheriv('aes-256-gcm', await deriveKey(passphrase, salt), iv);
   decipher.setAuthTag(tag);
-  // tar sees the plaintext as it comes; should the tag not match at the end, the whole
-  // extraction is thrown away by the caller and nothing is restored.
-  const plain = new PassThrough();
-  const body = createReadStream(file, { start: headBytes, end: size - TAG_BYTES - 1 });
-  const decrypted = pipeline(body, decipher, plain).catch((err: Error) => {
-    stdin.destroy();
-    throw new Error(`${file}: wrong passphrase or altered file (${err.message})`);
-  });
-  await Promise.all([decrypted, pipeline(plain, stdin).catch(() => {}), t.done.catch(() => {})]);
-  await t.done;
+  const plain = join(into, '.archive.tar.gz');
+  try {
+    const body =
+      size - TAG_BYTES > headBytes
+        ? createReadStream(file, { start: headBytes, end: size - TAG_BYTES - 1 })
+        : Readable.from([]);
+    await pipeline(body, decipher, createWriteStream(plain, { mode: 0o600 })).catch((err: Error) => {
+      throw new Error(`${file}: wrong passphrase or altered file (${err.message})`);
+    });
+    await tar(['-C', into, '--no-same-owner', '-xzf', plain]);
+  } finally {
+    await rm(plain, { force: true });
+  }
 }
 
 async function filesUnder(dir: string, base = dir): Promise<string[]> {
