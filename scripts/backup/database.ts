@@ -117,8 +117,8 @@ class Tally extends Transform {
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.rows++;
     this.bytes += chunk.length;
     this.hash.update(chunk);
-    done();
     this.push(chunk);
+    done();
   }
   digest(): string {
     return this.hash.digest('hex');
