@@ -80,7 +80,7 @@ test('the arm64 agent release holds the bundle, arm64 binaries only, and builds 
   assert.ok(!pkg.dependencies['@cctv/protocol'], 'workspaces are bundled, not shipped as packages');
 });
 
-test('the master release migrates an external database: roles and passwords, migrations, grants; then nothing', {
+test('the master release migrates an external database: roles and passwords, migrations, grants; then nothing; it backs the database up and restores it into a new one', {
   timeout: 180_000,
 }, async () => {
   const dir = await tempDir('cctv-release-');
