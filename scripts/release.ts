@@ -10,7 +10,8 @@
  * archive holds one folder of the same name: `package.json` (name, version), `dist/`,
  * `node_modules/`, `bin/cctv-<service>`, and what the service reads at run time (the face
  * model, migrations). The master's release also migrates an external database:
- * `node dist/migrate.mjs` (prisma/bin/migrate.ts, with `sql/` for the roles and grants). Same sources, same bytes: entries are sorted, owned by root and dated
+ * `node dist/migrate.mjs` (prisma/bin/migrate.ts, with `sql/` for the roles and grants), and
+ * backs the cluster up and restores it: `bin/backup`, `bin/restore` (scripts/backup.ts, restore.ts). Same sources, same bytes: entries are sorted, owned by root and dated
  * by SOURCE_DATE_EPOCH (default: the last commit), so a rebuilt archive does not look changed
  * to a deployment tool. Needs a bootstrapped clone (`node scripts/bootstrap.mjs`).
  */
@@ -44,6 +45,8 @@ interface ServiceSpec {
   runtimePackages?: string[];
   /** Packages left out although imported (dynamically, for a mode releases do not offer). */
   omitPackages?: string[];
+  /** Launchers besides `bin/cctv-<service>`: bin/<name> runs dist/<entry>.mjs. */
+  commands?: Record<string, string>;
   description: string;
 }
 
@@ -63,7 +66,11 @@ export const SERVICES: Record<string, ServiceSpec> = {
       user: 'bin/user.ts',
       // Roles, migrations and grants of an external database, run before the master starts.
       migrate: '../prisma/bin/migrate.ts',
+      // The cluster's backup and restore (docs/operations.md), with the master's environment.
+      backup: '../scripts/backup.ts',
+      restore: '../scripts/restore.ts',
     },
+    commands: { backup: 'backup', restore: 'restore' },
     assets: {
       'prisma/migrations': 'migrations',
       'prisma/schema.prisma': 'schema.prisma',
@@ -300,19 +307,21 @@ export async function buildRelease(
     )}\n`,
   );
   mkdirSync(join(top, 'bin'));
-  const launcher = join(top, 'bin', `cctv-${service}`);
-  writeFileSync(
-    launcher,
-    [
-      '#!/bin/sh',
-      `# Starts cctv-${service} ${version} with the Node.js in NODE, or the one on PATH.`,
-      'here=$(dirname "$(readlink -f "$0")")',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
-      'exec "${NODE:-node}" "$here/../dist/main.mjs" "$@"',
-      '',
-    ].join('\n'),
-  );
-  chmodSync(launcher, 0o755);
+  const launchers = { [`cctv-${service}`]: 'main', ...spec.commands };
+  for (const [command, entry] of Object.entries(launchers)) {
+    const launcher = join(top, 'bin', command);
+    writeFileSync(
+      launcher,
+      [
+        '#!/bin/sh',
+        `# Runs ${command} of cctv-${service} ${version} with the Node.js in NODE, or the one on PATH.`,
+        'here=$(dirname "$(readlink -f "$0")")',
+        `exec "\${NODE:-node}" "$here/../dist/${entry}.mjs" "$@"`,
+        '',
+      ].join('\n'),
+    );
+    chmodSync(launcher, 0o755);
+  }
 
   mkdirSync(outDir, { recursive: true });
   const tarball = join(outDir, `${name}.tar.gz`);

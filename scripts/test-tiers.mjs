@@ -58,4 +58,5 @@ export const UNIT = [
   'dashboard/test/timeline-url.test.ts',
   'dashboard/test/timeline-window.test.ts',
   'dashboard/test/wall.test.ts',
+  'test/scripts/backup-archive.test.ts',
 ];

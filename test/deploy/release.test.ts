@@ -80,7 +80,7 @@ test('the arm64 agent release holds the bundle, arm64 binaries only, and builds 
   assert.ok(!pkg.dependencies['@cctv/protocol'], 'workspaces are bundled, not shipped as packages');
 });
 
-test('the master release migrates an external database: roles and passwords, migrations, grants; then nothing', {
+test('the master release migrates an external database: roles and passwords, migrations, grants; then nothing; it backs the database up and restores it into a new one', {
   timeout: 180_000,
 }, async () => {
   const dir = await tempDir('cctv-release-');
@@ -131,4 +131,27 @@ test('the master release migrates an external database: roles and passwords, mig
   const second = await migrate();
   assert.doesNotMatch(second, /^migrate: (created|set|applied) /m, second);
   assert.match(second, /^migrate: schema up to date$/m, second);
+
+  // Its backup and restore commands, with the master's environment: into a new database.
+  const admin = new pg.Client({ connectionString: server.superuserUrl });
+  await admin.connect();
+  await admin.query('CREATE DATABASE restored OWNER cctv_owner');
+  await admin.end();
+  const onRestored = (role: keyof typeof DB_ROLES) => {
+    const url = new URL(asRole(role));
+    url.pathname = '/restored';
+    return url.href;
+  };
+  const command = async (name: string, args: string[], ownerUrl: string) =>
+    (
+      await run(join(dir, release.name, 'bin', name), args, {
+        cwd: dir,
+        env: { PATH: process.env.PATH, DATABASE_OWNER_URL: ownerUrl, MASTER_DATA_DIR: join(dir, 'master') },
+      })
+    ).stdout;
+  const backup = await command('backup', ['--out', join(dir, 'b.tar.gz')], asRole('owner'));
+  assert.match(backup, /^backup: \d+ tables, 0 rows, \d+ migrations/m, backup);
+  const restored = await command('restore', [join(dir, 'b.tar.gz')], onRestored('owner'));
+  assert.match(restored, /^restore: done/m, restored);
+  assert.deepEqual(await pendingMigrations(onRestored('master')), [], 'the master may use it');
 });
