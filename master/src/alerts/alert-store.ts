@@ -87,9 +87,8 @@ export interface AlertFilter {
   limit: number;
 }
 
-/** `a<alert>-<phase>-<channel>`: the same for every attempt of one send. */
-export const idempotencyKey = (alertId: bigint, phase: 'raised' | 'resolved', channelId: string): string =>
-  `a${alertId}-${phase}-${channelId}`;
+/** `a<alert>-<phase>`: the same on every attempt and every channel of one alert's raise or end. */
+export const idempotencyKey = (alertId: bigint, phase: 'raised' | 'resolved'): string => `a${alertId}-${phase}`;
 
 export class AlertStore {
   constructor(
@@ -231,7 +230,7 @@ export class AlertStore {
         alertId,
         channelId: c.id,
         phase,
-        idempotencyKey: idempotencyKey(alertId, phase, c.id),
+        idempotencyKey: idempotencyKey(alertId, phase),
         nextAttemptAt: this.now(),
       })),
       skipDuplicates: true,

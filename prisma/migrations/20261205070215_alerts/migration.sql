@@ -83,10 +83,7 @@ CREATE INDEX "Alert_raisedAt_idx" ON "Alert"("raisedAt" DESC);
 CREATE INDEX "Alert_key_raisedAt_idx" ON "Alert"("key", "raisedAt" DESC);
 
 -- CreateIndex
-CREATE UNIQUE INDEX "AlertDelivery_idempotencyKey_key" ON "AlertDelivery"("idempotencyKey");
-
--- CreateIndex
 CREATE INDEX "AlertDelivery_state_nextAttemptAt_idx" ON "AlertDelivery"("state", "nextAttemptAt");
 
 -- CreateIndex
-CREATE INDEX "AlertDelivery_alertId_idx" ON "AlertDelivery"("alertId");
+CREATE UNIQUE INDEX "AlertDelivery_alertId_channelId_phase_key" ON "AlertDelivery"("alertId", "channelId", "phase");
