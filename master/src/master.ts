@@ -30,6 +30,7 @@ import type { MasterConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { EventIngest } from './events/event-ingest.ts';
 import { EventRepository } from './events/event-repository.ts';
+import type { EventRow } from './events/event-view.ts';
 import { EventViewer } from './events/event-view.ts';
 import { TimelineReader } from './events/timeline.ts';
 import { ExportJobs } from './exports/export-jobs.ts';
@@ -173,17 +174,15 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   await syncChannels();
   const alertStore = new AlertStore(db.prisma);
   const alertRules = new AlertRuleRepository(db.prisma);
-  const snapshotGrant = async (
-    cameraId: string,
-    event: { startedAt: Date; endedAt: Date | null; lastAt: Date },
-  ) =>
+  const snapshotGrant = async (cameraId: string, event: EventRow, issuedAt?: Date) =>
     (
       await grants.issue({
         userId: 'alert-delivery',
         cameraId,
         scope: 'snapshot',
-        ...snapshotRange(event as Parameters<typeof snapshotRange>[0]),
+        ...snapshotRange(event),
         ttlS: config.alerts.snapshotTtlS,
+        ...(issuedAt ? { issuedAt } : {}),
       })
     ).token;
   const outbox = new Outbox({
@@ -191,8 +190,8 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     sender: channelSender,
     openChannel: (row) => openChannel(row),
     snapshots: {
-      url: async (cameraId, ref, event) =>
-        `${config.gatewayPublicUrl}${grantedPath(await snapshotGrant(cameraId, event), ref.image)}`,
+      url: async (cameraId, ref, event, at) =>
+        `${config.gatewayPublicUrl}${grantedPath(await snapshotGrant(cameraId, event, at), ref.image)}`,
       fetch: async (cameraId, ref, event) => {
         const res = await fetch(
           `${config.gatewayUrl}${grantedPath(await snapshotGrant(cameraId, event), ref.image)}`,

@@ -163,6 +163,9 @@ describe('alerts', () => {
     await new Promise((res) => setTimeout(res, 1500));
     const keys = forRule(rule.id).map((r) => r.notification.id);
     assert.equal(new Set(keys).size, keys.length, 'one delivery per idempotency key');
+    const tries = hook.bodies.get(keys[0] ?? '') ?? [];
+    assert.ok(tries.length >= 3, `${tries.length} attempts`);
+    assert.equal(new Set(tries).size, 1, 'every attempt sends the same bytes');
     const delivered = await h.getJson<AlertDeliveryPage>('/api/alert-deliveries?state=delivered');
     const mine = delivered.deliveries.find((d) => d.idempotencyKey === keys[0]);
     assert.ok(mine && mine.attempts >= 2, JSON.stringify(mine));

@@ -23,6 +23,8 @@ export interface WebhookReceiver {
   got: ReceivedWebhook[];
   /** Requests of any kind, refused ones included. */
   attempts(): number;
+  /** The body of every correctly signed request by its `X-CCTV-Delivery`, refused ones included. */
+  bodies: Map<string, string[]>;
   /** Requests whose signature did not verify (none, in a passing test). */
   badSignatures(): number;
   setStatus(status: number): void;
@@ -33,6 +35,7 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
   let status = 200;
   let attempts = 0;
   let bad = 0;
+  const bodies = new Map<string, string[]>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -46,6 +49,8 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
         res.writeHead(401).end('bad signature');
         return;
       }
+      const key = String(req.headers['x-cctv-delivery']);
+      bodies.set(key, [...(bodies.get(key) ?? []), body]);
       if (status !== 200) {
         res.writeHead(status).end('down');
         return;
@@ -62,6 +67,7 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     got,
     attempts: () => attempts,
+    bodies,
     badSignatures: () => bad,
     setStatus: (s) => {
       status = s;

@@ -88,7 +88,8 @@ export interface AlertFilter {
 }
 
 /** `a<alert>-<phase>`: the same on every attempt and every channel of one alert's raise or end. */
-export const idempotencyKey = (alertId: bigint, phase: 'raised' | 'resolved'): string => `a${alertId}-${phase}`;
+export const idempotencyKey = (alertId: bigint, phase: 'raised' | 'resolved'): string =>
+  `a${alertId}-${phase}`;
 
 export class AlertStore {
   constructor(

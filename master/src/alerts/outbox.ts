@@ -44,7 +44,8 @@ export interface OutboxOptions {
   openChannel: (row: NotificationChannel) => OpenChannel;
   /** A snapshot's URL on the gateway under a grant for receivers, and its bytes for attachments. */
   snapshots: {
-    url: (cameraId: string, ref: SnapshotRef, event: EventRow) => Promise<string>;
+    /** `at`: when the delivery was made; the link is the same on every attempt. */
+    url: (cameraId: string, ref: SnapshotRef, event: EventRow, at: Date) => Promise<string>;
     fetch: (cameraId: string, ref: SnapshotRef, event: EventRow) => Promise<Buffer>;
   };
   ruleName: (ruleId: string) => string | null;
@@ -207,7 +208,7 @@ export class Outbox {
     return {
       id: d.idempotencyKey,
       type: d.phase === 'resolved' ? 'alert.resolved' : 'alert.raised',
-      // When the delivery was made, the same on every attempt (only a snapshot link is renewed).
+      // When the delivery was made: every attempt sends the same bytes.
       sentAt: d.createdAt.toISOString(),
       alert: {
         id: alert.id.toString(),
@@ -222,7 +223,7 @@ export class Outbox {
         ruleName: alert.ruleId ? this.o.ruleName(alert.ruleId) : null,
       },
       event: event ? notificationEvent(event) : null,
-      snapshotUrl: event && ref ? await this.o.snapshots.url(event.cameraId, ref, event) : null,
+      snapshotUrl: event && ref ? await this.o.snapshots.url(event.cameraId, ref, event, d.createdAt) : null,
     };
   }
 }

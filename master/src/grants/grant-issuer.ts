@@ -21,6 +21,11 @@ export interface GrantRequest {
   to: Date;
   /** Another life than the configured one (an export reading for up to an hour). */
   ttlS?: number;
+  /**
+   * When it counts from (default now): a notification's snapshot link counts from the delivery,
+   * so every attempt carries the same token (EdDSA signatures are deterministic).
+   */
+  issuedAt?: Date;
 }
 
 export interface IssuedGrant {
@@ -40,7 +45,7 @@ export class GrantIssuer {
   ) {}
 
   async issue(r: GrantRequest): Promise<IssuedGrant> {
-    const iat = Math.floor(this.now().getTime() / 1000);
+    const iat = Math.floor((r.issuedAt ?? this.now()).getTime() / 1000);
     const exp = iat + (r.ttlS ?? this.ttlS);
     const claims: Pick<GrantClaims, 'cam' | 'scp' | 'rng'> = {
       cam: r.cameraId,
