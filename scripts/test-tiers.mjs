@@ -10,6 +10,7 @@ export const UNIT = [
   'tls/test/metrics-access.test.ts',
   'tls/test/service-metrics.test.ts',
   'vision/test/moving-regions.test.ts',
+  'master/test/alert-schedule.test.ts',
   'master/test/coalesced.test.ts',
   'master/test/audit-csv.test.ts',
   'master/test/config.test.ts',

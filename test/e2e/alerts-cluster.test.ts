@@ -253,6 +253,11 @@ test('alerts through a real cluster', { skip }, async (t) => {
         (k) => k.startsWith('homeassistant/binary_sensor/') && k.includes('motion'),
       );
       assert.ok(discovery, [...retained.keys()].join(', '));
+      await waitFor(
+        'the node online on the home automation broker',
+        () => retained.get(`site/nodes/${NODE}/state`) === 'online',
+        15_000,
+      );
     },
   );
 
@@ -288,6 +293,11 @@ test('alerts through a real cluster', { skip }, async (t) => {
         30_000,
       );
       offlineId = raised.id;
+      await waitFor(
+        'the node offline on the home automation broker',
+        () => retained.get(`site/nodes/${NODE}/state`) === 'offline',
+        15_000,
+      );
       // A browser opened now (after the alert was raised) shows it in its bell.
       const browser: Browser = await launchChromium();
       after(() => browser.close());
