@@ -13,6 +13,7 @@ export const NAV: readonly NavItem[] = [
   { href: '/', label: 'Fleet', least: 'viewer' },
   { href: '/timeline', label: 'Timeline', least: 'viewer' },
   { href: '/events', label: 'Events', least: 'viewer' },
+  { href: '/alerts', label: 'Alerts', least: 'viewer' },
   { href: '/exports', label: 'Exports', least: 'operator' },
   // The first settings page the role may use (app/settings/page.tsx).
   { href: '/settings', label: 'Settings', least: 'operator' },
@@ -23,6 +24,7 @@ export const SETTINGS_NAV: readonly NavItem[] = [
   { href: '/settings/users', label: 'Users', least: 'admin' },
   { href: '/settings/nodes', label: 'Nodes', least: 'admin' },
   { href: '/settings/audit', label: 'Audit log', least: 'admin' },
+  { href: '/settings/alerts', label: 'Alerts', least: 'admin' },
   { href: '/settings/cameras', label: 'Cameras', least: 'operator' },
 ];
 

@@ -11,25 +11,27 @@ describe('navFor', () => {
   });
 
   it('shows each role the pages of its rank and below, in the bar order', () => {
-    assert.deepEqual(hrefs(navFor('viewer')), ['/wall', '/', '/timeline', '/events']);
+    assert.deepEqual(hrefs(navFor('viewer')), ['/wall', '/', '/timeline', '/events', '/alerts']);
     assert.deepEqual(hrefs(navFor('operator')), [
       '/wall',
       '/',
       '/timeline',
       '/events',
+      '/alerts',
       '/exports',
       '/settings',
     ]);
     assert.deepEqual(hrefs(navFor('admin')), hrefs(NAV));
   });
 
-  it('gives operators the camera settings and admins users, nodes and the audit log too', () => {
+  it('gives operators the camera settings and admins users, nodes, the audit log and alerts too', () => {
     assert.deepEqual(hrefs(settingsFor('viewer')), []);
     assert.deepEqual(hrefs(settingsFor('operator')), ['/settings/cameras']);
     assert.deepEqual(hrefs(settingsFor('admin')), [
       '/settings/users',
       '/settings/nodes',
       '/settings/audit',
+      '/settings/alerts',
       '/settings/cameras',
     ]);
     assert.equal(hrefs(navFor('viewer')).includes('/exports'), false);

@@ -1,10 +1,17 @@
 'use client';
 
+import type { AlertView } from '@cctv/protocol';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useEffect, useId, useRef, useState } from 'react';
-import type { Alert } from '@/features/alerts/alert-book';
-import { describeAlert, useAlerts } from '@/features/alerts/use-alerts';
+import {
+  alertHref,
+  alertSubject,
+  describeAlert,
+  isAcknowledged,
+  KIND_LABELS,
+} from '@/features/alerts/alert-book';
+import { useAlerts } from '@/features/alerts/use-alerts';
 import { formatAge } from '@/lib/format';
 import { masterFetch } from '@/lib/master-fetch';
 import { LOGIN_PATH } from '@/lib/session';
@@ -13,7 +20,7 @@ import './alert-bell.css';
 
 interface Props {
   masterPublicUrl: string;
-  /** The signed-in user (their acknowledgements are kept apart); undefined: asked of `/api/auth/me`. */
+  /** The signed-in user (the bell is theirs); undefined: asked of `/api/auth/me`. */
   username?: string | null;
 }
 
@@ -74,7 +81,7 @@ function useUsername(given: string | null | undefined): string | null {
 const FRESH_MS = 15_000;
 
 function AlertsBell({ masterPublicUrl, username }: { masterPublicUrl: string; username: string }) {
-  const { alerts, acked, unacked, arrivals, announcement, acknowledge, acknowledgeAll } = useAlerts(
+  const { alerts, unacked, arrivals, announcement, acknowledge, acknowledgeAll } = useAlerts(
     masterPublicUrl,
     username,
   );
@@ -167,16 +174,16 @@ function AlertsBell({ masterPublicUrl, username }: { masterPublicUrl: string; us
           </header>
           {alerts.length === 0 ? (
             <p className="sub alerts-empty">
-              No alerts yet: new events and nodes going offline appear here as they happen.
+              No alerts yet: detections, nodes going offline and other alerts appear here as they happen.
             </p>
           ) : (
-            <AlertList
-              alerts={alerts}
-              acked={acked}
-              onAcknowledge={acknowledge}
-              onFollow={() => setOpen(false)}
-            />
+            <AlertList alerts={alerts} onAcknowledge={acknowledge} onFollow={() => setOpen(false)} />
           )}
+          <footer className="alerts-foot">
+            <Link href="/alerts" onClick={() => setOpen(false)} data-testid="alerts-all">
+              All alerts
+            </Link>
+          </footer>
         </div>
       ) : null}
     </div>
@@ -185,12 +192,10 @@ function AlertsBell({ masterPublicUrl, username }: { masterPublicUrl: string; us
 
 function AlertList({
   alerts,
-  acked,
   onAcknowledge,
   onFollow,
 }: {
-  alerts: Alert[];
-  acked: ReadonlySet<string>;
+  alerts: AlertView[];
   onAcknowledge(id: string): void;
   onFollow(): void;
 }) {
@@ -198,8 +203,9 @@ function AlertList({
   return (
     <ol className="alerts-list">
       {alerts.map((a) => {
-        const isAcked = acked.has(a.id);
-        const fresh = !isAcked && now !== null && now - a.seenAt < FRESH_MS;
+        const isAcked = isAcknowledged(a);
+        const fresh = !isAcked && now !== null && now - Date.parse(a.updatedAt) < FRESH_MS;
+        const href = alertHref(a);
         return (
           <li
             key={a.id}
@@ -207,24 +213,32 @@ function AlertList({
             data-testid="alert-item"
             data-alert-id={a.id}
             data-kind={a.kind}
+            data-severity={a.severity}
+            data-state={a.state}
             data-acked={isAcked}
           >
-            <span className={`badge badge-${a.kind === 'event' ? 'event' : 'offline'}`}>{a.label}</span>
+            <span className={`badge badge-severity-${a.severity}`} title={a.severity}>
+              {KIND_LABELS[a.kind]}
+            </span>
             <div className="alerts-text">
-              <Link href={a.href} onClick={onFollow}>
-                {a.kind === 'event' ? (a.cameraId ?? a.nodeId) : a.nodeId || 'unknown node'}
-              </Link>
+              {href ? (
+                <Link href={href} onClick={onFollow}>
+                  {alertSubject(a)}
+                </Link>
+              ) : (
+                <b>{alertSubject(a)}</b>
+              )}
               <span className="sub">
-                {a.kind === 'security'
-                  ? ` · ${a.text ?? ''}`
-                  : a.kind === 'event'
-                    ? ` on ${a.nodeId}${a.score !== null ? ` · score ${Math.round(a.score * 100)}%` : ''}`
-                    : a.resolvedAt
-                      ? ` · back online ${formatAge(a.resolvedAt, now)}`
-                      : ' went offline'}
+                {' · '}
+                {a.message}
+                {a.count > 1 ? ` (${a.count}×)` : ''}
+                {a.state === 'resolved' && a.kind !== 'detection' && a.resolvedAt
+                  ? ` · resolved ${formatAge(a.resolvedAt, now)}`
+                  : ''}
               </span>
               <div className="sub">
-                <time dateTime={a.at}>{new Date(a.at).toLocaleTimeString()}</time> · {formatAge(a.at, now)}
+                <time dateTime={a.raisedAt}>{new Date(a.raisedAt).toLocaleTimeString()}</time> ·{' '}
+                {formatAge(a.raisedAt, now)}
               </div>
             </div>
             {isAcked ? (

@@ -1,205 +1,156 @@
 /**
- * Alerts raised from the fleet websocket: every new event (the first message seen of an event
- * id), every node that goes from online or stale to offline, and, for admins, every security
- * alert the master raised (a refused camera claim, a foreign upload, a session takeover). Pure
- * state changes, so the bell (components/alerts.tsx) only wires them to the socket and to
- * localStorage, where the list and the acknowledged ids are kept per signed-in user.
+ * The alerts a page holds, as the master keeps them: a first page read from `/api/alerts`,
+ * then every `alert` websocket message applied to it (the same id replaces, a new one goes on
+ * top). Pure state changes, so the bell and the alerts page only wire them to the API and the
+ * socket, and a browser opened later reads the same history from the master.
  */
-import type { EventView, FleetSocketMessage, NodeView, SecurityAlertView } from '@cctv/protocol';
-
-export interface Alert {
-  /** `event:<event id>`, `offline:<node id>:<time it went offline>` or `security:<alert id>`. */
-  id: string;
-  kind: 'event' | 'offline' | 'security';
-  /** When it happened: the event's start, the node's change to offline. */
-  at: string;
-  /** When this browser first saw it (ms since the epoch). */
-  seenAt: number;
-  nodeId: string;
-  cameraId: string | null;
-  /** `motion`, `face`, `offline`. */
-  label: string;
-  /** Event score 0..1; null for a node. */
-  score: number | null;
-  href: string;
-  /** An offline node that came back: when. */
-  resolvedAt: string | null;
-  /** A security alert's words, as the master wrote them. */
-  text?: string;
-}
+import type { AlertPage, AlertView } from '@cctv/protocol';
 
 export interface AlertBook {
-  /** Newest first, at most MAX_ALERTS. */
-  alerts: Alert[];
-  /** Each node's last known state; null until the first snapshot (no alerts for what was offline already). */
-  nodeStates: Record<string, NodeView['state']> | null;
+  /** Newest first (by id: the order the master raised them in). */
+  alerts: AlertView[];
+  /** Alerts nobody acknowledged, of all the user sees (not only those in `alerts`). */
+  unacknowledged: number;
+  /** Where the next "Older" page starts; null when the oldest is held. */
+  nextCursor: string | null;
+  /**
+   * An acknowledgement of an alert this book never held: whether it was counted in
+   * `unacknowledged` cannot be told here, so the owner should read the count again.
+   */
+  recount: boolean;
 }
 
-export const MAX_ALERTS = 100;
-/** Acknowledged ids kept, newest last; more than alerts, so a re-sent old event stays quiet. */
-export const MAX_ACKED = 1000;
+export const emptyBook = (): AlertBook => ({
+  alerts: [],
+  unacknowledged: 0,
+  nextCursor: null,
+  recount: false,
+});
 
-export const emptyBook = (alerts: Alert[] = []): AlertBook => ({ alerts, nodeStates: null });
+export const bookOf = (page: AlertPage): AlertBook => ({
+  alerts: [...page.alerts].sort(newestFirst),
+  unacknowledged: page.unacknowledged,
+  nextCursor: page.nextCursor,
+  recount: false,
+});
 
-export function eventAlert(event: EventView, seenAt: number): Alert {
-  return {
-    id: `event:${event.id}`,
-    kind: 'event',
-    at: event.startedAt,
-    seenAt,
-    nodeId: event.nodeId,
-    cameraId: event.cameraId,
-    label: event.type,
-    score: event.score,
-    href: `/events/${encodeURIComponent(event.id)}`,
-    resolvedAt: null,
-  };
+/** Ids are the master's sequence (decimal, up to 18 digits): longer is newer, then by digits. */
+export function newestFirst(a: { id: string }, b: { id: string }): number {
+  if (a.id.length !== b.id.length) return b.id.length - a.id.length;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
-export function offlineAlert(node: NodeView, seenAt: number): Alert {
-  return {
-    id: `offline:${node.id}:${node.stateChangedAt}`,
-    kind: 'offline',
-    at: node.stateChangedAt,
-    seenAt,
-    nodeId: node.id,
-    cameraId: null,
-    label: 'offline',
-    score: null,
-    href: `/?q=${encodeURIComponent(node.id)}`,
-    resolvedAt: null,
-  };
-}
+export const isAcknowledged = (a: AlertView): boolean => a.acknowledgedAt !== null;
 
-export function securityAlert(alert: SecurityAlertView, seenAt: number): Alert {
-  return {
-    id: `security:${alert.id}`,
-    kind: 'security',
-    at: alert.lastAt,
-    seenAt,
-    nodeId: alert.nodeId ?? '',
-    cameraId: alert.cameraId,
-    label: 'security',
-    score: null,
-    href: alert.nodeId ? `/?q=${encodeURIComponent(alert.nodeId)}` : '/',
-    resolvedAt: null,
-    text: alert.count > 1 ? `${alert.message} (${alert.count} times)` : alert.message,
-  };
-}
-
-function add(alerts: Alert[], alert: Alert): Alert[] {
-  if (alerts.some((a) => a.id === alert.id)) return alerts;
-  return [alert, ...alerts].slice(0, MAX_ALERTS);
-}
-
-/** Applies one node's state: an offline alert when it dropped, resolved ones when it is back. */
-function nodeSeen(book: AlertBook, node: NodeView, now: number): Alert[] {
-  const before = book.nodeStates?.[node.id];
-  let alerts = book.alerts;
-  if (node.state === 'offline' && before !== undefined && before !== 'offline')
-    alerts = add(alerts, offlineAlert(node, now));
-  if (node.state !== 'offline' && before === 'offline')
-    alerts = alerts.map((a) =>
-      a.kind === 'offline' && a.nodeId === node.id && a.resolvedAt === null
-        ? { ...a, resolvedAt: node.stateChangedAt }
-        : a,
-    );
-  return alerts;
-}
-
-/** The book after one websocket message; the same object when nothing changed. */
-export function reduceAlerts(book: AlertBook, msg: FleetSocketMessage, now: number): AlertBook {
-  switch (msg.type) {
-    case 'event': {
-      // Updates and the end of an event already listed change nothing: one alert per event.
-      const alerts = add(book.alerts, eventAlert(msg.event, now));
-      return alerts === book.alerts ? book : { ...book, alerts };
-    }
-    case 'node': {
-      const alerts = nodeSeen(book, msg.node, now);
-      // Every heartbeat sends the node again: one that changed nothing must not re-render the bell.
-      if (alerts === book.alerts && book.nodeStates?.[msg.node.id] === msg.node.state) return book;
-      return { alerts, nodeStates: { ...(book.nodeStates ?? {}), [msg.node.id]: msg.node.state } };
-    }
-    case 'security': {
-      // A repeat of a listed alert updates its words (the count), without raising it again.
-      const next = securityAlert(msg.alert, now);
-      const known = book.alerts.find((a) => a.id === next.id);
-      if (!known) return { ...book, alerts: add(book.alerts, next) };
-      if (known.text === next.text) return book;
-      return {
-        ...book,
-        alerts: book.alerts.map((a) => (a.id === next.id ? { ...a, text: next.text, at: next.at } : a)),
-      };
-    }
-    case 'snapshot': {
-      // A snapshot after a reconnect also raises what went offline while the socket was down.
-      let next = book;
-      for (const node of msg.nodes) next = { ...next, alerts: nodeSeen(next, node, now) };
-      return { alerts: next.alerts, nodeStates: Object.fromEntries(msg.nodes.map((n) => [n.id, n.state])) };
-    }
-    default:
-      return book;
-  }
-}
-
-export const unacknowledged = (alerts: Alert[], acked: ReadonlySet<string>): Alert[] =>
-  alerts.filter((a) => !acked.has(a.id));
-
-/** The localStorage key of a user's alerts. */
-export const alertsStorageKey = (username: string): string => `cctv.alerts.v1.${username}`;
-
-export interface StoredAlerts {
-  alerts: Alert[];
-  acked: string[];
-}
-
-const isAlert = (v: unknown): v is Alert => {
-  if (typeof v !== 'object' || v === null) return false;
-  const a = v as Record<string, unknown>;
-  return (
-    typeof a.id === 'string' &&
-    (a.kind === 'event' || a.kind === 'offline' || a.kind === 'security') &&
-    typeof a.at === 'string' &&
-    typeof a.seenAt === 'number' &&
-    typeof a.nodeId === 'string' &&
-    typeof a.href === 'string' &&
-    typeof a.label === 'string'
-  );
-};
-
-/** What localStorage holds, or nothing for a missing or damaged entry. */
-export function parseStoredAlerts(raw: string | null): StoredAlerts {
-  if (!raw) return { alerts: [], acked: [] };
-  try {
-    const v = JSON.parse(raw) as { alerts?: unknown; acked?: unknown };
-    return {
-      alerts: Array.isArray(v.alerts) ? v.alerts.filter(isAlert).slice(0, MAX_ALERTS) : [],
-      acked: Array.isArray(v.acked)
-        ? v.acked.filter((x): x is string => typeof x === 'string').slice(-MAX_ACKED)
-        : [],
-    };
-  } catch {
-    return { alerts: [], acked: [] };
-  }
-}
-
-export function serialiseAlerts(alerts: Alert[], acked: Iterable<string>): string {
-  return JSON.stringify({ alerts, acked: [...acked].slice(-MAX_ACKED) } satisfies StoredAlerts);
+interface ApplyOptions {
+  /** The most alerts kept (the bell holds one page); older ones fall off the end. */
+  limit?: number;
+  /** Whether a new alert belongs in this list (the page's filters); default: every alert. */
+  accepts?: (a: AlertView) => boolean;
 }
 
 /**
- * `local` merged into what another tab stored: the stored copy of an alert wins (so tabs agree
- * on the text they write), except that a resolution seen only here is kept.
+ * An alert from the websocket: raised, repeated, resolved or acknowledged. The same id
+ * replaces the held one; a new one goes in by id when `accepts` it. The count follows what
+ * changed: a new unacknowledged alert adds one, an acknowledgement of a held one takes one.
  */
-export function mergeAlerts(stored: Alert[], local: Alert[]): Alert[] {
-  const byId = new Map(stored.map((a) => [a.id, a]));
-  for (const a of local) {
-    const s = byId.get(a.id);
-    if (!s) byId.set(a.id, a);
-    else if (a.resolvedAt && !s.resolvedAt) byId.set(a.id, { ...s, resolvedAt: a.resolvedAt });
+export function applyAlert(book: AlertBook, given: AlertView, options: ApplyOptions = {}): AlertBook {
+  const i = book.alerts.findIndex((a) => a.id === given.id);
+  const held = i >= 0 ? (book.alerts[i] as AlertView) : null;
+  if (held && held.updatedAt > given.updatedAt) return book; // A late copy of an older state.
+  // An acknowledgement is never taken back: one made here stays while the socket catches up.
+  const alert =
+    held && isAcknowledged(held) && !isAcknowledged(given)
+      ? { ...given, acknowledgedAt: held.acknowledgedAt, acknowledgedBy: held.acknowledgedBy }
+      : given;
+  const accepted = held !== null || (options.accepts?.(alert) ?? true);
+  let unacknowledged = book.unacknowledged;
+  let recount = book.recount;
+  if (held) {
+    if (!isAcknowledged(held) && isAcknowledged(alert)) unacknowledged -= 1;
+  } else if (!isAcknowledged(alert)) {
+    if (accepted) unacknowledged += 1;
+  } else if (accepted) {
+    recount = true;
   }
-  return [...byId.values()]
-    .sort((x, y) => y.seenAt - x.seenAt || x.id.localeCompare(y.id))
-    .slice(0, MAX_ALERTS);
+  let alerts = book.alerts;
+  if (held) {
+    alerts = [...alerts];
+    alerts[i] = alert;
+  } else if (accepted) {
+    alerts = [...alerts, alert].sort(newestFirst);
+    if (options.limit !== undefined && alerts.length > options.limit) alerts = alerts.slice(0, options.limit);
+  }
+  return { ...book, alerts, unacknowledged: Math.max(0, unacknowledged), recount };
+}
+
+/** The next page ("Older") after the held ones; an alert held already keeps its newer copy. */
+export function appendOlder(book: AlertBook, page: AlertPage): AlertBook {
+  const held = new Set(book.alerts.map((a) => a.id));
+  return {
+    ...book,
+    alerts: [...book.alerts, ...page.alerts.filter((a) => !held.has(a.id))].sort(newestFirst),
+    nextCursor: page.nextCursor,
+    unacknowledged: page.unacknowledged,
+  };
+}
+
+/**
+ * Acknowledged here before the master's answer (and its websocket copy) arrives: `ids`, or
+ * every held alert when null. Acknowledging every alert the user sees clears the count.
+ */
+export function acknowledgeHeld(
+  book: AlertBook,
+  ids: readonly string[] | null,
+  by: string,
+  at = new Date().toISOString(),
+): AlertBook {
+  const chosen = ids === null ? null : new Set(ids);
+  let taken = 0;
+  const alerts = book.alerts.map((a) => {
+    if (isAcknowledged(a) || (chosen && !chosen.has(a.id))) return a;
+    taken += 1;
+    return { ...a, acknowledgedAt: at, acknowledgedBy: by };
+  });
+  const unacknowledged = ids === null ? 0 : Math.max(0, book.unacknowledged - taken);
+  return { ...book, alerts, unacknowledged };
+}
+
+/** The count read again from the master (after `recount`). */
+export const recounted = (book: AlertBook, unacknowledged: number): AlertBook => ({
+  ...book,
+  unacknowledged,
+  recount: false,
+});
+
+/** The alert kinds in words, for badges and menus. */
+export const KIND_LABELS: Record<AlertView['kind'], string> = {
+  detection: 'detection',
+  node_offline: 'node offline',
+  camera_down: 'camera down',
+  disk_low: 'disk low',
+  nas_down: 'NAS down',
+  backlog: 'backlog',
+  clock_skew: 'clock skew',
+  cert_expiry: 'certificate',
+  security: 'security',
+};
+
+/** Where an alert leads: its event, else its camera, else its node on the fleet page. */
+export function alertHref(a: AlertView): string | null {
+  if (a.eventId) return `/events/${encodeURIComponent(a.eventId)}`;
+  if (a.cameraId) return `/cameras/${encodeURIComponent(a.cameraId)}`;
+  if (a.nodeId) return `/?q=${encodeURIComponent(a.nodeId)}`;
+  return null;
+}
+
+/** What the alert is about, in a few words: its camera, else its node, else its rule. */
+export function alertSubject(a: AlertView): string {
+  return a.cameraId ?? a.nodeId ?? a.ruleName ?? KIND_LABELS[a.kind];
+}
+
+/** One line for a screen reader's announcement and the acknowledge button's label. */
+export function describeAlert(a: AlertView): string {
+  const repeats = a.count > 1 ? ` (${a.count} times)` : '';
+  return `${a.severity} ${KIND_LABELS[a.kind]}: ${a.message}${repeats}`;
 }

@@ -1,61 +1,25 @@
 'use client';
 
-import type { SecurityAlertView } from '@cctv/protocol';
+import type { AlertView, FleetSocketMessage } from '@cctv/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { masterFetch } from '../../lib/master-fetch';
 import { connectFleetSocket } from '../fleet/fleet-socket';
 import {
-  type Alert,
   type AlertBook,
-  alertsStorageKey,
+  acknowledgeHeld,
+  applyAlert,
+  bookOf,
+  describeAlert,
   emptyBook,
-  MAX_ACKED,
-  mergeAlerts,
-  parseStoredAlerts,
-  reduceAlerts,
-  serialiseAlerts,
-  unacknowledged,
+  isAcknowledged,
+  recounted,
 } from './alert-book';
-
-/** Security alerts are acknowledged on the master too (audited), for every admin. */
-function ackOnMaster(ids: string[]): void {
-  for (const id of ids) {
-    if (!id.startsWith('security:')) continue;
-    void masterFetch('securityAlertAck', { params: { id: id.slice('security:'.length) } }).catch(() => {});
-  }
-}
-
-function readStored(key: string) {
-  try {
-    return parseStoredAlerts(window.localStorage.getItem(key));
-  } catch {
-    // Storage disabled (privacy mode): alerts still work, for this page only.
-    return parseStoredAlerts(null);
-  }
-}
-
-/**
- * Folds `alerts` and `acked` into what localStorage holds and writes the union back only when
- * it differs, so tabs that hear each other's `storage` events settle instead of echoing.
- */
-function persist(key: string, alerts: Alert[], acked: Iterable<string>): void {
-  try {
-    const raw = window.localStorage.getItem(key);
-    const stored = parseStoredAlerts(raw);
-    const ackedAll = new Set(stored.acked);
-    for (const id of acked) ackedAll.add(id);
-    const next = serialiseAlerts(mergeAlerts(stored.alerts, alerts), [...ackedAll].slice(-MAX_ACKED));
-    if (next !== raw) window.localStorage.setItem(key, next);
-  } catch {
-    // Storage full or disabled: the acknowledgement holds for this page only.
-  }
-}
+import { ALERTS_PAGE_SIZE } from './alert-filters';
 
 export interface AlertsState {
-  alerts: Alert[];
-  acked: ReadonlySet<string>;
+  alerts: AlertView[];
   unacked: number;
-  /** Rises with every alert that arrives, so a cue can restart. */
+  /** Rises with every new alert that arrives, so a cue can restart. */
   arrivals: number;
   /** The newest arrival in words, for a live region. */
   announcement: string;
@@ -63,92 +27,103 @@ export interface AlertsState {
   acknowledgeAll(): void;
 }
 
-export function describeAlert(a: Alert): string {
-  if (a.kind === 'security') return `security: ${a.text ?? a.nodeId}`;
-  return a.kind === 'event' ? `${a.label} on ${a.cameraId ?? a.nodeId}` : `node ${a.nodeId} offline`;
+/** The newest page of the user's alerts, with the count nobody acknowledged. */
+async function readNewest(): Promise<AlertBook | null> {
+  const res = await masterFetch('alerts', { query: { limit: ALERTS_PAGE_SIZE } });
+  return res.ok ? bookOf(await res.json()) : null;
 }
 
 /**
- * Security alerts not yet acknowledged on the master, read once when the bell opens its socket
- * (admins only: anyone else is refused, and has none to see).
+ * The bell's alerts: the master's newest page, read when the bell mounts and again whenever
+ * the socket comes back (what happened meanwhile), then every `alert` message applied to it.
+ * Acknowledgements go to the master, which tells every other page of every user through the
+ * socket.
  */
-async function openSecurityAlerts(): Promise<SecurityAlertView[]> {
-  const res = await masterFetch('securityAlerts', { query: { open: true, limit: 50 } });
-  if (!res.ok) return [];
-  return (await res.json()).alerts.reverse();
-}
-
-/** Alerts from the fleet websocket, with the user's acknowledgements kept in localStorage. */
 export function useAlerts(masterPublicUrl: string, username: string): AlertsState {
-  const key = alertsStorageKey(username);
-  const [book, setBook] = useState<AlertBook>(() => emptyBook());
-  const [acked, setAcked] = useState<ReadonlySet<string>>(() => new Set());
-  const [loaded, setLoaded] = useState(false);
+  const [book, setBook] = useState<AlertBook>(emptyBook);
   const [arrivals, setArrivals] = useState(0);
   const [announcement, setAnnouncement] = useState('');
-  const known = useRef<Set<string> | null>(null);
+  // Messages that came while a page was read: applied on top of it, so none is lost.
+  const early = useRef<AlertView[] | null>([]);
+  const held = useRef(book);
+  held.current = book;
 
-  useEffect(() => {
-    const stored = readStored(key);
-    setBook(emptyBook(stored.alerts));
-    setAcked(new Set(stored.acked));
-    known.current = new Set(stored.alerts.map((a) => a.id));
-    setLoaded(true);
-    // Another tab of this user acknowledged or heard something.
-    const onStorage = (ev: StorageEvent) => {
-      if (ev.key !== key) return;
-      const other = parseStoredAlerts(ev.newValue);
-      setBook((b) => ({ ...b, alerts: mergeAlerts(other.alerts, b.alerts) }));
-      setAcked((a) => new Set([...a, ...other.acked]));
-    };
-    window.addEventListener('storage', onStorage);
-    return () => window.removeEventListener('storage', onStorage);
-  }, [key]);
-
-  // The socket opens after the stored list is read, so nothing in it is raised twice.
-  useEffect(() => {
-    if (!loaded) return;
-    openSecurityAlerts()
-      .then((open) => {
-        const now = Date.now();
-        setBook((b) => open.reduce((acc, alert) => reduceAlerts(acc, { type: 'security', alert }, now), b));
-      })
-      .catch(() => {
-        // The live socket still brings new ones.
-      });
-    return connectFleetSocket(masterPublicUrl, {
-      onMessage: (msg) => setBook((b) => reduceAlerts(b, msg, Date.now())),
-      onState: () => {},
-    });
-  }, [loaded, masterPublicUrl]);
-
-  useEffect(() => {
-    if (!loaded || !known.current) return;
-    const fresh = book.alerts.filter((a) => !known.current?.has(a.id));
-    for (const a of fresh) known.current.add(a.id);
-    persist(key, book.alerts, acked);
-    const newest = fresh.filter((a) => !acked.has(a.id));
-    if (newest.length === 0) return;
-    setArrivals((n) => n + newest.length);
-    const first = newest[0] as Alert;
-    setAnnouncement(
-      newest.length === 1 ? `New alert: ${describeAlert(first)}` : `${newest.length} new alerts`,
-    );
-  }, [book.alerts, acked, key, loaded]);
-
-  const acknowledge = useCallback((id: string) => {
-    setAcked((a) => new Set([...a, id]));
-    ackOnMaster([id]);
+  const reload = useCallback(async () => {
+    if (early.current === null) early.current = [];
+    let fresh: AlertBook | null = null;
+    try {
+      fresh = await readNewest();
+    } catch {
+      // The master is unreachable for now: the socket's return reads the page again.
+    }
+    const pending = early.current ?? [];
+    early.current = null;
+    setBook((b) => pending.reduce((acc, a) => applyAlert(acc, a, { limit: ALERTS_PAGE_SIZE }), fresh ?? b));
   }, []);
+
+  useEffect(
+    () =>
+      connectFleetSocket(masterPublicUrl, {
+        onMessage: (msg: FleetSocketMessage) => {
+          if (msg.type !== 'alert') return;
+          const alert = msg.alert;
+          if (early.current) {
+            early.current.push(alert);
+            return;
+          }
+          if (!isAcknowledged(alert) && !held.current.alerts.some((a) => a.id === alert.id)) {
+            setArrivals((n) => n + 1);
+            setAnnouncement(`New alert: ${describeAlert(alert)}`);
+          }
+          setBook((b) => applyAlert(b, alert, { limit: ALERTS_PAGE_SIZE }));
+        },
+        onState: (state) => {
+          // The first page is read once the socket is open, and again after every gap in it.
+          if (state === 'live') void reload();
+        },
+      }),
+    [masterPublicUrl, reload],
+  );
+
+  // An acknowledgement of an alert older than the page: the count is read again.
+  useEffect(() => {
+    if (!book.recount) return;
+    let cancelled = false;
+    masterFetch('alerts', { query: { acknowledged: false, limit: 1 } })
+      .then(async (res) => {
+        if (!res.ok || cancelled) return;
+        const page = await res.json();
+        if (!cancelled) setBook((b) => recounted(b, page.unacknowledged));
+      })
+      .catch(() => {});
+    return () => {
+      cancelled = true;
+    };
+  }, [book.recount]);
+
+  const acknowledge = useCallback(
+    (id: string) => {
+      setBook((b) => acknowledgeHeld(b, [id], username));
+      masterFetch('alertAck', { params: { id } })
+        .then((res) => {
+          if (!res.ok) void reload();
+        })
+        .catch(() => void reload());
+    },
+    [username, reload],
+  );
   const acknowledgeAll = useCallback(() => {
-    setAcked((a) => new Set([...a, ...book.alerts.map((x) => x.id)]));
-    ackOnMaster(book.alerts.filter((x) => !acked.has(x.id)).map((x) => x.id));
-  }, [book.alerts, acked]);
+    setBook((b) => acknowledgeHeld(b, null, username));
+    masterFetch('alertsAck', { body: {} })
+      .then((res) => {
+        if (!res.ok) void reload();
+      })
+      .catch(() => void reload());
+  }, [username, reload]);
 
   return {
     alerts: book.alerts,
-    acked,
-    unacked: unacknowledged(book.alerts, acked).length,
+    unacked: book.unacknowledged,
     arrivals,
     announcement,
     acknowledge,

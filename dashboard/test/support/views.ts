@@ -1,4 +1,4 @@
-import type { CameraView, EventView, NodeView, SecurityAlertView } from '@cctv/protocol';
+import type { AlertView, CameraView, EventView, NodeView, SecurityAlertView } from '@cctv/protocol';
 
 /** The master's views as the dashboard receives them, with what a test does not care about filled in. */
 
@@ -74,6 +74,28 @@ export function securityAlertView(over: Partial<SecurityAlertView> = {}): Securi
     count: 1,
     firstAt: '2026-03-01T10:00:00.000Z',
     lastAt: '2026-03-01T10:00:00.000Z',
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    ...over,
+  };
+}
+
+export function alertView(over: Partial<AlertView> = {}): AlertView {
+  return {
+    id: '10',
+    kind: 'detection',
+    severity: 'warning',
+    state: 'resolved',
+    ruleId: 'detections',
+    ruleName: 'Every detection',
+    nodeId: 'node-a',
+    cameraId: 'cam1',
+    eventId: 'ev-1',
+    message: 'motion on cam1',
+    count: 1,
+    raisedAt: '2026-03-01T10:00:00.000Z',
+    updatedAt: '2026-03-01T10:00:00.000Z',
+    resolvedAt: '2026-03-01T10:00:00.000Z',
     acknowledgedAt: null,
     acknowledgedBy: null,
     ...over,
