@@ -9,7 +9,7 @@ import { grantedPath } from '@cctv/protocol';
 import { publicMetricsWarning } from '@cctv/tls';
 import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
 import type { Logger } from 'pino';
-import { AlertEngine } from './alerts/alert-engine.ts';
+import { AlertEngine, type GatewayHealth } from './alerts/alert-engine.ts';
 import { AlertRuleRepository } from './alerts/alert-rules.ts';
 import { type Alert, AlertStore, toAlertView, userSeesAlert } from './alerts/alert-store.ts';
 import { ChannelRepository, ChannelSenders } from './alerts/channels.ts';
@@ -223,7 +223,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     gatewayHealth: async () => {
       try {
         const res = await fetch(`${config.gatewayUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
-        return (await res.json()) as { nas?: string; nasFailure?: string | null; backlog?: number };
+        return (await res.json()) as GatewayHealth;
       } catch (err) {
         alertLog.debug({ err: (err as Error).message }, 'gateway health not read');
         return null;

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
 import { publicMetricsWarning } from '@cctv/tls';
 import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
@@ -188,6 +188,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
   // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
+  let nasUsage: { freeBytes: number; totalBytes: number } | null = null;
   const retention = new RetentionSweeper({
     repository: new RetentionRepository(deps.prisma),
     nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
@@ -202,7 +203,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     },
     onBlocked: () => metrics.retentionBlocked.inc(),
     onSweep: ({ usage }) => {
-      if (usage) metrics.nasFreeBytes.set(usage.freeBytes);
+      if (!usage) return;
+      metrics.nasFreeBytes.set(usage.freeBytes);
+      nasUsage = usage;
     },
   });
 
@@ -236,7 +239,19 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     onFailed: () => metrics.renditions.inc({ result: 'failed' }),
   });
 
+  // The buffer's disk is local: read at each look. The NAS's is read by retention sweeps only
+  // (a hung share must not hang the health check).
+  const bufferDisk = async () => {
+    try {
+      const fs = await statfs(config.bufferDir);
+      return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
+    } catch {
+      return null;
+    }
+  };
+  metrics.watchBufferDisk(bufferDisk);
   const health = async (): Promise<HealthReport> => {
+    const disk = await bufferDisk();
     const db = await index.ping().then(
       () => 'ok',
       () => 'down',
@@ -252,6 +267,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       oldestBufferedAgeS: Math.round(mover.oldestAgeS()),
       lastMoveAt: lastMoveAt?.toISOString() ?? null,
       lastFailureAt: lastFailureAt?.toISOString() ?? null,
+      bufferFreeBytes: disk?.freeBytes ?? null,
+      bufferTotalBytes: disk?.totalBytes ?? null,
+      nasFreeBytes: nasUsage?.freeBytes ?? null,
+      nasTotalBytes: nasUsage?.totalBytes ?? null,
     };
   };
 

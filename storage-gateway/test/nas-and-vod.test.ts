@@ -93,6 +93,12 @@ describe('NAS outage', () => {
     const health = (await (await fetch(`${gw.url}/healthz`)).json()) as Record<string, unknown>;
     assert.equal(health.status, 'degraded');
     assert.equal(health.nas, 'failing');
+    // The buffer's disk, for the master's disk alerts (the NAS's comes with retention sweeps).
+    assert.ok(typeof health.bufferFreeBytes === 'number' && health.bufferFreeBytes > 0);
+    assert.ok(
+      typeof health.bufferTotalBytes === 'number' && health.bufferTotalBytes >= health.bufferFreeBytes,
+    );
+    assert.ok((await metric(gw.url, 'cctv_gateway_buffer_free_bytes')) > 0);
 
     await repair();
     await waitFor('segment on the NAS', async () => (await location('cam-n', seg.name)) === 'nas');

@@ -333,6 +333,34 @@ test('alerts through a real cluster', { skip }, async (t) => {
     },
   );
 
+  await t.test("disk space: the gateway's buffer and the node's spool under a rule's threshold", async () => {
+    const rules = await admin.getJson<AlertRuleView[]>('/api/alert-rules');
+    const disk = rules.find((r) => r.id === 'disk-low');
+    assert.ok(disk);
+    // Any disk here has less than 99.9 % free.
+    const res = await admin.fetch('/api/alert-rules/disk-low', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: disk.name,
+        enabled: true,
+        severity: disk.severity,
+        channels: [],
+        params: { kind: 'disk_low', minFreePercent: 99.9, minFreeBytes: 0 },
+      }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const buffer = await waitFor(
+      'the buffer alert',
+      async () =>
+        (await admin.getJson<AlertPage>('/api/alerts?kind=disk_low&state=open')).alerts.find((a) =>
+          a.message.startsWith("the storage gateway's buffer has"),
+        ),
+      15_000,
+    );
+    assert.match(buffer.message, /free \(\d+\.\d %\)/);
+  });
+
   await t.test('the agent back resolves it', async () => {
     agent = startService('node-agent/src/main.ts', {}, ['--config', config]);
     const resolved = await waitFor(

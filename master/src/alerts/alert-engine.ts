@@ -21,6 +21,10 @@ export interface GatewayHealth {
   nas?: string;
   nasFailure?: string | null;
   backlog?: number;
+  bufferFreeBytes?: number | null;
+  bufferTotalBytes?: number | null;
+  nasFreeBytes?: number | null;
+  nasTotalBytes?: number | null;
 }
 
 export interface AlertEngineOptions {
@@ -180,7 +184,7 @@ export class AlertEngine {
     );
     const nodes = needsNodes || this.o.onNodes ? await this.o.nodes() : [];
     this.o.onNodes?.(nodes);
-    const needsGateway = rules.some((r) => r.kind === 'nas_down' || r.kind === 'backlog');
+    const needsGateway = rules.some((r) => ['nas_down', 'backlog', 'disk_low'].includes(r.kind));
     const health = needsGateway ? await this.o.gatewayHealth() : null;
     const now = this.now();
 
@@ -280,6 +284,26 @@ export class AlertEngine {
             detail: { nas: health.nas, failure: health.nasFailure ?? null, backlog: health.backlog ?? null },
           },
         });
+      for (const rule of byKind('disk_low')) {
+        const p = rule.params as unknown as AlertRuleParamsOf<'disk_low'>;
+        for (const [key, what, free, total] of [
+          ['buffer', "the storage gateway's buffer", health.bufferFreeBytes, health.bufferTotalBytes],
+          ['nas-space', 'the NAS', health.nasFreeBytes, health.nasTotalBytes],
+        ] as const) {
+          if (typeof free !== 'number') continue;
+          const percent = typeof total === 'number' && total > 0 ? (free / total) * 100 : null;
+          add(rule, {
+            key,
+            active: free < p.minFreeBytes || (percent !== null && percent < p.minFreePercent),
+            input: {
+              kind: 'disk_low',
+              cameraIds: [],
+              message: `${what} has ${formatBytes(free)} free${percent !== null ? ` (${percent.toFixed(1)} %)` : ''}`,
+              detail: { freeBytes: free, totalBytes: total ?? null },
+            },
+          });
+        }
+      }
       for (const rule of byKind('backlog')) {
         const p = rule.params as unknown as AlertRuleParamsOf<'backlog'>;
         add(rule, {

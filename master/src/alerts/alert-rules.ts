@@ -50,7 +50,7 @@ export const BUILT_IN_RULES: {
   },
   {
     id: 'disk-low',
-    name: 'Spool space low',
+    name: 'Disk space low',
     severity: 'warning',
     params: { kind: 'disk_low', minFreePercent: 10, minFreeBytes: 1024 ** 3 },
   },

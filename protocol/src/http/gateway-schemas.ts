@@ -138,6 +138,10 @@ export const HealthReport = Type.Object(
     oldestBufferedAgeS: detail('age in seconds of the oldest buffered segment'),
     lastMoveAt: detail('last NAS move (ISO-8601) or null'),
     lastFailureAt: detail('last NAS failure (ISO-8601) or null'),
+    bufferFreeBytes: detail("free bytes on the buffer's file system, or null"),
+    bufferTotalBytes: detail("size of the buffer's file system, or null"),
+    nasFreeBytes: detail('free bytes on the NAS at the last retention sweep, or null before one'),
+    nasTotalBytes: detail('size of the NAS at the last retention sweep, or null'),
   },
   { additionalProperties: true },
 );

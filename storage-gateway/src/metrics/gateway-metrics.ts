@@ -83,6 +83,16 @@ export class GatewayMetrics {
     registers: [this.registry],
     collect: (): void => this.bufferOldestAge.set(this.sources.oldestAgeS()),
   });
+  private bufferDisk: () => Promise<{ freeBytes: number } | null> = async () => null;
+  readonly bufferFreeBytes: Gauge = new Gauge({
+    name: 'cctv_gateway_buffer_free_bytes',
+    help: "Free bytes on the buffer's file system (where uploads are acknowledged)",
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const disk = await this.bufferDisk();
+      if (disk) this.bufferFreeBytes.set(disk.freeBytes);
+    },
+  });
   readonly nasVerifiedBytes = new Counter({
     name: 'cctv_gateway_nas_verified_bytes_total',
     help: 'Bytes copied to the NAS and read back with their acknowledged sha256',
@@ -190,6 +200,11 @@ export class GatewayMetrics {
     for (const result of RENDITION_RESULTS) this.renditions.inc({ result }, 0);
     for (const reason of GRANT_REFUSALS) this.grantRefusals.inc({ reason }, 0);
     registerDefaultMetrics(this.registry, 'cctv_gateway_');
+  }
+
+  /** Reads the buffer's free space when Prometheus scrapes. */
+  watchBufferDisk(read: () => Promise<{ freeBytes: number } | null>): void {
+    this.bufferDisk = read;
   }
 
   observe(sources: { bufferBytes: () => number; oldestAgeS: () => number }): void {
