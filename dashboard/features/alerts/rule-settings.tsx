@@ -140,6 +140,7 @@ function RuleRow({
                 checked={enabled}
                 disabled={busy}
                 onChange={(e) => setEnabled(e.target.checked)}
+                aria-label={`${rule.name}: enabled`}
                 data-testid="rule-enabled"
               />
               Enabled
