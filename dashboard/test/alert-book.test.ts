@@ -10,6 +10,7 @@ import {
   newestFirst,
   recounted,
 } from '../features/alerts/alert-book.ts';
+import { parseFleetMessage } from '../features/fleet/fleet-socket.ts';
 import { alertView } from './support/views.ts';
 
 const page = (ids: string[], unacknowledged = ids.length, nextCursor: string | null = null) => ({
@@ -113,6 +114,13 @@ describe('alert book', () => {
     assert.equal(older.alerts[2]?.count, 1);
     assert.equal(older.nextCursor, null);
     assert.equal(older.unacknowledged, 4);
+  });
+
+  it('reads alert frames from the fleet socket, and drops malformed ones', () => {
+    const alert = alertView({ id: '42' });
+    assert.deepEqual(parseFleetMessage(JSON.stringify({ type: 'alert', alert })), { type: 'alert', alert });
+    assert.equal(parseFleetMessage(JSON.stringify({ type: 'alert', alert: { id: 42 } })), null);
+    assert.equal(parseFleetMessage(JSON.stringify({ type: 'alert' })), null);
   });
 
   it('links an alert to its event, else its camera, else its node', () => {

@@ -2,7 +2,7 @@
 
 import type { AlertPage, AlertView, FleetSocketMessage } from '@cctv/protocol';
 import Link from 'next/link';
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ActionStatus } from '@/components/action-status';
 import { masterFetch } from '@/lib/master-fetch';
 import { useMasterAction } from '@/lib/use-master-action';
@@ -17,6 +17,7 @@ import {
   describeAlert,
   isAcknowledged,
   KIND_LABELS,
+  recounted,
 } from './alert-book';
 import { ALERTS_PAGE_SIZE, type AlertFilters, alertQuery, matchesAlertFilters } from './alert-filters';
 
@@ -62,7 +63,7 @@ function AlertRow({ a, busy, onAcknowledge }: { a: AlertView; busy: boolean; onA
         {second(a.raisedAt)}
       </td>
       <td data-label="State" data-testid="alert-state">
-        {a.state === 'open' ? 'open' : `resolved ${second(a.resolvedAt)}`}
+        {a.state === 'open' ? 'open' : a.kind === 'detection' ? 'event' : `resolved ${second(a.resolvedAt)}`}
       </td>
       <td data-label="Acknowledged" data-testid="alert-acked">
         {acked ? (
@@ -104,6 +105,33 @@ export function AlertHistory({ first, filters, masterPublicUrl, username }: Prop
     if (msg.type !== 'alert') return;
     setBook((b) => applyAlert(b, msg.alert, { accepts: (a) => matchesAlertFilters(a, filters) }));
   });
+
+  // Back after a gap in the socket: what was raised or changed meanwhile, and the count.
+  const wasDown = useRef(false);
+  const needsRead = book.recount || (socket.state === 'live' && wasDown.current);
+  if (socket.state === 'reconnecting') wasDown.current = true;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the query is the filters', fixed for this list
+  useEffect(() => {
+    if (!needsRead) return;
+    wasDown.current = false;
+    let cancelled = false;
+    masterFetch('alerts', { query: { ...query, limit: ALERTS_PAGE_SIZE } })
+      .then(async (res) => {
+        if (!res.ok || cancelled) return;
+        const page = await res.json();
+        if (cancelled) return;
+        setBook((b) =>
+          recounted(
+            page.alerts.reduce((acc, a) => applyAlert(acc, a), b),
+            page.unacknowledged,
+          ),
+        );
+      })
+      .catch(() => {});
+    return () => {
+      cancelled = true;
+    };
+  }, [needsRead]);
 
   async function older() {
     if (!book.nextCursor) return;

@@ -1,7 +1,7 @@
 'use client';
 
 import type { AlertChannelView, AlertRuleView } from '@cctv/protocol';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { ActionStatus } from '@/components/action-status';
 import { masterFetch } from '@/lib/master-fetch';
 import { useMasterAction } from '@/lib/use-master-action';
@@ -85,9 +85,13 @@ function RuleRow({
   const { busy, error, run } = useMasterAction();
   const [editing, setEditing] = useState(false);
   const [done, setDone] = useState<string | null>(null);
+  // The switch moves at once; the master's refusal puts it back.
+  const [enabled, setShown] = useState(rule.enabled);
+  useEffect(() => setShown(rule.enabled), [rule.enabled]);
 
   async function setEnabled(enabled: boolean) {
     setDone(null);
+    setShown(enabled);
     const body = {
       name: rule.name,
       enabled,
@@ -97,6 +101,7 @@ function RuleRow({
     };
     const outcome = await run(() => masterFetch('alertRuleUpdate', { params: { id: rule.id }, body }));
     if (outcome.ok) setDone(enabled ? 'enabled' : 'disabled');
+    else setShown(rule.enabled);
   }
 
   async function remove() {
@@ -132,9 +137,10 @@ function RuleRow({
             <label className="check">
               <input
                 type="checkbox"
-                checked={rule.enabled}
+                checked={enabled}
                 disabled={busy}
                 onChange={(e) => setEnabled(e.target.checked)}
+                aria-label={`${rule.name}: enabled`}
                 data-testid="rule-enabled"
               />
               Enabled

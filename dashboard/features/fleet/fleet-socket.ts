@@ -69,6 +69,13 @@ export function parseFleetMessage(data: unknown): FleetSocketMessage | null {
       typeof msg.alert.message === 'string'
     )
       return msg as FleetSocketMessage;
+    if (
+      msg.type === 'alert' &&
+      msg.alert &&
+      typeof msg.alert.id === 'string' &&
+      typeof msg.alert.updatedAt === 'string'
+    )
+      return msg as FleetSocketMessage;
   } catch {
     // A malformed frame is ignored; the next snapshot or update repairs the view.
   }

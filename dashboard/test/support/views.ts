@@ -1,4 +1,4 @@
-import type { AlertView, CameraView, EventView, NodeView, SecurityAlertView } from '@cctv/protocol';
+import type { AlertView, CameraView, EventView, NodeView } from '@cctv/protocol';
 
 /** The master's views as the dashboard receives them, with what a test does not care about filled in. */
 
@@ -58,24 +58,6 @@ export function nodeView(over: Partial<NodeView> = {}): NodeView {
       reason: null,
     },
     cameras: [],
-    ...over,
-  };
-}
-
-export function securityAlertView(over: Partial<SecurityAlertView> = {}): SecurityAlertView {
-  return {
-    id: 'sa-1',
-    kind: 'foreign_upload',
-    source: 'gateway',
-    nodeId: 'node-b',
-    cameraId: 'cam9',
-    address: '10.0.0.9',
-    message: 'node-b uploaded a segment for cam9',
-    count: 1,
-    firstAt: '2026-03-01T10:00:00.000Z',
-    lastAt: '2026-03-01T10:00:00.000Z',
-    acknowledgedAt: null,
-    acknowledgedBy: null,
     ...over,
   };
 }
