@@ -450,6 +450,9 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
         return result.ok ? { ok: true, error: null } : { ok: false, error: result.error };
       },
       onChange: alertChanged,
+      acknowledgeSecurity: async (ids, username) => {
+        await securityAlertLog.acknowledgeMany(ids, username, new Date());
+      },
       ruleNames: async () => new Map(alertEngine.ruleNames),
     },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },

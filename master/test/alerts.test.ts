@@ -13,6 +13,7 @@ import type {
   AlertPage,
   AlertRuleInput,
   AlertRuleView,
+  SecurityAlertPage,
 } from '@cctv/protocol';
 import { topics } from '@cctv/protocol';
 import mqtt from 'mqtt';
@@ -326,6 +327,11 @@ describe('alerts', () => {
       10_000,
     );
     assert.equal(alert.severity, 'critical');
+    // Acknowledged here, its security-alert record is acknowledged too.
+    assert.equal((await h.fetch(`/api/alerts/${alert.id}/ack`, { method: 'POST' })).status, 200);
+    const records = await h.getJson<SecurityAlertPage>('/api/security/alerts');
+    const record = records.alerts.find((a) => a.kind === 'sign_in_failures');
+    assert.equal(record?.acknowledgedBy, 'admin');
     const viewer = await signIn(h.api(''), 'op.alerts', 'operator-alerts-password-1');
     assert.equal((await viewer.getJson<AlertPage>('/api/alerts?kind=security')).alerts.length, 0);
   });

@@ -42,6 +42,8 @@ export interface AlertRouteDeps {
   testChannel: (channelId: string, by: string) => Promise<{ ok: boolean; error: string | null }>;
   /** An alert changed (acknowledged): pushed to the dashboards that see it. */
   onChange: (alert: Alert) => void;
+  /** Security alerts acknowledged here: their security-alert records are acknowledged too. */
+  acknowledgeSecurity: (ids: bigint[], username: string) => Promise<void>;
   ruleNames: () => Promise<Map<string, string>>;
   audit: AuditLog;
   metrics: MasterMetrics;
@@ -68,6 +70,13 @@ export const alertRoutes: FastifyPluginAsync<AlertRouteDeps> = async (app, deps)
       detail,
     });
 
+  const acknowledged = async (alerts: Alert[], user: SessionUser) => {
+    const ids = alerts.flatMap((a) => {
+      const id = (a.detail as { securityAlertId?: string } | null)?.securityAlertId;
+      return a.kind === 'security' && id && /^[0-9]{1,18}$/.test(id) ? [BigInt(id)] : [];
+    });
+    if (ids.length > 0) await deps.acknowledgeSecurity(ids, user.username);
+  };
   const channelIds = async () => new Set((await deps.channels.list()).map((c) => c.id));
 
   app.get<{ Querystring: AlertQuery }>('/api/alerts', routeOf('alerts'), async (req) => {
@@ -98,6 +107,7 @@ export const alertRoutes: FastifyPluginAsync<AlertRouteDeps> = async (app, deps)
     const [acked] = await deps.store.acknowledge(user, [id]);
     const alert = acked ?? found;
     if (acked) {
+      await acknowledged([acked], user);
       await record(req, user, 'alert_ack', { alerts: [alert.id.toString()], kind: alert.kind }, alert);
       deps.onChange(alert);
     }
@@ -109,6 +119,7 @@ export const alertRoutes: FastifyPluginAsync<AlertRouteDeps> = async (app, deps)
     const ids = req.body.ids ? req.body.ids.map((i) => BigInt(i)) : null;
     const acked = await deps.store.acknowledge(user, ids);
     if (acked.length > 0) {
+      await acknowledged(acked, user);
       await record(req, user, 'alert_ack', {
         alerts: acked.slice(0, 100).map((a) => a.id.toString()),
         count: acked.length,

@@ -54,6 +54,15 @@ export class SecurityAlertLog {
     return found[0] ? toAlertView(found[0]) : null;
   }
 
+  /** Marks these alerts seen (those not yet), as acknowledging their alerts in `/api/alerts` does. */
+  async acknowledgeMany(ids: bigint[], username: string, at: Date): Promise<number> {
+    const done = await this.db.securityAlert.updateMany({
+      where: { id: { in: ids }, acknowledgedAt: null },
+      data: { acknowledgedAt: at, acknowledgedBy: username },
+    });
+    return done.count;
+  }
+
   /** Alerts raised or repeated at or after `since`, oldest change first. */
   async changedSince(since: Date): Promise<SecurityAlert[]> {
     return this.db.securityAlert.findMany({
