@@ -62,3 +62,15 @@ export const UNIT = [
   'dashboard/test/wall.test.ts',
   'test/scripts/backup-archive.test.ts',
 ];
+
+/**
+ * Files that spend most of their time waiting (an outage held for minutes, a receiver down for a
+ * minute) with little CPU: a full run (`npm test`) runs them one after the other in a second
+ * lane beside the main one, whose output follows the main lane's. Both files that start
+ * OpenSMTPD are here: one runs per machine at a time.
+ */
+export const SIDE_LANE = [
+  'test/e2e/agent-faults.test.ts',
+  'test/e2e/alerts-cluster.test.ts',
+  'master/test/notify-email.test.ts',
+];

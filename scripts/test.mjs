@@ -2,11 +2,11 @@
 // *.test.ts with node's test runner.
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
 //        node scripts/test.mjs --unit        (the fast tier of scripts/test-tiers.mjs, no lint)
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { UNIT } from './test-tiers.mjs';
+import { SIDE_LANE, UNIT } from './test-tiers.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const unit = process.argv.includes('--unit');
@@ -84,11 +84,45 @@ if (files.length === 0) {
   process.exit(1);
 }
 // One file at a time: integration tests start real servers and ffmpeg on a 2-core machine. The
-// unit tier starts none, so its files run side by side.
+// unit tier starts none, so its files run side by side. A full run takes the files that mostly
+// wait (SIDE_LANE) out of the main lane into a second one, its output in a file printed after.
 const concurrency = unit ? Math.max(2, availableParallelism()) : 1;
-run(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  testEnv,
-);
+const testArgs = (list) => [
+  '--import',
+  'tsx',
+  '--test',
+  `--test-concurrency=${concurrency}`,
+  '--test-reporter=spec',
+  ...list,
+];
+const side = filters.length === 0 && !unit ? files.filter((f) => SIDE_LANE.includes(f)) : [];
+let sideLane = null;
+if (side.length > 0) {
+  const log = join(tlsDir, 'side-lane.log');
+  const fd = openSync(log, 'w');
+  const child = spawn(process.execPath, testArgs(side), {
+    cwd: root,
+    stdio: ['ignore', fd, fd],
+    env: testEnv,
+  });
+  closeSync(fd);
+  console.log(`\n$ (side lane) ${side.join(' ')}`);
+  sideLane = {
+    log,
+    done: new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))),
+  };
+}
+const main = spawnSync(process.execPath, testArgs(files.filter((f) => !side.includes(f))), {
+  cwd: root,
+  stdio: 'inherit',
+  env: testEnv,
+});
+let status = main.status ?? 1;
+if (sideLane) {
+  const sideStatus = await sideLane.done;
+  console.log('\n--- side lane ---');
+  process.stdout.write(readFileSync(sideLane.log, 'utf8'));
+  if (sideStatus !== 0) status = status || sideStatus;
+}
 cleanup();
+process.exit(status);
