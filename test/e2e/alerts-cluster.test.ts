@@ -346,7 +346,7 @@ test('alerts through a real cluster', { skip }, async (t) => {
         enabled: true,
         severity: disk.severity,
         channels: [],
-        params: { kind: 'disk_low', minFreePercent: 99.9, minFreeBytes: 0 },
+        params: { kind: 'disk_low', minFreePercent: 99, minFreeBytes: 0 },
       }),
     });
     assert.equal(res.status, 200, await res.clone().text());

@@ -35,7 +35,7 @@ import { sendEmail } from '../notify/email.ts';
 import { MqttOut } from '../notify/mqtt-out.ts';
 import type { SendResult } from '../notify/result.ts';
 import { sendWebhook } from '../notify/webhook.ts';
-import type { ChannelSender, OpenChannel, SnapshotFile } from './outbox.ts';
+import { type ChannelSender, type OpenChannel, type SnapshotFile, SnapshotNotReady } from './outbox.ts';
 
 export type { NotificationChannel };
 
@@ -208,6 +208,8 @@ export class ChannelSenders implements ChannelSender {
       try {
         file = await snapshot();
       } catch (err) {
+        if (err instanceof SnapshotNotReady)
+          return { ok: false, retry: true, error: err.message, retryAfterMs: 2000 };
         // The mail goes without it rather than not at all.
         this.o.log.warn({ err: (err as Error).message, channel: channel.id }, 'snapshot not attached');
       }

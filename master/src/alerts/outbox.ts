@@ -13,6 +13,15 @@ import type { SendResult } from '../notify/result.ts';
 import type { Alert } from './alert-store.ts';
 import { notificationEvent } from './notifications.ts';
 
+/**
+ * The event's snapshot is named but not on the gateway yet (the agent uploads it just after the
+ * event's first message): a sender that attaches it tries again shortly rather than go without.
+ */
+export class SnapshotNotReady extends Error {}
+
+/** How long a delivery waits for its event's snapshot before it goes without. */
+const SNAPSHOT_WAIT_MS = 30_000;
+
 /** An event's snapshot, for channels that attach it (email). */
 export interface SnapshotFile {
   filename: string;
@@ -136,15 +145,22 @@ export class Outbox {
       const ref = (event?.snapshot as SnapshotRef | null | undefined) ?? null;
       const notification = await this.notification(d, alert, event, ref);
       const channel = this.o.openChannel(channelRow);
-      result = await this.o.sender.send(channel, notification, async () =>
-        event && ref
-          ? {
-              filename: `${alert.cameraId ?? 'snapshot'}-${event.startedAt.toISOString().replace(/[:.]/g, '-')}.jpg`,
-              contentType: 'image/jpeg',
-              content: await this.o.snapshots.fetch(event.cameraId, ref, event),
-            }
-          : null,
-      );
+      result = await this.o.sender.send(channel, notification, async () => {
+        if (!event || !ref) return null;
+        let content: Buffer;
+        try {
+          content = await this.o.snapshots.fetch(event.cameraId, ref, event);
+        } catch (err) {
+          if (this.now().getTime() - d.createdAt.getTime() < SNAPSHOT_WAIT_MS)
+            throw new SnapshotNotReady(`snapshot not on the gateway yet: ${(err as Error).message}`);
+          throw err;
+        }
+        return {
+          filename: `${alert.cameraId ?? 'snapshot'}-${event.startedAt.toISOString().replace(/[:.]/g, '-')}.jpg`,
+          contentType: 'image/jpeg',
+          content,
+        };
+      });
     } catch (err) {
       result = { ok: false, retry: true, error: (err as Error).message };
     }
