@@ -73,7 +73,13 @@ async function main(cleanups: Cleanups): Promise<void> {
   const results: ScenarioResult[] = [];
   for (const run of runs) {
     log(`${run.name}: 1 camera, h264 1280x720 15 fps, recorded with -c copy`);
-    results.push(await runScenario({ ...run, cameras: 1, clip, mode: 'copy' }, shared, timing));
+    results.push(
+      await runScenario(
+        { ...run, cameras: 1, clip, mode: 'copy', agent: { kind: 'source' }, floor: false },
+        shared,
+        timing,
+      ),
+    );
   }
   const base = median((results[0]?.windows ?? []).map((w) => w.cpu.total));
   const rows = results.map((r, i) => {

@@ -1,12 +1,18 @@
 /**
  * One scenario of the agent recording benchmark: a stand-in RTSP camera serving a clip, the
- * real agent (`node-agent/src/main.ts`, its own process) recording N cameras from it, warm-up,
- * then back-to-back measurement windows. The agent's figures are read from /proc for its whole
- * process tree (Node + ffmpeg + anything else below it), next to what the agent itself reports.
+ * real agent (the release bundle `dist/main.mjs` under plain `node`, or `node-agent/src/main.ts`
+ * through tsx; its own process) recording N cameras from it, warm-up, then back-to-back
+ * measurement windows. The agent's figures are read from /proc for its whole process tree
+ * (Node + ffmpeg + anything else below it), next to what the agent itself reports. Beside it, in
+ * the same windows, the physical floor: N bare ffmpeg processes recording N more mounts of the
+ * same camera with the agent's own ffmpeg command line, and nothing else (no upload, no Node).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ffmpegArgs } from '../node-agent/src/recorder/camera-plan.ts';
+import { decideCodec } from '../node-agent/src/recorder/codec-policy.ts';
+import { inputArgs, parseSource } from '../node-agent/src/recorder/source.ts';
 import { enrolTestNodeFully, registerTestCameras } from '../test/support/enrol.ts';
 import { AgentMetricsProbe, HeartbeatWatcher, metricSum, type Sample } from './agent-probes.ts';
 import type { Clip } from './clips.ts';
@@ -30,6 +36,7 @@ import {
   startDatabase,
   startGatewayService,
   startNodeService,
+  startProcess,
   startRtspCamera,
   trustBenchTls,
   waitFor,
@@ -43,11 +50,19 @@ export interface Scenario {
   mode: 'copy' | 'transcode';
   /** % of one core per camera; undefined: no target. */
   cpuTargetPerCamera?: number;
-  /** Agent tree RSS in MB; undefined: no target for this scenario. */
-  rssTargetMB?: number;
   /** More keys for every camera entry, YAML flow style (e.g. `detect: { enabled: false }`). */
   cameraFields?: string;
+  /** Which agent runs: the release bundle (as it ships) or the sources through tsx. */
+  agent: AgentBuild;
+  /** Record as many more mounts with bare ffmpeg in the same windows (the physical floor). */
+  floor: boolean;
 }
+
+/**
+ * `release`: an unpacked release started by its own launcher (`bin/cctv-agent`: plain node, the
+ * Node.js options it ships with); `source`: node-agent/src/main.ts through tsx, Node's defaults.
+ */
+export type AgentBuild = { kind: 'release'; launcher: string } | { kind: 'source' };
 
 export interface Shared {
   /** The run's cleanups; a scenario's own are registered there too, for Ctrl-C in its middle. */
@@ -82,8 +97,10 @@ export interface WindowResult {
     node: number;
     ffmpeg: number;
     other: number;
-    /** Tree PSS at the same sample (see RssSplit.pss). */
+    /** Tree PSS at the same sample (see RssSplit.pss), and that of the Node process and of ffmpeg. */
     pss: number;
+    pssNode: number;
+    pssFfmpeg: number;
     processes: number;
   };
   /**
@@ -108,6 +125,8 @@ export interface WindowResult {
   hostCpu: number;
   segmentsUploaded: number;
   ffmpegRestarts: number;
+  /** The bare ffmpeg processes beside the agent (same cameras, same command line), or null. */
+  floor: { cpu: number; cpuPerCamera: number; rssMB: number; pssMB: number } | null;
 }
 
 export interface ScenarioResult {
@@ -176,13 +195,15 @@ export async function runScenario(s: Scenario, shared: Shared, timing: Timing): 
 async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanups): Promise<ScenarioResult> {
   const { log } = shared;
   const mounts = Array.from({ length: s.cameras }, (_, i) => `/cam${i + 1}`);
+  const floorMounts = s.floor ? Array.from({ length: s.cameras }, (_, i) => `/floor${i + 1}`) : [];
   const camera = await startRtspCamera(cleanups, {
     codec: s.clip.codec,
     file: s.clip.path,
     fps: s.clip.fps,
     gop: s.clip.gop,
-    mounts,
+    mounts: [...mounts, ...floorMounts],
   });
+  const agentUrls = camera.urls.slice(0, mounts.length);
   const base = join(shared.dir, s.name);
   await mkdir(base, { recursive: true });
   const port = await freePort();
@@ -195,17 +216,21 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
     `bench-${s.name}`,
     mounts.map((_, i) => cameraId(s, i)),
   );
-  await writeFile(configPath, agentConfig(s, shared, base, port, camera.urls, uploadToken));
+  await writeFile(configPath, agentConfig(s, shared, base, port, agentUrls, uploadToken));
   const nodeId = `bench-${s.name}`;
   const startedAt = Date.now();
-  const agent = startNodeService(
-    cleanups,
-    'agent',
-    'node-agent/src/main.ts',
-    {},
-    ['--config', configPath],
-    shared.agentNodeArgs,
-  );
+  const agent =
+    s.agent.kind === 'release'
+      ? await startRelease(cleanups, s.agent.launcher, configPath, shared.agentNodeArgs ?? [])
+      : startNodeService(
+          cleanups,
+          'agent',
+          'node-agent/src/main.ts',
+          {},
+          ['--config', configPath],
+          shared.agentNodeArgs,
+        );
+  const floor = await startFloor(s, camera.urls.slice(mounts.length), join(base, 'floor'), cleanups);
   // ffmpeg is stopped by the agent; should the agent be killed, make sure none outlives it.
   let children: ProcessId[] = [];
   cleanups.add('kill what the agent left', async () => {
@@ -242,18 +267,23 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
 
   const windows: WindowResult[] = [];
   for (let w = 0; w < t.windows; w++) {
-    windows.push(await window(s, t.windowS, agent, camera.pid, shared.gateway.pid, probe));
+    windows.push(await window(s, t.windowS, agent, floor, camera.pid, shared.gateway.pid, probe));
     const r = windows.at(-1);
     if (r)
       log(
         `${s.name} window ${w + 1}/${t.windows}: agent ${r.cpu.total.toFixed(2)} % ` +
           `(node ${r.cpu.node.toFixed(2)}, ffmpeg ${r.cpu.ffmpeg.toFixed(2)}, other ${r.cpu.other.toFixed(2)}), ` +
-          `RSS ${r.rssMB.max.toFixed(1)} MB (PSS ${r.rssMB.pss.toFixed(1)}); /metrics ${r.reported.cpuPercent?.toFixed(2) ?? 'n/a'} %, ` +
-          `${r.reported.rssMB?.toFixed(1) ?? 'n/a'} MB; source ${r.sourceCpu.toFixed(2)} %; ${r.segmentsUploaded} segments up`,
+          `RSS ${r.rssMB.max.toFixed(1)} MB (PSS ${r.rssMB.pss.toFixed(1)}: node ${r.rssMB.pssNode.toFixed(1)}, ffmpeg ${r.rssMB.pssFfmpeg.toFixed(1)}); /metrics ${r.reported.cpuPercent?.toFixed(2) ?? 'n/a'} %, ` +
+          `${r.reported.rssMB?.toFixed(1) ?? 'n/a'} MB; source ${r.sourceCpu.toFixed(2)} %; ${r.segmentsUploaded} segments up` +
+          (r.floor
+            ? `; bare ffmpeg ${r.floor.cpu.toFixed(2)} %, RSS ${r.floor.rssMB.toFixed(1)} MB (PSS ${r.floor.pssMB.toFixed(1)})`
+            : ''),
       );
   }
   if (agent.exited())
     throw new Error(`the agent exited during the measurement\n${agent.output().slice(-5000)}`);
+  for (const f of floor)
+    if (f.exited()) throw new Error(`${f.name} exited during the measurement\n${f.output().slice(-3000)}`);
 
   const beat = shared.heartbeats.latest(nodeId);
   const cameraFigures = (beat?.cameras ?? []).map((c) => ({
@@ -272,15 +302,76 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
   return { scenario: s.name, cameras: s.cameras, windows, cameraFigures, metrics };
 }
 
+/**
+ * The release through its launcher, which execs node (same pid) with the options it ships.
+ * With options of the benchmark's own (`--cpu-prof`, which NODE_OPTIONS refuses), node is
+ * started here with the launcher's options read from it, then the benchmark's.
+ */
+async function startRelease(
+  cleanups: Cleanups,
+  launcher: string,
+  configPath: string,
+  nodeArgs: string[],
+): Promise<Service> {
+  if (nodeArgs.length === 0)
+    return startProcess(cleanups, 'agent', launcher, ['--config', configPath], { NODE: process.execPath });
+  const text = await readFile(launcher, 'utf8');
+  const shipped = /exec "\$\{NODE:-node\}" (.*?)"\$here\/\.\.\/dist\/main\.mjs"/.exec(text)?.[1] ?? '';
+  const main = join(dirname(dirname(launcher)), 'dist', 'main.mjs');
+  return startProcess(cleanups, 'agent', process.execPath, [
+    ...shipped.split(' ').filter(Boolean),
+    ...nodeArgs,
+    main,
+    '--config',
+    configPath,
+  ]);
+}
+
+/**
+ * The floor: one ffmpeg per camera with the agent's own command line for a camera that already
+ * sends H.265 (RTSP over TCP, `-c copy`, fMP4 HLS with progress on stdout), writing into a
+ * folder of its own; nothing reads, uploads or deletes its segments.
+ */
+async function startFloor(s: Scenario, urls: string[], dir: string, cleanups: Cleanups): Promise<Service[]> {
+  const out: Service[] = [];
+  const gop = s.clip.gop;
+  const copy = decideCodec({
+    sourceCodec: s.clip.codec === 'h265' ? 'hevc' : 'h264',
+    width: s.clip.width,
+    height: s.clip.height,
+    fps: s.clip.fps,
+    target: 'source',
+    hwEncoders: [],
+    encoder: 'auto',
+    hwFailed: false,
+    gop,
+    x265Preset: 'ultrafast',
+  });
+  for (const [i, url] of urls.entries()) {
+    const camDir = join(dir, `cam${i + 1}`);
+    await mkdir(camDir, { recursive: true });
+    const input = inputArgs(parseSource(url), { transport: 'tcp', timeoutS: 10, gop });
+    const args = ffmpegArgs(
+      { inputArgs: input.args, encodeArgs: copy.args },
+      { dir: camDir, playlist: 'index.m3u8', init: 'init.mp4', segmentPattern: 'seg-%06d.m4s' },
+      2,
+    );
+    out.push(startProcess(cleanups, `bare ffmpeg ${i + 1}`, 'ffmpeg', args));
+  }
+  return out;
+}
+
 async function window(
   s: Scenario,
   seconds: number,
   agent: Service,
+  floor: Service[],
   sourcePid: number,
   gatewayPid: number,
   probe: AgentMetricsProbe,
 ): Promise<WindowResult> {
   const before = await probe.scrape();
+  const floor0 = await Promise.all(floor.map((f) => snapshot(f.pid)));
   const [a, src0, gw0, all0, host0] = await Promise.all([
     snapshot(agent.pid),
     snapshot(sourcePid),
@@ -290,6 +381,7 @@ async function window(
   ]);
   const start = Date.now();
   const rss: RssSplit[] = [];
+  const floorMem: { rss: number; pss: number }[] = [];
   const reported = {
     cpu: [] as number[],
     rss: [] as number[],
@@ -303,6 +395,13 @@ async function window(
     await sleep(Math.max(0, start + tick * 1000 - Date.now()));
     if (Date.now() - start > seconds * 1000) break;
     rss.push(await rssNow(agent.pid));
+    if (floor.length > 0) {
+      const each = await Promise.all(floor.map((f) => rssNow(f.pid)));
+      floorMem.push({
+        rss: each.reduce((sum, r) => sum + r.total, 0),
+        pss: each.reduce((sum, r) => sum + r.pss, 0),
+      });
+    }
     // As often as a Prometheus would scrape; every scrape makes the agent walk /proc.
     if (tick % 10 === 0) {
       const m = await probe.scrape();
@@ -312,6 +411,7 @@ async function window(
       keep(reported.external, metricSum(m, 'cctv_agent_nodejs_external_memory_bytes'), MB);
     }
   }
+  const floor1 = await Promise.all(floor.map((f) => snapshot(f.pid)));
   const [b, src1, gw1, all1, host1] = await Promise.all([
     snapshot(agent.pid),
     snapshot(sourcePid),
@@ -323,6 +423,11 @@ async function window(
   const cpu = cpuBetween(a, b);
   const [sourceCpu, gatewayCpu] = [cpuBetween(src0, src1).total, cpuBetween(gw0, gw1).total];
   const ours = cpuBetween(all0, all1).total;
+  const floorCpu = floor0.reduce((sum, f0, i) => {
+    const f1 = floor1[i];
+    return f1 ? sum + cpuBetween(f0, f1).total : sum;
+  }, 0);
+  const floorPeak = floorMem.reduce((m, r) => (r.rss > m.rss ? r : m), floorMem[0] ?? { rss: 0, pss: 0 });
   const hostCpu = ((host1.busy - host0.busy) / Math.max(1, host1.total - host0.total)) * 100;
   const peak = rss.reduce((m, r) => (r.total > m.total ? r : m), rss[0] ?? (await rssNow(agent.pid)));
   const mean = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((x, y) => x + y, 0) / xs.length);
@@ -343,6 +448,8 @@ async function window(
       ffmpeg: peak.ffmpeg / MB,
       other: peak.other / MB,
       pss: peak.pss / MB,
+      pssNode: peak.pssRoot / MB,
+      pssFfmpeg: peak.pssFfmpeg / MB,
       processes: peak.processes,
     },
     reported: {
@@ -354,7 +461,8 @@ async function window(
     },
     sourceCpu,
     gatewayCpu,
-    harnessCpu: ours - cpu.total - sourceCpu - gatewayCpu,
+    // The bare ffmpegs are children of this script: not part of its own cost.
+    harnessCpu: ours - cpu.total - sourceCpu - gatewayCpu - floorCpu,
     elsewhereCpu: Math.max(0, hostCpu * cpus().length - ours),
     hostCpu,
     segmentsUploaded:
@@ -362,6 +470,15 @@ async function window(
       total(before, 'cctv_agent_segments_uploaded_total'),
     ffmpegRestarts:
       total(after, 'cctv_agent_ffmpeg_restarts_total') - total(before, 'cctv_agent_ffmpeg_restarts_total'),
+    floor:
+      floor.length === 0
+        ? null
+        : {
+            cpu: floorCpu,
+            cpuPerCamera: floorCpu / floor.length,
+            rssMB: floorPeak.rss / MB,
+            pssMB: floorPeak.pss / MB,
+          },
   };
 }
 

@@ -149,6 +149,9 @@ export interface RssSplit {
    * what the tree really takes from the host's memory than the plain RSS sum.
    */
   pss: number;
+  /** The same by part: the root alone, and its ffmpeg children. */
+  pssRoot: number;
+  pssFfmpeg: number;
   /** Live processes in the tree, root included. */
   processes: number;
 }
@@ -160,7 +163,16 @@ const kB = (text: string, key: string) =>
 /** Resident memory (bytes, /proc/<pid>/statm) of the tree now, shared pages counted in each process. */
 export async function rssNow(rootPid: number): Promise<RssSplit> {
   const procs = tree(await allStats(), rootPid);
-  const out: RssSplit = { total: 0, root: 0, ffmpeg: 0, other: 0, pss: 0, processes: procs.length };
+  const out: RssSplit = {
+    total: 0,
+    root: 0,
+    ffmpeg: 0,
+    other: 0,
+    pss: 0,
+    pssRoot: 0,
+    pssFfmpeg: 0,
+    processes: procs.length,
+  };
   await Promise.all(
     procs.map(async (s) => {
       const [statm, rollup] = await Promise.all([
@@ -169,10 +181,14 @@ export async function rssNow(rootPid: number): Promise<RssSplit> {
       ]);
       const pages = Number(statm.split(' ')[1]);
       if (!Number.isFinite(pages)) return;
-      out[partOf(s, rootPid)] += pages * PAGE;
+      const part = partOf(s, rootPid);
+      out[part] += pages * PAGE;
       out.total += pages * PAGE;
       const pss = kB(rollup, 'Pss');
-      if (Number.isFinite(pss)) out.pss += pss;
+      if (!Number.isFinite(pss)) return;
+      out.pss += pss;
+      if (part === 'root') out.pssRoot += pss;
+      if (part === 'ffmpeg') out.pssFfmpeg += pss;
     }),
   );
   return out;
