@@ -45,6 +45,8 @@ interface ServiceSpec {
   runtimePackages?: string[];
   /** Packages left out although imported (dynamically, for a mode releases do not offer). */
   omitPackages?: string[];
+  /** Options of Node.js for the service's launchers (the units of deploy/ pass the same). */
+  nodeFlags?: string[];
   /** Launchers besides `bin/cctv-<service>`: bin/<name> runs dist/<entry>.mjs. */
   commands?: Record<string, string>;
   description: string;
@@ -56,6 +58,9 @@ export const SERVICES: Record<string, ServiceSpec> = {
     entries: { main: 'src/main.ts' },
     assets: { 'node-agent/models/blazeface-back-256.onnx': 'models/blazeface-back-256.onnx' },
     runtimePackages: ['node-rtsp-stream'],
+    // V8 sized for a small host (docs/adr/0022-agent-memory.md): a 1 MB young generation and
+    // one V8 helper thread, ~40 MB less resident memory than Node's defaults.
+    nodeFlags: ['--max-semi-space-size=1', '--v8-pool-size=1'],
     description: 'Camera host agent: capture, recording, upload, detection, live view',
   },
   master: {
@@ -260,6 +265,12 @@ export async function buildRelease(
     bundle: true,
     platform: 'node',
     format: 'esm',
+    // A dynamic import() becomes a chunk of its own, loaded when first called: the agent then
+    // loads onnxruntime (~50 MB resident) only when a camera detects faces, and the live-view
+    // stack only when someone watches (without splitting, esbuild hoists every package import
+    // of the bundle to the top of the entry and loads it at start).
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     target: 'node20',
     sourcemap: 'linked',
     sourcesContent: false,
@@ -316,7 +327,7 @@ export async function buildRelease(
         '#!/bin/sh',
         `# Runs ${command} of cctv-${service} ${version} with the Node.js in NODE, or the one on PATH.`,
         'here=$(dirname "$(readlink -f "$0")")',
-        `exec "\${NODE:-node}" "$here/../dist/${entry}.mjs" "$@"`,
+        `exec "\${NODE:-node}" ${entry === 'main' ? (spec.nodeFlags ?? []).map((f) => `${f} `).join('') : ''}"$here/../dist/${entry}.mjs" "$@"`,
         '',
       ].join('\n'),
     );

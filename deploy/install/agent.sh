@@ -264,7 +264,9 @@ EOF
   cat <<EOF
 WorkingDirectory=$state_dir
 Environment=NODE_ENV=production
-ExecStart=$node_bin $prefix/current/dist/main.mjs --config $config_file
+# V8 sized for a small host (docs/adr/0022-agent-memory.md): a young generation of 1 MB, one
+# V8 helper thread.
+ExecStart=$node_bin --max-semi-space-size=1 --v8-pool-size=1 $prefix/current/dist/main.mjs --config $config_file
 # SIGHUP reloads the cameras from the configuration file.
 ExecReload=/bin/kill -HUP \$MAINPID
 KillSignal=SIGTERM

@@ -366,11 +366,14 @@ test('site.yml installs the gateway and the master on one host and the agent on 
     assert.equal(p.CPUQuotaPerSecUSec, '3s');
     assert.equal(p.TasksMax, '1024');
     assert.equal(p.LimitNOFILE, '65536');
-    // The agent runs as its own user, from the release under this host's prefix.
+    // The agent runs as its own user, from the release under this host's prefix, with V8 sized
+    // for a small host.
     const { stdout: ps } = await host.exec('ps', ['-o', 'user:20=,args=', '-p', p.ExecMainPID ?? '0']);
     assert.match(
       ps,
-      new RegExp(`^cctv-agent .*hosts/${name}/opt/cctv-agent/node/current/bin/node .*/current/dist/main.mjs`),
+      new RegExp(
+        `^cctv-agent .*hosts/${name}/opt/cctv-agent/node/current/bin/node --max-semi-space-size=1 --v8-pool-size=1 .*/current/dist/main.mjs`,
+      ),
     );
     // Secrets are readable by root and the service group only.
     const { stdout: modes } = await host

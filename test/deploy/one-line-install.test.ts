@@ -293,11 +293,11 @@ describe('one-line install on a fresh test host', { skip: unsupported }, () => {
         ExecMainPID: undefined,
       },
     );
-    // From the release under this host's prefix, as the service's own user.
+    // From the release under this host's prefix, as the service's own user, V8 sized for a small host.
     const { stdout: ps } = await host.exec('ps', ['-o', 'user:20=,args=', '-p', p.ExecMainPID ?? '0']);
     assert.match(
       ps,
-      /^cctv-agent .*hosts\/i1\/opt\/cctv-agent\/node\/current\/bin\/node .*\/current\/dist\/main.mjs/,
+      /^cctv-agent .*hosts\/i1\/opt\/cctv-agent\/node\/current\/bin\/node --max-semi-space-size=1 --v8-pool-size=1 .*\/current\/dist\/main.mjs/,
     );
     await stat(
       join(hostDir, 'opt', 'cctv-agent', 'releases', `cctv-agent-${VERSION}-linux-x64`, 'package.json'),

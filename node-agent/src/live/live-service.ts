@@ -20,7 +20,7 @@ import type { JsmpegServer } from './jsmpeg-server.ts';
 import type { LivePlan, LiveStreams } from './live-plan.ts';
 import { probeLiveStreams } from './live-probe.ts';
 import { RtpRelay } from './rtp-relay.ts';
-import { type PeerSettings, WebrtcSession } from './webrtc-session.ts';
+import type { PeerSettings, WebrtcSession } from './webrtc-session.ts';
 
 export interface LiveLimits {
   maxViewersPerCamera: number;
@@ -54,6 +54,12 @@ function argsOf<T>(validator: Validator<T>, args: Record<string, unknown>): T {
   if (!parsed.ok) throw codedError(COMMAND_ERRORS.badRequest, parsed.error);
   return parsed.value;
 }
+
+let webrtc: Promise<typeof import('./webrtc-session.ts')> | null = null;
+const loadWebrtc = () => {
+  webrtc ??= import('./webrtc-session.ts');
+  return webrtc;
+};
 
 export class LiveService {
   private readonly relays = new Map<string, RtpRelay>();
@@ -134,6 +140,10 @@ export class LiveService {
 
   private async offer(raw: Record<string, unknown>): Promise<WebrtcOfferResult> {
     const args = argsOf(validators.webrtcOfferArgs, raw);
+    // werift (WebRTC, with its crypto and codec packages) is loaded by the first viewer, not at
+    // start: ~20 MB resident that a node nobody watches live never needs. Awaited before the
+    // limit checks below, which must stay in one synchronous run.
+    const { WebrtcSession } = await loadWebrtc();
     const { limits } = this.opts;
     const log = this.opts.logger.child({ cameraId: args.camera, session: args.session });
     if (this.sessions.has(args.session))
