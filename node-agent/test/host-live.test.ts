@@ -64,4 +64,31 @@ describe('host sampler on the real /proc', () => {
     const gone = await host.sample();
     assert.equal(gone.children.has(pid), false);
   });
+
+  it('finds grandchildren through the children files', async () => {
+    const spoolDir = await mkdtemp(join(tmpdir(), 'host-live-'));
+    dirs.push(spoolDir);
+    // A shell that starts a sleep, as the Pi camera pipeline does: the sleep is a grandchild.
+    const shell = spawn('sh', ['-c', 'sleep 30 & echo $!; wait'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+    });
+    children.push(shell);
+    const grandchild = await new Promise<number>((resolve) =>
+      shell.stdout?.once('data', (d: Buffer) => resolve(Number.parseInt(d.toString(), 10))),
+    );
+    const host = new HostSampler({ spoolDir, minIntervalMs: 0 });
+    await sleep(200);
+    const s = await host.sample();
+    assert.ok(s.children.has(shell.pid ?? -1), 'the child');
+    assert.equal(s.children.get(grandchild)?.ppid, shell.pid, 'the grandchild, by way of the shell');
+    for (const c of s.children.values())
+      assert.ok(
+        c.pid === grandchild || c.ppid === process.pid || s.children.has(c.ppid),
+        `${c.pid} is in the tree`,
+      );
+    shell.kill('SIGKILL');
+    process.kill(grandchild, 'SIGKILL');
+    await exited(shell);
+  });
 });
