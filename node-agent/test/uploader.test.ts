@@ -11,7 +11,7 @@ import { SpoolQuota } from '../src/spool/quota.ts';
 import { readFinishedSegments, spoolUsedBytes } from '../src/spool/scan.ts';
 import { initName, playlistName } from '../src/spool/segment.ts';
 import { parseRetryAfter } from '../src/uploader/put-file.ts';
-import { loadUploadState } from '../src/uploader/upload-state.ts';
+import { emptyState, loadUploadState, STATE_FILE } from '../src/uploader/upload-state.ts';
 import { Uploader } from '../src/uploader/uploader.ts';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -252,6 +252,19 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     );
     for (const r of gw.received)
       assert.equal(r.headers.authorization, 'Bearer upload-token-of-up-node', r.name);
+  });
+});
+
+describe('upload state', () => {
+  it('reads a state file cut short by a power loss as nothing sent yet (the spool goes up again)', async () => {
+    const dir = await tempDir('upload-state-');
+    await writeFile(join(dir, STATE_FILE), '');
+    assert.deepEqual(await loadUploadState(dir), emptyState());
+    await writeFile(join(dir, STATE_FILE), '{"version":1,"lastUploa');
+    assert.deepEqual(await loadUploadState(dir), emptyState());
+    // A file of a newer agent is not guessed at.
+    await writeFile(join(dir, STATE_FILE), '{"version":2}');
+    await assert.rejects(loadUploadState(dir), /unknown version/);
   });
 });
 

@@ -18,7 +18,7 @@ import {
 import type { I420Image } from '@cctv/vision';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, realSleep, type Sleep } from '../process/backoff.ts';
-import { describeError, httpPutFile, type PutFile, sha256File } from '../uploader/put-file.ts';
+import { describeError, httpPutFile, type PutFile, readForUpload } from '../uploader/put-file.ts';
 
 export interface SnapshotStoreOptions {
   dir: string;
@@ -247,8 +247,9 @@ export class SnapshotStore {
     const log = this.opts.logger;
     try {
       const url = new URL(snapshotPath(p.cameraId, p.name), this.opts.gatewayUrl);
-      const result = await this.put(url, p.path, {
-        [SNAPSHOT_HEADERS.sha256]: await sha256File(p.path),
+      const file = await readForUpload(p.path);
+      const result = await this.put(url, file, {
+        [SNAPSHOT_HEADERS.sha256]: file.sha256,
         [SNAPSHOT_HEADERS.node]: this.opts.nodeId,
         'content-type': 'image/jpeg',
       });

@@ -1,5 +1,5 @@
 /** Small state files written so that a crash at any moment leaves the old or the new content. */
-import { open, rename } from 'node:fs/promises';
+import { open, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -26,4 +26,17 @@ export async function writeFileAtomic(path: string, text: string, mode?: number)
   } finally {
     await dh.close();
   }
+}
+
+/**
+ * Temp file + rename, without fsync: readers see the old or the new content, never a mix, but
+ * after a power cut the file may hold older content, or none. Only for state whose loss costs
+ * repeated work and nothing else (the upload position: the gateway answers a segment sent
+ * again with "exists"), written too often to pay two fsyncs each time (every segment of every
+ * camera, on an SD card).
+ */
+export async function writeFileReplace(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
 }

@@ -2,7 +2,7 @@
  * Counts the video samples (frames) in an fMP4 media segment by reading only its `moof`
  * boxes (`moof/traf/trun` sample_count), skipping over `mdat` payloads.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 
 function boxes(buf: Buffer, start: number, end: number, visit: (type: string, body: Buffer) => void): void {
   let off = start;
@@ -32,7 +32,22 @@ export function samplesInMoof(moof: Buffer): number {
   return count;
 }
 
+/** Segments up to this size are read whole: one read instead of two per fragment. */
+const WHOLE_READ_MAX_BYTES = 16 * 1024 * 1024;
+
 export async function countSamples(path: string): Promise<number> {
+  // ffmpeg's HLS fMP4 segments hold a fragment (moof + mdat) per frame or so: walking the file
+  // with a read per box header cost ~60 reads through the thread pool per 2 s segment, more than
+  // reading it whole from the page cache (where it was just written).
+  const { size } = await stat(path);
+  if (size <= WHOLE_READ_MAX_BYTES) {
+    const buf = await readFile(path);
+    let total = 0;
+    boxes(buf, 0, buf.length, (type, body) => {
+      if (type === 'moof') total += samplesInMoof(body);
+    });
+    return total;
+  }
   const fh = await open(path, 'r');
   try {
     const { size: fileSize } = await fh.stat();

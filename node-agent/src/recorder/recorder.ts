@@ -69,6 +69,9 @@ export interface RecorderStatus {
   encoder: string | null;
 }
 
+/** With a working watch, the poll reads the playlist on every this many ticks. */
+const POLL_SCAN_EVERY = 5;
+
 interface Run {
   runId: string;
   prepared: PreparedRun;
@@ -88,6 +91,9 @@ export class Recorder {
   private state: CameraState = 'stopped';
   private reason: string | undefined;
   private run: Run | null = null;
+  private watchFailed = false;
+  /** The run whose playlist scan is queued and not started yet, if any. */
+  private scanWaiting: Run | null = null;
   private lastRunId = '';
   private lastSegmentMs = 0;
   private restarts = 0;
@@ -147,12 +153,21 @@ export class Recorder {
     await mkdir(this.dir, { recursive: true });
     await reapStaleFfmpeg(this.dir, this.opts.logger);
     this.setState('starting');
+    // Only the playlist's own events: ffmpeg lists a segment there once it is complete, and it
+    // writes each segment in many pieces, each an event that would read the playlist again (a
+    // tenth of a core's percent per camera for nothing).
     this.watcher = watch(this.dir, (_event, file) => {
-      if (this.run && file && String(file).startsWith(this.run.runId)) this.scheduleScan(this.run);
+      if (this.run && file && String(file) === playlistName(this.run.runId)) this.scheduleScan(this.run);
     });
-    this.watcher.on('error', (err) => this.opts.logger.warn({ err }, 'spool watch failed, polling only'));
+    this.watcher.on('error', (err) => {
+      this.watchFailed = true;
+      this.opts.logger.warn({ err }, 'spool watch failed, polling only');
+    });
+    // While the watch works, the poll reads the playlist every few ticks only, as a safety net
+    // (each read is an open, a stat and a close through the thread pool, per camera).
+    let ticks = 0;
     this.poll = setInterval(() => {
-      if (this.run) this.scheduleScan(this.run);
+      if (this.run && (this.watchFailed || ++ticks % POLL_SCAN_EVERY === 0)) this.scheduleScan(this.run);
       this.checkSegmentWatchdog();
     }, this.opts.pollMs ?? 1000);
     this.child.start();
@@ -249,8 +264,14 @@ export class Recorder {
   }
 
   private scheduleScan(run: Run): void {
+    // One scan waiting is enough: it reads everything appended up to when it runs.
+    if (this.scanWaiting === run) return;
+    this.scanWaiting = run;
     this.scanChain = this.scanChain
-      .then(() => this.scanRun(run))
+      .then(() => {
+        if (this.scanWaiting === run) this.scanWaiting = null;
+        return this.scanRun(run);
+      })
       .catch((err) => this.opts.logger.error({ err }, 'recorder: playlist scan failed'));
   }
 

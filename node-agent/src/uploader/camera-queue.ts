@@ -12,7 +12,7 @@ import { type BackoffPolicy, backoffDelay, type Sleep } from '../process/backoff
 import { removeSegment } from '../spool/cleanup.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { compareSegmentNames, type FinishedSegment, initName, parseSegmentName } from '../spool/segment.ts';
-import { describeError, type PutFile, type PutResult, sha256File } from './put-file.ts';
+import { describeError, type PutFile, type PutResult, readForUpload } from './put-file.ts';
 import { saveUploadState, type UploadState } from './upload-state.ts';
 
 export interface UploadHooks {
@@ -155,7 +155,7 @@ export class CameraQueue {
       if (at >= 0) this.pending.splice(at, 1);
       this.queued.delete(segment.name);
       this.opts.state.lastUploaded = segment.name;
-      await saveUploadState(this.dir, this.opts.state).catch((err) =>
+      await saveUploadState(this.dir, this.opts.state, { durable: false }).catch((err) =>
         this.opts.logger.error({ err }, 'uploader: saving upload state failed'),
       );
       // A refused segment stays on disk for inspection until the quota needs its room.
@@ -204,9 +204,9 @@ export class CameraQueue {
 
   private async send(segment: FinishedSegment): Promise<PutResult> {
     const init = await this.ensureInit(segment.initPath);
-    const sha256 = await sha256File(segment.path);
-    return this.opts.put(this.url(segment.name), segment.path, {
-      [SEGMENT_HEADERS.sha256]: sha256,
+    const file = await readForUpload(segment.path);
+    return this.opts.put(this.url(segment.name), file, {
+      [SEGMENT_HEADERS.sha256]: file.sha256,
       [SEGMENT_HEADERS.node]: this.opts.nodeId,
       [SEGMENT_HEADERS.start]: segment.startAt.toISOString(),
       [SEGMENT_HEADERS.durationMs]: String(segment.durationMs),
@@ -220,10 +220,10 @@ export class CameraQueue {
     const local = basename(initPath);
     const known = this.opts.state.inits[local];
     if (known) return known;
-    const sha256 = await sha256File(initPath);
-    const name = `init-${sha256.slice(0, 16)}.mp4`;
-    const result = await this.opts.put(this.url(name), initPath, {
-      [SEGMENT_HEADERS.sha256]: sha256,
+    const file = await readForUpload(initPath);
+    const name = `init-${file.sha256.slice(0, 16)}.mp4`;
+    const result = await this.opts.put(this.url(name), file, {
+      [SEGMENT_HEADERS.sha256]: file.sha256,
       [SEGMENT_HEADERS.node]: this.opts.nodeId,
     });
     if (result.status < 200 || result.status >= 300) {

@@ -1,7 +1,11 @@
-/** Streams one file to the gateway with PUT; hashing is done first, over the same bytes. */
+/**
+ * Sends one file to the gateway with PUT, hashed first over the same bytes: a segment (a few
+ * MB at most) is read once into memory, hashed and sent from there; a larger file is read
+ * twice as a stream, for the hash and for the body.
+ */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +16,28 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Files up to this size are read whole (one read instead of two streams of 64 KiB chunks). */
+export const WHOLE_READ_MAX_BYTES = 16 * 1024 * 1024;
+
+/** A file about to be sent: its path, its hash, and its bytes when read whole. */
+export interface UploadFile {
+  path: string;
+  sha256: string;
+  data: Buffer | null;
+}
+
+/**
+ * Reads a file for upload. One read plus a hash of the buffer costs a fraction of hashing a
+ * stream and streaming it again (for a 2 s 1080p segment: 1 read against ~30 through the
+ * thread pool, and one write into the TLS socket); the buffer lives until the PUT ends.
+ */
+export async function readForUpload(path: string): Promise<UploadFile> {
+  const { size } = await stat(path);
+  if (size > WHOLE_READ_MAX_BYTES) return { path, sha256: await sha256File(path), data: null };
+  const data = await readFile(path);
+  return { path, sha256: createHash('sha256').update(data).digest('hex'), data };
+}
+
 export interface PutResult {
   status: number;
   /** The start of the response body (error JSON from the gateway), at most 4 KiB. */
@@ -20,7 +46,7 @@ export interface PutResult {
   retryAfterMs?: number;
 }
 
-export type PutFile = (url: URL, path: string, headers: Record<string, string>) => Promise<PutResult>;
+export type PutFile = (url: URL, file: UploadFile, headers: Record<string, string>) => Promise<PutResult>;
 
 export interface HttpPutOptions {
   timeoutMs?: number;
@@ -36,8 +62,8 @@ export interface HttpPutOptions {
  */
 export function httpPutFile({ timeoutMs = 60_000, token, ca }: HttpPutOptions = {}): PutFile {
   const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  return async (url, path, headers) => {
-    const { size } = await stat(path);
+  return async (url, file, headers) => {
+    const size = file.data ? file.data.length : (await stat(file.path)).size;
     const request = url.protocol === 'https:' ? https.request : http.request;
     return new Promise<PutResult>((resolve, reject) => {
       const req = request(
@@ -72,9 +98,13 @@ export function httpPutFile({ timeoutMs = 60_000, token, ca }: HttpPutOptions = 
       );
       req.on('timeout', () => req.destroy(new Error(`upload timed out after ${timeoutMs} ms`)));
       req.on('error', reject);
-      const file = createReadStream(path);
-      file.on('error', (err) => req.destroy(err));
-      file.pipe(req);
+      if (file.data) {
+        req.end(file.data);
+        return;
+      }
+      const stream = createReadStream(file.path);
+      stream.on('error', (err) => req.destroy(err));
+      stream.pipe(req);
     });
   };
 }
