@@ -56,6 +56,8 @@ if (forTests) {
     ['systemd', '/usr/lib/systemd/systemd'],
     // promtool and prometheus: the alert rules and the scrape configuration of deploy/prometheus.
     ['prometheus', '/usr/bin/promtool'],
+    // The arm64 agent release run under emulation (test/e2e/agent-arm64.test.ts).
+    ['qemu-user-static', '/usr/bin/qemu-aarch64-static'],
   ])
     needed.push([pkg, pkg, () => existsSync(bin)]);
   for (const pkg of [

@@ -71,6 +71,8 @@ export const UNIT = [
  */
 export const SIDE_LANE = [
   'test/e2e/agent-faults.test.ts',
+  // The arm64 agent under qemu-user-static: a minute, about 45 s of CPU.
+  'test/e2e/agent-arm64.test.ts',
   'test/e2e/alerts-cluster.test.ts',
   'master/test/notify-email.test.ts',
 ];
