@@ -3,9 +3,11 @@
  * playlist + init file per ffmpeg run. A segment is finished once it is listed in the run's
  * playlist, which is watched with fs.watch and a poll as fallback; each finished segment is
  * reported through onSegment, in order. Two watchdogs end a run that stalls: ffmpeg's progress
- * output standing still, and no new segment for too long. Just over 300 lines, it stays one
- * file: start, watchdogs, exit and playlist scan share one run's state; the plan, progress,
- * stats and stale-process parts are their own files already.
+ * output standing still, and no new segment for too long. A software encode is watched too
+ * (encode-watch.ts): one that cannot keep up is replaced at once by a run that copies the
+ * camera's codec. Over 300 lines, it stays one file: start, watchdogs, exit and playlist scan
+ * share one run's state; the plan, progress, watch, stats and stale-process parts are their
+ * own files already.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -23,6 +25,8 @@ import { applyClockBias, saveClockBias } from '../spool/run-clock.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { type FinishedSegment, initName, newRunId, playlistName, segmentPattern } from '../spool/segment.ts';
 import { type CameraPlanner, ffmpegArgs, type PreparedRun } from './camera-plan.ts';
+import { EncodeWatch } from './encode-watch.ts';
+import { runCpuSeconds } from './ffmpeg-cpu.ts';
 import { countSamples } from './fmp4-samples.ts';
 import { ProgressReader } from './progress.ts';
 import { SegmentStats } from './segment-stats.ts';
@@ -67,6 +71,8 @@ export interface RecorderStatus {
   transport: 'tcp' | 'udp' | null;
   mode: 'copy' | 'transcode' | null;
   encoder: string | null;
+  /** Why the camera's own codec is stored instead of the encode it had (null: no fallback). */
+  fallback: string | null;
 }
 
 interface Run {
@@ -77,6 +83,8 @@ interface Run {
   /** ffmpeg's program date time runs off the wall clock by up to a second; this corrects it. */
   clockBiasMs: number | null;
   playlist: PlaylistFollower;
+  /** Judges the software encode of this run; null when not watched (or judged already). */
+  watch: EncodeWatch | null;
 }
 
 export class Recorder {
@@ -114,6 +122,7 @@ export class Recorder {
       onExit: (exit) => this.onExit(exit),
       onStdoutLine: (line) => {
         if (this.progress.line(line)) this.child.alive();
+        if (line.startsWith('progress=')) this.watchProgress();
       },
     });
   }
@@ -138,6 +147,7 @@ export class Recorder {
       transport: recording?.transport ?? null,
       mode: recording?.info.recording.mode ?? null,
       encoder: recording?.info.recording.encoder ?? null,
+      fallback: recording?.fallback ?? null,
     };
   }
 
@@ -154,6 +164,7 @@ export class Recorder {
     this.poll = setInterval(() => {
       if (this.run) this.scheduleScan(this.run);
       this.checkSegmentWatchdog();
+      this.watchCpu();
     }, this.opts.pollMs ?? 1000);
     this.child.start();
   }
@@ -186,6 +197,7 @@ export class Recorder {
       startedAt: Date.now(),
       clockBiasMs: null,
       playlist: new PlaylistFollower(this.cameraId, this.dir, playlistName(runId)),
+      watch: prepared.watch ? new EncodeWatch(prepared.watch, prepared.info.recording.encoder) : null,
     };
     this.progress.reset();
     if (this.state !== 'reconnecting' && this.state !== 'failed') this.setState('starting');
@@ -215,6 +227,51 @@ export class Recorder {
     const feeder = [prepared.feeder.command, ...prepared.feeder.args].map(shellQuote).join(' ');
     const recorder = [ffmpeg, ...args].map(shellQuote).join(' ');
     return { command: '/bin/sh', args: ['-c', `${feeder} | exec ${recorder}`], quitKey: null };
+  }
+
+  private watchProgress(): void {
+    const run = this.run;
+    if (!run?.watch || !this.child.running) return;
+    run.watch.progress(Date.now(), this.progress.outTimeS);
+    this.judgeEncode(run);
+  }
+
+  private watchCpu(): void {
+    const run = this.run;
+    const pid = this.child.pid;
+    if (!run?.watch || pid === undefined) return;
+    void runCpuSeconds(pid).then((s) => {
+      if (s === null || this.run !== run || this.child.pid !== pid) return;
+      run.watch?.cpu(Date.now(), s);
+      this.judgeEncode(run);
+    });
+  }
+
+  /**
+   * An encode that cannot keep up is replaced at once (no backoff) by a run the planner builds
+   * without it; the old one closes its last segment while the new one connects, so the footage
+   * lost is what was still queued in the slow encoder. Logged once: the next runs copy.
+   */
+  private judgeEncode(run: Run): void {
+    const verdict = run.watch?.verdict();
+    if (!verdict || this.run !== run || this.stopping) return;
+    run.watch = null;
+    const figures = {
+      cause: verdict.cause,
+      speed: Math.round(verdict.speed * 100) / 100,
+      lagS: Math.round(verdict.lagS * 10) / 10,
+      spanS: Math.round(verdict.spanS),
+      cpuPercent: verdict.cpuPercent === null ? null : Math.round(verdict.cpuPercent),
+    };
+    if (!this.opts.planner.encodeOverloaded?.(verdict.text)) {
+      this.opts.logger.warn(
+        figures,
+        `recorder: ${verdict.text}; the source cannot be stored as sent, still encoding`,
+      );
+      return;
+    }
+    this.opts.logger.warn(figures, `recorder: ${verdict.text}; storing the camera's own codec from now on`);
+    this.child.replace(verdict.text, () => this.scheduleScan(run));
   }
 
   /** No new segment for too long while ffmpeg still reports progress: the output is stuck. */
