@@ -12,7 +12,7 @@ import { SupervisedChild } from '../src/process/supervised-child.ts';
 import { type PlanDeps, SourcePlanner } from '../src/recorder/camera-plan.ts';
 import { decideCodec } from '../src/recorder/codec-policy.ts';
 import { EncodeWatch, type EncodeWatchSettings } from '../src/recorder/encode-watch.ts';
-import { runCpuSeconds } from '../src/recorder/ffmpeg-cpu.ts';
+import { runCpu } from '../src/recorder/ffmpeg-cpu.ts';
 import { TransportMemory } from '../src/recorder/transport-memory.ts';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -30,23 +30,26 @@ const SETTINGS: EncodeWatchSettings = {
 
 /**
  * Feeds one progress block a second at `speed` (output seconds per second) and, when given,
- * CPU at `cpuPerS` seconds a second; returns the second the verdict came at, and the verdict.
+ * CPU at `cpuPerS` seconds a second and waiting for a CPU at `waitAt(s)`; returns the second the
+ * verdict came at, and the verdict.
  */
 function feed(
   watch: EncodeWatch,
   seconds: number,
   speedAt: (s: number) => number,
   cpuPerS?: number,
-  from = { s: 0, out: 0, cpu: 0 },
+  waitAt?: (s: number) => number,
 ) {
-  let out = from.out;
-  let cpu = from.cpu;
-  for (let s = from.s + 1; s <= from.s + seconds; s++) {
+  let out = 0;
+  let cpu = 0;
+  let wait = 0;
+  for (let s = 1; s <= seconds; s++) {
     out += speedAt(s);
     watch.progress(s * 1000, out);
     if (cpuPerS !== undefined) {
       cpu += cpuPerS;
-      watch.cpu(s * 1000, cpu);
+      wait += waitAt?.(s) ?? 0;
+      watch.cpu(s * 1000, cpu, waitAt ? wait : null);
     }
     const verdict = watch.verdict();
     if (verdict) return { at: s, verdict };
@@ -87,11 +90,23 @@ describe('encode watch', () => {
     assert.equal(fine.verdict, null);
   });
 
-  it('does not take a camera going quiet for an overloaded encoder', () => {
-    const watch = new EncodeWatch(SETTINGS);
-    // Real time, then 3 s without a frame (the network), then the burst that catches up.
-    const r = feed(watch, 60, (s) => (s >= 20 && s < 23 ? 0 : s === 23 ? 4 : 1));
-    assert.equal(r.verdict, null);
+  it('does not take a camera going quiet for an overloaded encoder: the encoder slept', () => {
+    // Real time, then 3 s without a frame (the network), then the burst that catches up; the
+    // ffmpeg asleep meanwhile (0.05 of a core, no waiting).
+    const quiet = (s: number) => (s >= 20 && s < 23 ? 0 : s === 23 ? 4 : 1);
+    assert.equal(feed(new EncodeWatch(SETTINGS), 60, quiet, 0.05, () => 0).verdict, null);
+    // The same output from an encoder that waited for a CPU all along is starved: condemned.
+    const starved = feed(new EncodeWatch(SETTINGS), 60, quiet, 0.05, () => 0.95);
+    assert.equal(starved.at, 20);
+    // A CPU quota: 4 % of a core, runnable the rest of the time, half speed.
+    const quota = feed(
+      new EncodeWatch(SETTINGS),
+      60,
+      () => 0.5,
+      0.04,
+      () => 0.96,
+    );
+    assert.equal(quota.verdict?.cause, 'speed');
   });
 
   it('slow frames during the warm-up do not count', () => {
@@ -118,9 +133,9 @@ describe('encode watch', () => {
   });
 
   it('reads a real process tree’s CPU time from /proc', async () => {
-    const own = await runCpuSeconds(process.pid);
-    assert.ok(own !== null && own > 0);
-    assert.equal(await runCpuSeconds(2 ** 22 + 7), null);
+    const own = await runCpu(process.pid);
+    assert.ok(own !== null && own.cpuS > 0 && own.waitS !== null && own.waitS >= 0);
+    assert.equal(await runCpu(2 ** 22 + 7), null);
   });
 });
 
@@ -205,7 +220,7 @@ describe('codec policy after an overload', () => {
 });
 
 describe('supervised child replaced by a new run', () => {
-  it('starts the new run at once, lets the old one finish, and stop() waits for both', async () => {
+  it('starts the new run at once, ends the old one when told, and stop() waits for both', async () => {
     const exits: string[] = [];
     let runs = 0;
     const retired: number[] = [];
@@ -228,14 +243,15 @@ describe('supervised child replaced by a new run', () => {
     await waitFor('first run', () => child.pid !== undefined);
     const old = child.pid as number;
     const startedAt = Date.now();
-    assert.equal(
-      child.replace('too slow', () => retired.push(Date.now())),
-      true,
-    );
+    const retire = child.replace('too slow', () => retired.push(Date.now()));
+    assert.ok(retire);
     await waitFor('second run', () => child.pid !== undefined && child.pid !== old, 5000);
-    // No backoff (5 s) before the new run, and the old one still finishing beside it.
+    // No backoff (5 s) before the new run, and the old one still running beside it.
     assert.ok(Date.now() - startedAt < 2000);
     assert.equal(runs, 2);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.ok(processAlive(old) && retired.length === 0);
+    retire();
     await waitFor('old run gone', () => retired.length === 1, 5000);
     assert.equal(processAlive(old), false);
     const current = child.pid as number;

@@ -93,8 +93,8 @@ export class SupervisedChild {
   private failures = 0;
   private tail: string[] = [];
   private runQuitKey: string | undefined;
-  /** Children replaced by a fresh run, finishing on their own: what to call when each is gone. */
-  private readonly retiring = new Map<ChildProcess, () => void>();
+  /** Children replaced by a fresh run: how to ask each to finish, what to call when it is gone. */
+  private readonly retiring = new Map<ChildProcess, { onRetired: () => void; retire: () => void }>();
   private readonly retiringExits = new Set<Promise<void>>();
   private readonly opts: Required<
     Pick<SupervisedChildOptions, 'backoff' | 'graceMs' | 'killAfterMs' | 'stderrLines' | 'stallAfterMs'>
@@ -152,24 +152,31 @@ export class SupervisedChild {
 
   /**
    * Replaces the running child by a fresh run at once: no backoff, not counted as a failure.
-   * The old one is asked to finish as stop() asks (ffmpeg closes its last segment) while the
-   * new one starts, so the two overlap for a moment instead of leaving a gap between them.
-   * `onRetired` runs once the old one has exited. False when no child runs (nothing replaced).
+   * The old one keeps running beside the new one until the returned `retire()` is called (the
+   * owner's choice: when the new run has proved itself) and is then asked to finish as stop()
+   * asks (ffmpeg closes its last segment), so the two overlap rather than leave a gap.
+   * `onRetired` runs once the old one has exited. Null when no child runs (nothing replaced).
    */
-  replace(detail: string, onRetired?: () => void): boolean {
+  replace(detail: string, onRetired?: () => void): (() => void) | null {
     const child = this.child;
     const exited = this.exited;
-    if (!child || !exited || this.stopping || this.stallDetail) return false;
+    if (!child || !exited || this.stopping || this.stallDetail) return null;
     this.opts.logger.info({ detail, pid: child.pid }, `${this.opts.name}: replaced by a new run`);
     this.clearStallTimer();
     this.child = null;
     this.exited = null;
-    this.retiring.set(child, onRetired ?? (() => {}));
+    const quitKey = this.runQuitKey;
+    let asked = false;
+    const retire = () => {
+      if (asked) return;
+      asked = true;
+      void this.finishChild(child, exited, quitKey);
+    };
+    this.retiring.set(child, { onRetired: onRetired ?? (() => {}), retire });
     this.retiringExits.add(exited);
     void exited.then(() => this.retiringExits.delete(exited));
-    void this.finishChild(child, exited, this.runQuitKey);
     void this.runOnce();
-    return true;
+    return retire;
   }
 
   start(): void {
@@ -242,7 +249,7 @@ export class SupervisedChild {
       if (retired) {
         this.retiring.delete(child);
         settle();
-        retired();
+        retired.onRetired();
         return;
       }
       this.clearStallTimer();
@@ -346,6 +353,7 @@ export class SupervisedChild {
     const child = this.child;
     const exited = this.exited;
     const retiring = [...this.retiringExits];
+    for (const r of this.retiring.values()) r.retire();
     if (child && exited) await this.finishChild(child, exited, this.runQuitKey);
     await Promise.all(retiring);
   }

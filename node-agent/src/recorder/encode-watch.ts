@@ -8,6 +8,12 @@
  * whatever the shortfall, while the footage still queued in ffmpeg when the run is replaced is
  * lost: the lag is what the switch costs, so a slow encode is replaced as soon as it is more
  * than `maxLagS` behind, and a nearly-real-time one once its window shows it.
+ *
+ * A camera (or its network) going quiet slows the output too. What tells the two apart is
+ * what ffmpeg asked of the CPU: a slow encoder is runnable nearly all the time (on a CPU, or
+ * waiting for one on a busy host or under a quota), a starved input leaves it asleep. Without
+ * that demand (at least `minDemand` of one core over the span), slow output is not held
+ * against the encoder.
  */
 
 export interface EncodeWatchSettings {
@@ -26,6 +32,9 @@ export interface EncodeWatchSettings {
   /** The host's cores, to turn the budget into percent of one core. */
   cores: number;
 }
+
+/** Runnable (on a CPU or waiting for one) this share of one core: the encoder is what is slow. */
+const MIN_DEMAND = 0.5;
 
 export interface Overload {
   cause: 'speed' | 'cpu';
@@ -48,13 +57,14 @@ interface Point {
 interface CpuPoint {
   atMs: number;
   cpuS: number;
+  /** Runnable but waiting for a CPU; null where the kernel does not say. */
+  waitS: number | null;
 }
 
 export class EncodeWatch {
   private points: Point[] = [];
   private cpuPoints: CpuPoint[] = [];
   private firstOutputMs: number | null = null;
-  private lastOutS = -1;
 
   constructor(
     private readonly settings: EncodeWatchSettings,
@@ -69,44 +79,53 @@ export class EncodeWatch {
       if (outS <= 0) return;
       this.firstOutputMs = atMs;
     }
-    // A block without new output is the camera (or the network) going quiet, not the encoder
-    // being slow: an overloaded encoder still moves. The measurement starts again after it.
-    if (outS <= this.lastOutS) this.points = [];
-    this.lastOutS = Math.max(this.lastOutS, outS);
     if (!this.warm(atMs)) return;
     this.points.push({ atMs, outS });
     this.trim(this.points, atMs);
   }
 
-  /** The ffmpeg's total CPU time (seconds, every thread) at wall time atMs. */
-  cpu(atMs: number, cpuS: number): void {
+  /**
+   * The ffmpeg's total CPU time and time waiting for a CPU (seconds, every thread; wait null
+   * where unknown) at wall time atMs.
+   */
+  cpu(atMs: number, cpuS: number, waitS: number | null = null): void {
     if (!Number.isFinite(cpuS) || !this.warm(atMs)) return;
     const last = this.cpuPoints.at(-1);
     if (last && cpuS < last.cpuS) this.cpuPoints = []; // another process (the pid was reused)
-    this.cpuPoints.push({ atMs, cpuS });
+    // A thread that ended took its waiting time with it: what came before no longer compares.
+    if (last && waitS !== null && last.waitS !== null && waitS < last.waitS)
+      for (const p of this.cpuPoints) p.waitS = null;
+    this.cpuPoints.push({ atMs, cpuS, waitS });
     this.trim(this.cpuPoints, atMs);
   }
 
-  /** Overloaded now, and why; null while the encode keeps up (or too little is known). */
+  /**
+   * Overloaded now, and why; null while the encode keeps up (or too little is known). Judged
+   * over every stretch of the window that ends now and lasts at least `minSpanS`, so an encode
+   * that slows down after a good stretch is caught as soon as the slow part alone shows it.
+   */
   verdict(): Overload | null {
     const s = this.settings;
-    const first = this.points[0];
     const last = this.points.at(-1);
     const cpuPercent = this.cpuPercent();
-    if (first && last && s.minSpeed > 0) {
-      const spanS = (last.atMs - first.atMs) / 1000;
-      const outS = last.outS - first.outS;
-      if (spanS >= s.minSpanS) {
+    if (last && s.minSpeed > 0) {
+      for (const first of this.points) {
+        const spanS = (last.atMs - first.atMs) / 1000;
+        if (spanS < s.minSpanS) break;
+        const outS = last.outS - first.outS;
         const speed = outS / spanS;
         const lagS = spanS - outS;
         const full = spanS >= s.windowS - 1;
-        if (speed < s.minSpeed && (lagS >= s.maxLagS || full))
+        const demand = this.demand(first.atMs);
+        const starved = demand === null || demand >= MIN_DEMAND;
+        if (speed < s.minSpeed && (lagS >= s.maxLagS || full) && starved)
           return this.overload('speed', speed, lagS, spanS, cpuPercent);
       }
     }
     const cpuSpanS = this.cpuSpanS();
     if (cpuPercent !== null && s.cpuBudgetPercent > 0 && cpuSpanS >= s.windowS - 1) {
       const limit = s.cpuBudgetPercent * Math.max(1, s.cores);
+      const first = this.points[0];
       if (cpuPercent > limit) {
         const speed =
           first && last && last.atMs > first.atMs
@@ -132,6 +151,19 @@ export class EncodeWatch {
         ? `${this.encoder} could not hold real time (speed ${speed.toFixed(2)}× over ${Math.round(spanS)} s, ${lagS.toFixed(1)} s behind${cpu})`
         : `${this.encoder} took ${host} % of the host over ${Math.round(spanS)} s, over its budget of ${this.settings.cpuBudgetPercent} %${cpu ? ` (${cpu.slice(2)})` : ''}`;
     return { cause, speed, lagS, spanS, cpuPercent, text };
+  }
+
+  /**
+   * Cores' worth of CPU the ffmpeg was runnable for since `fromMs` (on a CPU or waiting for
+   * one); null when not known (no CPU points over the span, or no wait times from the kernel).
+   */
+  private demand(fromMs: number): number | null {
+    const last = this.cpuPoints.at(-1);
+    const first = [...this.cpuPoints].reverse().find((p) => p.atMs <= fromMs + 500) ?? this.cpuPoints[0];
+    if (!first || !last || last.atMs - first.atMs < 1000 || first.waitS === null || last.waitS === null)
+      return null;
+    const runnable = last.cpuS - first.cpuS + (last.waitS - first.waitS);
+    return runnable / ((last.atMs - first.atMs) / 1000);
   }
 
   private cpuPercent(): number | null {

@@ -26,7 +26,7 @@ import { cameraDir } from '../spool/scan.ts';
 import { type FinishedSegment, initName, newRunId, playlistName, segmentPattern } from '../spool/segment.ts';
 import { type CameraPlanner, ffmpegArgs, type PreparedRun } from './camera-plan.ts';
 import { EncodeWatch } from './encode-watch.ts';
-import { runCpuSeconds } from './ffmpeg-cpu.ts';
+import { runCpu } from './ffmpeg-cpu.ts';
 import { countSamples } from './fmp4-samples.ts';
 import { ProgressReader } from './progress.ts';
 import { SegmentStats } from './segment-stats.ts';
@@ -106,6 +106,13 @@ export class Recorder {
   private poll: NodeJS.Timeout | null = null;
   private scanChain: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** A replaced run still encoding beside the new one: ends it (once the new one has output). */
+  private retireOld: (() => void) | null = null;
+  /**
+   * Until the replaced run has exited and its last segments are reported, the new run's wait:
+   * segments go upward in recording order (the uploader takes a name before its last as done).
+   */
+  private replaced: { run: Run; done: Promise<void> } | null = null;
 
   constructor(private readonly opts: RecorderOptions) {
     this.cameraId = opts.planner.id;
@@ -123,6 +130,8 @@ export class Recorder {
       onStdoutLine: (line) => {
         if (this.progress.line(line)) this.child.alive();
         if (line.startsWith('progress=')) this.watchProgress();
+        // The new run has about two segments in: the replaced one can close its last.
+        if (this.retireOld && this.progress.outTimeS >= 2 * this.opts.segmentSeconds) this.retireReplaced();
       },
     });
   }
@@ -172,7 +181,9 @@ export class Recorder {
   /** Lets ffmpeg finish its last segment, reports it, and resolves once ffmpeg is gone. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.retireReplaced();
     await this.child.stop();
+    await this.replaced?.done;
     await clearPid(this.dir);
     const run = this.run;
     if (run) this.scheduleScan(run);
@@ -240,17 +251,20 @@ export class Recorder {
     const run = this.run;
     const pid = this.child.pid;
     if (!run?.watch || pid === undefined) return;
-    void runCpuSeconds(pid).then((s) => {
-      if (s === null || this.run !== run || this.child.pid !== pid) return;
-      run.watch?.cpu(Date.now(), s);
+    void runCpu(pid).then((t) => {
+      if (t === null || this.run !== run || this.child.pid !== pid) return;
+      run.watch?.cpu(Date.now(), t.cpuS, t.waitS);
       this.judgeEncode(run);
     });
   }
 
   /**
    * An encode that cannot keep up is replaced at once (no backoff) by a run the planner builds
-   * without it; the old one closes its last segment while the new one connects, so the footage
-   * lost is what was still queued in the slow encoder. Logged once: the next runs copy.
+   * without it. The old one goes on beside the new one until the new one has two segments'
+   * worth of output (or, should it get none, a little longer), then closes its last segment:
+   * it records while the new one connects and waits for a keyframe, and works off part of
+   * what is queued in it, so what is lost is less than what the slow encoder was behind.
+   * Logged once: the next runs copy.
    */
   private judgeEncode(run: Run): void {
     const verdict = run.watch?.verdict();
@@ -271,7 +285,32 @@ export class Recorder {
       return;
     }
     this.opts.logger.warn(figures, `recorder: ${verdict.text}; storing the camera's own codec from now on`);
-    this.child.replace(verdict.text, () => this.scheduleScan(run));
+    let finished: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const retire = this.child.replace(verdict.text, () => {
+      // Its own scan, not on the chain: the chain's scans of the new run wait for this one.
+      void this.scanRun(run)
+        .catch((err) => this.opts.logger.error({ err }, 'recorder: playlist scan failed'))
+        .finally(() => {
+          this.replaced = null;
+          finished();
+        });
+    });
+    if (!retire) return;
+    this.replaced = { run, done };
+    const timer = setTimeout(() => this.retireReplaced(), 3 * this.opts.segmentSeconds * 1000 + 2000);
+    this.retireOld = () => {
+      clearTimeout(timer);
+      retire();
+    };
+  }
+
+  private retireReplaced(): void {
+    const retire = this.retireOld;
+    this.retireOld = null;
+    retire?.();
   }
 
   /** No new segment for too long while ffmpeg still reports progress: the output is stuck. */
@@ -312,6 +351,8 @@ export class Recorder {
   }
 
   private async scanRun(run: Run): Promise<void> {
+    const replaced = this.replaced;
+    if (replaced && replaced.run !== run) await replaced.done;
     const segments = await run.playlist.next();
     for (const raw of segments) {
       if (run.emitted.has(raw.name)) continue;
