@@ -60,7 +60,7 @@ export const AgentConfigSchema = Type.Object(
          */
         x265MinSpeed: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
         x265CpuBudgetPercent: Type.Number({ minimum: 0, maximum: 100, default: 80 }),
-        x265WarmupS: Type.Number({ minimum: 0, maximum: 600, default: 3 }),
+        x265WarmupS: Type.Number({ minimum: 0, maximum: 600, default: 1 }),
         x265WindowS: Type.Number({ minimum: 3, maximum: 600, default: 10 }),
       },
       { additionalProperties: false, default: {} },

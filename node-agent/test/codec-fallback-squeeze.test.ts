@@ -3,9 +3,10 @@
  * ffmpeg is then starved of CPU in a cgroup (a few percent of a core), as on a host too small
  * for the encode. The agent must switch the camera to storing H.264 as sent, at once, with the
  * reason in hello and heartbeat (over a real MQTT broker) and in one warning in its log. The
- * gap is measured twice, each at most one segment: between the segments as the gateway indexes
- * them, and in the footage itself: the camera stamps every frame with the wall clock (the
- * clock bars), read back from the last encoded frame and the first copied one.
+ * gap is measured twice, each at most one segment (an overlap of up to one keeps both runs'
+ * footage): between the segments as the gateway indexes them, and in the footage itself: the
+ * camera stamps every frame with the wall clock (the clock bars), read back from the last
+ * encoded frame and the first copied one.
  * Root only (cgroups); skipped elsewhere, a failure under CI.
  */
 import assert from 'node:assert/strict';
@@ -240,21 +241,6 @@ describe('codec fallback under a CPU squeeze (real agent, cgroup)', { skip }, ()
       () => undefined, // none when it was stopped right at a segment's end
     );
     const sorted = [...uploads].sort((a, b) => a.startMs - b.startMs);
-    if (process.env.SQUEEZE_DEBUG) {
-      for (const f of (await readdir(cameraDir)).filter((f) => f.endsWith('.m3u8')))
-        t.diagnostic(`${f}\n${await readFile(join(cameraDir, f), 'utf8')}`);
-      t.diagnostic(
-        agent
-          .output()
-          .split('\n')
-          .filter((l) => /replaced|ended|exit|segment/.test(l))
-          .join('\n'),
-      );
-    }
-    if (process.env.SQUEEZE_DEBUG)
-      t.diagnostic(
-        `${recording?.reason}\n${sorted.map((u) => `${u.name} ${new Date(u.startMs).toISOString()} ${u.durationMs} ${u.codec}`).join('\n')}`,
-      );
     const encoded = sorted.filter((u) => u.codec === 'hevc');
     const copied = sorted.filter((u) => u.codec === 'h264');
     const lastEncoded = encoded.at(-1);
@@ -269,18 +255,12 @@ describe('codec fallback under a CPU squeeze (real agent, cgroup)', { skip }, ()
     const firstFrame = copiedStamps[0];
     assert.ok(lastFrame !== undefined && firstFrame !== undefined, 'both segments carry the clock bars');
     const footageGapMs = latencyMs(lastFrame, firstFrame) - 1000 / FPS;
-    if (process.env.SQUEEZE_DEBUG) {
-      const abs = (v: number) => new Date(Date.now() - latencyMs(v, Date.now())).toISOString();
-      t.diagnostic(
-        `last encoded frame ${abs(lastFrame)}, first copied frame ${abs(firstFrame)}; all encoded stamps of the last: ${encodedStamps.map(abs).join(' ')}`,
-      );
-    }
     t.diagnostic(
       `squeeze ${squeeze.kind} ${SQUEEZE_PERCENT} %: switched ${switchS.toFixed(1)} s after it at speed ${speed}; ` +
         `gap between the last encoded and the first copied segment: ${gapMs} ms as indexed, ` +
         `${footageGapMs} ms in the footage (${encoded.length} encoded, ${copied.length} copied)`,
     );
-    assert.ok(gapMs <= SEGMENT_S * 1000 + 250, `indexed gap ${gapMs} ms`);
+    assert.ok(gapMs >= -SEGMENT_S * 1000 && gapMs <= SEGMENT_S * 1000 + 250, `indexed gap ${gapMs} ms`);
     assert.ok(
       footageGapMs >= -SEGMENT_S * 1000 && footageGapMs <= SEGMENT_S * 1000 + 250,
       `footage gap ${footageGapMs} ms`,

@@ -20,7 +20,7 @@ const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 /** The shipped defaults, for 2 s segments. */
 const SETTINGS: EncodeWatchSettings = {
   minSpeed: 0.9,
-  warmupS: 3,
+  warmupS: 1,
   windowS: 10,
   maxLagS: 0.5,
   minSpanS: 2,
@@ -69,8 +69,8 @@ describe('encode watch', () => {
     const watch = new EncodeWatch(SETTINGS);
     const r = feed(watch, 60, () => 0.6, 0.1);
     assert.ok(r.verdict);
-    // First output at 1 s, warm-up to 4 s, then 0.4 s lost a second: 0.8 s behind at 6 s.
-    assert.equal(r.at, 6);
+    // First output at 1 s, warm-up to 2 s, then 0.4 s lost a second: 0.8 s behind at 4 s.
+    assert.equal(r.at, 4);
     assert.equal(r.verdict.cause, 'speed');
     assert.ok(Math.abs(r.verdict.speed - 0.6) < 0.01);
     assert.ok(r.verdict.lagS >= 0.5 && r.verdict.lagS < 1);
@@ -84,8 +84,8 @@ describe('encode watch', () => {
   it('judges a nearly-real-time encode over its window, and spares one within the threshold', () => {
     const slow = feed(new EncodeWatch(SETTINGS), 60, () => 0.88);
     assert.ok(slow.verdict);
-    // 0.12 s lost a second from 4 s: half a second behind at about 9 s.
-    assert.ok(slow.at !== null && slow.at >= 8 && slow.at <= 10, `verdict at ${slow.at} s`);
+    // 0.12 s lost a second from 2 s: half a second behind at about 7 s.
+    assert.ok(slow.at !== null && slow.at >= 6 && slow.at <= 8, `verdict at ${slow.at} s`);
     const fine = feed(new EncodeWatch(SETTINGS), 120, () => 0.93);
     assert.equal(fine.verdict, null);
   });
@@ -110,7 +110,7 @@ describe('encode watch', () => {
   });
 
   it('slow frames during the warm-up do not count', () => {
-    const watch = new EncodeWatch(SETTINGS);
+    const watch = new EncodeWatch({ ...SETTINGS, warmupS: 3 });
     const r = feed(watch, 40, (s) => (s <= 3 ? 0.2 : 1));
     assert.equal(r.verdict, null);
   });
@@ -120,8 +120,8 @@ describe('encode watch', () => {
     const over = feed(new EncodeWatch(SETTINGS), 60, () => 1, 1.8);
     assert.ok(over.verdict);
     assert.equal(over.verdict.cause, 'cpu');
-    // Measured from the warm-up's end (4 s) over a whole window.
-    assert.ok(over.at !== null && over.at >= 12 && over.at <= 14, `verdict at ${over.at} s`);
+    // Measured from the warm-up's end (2 s) over a whole window.
+    assert.ok(over.at !== null && over.at >= 10 && over.at <= 12, `verdict at ${over.at} s`);
     assert.match(
       over.verdict.text,
       /^libx265 took 90 % of the host over (9|10) s, over its budget of 80 % \(ffmpeg 180 % of a core\)$/,

@@ -3,11 +3,10 @@
  * playlist + init file per ffmpeg run. A segment is finished once it is listed in the run's
  * playlist, which is watched with fs.watch and a poll as fallback; each finished segment is
  * reported through onSegment, in order. Two watchdogs end a run that stalls: ffmpeg's progress
- * output standing still, and no new segment for too long. A software encode is watched too
- * (encode-watch.ts): one that cannot keep up is replaced at once by a run that copies the
- * camera's codec. Over 300 lines, it stays one file: start, watchdogs, exit and playlist scan
- * share one run's state; the plan, progress, watch, stats and stale-process parts are their
- * own files already.
+ * output standing still, and no new segment for too long. A software encode that cannot keep
+ * up is replaced at once by a run that copies the camera's codec (encode-fallback.ts). Just
+ * over 300 lines, it stays one file: start, watchdogs, exit and playlist scan share one run's
+ * state; the plan, progress, fallback, stats and stale-process parts are their own files.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -25,8 +24,8 @@ import { applyClockBias, saveClockBias } from '../spool/run-clock.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { type FinishedSegment, initName, newRunId, playlistName, segmentPattern } from '../spool/segment.ts';
 import { type CameraPlanner, ffmpegArgs, type PreparedRun } from './camera-plan.ts';
+import { EncodeFallback } from './encode-fallback.ts';
 import { EncodeWatch } from './encode-watch.ts';
-import { runCpu } from './ffmpeg-cpu.ts';
 import { countSamples } from './fmp4-samples.ts';
 import { ProgressReader } from './progress.ts';
 import { SegmentStats } from './segment-stats.ts';
@@ -106,13 +105,7 @@ export class Recorder {
   private poll: NodeJS.Timeout | null = null;
   private scanChain: Promise<void> = Promise.resolve();
   private stopping = false;
-  /** A replaced run still encoding beside the new one: ends it (once the new one has output). */
-  private retireOld: (() => void) | null = null;
-  /**
-   * Until the replaced run has exited and its last segments are reported, the new run's wait:
-   * segments go upward in recording order (the uploader takes a name before its last as done).
-   */
-  private replaced: { run: Run; done: Promise<void> } | null = null;
+  private readonly fallback: EncodeFallback<Run>;
 
   constructor(private readonly opts: RecorderOptions) {
     this.cameraId = opts.planner.id;
@@ -129,10 +122,17 @@ export class Recorder {
       onExit: (exit) => this.onExit(exit),
       onStdoutLine: (line) => {
         if (this.progress.line(line)) this.child.alive();
-        if (line.startsWith('progress=')) this.watchProgress();
-        // The new run has about two segments in: the replaced one can close its last.
-        if (this.retireOld && this.progress.outTimeS >= 2 * this.opts.segmentSeconds) this.retireReplaced();
+        if (line.startsWith('progress=')) this.fallback.progress(this.progress.outTimeS);
       },
+    });
+    this.fallback = new EncodeFallback<Run>({
+      child: this.child,
+      planner: opts.planner,
+      logger: opts.logger,
+      segmentSeconds: opts.segmentSeconds,
+      current: () => (this.stopping ? null : this.run),
+      // Its own scan, not on the chain: the chain's scans of the new run wait for this one.
+      finalScan: (run) => this.scanRun(run),
     });
   }
 
@@ -173,7 +173,7 @@ export class Recorder {
     this.poll = setInterval(() => {
       if (this.run) this.scheduleScan(this.run);
       this.checkSegmentWatchdog();
-      this.watchCpu();
+      this.fallback.sampleCpu();
     }, this.opts.pollMs ?? 1000);
     this.child.start();
   }
@@ -181,9 +181,9 @@ export class Recorder {
   /** Lets ffmpeg finish its last segment, reports it, and resolves once ffmpeg is gone. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.retireReplaced();
+    const replaced = this.fallback.stop();
     await this.child.stop();
-    await this.replaced?.done;
+    await replaced;
     await clearPid(this.dir);
     const run = this.run;
     if (run) this.scheduleScan(run);
@@ -240,79 +240,6 @@ export class Recorder {
     return { command: '/bin/sh', args: ['-c', `${feeder} | exec ${recorder}`], quitKey: null };
   }
 
-  private watchProgress(): void {
-    const run = this.run;
-    if (!run?.watch || !this.child.running) return;
-    run.watch.progress(Date.now(), this.progress.outTimeS);
-    this.judgeEncode(run);
-  }
-
-  private watchCpu(): void {
-    const run = this.run;
-    const pid = this.child.pid;
-    if (!run?.watch || pid === undefined) return;
-    void runCpu(pid).then((t) => {
-      if (t === null || this.run !== run || this.child.pid !== pid) return;
-      run.watch?.cpu(Date.now(), t.cpuS, t.waitS);
-      this.judgeEncode(run);
-    });
-  }
-
-  /**
-   * An encode that cannot keep up is replaced at once (no backoff) by a run the planner builds
-   * without it. The old one goes on beside the new one until the new one has two segments'
-   * worth of output (or, should it get none, a little longer), then closes its last segment:
-   * it records while the new one connects and waits for a keyframe, and works off part of
-   * what is queued in it, so what is lost is less than what the slow encoder was behind.
-   * Logged once: the next runs copy.
-   */
-  private judgeEncode(run: Run): void {
-    const verdict = run.watch?.verdict();
-    if (!verdict || this.run !== run || this.stopping) return;
-    run.watch = null;
-    const figures = {
-      cause: verdict.cause,
-      speed: Math.round(verdict.speed * 100) / 100,
-      lagS: Math.round(verdict.lagS * 10) / 10,
-      spanS: Math.round(verdict.spanS),
-      cpuPercent: verdict.cpuPercent === null ? null : Math.round(verdict.cpuPercent),
-    };
-    if (!this.opts.planner.encodeOverloaded?.(verdict.text)) {
-      this.opts.logger.warn(
-        figures,
-        `recorder: ${verdict.text}; the source cannot be stored as sent, still encoding`,
-      );
-      return;
-    }
-    this.opts.logger.warn(figures, `recorder: ${verdict.text}; storing the camera's own codec from now on`);
-    let finished: () => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      finished = resolve;
-    });
-    const retire = this.child.replace(verdict.text, () => {
-      // Its own scan, not on the chain: the chain's scans of the new run wait for this one.
-      void this.scanRun(run)
-        .catch((err) => this.opts.logger.error({ err }, 'recorder: playlist scan failed'))
-        .finally(() => {
-          this.replaced = null;
-          finished();
-        });
-    });
-    if (!retire) return;
-    this.replaced = { run, done };
-    const timer = setTimeout(() => this.retireReplaced(), 3 * this.opts.segmentSeconds * 1000 + 2000);
-    this.retireOld = () => {
-      clearTimeout(timer);
-      retire();
-    };
-  }
-
-  private retireReplaced(): void {
-    const retire = this.retireOld;
-    this.retireOld = null;
-    retire?.();
-  }
-
   /** No new segment for too long while ffmpeg still reports progress: the output is stuck. */
   private checkSegmentWatchdog(): void {
     const run = this.run;
@@ -351,8 +278,7 @@ export class Recorder {
   }
 
   private async scanRun(run: Run): Promise<void> {
-    const replaced = this.replaced;
-    if (replaced && replaced.run !== run) await replaced.done;
+    await this.fallback.before(run);
     const segments = await run.playlist.next();
     for (const raw of segments) {
       if (run.emitted.has(raw.name)) continue;
