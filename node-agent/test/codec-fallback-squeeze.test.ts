@@ -41,8 +41,8 @@ const SEGMENT_S = 2;
 const W = 640;
 const H = 360;
 const FPS = 10;
-/** The starved encode's share of one core: about half what it takes here (640×360, 10 fps). */
-const SQUEEZE_PERCENT = 6;
+/** The starved encode's share of one core: about half what it needs here (640×360, 10 fps). */
+const SQUEEZE_PERCENT = 4;
 
 interface Upload {
   name: string;
@@ -260,7 +260,9 @@ describe('codec fallback under a CPU squeeze (real agent, cgroup)', { skip }, ()
         `gap between the last encoded and the first copied segment: ${gapMs} ms as indexed, ` +
         `${footageGapMs} ms in the footage (${encoded.length} encoded, ${copied.length} copied)`,
     );
-    assert.ok(gapMs >= -SEGMENT_S * 1000 && gapMs <= SEGMENT_S * 1000 + 250, `indexed gap ${gapMs} ms`);
+    // The index carries each run's own clock correction (recorder.ts correctClock), good to a few
+    // hundred milliseconds: its tolerance is wider than the footage's.
+    assert.ok(gapMs >= -SEGMENT_S * 1000 && gapMs <= SEGMENT_S * 1000 + 500, `indexed gap ${gapMs} ms`);
     assert.ok(
       footageGapMs >= -SEGMENT_S * 1000 && footageGapMs <= SEGMENT_S * 1000 + 250,
       `footage gap ${footageGapMs} ms`,
