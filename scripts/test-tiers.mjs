@@ -48,6 +48,7 @@ export const UNIT = [
   'dashboard/test/alert-settings-form.test.ts',
   'dashboard/test/user-form.test.ts',
   'dashboard/test/fleet-view.test.ts',
+  'dashboard/test/fleet-figures.test.ts',
   'dashboard/test/format.test.ts',
   'dashboard/test/live-modes.test.ts',
   'dashboard/test/nav.test.ts',

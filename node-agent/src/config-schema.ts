@@ -53,6 +53,15 @@ export const AgentConfigSchema = Type.Object(
           ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'].map((p) => Type.Literal(p)),
           { default: 'ultrafast' },
         ),
+        /**
+         * The libx265 watch (recorder/encode-watch.ts): an encode slower than this many output
+         * seconds per second (0: never judged), or over its share of the host's CPU (0: no
+         * limit), is replaced by a copy of an H.264 camera's stream. docs/adr/0021.
+         */
+        x265MinSpeed: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
+        x265CpuBudgetPercent: Type.Number({ minimum: 0, maximum: 100, default: 80 }),
+        x265WarmupS: Type.Number({ minimum: 0, maximum: 600, default: 1 }),
+        x265WindowS: Type.Number({ minimum: 3, maximum: 600, default: 10 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -86,6 +86,11 @@ export const CameraHeartbeat = Type.Object({
   transport: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('udp'), Type.Null()])),
   mode: Type.Optional(Type.Union([Type.Literal('copy'), Type.Literal('transcode')])),
   encoder: Type.Optional(Text(64)),
+  /**
+   * Set when the camera's own codec is stored because the encode could not keep up on this
+   * node: why (speed, lag, CPU). Optional: absent without a fallback, and from older agents.
+   */
+  fallback: Type.Optional(Text(300)),
   /** The camera's ffmpeg: CPU in percent of one core, and resident memory. */
   cpuPercent: Type.Optional(NonNeg),
   rssBytes: Type.Optional(NonNeg),

@@ -51,6 +51,11 @@ export function FleetCameras({
               </td>
               <td className="mono" data-testid="camera-codec">
                 {c.codec ?? '—'}
+                {hb?.fallback ? (
+                  <div className="sub fallback" data-testid="camera-fallback" title={hb.fallback}>
+                    stored as sent: {hb.fallback}
+                  </div>
+                ) : null}
               </td>
               <td className="mono" data-testid="camera-resolution">
                 {c.width && c.height ? `${c.width}×${c.height}` : '—'}

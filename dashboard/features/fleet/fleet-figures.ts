@@ -14,6 +14,8 @@ export interface CameraFigures {
   backlogFiles: number | null;
   backlogBytes: number | null;
   reason: string | null;
+  /** Why the node stores the camera's own codec instead of encoding it; null: no fallback. */
+  fallback: string | null;
 }
 
 export interface NodeFigures {
@@ -45,6 +47,7 @@ function cameraFigures(c: CameraHeartbeat): CameraFigures {
     backlogFiles: c.backlogFiles,
     backlogBytes: c.backlogBytes,
     reason: c.reason ?? null,
+    fallback: c.fallback ?? null,
   };
 }
 

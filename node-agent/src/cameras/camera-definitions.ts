@@ -1,7 +1,9 @@
 /** From config to the camera set: which cameras to run, and the planner each one gets. */
+import { availableParallelism } from 'node:os';
 import type { AgentConfig, CameraConfig } from '../config.ts';
 import { type FfmpegInfo, onPath, probeVideo } from '../host/ffmpeg-info.ts';
 import { type CameraPlanner, SourcePlanner } from '../recorder/camera-plan.ts';
+import type { EncodeWatchSettings } from '../recorder/encode-watch.ts';
 import { SimulatedPlanner } from '../recorder/simulated-plan.ts';
 import type { TransportMemory } from '../recorder/transport-memory.ts';
 import type { CameraDefinition } from './camera-set.ts';
@@ -32,6 +34,7 @@ export function cameraPlannerFactory(
     hevcEncoder: config.recorder.hevcEncoder,
     x265Preset: config.recorder.x265Preset,
     hwEncoders: host.ffmpeg.hwEncoders,
+    x265Watch: x265Watch(config),
   };
   let piCamera: Promise<string | null> | null = null;
   const deps = {
@@ -51,5 +54,23 @@ export function cameraPlannerFactory(
     const spec = def.spec as CameraConfig | SimulatedSpec;
     if ('simulated' in spec) return new SimulatedPlanner(def.id, spec.simulated, host.font, settings);
     return new SourcePlanner(spec, settings, deps);
+  };
+}
+
+/**
+ * How a libx265 encode is judged. The lag that condemns a slow encode is a quarter of a
+ * segment, over at least 2 s: what is still queued in it when it is replaced is lost, and with
+ * the new run's start (about half a second) the switch must leave no gap over one segment.
+ */
+export function x265Watch(config: AgentConfig): EncodeWatchSettings {
+  const r = config.recorder;
+  return {
+    minSpeed: r.x265MinSpeed,
+    warmupS: r.x265WarmupS,
+    windowS: r.x265WindowS,
+    maxLagS: config.segmentSeconds / 4,
+    minSpanS: 2,
+    cpuBudgetPercent: r.x265CpuBudgetPercent,
+    cores: availableParallelism(),
   };
 }

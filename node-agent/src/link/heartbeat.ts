@@ -37,6 +37,8 @@ export interface CameraFigures
   transport?: 'tcp' | 'udp' | null;
   mode?: 'copy' | 'transcode' | null;
   encoder?: string | null;
+  /** Why the camera's own codec is stored instead of the encode (null: no fallback). */
+  fallback?: string | null;
   /** The running ffmpeg (or the wrapper that runs it); its process subtree is this camera's CPU/RSS. */
   ffmpegPid?: number;
 }
@@ -130,6 +132,7 @@ export function cameraHeartbeat(c: CameraFigures, s: Pick<HostSample, 'children'
     transport: c.transport ?? null,
     ...(c.mode ? { mode: c.mode } : {}),
     ...(c.encoder ? { encoder: c.encoder.slice(0, 64) } : {}),
+    ...(c.fallback ? { fallback: c.fallback.slice(0, 300) } : {}),
     // Left out while no ffmpeg runs (between restarts): unknown, not zero.
     ...(ffmpeg ? { cpuPercent: tenth(ffmpeg.cpuPercent), rssBytes: whole(ffmpeg.rssBytes) } : {}),
   };

@@ -93,6 +93,9 @@ export class SupervisedChild {
   private failures = 0;
   private tail: string[] = [];
   private runQuitKey: string | undefined;
+  /** Children replaced by a fresh run: how to ask each to finish, what to call when it is gone. */
+  private readonly retiring = new Map<ChildProcess, { onRetired: () => void; retire: () => void }>();
+  private readonly retiringExits = new Set<Promise<void>>();
   private readonly opts: Required<
     Pick<SupervisedChildOptions, 'backoff' | 'graceMs' | 'killAfterMs' | 'stderrLines' | 'stallAfterMs'>
   > &
@@ -147,6 +150,35 @@ export class SupervisedChild {
     setTimeout(() => this.signal(child, 'SIGKILL'), 3000).unref();
   }
 
+  /**
+   * Replaces the running child by a fresh run at once: no backoff, not counted as a failure.
+   * The old one keeps running beside the new one until the returned `retire()` is called (the
+   * owner's choice: when the new run has proved itself) and is then asked to finish as stop()
+   * asks (ffmpeg closes its last segment), so the two overlap rather than leave a gap.
+   * `onRetired` runs once the old one has exited. Null when no child runs (nothing replaced).
+   */
+  replace(detail: string, onRetired?: () => void): (() => void) | null {
+    const child = this.child;
+    const exited = this.exited;
+    if (!child || !exited || this.stopping || this.stallDetail) return null;
+    this.opts.logger.info({ detail, pid: child.pid }, `${this.opts.name}: replaced by a new run`);
+    this.clearStallTimer();
+    this.child = null;
+    this.exited = null;
+    const quitKey = this.runQuitKey;
+    let asked = false;
+    const retire = () => {
+      if (asked) return;
+      asked = true;
+      void this.finishChild(child, exited, quitKey);
+    };
+    this.retiring.set(child, { onRetired: onRetired ?? (() => {}), retire });
+    this.retiringExits.add(exited);
+    void exited.then(() => this.retiringExits.delete(exited));
+    void this.runOnce();
+    return retire;
+  }
+
   start(): void {
     this.stopping = false;
     if (this.child || this.restartTimer || this.preparing) return;
@@ -194,9 +226,11 @@ export class SupervisedChild {
       detached: true,
     });
     this.child = child;
-    this.readLines(child.stderr, (line) => this.keepLine(line));
+    // A replaced child still finishing says nothing more about the run that follows it.
+    const current = () => this.child === child;
+    this.readLines(child.stderr, (line) => current() && this.keepLine(line));
     const onStdout = this.opts.onStdoutLine;
-    if (onStdout) this.readLines(child.stdout, onStdout);
+    if (onStdout) this.readLines(child.stdout, (line) => current() && onStdout(line));
     const onOutput = this.opts.onOutput;
     if (onOutput) {
       child.stdout?.on('data', (chunk: Buffer) => onOutput(1, chunk));
@@ -211,6 +245,13 @@ export class SupervisedChild {
     const finish = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
       if (done) return;
       done = true;
+      const retired = this.retiring.get(child);
+      if (retired) {
+        this.retiring.delete(child);
+        settle();
+        retired.onRetired();
+        return;
+      }
       this.clearStallTimer();
       if (error) this.keepLine(`spawn failed: ${error.message}`);
       this.child = null;
@@ -311,8 +352,15 @@ export class SupervisedChild {
     }
     const child = this.child;
     const exited = this.exited;
-    if (!child || !exited) return;
-    if (this.runQuitKey && child.stdin?.writable) child.stdin.write(this.runQuitKey);
+    const retiring = [...this.retiringExits];
+    for (const r of this.retiring.values()) r.retire();
+    if (child && exited) await this.finishChild(child, exited, this.runQuitKey);
+    await Promise.all(retiring);
+  }
+
+  /** Quit key (or SIGINT), SIGINT after graceMs, SIGKILL at killAfterMs; resolves on exit. */
+  private async finishChild(child: ChildProcess, exited: Promise<void>, quitKey: string | undefined) {
+    if (quitKey && child.stdin?.writable) child.stdin.write(quitKey);
     else this.signal(child, 'SIGINT');
     const grace = setTimeout(() => this.signal(child, 'SIGINT'), this.opts.graceMs);
     const kill = setTimeout(() => {

@@ -8,6 +8,7 @@ import type { CameraConfig } from '../config.ts';
 import type { StreamInfo } from '../host/ffmpeg-info.ts';
 import { PrepareError } from '../process/supervised-child.ts';
 import { type CodecDecision, decideCodec, type HevcEncoderChoice } from './codec-policy.ts';
+import type { EncodeWatchSettings } from './encode-watch.ts';
 import {
   inputArgs,
   parseSource,
@@ -28,6 +29,10 @@ export interface PreparedRun {
   transport: Transport | null;
   outputCodec: 'hevc' | 'h264';
   info: CameraInfo;
+  /** A software encode that falls back to a copy when it cannot keep up: how it is judged. */
+  watch?: EncodeWatchSettings;
+  /** This run copies because the encode could not keep up: why (heartbeat, fleet page). */
+  fallback?: string;
 }
 
 export interface RecordingSettings {
@@ -38,6 +43,8 @@ export interface RecordingSettings {
   hevcEncoder: HevcEncoderChoice;
   x265Preset: string;
   hwEncoders: string[];
+  /** How a libx265 encode is watched; absent: never replaced by a copy. */
+  x265Watch?: EncodeWatchSettings;
 }
 
 export interface PlanDeps {
@@ -61,6 +68,11 @@ export interface CameraPlanner {
   footage(): void;
   /** What hello reports now (the last decision, or what is known before the first). */
   info(): CameraInfo;
+  /**
+   * The running software encode cannot keep up (why): true when the next run will not encode
+   * (the recorder then replaces the run at once), false when there is nothing to fall back to.
+   */
+  encodeOverloaded?(why: string): boolean;
 }
 
 export class SourcePlanner implements CameraPlanner {
@@ -73,6 +85,14 @@ export class SourcePlanner implements CameraPlanner {
   /** Transports that ended a run without footage since the last one that produced. */
   private readonly failedTransports = new Set<Transport>();
   private hwFailed = false;
+  /**
+   * libx265 could not keep up on this camera (why). Kept for the planner's life (the agent's
+   * process, or until the camera is reconfigured): a host too slow for the encode stays so.
+   */
+  private softwareOverloaded: string | null = null;
+  /** The probe the current plan came from, to rebuild it without probing again. */
+  private probed: { stream: StreamInfo; transport: Transport | null } | null = null;
+  private rebuild = false;
   /** When this camera last delivered footage (ms), for reusing the plan that worked. */
   private lastFootageAt: number | null = null;
   /** Whether the current run's plan came from a fresh probe (vs. a reused one). */
@@ -106,6 +126,13 @@ export class SourcePlanner implements CameraPlanner {
     // Past the window (or once a reused plan met a camera that answered but gave nothing),
     // every attempt probes again.
     const now = this.deps.now?.() ?? Date.now();
+    if (this.rebuild && this.probed) {
+      // The codec changed on a running camera: no probe, the next run must start at once.
+      this.rebuild = false;
+      this.current = await this.build(this.probed.stream, this.probed.transport);
+      this.fromProbe = false;
+      return this.current;
+    }
     if (this.current && this.lastFootageAt !== null && now - this.lastFootageAt <= this.reuseWindowMs) {
       this.fromProbe = false;
       return this.current;
@@ -120,6 +147,7 @@ export class SourcePlanner implements CameraPlanner {
         continue;
       }
       this.current = await this.build(stream, transport);
+      this.probed = { stream, transport };
       this.fromProbe = true;
       this.lastError = null;
       return this.current;
@@ -153,7 +181,9 @@ export class SourcePlanner implements CameraPlanner {
       hwFailed: this.hwFailed,
       gop,
       x265Preset: this.settings.x265Preset,
+      softwareOverloaded: this.softwareOverloaded,
     });
+    const watch = decision.canFallBack ? this.settings.x265Watch : undefined;
     const input = inputArgs(this.source, {
       transport: transport ?? undefined,
       timeoutS: this.settings.readTimeoutS,
@@ -168,6 +198,8 @@ export class SourcePlanner implements CameraPlanner {
       encodeArgs: decision.args,
       transport,
       outputCodec: decision.outputCodec,
+      ...(watch ? { watch } : {}),
+      ...(decision.fallback ? { fallback: decision.fallback.slice(0, 300) } : {}),
       info: {
         id: this.id,
         name: this.name,
@@ -193,6 +225,13 @@ export class SourcePlanner implements CameraPlanner {
     if (run.transport) this.failedTransports.add(run.transport);
     // A hardware encoder that could not finish one segment is not tried again on this camera.
     if (run.info.recording.encoder === 'hevc_v4l2m2m') this.hwFailed = true;
+  }
+
+  encodeOverloaded(why: string): boolean {
+    if (!this.current?.watch || !this.probed) return false;
+    this.softwareOverloaded = why;
+    this.rebuild = true;
+    return true;
   }
 
   runProduced(): void {

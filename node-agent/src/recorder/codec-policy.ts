@@ -1,7 +1,9 @@
 /**
  * Per camera and per run: store the stream as sent (`-c copy`) when it already is the target
  * codec, else encode to H.265 with the hardware encoder when ffmpeg has one (hevc_v4l2m2m),
- * else libx265. The decision carries its reason, for hello and the logs.
+ * else libx265 — unless libx265 already proved too slow for this camera on this host (the
+ * encode watch, encode-watch.ts): then an H.264 source is stored as sent. The decision carries
+ * its reason, for hello and the logs.
  */
 
 export type RecordTarget = 'hevc' | 'source';
@@ -21,6 +23,8 @@ export interface CodecInput {
   /** Keyframe interval in frames when encoding (segment length × fps). */
   gop: number;
   x265Preset: string;
+  /** libx265 could not keep up with this camera before (why): store H.264 as sent instead. */
+  softwareOverloaded?: string | null;
 }
 
 export interface CodecDecision {
@@ -31,6 +35,10 @@ export interface CodecDecision {
   outputCodec: 'hevc' | 'h264';
   args: string[];
   reason: string;
+  /** A software encode the watch may replace by a copy (the source is H.264). */
+  canFallBack: boolean;
+  /** Set when this is that copy: why the encode was given up. */
+  fallback?: string;
 }
 
 /** Codecs that fMP4 HLS carries and browsers (or our H.264 rendition) can play as sent. */
@@ -88,6 +96,7 @@ export function decideCodec(input: CodecInput): CodecDecision {
       outputCodec: 'hevc',
       args: ['-c:v', 'copy', '-tag:v', 'hvc1'],
       reason: 'source is already H.265: stored as sent, segments cut at its keyframes',
+      canFallBack: false,
     };
   if (input.target === 'source' && src === 'h264')
     return {
@@ -96,6 +105,7 @@ export function decideCodec(input: CodecInput): CodecDecision {
       outputCodec: 'h264',
       args: ['-c:v', 'copy', '-tag:v', 'avc1'],
       reason: 'record.codec is "source": H.264 stored as sent, segments cut at its keyframes',
+      canFallBack: false,
     };
   const why =
     input.target === 'source' && !STORABLE.has(src)
@@ -111,8 +121,21 @@ export function decideCodec(input: CodecInput): CodecDecision {
       outputCodec: 'hevc',
       args: v4l2m2mArgs(input.gop, bitrate),
       reason: `${why}: encoded to H.265 by the hardware encoder (${HW_HEVC}, ${Math.round(bitrate / 1000)} kb/s, keyframe every ${input.gop} frames)`,
+      canFallBack: false,
     };
   }
+  // Hardware first; without it, libx265 only where it kept up. Copy is the one choice that
+  // costs no encoding at all, so an overloaded host records every camera rather than none well.
+  if (src === 'h264' && input.softwareOverloaded)
+    return {
+      mode: 'copy',
+      encoder: 'copy',
+      outputCodec: 'h264',
+      args: ['-c:v', 'copy', '-tag:v', 'avc1'],
+      reason: `${input.softwareOverloaded}: H.264 stored as sent`,
+      canFallBack: false,
+      fallback: input.softwareOverloaded,
+    };
   let fallback = '';
   if (wantHw && !hwPresent) fallback = `; ${HW_HEVC} is not available in this ffmpeg`;
   else if (wantHw && input.hwFailed) fallback = `; ${HW_HEVC} failed on this camera`;
@@ -122,5 +145,6 @@ export function decideCodec(input: CodecInput): CodecDecision {
     outputCodec: 'hevc',
     args: x265Args(input.gop, input.x265Preset),
     reason: `${why}: encoded to H.265 with libx265 (${input.x265Preset}, keyframe every ${input.gop} frames)${fallback}`,
+    canFallBack: src === 'h264',
   };
 }

@@ -9,6 +9,11 @@ export class ProgressReader {
   private blockFrame = -1;
   private blockOutTimeUs = -1;
 
+  /** The furthest output time ffmpeg reported, in seconds (0 before any). */
+  get outTimeS(): number {
+    return Math.max(0, this.outTimeUs) / 1e6;
+  }
+
   reset(): void {
     this.frame = -1;
     this.outTimeUs = -1;

@@ -3,9 +3,10 @@
  * playlist + init file per ffmpeg run. A segment is finished once it is listed in the run's
  * playlist, which is watched with fs.watch and a poll as fallback; each finished segment is
  * reported through onSegment, in order. Two watchdogs end a run that stalls: ffmpeg's progress
- * output standing still, and no new segment for too long. Just over 300 lines, it stays one
- * file: start, watchdogs, exit and playlist scan share one run's state; the plan, progress,
- * stats and stale-process parts are their own files already.
+ * output standing still, and no new segment for too long. A software encode that cannot keep
+ * up is replaced at once by a run that copies the camera's codec (encode-fallback.ts). Just
+ * over 300 lines, it stays one file: start, watchdogs, exit and playlist scan share one run's
+ * state; the plan, progress, fallback, stats and stale-process parts are their own files.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -23,6 +24,8 @@ import { applyClockBias, saveClockBias } from '../spool/run-clock.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { type FinishedSegment, initName, newRunId, playlistName, segmentPattern } from '../spool/segment.ts';
 import { type CameraPlanner, ffmpegArgs, type PreparedRun } from './camera-plan.ts';
+import { EncodeFallback } from './encode-fallback.ts';
+import { EncodeWatch } from './encode-watch.ts';
 import { countSamples } from './fmp4-samples.ts';
 import { ProgressReader } from './progress.ts';
 import { SegmentStats } from './segment-stats.ts';
@@ -67,6 +70,8 @@ export interface RecorderStatus {
   transport: 'tcp' | 'udp' | null;
   mode: 'copy' | 'transcode' | null;
   encoder: string | null;
+  /** Why the camera's own codec is stored instead of the encode it had (null: no fallback). */
+  fallback: string | null;
 }
 
 /** With a working watch, the poll reads the playlist on every this many ticks. */
@@ -80,6 +85,8 @@ interface Run {
   /** ffmpeg's program date time runs off the wall clock by up to a second; this corrects it. */
   clockBiasMs: number | null;
   playlist: PlaylistFollower;
+  /** Judges the software encode of this run; null when not watched (or judged already). */
+  watch: EncodeWatch | null;
 }
 
 export class Recorder {
@@ -104,6 +111,7 @@ export class Recorder {
   private poll: NodeJS.Timeout | null = null;
   private scanChain: Promise<void> = Promise.resolve();
   private stopping = false;
+  private readonly fallback: EncodeFallback<Run>;
 
   constructor(private readonly opts: RecorderOptions) {
     this.cameraId = opts.planner.id;
@@ -120,7 +128,17 @@ export class Recorder {
       onExit: (exit) => this.onExit(exit),
       onStdoutLine: (line) => {
         if (this.progress.line(line)) this.child.alive();
+        if (line.startsWith('progress=')) this.fallback.progress(this.progress.outTimeS);
       },
+    });
+    this.fallback = new EncodeFallback<Run>({
+      child: this.child,
+      planner: opts.planner,
+      logger: opts.logger,
+      segmentSeconds: opts.segmentSeconds,
+      current: () => (this.stopping ? null : this.run),
+      // Its own scan, not on the chain: the chain's scans of the new run wait for this one.
+      finalScan: (run) => this.scanRun(run),
     });
   }
 
@@ -144,6 +162,7 @@ export class Recorder {
       transport: recording?.transport ?? null,
       mode: recording?.info.recording.mode ?? null,
       encoder: recording?.info.recording.encoder ?? null,
+      fallback: recording?.fallback ?? null,
     };
   }
 
@@ -169,6 +188,7 @@ export class Recorder {
     this.poll = setInterval(() => {
       if (this.run && (this.watchFailed || ++ticks % POLL_SCAN_EVERY === 0)) this.scheduleScan(this.run);
       this.checkSegmentWatchdog();
+      this.fallback.sampleCpu();
     }, this.opts.pollMs ?? 1000);
     this.child.start();
   }
@@ -176,7 +196,9 @@ export class Recorder {
   /** Lets ffmpeg finish its last segment, reports it, and resolves once ffmpeg is gone. */
   async stop(): Promise<void> {
     this.stopping = true;
+    const replaced = this.fallback.stop();
     await this.child.stop();
+    await replaced;
     await clearPid(this.dir);
     const run = this.run;
     if (run) this.scheduleScan(run);
@@ -201,6 +223,7 @@ export class Recorder {
       startedAt: Date.now(),
       clockBiasMs: null,
       playlist: new PlaylistFollower(this.cameraId, this.dir, playlistName(runId)),
+      watch: prepared.watch ? new EncodeWatch(prepared.watch, prepared.info.recording.encoder) : null,
     };
     this.progress.reset();
     if (this.state !== 'reconnecting' && this.state !== 'failed') this.setState('starting');
@@ -276,6 +299,7 @@ export class Recorder {
   }
 
   private async scanRun(run: Run): Promise<void> {
+    await this.fallback.before(run);
     const segments = await run.playlist.next();
     for (const raw of segments) {
       if (run.emitted.has(raw.name)) continue;
