@@ -32,6 +32,7 @@ export const UNIT = [
   'node-agent/test/keyframe-cache.test.ts',
   'node-agent/test/link-port.test.ts',
   'node-agent/test/live-plan.test.ts',
+  'node-agent/test/motion-regions.test.ts',
   'node-agent/test/probe-failure.test.ts',
   'node-agent/test/restart-command.test.ts',
   'node-agent/test/spool-quota.test.ts',

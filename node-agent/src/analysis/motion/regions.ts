@@ -1,24 +1,30 @@
 /**
  * Changed cells of the working grid to regions: a 3×3 dilation (separable) joins the pieces
  * of one moving thing, then 4-connected components of the dilated cells are collected as runs
- * per row joined with union-find. A region's box and area count only the cells that really changed, so the
- * dilation glues pieces together without inflating them. Work is limited to the rows that
- * hold changed cells (and their neighbours); every buffer is allocated once.
+ * per row joined with union-find. A region's box and area count only the cells that really
+ * changed, so the dilation glues pieces together without inflating them. Cells are bits
+ * (`cell-bits.ts`): the dilation is shifts and ORs on whole words, a run's ends are found with
+ * bit scans and its changed cells counted with a population count, 32 cells per step. Work is
+ * limited to the rows that hold changed cells (and their neighbours); every buffer is
+ * allocated once.
  */
+import { highestBit, lastWordMask, lowestBit, popcount, wordsPerRow } from './cell-bits.ts';
 
 /** Per found region: area (changed cells), x0, y0, x1, y1 (inclusive, grid cells), zone bits. */
 export const REGION_FIELDS = 6;
 
 export class RegionFinder {
-  /** Written by the caller each frame: 1 where the cell changed, else 0. */
-  readonly changed: Uint8Array;
+  /** Words per grid row of the bit masks. */
+  readonly rowWords: number;
+  /** Written by the caller each frame, every row: the changed cells, one bit each (`cell-bits.ts`). */
+  readonly changed: Uint32Array;
   /** Stats of the regions found by the last `find`, largest first, REGION_FIELDS each. */
   readonly found: Int32Array;
-  private readonly spread: Uint8Array;
-  /** Dilated cells; all zero between calls. */
-  private readonly dilated: Uint8Array;
-  /** Word views of the three cell buffers (little-endian: cell 4i + k is byte k of word i). */
-  private readonly words: { changed: Uint32Array; spread: Uint32Array; dilated: Uint32Array } | null = null;
+  /** Horizontally spread rows, row y at y + 1; one zero row above and below, so the vertical pass needs no edge tests. */
+  private readonly spread: Uint32Array;
+  /** Dilated cells; only the rows near a change are written, and only those are read. */
+  private readonly dilated: Uint32Array;
+  private readonly lastMask: number;
   /** Runs of dilated cells in one row: extent, union-find parent, and the changed cells' figures. */
   private readonly runStart: Int32Array;
   private readonly runEnd: Int32Array;
@@ -35,18 +41,13 @@ export class RegionFinder {
     readonly height: number,
     readonly maxRegions: number,
   ) {
-    this.changed = new Uint8Array(width * height);
+    const bw = wordsPerRow(width);
+    this.rowWords = bw;
+    this.lastMask = lastWordMask(width);
+    this.changed = new Uint32Array(height * bw);
     this.found = new Int32Array(maxRegions * REGION_FIELDS);
-    // One zero row above and below, so the vertical pass needs no edge tests.
-    this.spread = new Uint8Array((height + 2) * width);
-    this.dilated = new Uint8Array(height * width);
-    // Rows that start on a 4-byte boundary can be dilated four cells per step.
-    if (width % 4 === 0)
-      this.words = {
-        changed: new Uint32Array(this.changed.buffer),
-        spread: new Uint32Array(this.spread.buffer),
-        dilated: new Uint32Array(this.dilated.buffer),
-      };
+    this.spread = new Uint32Array((height + 2) * bw);
+    this.dilated = new Uint32Array(height * bw);
     // At most one run per two cells of a row (a run and a gap), plus one.
     const maxRuns = height * (Math.ceil(width / 2) + 1);
     this.runStart = new Int32Array(maxRuns);
@@ -66,16 +67,13 @@ export class RegionFinder {
    * `found` (at most maxRegions, the largest).
    */
   find(rowCounts: Int32Array, minCells: number, zoneBits: Uint32Array | null): number {
-    const { width: w, height: h, changed, dilated } = this;
-
-    if (this.words) this.dilateWords(rowCounts);
-    else this.dilateCells(rowCounts);
+    const { width: w, height: h, rowWords: bw, changed, dilated } = this;
+    this.dilate(rowCounts);
 
     // Components by runs: each row's runs of dilated cells are joined (union-find) to the runs
     // of the row above that they touch; a run carries the changed cells inside it. Far fewer
-    // steps than visiting cells one by one when much of the frame moves. Rows are cleared as
-    // they are read, which leaves `dilated` all zero for next time.
-    const { runParent, runArea, runX0, runX1, runY0, runY1, runZones } = this;
+    // steps than visiting cells one by one when much of the frame moves.
+    const { runStart, runEnd, runParent, runArea, runX0, runX1, runY0, runY1, runZones } = this;
     let runs = 0;
     let prevFrom = 0;
     let prevTo = 0;
@@ -84,34 +82,51 @@ export class RegionFinder {
         prevFrom = prevTo = runs;
         continue;
       }
-      const rowStart = y * w;
-      const cells = rowStart;
+      const row = y * bw;
       const from = runs;
       let scan = prevFrom;
-      let x = 0;
-      while (x < w) {
-        if (dilated[rowStart + x] === 0) {
-          // Four empty cells at a time where the row is word-aligned.
-          if (this.words && (x & 3) === 0 && x + 4 <= w && this.words.dilated[(rowStart + x) >> 2] === 0)
-            x += 4;
-          else x++;
-          continue;
+      let k = 0;
+      let word = dilated[row] as number;
+      for (;;) {
+        // The next run starts at the lowest set bit left; bits already taken are cleared.
+        while (word === 0 && ++k < bw) word = dilated[row + k] as number;
+        if (word === 0) break;
+        const start = (k << 5) + lowestBit(word);
+        // It ends before the first clear bit after its start, in this word or a later one.
+        let holes = ~word & (-1 << (start & 31));
+        while (holes === 0 && ++k < bw) {
+          word = dilated[row + k] as number;
+          holes = ~word;
         }
-        const start = x;
+        let end: number;
+        if (holes === 0) {
+          end = w - 1;
+          word = 0;
+        } else {
+          const hole = lowestBit(holes);
+          end = (k << 5) + hole - 1;
+          word &= -1 << hole;
+        }
+
+        // The changed cells inside the run.
         let area = 0;
         let cx0 = w;
         let cx1 = -1;
         let zones = 0;
-        while (x < w && dilated[rowStart + x] === 1) {
-          if (changed[cells + x] === 1) {
-            area++;
-            if (x < cx0) cx0 = x;
-            cx1 = x;
-            if (zoneBits !== null) zones |= zoneBits[cells + x] as number;
-          }
-          x++;
+        const k1 = end >> 5;
+        for (let j = start >> 5; j <= k1; j++) {
+          let m = changed[row + j] as number;
+          if (j === start >> 5) m &= -1 << (start & 31);
+          if (j === k1) m &= -1 >>> (31 - (end & 31));
+          if (m === 0) continue;
+          area += popcount(m);
+          if (cx1 < 0) cx0 = (j << 5) + lowestBit(m);
+          cx1 = (j << 5) + highestBit(m);
+          if (zoneBits !== null)
+            for (let b = m, cell = y * w + (j << 5); b !== 0; b &= b - 1)
+              zones |= zoneBits[cell + lowestBit(b)] as number;
         }
-        const end = x - 1;
+
         const r = runs++;
         runParent[r] = r;
         runArea[r] = area;
@@ -121,12 +136,11 @@ export class RegionFinder {
         runY1[r] = area > 0 ? y : -1;
         runZones[r] = zones;
         // Runs of the row above that overlap [start, end] (4-connected); both lists are sorted.
-        while (scan < prevTo && (this.runEnd[scan] as number) < start) scan++;
-        for (let q = scan; q < prevTo && (this.runStart[q] as number) <= end; q++) this.union(q, r);
-        this.runStart[r] = start;
-        this.runEnd[r] = end;
+        while (scan < prevTo && (runEnd[scan] as number) < start) scan++;
+        for (let q = scan; q < prevTo && (runStart[q] as number) <= end; q++) this.union(q, r);
+        runStart[r] = start;
+        runEnd[r] = end;
       }
-      dilated.fill(0, rowStart, rowStart + w);
       prevFrom = from;
       prevTo = runs;
     }
@@ -161,67 +175,38 @@ export class RegionFinder {
     return count;
   }
 
-  /** 3×3 dilation of `changed` into `dilated`, one cell at a time. */
-  private dilateCells(rowCounts: Int32Array): void {
-    const { width: w, height: h, changed, spread, dilated } = this;
+  /** 3×3 dilation of `changed` into `dilated`, 32 cells per step. */
+  private dilate(rowCounts: Int32Array): void {
+    const { height: h, rowWords: bw, changed, spread, dilated, lastMask } = this;
     // Horizontal pass into `spread` (row y stored at y + 1), only rows with changed cells;
     // the others are zero there (cleared after use below).
     for (let y = 0; y < h; y++) {
       if (rowCounts[y] === 0) continue;
-      const src = y * w;
-      const dst = (y + 1) * w;
+      const src = y * bw;
+      const dst = (y + 1) * bw;
       let left = 0;
       let mid = changed[src] as number;
-      for (let x = 0; x < w - 1; x++) {
-        const right = changed[src + x + 1] as number;
-        spread[dst + x] = left | mid | right;
+      for (let k = 0; k < bw; k++) {
+        const right = k + 1 < bw ? (changed[src + k + 1] as number) : 0;
+        // Each cell ORs its left neighbour (<< 1, bit 0 from the word before) and its right
+        // neighbour (>>> 1, bit 31 from the word after).
+        spread[dst + k] = mid | (mid << 1) | (mid >>> 1) | (left >>> 31) | (right << 31);
         left = mid;
         mid = right;
       }
-      spread[dst + w - 1] = left | mid;
+      // No spreading past the row's last cell.
+      spread[dst + bw - 1] = (spread[dst + bw - 1] as number) & lastMask;
     }
     // Vertical pass into `dilated`, only rows next to changed ones.
     for (let y = 0; y < h; y++) {
       if (!nearChange(rowCounts, y, h)) continue;
-      const mid = (y + 1) * w;
-      const out = y * w;
-      for (let x = 0; x < w; x++)
-        dilated[out + x] =
-          (spread[mid + x - w] as number) | (spread[mid + x] as number) | (spread[mid + x + w] as number);
+      const m = (y + 1) * bw;
+      const out = y * bw;
+      for (let k = 0; k < bw; k++)
+        dilated[out + k] =
+          (spread[m + k - bw] as number) | (spread[m + k] as number) | (spread[m + k + bw] as number);
     }
-    for (let y = 0; y < h; y++) if ((rowCounts[y] as number) > 0) spread.fill(0, (y + 1) * w, (y + 2) * w);
-  }
-
-  /** The same dilation four cells per step on the word views (cells hold 0 or 1). */
-  private dilateWords(rowCounts: Int32Array): void {
-    const words = this.words as NonNullable<typeof this.words>;
-    const { changed, spread, dilated } = words;
-    const { height: h } = this;
-    const wq = this.width >> 2;
-    for (let y = 0; y < h; y++) {
-      if (rowCounts[y] === 0) continue;
-      const src = y * wq;
-      const dst = (y + 1) * wq;
-      let left = 0;
-      let mid = changed[src] as number;
-      for (let i = 0; i < wq; i++) {
-        const right = i + 1 < wq ? (changed[src + i + 1] as number) : 0;
-        // Each cell ORs its left neighbour (<< 8, byte 0 from the word before) and its right
-        // neighbour (>>> 8, byte 3 from the word after).
-        spread[dst + i] = mid | (mid << 8) | (mid >>> 8) | (left >>> 24) | ((right & 0xff) << 24);
-        left = mid;
-        mid = right;
-      }
-    }
-    for (let y = 0; y < h; y++) {
-      if (!nearChange(rowCounts, y, h)) continue;
-      const m = (y + 1) * wq;
-      const out = y * wq;
-      for (let i = 0; i < wq; i++)
-        dilated[out + i] =
-          (spread[m + i - wq] as number) | (spread[m + i] as number) | (spread[m + i + wq] as number);
-    }
-    for (let y = 0; y < h; y++) if ((rowCounts[y] as number) > 0) spread.fill(0, (y + 1) * wq, (y + 2) * wq);
+    for (let y = 0; y < h; y++) if ((rowCounts[y] as number) > 0) spread.fill(0, (y + 1) * bw, (y + 2) * bw);
   }
 
   private rootOf(r: number): number {
@@ -244,7 +229,6 @@ export class RegionFinder {
     if (ra < rb) this.runParent[rb] = ra;
     else if (rb < ra) this.runParent[ra] = rb;
   }
-
   /** Inserts a region into `found`, kept sorted by area (largest first) and capped. */
   private keep(
     count: number,
