@@ -12,7 +12,7 @@ import { type BackoffPolicy, backoffDelay, type Sleep } from '../process/backoff
 import { removeSegment } from '../spool/cleanup.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { compareSegmentNames, type FinishedSegment, initName, parseSegmentName } from '../spool/segment.ts';
-import { describeError, type PutFile, type PutResult, readForUpload } from './put-file.ts';
+import { describeError, type PutFile, type PutResult, ReadBuffer, readForUpload } from './put-file.ts';
 import { saveUploadState, type UploadState } from './upload-state.ts';
 
 export interface UploadHooks {
@@ -42,6 +42,7 @@ export class CameraQueue {
   private readonly uploaded: FinishedSegment[] = [];
   private readonly dir: string;
   private inFlight: string | null = null;
+  private readonly readBuffer = new ReadBuffer();
   private droppedCount = 0;
   private wake: (() => void) | null = null;
   private worker: Promise<void> | null = null;
@@ -204,7 +205,8 @@ export class CameraQueue {
 
   private async send(segment: FinishedSegment): Promise<PutResult> {
     const init = await this.ensureInit(segment.initPath);
-    const file = await readForUpload(segment.path);
+    // One upload at a time per camera: the buffer is free again once put() has answered.
+    const file = await readForUpload(segment.path, this.readBuffer);
     return this.opts.put(this.url(segment.name), file, {
       [SEGMENT_HEADERS.sha256]: file.sha256,
       [SEGMENT_HEADERS.node]: this.opts.nodeId,
