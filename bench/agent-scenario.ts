@@ -7,7 +7,7 @@
  * the same windows, the physical floor: N bare ffmpeg processes recording N more mounts of the
  * same camera with the agent's own ffmpeg command line, and nothing else (no upload, no Node).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ffmpegArgs } from '../node-agent/src/recorder/camera-plan.ts';
@@ -230,7 +230,7 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
           ['--config', configPath],
           shared.agentNodeArgs,
         );
-  const floor = await startFloor(s, camera.urls.slice(mounts.length), join(base, 'floor'), cleanups);
+  const floorSet = await startFloor(s, camera.urls.slice(mounts.length), join(base, 'floor'), cleanups);
   // ffmpeg is stopped by the agent; should the agent be killed, make sure none outlives it.
   let children: ProcessId[] = [];
   cleanups.add('kill what the agent left', async () => {
@@ -263,7 +263,9 @@ async function measure(s: Scenario, shared: Shared, t: Timing, cleanups: Cleanup
   log(
     `${s.name}: uploading after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; warming up ${t.warmupS} s`,
   );
+  await floorSet.settle();
   await sleep(t.warmupS * 1000);
+  const floor = floorSet.procs;
 
   const windows: WindowResult[] = [];
   for (let w = 0; w < t.windows; w++) {
@@ -332,8 +334,9 @@ async function startRelease(
  * sends H.265 (RTSP over TCP, `-c copy`, fMP4 HLS with progress on stdout), writing into a
  * folder of its own; nothing reads, uploads or deletes its segments.
  */
-async function startFloor(s: Scenario, urls: string[], dir: string, cleanups: Cleanups): Promise<Service[]> {
+async function startFloor(s: Scenario, urls: string[], dir: string, cleanups: Cleanups): Promise<Floor> {
   const out: Service[] = [];
+  const starts: (() => Service)[] = [];
   const gop = s.clip.gop;
   const copy = decideCodec({
     sourceCodec: s.clip.codec === 'h265' ? 'hevc' : 'h264',
@@ -356,9 +359,32 @@ async function startFloor(s: Scenario, urls: string[], dir: string, cleanups: Cl
       { dir: camDir, playlist: 'index.m3u8', init: 'init.mp4', segmentPattern: 'seg-%06d.m4s' },
       2,
     );
-    out.push(startProcess(cleanups, `bare ffmpeg ${i + 1}`, 'ffmpeg', args));
+    starts.push(() => startProcess(cleanups, `bare ffmpeg ${i + 1}`, 'ffmpeg', args));
+    out.push((starts[i] as () => Service)());
   }
-  return out;
+  return {
+    procs: out,
+    // The stand-in camera serves twice the mounts; under load one may refuse or cut the first
+    // connection. Before the windows: each ffmpeg running and past its first segment.
+    async settle(): Promise<void> {
+      for (let attempt = 0; ; attempt++) {
+        for (const [i, p] of out.entries()) if (p.exited()) out[i] = (starts[i] as () => Service)();
+        const ready = await Promise.all(
+          out.map(async (_, i) =>
+            (await readdir(join(dir, `cam${i + 1}`)).catch(() => [])).some((f) => f.endsWith('.m4s')),
+          ),
+        );
+        if (ready.every(Boolean) && out.every((p) => !p.exited())) return;
+        if (attempt >= 30) throw new Error('bare ffmpeg did not record within 30 s');
+        await sleep(1000);
+      }
+    },
+  };
+}
+
+interface Floor {
+  procs: Service[];
+  settle(): Promise<void>;
 }
 
 async function window(
