@@ -45,6 +45,13 @@ interface ServiceSpec {
   runtimePackages?: string[];
   /** Packages left out although imported (dynamically, for a mode releases do not offer). */
   omitPackages?: string[];
+  /**
+   * Code splitting (dynamic imports loaded when called). Only for a service whose code outside
+   * the entries resolves no file from `import.meta.url`: a module shared by two entries or an
+   * entry and a lazy chunk moves into `dist/chunks/`, where such a path points elsewhere (the
+   * master's several entries would find their `sql/` there); the build checks it.
+   */
+  lazyChunks?: boolean;
   /** Options of Node.js for the service's launchers (the units of deploy/ pass the same). */
   nodeFlags?: string[];
   /** Launchers besides `bin/cctv-<service>`: bin/<name> runs dist/<entry>.mjs. */
@@ -61,6 +68,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
     // V8 sized for a small host (docs/adr/0022-agent-memory.md): a 1 MB young generation and
     // one V8 helper thread, ~40 MB less resident memory than Node's defaults.
     nodeFlags: ['--max-semi-space-size=1', '--v8-pool-size=1'],
+    lazyChunks: true,
     description: 'Camera host agent: capture, recording, upload, detection, live view',
   },
   master: {
@@ -265,11 +273,11 @@ export async function buildRelease(
     bundle: true,
     platform: 'node',
     format: 'esm',
-    // A dynamic import() becomes a chunk of its own, loaded when first called: the agent then
-    // loads onnxruntime (~50 MB resident) only when a camera detects faces, and the live-view
-    // stack only when someone watches (without splitting, esbuild hoists every package import
-    // of the bundle to the top of the entry and loads it at start).
-    splitting: true,
+    // With lazyChunks, a dynamic import() becomes a chunk of its own, loaded when first
+    // called: the agent then loads onnxruntime (~50 MB resident) only when a camera detects
+    // faces, and werift only when someone watches (without splitting, esbuild hoists every
+    // package import of the bundle to the top of the entry and loads it at start).
+    splitting: spec.lazyChunks === true,
     chunkNames: 'chunks/[name]-[hash]',
     target: 'node20',
     sourcemap: 'linked',
@@ -278,6 +286,13 @@ export async function buildRelease(
     logLevel: 'warning',
     plugins: [externalPackages(imports)],
   });
+  const chunks = join(top, 'dist', 'chunks');
+  if (existsSync(chunks))
+    for (const f of readdirSync(chunks))
+      if (f.endsWith('.mjs') && readFileSync(join(chunks, f), 'utf8').includes('import.meta'))
+        throw new Error(
+          `dist/chunks/${f} uses import.meta: a path from it would not resolve as in the sources`,
+        );
 
   for (const name of spec.runtimePackages ?? []) if (!imports.has(name)) imports.set(name, workspace);
   for (const name of spec.omitPackages ?? []) imports.delete(name);

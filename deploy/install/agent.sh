@@ -245,6 +245,7 @@ NODE
 
 # The systemd unit: deploy/ansible/roles/node_agent/templates/agent.service.j2 with the same
 # values, line for line (test/deploy/one-line-install.test.ts compares them).
+# Node's options are the role's node_agent_node_flags: V8 sized for a small host (ADR 0022).
 unit() {
   cat <<EOF
 # Written by the one-line install (deploy/install/agent.sh)
@@ -264,8 +265,6 @@ EOF
   cat <<EOF
 WorkingDirectory=$state_dir
 Environment=NODE_ENV=production
-# V8 sized for a small host (docs/adr/0022-agent-memory.md): a young generation of 1 MB, one
-# V8 helper thread.
 ExecStart=$node_bin --max-semi-space-size=1 --v8-pool-size=1 $prefix/current/dist/main.mjs --config $config_file
 # SIGHUP reloads the cameras from the configuration file.
 ExecReload=/bin/kill -HUP \$MAINPID
