@@ -8,9 +8,10 @@ import { fsyncDir, isErrno, removeFile } from './durable-fs.ts';
 const INCOMING = '.incoming';
 /** How many leading bytes of a body are kept for format checks (magic numbers). */
 const HEAD_BYTES = 16;
-/** A body is written to its temp file in writes of up to this many bytes (and chunks). */
-const WRITE_BATCH_BYTES = 256 * 1024;
-const WRITE_BATCH_CHUNKS = 256;
+/** A body is copied into slabs of this size, each written to the temp file in one write. */
+const SLAB_BYTES = 256 * 1024;
+/** Free slabs kept for the next uploads (the rest go back to the allocator). */
+const SLABS_KEPT = 64;
 
 export interface ReceivedBody {
   tempPath: string;
@@ -51,9 +52,10 @@ export class DurableStore {
    * Streams a body to a temp file, hashing as it goes and refusing past `maxBytes`. The
    * request is not destroyed on overflow, so the caller can still answer 413.
    *
-   * Chunks are gathered into writes of up to WRITE_BATCH_BYTES, one write in flight while the
-   * next batch is read: a TLS socket hands over 16 KiB records, and a write (a threadpool
-   * round trip) per record cost more CPU than the decryption.
+   * Each chunk is hashed and copied into a reused slab at once, and a full slab is written while
+   * the next fills (one write in flight): a TLS socket hands over 16 KiB records, a write per
+   * record cost more CPU than the decryption, and records kept until a gathered write ended
+   * lived long enough to reach V8's old generation, where only full collections free them.
    */
   async receive(body: Readable, maxBytes: number): Promise<ReceivedBody> {
     const tempPath = join(this.dir, INCOMING, `${randomUUID()}.part`);
@@ -61,7 +63,7 @@ export class DurableStore {
     const head: Buffer[] = [];
     let bytes = 0;
     const file = await open(tempPath, 'wx', 0o644);
-    const writer = new BatchWriter(file);
+    const writer = new SlabWriter(file);
     try {
       try {
         for await (const chunk of body.iterator({ destroyOnReturn: false })) {
@@ -73,7 +75,7 @@ export class DurableStore {
           await writer.add(buf);
         }
       } catch (err) {
-        await writer.settle();
+        await writer.abandon();
         if (err instanceof BodyTooLargeError) throw err;
         if (isErrno(err, 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE') || body.destroyed)
           throw new BodyAbortedError('client closed the connection before the body was complete');
@@ -109,47 +111,73 @@ export class DurableStore {
   }
 }
 
+/** Slabs shared by every upload in this process. */
+const slabs: Buffer[] = [];
+const takeSlab = () => slabs.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+const giveSlab = (slab: Buffer) => {
+  if (slabs.length < SLABS_KEPT) slabs.push(slab);
+};
+
 /**
- * Appends buffers to a file in gathered writes, at most one in flight. A failed write is kept
- * and thrown by the next call, never left as an unhandled rejection; a short write is an error.
+ * Appends bytes to a file through two slabs: one filling, one being written (at most one write
+ * in flight). A failed write is kept and thrown by the next call, never left as an unhandled
+ * rejection; a short write is an error.
  */
-class BatchWriter {
-  private batch: Buffer[] = [];
-  private batchBytes = 0;
+class SlabWriter {
+  private slab: Buffer | null = null;
+  private fill = 0;
+  private position = 0;
   private inFlight: Promise<Error | null> | null = null;
 
   constructor(private readonly file: FileHandle) {}
 
-  /** Queues `buf`; waits only when a full batch must wait for the write before it. */
+  /** Copies `buf` in; waits only when a full slab must wait for the write before it. */
   async add(buf: Buffer): Promise<void> {
-    this.batch.push(buf);
-    this.batchBytes += buf.length;
-    if (this.batchBytes >= WRITE_BATCH_BYTES || this.batch.length >= WRITE_BATCH_CHUNKS) await this.flush();
+    for (let at = 0; at < buf.length; ) {
+      this.slab ??= takeSlab();
+      const n = buf.copy(this.slab, this.fill, at);
+      this.fill += n;
+      at += n;
+      if (this.fill === SLAB_BYTES) await this.flush();
+    }
   }
 
-  /** Writes what is queued and waits for every write. */
+  /** Writes what is left and waits for every write. */
   async finish(): Promise<void> {
     await this.flush();
     await this.wait();
   }
 
   /** Waits for the write in flight, ignoring its outcome (the body is being given up). */
-  async settle(): Promise<void> {
+  async abandon(): Promise<void> {
     await this.inFlight;
     this.inFlight = null;
+    if (this.slab) giveSlab(this.slab);
+    this.slab = null;
   }
 
   private async flush(): Promise<void> {
     await this.wait();
-    if (this.batch.length === 0) return;
-    const buffers = this.batch;
-    const expected = this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    this.inFlight = this.file.writev(buffers).then(
-      ({ bytesWritten }) =>
-        bytesWritten === expected ? null : new Error(`short write: ${bytesWritten} of ${expected} bytes`),
-      (err: Error) => err,
+    const slab = this.slab;
+    const length = this.fill;
+    this.slab = null;
+    this.fill = 0;
+    if (!slab) return;
+    if (length === 0) {
+      giveSlab(slab);
+      return;
+    }
+    const position = this.position;
+    this.position += length;
+    this.inFlight = this.file.write(slab, 0, length, position).then(
+      ({ bytesWritten }) => {
+        giveSlab(slab);
+        return bytesWritten === length ? null : new Error(`short write: ${bytesWritten} of ${length} bytes`);
+      },
+      (err: Error) => {
+        giveSlab(slab);
+        return err;
+      },
     );
   }
 
