@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, type FileHandle, mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isValidId, segmentKind } from '@cctv/protocol';
 import { digestFile, fsyncDir, isErrno, removeFile } from '../files/durable-fs.ts';
@@ -34,15 +35,45 @@ interface FileId {
 
 const sameFile = (a: FileId, b: FileId) => a.dev === b.dev && a.ino === b.ino;
 
-/** Copy and read-back in large pieces: fewer system calls per segment. */
+/** Read-backs in large pieces: fewer system calls per segment. */
 const CHUNK = 1024 * 1024;
+/**
+ * How long a root identity that was seen mounted is trusted without reading the mount table
+ * again. The identity itself (device and inode) is still checked every time: an unmounted share
+ * shows the directory under it, which has another identity.
+ */
+const MOUNT_RECHECK_MS = 1_000;
 
-async function digestHandle(handle: FileHandle): Promise<{ sha256: string; bytes: number }> {
+/**
+ * Read buffers reused across read-backs (one per copy in flight): a fresh megabyte per read
+ * is memory the garbage collector has to chase at hundreds of segments per second.
+ */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(CHUNK);
+  }
+  give(buf: Buffer): void {
+    if (this.free.length < 16) this.free.push(buf);
+  }
+}
+
+async function digestHandle(
+  handle: FileHandle,
+  pool: BufferPool,
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
+  const buf = pool.take();
   let bytes = 0;
-  for await (const chunk of handle.createReadStream({ autoClose: false, start: 0, highWaterMark: CHUNK })) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, bytes);
+      if (bytesRead === 0) break;
+      hash.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+  } finally {
+    pool.give(buf);
   }
   return { sha256: hash.digest('hex'), bytes };
 }
@@ -54,6 +85,10 @@ export interface NasUsage {
 }
 
 export class NasOps {
+  private readonly buffers = new BufferPool();
+  /** The root identity last seen mounted, and when (see MOUNT_RECHECK_MS). */
+  private mounted: (FileId & { at: number }) | null = null;
+
   constructor(private readonly config: NasOpsConfig) {}
 
   async run(req: NasRequest): Promise<unknown> {
@@ -93,6 +128,10 @@ export class NasOps {
     const st = await look();
     if (!st.isDirectory()) throw new NasError('unreachable', `NAS path ${root} is not a directory`);
     if (this.config.requireMount) {
+      const known = this.mounted;
+      if (known && sameFile(known, st) && Date.now() - known.at < MOUNT_RECHECK_MS)
+        return { dev: st.dev, ino: st.ino };
+      this.mounted = null;
       if (!(await isMountPoint(root)))
         throw new NasError('not_mounted', `nothing is mounted at the NAS path ${root}`);
       // The directory seen must be the mounted one: a share unmounted between the look and the
@@ -100,6 +139,7 @@ export class NasOps {
       const again = await look();
       if (!sameFile(again, st))
         throw new NasError('not_mounted', `the NAS share at ${root} changed while checked`);
+      this.mounted = { dev: st.dev, ino: st.ino, at: Date.now() };
     }
     return { dev: st.dev, ino: st.ino };
   }
@@ -108,6 +148,12 @@ export class NasOps {
    * Copies a buffered segment so that the NAS name either does not exist or holds a full copy
    * that reads back with the acknowledged sha256: temp name, fsync, rename, fsync the
    * directory, re-read.
+   *
+   * The bytes are copied by the kernel (`copyFile`: copy_file_range where the two file systems
+   * allow it, else sendfile), never through this process; the one read-back hash of the NAS
+   * copy then checks the buffered copy and the NAS write at once. Only when it does not match
+   * is the buffered copy hashed too, to tell a damaged buffer (never movable) from a bad NAS
+   * write (retried).
    */
   async copy(src: string, camera: string, name: string, sha256: string): Promise<CopyResult> {
     this.checkName(camera, name);
@@ -119,64 +165,77 @@ export class NasOps {
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
-    let input: Awaited<ReturnType<typeof open>>;
-    try {
-      input = await open(src, 'r');
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return { status: 'source_missing' };
-      throw err;
-    }
     const dst = join(dir, name);
     const tmp = join(dir, `.${name}.${randomUUID()}.tmp`);
     try {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      let written: FileId;
-      const out = await open(tmp, 'wx', 0o644);
       try {
-        for await (const chunk of input.createReadStream({ autoClose: false, highWaterMark: CHUNK })) {
-          const buf = chunk as Buffer;
-          hash.update(buf);
-          bytes += buf.length;
-          await out.write(buf);
+        await copyFile(src, tmp, fsConstants.COPYFILE_EXCL);
+      } catch (err) {
+        // The buffered copy went meanwhile (moved or removed since it was queued).
+        if (isErrno(err, 'ENOENT') && !(await stat(src).catch(() => null))) {
+          await removeFile(tmp);
+          return { status: 'source_missing' };
         }
+        throw err;
+      }
+      // fsynced, then read back whole: the hash checks the buffered copy and the NAS copy at
+      // once, before the file takes the segment's name (a good copy already there stays).
+      let written: FileId;
+      let bytes: number;
+      const out = await open(tmp, 'r');
+      try {
         await out.sync();
         written = await out.stat();
+        const back = await digestHandle(out, this.buffers);
+        bytes = back.bytes;
+        if (back.sha256 !== sha256) {
+          const source = await this.sourceDigest(src);
+          if (source && source.sha256 !== sha256)
+            throw new NasError(
+              'buffer_corrupt',
+              `buffered ${camera}/${name} hashes to ${source.sha256}, not ${sha256}`,
+            );
+          throw new NasError('verify_failed', `NAS copy of ${camera}/${name} reads back as ${back.sha256}`);
+        }
       } finally {
         await out.close();
       }
-      const read = hash.digest('hex');
-      if (read !== sha256)
-        throw new NasError('buffer_corrupt', `buffered ${camera}/${name} hashes to ${read}, not ${sha256}`);
       await rename(tmp, dst);
       await fsyncDir(dir);
-      // The name must lead to the file just written, under the same mounted root: a share
-      // unmounted (or remounted) during the copy would otherwise let it land on the local disk
-      // under the mount point, or the check read another file.
+      // The name must lead to the file just written and read back, under the same mounted
+      // root: a share unmounted (or remounted) during the copy would otherwise let it land on
+      // the local disk under the mount point, or the check look at another file.
       // The name is looked up between two checks of the root, so a share that comes and goes
       // meanwhile shows in one of them; on a real share (NFS, SMB, another disk) the file's
       // device alone tells the share from the local disk under it.
-      const check = await open(dst, 'r');
-      try {
-        const now = await check.stat();
-        const root = await this.checkRoot();
-        const named = await stat(dst).catch(() => null);
-        const rootAfter = await this.checkRoot();
-        const moved = ![now, named ?? { dev: -1, ino: -1 }].every((f) => sameFile(f, written));
-        if (moved || !sameFile(root, rootId) || !sameFile(rootAfter, rootId) || written.dev !== rootId.dev)
-          throw new NasError('not_mounted', `the NAS share changed while ${camera}/${name} was copied`);
-        const back = await digestHandle(check);
-        if (back.sha256 !== sha256 || back.bytes !== bytes)
-          throw new NasError('verify_failed', `NAS copy of ${camera}/${name} reads back as ${back.sha256}`);
-      } finally {
-        await check.close();
-      }
+      const root = await this.checkRoot();
+      const named = await stat(dst).catch(() => null);
+      const rootAfter = await this.checkRoot();
+      if (
+        !sameFile(named ?? { dev: -1, ino: -1 }, written) ||
+        !sameFile(root, rootId) ||
+        !sameFile(rootAfter, rootId) ||
+        written.dev !== rootId.dev
+      )
+        throw new NasError('not_mounted', `the NAS share changed while ${camera}/${name} was copied`);
       return { status: 'copied', bytes };
     } catch (err) {
       await removeFile(tmp).catch(() => {});
       throw err;
+    }
+  }
+
+  /** The buffered copy's digest, or null when it is gone. */
+  private async sourceDigest(src: string): Promise<{ sha256: string } | null> {
+    const handle = await open(src, 'r').catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    });
+    if (!handle) return null;
+    try {
+      return await digestHandle(handle, this.buffers);
     } finally {
-      await input.close();
+      await handle.close();
     }
   }
 
