@@ -1,5 +1,5 @@
 import { mkdir, statfs } from 'node:fs/promises';
-import { type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
+import { createPgPool, type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
 import { publicMetricsWarning } from '@cctv/tls';
 import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +16,7 @@ import { createHttpServer } from './http/http-server.ts';
 import type { HealthReport } from './http/ops-routes.ts';
 import { Reconciler } from './index/reconcile.ts';
 import { SegmentRepository } from './index/segment-repository.ts';
+import { SegmentWriter } from './index/segment-writer.ts';
 import { IngestService } from './ingest/ingest-service.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { NasClient } from './nas/nas-client.ts';
@@ -70,6 +71,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const lock = new KeyedLock(); // one writer at a time per file: ingest vs NAS mover, snapshot re-PUTs
   const files = new SegmentFiles(config.bufferDir, config.nasDir); // where a segment lives
   const index = new SegmentRepository(deps.prisma); // Segment rows in PostgreSQL
+  // the index's per-upload and per-move statements: plain pg, batched (its own small pool)
+  const indexPool = createPgPool(config.databaseUrl, 3, (err) =>
+    logger.warn({ err }, 'an idle segment index connection failed'),
+  );
+  const writer = new SegmentWriter(indexPool);
   const snapshotStore = new SnapshotStore(config.snapshotDir); // event snapshots, durable like the buffer
   // security alerts (foreign uploads), in the master's table: the dashboard shows them
   const alerts = new SecurityAlertRecorder(deps.prisma, {
@@ -132,7 +138,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     drainBytesPerS: config.nasDrainBytesPerS,
     parallel: config.nasParallel,
     delay: deps.delay,
-    index,
+    index: writer,
     onMoved: (moved) => {
       metrics.nasMoves.inc();
       metrics.nasVerifiedBytes.inc(moved.bytes);
@@ -167,7 +173,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const ingest = new IngestService({
     buffer,
     files,
-    index,
+    index: writer,
     lock,
     maxSegmentBytes: config.maxSegmentBytes,
     auth,
@@ -351,6 +357,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await nasCheck;
       await nas.close();
       await alerts.stop();
+      await indexPool.end();
     },
   };
 }

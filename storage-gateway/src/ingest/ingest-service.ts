@@ -6,7 +6,7 @@ import { BufferFullError, type BufferStore } from '../buffer/buffer-store.ts';
 import { BodyAbortedError, BodyTooLargeError, type ReceivedBody } from '../files/durable-store.ts';
 import type { KeyedLock } from '../files/keyed-lock.ts';
 import type { SegmentFiles, SegmentLocation } from '../files/segment-files.ts';
-import type { SegmentRepository } from '../index/segment-repository.ts';
+import type { SegmentWriter } from '../index/segment-writer.ts';
 import { IngestError, type RejectReason } from './ingest-error.ts';
 import { declaredLength, readSegmentHeaders, type SegmentHeaders } from './upload-headers.ts';
 
@@ -39,7 +39,7 @@ export interface UploadResult {
 export interface IngestServiceOptions {
   buffer: BufferStore;
   files: SegmentFiles;
-  index: SegmentRepository;
+  index: Pick<SegmentWriter, 'lookup' | 'insert' | 'setLocation'>;
   lock: KeyedLock;
   maxSegmentBytes: number;
   /** Checks the node's upload token; null lets any upload in (GATEWAY_UPLOAD_AUTH=off). */
@@ -216,7 +216,7 @@ export class IngestService {
       return { status: 'created', segment: segment('buffer') };
     }
 
-    const row = await index.find(camera, name);
+    const row = await index.lookup(camera, name);
     if (row && row.sha256 !== body.sha256) throw conflict(row.sha256);
     if (row?.location === 'nas') {
       // The NAS copy was verified against this sha256 when it was moved; it is not read here,
@@ -255,7 +255,7 @@ export class IngestService {
       ...meta.media,
     });
     if (inserted === 'exists') {
-      const winner = await index.find(camera, name);
+      const winner = await index.lookup(camera, name);
       if (winner && winner.sha256 !== body.sha256) throw conflict(winner.sha256);
       return { status: 'exists', segment: segment(location) };
     }
