@@ -50,6 +50,8 @@ export interface GatewayConfig {
   nasTimeoutMs: number;
   nasDrainBytesPerS: number;
   nasParallel: number;
+  /** Refuse uploads (503 `nas_behind`) while the mover is this far behind a healthy NAS; 0: never. */
+  nasLagMaxBytes: number;
   logLevel: LogLevel;
   retention: RetentionConfig;
   rendition: RenditionConfig;
@@ -102,6 +104,7 @@ const GatewayEnv = Type.Object({
   GATEWAY_NAS_TIMEOUT_MS: int(100, 3_600_000),
   GATEWAY_NAS_DRAIN_BYTES_PER_S: int(0, Number.MAX_SAFE_INTEGER),
   GATEWAY_NAS_PARALLEL: int(1, 32),
+  GATEWAY_NAS_LAG_MAX_BYTES: int(0, Number.MAX_SAFE_INTEGER),
   LOG_LEVEL: oneOf(LOG_LEVELS),
   ...RetentionVars,
   ...RenditionVars,
@@ -167,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     nasTimeoutMs: envInt(e.GATEWAY_NAS_TIMEOUT_MS, 30_000),
     nasDrainBytesPerS: envInt(e.GATEWAY_NAS_DRAIN_BYTES_PER_S, 0),
     nasParallel: envInt(e.GATEWAY_NAS_PARALLEL, 4),
+    nasLagMaxBytes: envInt(e.GATEWAY_NAS_LAG_MAX_BYTES, 512 * MiB),
     logLevel: (e.LOG_LEVEL?.trim() || 'info') as LogLevel,
     retention,
     rendition,

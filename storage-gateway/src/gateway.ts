@@ -179,6 +179,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     auth,
     nasDigest: (camera, name) => nas.digest(camera, name),
     retryAfterS: config.bufferRetryAfterS,
+    // the mover falls behind a healthy NAS: agents keep their segments a little longer
+    nasBehind: () => config.nasLagMaxBytes > 0 && mover.lagBytes > config.nasLagMaxBytes,
     logger: logger.child({ part: 'ingest' }),
     onStored: (segment) => {
       metrics.ingested.inc({ kind: segment.kind });
@@ -330,6 +332,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       reconciler.log(found, 'buffer');
       metrics.indexOrphans.set({ where: 'buffer' }, found.bufferOrphans.length);
       for (const item of found.backlog) mover.enqueue(item);
+      mover.resetLag(); // what the buffer held at start is work, not lag
       mover.start();
       nasCheck = reconciler.nasSide().then(
         (report) => {

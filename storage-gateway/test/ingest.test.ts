@@ -553,3 +553,52 @@ describe('a full buffer', () => {
     assert.equal(sha256(await readFile(join(nasDir, 'cam-full', second.name))), sha256(second.data));
   });
 });
+
+/** The NAS worker process of a gateway of this test process (its argv carries the NAS path). */
+async function nasWorkerPid(g: RunningGateway): Promise<number> {
+  return waitFor('the NAS worker', async () => {
+    for (const pid of await readdir('/proc')) {
+      if (!/^[0-9]+$/.test(pid)) continue;
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.includes('nas-worker') && cmd.includes(JSON.stringify(g.config.nasDir))) return Number(pid);
+    }
+    return null;
+  });
+}
+
+describe('a mover behind a healthy NAS', () => {
+  it('answers 503 nas_behind with Retry-After once the mover lags past the limit, and loses nothing', async () => {
+    const [first, second, third] = hls.segments;
+    assert.ok(first && second && third);
+    const slow = await startAnotherGateway({ GATEWAY_NAS_LAG_MAX_BYTES: '1' });
+    const headers = (i: number) =>
+      mediaHeaders(new Date(T0.getTime() + i * 2000), 2000, hls.init.name, 'node-slow');
+    assert.equal((await put(slow.url, 'cam-slow', first.name, first.data, headers(0))).status, 201);
+    await onNas(slow, 'cam-slow', first.name);
+    // A NAS that takes its time (the worker stopped mid-move) but has not failed: what is
+    // acknowledged meanwhile is lag, not an outage the buffer is there for.
+    const worker = await nasWorkerPid(slow);
+    process.kill(worker, 'SIGSTOP');
+    try {
+      assert.equal((await put(slow.url, 'cam-slow', second.name, second.data, headers(1))).status, 201);
+      const refused = await segmentPut(slow.url, 'cam-slow', third.name, third.data, {
+        ...headers(2),
+        ...(await authHeaders(slow.url, 'node-slow')),
+      });
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.error?.code, 'nas_behind');
+      assert.equal(refused.headers.get('retry-after'), '2');
+      assert.equal(await metric(slow.url, 'cctv_gateway_segments_rejected_total', 'reason="nas_behind"'), 1);
+      assert.equal(await slow.prisma.segment.count({ where: { cameraId: 'cam-slow', name: third.name } }), 0);
+      assert.deepEqual(await listFiles(slow.config.bufferDir), [`cam-slow/${second.name}`]);
+    } finally {
+      process.kill(worker, 'SIGCONT');
+    }
+    // The mover catches up, and the refused segment comes in when the agent retries.
+    await onNas(slow, 'cam-slow', second.name);
+    assert.equal((await put(slow.url, 'cam-slow', third.name, third.data, headers(2))).status, 201);
+    await onNas(slow, 'cam-slow', third.name);
+    for (const seg of [first, second, third])
+      assert.equal(sha256(await readFile(join(slow.config.nasDir, 'cam-slow', seg.name))), sha256(seg.data));
+  });
+});

@@ -75,3 +75,74 @@ describe('buffered copy release', () => {
     assert.equal(buffered, false);
   });
 });
+
+describe('mover lag', () => {
+  const item = (name: string, bytes: number) => ({
+    camera: 'cam-l',
+    name,
+    sha256: 'b'.repeat(64),
+    bytes,
+    timeMs: Number(name.replace(/\D/g, '')),
+    arrivedMs: 0,
+  });
+
+  it('counts what arrives while a healthy NAS is slower than ingest, never an outage or the start backlog', async () => {
+    const dir = await tempDir('cctv-lag-');
+    const files = new SegmentFiles(join(dir, 'buffer'), join(dir, 'nas'));
+    await mkdir(join(dir, 'buffer', 'cam-l'), { recursive: true });
+    let failNext = false;
+    const gates: (() => void)[] = [];
+    const mover = new NasMover({
+      nas: {
+        copy: () =>
+          new Promise((resolve, reject) => {
+            if (failNext) {
+              failNext = false;
+              return reject(Object.assign(new Error('gone'), { code: 'ENOENT' }));
+            }
+            gates.push(() => resolve({ status: 'copied', bytes: 1 }));
+          }),
+      },
+      ...testMoverOptions(files),
+      drainBytesPerS: 0,
+      parallel: 2,
+      delay: () => new Promise((r) => setImmediate(r)),
+      index: { setLocation: async () => true },
+    });
+    // Buffered before the start: work for the mover, not lag.
+    mover.enqueue(item('s1.m4s', 100));
+    mover.enqueue(item('s2.m4s', 100));
+    mover.resetLag();
+    assert.equal(mover.lagBytes, 0);
+    mover.start();
+    await waitFor('two moves in flight', () => gates.length === 2);
+    mover.enqueue(item('s3.m4s', 50));
+    mover.enqueue(item('s4.m4s', 50));
+    assert.equal(mover.lagBytes, 100, 'acknowledged while the first moves are still running');
+    // Moving lowers the lag once the backlog falls below where it was.
+    for (const open of gates.splice(0)) open();
+    await waitFor('the next two in flight', () => gates.length === 2);
+    for (const open of gates.splice(0)) open();
+    await waitFor('drained', () => mover.backlog === 0);
+    assert.equal(mover.lagBytes, 0);
+    // While the NAS fails, the buffer absorbs: no lag however much arrives.
+    failNext = true;
+    mover.enqueue(item('s5.m4s', 70));
+    await waitFor('failing', () => mover.degraded);
+    mover.enqueue(item('s6.m4s', 70));
+    assert.equal(mover.lagBytes, 0);
+    await waitFor('retrying', () => gates.length === 1);
+    for (const open of gates.splice(0)) open();
+    await waitFor('healthy again', () => !mover.degraded && gates.length === 1);
+    // Healthy again: what the outage left is not lag; what arrives now, beyond it, is.
+    assert.equal(mover.lagBytes, 0);
+    mover.enqueue(item('s7.m4s', 30));
+    assert.equal(mover.lagBytes, 30);
+    for (const open of gates.splice(0)) open();
+    await waitFor('s7 in flight', () => gates.length === 1);
+    for (const open of gates.splice(0)) open();
+    await waitFor('drained again', () => mover.backlog === 0);
+    assert.equal(mover.lagBytes, 0);
+    await mover.stop();
+  });
+});

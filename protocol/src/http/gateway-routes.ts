@@ -194,7 +194,7 @@ export const gatewayRoutes = {
     SegmentUploadHeaders,
     SegmentBody,
     { schema: SegmentUploadResult, created: 'stored, fsynced and (media) indexed' },
-    { 503: errorAnswer('storage_failed, buffer_full (with Retry-After)') },
+    { 503: errorAnswer('storage_failed, buffer_full or nas_behind (with Retry-After)') },
   ),
   segmentUploadBadPath: uploadBadPath('segments', '<camera>/<name>'),
   snapshotUpload: upload(

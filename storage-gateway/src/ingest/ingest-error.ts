@@ -14,6 +14,7 @@ export const REJECT_REASONS = [
   'forbidden',
   'not_owner',
   'buffer_full',
+  'nas_behind',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -31,9 +32,10 @@ export const REJECT_STATUS: Record<RejectReason, number> = {
   forbidden: 403,
   not_owner: 403,
   buffer_full: 503,
+  nas_behind: 503,
 };
 
-/** A refused upload: `code` is the reject reason; `retryAfterS` comes with `buffer_full`. */
+/** A refused upload: `code` is the reject reason; `retryAfterS` comes with `buffer_full` and `nas_behind`. */
 export class IngestError extends GatewayError<RejectReason> {
   constructor(code: RejectReason, message: string, retryAfterS?: number) {
     super(code, REJECT_STATUS[code], message, retryAfterS);

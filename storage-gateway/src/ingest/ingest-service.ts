@@ -10,6 +10,9 @@ import type { SegmentWriter } from '../index/segment-writer.ts';
 import { IngestError, type RejectReason } from './ingest-error.ts';
 import { declaredLength, readSegmentHeaders, type SegmentHeaders } from './upload-headers.ts';
 
+/** Retry-After of a `nas_behind` refusal: the mover frees room within seconds. */
+const NAS_BEHIND_RETRY_AFTER_S = 2;
+
 export interface UploadRequest {
   camera: string;
   name: string;
@@ -48,6 +51,12 @@ export interface IngestServiceOptions {
   nasDigest: (camera: string, name: string) => Promise<{ sha256: string; bytes: number } | null>;
   /** `Retry-After` (seconds) of a 503 when the buffer is full. */
   retryAfterS: number;
+  /**
+   * True while the NAS mover is further behind a healthy NAS than the gateway allows: uploads
+   * are refused (503 `nas_behind`, Retry-After) until it catches up, so the buffer keeps its
+   * room for NAS outages instead of filling with what the mover cannot keep up with.
+   */
+  nasBehind?: () => boolean;
   logger: Logger;
   /** A segment is durable in the buffer and indexed; the NAS mover should pick it up. */
   onStored?: (segment: StoredSegment) => void;
@@ -109,6 +118,15 @@ export class IngestService {
       if (!('nodeId' in checked))
         throw this.rejected(new IngestError(checked.code, checked.message), req.camera);
     }
+    if (this.opts.nasBehind?.())
+      throw this.rejected(
+        new IngestError(
+          'nas_behind',
+          'the gateway is moving segments to the NAS slower than they arrive; retry shortly',
+          Math.min(NAS_BEHIND_RETRY_AFTER_S, this.opts.retryAfterS),
+        ),
+        req.camera,
+      );
     const declared = declaredLength(req.headers);
     let release: () => void;
     try {

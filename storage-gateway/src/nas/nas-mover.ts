@@ -84,6 +84,11 @@ export class NasMover {
   private loop: Promise<void> | null = null;
   private failing: NasFailureReason | null = null;
   private readonly now: () => number;
+  /**
+   * The smallest backlog (bytes) since the NAS last failed: what the buffer holds beyond it was
+   * acknowledged while the NAS took writes, faster than the mover moved it (`lagBytes`).
+   */
+  private floorBytes = 0;
 
   constructor(private readonly opts: NasMoverOptions) {
     this.now = opts.now ?? Date.now;
@@ -107,6 +112,27 @@ export class NasMover {
     return oldest === null ? 0 : Math.max(0, (this.now() - oldest) / 1000);
   }
 
+  /**
+   * Bytes acknowledged while the NAS was healthy and not yet moved, beyond the backlog the mover
+   * was already working through (what an outage left, or what was buffered at start): grows only
+   * when ingest outpaces the mover. 0 while the NAS fails, when the buffer is there to absorb.
+   */
+  get lagBytes(): number {
+    if (this.failing) return 0;
+    return Math.max(0, this.backlogBytes - this.floorBytes);
+  }
+
+  /** The backlog as it is now is work the mover already has, not lag (called at start). */
+  resetLag(): void {
+    this.floorBytes = this.backlogBytes;
+  }
+
+  private noteBacklog(): void {
+    const bytes = this.backlogBytes;
+    if (this.failing || bytes < this.floorBytes) this.floorBytes = bytes;
+    this.opts.onBacklog?.(this.backlog, bytes);
+  }
+
   /** True while the last attempt failed: the NAS is down, full, read-only or hung. */
   get degraded(): boolean {
     return this.failing !== null;
@@ -124,7 +150,7 @@ export class NasMover {
 
   enqueue(item: BacklogItem): void {
     if (this.stopSignal.signal.aborted || this.inFlight.has(keyOf(item)) || !this.queue.push(item)) return;
-    this.opts.onBacklog?.(this.backlog, this.backlogBytes);
+    this.noteBacklog();
     this.wake?.();
   }
 
@@ -135,82 +161,108 @@ export class NasMover {
     await this.loop;
   }
 
+  /**
+   * Keeps up to `parallel` moves in flight, starting the next one as soon as any finishes (a
+   * move's fsyncs and read-back overlap the others'), in recording-time order. One at a time
+   * while the NAS is failing (a probe) or when the drain rate is capped. A failure stops new
+   * starts; once the moves in flight are done, the mover waits (capped exponential backoff).
+   */
   private async run(): Promise<void> {
     const { logger, retryInitialMs, retryMaxMs, drainBytesPerS } = this.opts;
     const delay = this.opts.delay ?? realDelay;
     const signal = this.stopSignal.signal;
+    const running = new Set<Promise<void>>();
+    const settled: { item: BacklogItem; err: unknown; ok: boolean; started: number }[] = [];
     let attempt = 0;
+    let failure: { item: BacklogItem; err: unknown } | null = null;
     while (!signal.aborted) {
-      if (this.queue.size === 0) {
+      const width = this.failing || drainBytesPerS > 0 ? 1 : this.opts.parallel;
+      while (!failure && running.size < width && this.queue.size > 0) {
+        const item = this.queue.shift() as BacklogItem;
+        const key = keyOf(item);
+        this.inFlight.set(key, item);
+        const started = this.now();
+        const done: Promise<void> = this.opts.lock
+          .run(key, () => this.move(item))
+          .then(
+            () => {
+              settled.push({ item, err: null, ok: true, started });
+            },
+            (err: unknown) => {
+              settled.push({ item, err, ok: false, started });
+            },
+          )
+          .finally(() => running.delete(done));
+        running.add(done);
+      }
+      if (running.size === 0 && settled.length === 0) {
+        if (failure) {
+          const { item, err } = failure;
+          failure = null;
+          const reason = nasReason(err);
+          attempt += 1;
+          const waitMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempt - 1, 30));
+          this.opts.onFailure?.(item, reason, err, attempt, waitMs);
+          if (this.failing !== reason || attempt % 10 === 0)
+            logger.warn(
+              {
+                err,
+                reason,
+                cameraId: item.camera,
+                segment: item.name,
+                attempt,
+                retryInMs: waitMs,
+                backlog: this.backlog,
+              },
+              'NAS move failed; segment stays in the buffer',
+            );
+          this.failing = reason;
+          this.noteBacklog();
+          await delay(waitMs, signal);
+          continue;
+        }
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
         this.wake = null;
         continue;
       }
-      // Several moves at once overlap their fsyncs; one at a time while the NAS is failing (a
-      // probe) or when the drain rate is capped.
-      const width = this.failing || drainBytesPerS > 0 ? 1 : this.opts.parallel;
-      const batch: BacklogItem[] = [];
-      while (batch.length < width && this.queue.size > 0) {
-        const item = this.queue.shift() as BacklogItem;
-        this.inFlight.set(keyOf(item), item);
-        batch.push(item);
+      if (settled.length === 0) {
+        // A move finishing, or a new segment to fill a free slot with.
+        const woken = new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        await Promise.race([...running, woken]);
+        this.wake = null;
       }
-      const started = this.now();
-      const results = await Promise.allSettled(
-        batch.map((item) => this.opts.lock.run(keyOf(item), () => this.move(item))),
-      );
-      let failure: { item: BacklogItem; err: unknown } | null = null;
-      for (const [i, result] of results.entries()) {
-        const item = batch[i] as BacklogItem;
+      for (const result of settled.splice(0)) {
+        const { item } = result;
         this.inFlight.delete(keyOf(item));
-        if (result.status === 'fulfilled') continue;
-        if (nasReason(result.reason) === 'buffer_corrupt') {
+        if (result.ok) {
+          if (this.failing) logger.info({ backlog: this.backlog }, 'NAS writes succeed again');
+          this.failing = null;
+          attempt = 0;
+          if (drainBytesPerS > 0) {
+            const pauseMs = (item.bytes / drainBytesPerS) * 1000 - (this.now() - result.started);
+            if (pauseMs >= 1) await delay(pauseMs, signal);
+          }
+          continue;
+        }
+        if (nasReason(result.err) === 'buffer_corrupt') {
           // Retrying cannot help and would hold up everything behind it.
-          this.opts.onDropped?.(item, 'buffer_corrupt', result.reason);
+          this.opts.onDropped?.(item, 'buffer_corrupt', result.err);
           logger.error(
-            { err: result.reason, cameraId: item.camera, segment: item.name },
+            { err: result.err, cameraId: item.camera, segment: item.name },
             'buffered segment is damaged; left in the buffer, not moved',
           );
           continue;
         }
         this.queue.push(item); // back in its place in time order
-        failure ??= { item, err: result.reason };
+        failure ??= { item, err: result.err };
       }
-      this.opts.onBacklog?.(this.backlog, this.backlogBytes);
-      if (!failure) {
-        if (this.failing) logger.info({ backlog: this.backlog }, 'NAS writes succeed again');
-        this.failing = null;
-        attempt = 0;
-        if (drainBytesPerS > 0) {
-          const bytes = batch.reduce((sum, item) => sum + item.bytes, 0);
-          const pauseMs = (bytes / drainBytesPerS) * 1000 - (this.now() - started);
-          if (pauseMs >= 1) await delay(pauseMs, signal);
-        }
-        continue;
-      }
-      const { item, err } = failure;
-      const reason = nasReason(err);
-      attempt += 1;
-      const waitMs = Math.min(retryMaxMs, retryInitialMs * 2 ** Math.min(attempt - 1, 30));
-      this.opts.onFailure?.(item, reason, err, attempt, waitMs);
-      if (this.failing !== reason || attempt % 10 === 0)
-        logger.warn(
-          {
-            err,
-            reason,
-            cameraId: item.camera,
-            segment: item.name,
-            attempt,
-            retryInMs: waitMs,
-            backlog: this.backlog,
-          },
-          'NAS move failed; segment stays in the buffer',
-        );
-      this.failing = reason;
-      await delay(waitMs, signal);
+      this.noteBacklog();
     }
+    await Promise.all(running);
   }
 
   private async move(item: BacklogItem): Promise<void> {
