@@ -98,12 +98,27 @@ export class DurableStore {
   /** Moves a received body into place durably: rename, then fsync the directories. */
   async commit(tempPath: string, camera: string, name: string): Promise<string> {
     const cameraDir = join(this.dir, camera);
-    const created = await mkdir(cameraDir, { recursive: true });
-    if (created) await fsyncDir(this.dir);
     const target = join(cameraDir, name);
-    await rename(tempPath, target);
+    if (!this.cameraDirs.has(camera)) await this.makeCameraDir(camera);
+    try {
+      await rename(tempPath, target);
+    } catch (err) {
+      // The folder went since it was made (removed by hand): made again, durably.
+      if (!isErrno(err, 'ENOENT')) throw err;
+      await this.makeCameraDir(camera);
+      await rename(tempPath, target);
+    }
     await fsyncDir(cameraDir);
     return target;
+  }
+
+  /** Camera folders known to exist: a mkdir per upload is a system call for nothing. */
+  private readonly cameraDirs = new Set<string>();
+
+  private async makeCameraDir(camera: string): Promise<void> {
+    const created = await mkdir(join(this.dir, camera), { recursive: true });
+    if (created) await fsyncDir(this.dir);
+    this.cameraDirs.add(camera);
   }
 
   async discard(tempPath: string): Promise<void> {
