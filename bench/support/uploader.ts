@@ -35,7 +35,7 @@ function putOnce(
   body: Buffer,
   headers: Record<string, string>,
   handshakes: { full: number; resumed: number },
-): Promise<number> {
+): Promise<{ status: number; retryAfterS: number | null }> {
   const request = url.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve) => {
     const req = request(
@@ -49,9 +49,14 @@ function putOnce(
         headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': body.length },
       },
       (res) => {
+        const retryAfter = Number(res.headers['retry-after']);
+        const answer = {
+          status: res.statusCode ?? 0,
+          retryAfterS: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+        };
         res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
+        res.on('end', () => resolve(answer));
+        res.on('error', () => resolve({ status: 0, retryAfterS: null }));
       },
     );
     req.on('socket', (socket) => {
@@ -62,7 +67,7 @@ function putOnce(
         });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(0));
+    req.on('error', () => resolve({ status: 0, retryAfterS: null }));
     req.end(body);
   });
 }
@@ -120,7 +125,7 @@ export function startUploader(opts: {
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       for (let attempt = 1; ; attempt++) {
         const sentAt = performance.now();
-        const status = await putOnce(
+        const { status, retryAfterS } = await putOnce(
           agent,
           url,
           `/v1/segments/${opts.camera}/${name}`,
@@ -144,9 +149,10 @@ export function startUploader(opts: {
           break;
         }
         refused.set(String(status), (refused.get(String(status)) ?? 0) + 1);
-        // Like an agent: the segment is kept and sent again; a stopping run gives up on it.
+        // Like an agent: the segment is kept and sent again (after the gateway's Retry-After,
+        // when it says one); a stopping run gives up on it.
         if (stopped) return;
-        await sleep(200);
+        await sleep(retryAfterS !== null ? retryAfterS * 1000 : 200);
       }
     }
   })();
