@@ -53,7 +53,7 @@ describe('config', () => {
       nasRequireMount: false,
       nasTimeoutMs: 30_000,
       nasDrainBytesPerS: 0,
-      nasParallel: 4,
+      nasParallel: 16,
       nasLagMaxBytes: 64 * 1024 * 1024,
       logLevel: 'info',
       retention: {

@@ -587,7 +587,7 @@ describe('a mover behind a healthy NAS', () => {
       });
       assert.equal(refused.status, 503, JSON.stringify(refused.body));
       assert.equal(refused.body.error?.code, 'nas_behind');
-      assert.equal(refused.headers.get('retry-after'), '2');
+      assert.equal(refused.headers.get('retry-after'), '1');
       assert.equal(await metric(slow.url, 'cctv_gateway_segments_rejected_total', 'reason="nas_behind"'), 1);
       assert.equal(await slow.prisma.segment.count({ where: { cameraId: 'cam-slow', name: third.name } }), 0);
       assert.deepEqual(await listFiles(slow.config.bufferDir), [`cam-slow/${second.name}`]);

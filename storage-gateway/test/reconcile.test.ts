@@ -60,6 +60,8 @@ describe('index reconciliation at start', () => {
     // Orphans: media without rows in the buffer (never acknowledged) and on the NAS.
     await writeFile(join(bufCam, 'orphan-b.m4s'), seg());
     await writeFile(join(nasCam, 'orphan-n.m4s'), seg());
+    // s3: moved and indexed `nas`, but the unlink of its buffered copy did not survive the crash.
+    await writeFile(join(bufCam, 's3.m4s'), bodies.get('s3.m4s') as Buffer);
 
     const second = await startGateway(db, {}, dirs);
     await second.gateway.reconciled();
@@ -70,6 +72,8 @@ describe('index reconciliation at start', () => {
     assert.equal(await metric(second.url, 'cctv_gateway_index_orphan_files', 'where="buffer"'), 1);
     assert.equal(await metric(second.url, 'cctv_gateway_index_orphan_files', 'where="nas"'), 1);
     assert.ok((await readdir(bufCam)).includes('orphan-b.m4s'), 'an orphan is reported, not deleted');
+    assert.ok(!(await readdir(bufCam)).includes('s3.m4s'), 'the copy of a moved segment is removed');
+    assert.equal(await location(second, 'cam-rec', 's3.m4s'), 'nas');
 
     // Missing segments leave the playlist (a gap with a discontinuity), not a broken URI.
     const playlist = await (

@@ -1,7 +1,7 @@
 import { segmentKind } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { BufferStore } from '../buffer/buffer-store.ts';
-import { digestFile } from '../files/durable-fs.ts';
+import { digestFile, removeFile } from '../files/durable-fs.ts';
 import type { SegmentFiles } from '../files/segment-files.ts';
 import type { BacklogItem } from '../nas/backlog-queue.ts';
 import type { NasClient } from '../nas/nas-client.ts';
@@ -12,6 +12,11 @@ export interface ReconcileReport {
   backlog: BacklogItem[];
   /** Media files in the buffer without a row: never acknowledged (the agent sends them again). */
   bufferOrphans: string[];
+  /**
+   * Buffered copies of segments whose row says `nas` (verified there), removed: the mover's
+   * unlink of them is not fsynced, so a power cut can bring one back.
+   */
+  bufferReleased: string[];
   /** Media files on the NAS without a row. */
   nasOrphans: string[];
   /** Rows whose file is in neither place; marked `missing` (a re-upload heals them). */
@@ -68,12 +73,24 @@ export class Reconciler {
         arrivedMs: row.createdAt.getTime(),
       });
     }
+    const orphans: { camera: string; name: string }[] = [];
     for (const file of onDisk.values()) {
       if (segmentKind(file.name) === 'init') {
         // Init files are not indexed: the buffered file is the record, hashed as it is now.
         const { sha256 } = await digestFile(files.bufferPath(file.camera, file.name));
         report.backlog.push({ ...file, sha256, timeMs: 0, arrivedMs: file.mtimeMs });
-      } else report.bufferOrphans.push(`${file.camera}/${file.name}`);
+      } else orphans.push(file);
+    }
+    for (const [camera, names] of groupByCamera(orphans)) {
+      const moved = new Set(await index.namesAmongAt(camera, names, 'nas'));
+      for (const name of names) {
+        if (!moved.has(name)) {
+          report.bufferOrphans.push(`${camera}/${name}`);
+          continue;
+        }
+        await removeFile(files.bufferPath(camera, name));
+        report.bufferReleased.push(`${camera}/${name}`);
+      }
     }
     // A row says buffer but the file is not there: the move finished (crash before the index
     // was told) or the file is lost.
@@ -154,6 +171,11 @@ export class Reconciler {
         { count: report.bufferOrphans.length, sample: sample(report.bufferOrphans) },
         'buffered media without an index row (never acknowledged); kept until re-uploaded',
       );
+    if (report.bufferReleased.length > 0)
+      logger.info(
+        { count: report.bufferReleased.length, sample: sample(report.bufferReleased) },
+        'removed buffered copies of segments already on the NAS (a move cut short by a crash)',
+      );
     if (report.nasOrphans.length > 0)
       logger.warn(
         { count: report.nasOrphans.length, sample: sample(report.nasOrphans) },
@@ -174,6 +196,7 @@ export function emptyReport(): ReconcileReport {
   return {
     backlog: [],
     bufferOrphans: [],
+    bufferReleased: [],
     nasOrphans: [],
     missing: [],
     recovered: [],

@@ -89,6 +89,19 @@ export class SegmentRepository {
     return rows.map((r) => r.name);
   }
 
+  /** Which of `names` (one camera's) have a row at `location`. */
+  async namesAmongAt(cameraId: string, names: string[], location: SegmentLocation): Promise<string[]> {
+    const found: string[] = [];
+    for (let i = 0; i < names.length; i += 1000) {
+      const rows = await this.prisma.segment.findMany({
+        where: { cameraId, location, name: { in: names.slice(i, i + 1000) } },
+        select: { name: true },
+      });
+      found.push(...rows.map((r) => r.name));
+    }
+    return found;
+  }
+
   /** Cameras with at least one row at `location`. */
   async camerasAt(location: SegmentLocation): Promise<string[]> {
     const rows = await this.prisma.segment.findMany({

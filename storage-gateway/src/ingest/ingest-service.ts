@@ -10,8 +10,11 @@ import type { SegmentWriter } from '../index/segment-writer.ts';
 import { IngestError, type RejectReason } from './ingest-error.ts';
 import { declaredLength, readSegmentHeaders, type SegmentHeaders } from './upload-headers.ts';
 
-/** Retry-After of a `nas_behind` refusal: the mover frees room within seconds. */
-const NAS_BEHIND_RETRY_AFTER_S = 2;
+/**
+ * Retry-After of a `nas_behind` refusal: the mover frees room within a second, and a longer
+ * wait leaves it idle while the refused agents sleep.
+ */
+const NAS_BEHIND_RETRY_AFTER_S = 1;
 
 export interface UploadRequest {
   camera: string;

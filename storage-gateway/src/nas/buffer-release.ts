@@ -1,6 +1,5 @@
 import { unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { fsyncDir, isErrno } from '../files/durable-fs.ts';
+import { isErrno } from '../files/durable-fs.ts';
 import type { SegmentLocation } from '../files/segment-files.ts';
 
 /** Where the NAS module records that a segment now lives on the NAS (the segment index). */
@@ -12,8 +11,13 @@ export interface NasLocationIndex {
  * The rule for letting a buffered copy go once its NAS copy is verified, and the only place it
  * is applied: first the index says `nas` (awaited: if it cannot, the buffered copy stays and the
  * move is retried, nothing is lost), then whoever listens is told, and only then the buffered
- * file is unlinked and its directory fsynced. A crash in between leaves a row that says `nas`
- * and both copies; reads find either, and the next move of it finds the NAS copy.
+ * file is unlinked. A crash in between leaves a row that says `nas` and both copies; reads find
+ * either, and the start-up reconciliation removes the buffered one.
+ *
+ * The unlink is not fsynced: the segment is durable on the NAS and in the index by then, and a
+ * directory fsync per move waits behind every upload's own fsyncs on a busy disk (it held the
+ * mover to half the ingest rate with 32 uploaders). A power cut may bring the file back, and the
+ * reconciliation at start removes it (`bufferReleased`).
  */
 export async function releaseBufferedCopy(
   bufferPath: string,
@@ -28,5 +32,4 @@ export async function releaseBufferedCopy(
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
-  await fsyncDir(dirname(bufferPath));
 }
