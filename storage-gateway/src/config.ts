@@ -170,7 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     nasTimeoutMs: envInt(e.GATEWAY_NAS_TIMEOUT_MS, 30_000),
     nasDrainBytesPerS: envInt(e.GATEWAY_NAS_DRAIN_BYTES_PER_S, 0),
     nasParallel: envInt(e.GATEWAY_NAS_PARALLEL, 16),
-    nasLagMaxBytes: envInt(e.GATEWAY_NAS_LAG_MAX_BYTES, 64 * MiB),
+    nasLagMaxBytes: envInt(e.GATEWAY_NAS_LAG_MAX_BYTES, 256 * MiB),
     logLevel: (e.LOG_LEVEL?.trim() || 'info') as LogLevel,
     retention,
     rendition,

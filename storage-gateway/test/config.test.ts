@@ -54,7 +54,7 @@ describe('config', () => {
       nasTimeoutMs: 30_000,
       nasDrainBytesPerS: 0,
       nasParallel: 16,
-      nasLagMaxBytes: 64 * 1024 * 1024,
+      nasLagMaxBytes: 256 * 1024 * 1024,
       logLevel: 'info',
       retention: {
         intervalS: 300,
