@@ -10,10 +10,17 @@ const WORKER = fileURLToPath(
 );
 
 interface Pending {
+  op: NasRequest['op'];
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
+
+/**
+ * A copy waiting this many timeouts is hung even while other copies finish (one stuck file
+ * among healthy ones).
+ */
+const MAX_WAIT_TIMEOUTS = 4;
 
 interface Reply {
   id: number;
@@ -43,6 +50,8 @@ export class NasClient {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  /** When a copy last finished (or the worker became ready): a busy worker is not a hung one. */
+  private lastCopyAt = 0;
 
   constructor(private readonly opts: NasClientOptions) {}
 
@@ -108,19 +117,30 @@ export class NasClient {
     }
     const worker = await this.start();
     const id = this.nextId++;
+    const sentAt = Date.now();
+    const { timeoutMs } = this.opts;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.pending.delete(id);
-          reject(new NasError('hung', `NAS ${req.op} had no answer within ${this.opts.timeoutMs} ms`));
-          this.abandon(worker);
-        },
-        Math.max(1, deadline - Date.now()),
-      );
-      this.pending.set(id, { resolve, reject, timer });
+      // Hung means no progress. A copy is hung once no copy has finished for a whole timeout:
+      // a worker busy with many moves at once (GATEWAY_NAS_PARALLEL) keeps finishing them, and a
+      // copy queued behind the others is not hung for waiting its turn (up to MAX_WAIT_TIMEOUTS).
+      // Other operations get the plain timeout.
+      const check = () => {
+        const now = Date.now();
+        const quietFor = now - Math.max(this.lastCopyAt, sentAt);
+        if (req.op === 'copy' && quietFor < timeoutMs && now - sentAt < MAX_WAIT_TIMEOUTS * timeoutMs) {
+          const p = this.pending.get(id);
+          if (p) p.timer = setTimeout(check, timeoutMs - quietFor);
+          return;
+        }
+        this.pending.delete(id);
+        reject(new NasError('hung', `NAS ${req.op} had no answer within ${now - sentAt} ms`));
+        this.abandon(worker);
+      };
+      const timer = setTimeout(check, Math.max(1, deadline - Date.now()));
+      this.pending.set(id, { op: req.op, resolve, reject, timer });
       worker.send({ id, req }, (err) => {
         if (!err) return;
-        clearTimeout(timer);
+        clearTimeout(this.pending.get(id)?.timer);
         this.pending.delete(id);
         reject(new NasError('write_error', `NAS worker unreachable: ${err.message}`));
       });
@@ -139,6 +159,7 @@ export class NasClient {
     this.ready = new Promise<ChildProcess>((resolve, reject) => {
       const onReady = (msg: { ready?: boolean }) => {
         if (!msg.ready) return;
+        this.lastCopyAt = Date.now();
         worker.off('message', onReady);
         resolve(worker);
       };
@@ -167,6 +188,7 @@ export class NasClient {
     if (typeof msg.id !== 'number') return;
     const p = this.pending.get(msg.id);
     if (!p) return; // answered after its timeout: the caller has moved on
+    if (p.op === 'copy') this.lastCopyAt = Date.now();
     this.pending.delete(msg.id);
     clearTimeout(p.timer);
     if (msg.ok) {
