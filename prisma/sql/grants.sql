@@ -70,6 +70,9 @@ GRANT SELECT ("nodeId", "version", "cameras") ON "NodeConfigVersion" TO cctv_gat
 GRANT SELECT, INSERT ON "SecurityAlert" TO cctv_gateway;
 GRANT UPDATE ("count", "lastAt", "message", "address") ON "SecurityAlert" TO cctv_gateway;
 GRANT USAGE ON SEQUENCE "SecurityAlert_id_seq" TO cctv_gateway;
+-- Gateways sharing the index find each other here (a segment still in a peer's buffer).
+GRANT SELECT, INSERT, UPDATE ON "Gateway" TO cctv_gateway;
+GRANT SELECT ON "Gateway" TO cctv_master;
 
 -- No service role:
 --   (none)
