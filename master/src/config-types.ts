@@ -62,6 +62,14 @@ export interface MasterConfig {
   faceModel: string;
   /** How long a command to a node waits for its reply when the request names no timeout. */
   commandTimeoutMs: number;
+  /** This master process among several (`MASTER_INSTANCE_ID`, default host name and pid). */
+  instanceId: string;
+  /**
+   * Exports: the folder of finished files (`MASTER_EXPORT_DIR`, default `<dataDir>/exports`;
+   * several masters share one, on the NAS), how long a claim on a job lasts unless renewed
+   * (`MASTER_EXPORT_LEASE_S`, 30) and how many run at once here (`MASTER_EXPORT_MAX_RUNNING`, 2).
+   */
+  exports: { dir: string; leaseS: number; maxRunning: number };
   /** Alerts: how often conditions are judged, how deliveries are retried, how long alerts are kept. */
   alerts: AlertsConfig;
   /** Live view: STUN/TURN for browsers, and how many sessions one dashboard socket may hold. */

@@ -103,6 +103,9 @@ const MasterEnv = Type.Object({
   MASTER_HEARTBEAT_FLUSH_MS: int(10, 60_000),
   MASTER_STALE_AFTER_S: int(0, 3600),
   MASTER_COMMAND_TIMEOUT_MS: int(100, 60_000),
+  MASTER_EXPORT_DIR: EnvText(),
+  MASTER_EXPORT_LEASE_S: int(3, 3600),
+  MASTER_EXPORT_MAX_RUNNING: int(1, 64),
   MASTER_ALERT_EVAL_MS: int(200, 600_000),
   MASTER_ALERT_RETRY_BASE_MS: int(100, 600_000),
   MASTER_ALERT_RETRY_MAX_MS: int(100, 86_400_000),
@@ -283,6 +286,11 @@ function allowedOrigins(e: Env, p: ConfigProblems): string[] {
   return LOCAL_DASHBOARD;
 }
 
+/** `MASTER_INSTANCE_ID`: this master process among several (its MQTT client id, its export claims). */
+function instanceId(e: Env): string {
+  return e.MASTER_INSTANCE_ID?.trim() || `master-${hostname()}-${process.pid}`;
+}
+
 function externalMqtt(e: Env, p: ConfigProblems): MasterConfig['externalMqtt'] {
   const url = e.MQTT_URL?.trim();
   if (!url) return null;
@@ -292,7 +300,7 @@ function externalMqtt(e: Env, p: ConfigProblems): MasterConfig['externalMqtt'] {
   return {
     url,
     shareGroup: e.MQTT_SHARE_GROUP?.trim() || 'cctv-master',
-    clientId: e.MASTER_INSTANCE_ID?.trim() || `master-${hostname()}-${process.pid}`,
+    clientId: instanceId(e),
     ...(e.MQTT_USERNAME ? { username: e.MQTT_USERNAME } : {}),
     ...(e.MQTT_PASSWORD ? { password: e.MQTT_PASSWORD } : {}),
   };
@@ -369,6 +377,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): MasterConfi
     heartbeatFlushMs: envInt(e.MASTER_HEARTBEAT_FLUSH_MS, 1000),
     staleAfterMs: envInt(e.MASTER_STALE_AFTER_S, 15) * 1000,
     commandTimeoutMs: envInt(e.MASTER_COMMAND_TIMEOUT_MS, 10_000),
+    instanceId: instanceId(e),
+    exports: {
+      dir: resolve(e.MASTER_EXPORT_DIR?.trim() || join(e.MASTER_DATA_DIR ?? './data/master', 'exports')),
+      leaseS: envInt(e.MASTER_EXPORT_LEASE_S, 30),
+      maxRunning: envInt(e.MASTER_EXPORT_MAX_RUNNING, 2),
+    },
     faceModel: resolve(e.MASTER_FACE_MODEL?.trim() || DEFAULT_FACE_MODEL),
     alerts: {
       evaluateMs: envInt(e.MASTER_ALERT_EVAL_MS, 5000),

@@ -3,8 +3,13 @@
  * Over 300 lines on purpose: it is the one list of the parts and of the callbacks between them
  * (metrics, alerts, pushes); what each part does lives in its own folder.
  */
-import { join } from 'node:path';
-import { type NotificationChannel, SecurityAlertRecorder } from '@cctv/db';
+import {
+  AdvisoryLeader,
+  createPgPool,
+  LOCK_KEYS,
+  type NotificationChannel,
+  SecurityAlertRecorder,
+} from '@cctv/db';
 import { grantedPath } from '@cctv/protocol';
 import { publicMetricsWarning } from '@cctv/tls';
 import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
@@ -23,6 +28,7 @@ import { UserRepository } from './auth/user-repository.ts';
 import { UserSettings } from './auth/user-settings.ts';
 import { clockOffsetObserver } from './clock/clock-gauge.ts';
 import { attachTimeResponder } from './clock/time-responder.ts';
+import { ClusterFeed } from './cluster/cluster-feed.ts';
 import { ConfigStore } from './config/config-store.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { SecretBox } from './config/secret-box.ts';
@@ -77,6 +83,26 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   // database: external PostgreSQL or the embedded one, migrations applied
   const db = await openDatabase(config, log);
   const repo = new NodeRepository(db.prisma);
+
+  // cluster: several masters on one database (docs/adr/0024). One of them, the leader (an
+  // advisory lock), judges stale nodes and alert conditions; what any of them stores reaches
+  // every master's dashboards through LISTEN/NOTIFY. A single master is its own leader.
+  const clusterLog = log.child({ part: 'cluster' });
+  const notifyPool = createPgPool(db.url, 2, (err) =>
+    clusterLog.warn({ err: err.message }, 'cluster notify connection lost'),
+  );
+  const leader = new AdvisoryLeader({
+    url: db.url,
+    key: LOCK_KEYS.masterLeader,
+    onChange: (leads) => {
+      metrics.leader.set(leads ? 1 : 0);
+      clusterLog.info({ instanceId: config.instanceId }, leads ? 'leading the cluster' : 'no longer leading');
+      if (leads) void alertEngine?.resume().catch((err) => clusterLog.warn({ err }, 'alerts not resumed'));
+    },
+    onError: (err) => clusterLog.warn({ err: err.message }, 'leader connection lost; reconnecting'),
+  });
+  // Declared before the parts that use them, assigned as they are built.
+  let alertEngine: AlertEngine | undefined;
   // node gauge: one count query at a time, however many state changes ask for it meanwhile
   const refreshNodeGauge = coalesced(
     async () => {
@@ -127,6 +153,73 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     (n) => metrics.wsClients.set(n),
     (row, user) => eventViewer.view(row, user),
   );
+  // node changes of any master: views read here, once per burst, for this master's dashboards
+  const changedNodes = new Set<string>();
+  const pushNodeViews = coalesced(
+    async () => {
+      const ids = [...changedNodes];
+      changedNodes.clear();
+      if (ids.length === 0 || hub.size === 0) return;
+      for (const view of await fleetReads.getMany(ids)) hub.nodeChanged(view);
+    },
+    (err) => fleetLog.warn({ err }, 'node views not pushed'),
+  );
+  const eventReads = new EventRepository(db.reads);
+  const cluster = new ClusterFeed({
+    url: db.url,
+    pool: notifyPool,
+    instanceId: config.instanceId,
+    log: clusterLog,
+    onInvalid: () => metrics.clusterNotifications.inc({ kind: 'unknown', result: 'invalid' }),
+    onSent: (kind) => metrics.clusterNotifications.inc({ kind, result: 'sent' }),
+    handlers: {
+      nodes: (ids) => {
+        if (hub.size === 0) return;
+        for (const id of ids) changedNodes.add(id);
+        void pushNodeViews();
+      },
+      events: (ids) => {
+        if (hub.size === 0) return;
+        eventReads.byIds(ids).then(
+          (rows) => hub.eventsStored(rows),
+          (err) => fleetLog.warn({ err }, 'events of another master not pushed'),
+        );
+      },
+      alerts: (ids) => {
+        for (const id of ids)
+          alertStore.get(id).then(
+            (alert) =>
+              alert && hub.alert(toAlertView(alert, ruleNames()), (user) => userSeesAlert(user, alert)),
+            (err) => alertLog.warn({ err }, 'alert of another master not pushed'),
+          );
+      },
+      sessionEnded: (id) => {
+        hub.closeSession(id, 'signed out');
+        live.closeSignedOut(id, 'signed out');
+      },
+      userSessionsEnded: (id) => {
+        hub.closeUser(id, 'session ended');
+        live.closeUser(id, 'session ended');
+      },
+      exportQueued: () => exportJobs?.queued(),
+      reload: (what) => {
+        const done = what === 'rules' ? (alertEngine?.reloadRules() ?? Promise.resolve()) : syncChannels();
+        done.catch((err) => alertLog.warn({ err, what }, 'alert settings not read again'));
+      },
+      resync: () => {
+        fleetReads.list().then(
+          (nodes) => {
+            for (const n of nodes) hub.nodeChanged(n);
+          },
+          (err) => fleetLog.warn({ err }, 'fleet not pushed after the cluster feed came back'),
+        );
+      },
+    },
+  });
+  await leader.start();
+  let exportJobs: ExportJobs | undefined;
+  const ruleNames = () => alertEngine?.ruleNames ?? new Map<string, string>();
+
   // repeated sign-in failures: a security alert (one row per few minutes, counted up)
   accounts.onThrottled = (username, address, retryAfterS) =>
     alerts.raise({
@@ -136,13 +229,16 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       message: `sign-ins as ${username} from ${address} held back for ${retryAfterS} s after repeated failures`,
       detail: { username },
     });
+  // closed here at once, and on every other master through the feed
   accounts.onSessionsEnded = (userId) => {
     hub.closeUser(userId, 'session ended');
     live.closeUser(userId, 'session ended');
+    cluster.userSessionsEnded(userId);
   };
   accounts.onSessionEnded = (sessionId) => {
     hub.closeSession(sessionId, 'signed out');
     live.closeSignedOut(sessionId, 'signed out');
+    cluster.sessionEnded(sessionId);
   };
   const securityAlertLog = new SecurityAlertLog(db.reads);
   const alertFeed = new SecurityAlertFeed({
@@ -203,7 +299,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
         return Buffer.from(await res.arrayBuffer());
       },
     },
-    ruleName: (id) => alertEngine.ruleNames.get(id) ?? null,
+    ruleName: (id) => ruleNames().get(id) ?? null,
     log: alertLog,
     onResult: (kind, result) => metrics.alertDeliveries.inc({ channel: kind, result }),
     retryBaseMs: config.alerts.retryBaseMs,
@@ -212,10 +308,11 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
   });
   const alertChanged = (alert: Alert) => {
     metrics.alertsChanged.inc({ kind: alert.kind, state: alert.resolvedAt ? 'resolved' : 'open' });
-    hub.alert(toAlertView(alert, alertEngine.ruleNames), (user) => userSeesAlert(user, alert));
+    hub.alert(toAlertView(alert, ruleNames()), (user) => userSeesAlert(user, alert));
+    cluster.alertsChanged([alert.id]);
     outbox.kick();
   };
-  const alertEngine = new AlertEngine({
+  alertEngine = new AlertEngine({
     store: alertStore,
     rules: alertRules,
     db: db.prisma,
@@ -234,11 +331,13 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     onNodes: (nodes) => channelSender.fleet(nodes),
     log: alertLog,
     intervalMs: config.alerts.evaluateMs,
+    judges: () => leader.isLeader,
   });
   await alertEngine.start();
   outbox.start();
   const alertPruner = setInterval(
     () =>
+      leader.isLeader &&
       void alertStore
         .prune(new Date(Date.now() - config.alerts.keepDays * 86_400_000))
         .catch((err) => alertLog.warn({ err }, 'old alerts not removed')),
@@ -251,12 +350,12 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     repo,
     fleetLog,
     {
-      onNodeChanged: (node) => hub.nodeChanged(node),
-      wantsNodeViews: () => hub.size > 0,
+      onNodesChanged: (ids) => cluster.nodesChanged(ids),
+      judgesStale: () => leader.isLeader,
       onStatesChanged: () => {
         void refreshNodeGauge();
         // A node gone offline or back: judged now, not at the next round.
-        void alertEngine.evaluate();
+        void alertEngine?.evaluate();
       },
       onUnknownHeartbeat: (nodeId) => {
         metrics.mqttRejected.inc({ kind: 'heartbeat', reason: 'unknown_node' });
@@ -349,7 +448,8 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     log: log.child({ part: 'events' }),
     onStored: (rows) => {
       void hub.eventsStored(rows);
-      void alertEngine.eventsStored(rows);
+      cluster.eventsStored(rows.map((r) => r.id));
+      void alertEngine?.eventsStored(rows);
       for (const row of rows) channelSender.event(notificationEvent(row), row.lastSeq === 0);
     },
     onRefused: ({ item, reason, ownerNodeId }) => {
@@ -373,9 +473,14 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
 
   // exports: MP4s of recorded ranges made with ffmpeg from the gateway's playlists
   const exportRepo = new ExportRepository(db.prisma);
-  const exportJobs = new ExportJobs({
+  exportJobs = new ExportJobs({
     repo: exportRepo,
-    dir: join(config.dataDir, 'exports'),
+    dir: config.exports.dir,
+    instanceId: config.instanceId,
+    leaseMs: config.exports.leaseS * 1000,
+    maxRunning: config.exports.maxRunning,
+    onQueued: () => cluster.exportQueued(),
+    onTakeover: () => metrics.exportTakeovers.inc(),
     gatewayUrl: config.gatewayUrl,
     grant: async (job, ttlS) =>
       (
@@ -439,10 +544,18 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     alerts: {
       store: alertStore,
       rules: alertRules,
-      engine: alertEngine,
+      engine: {
+        reloadRules: async () => {
+          await alertEngine?.reloadRules();
+          cluster.reload('rules');
+        },
+      },
       deliveries: new DeliveryLog(db.prisma, () => outbox.kick()),
       channels,
-      onChannelsChanged: syncChannels,
+      onChannelsChanged: async () => {
+        await syncChannels();
+        cluster.reload('channels');
+      },
       testChannel: async (id, by) => {
         const row = await channels.get(id);
         if (!row) return { ok: false, error: 'unknown channel' };
@@ -453,7 +566,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       acknowledgeSecurity: async (ids, username) => {
         await securityAlertLog.acknowledgeMany(ids, username, new Date());
       },
-      ruleNames: async () => new Map(alertEngine.ruleNames),
+      ruleNames: async () => new Map(ruleNames()),
     },
     commands: { commands, defaultTimeoutMs: config.commandTimeoutMs },
     config: { store: configStore, sync: configSync },
@@ -500,6 +613,8 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       metrics,
     },
   });
+  // Heard from here on: the handlers use every part above (no dashboard is connected before).
+  await cluster.start();
   await http.listen({ host: config.httpHost, port: config.httpPort });
   const publicMetrics = publicMetricsWarning(config.metricsAccess, config.httpHost, 'MASTER_METRICS_TOKEN');
   if (publicMetrics) log.warn(publicMetrics);
@@ -514,7 +629,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     async stop() {
       alertFeed.stop();
       clearInterval(alertPruner);
-      await alertEngine.stop();
+      await alertEngine?.stop();
       await outbox.stop();
       await channelSender.stop();
       hub.closeAll();
@@ -527,6 +642,9 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
       await registry.idle();
       await registry.stop();
       await alerts.stop();
+      await cluster.stop();
+      await leader.stop();
+      await notifyPool.end();
       await db.close();
     },
   };

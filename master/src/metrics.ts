@@ -92,6 +92,22 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    clusterNotifications: new Counter({
+      name: 'cctv_master_cluster_notifications_total',
+      help: 'Notifications between masters (LISTEN/NOTIFY), by kind and result (sent, invalid)',
+      labelNames: ['kind', 'result'] as const,
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'cctv_master_leader',
+      help: '1 while this master is the one that judges stale nodes and alert conditions',
+      registers: [registry],
+    }),
+    exportTakeovers: new Counter({
+      name: 'cctv_export_takeovers_total',
+      help: 'Export jobs taken over from a master that stopped renewing its claim',
+      registers: [registry],
+    }),
     wsClients: new Gauge({
       name: 'cctv_ws_clients',
       help: 'Dashboard websocket clients connected',

@@ -15,6 +15,8 @@ export { createPrismaClient } from './client.ts';
 export type { RunningPostgres } from './embedded-postgres.ts';
 export { embeddedDatabaseUrl, rolePasswordPath, startEmbeddedPostgres } from './embedded-postgres.ts';
 export { applyMigrations, diffSchemas } from './migrations.ts';
+export type { AdvisoryLeaderOptions, PgChannelOptions } from './pg-cluster.ts';
+export { AdvisoryLeader, LOCK_KEYS, NOTIFY_MAX_BYTES, notify, PgChannel } from './pg-cluster.ts';
 export type { PgPool } from './pg-pool.ts';
 export { createPgPool } from './pg-pool.ts';
 export { PostgresStartError, removeSystemClusters } from './postgres-placement.ts';

@@ -1,6 +1,7 @@
 export * from './alerts.ts';
 export * from './auth-api.ts';
 export * from './clock.ts';
+export * from './cluster.ts';
 export * from './commands.ts';
 export * from './event-query.ts';
 export * from './events.ts';
@@ -20,6 +21,7 @@ export * from './topics.ts';
 export * from './validate.ts';
 
 import { TimeAnswer, TimeRequest } from './clock.ts';
+import { ClusterMessage } from './cluster.ts';
 import { CameraSpec, CommandReply, CommandRequest, ConfigCommandArgs, PingResult } from './commands.ts';
 import { DetectSpec, EventMessage } from './events.ts';
 import { GrantClaims } from './grants.ts';
@@ -62,4 +64,5 @@ export const validators = {
   probeResult: compile(ProbeResult),
   timeRequest: compile(TimeRequest),
   timeAnswer: compile(TimeAnswer),
+  clusterMessage: compile(ClusterMessage),
 };

@@ -43,6 +43,11 @@ export interface AlertEngineOptions {
   log: Logger;
   intervalMs?: number;
   now?: () => Date;
+  /**
+   * Whether this master judges conditions now (with several masters, the leader only:
+   * docs/adr/0024); detection rules are judged by the master that stored the events. Default always.
+   */
+  judges?: () => boolean;
 }
 
 interface Observation {
@@ -108,8 +113,23 @@ export class AlertEngine {
     return this.names;
   }
 
+  /**
+   * This master has just become the one that judges conditions: what the previous one raised
+   * and resolved meanwhile is read again, and security alerts are taken from the newest on.
+   */
+  async resume(): Promise<void> {
+    await this.reloadRules();
+    this.standing.clear();
+    this.activeSince.clear();
+    for (const s of await this.o.store.standing()) this.standing.add(s.key);
+    const newest = await this.o.db.securityAlert.findFirst({ orderBy: { id: 'desc' }, select: { id: true } });
+    this.lastSecurityId = newest?.id ?? 0n;
+    void this.evaluate();
+  }
+
   /** Judges the conditions now (coalesced: one run at a time, one more if asked meanwhile). */
   evaluate(): Promise<void> {
+    if (this.o.judges?.() === false) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;

@@ -172,6 +172,13 @@ export class EventRepository {
     return { stored, refused };
   }
 
+  /** Rows by id, in the order of `ids` (those not found left out). */
+  async byIds(ids: string[]): Promise<EventRow[]> {
+    const rows = await this.db.event.findMany({ where: { id: { in: ids.map((id) => id.toLowerCase()) } } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id.toLowerCase())).filter((r): r is EventRow => r !== undefined);
+  }
+
   async get(id: string): Promise<EventRow | null> {
     return this.db.event.findUnique({ where: { id: id.toLowerCase() } });
   }

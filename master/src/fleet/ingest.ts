@@ -24,7 +24,9 @@ export async function attachFleetIngest(
   };
 
   const route = <T>(kind: Kind, validator: Validator<T>, apply: (nodeId: string, msg: T) => Promise<void>) =>
-    bus.subscribe(topics.all[kind], (topic, payload) => {
+    // Each message is applied by one master of the group (docs/adr/0024); every master's
+    // dashboards hear of the change through the cluster feed.
+    bus.subscribeShared(topics.all[kind], (topic, payload) => {
       const parsed = parseNodeTopic(topic);
       if (!parsed || parsed.kind !== kind) return reject(kind, 'bad_topic', null, topic);
       // An empty retained payload clears a retained message; nothing to apply.

@@ -6,6 +6,13 @@ import type { CameraClaimRefusal, NodeRepository } from './node-repository.ts';
 export interface RegistryEvents {
   /** A node's row changed (state, hello, heartbeat); carries the fresh view. */
   onNodeChanged?: (node: NodeView) => void;
+  /**
+   * Node rows changed, by id, without reading them: with several masters each reads the views
+   * it pushes (master/src/cluster). When set, `onNodeChanged` is not called.
+   */
+  onNodesChanged?: (ids: string[]) => void;
+  /** Whether this master judges stale nodes now (the cluster's leader); default always. */
+  judgesStale?: () => boolean;
   /** False while nobody listens for node views: they are then not even read (1,000 a second). */
   wantsNodeViews?: () => boolean;
   onStatesChanged?: () => void;
@@ -72,7 +79,7 @@ export class FleetRegistry {
 
   /** Marks online nodes without a recent heartbeat stale and pushes their new views. */
   async checkStale(): Promise<string[]> {
-    if (this.checkingStale) return [];
+    if (this.checkingStale || this.events.judgesStale?.() === false) return [];
     this.checkingStale = true;
     try {
       const at = this.now();
@@ -175,6 +182,10 @@ export class FleetRegistry {
   }
 
   private async publishMany(nodeIds: string[]): Promise<void> {
+    if (this.events.onNodesChanged) {
+      if (nodeIds.length > 0) this.events.onNodesChanged(nodeIds);
+      return;
+    }
     if (!this.events.onNodeChanged || this.events.wantsNodeViews?.() === false) return;
     try {
       for (const view of await this.repo.getMany(nodeIds)) this.events.onNodeChanged(view);
@@ -184,6 +195,10 @@ export class FleetRegistry {
   }
 
   private async publish(nodeId: string): Promise<void> {
+    if (this.events.onNodesChanged) {
+      this.events.onNodesChanged([nodeId]);
+      return;
+    }
     if (!this.events.onNodeChanged || this.events.wantsNodeViews?.() === false) return;
     const view = await this.repo.get(nodeId);
     if (view) this.events.onNodeChanged(view);
