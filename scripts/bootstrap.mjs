@@ -58,6 +58,8 @@ if (forTests) {
     ['prometheus', '/usr/bin/promtool'],
     // The arm64 agent release run under emulation (test/e2e/agent-arm64.test.ts).
     ['qemu-user-static', '/usr/bin/qemu-aarch64-static'],
+    // The load balancer in front of several masters and gateways (test/e2e/scale-out.test.ts).
+    ['haproxy', '/usr/sbin/haproxy'],
   ])
     needed.push([pkg, pkg, () => existsSync(bin)]);
   for (const pkg of [

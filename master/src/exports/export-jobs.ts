@@ -95,8 +95,10 @@ export class ExportJobs {
 
   async create(job: NewExportJob) {
     const row = await this.o.repo.create(job);
-    this.o.onQueued?.();
+    // This master takes its own job when it has a free slot; the others are told after.
     this.pump();
+    await this.claiming;
+    this.o.onQueued?.();
     return row;
   }
 
