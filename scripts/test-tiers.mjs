@@ -29,6 +29,7 @@ export const UNIT = [
   'node-agent/test/clock.test.ts',
   'node-agent/test/config.test.ts',
   'node-agent/test/event-tracker.test.ts',
+  'node-agent/test/gateway-pool.test.ts',
   'node-agent/test/keyframe-cache.test.ts',
   'node-agent/test/link-port.test.ts',
   'node-agent/test/live-plan.test.ts',

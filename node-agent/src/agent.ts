@@ -24,7 +24,7 @@ import { configCommand } from './cameras/config-command.ts';
 import { probeCommand } from './cameras/probe-command.ts';
 import { RemoteCameras } from './cameras/remote-cameras.ts';
 import { ClockSync } from './clock/clock-sync.ts';
-import { type AgentConfig, cleartextWarnings, managementOf } from './config.ts';
+import { type AgentConfig, cleartextWarnings, gatewayUrls, managementOf } from './config.ts';
 import { ffmpegInfo, findFont, probeVideo } from './host/ffmpeg-info.ts';
 import { HostSampler } from './host/host-sampler.ts';
 import { diskSpace } from './host/system-stats.ts';
@@ -45,6 +45,7 @@ import { TransportMemory } from './recorder/transport-memory.ts';
 import { SpoolQuota } from './spool/quota.ts';
 import { SpoolUsage } from './spool/usage.ts';
 import { StartedParts } from './started-parts.ts';
+import { GatewayPool } from './uploader/gateway-pool.ts';
 import { Uploader } from './uploader/uploader.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -99,15 +100,30 @@ async function startParts(
 ): Promise<RunningAgent> {
   const spoolDir = resolve(config.spool.dir);
   const stateDir = resolve(config.stateDir);
+  const gatewayList = gatewayUrls(config).map(([, url]) => url);
   log.info(
-    { agentVersion: AGENT_VERSION, spoolDir, stateDir, gateway: config.gateway.url, mqtt: config.mqtt.url },
+    { agentVersion: AGENT_VERSION, spoolDir, stateDir, gateways: gatewayList, mqtt: config.mqtt.url },
     'agent starting',
   );
   for (const warning of cleartextWarnings(config)) log.warn(warning);
   // tls.ca: the only CA the broker's and the gateway's certificates may chain to (a pin)
   const ca = config.tls?.ca ? readCaFile(config.tls.ca, 'tls.ca') : undefined;
+
+  // metrics: counters now; the gauges once the cameras and the uploader they read exist
+  const metrics = new AgentMetrics();
+  registerCertificateExpiry(metrics.registry, { live: config.tls?.cert });
+
+  // gateways: the one uploads go to, failing over in order; shared by segments and snapshots
+  const gateways = new GatewayPool({
+    urls: gatewayList,
+    coolDownMs: config.gateway.retryPrimaryS * 1000,
+    logger: log.child({ part: 'gateways' }),
+    onSwitch: (_from, _to, why) => {
+      if (why === 'failover') metrics.gatewayFailover();
+    },
+  });
   const gatewayAccess = {
-    gatewayUrl: config.gateway.url,
+    gateways,
     ...(config.gateway.token ? { gatewayToken: config.gateway.token } : {}),
     ...(ca ? { gatewayCa: ca } : {}),
     nodeId: config.nodeId,
@@ -119,10 +135,6 @@ async function startParts(
   const memory = new TransportMemory(stateDir, (err) => log.warn({ err }, 'transport memory not saved'));
   await memory.load();
   const font = await findFont();
-
-  // metrics: counters now; the gauges once the cameras and the uploader they read exist
-  const metrics = new AgentMetrics();
-  registerCertificateExpiry(metrics.registry, { live: config.tls?.cert });
 
   // uploader: resumes the spool backlog (also of cameras no longer configured), then sends
   const uploader = new Uploader({

@@ -22,8 +22,18 @@ export const AgentConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * The storage gateway, and others on the same index and NAS to fail over to, in order of
+     * preference (`url` first); a gateway that refused service is tried again after
+     * `retryPrimaryS` (uploader/gateway-pool.ts).
+     */
     gateway: Type.Object(
-      { url: Url, token: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) },
+      {
+        url: Url,
+        fallbackUrls: Type.Optional(Type.Array(Url, { maxItems: 8 })),
+        retryPrimaryS: Type.Number({ minimum: 1, maximum: 3600, default: 30 }),
+        token: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })),
+      },
       { additionalProperties: false },
     ),
     spool: Type.Object(

@@ -50,7 +50,8 @@ export function parseConfig(doc: unknown, source = 'config'): AgentConfig {
 function semanticProblems(config: AgentConfig): string[] {
   const problems: string[] = [];
   checkUrl(problems, 'mqtt.url', config.mqtt.url, ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
-  checkUrl(problems, 'gateway.url', config.gateway.url, ['http:', 'https:']);
+  for (const [key, url] of gatewayUrls(config)) checkUrl(problems, key, url, ['http:', 'https:']);
+  problems.push(...repeatedGateways(config));
   problems.push(...cameraProblems(config.cameras ?? []));
   if (config.management === 'master' && (config.cameras?.length ?? 0) > 0)
     problems.push(
@@ -144,16 +145,45 @@ export function cleartextWarnings(config: AgentConfig): string[] {
     warnings.push(
       `mqtt.url: ${mqtt.protocol}// to ${mqtt.host} is clear text (the node's password, commands, events): use mqtts://`,
     );
-  const gateway = new URL(config.gateway.url);
-  if (gateway.protocol === 'http:' && !isLoopbackHost(gateway.hostname))
-    warnings.push(
-      `gateway.url: http:// to ${gateway.host} is clear text (the upload token and the footage): use https://`,
-    );
+  for (const [key, raw] of gatewayUrls(config)) {
+    const gateway = new URL(raw);
+    if (gateway.protocol === 'http:' && !isLoopbackHost(gateway.hostname))
+      warnings.push(
+        `${key}: http:// to ${gateway.host} is clear text (the upload token and the footage): use https://`,
+      );
+  }
   if (config.live.enabled && config.live.jsmpeg.enabled && config.tls?.cert === undefined)
     warnings.push(
       'live.jsmpeg: served without TLS (ws://), so its tickets and video are clear text and a dashboard on https cannot open it: set tls.cert and tls.key',
     );
   return warnings;
+}
+
+/** Every gateway URL with its key, in order of preference. */
+export function gatewayUrls(config: Pick<AgentConfig, 'gateway'>): [key: string, url: string][] {
+  const fallbacks = config.gateway.fallbackUrls ?? [];
+  return [
+    ['gateway.url', config.gateway.url],
+    ...fallbacks.map((url, i): [string, string] => [`gateway.fallbackUrls.${i}`, url]),
+  ];
+}
+
+/** A gateway named twice would be failed over to itself. */
+function repeatedGateways(config: AgentConfig): string[] {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const [key, raw] of gatewayUrls(config)) {
+    let url: string;
+    try {
+      url = new URL(raw).href;
+    } catch {
+      continue; // reported as not a URL
+    }
+    const first = seen.get(url);
+    if (first) problems.push(`${key}: the same gateway as ${first}`);
+    else seen.set(url, key);
+  }
+  return problems;
 }
 
 function checkUrl(problems: string[], key: string, raw: string, protocols: string[]): void {

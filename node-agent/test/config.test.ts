@@ -69,6 +69,8 @@ describe('config', () => {
     assert.equal(config.httpPort, undefined);
     assert.equal(config.cameras, undefined);
     assert.equal(config.gateway.token, undefined);
+    assert.equal(config.gateway.fallbackUrls, undefined);
+    assert.equal(config.gateway.retryPrimaryS, 30);
     // Production keeps the fixed live port; a port that cannot be opened is retried 1 s … 60 s.
     assert.equal(config.live.jsmpeg.port, 8091);
     assert.equal(config.live.jsmpeg.retryInitialMs, 1000);
@@ -114,6 +116,37 @@ describe('config', () => {
       ).join('\n'),
       /live\.jsmpeg\.retryMaxMs: must be at least live\.jsmpeg\.retryInitialMs/,
     );
+  });
+
+  it('takes up to 8 fallback gateways, each checked like gateway.url, none named twice', () => {
+    const base = { nodeId: 'n1', mqtt: { url: 'mqtt://b' } };
+    const config = parseConfig({
+      ...base,
+      gateway: {
+        url: 'https://g1',
+        fallbackUrls: ['https://g2:8090', 'http://127.0.0.1:8090'],
+        retryPrimaryS: 5,
+      },
+    });
+    assert.deepEqual(config.gateway.fallbackUrls, ['https://g2:8090', 'http://127.0.0.1:8090']);
+    assert.equal(config.gateway.retryPrimaryS, 5);
+    const problems = (gateway: Record<string, unknown>) =>
+      problemsOf(() => parseConfig({ ...base, gateway: { url: 'https://g1', ...gateway } })).join('\n');
+    assert.match(
+      problems({ fallbackUrls: ['https://g2', 'ftp://g3'] }),
+      /^gateway\.fallbackUrls\.1: protocol/,
+    );
+    assert.match(problems({ fallbackUrls: ['g2'] }), /^gateway\.fallbackUrls\.0: "g2" is not a URL/);
+    assert.match(problems({ fallbackUrls: [''] }), /^gateway\.fallbackUrls\.0: /);
+    assert.match(
+      problems({ fallbackUrls: Array.from({ length: 9 }, (_, i) => `https://g${i + 2}`) }),
+      /^gateway\.fallbackUrls: .*8/,
+    );
+    assert.match(
+      problems({ fallbackUrls: ['https://g2', 'https://G1/'] }),
+      /^gateway\.fallbackUrls\.1: the same gateway as gateway\.url/,
+    );
+    assert.match(problems({ retryPrimaryS: 0 }), /^gateway\.retryPrimaryS: /);
   });
 
   it('takes tls files that are there and match, and refuses the rest by key', async () => {
@@ -168,11 +201,22 @@ describe('config', () => {
     assert.doesNotMatch(warnings.join('\n'), /secret/, 'no password in the log');
     assert.match(warnings[1] ?? '', /^gateway\.url: http:\/\/ to gateway\.lan:8090 is clear text/);
     assert.match(warnings[2] ?? '', /^live\.jsmpeg: served without TLS/);
+    const fallbacks = cleartextWarnings(
+      parseConfig({
+        nodeId: 'n1',
+        mqtt: { url: 'mqtts://master.lan:8883' },
+        gateway: { url: 'https://gw1.lan:8090', fallbackUrls: ['https://gw2.lan', 'http://gw3.lan:8090'] },
+        live: { jsmpeg: { enabled: false } },
+      }),
+    );
+    assert.deepEqual(fallbacks, [
+      'gateway.fallbackUrls.1: http:// to gw3.lan:8090 is clear text (the upload token and the footage): use https://',
+    ]);
     const local = cleartextWarnings(
       parseConfig({
         nodeId: 'n1',
         mqtt: { url: 'mqtt://127.0.0.1:1883' },
-        gateway: { url: 'http://[::1]:8090' },
+        gateway: { url: 'http://[::1]:8090', fallbackUrls: ['http://localhost:8091'] },
         live: { jsmpeg: { enabled: false } },
       }),
     );

@@ -14,11 +14,11 @@ export const listening = (port: number) =>
     socket.once('error', () => resolve(false));
   });
 
-/** A logger at `info` that keeps each line it writes in `lines`. */
-export function capturingLogger(): { logger: Logger; lines: string[] } {
+/** A logger (at `info` unless told) that keeps each line it writes in `lines`. */
+export function capturingLogger(level: pino.Level = 'info'): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const logger = pino(
-    { level: 'info' },
+    { level },
     new Writable({
       write(chunk, _encoding, done) {
         lines.push(String(chunk));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,15 +9,18 @@ import pino from 'pino';
 import { freePort, tempDir, waitFor } from '../../test/support/index.ts';
 import { SpoolQuota } from '../src/spool/quota.ts';
 import { readFinishedSegments, spoolUsedBytes } from '../src/spool/scan.ts';
-import { initName, playlistName } from '../src/spool/segment.ts';
+import { playlistName } from '../src/spool/segment.ts';
+import { GatewayPool } from '../src/uploader/gateway-pool.ts';
 import { parseRetryAfter } from '../src/uploader/put-file.ts';
 import { emptyState, loadUploadState, STATE_FILE } from '../src/uploader/upload-state.ts';
 import { Uploader } from '../src/uploader/uploader.ts';
+import { TEST_RUN_ID, writeRun } from './spool-run.ts';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const camera = 'up-cam';
-const runId = '20261123T101500123Z';
+const runId = TEST_RUN_ID;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const onePool = (url: string) => new GatewayPool({ urls: [url], coolDownMs: 30_000, logger });
 
 interface Received {
   name: string;
@@ -56,20 +59,6 @@ async function startReceiver(plan: (name: string, attempt: number) => Planned) {
   return { url: `http://127.0.0.1:${port}`, received, stored: () => received.filter((r) => r.status < 300) };
 }
 
-/** Writes a run's init file, `count` segments and its playlist into the camera's spool folder. */
-async function writeRun(dir: string, count: number, from = 0) {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, initName(runId)), Buffer.from('init-bytes'));
-  let playlist = `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="${initName(runId)}"\n`;
-  for (let i = 0; i < from + count; i++) {
-    const name = `${runId}-${String(i).padStart(6, '0')}.m4s`;
-    if (i >= from) await writeFile(join(dir, name), Buffer.from(`segment ${i} `.repeat(50 + i)));
-    const start = new Date(Date.UTC(2026, 10, 23, 10, 15, 0) + i * 2000).toISOString().replace('Z', '+0000');
-    playlist += `#EXTINF:2.000000,\n#EXT-X-PROGRAM-DATE-TIME:${start}\n${name}\n`;
-  }
-  await writeFile(join(dir, playlistName(runId)), playlist);
-}
-
 describe('uploader against a fault-injecting HTTP receiver', () => {
   it('uploads the init file first, then segments in order, retrying 503s with backoff and skipping a 400', async () => {
     const spoolDir = await tempDir('agent-up-');
@@ -85,7 +74,7 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     const uploaded: string[] = [];
     const make = () =>
       new Uploader({
-        gatewayUrl: gw.url,
+        gateways: onePool(gw.url),
         nodeId: 'up-node',
         spoolDir,
         cameraIds: [camera],
@@ -193,7 +182,7 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     await writeRun(join(spoolDir, camera), 1);
     const gw = await startReceiver(() => 503);
     const uploader = new Uploader({
-      gatewayUrl: gw.url,
+      gateways: onePool(gw.url),
       nodeId: 'up-node',
       spoolDir,
       cameraIds: [camera],
@@ -227,7 +216,7 @@ describe('uploader against a fault-injecting HTTP receiver', () => {
     const delays: number[] = [];
     const uploaded: string[] = [];
     const uploader = new Uploader({
-      gatewayUrl: gw.url,
+      gateways: onePool(gw.url),
       gatewayToken: 'upload-token-of-up-node',
       nodeId: 'up-node',
       spoolDir,

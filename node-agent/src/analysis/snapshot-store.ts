@@ -18,11 +18,18 @@ import {
 import type { I420Image } from '@cctv/vision';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, realSleep, type Sleep } from '../process/backoff.ts';
+import {
+  type GatewayPool,
+  GatewayUnreachable,
+  isGatewayRefusal,
+  putToGateway,
+} from '../uploader/gateway-pool.ts';
 import { describeError, httpPutFile, type PutFile, readForUpload } from '../uploader/put-file.ts';
 
 export interface SnapshotStoreOptions {
   dir: string;
-  gatewayUrl: string;
+  /** The gateways, in order of preference; shared with the uploader. */
+  gateways: GatewayPool;
   /** The node's upload token, sent with every PUT. */
   gatewayToken?: string;
   /** The CA the gateway's certificate must chain to (config `tls.ca`). */
@@ -232,6 +239,7 @@ export class SnapshotStore {
         continue;
       }
       const outcome = await this.upload(next);
+      if (outcome === 'elsewhere') continue;
       if (outcome === 'retry') {
         await sleep(backoffDelay(policy, failures++), this.abort.signal);
         continue;
@@ -243,34 +251,41 @@ export class SnapshotStore {
     }
   }
 
-  private async upload(p: Pending): Promise<'done' | 'retry'> {
-    const log = this.opts.logger;
+  /** `elsewhere`: the gateway is out of service and another one takes the retry at once. */
+  private async upload(p: Pending): Promise<'done' | 'retry' | 'elsewhere'> {
+    const pool = this.opts.gateways;
+    const gateway = pool.pick();
+    let error: string;
+    let outage: boolean;
+    let retryAfterMs = 0;
     try {
-      const url = new URL(snapshotPath(p.cameraId, p.name), this.opts.gatewayUrl);
+      const url = new URL(snapshotPath(p.cameraId, p.name), gateway);
       const file = await readForUpload(p.path);
-      const result = await this.put(url, file, {
+      const result = await putToGateway(this.put, url, file, {
         [SNAPSHOT_HEADERS.sha256]: file.sha256,
         [SNAPSHOT_HEADERS.node]: this.opts.nodeId,
         'content-type': 'image/jpeg',
       });
+      outage = isGatewayRefusal(result.status);
+      if (!outage) pool.succeeded(gateway);
       if (result.status >= 200 && result.status < 300) {
         this.opts.onStored?.(p.cameraId, p.bytes);
         return 'done';
       }
+      error = describeError(result);
+      retryAfterMs = result.retryAfterMs ?? 0;
       // The gateway refused the content itself: sending it again cannot help.
       if ([400, 409, 411, 413, 415, 422].includes(result.status)) {
-        log.error({ cameraId: p.cameraId, name: p.name, error: describeError(result) }, 'snapshot refused');
+        this.opts.logger.error({ cameraId: p.cameraId, name: p.name, error }, 'snapshot refused');
         this.opts.onFailed?.(p.cameraId, 'refused');
         return 'done';
       }
-      log.warn(
-        { cameraId: p.cameraId, name: p.name, error: describeError(result) },
-        'snapshot upload failed',
-      );
     } catch (err) {
-      log.warn({ cameraId: p.cameraId, name: p.name, err: (err as Error).message }, 'snapshot upload failed');
+      error = (err as Error).message;
+      outage = err instanceof GatewayUnreachable;
     }
-    return 'retry';
+    this.opts.logger.warn({ cameraId: p.cameraId, name: p.name, gateway, error }, 'snapshot upload failed');
+    return outage && pool.failed(gateway, error, retryAfterMs) ? 'elsewhere' : 'retry';
   }
 
   async stop(): Promise<void> {

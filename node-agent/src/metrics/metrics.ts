@@ -44,6 +44,7 @@ export class AgentMetrics {
   private readonly restarts: Counter<'camera' | 'reason'>;
   private readonly commandsRejected: Counter<'reason'>;
   private readonly scrapesRefused: Counter<'reason'>;
+  private readonly failovers: Counter;
   private readonly now: () => Date;
   /** The cameras' figures, read at each scrape; none until `observe()`. */
   private cameras: (() => CameraGaugeSource[]) | null = null;
@@ -95,6 +96,11 @@ export class AgentMetrics {
       name: 'cctv_agent_metrics_refused_total',
       help: '/metrics requests refused with 401: no bearer token (missing) or a wrong one',
       labelNames: ['reason'],
+      registers,
+    });
+    this.failovers = new Counter({
+      name: 'cctv_agent_gateway_failovers_total',
+      help: 'Switches to a gateway further down gateway.fallbackUrls after the one in use refused service',
       registers,
     });
     this.restarts = new Counter({
@@ -195,6 +201,10 @@ export class AgentMetrics {
   }
   ffmpegRestarted(camera: string, reason: FfmpegRestartReason): void {
     this.restarts.inc({ camera, reason });
+  }
+  /** Uploads moved to the next gateway in order: the one in use refused service. */
+  gatewayFailover(): void {
+    this.failovers.inc();
   }
   /** A command on `cmd/*` was refused: malformed, or no such command here. */
   commandRejected(reason: string): void {

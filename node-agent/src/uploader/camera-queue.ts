@@ -1,18 +1,21 @@
 /**
  * One camera's upload queue: finished segments go up strictly in recording order, one at a
- * time; the init file of a run goes first under a content-addressed name. Network errors and
- * most statuses are retried with capped backoff; only a refusal of the content itself (400,
- * 411, 413, 415, 422) is logged, counted and skipped. Uploaded segments stay in the spool until
- * the spool quota needs their room (spool/quota.ts decides, spool/cleanup.ts deletes).
+ * time; the init file of a run goes first to each gateway (run-inits.ts). A gateway that
+ * refuses service or cannot be reached is left for the next one in the shared GatewayPool at
+ * once; other failures, and all gateways down, are retried with capped backoff; only a refusal
+ * of the content itself (400, 411, 413, 415, 422) is logged, counted and skipped. Uploaded
+ * segments stay in the spool until the spool quota needs their room (spool/quota.ts decides,
+ * spool/cleanup.ts deletes).
  */
-import { basename } from 'node:path';
 import { SEGMENT_HEADERS, segmentPath } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, type Sleep } from '../process/backoff.ts';
 import { removeSegment } from '../spool/cleanup.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { compareSegmentNames, type FinishedSegment, initName, parseSegmentName } from '../spool/segment.ts';
+import { type GatewayPool, GatewayUnreachable, isGatewayRefusal, putToGateway } from './gateway-pool.ts';
 import { describeError, type PutFile, type PutResult, ReadBuffer, readForUpload } from './put-file.ts';
+import { RunInits } from './run-inits.ts';
 import { saveUploadState, type UploadState } from './upload-state.ts';
 
 export interface UploadHooks {
@@ -23,7 +26,8 @@ export interface UploadHooks {
 export interface CameraQueueOptions extends UploadHooks {
   cameraId: string;
   spoolDir: string;
-  gatewayUrl: string;
+  /** The gateways, shared with the other queues and the snapshot store. */
+  gateways: GatewayPool;
   nodeId: string;
   state: UploadState;
   put: PutFile;
@@ -34,7 +38,15 @@ export interface CameraQueueOptions extends UploadHooks {
 
 type Outcome = 'done' | 'skipped' | 'aborted';
 
-class PermanentError extends Error {}
+/**
+ * One attempt: stored; refused for its content (skipped); or to try again, at once elsewhere
+ * when the gateway is out of service (`outage`), else after a backoff. `answered`: the gateway
+ * said something, so it is up.
+ */
+type Attempt =
+  | { kind: 'done' }
+  | { kind: 'refused'; reason: string; answered: boolean }
+  | { kind: 'retry'; reason: string; outage: boolean; answered: boolean; retryAfterMs: number };
 
 export class CameraQueue {
   private readonly pending: FinishedSegment[] = [];
@@ -47,9 +59,19 @@ export class CameraQueue {
   private wake: (() => void) | null = null;
   private worker: Promise<void> | null = null;
   private readonly abort = new AbortController();
+  private readonly inits: RunInits;
 
   constructor(private readonly opts: CameraQueueOptions) {
     this.dir = cameraDir(opts.spoolDir, opts.cameraId);
+    this.inits = new RunInits({
+      cameraId: opts.cameraId,
+      dir: this.dir,
+      nodeId: opts.nodeId,
+      state: opts.state,
+      gateways: opts.gateways.urls,
+      put: opts.put,
+      logger: opts.logger,
+    });
   }
 
   get cameraId(): string {
@@ -166,82 +188,83 @@ export class CameraQueue {
 
   private async uploadWithRetry(segment: FinishedSegment): Promise<Outcome> {
     const log = this.opts.logger;
-    for (let attempt = 0; ; attempt++) {
-      let reason: string;
-      // A gateway whose buffer is full says when to come back (503 + Retry-After).
-      let retryAfterMs = 0;
-      try {
-        const result = await this.send(segment);
-        retryAfterMs = result.retryAfterMs ?? 0;
-        if (result.status >= 200 && result.status < 300) {
-          log.debug({ segment: segment.name, status: result.status }, 'segment uploaded');
-          this.opts.onUploaded?.(segment);
-          return 'done';
-        }
-        reason = describeError(result);
-        if (!isRetryable(result.status)) throw new PermanentError(reason);
-      } catch (err) {
-        if (err instanceof PermanentError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
-          log.error(
-            { segment: segment.name, reason: (err as Error).message },
-            'segment refused, skipping it',
-          );
-          this.opts.onFailed?.(segment, (err as Error).message, false);
-          return 'skipped';
-        }
-        reason = (err as Error).message;
-        // An init upload refused with Retry-After (the gateway buffer is full) says so too.
-        retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs ?? 0;
+    const pool = this.opts.gateways;
+    for (let tries = 1, waits = 0; ; tries++) {
+      const gateway = pool.pick();
+      const attempt = await this.attempt(segment, gateway);
+      if (attempt.kind === 'done') {
+        pool.succeeded(gateway);
+        log.debug({ segment: segment.name, gateway }, 'segment uploaded');
+        this.opts.onUploaded?.(segment);
+        return 'done';
       }
-      const delay = Math.max(backoffDelay(this.opts.backoff, attempt), retryAfterMs);
+      if (attempt.kind === 'refused') {
+        if (attempt.answered) pool.succeeded(gateway);
+        log.error({ segment: segment.name, reason: attempt.reason }, 'segment refused, skipping it');
+        this.opts.onFailed?.(segment, attempt.reason, false);
+        return 'skipped';
+      }
+      const { reason, retryAfterMs } = attempt;
+      if (attempt.answered && !attempt.outage) pool.succeeded(gateway);
+      // Another gateway believed healthy takes it at once; the backoff is for all of them down.
+      const elsewhere = attempt.outage && pool.failed(gateway, reason, retryAfterMs);
+      // A gateway whose buffer is full says when to come back (503 + Retry-After).
+      const delay = elsewhere ? 0 : Math.max(backoffDelay(this.opts.backoff, waits++), retryAfterMs);
       log.warn(
-        { segment: segment.name, reason, attempt: attempt + 1, retryInMs: delay },
+        { segment: segment.name, gateway, reason, attempt: tries, retryInMs: delay },
         'upload failed, will retry',
       );
       this.opts.onFailed?.(segment, reason, true);
+      if (elsewhere) continue;
       if (!(await this.opts.sleep(delay, this.abort.signal))) return 'aborted';
     }
   }
 
-  private async send(segment: FinishedSegment): Promise<PutResult> {
-    const init = await this.ensureInit(segment.initPath);
+  /** The run's init where `gateway` lacks it, then the segment. */
+  private async attempt(segment: FinishedSegment, gateway: string): Promise<Attempt> {
+    let result: PutResult;
+    let what = '';
+    try {
+      const init = await this.inits.ensure(segment.initPath, gateway);
+      if (init.refusal) {
+        result = init.refusal;
+        what = `init ${init.name}: `;
+      } else result = await this.send(segment, gateway, init.name);
+    } catch (err) {
+      const reason = (err as Error).message;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return { kind: 'refused', reason, answered: false };
+      const outage = err instanceof GatewayUnreachable;
+      return { kind: 'retry', reason, outage, answered: false, retryAfterMs: 0 };
+    }
+    if (result.status >= 200 && result.status < 300) return { kind: 'done' };
+    const reason = `${what}${describeError(result)}`;
+    if (PERMANENT.has(result.status)) return { kind: 'refused', reason, answered: true };
+    return {
+      kind: 'retry',
+      reason,
+      outage: isGatewayRefusal(result.status),
+      answered: true,
+      retryAfterMs: result.retryAfterMs ?? 0,
+    };
+  }
+
+  private async send(segment: FinishedSegment, gateway: string, init: string): Promise<PutResult> {
     // One upload at a time per camera: the buffer is free again once put() has answered.
     const file = await readForUpload(segment.path, this.readBuffer);
-    return this.opts.put(this.url(segment.name), file, {
-      [SEGMENT_HEADERS.sha256]: file.sha256,
-      [SEGMENT_HEADERS.node]: this.opts.nodeId,
-      [SEGMENT_HEADERS.start]: segment.startAt.toISOString(),
-      [SEGMENT_HEADERS.durationMs]: String(segment.durationMs),
-      [SEGMENT_HEADERS.init]: init,
-      [SEGMENT_HEADERS.codec]: segment.codec,
-    });
-  }
-
-  /** Uploads a run's init file once, named by its content; returns the gateway name. */
-  private async ensureInit(initPath: string): Promise<string> {
-    const local = basename(initPath);
-    const known = this.opts.state.inits[local];
-    if (known) return known;
-    const file = await readForUpload(initPath);
-    const name = `init-${file.sha256.slice(0, 16)}.mp4`;
-    const result = await this.opts.put(this.url(name), file, {
-      [SEGMENT_HEADERS.sha256]: file.sha256,
-      [SEGMENT_HEADERS.node]: this.opts.nodeId,
-    });
-    if (result.status < 200 || result.status >= 300) {
-      const reason = `init ${name}: ${describeError(result)}`;
-      if (isRetryable(result.status))
-        throw Object.assign(new Error(reason), { retryAfterMs: result.retryAfterMs ?? 0 });
-      throw new PermanentError(reason);
-    }
-    this.opts.logger.info({ init: name, local }, 'init file uploaded');
-    this.opts.state.inits[local] = name;
-    await saveUploadState(this.dir, this.opts.state);
-    return name;
-  }
-
-  private url(name: string): URL {
-    return new URL(segmentPath(this.opts.cameraId, name), this.opts.gatewayUrl);
+    return putToGateway(
+      this.opts.put,
+      new URL(segmentPath(this.opts.cameraId, segment.name), gateway),
+      file,
+      {
+        [SEGMENT_HEADERS.sha256]: file.sha256,
+        [SEGMENT_HEADERS.node]: this.opts.nodeId,
+        [SEGMENT_HEADERS.start]: segment.startAt.toISOString(),
+        [SEGMENT_HEADERS.durationMs]: String(segment.durationMs),
+        [SEGMENT_HEADERS.init]: init,
+        [SEGMENT_HEADERS.codec]: segment.codec,
+      },
+    );
   }
 
   /** The spool deletes the segment, and its run once nothing of it is left here; its init name goes with it. */
@@ -256,9 +279,8 @@ export class CameraQueue {
   }
 }
 
-/** Statuses that refuse the content itself; anything else (auth, overload, outage) is retried. */
+/**
+ * Statuses that refuse the content itself; anything else is retried: at the next gateway when
+ * this one is out of service (gateway-pool.ts), else at the same one (auth, 404, 409).
+ */
 const PERMANENT = new Set([400, 411, 413, 415, 422]);
-
-function isRetryable(status: number): boolean {
-  return !PERMANENT.has(status);
-}

@@ -1,5 +1,5 @@
 /**
- * Sends finished segments from the spool to the storage gateway, per camera in recording
+ * Sends finished segments from the spool to the storage gateways, per camera in recording
  * order, resuming after restarts from each camera's upload state file.
  */
 import { mkdir, readdir } from 'node:fs/promises';
@@ -9,13 +9,15 @@ import { type BackoffPolicy, realSleep, type Sleep } from '../process/backoff.ts
 import { cameraDir, scanCameraSpool } from '../spool/scan.ts';
 import type { FinishedSegment } from '../spool/segment.ts';
 import { CameraQueue, type UploadHooks } from './camera-queue.ts';
+import type { GatewayPool } from './gateway-pool.ts';
 import { httpPutFile, type PutFile } from './put-file.ts';
 import { loadUploadState } from './upload-state.ts';
 
 const ID_RE = new RegExp(ID_PATTERN);
 
 export interface UploaderOptions extends UploadHooks {
-  gatewayUrl: string;
+  /** The gateways, in order of preference; shared with the snapshot store. */
+  gateways: GatewayPool;
   /** The node's upload token, sent with every PUT. */
   gatewayToken?: string;
   /** The CA the gateway's certificate must chain to (config `tls.ca`). */
@@ -60,7 +62,7 @@ export class Uploader {
     const queue = new CameraQueue({
       cameraId,
       spoolDir: this.opts.spoolDir,
-      gatewayUrl: this.opts.gatewayUrl,
+      gateways: this.opts.gateways,
       nodeId: this.opts.nodeId,
       state,
       put: this.opts.put ?? httpPutFile({ token: this.opts.gatewayToken, ca: this.opts.gatewayCa }),
