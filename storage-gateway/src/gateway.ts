@@ -118,6 +118,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // footage grants: the master's public keys; every read is checked against one
   const grants = deps.grants ?? new GrantVerifier({ keys: prismaGrantKeys(deps.prisma) });
   const times = new SegmentTimes(index);
+  // this gateway among those sharing the database: recorded on the rows its buffer takes
+  const { gatewayId } = config.cluster;
   // Every NAS file operation runs in a worker process, so a hung share cannot stall the gateway.
   const nas = new NasClient({
     nasDir: config.nasDir,
@@ -167,6 +169,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     files,
     nas,
     logger: logger.child({ part: 'reconcile' }),
+    gatewayId,
   });
 
   // segment uploads: checked, written durably to the buffer, indexed, queued for the NAS
@@ -175,6 +178,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     files,
     index: writer,
     lock,
+    gatewayId,
     maxSegmentBytes: config.maxSegmentBytes,
     auth,
     nasDigest: (camera, name) => nas.digest(camera, name),
