@@ -1,4 +1,6 @@
 import { mkdir, statfs } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { createPgPool, type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
 import { publicMetricsWarning } from '@cctv/tls';
 import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
@@ -8,6 +10,9 @@ import { CameraOwners, prismaCameraOwners, UnregisteredCameraGrace } from './aut
 import { GrantVerifier, prismaGrantKeys } from './auth/grant-verifier.ts';
 import { prismaTokenSource, UploadAuth } from './auth/upload-auth.ts';
 import { BufferStore } from './buffer/buffer-store.ts';
+import { GatewayRegistry } from './cluster/gateway-registry.ts';
+import { PeerForwarder } from './cluster/peer-forwarder.ts';
+import { PeerReads } from './cluster/peer-reads.ts';
 import type { GatewayConfig } from './config.ts';
 import { KeyedLock } from './files/keyed-lock.ts';
 import { SegmentFiles } from './files/segment-files.ts';
@@ -118,8 +123,24 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // footage grants: the master's public keys; every read is checked against one
   const grants = deps.grants ?? new GrantVerifier({ keys: prismaGrantKeys(deps.prisma) });
   const times = new SegmentTimes(index);
-  // this gateway among those sharing the database: recorded on the rows its buffer takes
+  // This gateway among those sharing the database and the NAS: its row in `Gateway` (where peers
+  // reach it), and reads of files waiting in a peer's buffer sent to that peer.
   const { gatewayId } = config.cluster;
+  const registry = new GatewayRegistry({
+    prisma: deps.prisma,
+    gatewayId,
+    logger: logger.child({ part: 'cluster' }),
+  });
+  const forwarder = new PeerForwarder({
+    registry,
+    gatewayId,
+    timeoutMs: config.cluster.peerTimeoutMs,
+    // a rendition the peer makes first: its own transcode limit, and the usual margin
+    slowAnswerMs: config.rendition.timeoutMs + config.cluster.peerTimeoutMs,
+    logger: logger.child({ part: 'cluster' }),
+    onResult: (result) => metrics.peerReads.inc({ result }),
+  });
+  const peers = new PeerReads({ index, forwarder, gatewayId });
   // Every NAS file operation runs in a worker process, so a hung share cannot stall the gateway.
   const nas = new NasClient({
     nasDir: config.nasDir,
@@ -307,6 +328,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     corsOrigins: config.corsOrigins,
     onGrantRefused: (reason) => metrics.grantRefusals.inc({ reason }),
     onGranted: () => metrics.grantedReads.inc(),
+    peers,
   });
 
   let nasCheck: Promise<unknown> = Promise.resolve();
@@ -353,12 +375,17 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       retention.start();
       const publicMetrics = publicMetricsWarning(config.metricsAccess, config.host, 'GATEWAY_METRICS_TOKEN');
       if (publicMetrics) logger.warn(publicMetrics);
-      return http.listen({ host: config.host, port: config.port });
+      const address = await http.listen({ host: config.host, port: config.port });
+      // Peers learn where to reach it once it answers there.
+      await registry.start(config.cluster.peerUrl ?? listeningUrl(config, http));
+      return address;
     },
     async stop() {
       const transcodes = renditions.stop(); // kills running ffmpeg, so their requests end now
       await http.close();
       await transcodes;
+      await registry.stop();
+      forwarder.close();
       await retention.stop();
       await mover.stop();
       await nasCheck;
@@ -367,4 +394,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await indexPool.end();
     },
   };
+}
+
+/**
+ * Where peers reach this gateway unless `GATEWAY_PEER_URL` says: its listening address and port,
+ * this host's name when it listens on every address.
+ */
+function listeningUrl(config: GatewayConfig, http: FastifyInstance): string {
+  const { port } = http.server.address() as AddressInfo;
+  const wildcard = ['0.0.0.0', '::', ''].includes(config.host);
+  const host = wildcard ? hostname() : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `${config.tls ? 'https' : 'http'}://${host}:${port}`;
 }

@@ -1,6 +1,7 @@
 import { registerDefaultMetrics } from '@cctv/tls/service-metrics';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GRANT_REFUSALS } from '../auth/grant-verifier.ts';
+import { PEER_READ_RESULTS } from '../cluster/peer-forwarder.ts';
 import { REJECT_REASONS, type RejectReason } from '../ingest/ingest-error.ts';
 import { NAS_FAILURE_REASONS, type NasFailureReason } from '../nas/nas-errors.ts';
 import { RENDITION_RESULTS } from '../rendition/rendition-service.ts';
@@ -152,6 +153,15 @@ export class GatewayMetrics {
   });
   // ---------------------------------------------------------------------------------------
 
+  // --- Several gateways (src/cluster/) ---------------------------------------------------
+  readonly peerReads = new Counter({
+    name: 'cctv_gateway_peer_reads_total',
+    help: "Reads forwarded to the peer gateway whose buffer holds the file, by result (served, not_found, refused: the peer's 4xx relayed, unavailable: answered 503 here)",
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  // ---------------------------------------------------------------------------------------
+
   // --- H.264 renditions (src/rendition/) ------------------------------------------------
   readonly renditions = new Counter({
     name: 'cctv_gateway_renditions_total',
@@ -198,6 +208,7 @@ export class GatewayMetrics {
       this.retentionDeletedBytes.inc({ reason }, 0);
     }
     for (const result of RENDITION_RESULTS) this.renditions.inc({ result }, 0);
+    for (const result of PEER_READ_RESULTS) this.peerReads.inc({ result }, 0);
     for (const reason of GRANT_REFUSALS) this.grantRefusals.inc({ reason }, 0);
     registerDefaultMetrics(this.registry, 'cctv_gateway_');
   }
