@@ -29,6 +29,7 @@ import { type Delay, NasMover } from './nas/nas-mover.ts';
 import { RenditionService } from './rendition/rendition-service.ts';
 import { RetentionRepository } from './retention/retention-repository.ts';
 import { RetentionSweeper } from './retention/retention-sweeper.ts';
+import { advisoryRoundLock } from './retention/round-lock.ts';
 import { SnapshotEvents } from './snapshots/snapshot-events.ts';
 import { SnapshotService } from './snapshots/snapshot-service.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
@@ -222,11 +223,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
   // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
   let nasUsage: { freeBytes: number; totalBytes: number } | null = null;
+  // one round at a time across gateways: a PostgreSQL advisory lock on a connection of its own
+  const roundLock = advisoryRoundLock(config.databaseUrl, logger.child({ part: 'retention' }));
   const retention = new RetentionSweeper({
     repository: new RetentionRepository(deps.prisma),
     nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
     lock,
     initRecentlyUsed: (camera, name) => ingest.initRecentlyUsed(camera, name),
+    roundLock,
+    onSkipped: () => metrics.retentionSkipped.inc(),
     config: config.retention,
     logger: logger.child({ part: 'retention' }),
     now,
@@ -387,6 +392,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await registry.stop();
       forwarder.close();
       await retention.stop();
+      await roundLock.close();
       await mover.stop();
       await nasCheck;
       await nas.close();

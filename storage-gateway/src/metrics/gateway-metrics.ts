@@ -151,6 +151,11 @@ export class GatewayMetrics {
     help: 'Free bytes on the NAS filesystem, as seen by the last retention sweep',
     registers: [this.registry],
   });
+  readonly retentionSkipped = new Counter({
+    name: 'cctv_gateway_retention_skipped_total',
+    help: 'Retention rounds skipped because another gateway on the same database was sweeping',
+    registers: [this.registry],
+  });
   // ---------------------------------------------------------------------------------------
 
   // --- Several gateways (src/cluster/) ---------------------------------------------------
