@@ -141,7 +141,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     logger: logger.child({ part: 'cluster' }),
     onResult: (result) => metrics.peerReads.inc({ result }),
   });
-  const peers = new PeerReads({ index, forwarder, gatewayId });
+  const peers = new PeerReads({ index, registry, forwarder, gatewayId });
   // Every NAS file operation runs in a worker process, so a hung share cannot stall the gateway.
   const nas = new NasClient({
     nasDir: config.nasDir,

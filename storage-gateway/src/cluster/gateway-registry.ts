@@ -35,6 +35,7 @@ export class GatewayRegistry {
   private beat: Promise<void> = Promise.resolve();
   private failing = false;
   private readonly peers = new Map<string, { peer: Peer | null; atMs: number }>();
+  private live: { ids: string[]; atMs: number } | null = null;
 
   constructor(private readonly opts: GatewayRegistryOptions) {}
 
@@ -91,6 +92,19 @@ export class GatewayRegistry {
   }
 
   /** This gateway's row: inserted, or its URL and `seenAt` refreshed (`startedAt` too at start). */
+  /** The other gateways seen in the last `QUIET_LIMIT_S` (cached for a moment). */
+  async livePeers(): Promise<string[]> {
+    const now = Date.now();
+    if (this.live && now - this.live.atMs < (this.opts.cacheMs ?? 2000)) return this.live.ids;
+    const rows = await this.opts.prisma.$queryRaw<{ id: string }[]>`
+      SELECT id FROM "Gateway"
+      WHERE id <> ${this.opts.gatewayId}
+        AND "seenAt" > (now() AT TIME ZONE 'UTC') - ${QUIET_LIMIT_S}::int * interval '1 second'
+      ORDER BY id`;
+    this.live = { ids: rows.map((r) => r.id), atMs: now };
+    return this.live.ids;
+  }
+
   private async upsert(url: string, starting: boolean): Promise<void> {
     await this.opts.prisma.$executeRaw`
       INSERT INTO "Gateway" (id, url, "startedAt", "seenAt")

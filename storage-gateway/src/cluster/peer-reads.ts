@@ -2,10 +2,12 @@ import { segmentKind } from '@cctv/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendGatewayError } from '../http/http-error.ts';
 import type { SegmentRepository } from '../index/segment-repository.ts';
+import type { GatewayRegistry } from './gateway-registry.ts';
 import { PEER_HEADER, type PeerForwarder, PeerUnavailableError } from './peer-forwarder.ts';
 
 export interface PeerReadsOptions {
   index: Pick<SegmentRepository, 'find' | 'initHolders'>;
+  registry: Pick<GatewayRegistry, 'livePeers'>;
   forwarder: Pick<PeerForwarder, 'forward'>;
   /** This gateway's id. */
   gatewayId: string;
@@ -14,16 +16,19 @@ export interface PeerReadsOptions {
 /**
  * A segment acknowledged by one gateway is served by all: a read whose file is in neither this
  * gateway's buffer nor the NAS goes to the peer whose buffer holds it. Which peer: a media
- * segment's row (`buffer` at another gateway); for an init file (no row), the gateways that took
- * segments of its recordings. A read that came from a peer is never sent on.
+ * segment's row (`buffer` at another gateway); for an init file (no row), the gateways holding
+ * segments of its recording in their buffer, then the other gateways alive (an agent may have
+ * sent the init to one and its segments to another). A read that came from a peer is never
+ * sent on.
  */
 export class PeerReads {
   constructor(private readonly opts: PeerReadsOptions) {}
 
   /** Other gateways whose buffer may hold `<camera>/<name>`, the likeliest first. */
   async holders(camera: string, name: string): Promise<string[]> {
-    const { index, gatewayId } = this.opts;
-    if (segmentKind(name) === 'init') return index.initHolders(camera, name, gatewayId);
+    const { index, registry, gatewayId } = this.opts;
+    if (segmentKind(name) === 'init')
+      return [...(await index.initHolders(camera, name, gatewayId)), ...(await registry.livePeers())];
     const row = await index.find(camera, name);
     return row?.location === 'buffer' && row.gatewayId && row.gatewayId !== gatewayId ? [row.gatewayId] : [];
   }

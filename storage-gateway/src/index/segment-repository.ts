@@ -121,15 +121,15 @@ export class SegmentRepository {
   }
 
   /**
-   * Other gateways whose buffer may hold the init file `initName` of a camera (init files have
-   * no rows): those that took segments of its recordings, the latest first.
+   * Other gateways holding segments of the init file `initName` of a camera in their buffer
+   * (init files have no rows; an init is moved before its segments). Only buffered rows: a
+   * recording's init is named by millions of rows once it has run for weeks.
    */
-  async initHolders(cameraId: string, initName: string, except: string, limit = 3): Promise<string[]> {
+  async initHolders(cameraId: string, initName: string, except: string): Promise<string[]> {
     const rows = await this.prisma.$queryRaw<{ gatewayId: string }[]>`
-      SELECT "gatewayId" FROM "Segment"
-      WHERE "cameraId" = ${cameraId} AND "initName" = ${initName}
-        AND "gatewayId" IS NOT NULL AND "gatewayId" <> ${except}
-      GROUP BY "gatewayId" ORDER BY max("startAt") DESC LIMIT ${limit}::int`;
+      SELECT DISTINCT "gatewayId" FROM "Segment"
+      WHERE location = 'buffer' AND "cameraId" = ${cameraId} AND "initName" = ${initName}
+        AND "gatewayId" IS NOT NULL AND "gatewayId" <> ${except}`;
     return rows.map((r) => r.gatewayId);
   }
 
