@@ -167,6 +167,7 @@ export class PeerForwarder {
         target,
         { method: request.method === 'HEAD' ? 'HEAD' : 'GET', headers, agent: this.agents[protocol] },
         (res) => {
+          clearTimeout(connecting);
           clearTimeout(deadline);
           resolve(res);
         },
@@ -178,7 +179,8 @@ export class PeerForwarder {
         if (!socket.connecting) clearTimeout(connecting);
         else socket.once('connect', () => clearTimeout(connecting));
       });
-      req.once('error', (err) => {
+      // A request may fail more than once (a timer and the socket): every error is heard.
+      req.on('error', (err) => {
         clearTimeout(connecting);
         clearTimeout(deadline);
         reject(err);
