@@ -150,3 +150,71 @@ export function liveConfig(e: Checked<typeof LiveVars>): LiveConfig {
     maxAgeS: envInt(e.GATEWAY_LIVE_MAX_AGE_S, 30),
   };
 }
+
+// --- Several gateways on one index and one NAS (src/cluster/) ----------------------------
+
+/** Who this gateway is among the gateways sharing the database, and how its peers reach it. */
+export interface ClusterConfig {
+  /** `GATEWAY_ID`: recorded on every segment row this gateway's buffer takes. */
+  gatewayId: string;
+  /** `GATEWAY_PEER_URL`: the base URL other gateways read from; null: its own listening URL. */
+  peerUrl: string | null;
+  /** A peer that has not answered a forwarded read (or gone quiet in its body) for this long is unavailable. */
+  peerTimeoutMs: number;
+}
+
+export const ClusterVars = {
+  GATEWAY_ID: EnvText(),
+  GATEWAY_PEER_URL: EnvText(),
+  GATEWAY_PEER_TIMEOUT_MS: envInteger(100, 60_000),
+};
+
+/**
+ * The default `GATEWAY_ID`: the host name in lower case, every run of other characters (dots,
+ * underscores) as one `-`, at most 63 characters: stable across restarts of the same host.
+ */
+export function gatewayIdFromHost(host: string): string {
+  return host
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+}
+
+export function clusterConfig(
+  e: Checked<typeof ClusterVars>,
+  tls: boolean,
+  host: string,
+  problems: ConfigProblems,
+): ClusterConfig {
+  const own = e.GATEWAY_ID?.trim();
+  const gatewayId = own || gatewayIdFromHost(host);
+  if (own && !isValidId(own))
+    problems.add(`GATEWAY_ID must match [a-z0-9][a-z0-9-]{0,62}, got ${JSON.stringify(own)}`);
+  else if (!isValidId(gatewayId))
+    problems.add(`GATEWAY_ID is unset and the host name ${JSON.stringify(host)} gives no valid id: set it`);
+  return {
+    gatewayId,
+    peerUrl: peerUrl(e.GATEWAY_PEER_URL, tls, problems),
+    peerTimeoutMs: envInt(e.GATEWAY_PEER_TIMEOUT_MS, 3000),
+  };
+}
+
+/**
+ * A base URL peers send grants to: https (http only when this gateway serves plain HTTP behind
+ * a TLS-terminating proxy), no credentials, query or fragment; a path prefix is kept.
+ */
+function peerUrl(raw: string | undefined, tls: boolean, problems: ConfigProblems): string | null {
+  const value = raw?.trim();
+  if (!value) return null;
+  const url = URL.canParse(value) ? new URL(value) : null;
+  const schemes = tls ? ['https:'] : ['https:', 'http:'];
+  if (!url || !schemes.includes(url.protocol) || url.username || url.password || url.search || url.hash) {
+    problems.add(
+      `GATEWAY_PEER_URL must be an ${tls ? 'https' : 'http(s)'}:// URL without credentials, query or fragment, got ${JSON.stringify(value)}`,
+    );
+    return null;
+  }
+  return url.href.replace(/\/+$/, '');
+}

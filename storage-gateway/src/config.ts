@@ -3,11 +3,15 @@
  * then the rules across them, every bad variable listed at once (@cctv/protocol/config-check). The sections of single parts are config-sections.ts.
  */
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigProblems, checkEnv, EnvOneOf, EnvText, envInt } from '@cctv/protocol/config-check';
 import { type MetricsAccess, metricsAccessFromEnv } from '@cctv/tls';
 import { Type } from '@sinclair/typebox';
 import {
+  type ClusterConfig,
+  ClusterVars,
+  clusterConfig,
   envInteger,
   type LiveConfig,
   LiveVars,
@@ -20,7 +24,7 @@ import {
   retentionConfig,
 } from './config-sections.ts';
 
-export type { LiveConfig, RenditionConfig, RetentionConfig } from './config-sections.ts';
+export type { ClusterConfig, LiveConfig, RenditionConfig, RetentionConfig } from './config-sections.ts';
 
 /** Everything the gateway reads from its environment, validated once at start. */
 export interface GatewayConfig {
@@ -56,6 +60,8 @@ export interface GatewayConfig {
   retention: RetentionConfig;
   rendition: RenditionConfig;
   live: LiveConfig;
+  /** This gateway among those sharing the database and the NAS. */
+  cluster: ClusterConfig;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -109,6 +115,7 @@ const GatewayEnv = Type.Object({
   ...RetentionVars,
   ...RenditionVars,
   ...LiveVars,
+  ...ClusterVars,
 });
 
 /**
@@ -116,7 +123,11 @@ const GatewayEnv = Type.Object({
  * then the rules in code. Throws one ConfigError listing every bad key, so an operator fixes
  * them all in one go.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): GatewayConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+  host = hostname(),
+): GatewayConfig {
   const problems = new ConfigProblems();
   const e = checkEnv(GatewayEnv, env, problems);
   const dir = (raw: string | undefined, fallback: string): string => {
@@ -145,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   });
   const retention = retentionConfig(e, problems);
   const rendition = renditionConfig(e, dir, dataDir, [bufferDir, nasDir, snapshotDir], problems);
+  const cluster = clusterConfig(e, (e.GATEWAY_TLS?.trim() || 'on') === 'on', host, problems);
 
   problems.throwIfAny((list) => new ConfigError(list));
   return {
@@ -175,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     retention,
     rendition,
     live: liveConfig(e),
+    cluster,
   };
 }
 

@@ -1,4 +1,6 @@
 import { mkdir, statfs } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { createPgPool, type PrismaClient, SecurityAlertRecorder } from '@cctv/db';
 import { publicMetricsWarning } from '@cctv/tls';
 import { registerCertificateExpiry } from '@cctv/tls/service-metrics';
@@ -8,6 +10,9 @@ import { CameraOwners, prismaCameraOwners, UnregisteredCameraGrace } from './aut
 import { GrantVerifier, prismaGrantKeys } from './auth/grant-verifier.ts';
 import { prismaTokenSource, UploadAuth } from './auth/upload-auth.ts';
 import { BufferStore } from './buffer/buffer-store.ts';
+import { GatewayRegistry } from './cluster/gateway-registry.ts';
+import { PeerForwarder } from './cluster/peer-forwarder.ts';
+import { PeerReads } from './cluster/peer-reads.ts';
 import type { GatewayConfig } from './config.ts';
 import { KeyedLock } from './files/keyed-lock.ts';
 import { SegmentFiles } from './files/segment-files.ts';
@@ -24,6 +29,7 @@ import { type Delay, NasMover } from './nas/nas-mover.ts';
 import { RenditionService } from './rendition/rendition-service.ts';
 import { RetentionRepository } from './retention/retention-repository.ts';
 import { RetentionSweeper } from './retention/retention-sweeper.ts';
+import { advisoryRoundLock } from './retention/round-lock.ts';
 import { SnapshotEvents } from './snapshots/snapshot-events.ts';
 import { SnapshotService } from './snapshots/snapshot-service.ts';
 import { SnapshotStore } from './snapshots/snapshot-store.ts';
@@ -118,6 +124,24 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // footage grants: the master's public keys; every read is checked against one
   const grants = deps.grants ?? new GrantVerifier({ keys: prismaGrantKeys(deps.prisma) });
   const times = new SegmentTimes(index);
+  // This gateway among those sharing the database and the NAS: its row in `Gateway` (where peers
+  // reach it), and reads of files waiting in a peer's buffer sent to that peer.
+  const { gatewayId } = config.cluster;
+  const registry = new GatewayRegistry({
+    prisma: deps.prisma,
+    gatewayId,
+    logger: logger.child({ part: 'cluster' }),
+  });
+  const forwarder = new PeerForwarder({
+    registry,
+    gatewayId,
+    timeoutMs: config.cluster.peerTimeoutMs,
+    // a rendition the peer makes first: its own transcode limit, and the usual margin
+    slowAnswerMs: config.rendition.timeoutMs + config.cluster.peerTimeoutMs,
+    logger: logger.child({ part: 'cluster' }),
+    onResult: (result) => metrics.peerReads.inc({ result }),
+  });
+  const peers = new PeerReads({ index, registry, forwarder, gatewayId });
   // Every NAS file operation runs in a worker process, so a hung share cannot stall the gateway.
   const nas = new NasClient({
     nasDir: config.nasDir,
@@ -167,6 +191,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     files,
     nas,
     logger: logger.child({ part: 'reconcile' }),
+    gatewayId,
   });
 
   // segment uploads: checked, written durably to the buffer, indexed, queued for the NAS
@@ -175,6 +200,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     files,
     index: writer,
     lock,
+    gatewayId,
     maxSegmentBytes: config.maxSegmentBytes,
     auth,
     nasDigest: (camera, name) => nas.digest(camera, name),
@@ -197,11 +223,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   // Deletes NAS recordings by age and free-space watermark, keeping event footage. Not given
   // deps.delay: that one shortens NAS retries in tests and would make it sweep non-stop.
   let nasUsage: { freeBytes: number; totalBytes: number } | null = null;
+  // one round at a time across gateways: a PostgreSQL advisory lock on a connection of its own
+  const roundLock = advisoryRoundLock(config.databaseUrl, logger.child({ part: 'retention' }));
   const retention = new RetentionSweeper({
     repository: new RetentionRepository(deps.prisma),
     nas: { remove: (camera, name) => nas.remove(camera, name), usage: () => nas.usage() },
     lock,
     initRecentlyUsed: (camera, name) => ingest.initRecentlyUsed(camera, name),
+    roundLock,
+    onSkipped: () => metrics.retentionSkipped.inc(),
     config: config.retention,
     logger: logger.child({ part: 'retention' }),
     now,
@@ -303,6 +333,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     corsOrigins: config.corsOrigins,
     onGrantRefused: (reason) => metrics.grantRefusals.inc({ reason }),
     onGranted: () => metrics.grantedReads.inc(),
+    peers,
   });
 
   let nasCheck: Promise<unknown> = Promise.resolve();
@@ -349,13 +380,19 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       retention.start();
       const publicMetrics = publicMetricsWarning(config.metricsAccess, config.host, 'GATEWAY_METRICS_TOKEN');
       if (publicMetrics) logger.warn(publicMetrics);
-      return http.listen({ host: config.host, port: config.port });
+      const address = await http.listen({ host: config.host, port: config.port });
+      // Peers learn where to reach it once it answers there.
+      await registry.start(config.cluster.peerUrl ?? listeningUrl(config, http));
+      return address;
     },
     async stop() {
       const transcodes = renditions.stop(); // kills running ffmpeg, so their requests end now
       await http.close();
       await transcodes;
+      await registry.stop();
+      forwarder.close();
       await retention.stop();
+      await roundLock.close();
       await mover.stop();
       await nasCheck;
       await nas.close();
@@ -363,4 +400,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await indexPool.end();
     },
   };
+}
+
+/**
+ * Where peers reach this gateway unless `GATEWAY_PEER_URL` says: its listening address and port,
+ * this host's name when it listens on every address.
+ */
+function listeningUrl(config: GatewayConfig, http: FastifyInstance): string {
+  const { port } = http.server.address() as AddressInfo;
+  const wildcard = ['0.0.0.0', '::', ''].includes(config.host);
+  const host = wildcard ? hostname() : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `${config.tls ? 'https' : 'http'}://${host}:${port}`;
 }

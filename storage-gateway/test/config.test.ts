@@ -30,7 +30,7 @@ describe('config', () => {
   });
 
   it('fills defaults relative to the working directory', () => {
-    const c = loadConfig({ DATABASE_URL: DB, GATEWAY_TLS: 'off' }, '/srv/gw');
+    const c = loadConfig({ DATABASE_URL: DB, GATEWAY_TLS: 'off' }, '/srv/gw', 'Gw_1.example.org');
     assert.deepEqual(c, {
       host: '0.0.0.0',
       port: 8090,
@@ -72,6 +72,7 @@ describe('config', () => {
         timeoutMs: 60_000,
       },
       live: { windowSegments: 3, maxAgeS: 30 },
+      cluster: { gatewayId: 'gw-1-example-org', peerUrl: null, peerTimeoutMs: 3000 },
     });
     const d = loadConfig(
       { DATABASE_URL: DB, GATEWAY_TLS: 'off', GATEWAY_DATA_DIR: '/var/lib/gw', GATEWAY_NAS_DIR: '/mnt/nas' },
@@ -115,6 +116,53 @@ describe('config', () => {
         return true;
       },
     );
+  });
+
+  it('names the gateway among its peers: a safe id (from the host name by default) and its URL', () => {
+    const cluster = (env: Record<string, string>, host = 'gw-a') =>
+      loadConfig({ DATABASE_URL: DB, GATEWAY_TLS: 'off', ...env }, '/x', host).cluster;
+    assert.equal(cluster({}, 'CCTV-Gateway_01.site.lan').gatewayId, 'cctv-gateway-01-site-lan');
+    assert.equal(cluster({}, `-${'h'.repeat(80)}`).gatewayId, 'h'.repeat(63));
+    assert.deepEqual(
+      cluster({
+        GATEWAY_ID: ' gw-east ',
+        GATEWAY_PEER_URL: 'https://gw-east.site.lan:8090/cctv/',
+        GATEWAY_PEER_TIMEOUT_MS: '1500',
+      }),
+      { gatewayId: 'gw-east', peerUrl: 'https://gw-east.site.lan:8090/cctv', peerTimeoutMs: 1500 },
+    );
+    // Behind a TLS-terminating proxy the peer URL may be either; with TLS on, https only.
+    assert.equal(cluster({ GATEWAY_PEER_URL: 'http://10.0.0.7:8090' }).peerUrl, 'http://10.0.0.7:8090');
+    const problems = (env: Record<string, string>, host = 'gw-a') => {
+      try {
+        loadConfig({ DATABASE_URL: DB, ...env }, '/x', host);
+        return [];
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems;
+      }
+    };
+    const tls = { GATEWAY_TLS_CERT: '/etc/hostname', GATEWAY_TLS_KEY: '/etc/hostname' };
+    assert.deepEqual(problems({ ...tls, GATEWAY_PEER_URL: 'https://gw-a:8090' }), []);
+    const bad = problems({
+      ...tls,
+      GATEWAY_ID: 'GW/../a',
+      GATEWAY_PEER_URL: 'http://gw-a:8090',
+      GATEWAY_PEER_TIMEOUT_MS: '5',
+    });
+    assert.equal(bad.length, 3, bad.join('\n'));
+    assert.match(bad.join('\n'), /GATEWAY_ID must match/);
+    assert.match(bad.join('\n'), /GATEWAY_PEER_URL must be an https:\/\/ URL/);
+    assert.match(bad.join('\n'), /GATEWAY_PEER_TIMEOUT_MS must be an integer from 100/);
+    for (const url of [
+      'https://user:pw@gw-a',
+      'https://gw-a/?x=1',
+      'https://gw-a/#f',
+      'gw-a:8090',
+      'ftp://gw-a',
+    ])
+      assert.match(problems({ ...tls, GATEWAY_PEER_URL: url }).join(), /GATEWAY_PEER_URL/, url);
+    assert.match(problems({ GATEWAY_TLS: 'off' }, '___').join(), /host name "___" gives no valid id/);
   });
 
   it('reads the origins allowed to read footage from a browser, never "any"', () => {

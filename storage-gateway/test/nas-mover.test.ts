@@ -13,14 +13,17 @@ import { SegmentFiles } from '../src/files/segment-files.ts';
 import { NasMover } from '../src/nas/nas-mover.ts';
 import { testMoverOptions } from './mover-options.ts';
 
-async function moverWith(index: { setLocation: (camera: string, name: string) => Promise<unknown> }) {
+async function moverWith(
+  index: { setLocation: (camera: string, name: string) => Promise<unknown> },
+  remove?: (camera: string, name: string) => Promise<void>,
+) {
   const dir = await tempDir('cctv-release-');
   const files = new SegmentFiles(join(dir, 'buffer'), join(dir, 'nas'));
   await mkdir(join(dir, 'buffer', 'cam-r'), { recursive: true });
   await writeFile(files.bufferPath('cam-r', 's1.m4s'), 'bytes');
   const events: string[] = [];
   const mover = new NasMover({
-    nas: { copy: async () => ({ status: 'copied', bytes: 5 }) },
+    nas: { copy: async () => ({ status: 'copied', bytes: 5 }), ...(remove ? { remove } : {}) },
     ...testMoverOptions(files),
     drainBytesPerS: 0,
     parallel: 1,
@@ -57,6 +60,18 @@ describe('buffered copy release', () => {
     });
     assert.deepEqual(seen, ['cam-r/s1.m4s']);
     assert.deepEqual(events, ['moved, buffered copy kept']);
+    assert.equal(buffered, false);
+  });
+
+  it('removes both copies of a segment whose row retention deleted while it waited here', async () => {
+    // Another gateway moved its own copy first, and retention took the segment since: the copy
+    // just made here would be a NAS file without a row.
+    const removed: string[] = [];
+    const { events, buffered } = await moverWith({ setLocation: async () => false }, async (camera, name) => {
+      removed.push(`${camera}/${name}`);
+    });
+    assert.deepEqual(removed, ['cam-r/s1.m4s']);
+    assert.deepEqual(events, [], 'not counted as a move');
     assert.equal(buffered, false);
   });
 

@@ -8,8 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
+import { createPrismaClient } from '@cctv/db';
+import pino from 'pino';
+import { onCleanup, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
+import { BufferStore } from '../src/buffer/buffer-store.ts';
 import { SegmentFiles } from '../src/files/segment-files.ts';
+import { Reconciler } from '../src/index/reconcile.ts';
+import { SegmentRepository } from '../src/index/segment-repository.ts';
 import { BacklogQueue } from '../src/nas/backlog-queue.ts';
 import { type BacklogItem, NasMover } from '../src/nas/nas-mover.ts';
 import { granted, mediaHeaders, metric, put, sha256, startGateway } from './gateway-harness.ts';
@@ -120,6 +125,74 @@ describe('index reconciliation at start', () => {
     const second = await startGateway(db, {}, dirs);
     await second.gateway.reconciled();
     for (let i = 0; i < 3; i++) assert.equal(await location(second, 'cam-empty', `e${i}.m4s`), 'nas');
+  });
+});
+
+describe('index reconciliation with several gateways on one index', () => {
+  it("judges its own buffered rows only, and moves a copy it holds of another gateway's", async () => {
+    const root = await tempDir('cctv-rec-peers-');
+    const bufferDir = join(root, 'buffer');
+    const prisma = createPrismaClient(db.gateway, 1);
+    onCleanup(() => prisma.$disconnect());
+    const row = (camera: string, name: string, location: 'buffer' | 'nas', gatewayId: string | null) => ({
+      cameraId: camera,
+      nodeId: 'node-1',
+      name,
+      initName: 'init.mp4',
+      startAt: at(name.charCodeAt(0)),
+      durationMs: 2000,
+      bytes: 4,
+      codec: 'hvc1',
+      sha256: sha256(name),
+      location,
+      gatewayId,
+    });
+    await prisma.segment.createMany({
+      data: [
+        row('cam-pq', 'a.m4s', 'buffer', 'gw-me'), // here: the backlog
+        row('cam-pq', 'b.m4s', 'buffer', 'gw-me'), // nowhere: missing
+        row('cam-pq', 'c.m4s', 'buffer', 'gw-other'), // in the other's buffer: not ours to judge
+        row('cam-pq', 'd.m4s', 'buffer', 'gw-other'), // a copy here too (sent again after a failover)
+        row('cam-pq', 'e.m4s', 'buffer', null), // from before ids, of a camera with a folder here
+        row('cam-pz', 'f.m4s', 'buffer', null), // from before ids, of a camera never buffered here
+        row('cam-pq', 'g.m4s', 'nas', 'gw-other'), // moved by the other; a stale copy here
+      ],
+    });
+    await mkdir(join(bufferDir, 'cam-pq'), { recursive: true });
+    for (const name of ['a.m4s', 'd.m4s', 'g.m4s', 'h.m4s'])
+      await writeFile(join(bufferDir, 'cam-pq', name), name);
+    const reconciler = new Reconciler({
+      index: new SegmentRepository(prisma),
+      buffer: new BufferStore(bufferDir),
+      files: new SegmentFiles(bufferDir, join(root, 'nas')),
+      nas: { list: async () => [], cameras: async () => [], probe: async () => {}, cleanTemp: async () => 0 },
+      logger: pino({ level: 'silent' }),
+      gatewayId: 'gw-me',
+    });
+    const report = await reconciler.buffered();
+    assert.deepEqual(report.backlog.map((b) => `${b.camera}/${b.name}`).sort(), [
+      'cam-pq/a.m4s',
+      'cam-pq/d.m4s',
+    ]);
+    assert.deepEqual(report.missing.sort(), ['cam-pq/b.m4s', 'cam-pq/e.m4s']);
+    assert.deepEqual(report.bufferReleased, ['cam-pq/g.m4s']);
+    assert.deepEqual(report.bufferOrphans, ['cam-pq/h.m4s']);
+    const rows = await prisma.segment.findMany({ where: { cameraId: { in: ['cam-pq', 'cam-pz'] } } });
+    const state = Object.fromEntries(rows.map((r) => [r.name, `${r.location}@${r.gatewayId}`]));
+    assert.deepEqual(state, {
+      'a.m4s': 'buffer@gw-me',
+      'b.m4s': 'missing@gw-me',
+      'c.m4s': 'buffer@gw-other',
+      'd.m4s': 'buffer@gw-other',
+      'e.m4s': 'missing@null',
+      'f.m4s': 'buffer@null',
+      'g.m4s': 'nas@gw-other',
+    });
+    assert.deepEqual(await readdir(join(bufferDir, 'cam-pq')).then((n) => n.sort()), [
+      'a.m4s',
+      'd.m4s',
+      'h.m4s',
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { createPrismaClient } from '@cctv/db';
+import { createPgPool, createPrismaClient } from '@cctv/db';
 import pino from 'pino';
 import { onCleanup, startTestDatabase, tempDir, waitFor } from '../../test/support/index.ts';
 import { skipRootOnly } from '../../test/support/root-only.ts';
@@ -21,6 +21,7 @@ import {
   type RetentionSweeperOptions,
   type SweepSummary,
 } from '../src/retention/retention-sweeper.ts';
+import { advisoryRoundLock } from '../src/retention/round-lock.ts';
 import { listFiles, metric, startGateway } from './gateway-harness.ts';
 
 const run = promisify(execFile);
@@ -573,6 +574,28 @@ describe('free-space watermark (real tmpfs)', () => {
   });
 });
 
+/** A NAS whose first remove waits until released: a round caught in the middle. */
+function gatedNas(nas: string) {
+  const good = localNasFiles(nas);
+  let entered!: () => void;
+  const inRemove = new Promise<void>((r) => {
+    entered = r;
+  });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const files: NasFiles = {
+    async remove(camera, name) {
+      entered();
+      await gate;
+      return good.remove(camera, name);
+    },
+    usage: good.usage,
+  };
+  return { files, inRemove, release };
+}
+
 describe('lifecycle', () => {
   it('sweeps shortly after start, then every interval, and stop() ends the wait at once', async () => {
     const d = await dirs();
@@ -596,38 +619,89 @@ describe('lifecycle', () => {
     const d = await dirs();
     for (let i = 0; i < 4; i++)
       await addSegment(d, { camera: 'cam-s', name: `s-${i}.m4s`, startAt: ago((40 - i) * DAY) });
-    const good = localNasFiles(d.nas);
-    let entered!: () => void;
-    const inRemove = new Promise<void>((r) => {
-      entered = r;
-    });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const slow: NasFiles = {
-      async remove(camera, name) {
-        entered();
-        await gate;
-        return good.remove(camera, name);
-      },
-      usage: good.usage,
-    };
-    const h = makeSweeper(slow, { days: 30 }, { delay: () => Promise.resolve(), firstSweepDelayMs: 0 });
+    const gated = gatedNas(d.nas);
+    const h = makeSweeper(
+      gated.files,
+      { days: 30 },
+      { delay: () => Promise.resolve(), firstSweepDelayMs: 0 },
+    );
     h.sweeper.start();
-    await inRemove;
+    await gated.inRemove;
     let stopped = false;
     const stopping = h.sweeper.stop().then(() => {
       stopped = true;
     });
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(stopped, false, 'stop() waits for the remove in flight');
-    release();
+    gated.release();
     await stopping;
     assert.equal(h.sweeps.length, 1);
     assert.equal(h.sweeps[0]?.aborted, true);
     assert.deepEqual(await names('cam-s'), ['s-1.m4s', 's-2.m4s', 's-3.m4s']);
     assert.deepEqual(await listFiles(join(d.nas, 'cam-s')), ['s-1.m4s', 's-2.m4s', 's-3.m4s']);
+  });
+});
+
+describe('several gateways on one database: one round at a time', () => {
+  const quiet = pino({ level: 'silent' });
+
+  /**
+   * `count` expired segments of `camera`, and two gateways' round locks; the first gateway's
+   * round is started and caught in its first remove.
+   */
+  async function roundInHand(camera: string, count: number) {
+    const d = await dirs();
+    for (let i = 0; i < count; i++)
+      await addSegment(d, { camera, name: `${camera}-${i}.m4s`, startAt: ago((40 - i) * DAY) });
+    const [lockOne, lockTwo] = [advisoryRoundLock(db.gateway, quiet), advisoryRoundLock(db.gateway, quiet)];
+    onCleanup(() => Promise.all([lockOne.close(), lockTwo.close()]));
+    const gated = gatedNas(d.nas);
+    const first = makeSweeper(gated.files, { days: 30 }, { roundLock: lockOne }).sweeper.sweepOnce();
+    await gated.inRemove;
+    return { d, lockTwo, gated, first };
+  }
+
+  it('skips a round while another gateway sweeps, and sweeps again once it is done', async () => {
+    const { d, lockTwo, gated, first } = await roundInHand('cam-g', 3);
+    let skipped = 0;
+    const two = makeSweeper(
+      localNasFiles(d.nas),
+      { days: 30 },
+      { roundLock: lockTwo, onSkipped: () => skipped++ },
+    );
+    const meanwhile = await two.sweeper.sweepOnce();
+    assert.equal(meanwhile.skipped, true);
+    assert.equal(meanwhile.ok, true);
+    assert.equal(skipped, 1);
+    assert.equal(two.deleted.length, 0);
+    gated.release();
+    const done = await first;
+    assert.deepEqual([done.ok, done.skipped, done.deleted.age.segments], [true, false, 3]);
+    const after = await two.sweeper.sweepOnce();
+    assert.deepEqual([after.ok, after.skipped], [true, false]);
+    assert.equal(skipped, 1);
+  });
+
+  it('stops a round whose lock session died, whose lock PostgreSQL frees at once', async () => {
+    const { lockTwo, gated, first } = await roundInHand('cam-h', 4);
+    assert.equal(await lockTwo.tryAcquire(), null);
+    // The round's session ends (its gateway's host gone, a database restart): PostgreSQL drops
+    // the lock with it, and the round must not go on as if it still held it.
+    const admin = createPgPool(db.superuser, 1, () => {});
+    onCleanup(() => admin.end());
+    const ended = await admin.query(
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_locks
+        WHERE locktype = 'advisory' AND classid = $1::oid AND objid = $2::oid AND objsubid = 2 AND granted`,
+      [0x63637476, 1],
+    );
+    assert.equal(ended.rowCount, 1);
+    const taken = await waitFor('the lock free for another gateway', () => lockTwo.tryAcquire());
+    gated.release();
+    const summary = await first;
+    assert.equal(summary.aborted, true);
+    assert.equal(summary.deleted.age.segments, 1, 'the segment in hand is finished, no other');
+    assert.deepEqual(await names('cam-h'), ['cam-h-1.m4s', 'cam-h-2.m4s', 'cam-h-3.m4s']);
+    await taken.release();
   });
 });
 

@@ -31,6 +31,7 @@ const row = (camera: string, i: number) => ({
   codec: 'hvc1',
   sha256: i.toString(16).padStart(64, '0'),
   location: 'buffer' as const,
+  gatewayId: 'gw-w' as string | null,
 });
 
 describe('segment writer', () => {
@@ -61,11 +62,18 @@ describe('segment writer', () => {
       writer.setLocation('cam-w2', row('cam-w2', 0).name, 'nas'),
       writer.setLocation('cam-w2', 'nothing.m4s', 'nas'),
       writer.setLocation('cam-w2', row('cam-w2', 1).name, 'missing'),
+      // A re-upload to another gateway: its buffer holds the segment now.
+      writer.setLocation('cam-w2', row('cam-w2', 2).name, 'buffer', 'gw-other'),
     ]);
-    assert.deepEqual(moved, [true, false, true]);
-    assert.equal((await repo.find('cam-w2', row('cam-w2', 0).name))?.location, 'nas');
-    assert.equal((await repo.find('cam-w2', row('cam-w2', 1).name))?.location, 'missing');
-    assert.equal((await repo.find('cam-w2', row('cam-w2', 2).name))?.location, 'buffer');
+    assert.deepEqual(moved, [true, false, true, true]);
+    const at = async (i: number) => {
+      const found = await repo.find('cam-w2', row('cam-w2', i).name);
+      return [found?.location, found?.gatewayId];
+    };
+    // Moved to the NAS or marked missing, a row keeps the gateway that took it.
+    assert.deepEqual(await at(0), ['nas', 'gw-w']);
+    assert.deepEqual(await at(1), ['missing', 'gw-w']);
+    assert.deepEqual(await at(2), ['buffer', 'gw-other']);
   });
 
   it('keeps one key once per batch: the later call sees the earlier one done', async () => {

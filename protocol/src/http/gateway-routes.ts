@@ -223,6 +223,9 @@ export const gatewayRoutes = {
       ...media(['video/iso.segment', 'video/mp4'], 'the file, from the buffer or the NAS (x-cctv-location)'),
       400: errorAnswer('bad_camera, bad_name'),
       404: errorAnswer('not_found (also a media segment that is not indexed)'),
+      503: errorAnswer(
+        "peer_unavailable (with Retry-After): the file waits in another gateway's buffer, which cannot be reached",
+      ),
     },
   ),
   snapshot: granted(
@@ -263,7 +266,9 @@ export const gatewayRoutes = {
       400: errorAnswer('bad_camera, bad_name'),
       404: errorAnswer('not_found (not indexed), source_missing (in neither buffer nor NAS)'),
       500: errorAnswer('transcode_failed; internal'),
-      503: errorAnswer('busy (with Retry-After), source_unreadable, stopped'),
+      503: errorAnswer(
+        'busy (with Retry-After), source_unreadable, stopped, peer_unavailable (with Retry-After)',
+      ),
       504: errorAnswer('transcode_timeout'),
     },
   ),

@@ -121,7 +121,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
         onRefused: opts.onGrantRefused,
         onGranted: opts.onGranted,
       });
-      await granted.register(segmentReadRoutes, { files: opts.files, times: opts.times, now: opts.now });
+      await granted.register(segmentReadRoutes, {
+        files: opts.files,
+        times: opts.times,
+        now: opts.now,
+        peers: opts.peers,
+      });
       await granted.register(snapshotReadRoutes, {
         snapshotStore: opts.snapshotStore,
         events: opts.events,
@@ -133,6 +138,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
         times: opts.times,
         renditions: opts.renditions,
         now: opts.now,
+        peers: opts.peers,
       });
       await granted.register(liveRoutes, {
         index: opts.index,

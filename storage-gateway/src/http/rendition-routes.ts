@@ -1,6 +1,7 @@
 import { isValidId, segmentKind } from '@cctv/protocol';
-import { gatewayRoutes, grantRelativePaths } from '@cctv/protocol/gateway-routes';
+import { gatewayPaths, gatewayRoutes, grantRelativePaths } from '@cctv/protocol/gateway-routes';
 import type { FastifyInstance } from 'fastify';
+import type { PeerReads } from '../cluster/peer-reads.ts';
 import type { SegmentRepository } from '../index/segment-repository.ts';
 import { RenditionError } from '../rendition/rendition-error.ts';
 import type { RenditionService } from '../rendition/rendition-service.ts';
@@ -16,6 +17,8 @@ export interface RenditionRoutesOptions {
   times: SegmentTimes;
   renditions: RenditionService;
   now: () => Date;
+  /** A source in another gateway's buffer: that gateway makes the rendition. */
+  peers?: PeerReads;
 }
 
 /**
@@ -39,7 +42,7 @@ export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoute
     buildVodPlaylist(segments, { uri: (name) => relativeRenditionUri(camera, name), map: false }),
   );
 
-  app.route<{ Params: { camera: string; file: string } }>({
+  app.route<{ Params: { grant: string; camera: string; file: string } }>({
     ...fromGrantedContract(gatewayRoutes.rendition),
     handler: async (request, reply) => {
       const { camera, file } = request.params;
@@ -60,9 +63,15 @@ export async function renditionRoutes(app: FastifyInstance, opts: RenditionRoute
           .header('x-cctv-rendition', opened.servedFrom);
         return await sendOpenedFile(request, reply, opened);
       } catch (err) {
+        if (!(err instanceof RenditionError)) throw err;
+        if (err.code === 'source_missing') {
+          const path = gatewayPaths.rendition(request.params.grant, camera, name);
+          const names = [name, source.initName];
+          const forwarded = await opts.peers?.serve(request, reply, camera, names, path, true);
+          if (forwarded) return forwarded;
+        }
         // The service has logged the failure with its ffmpeg message; the refusal is logged as usual.
-        if (err instanceof RenditionError) return sendGatewayError(reply, err);
-        throw err;
+        return sendGatewayError(reply, err);
       }
     },
   });

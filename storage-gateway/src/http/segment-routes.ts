@@ -1,6 +1,7 @@
 import { isValidId, type SegmentKind, segmentKind } from '@cctv/protocol';
-import { gatewayRoutes } from '@cctv/protocol/gateway-routes';
+import { gatewayPaths, gatewayRoutes } from '@cctv/protocol/gateway-routes';
 import type { FastifyInstance } from 'fastify';
+import type { PeerReads } from '../cluster/peer-reads.ts';
 import type { SegmentFiles } from '../files/segment-files.ts';
 import { IngestError } from '../ingest/ingest-error.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
@@ -18,11 +19,14 @@ export interface SegmentReadRoutesOptions {
   files: SegmentFiles;
   times: SegmentTimes;
   now: () => Date;
+  /** Files in neither the buffer nor the NAS, read from the peer gateway whose buffer holds them. */
+  peers?: PeerReads;
 }
 
 const CONTENT_TYPE: Record<SegmentKind, string> = { init: 'video/mp4', media: 'video/iso.segment' };
 
 interface SegmentParams {
+  grant: string;
   camera: string;
   name: string;
 }
@@ -57,7 +61,12 @@ export async function segmentReadRoutes(app: FastifyInstance, opts: SegmentReadR
         requireInRange(grant, startMs, `segment ${name}`);
       }
       const opened = await files.open(camera, name);
-      if (!opened) return sendError(reply, 404, 'not_found', `no segment ${camera}/${name}`);
+      if (!opened) {
+        // Acknowledged by another gateway and still in its buffer: that one serves it.
+        const path = gatewayPaths.segment(request.params.grant, camera, name);
+        const forwarded = await opts.peers?.serve(request, reply, camera, [name], path);
+        return forwarded ?? sendError(reply, 404, 'not_found', `no segment ${camera}/${name}`);
+      }
       reply
         .header('content-type', CONTENT_TYPE[kind])
         // A name is never reused for other bytes (409), so a segment never changes; only the

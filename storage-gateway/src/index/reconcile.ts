@@ -5,7 +5,7 @@ import { digestFile, removeFile } from '../files/durable-fs.ts';
 import type { SegmentFiles } from '../files/segment-files.ts';
 import type { BacklogItem } from '../nas/backlog-queue.ts';
 import type { NasClient } from '../nas/nas-client.ts';
-import type { SegmentRepository } from './segment-repository.ts';
+import type { SegmentRecord, SegmentRepository } from './segment-repository.ts';
 
 export interface ReconcileReport {
   /** Segments found waiting in the buffer: the NAS backlog. */
@@ -45,57 +45,73 @@ export class Reconciler {
       files: SegmentFiles;
       nas: Pick<NasClient, 'list' | 'cameras' | 'probe' | 'cleanTemp'>;
       logger: Logger;
+      /** This gateway's id (`GATEWAY_ID`): the buffered rows it owns. */
+      gatewayId: string;
     },
   ) {}
 
-  /** Rows in the buffer vs files in the buffer; returns the backlog in recording order. */
+  /**
+   * Rows in the buffer vs files in the buffer; returns the backlog in recording order. With
+   * several gateways on one database, only this gateway's rows (and those from before gateways
+   * had ids, of cameras with a folder in this buffer) are judged: another's buffered rows are
+   * in its own buffer, never marked missing here.
+   */
   async buffered(report: ReconcileReport = emptyReport()): Promise<ReconcileReport> {
-    const { index, buffer, files, nas, logger } = this.deps;
+    const { index, buffer, files, nas, logger, gatewayId } = this.deps;
     const onDisk = new Map((await buffer.scan()).map((f) => [`${f.camera}/${f.name}`, f]));
-    // Cameras this gateway has taken uploads for (their buffer folder is never removed). With
-    // several gateways on one database, another gateway's buffered rows are not ours to judge.
+    // Cameras this gateway has taken uploads for (their buffer folder is never removed).
     const ours = new Set(await buffer.cameras());
     const gone: { camera: string; name: string }[] = [];
-    for (const row of await index.listBuffered()) {
-      const key = `${row.cameraId}/${row.name}`;
-      const file = onDisk.get(key);
-      onDisk.delete(key);
-      if (!file) {
-        if (ours.has(row.cameraId)) gone.push({ camera: row.cameraId, name: row.name });
-        continue;
-      }
+    const backlog = (row: SegmentRecord & { createdAt: Date }, bytes: number) =>
       report.backlog.push({
         camera: row.cameraId,
         name: row.name,
         sha256: row.sha256,
-        bytes: file.bytes,
+        bytes,
         timeMs: row.startAt.getTime(),
         arrivedMs: row.createdAt.getTime(),
       });
+    for (const row of await index.listBuffered(gatewayId)) {
+      const key = `${row.cameraId}/${row.name}`;
+      const file = onDisk.get(key);
+      onDisk.delete(key);
+      if (file) backlog(row, file.bytes);
+      else if (row.gatewayId === gatewayId || ours.has(row.cameraId))
+        gone.push({ camera: row.cameraId, name: row.name });
     }
-    const orphans: { camera: string; name: string }[] = [];
+    const unlisted: { camera: string; name: string; bytes: number }[] = [];
     for (const file of onDisk.values()) {
       if (segmentKind(file.name) === 'init') {
         // Init files are not indexed: the buffered file is the record, hashed as it is now.
         const { sha256 } = await digestFile(files.bufferPath(file.camera, file.name));
         report.backlog.push({ ...file, sha256, timeMs: 0, arrivedMs: file.mtimeMs });
-      } else orphans.push(file);
+      } else unlisted.push(file);
     }
-    for (const [camera, names] of groupByCamera(orphans)) {
-      const moved = new Set(await index.namesAmongAt(camera, names, 'nas'));
-      for (const name of names) {
-        if (!moved.has(name)) {
-          report.bufferOrphans.push(`${camera}/${name}`);
-          continue;
-        }
-        await removeFile(files.bufferPath(camera, name));
-        report.bufferReleased.push(`${camera}/${name}`);
+    for (const [camera, list] of groupByCamera(unlisted)) {
+      const rows = new Map(
+        (
+          await index.among(
+            camera,
+            list.map((f) => f.name),
+          )
+        ).map((r) => [r.name, r]),
+      );
+      for (const { name, bytes } of list) {
+        const row = rows.get(name);
+        if (row?.location === 'buffer') {
+          // Another gateway's row, with a copy here too (an upload sent again after a failover):
+          // the same acknowledged bytes, moved like ours; whichever copy gets there first wins.
+          backlog(row, bytes);
+        } else if (row?.location === 'nas') {
+          await removeFile(files.bufferPath(camera, name));
+          report.bufferReleased.push(`${camera}/${name}`);
+        } else report.bufferOrphans.push(`${camera}/${name}`);
       }
     }
     // A row says buffer but the file is not there: the move finished (crash before the index
     // was told) or the file is lost.
-    const byCamera = groupByCamera(gone);
-    for (const [camera, names] of byCamera) {
+    for (const [camera, rows] of groupByCamera(gone)) {
+      const names = rows.map((r) => r.name);
       const listed = await nas.list(camera).catch(() => null);
       if (!listed) {
         logger.warn({ cameraId: camera, rows: names.length }, 'NAS not readable: rows left as they are');
@@ -105,7 +121,7 @@ export class Reconciler {
       const onNas = names.filter((n) => there.has(n));
       const lost = names.filter((n) => !there.has(n));
       await index.setLocations(camera, onNas, 'nas');
-      await index.setLocations(camera, lost, 'missing');
+      await index.setLocations(camera, lost, 'missing', { location: 'buffer', gatewayId });
       report.missing.push(...lost.map((n) => `${camera}/${n}`));
     }
     report.backlog.sort((a, b) => a.timeMs - b.timeMs || a.arrivedMs - b.arrivedMs);
@@ -205,12 +221,12 @@ export function emptyReport(): ReconcileReport {
   };
 }
 
-function groupByCamera(items: { camera: string; name: string }[]): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const { camera, name } of items) {
-    const list = map.get(camera) ?? [];
-    list.push(name);
-    map.set(camera, list);
+function groupByCamera<T extends { camera: string }>(items: T[]): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const list = map.get(item.camera) ?? [];
+    list.push(item);
+    map.set(item.camera, list);
   }
   return map;
 }

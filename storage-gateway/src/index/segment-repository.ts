@@ -13,6 +13,8 @@ export interface SegmentRecord {
   codec: string;
   sha256: string;
   location: SegmentLocation;
+  /** The gateway whose buffer took it (`GATEWAY_ID`); null for rows from before gateways had ids. */
+  gatewayId?: string | null;
 }
 
 /** Upper bound on rows one playlist may list (24 h of 1 s segments, with room to spare). */
@@ -29,6 +31,7 @@ const columns = {
   codec: true,
   sha256: true,
   location: true,
+  gatewayId: true,
 } as const;
 
 /** The `Segment` table, owned by the gateway. */
@@ -58,12 +61,24 @@ export class SegmentRepository {
     return res.count > 0;
   }
 
-  /** Rows at many names of one camera moved to `location` at once; returns how many. */
-  async setLocations(cameraId: string, names: string[], location: SegmentLocation): Promise<number> {
+  /**
+   * Rows at many names of one camera moved to `location` at once; returns how many. `from`: only
+   * rows still there and still this gateway's (or nobody's), so a row another gateway took over
+   * meanwhile (a re-upload) is left alone.
+   */
+  async setLocations(
+    cameraId: string,
+    names: string[],
+    location: SegmentLocation,
+    from?: { location: SegmentLocation; gatewayId: string },
+  ): Promise<number> {
+    const still = from
+      ? { location: from.location, OR: [{ gatewayId: from.gatewayId }, { gatewayId: null }] }
+      : {};
     let count = 0;
     for (let i = 0; i < names.length; i += 1000) {
       const res = await this.prisma.segment.updateMany({
-        where: { cameraId, name: { in: names.slice(i, i + 1000) } },
+        where: { cameraId, name: { in: names.slice(i, i + 1000) }, ...still },
         data: { location },
       });
       count += res.count;
@@ -71,10 +86,13 @@ export class SegmentRepository {
     return count;
   }
 
-  /** Every row still waiting in the buffer, in recording order (the NAS backlog at start). */
-  async listBuffered(): Promise<(SegmentRecord & { createdAt: Date })[]> {
+  /**
+   * Rows waiting in the buffer of gateway `gatewayId`, and those from before gateways had ids,
+   * in recording order (the NAS backlog at start). Another gateway's buffered rows are not listed.
+   */
+  async listBuffered(gatewayId: string): Promise<(SegmentRecord & { createdAt: Date })[]> {
     return this.prisma.segment.findMany({
-      where: { location: 'buffer' },
+      where: { location: 'buffer', OR: [{ gatewayId }, { gatewayId: null }] },
       orderBy: [{ startAt: 'asc' }, { name: 'asc' }],
       select: { ...columns, createdAt: true },
     });
@@ -89,17 +107,30 @@ export class SegmentRepository {
     return rows.map((r) => r.name);
   }
 
-  /** Which of `names` (one camera's) have a row at `location`. */
-  async namesAmongAt(cameraId: string, names: string[], location: SegmentLocation): Promise<string[]> {
-    const found: string[] = [];
+  /** The rows of those of `names` (one camera's) that have one, any location. */
+  async among(cameraId: string, names: string[]): Promise<(SegmentRecord & { createdAt: Date })[]> {
+    const found: (SegmentRecord & { createdAt: Date })[] = [];
     for (let i = 0; i < names.length; i += 1000) {
       const rows = await this.prisma.segment.findMany({
-        where: { cameraId, location, name: { in: names.slice(i, i + 1000) } },
-        select: { name: true },
+        where: { cameraId, name: { in: names.slice(i, i + 1000) } },
+        select: { ...columns, createdAt: true },
       });
-      found.push(...rows.map((r) => r.name));
+      found.push(...rows);
     }
     return found;
+  }
+
+  /**
+   * Other gateways holding segments of the init file `initName` of a camera in their buffer
+   * (init files have no rows; an init is moved before its segments). Only buffered rows: a
+   * recording's init is named by millions of rows once it has run for weeks.
+   */
+  async initHolders(cameraId: string, initName: string, except: string): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<{ gatewayId: string }[]>`
+      SELECT DISTINCT "gatewayId" FROM "Segment"
+      WHERE location = 'buffer' AND "cameraId" = ${cameraId} AND "initName" = ${initName}
+        AND "gatewayId" IS NOT NULL AND "gatewayId" <> ${except}`;
+    return rows.map((r) => r.gatewayId);
   }
 
   /** Cameras with at least one row at `location`. */

@@ -92,10 +92,10 @@ export class SegmentWriter {
     (rows) => this.insertMany(rows),
     MAX_BATCH,
   );
-  private readonly moves = new Batcher<Key & { location: SegmentLocation }, boolean>(
-    (rows) => this.locateMany(rows),
-    MAX_BATCH,
-  );
+  private readonly moves = new Batcher<
+    Key & { location: SegmentLocation; gatewayId: string | null },
+    boolean
+  >((rows) => this.locateMany(rows), MAX_BATCH);
 
   constructor(private readonly pool: PgPool) {}
 
@@ -109,9 +109,18 @@ export class SegmentWriter {
     return this.inserts.submit(record);
   }
 
-  /** Records where a segment now is; false when it has no row. */
-  setLocation(cameraId: string, name: string, location: SegmentLocation): Promise<boolean> {
-    return this.moves.submit({ cameraId, name, location });
+  /**
+   * Records where a segment now is; false when it has no row. With `gatewayId`, also whose
+   * buffer holds it now (a re-upload to another gateway takes the row over); without, the row
+   * keeps the gateway that took it.
+   */
+  setLocation(
+    cameraId: string,
+    name: string,
+    location: SegmentLocation,
+    gatewayId: string | null = null,
+  ): Promise<boolean> {
+    return this.moves.submit({ cameraId, name, location, gatewayId });
   }
 
   private async lookupMany(keys: Key[]): Promise<(SegmentState | null)[]> {
@@ -130,9 +139,11 @@ export class SegmentWriter {
     const res = await this.pool.query<Key>({
       name: 'segment-insert',
       text: `INSERT INTO "Segment"
-               ("cameraId", "nodeId", name, "initName", "startAt", "durationMs", bytes, codec, sha256, location)
+               ("cameraId", "nodeId", name, "initName", "startAt", "durationMs", bytes, codec, sha256, location,
+                "gatewayId")
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamp(3)[],
-                                  $6::int[], $7::int[], $8::text[], $9::char(64)[], $10::"SegmentLocation"[])
+                                  $6::int[], $7::int[], $8::text[], $9::char(64)[], $10::"SegmentLocation"[],
+                                  $11::text[])
              ON CONFLICT ("cameraId", name) DO NOTHING
              RETURNING "cameraId", name`,
       values: [
@@ -147,20 +158,28 @@ export class SegmentWriter {
         rows.map((r) => r.codec),
         rows.map((r) => r.sha256),
         rows.map((r) => r.location),
+        rows.map((r) => r.gatewayId ?? null),
       ],
     });
     const inserted = new Set(res.rows.map(keyOf));
     return rows.map((r) => (inserted.has(keyOf(r)) ? 'inserted' : 'exists'));
   }
 
-  private async locateMany(rows: (Key & { location: SegmentLocation })[]): Promise<boolean[]> {
+  private async locateMany(
+    rows: (Key & { location: SegmentLocation; gatewayId: string | null })[],
+  ): Promise<boolean[]> {
     const res = await this.pool.query<Key>({
       name: 'segment-locate',
-      text: `UPDATE "Segment" s SET location = k.l
-               FROM unnest($1::text[], $2::text[], $3::"SegmentLocation"[]) AS k(c, n, l)
+      text: `UPDATE "Segment" s SET location = k.l, "gatewayId" = coalesce(k.g, s."gatewayId")
+               FROM unnest($1::text[], $2::text[], $3::"SegmentLocation"[], $4::text[]) AS k(c, n, l, g)
               WHERE s."cameraId" = k.c AND s.name = k.n
              RETURNING s."cameraId", s.name`,
-      values: [rows.map((r) => r.cameraId), rows.map((r) => r.name), rows.map((r) => r.location)],
+      values: [
+        rows.map((r) => r.cameraId),
+        rows.map((r) => r.name),
+        rows.map((r) => r.location),
+        rows.map((r) => r.gatewayId),
+      ],
     });
     const updated = new Set(res.rows.map(keyOf));
     return rows.map((r) => updated.has(keyOf(r)));

@@ -47,6 +47,8 @@ export interface IngestServiceOptions {
   files: SegmentFiles;
   index: Pick<SegmentWriter, 'lookup' | 'insert' | 'setLocation'>;
   lock: KeyedLock;
+  /** This gateway's id (`GATEWAY_ID`), recorded on the rows of segments its buffer takes. */
+  gatewayId: string;
   maxSegmentBytes: number;
   /** Checks the node's upload token; null lets any upload in (GATEWAY_UPLOAD_AUTH=off). */
   auth: UploadAuth | null;
@@ -252,9 +254,11 @@ export class IngestService {
         await buffer.discard(body.tempPath);
         return { status: 'exists', segment: segment(onDisk.location) };
       }
-      // Indexed but the file is gone or damaged: the re-upload heals it.
+      // Indexed but the file is gone or damaged, or it waits in another gateway's buffer (the
+      // agent failed over before its answer came): the re-upload heals it, and the row names
+      // this gateway, which serves and moves it from now on.
       await buffer.commit(body.tempPath, camera, name);
-      await index.setLocation(camera, name, 'buffer');
+      await index.setLocation(camera, name, 'buffer', this.opts.gatewayId);
       this.opts.onStored?.(segment('buffer'));
       return { status: 'exists', segment: segment('buffer') };
     }
@@ -273,6 +277,7 @@ export class IngestService {
       sha256: body.sha256,
       bytes: body.bytes,
       location,
+      gatewayId: this.opts.gatewayId,
       ...meta.media,
     });
     if (inserted === 'exists') {

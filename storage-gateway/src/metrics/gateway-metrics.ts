@@ -1,6 +1,7 @@
 import { registerDefaultMetrics } from '@cctv/tls/service-metrics';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GRANT_REFUSALS } from '../auth/grant-verifier.ts';
+import { PEER_READ_RESULTS } from '../cluster/peer-forwarder.ts';
 import { REJECT_REASONS, type RejectReason } from '../ingest/ingest-error.ts';
 import { NAS_FAILURE_REASONS, type NasFailureReason } from '../nas/nas-errors.ts';
 import { RENDITION_RESULTS } from '../rendition/rendition-service.ts';
@@ -150,6 +151,20 @@ export class GatewayMetrics {
     help: 'Free bytes on the NAS filesystem, as seen by the last retention sweep',
     registers: [this.registry],
   });
+  readonly retentionSkipped = new Counter({
+    name: 'cctv_gateway_retention_skipped_total',
+    help: 'Retention rounds skipped because another gateway on the same database was sweeping',
+    registers: [this.registry],
+  });
+  // ---------------------------------------------------------------------------------------
+
+  // --- Several gateways (src/cluster/) ---------------------------------------------------
+  readonly peerReads = new Counter({
+    name: 'cctv_gateway_peer_reads_total',
+    help: "Reads forwarded to the peer gateway whose buffer holds the file, by result (served, not_found, refused: the peer's 4xx relayed, unavailable: answered 503 here)",
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
   // ---------------------------------------------------------------------------------------
 
   // --- H.264 renditions (src/rendition/) ------------------------------------------------
@@ -198,6 +213,7 @@ export class GatewayMetrics {
       this.retentionDeletedBytes.inc({ reason }, 0);
     }
     for (const result of RENDITION_RESULTS) this.renditions.inc({ result }, 0);
+    for (const result of PEER_READ_RESULTS) this.peerReads.inc({ result }, 0);
     for (const reason of GRANT_REFUSALS) this.grantRefusals.inc({ reason }, 0);
     registerDefaultMetrics(this.registry, 'cctv_gateway_');
   }

@@ -1,4 +1,5 @@
 import { unlink } from 'node:fs/promises';
+import { segmentKind } from '@cctv/protocol';
 import { isErrno } from '../files/durable-fs.ts';
 import type { SegmentLocation } from '../files/segment-files.ts';
 
@@ -24,9 +25,15 @@ export async function releaseBufferedCopy(
   segment: { camera: string; name: string },
   index: NasLocationIndex | undefined,
   moved: () => Promise<void> | void,
+  unindexed?: () => Promise<void>,
 ): Promise<void> {
-  await index?.setLocation(segment.camera, segment.name, 'nas');
-  await moved();
+  const indexed = await index?.setLocation(segment.camera, segment.name, 'nas');
+  if (indexed === false && unindexed && segmentKind(segment.name) === 'media') {
+    // A media segment always has its row before it is queued: none now means retention
+    // deleted it (from the NAS copy another gateway made) while this copy waited here. The
+    // copy just made would be a NAS file without a row; it goes first, then this one.
+    await unindexed();
+  } else await moved();
   try {
     await unlink(bufferPath);
   } catch (err) {

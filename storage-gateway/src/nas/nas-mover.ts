@@ -20,7 +20,8 @@ export interface MovedSegment {
 export type Delay = (ms: number, signal: AbortSignal) => Promise<void>;
 
 export interface NasMoverOptions {
-  nas: Pick<NasClient, 'copy'>;
+  /** `remove`: a copy made for a segment whose row is gone meanwhile (see `move`). */
+  nas: Pick<NasClient, 'copy'> & Partial<Pick<NasClient, 'remove'>>;
   files: SegmentFiles;
   lock: KeyedLock;
   logger: Logger;
@@ -272,14 +273,27 @@ export class NasMover {
     // Already moved (or removed) since it was queued: nothing left to do.
     if (copied.status === 'source_missing') return;
     const ms = this.now() - started;
-    await releaseBufferedCopy(src, item, this.opts.index, () =>
-      this.opts.onMoved?.({
-        camera: item.camera,
-        name: item.name,
-        sha256: item.sha256,
-        bytes: copied.bytes,
-        ms,
-      }),
+    const { nas } = this.opts;
+    await releaseBufferedCopy(
+      src,
+      item,
+      this.opts.index,
+      () =>
+        this.opts.onMoved?.({
+          camera: item.camera,
+          name: item.name,
+          sha256: item.sha256,
+          bytes: copied.bytes,
+          ms,
+        }),
+      nas.remove &&
+        (async () => {
+          await nas.remove?.(item.camera, item.name);
+          this.opts.logger.info(
+            { cameraId: item.camera, segment: item.name },
+            'segment deleted by retention while a copy of it waited here: both copies removed',
+          );
+        }),
     );
   }
 }

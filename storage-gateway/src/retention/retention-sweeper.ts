@@ -8,6 +8,7 @@ import type {
   RetentionCursor,
   RetentionRepository,
 } from './retention-repository.ts';
+import type { HeldRound, RoundLock } from './round-lock.ts';
 import {
   type BlockedInfo,
   type DeletedSegment,
@@ -39,6 +40,13 @@ export interface RetentionSweeperOptions {
    * uploaded it again for a new recording run): such an init is kept.
    */
   initRecentlyUsed?: (camera: string, initName: string) => boolean;
+  /**
+   * One round at a time among the gateways sharing the database; a round that finds it taken is
+   * skipped. Without it, every round runs (one gateway, tests).
+   */
+  roundLock?: RoundLock;
+  /** A round skipped: another gateway was sweeping. */
+  onSkipped?: () => void;
   onDeleted?: (segment: DeletedSegment) => void;
   onBlocked?: (info: BlockedInfo) => void;
   onSweep?: (summary: SweepSummary) => void;
@@ -80,8 +88,15 @@ export class RetentionSweeper {
   /** Init files whose segments went in a round that then failed: checked again next round. */
   private readonly pendingInits = new Map<string, { camera: string; initName: string; near: Date }>();
   private failing = false;
+  /** The running round's lock: lost, the round stops where it is. */
+  private round: HeldRound | null = null;
 
   constructor(private readonly opts: RetentionSweeperOptions) {}
+
+  /** stop() was called, or the round lost its lock (another gateway may be sweeping now). */
+  private halted(): boolean {
+    return this.stopSignal.signal.aborted || this.round?.lost.aborted === true;
+  }
 
   /** Sweeps shortly after start, then every GATEWAY_RETENTION_INTERVAL_S. */
   start(): void {
@@ -122,17 +137,24 @@ export class RetentionSweeper {
   private async sweep(): Promise<SweepSummary> {
     const now = (this.opts.now ?? (() => new Date()))();
     const summary = emptySummary(now);
-    const { config } = this.opts;
+    const { config, logger, roundLock } = this.opts;
     const protection: EventProtection = {
       padMs: config.eventPadS * 1000,
       endedAfter: new Date(now.getTime() - config.eventRetentionDays * DAY_MS),
     };
     try {
-      await this.removeUnusedInits(summary, [...this.pendingInits.values()]);
-      await this.byAge(now, protection, summary);
-      await this.byWatermark(protection, summary);
-      summary.aborted = this.stopSignal.signal.aborted;
-      if (this.failing) this.opts.logger.info('retention sweeps succeed again');
+      this.round = roundLock ? await roundLock.tryAcquire() : null;
+      if (roundLock && !this.round) {
+        summary.skipped = true;
+        this.opts.onSkipped?.();
+        logger.debug('retention round skipped: another gateway is sweeping');
+      } else {
+        await this.removeUnusedInits(summary, [...this.pendingInits.values()]);
+        await this.byAge(now, protection, summary);
+        await this.byWatermark(protection, summary);
+        summary.aborted = this.halted();
+      }
+      if (this.failing) logger.info('retention sweeps succeed again');
       this.failing = false;
     } catch (err) {
       summary.ok = false;
@@ -140,8 +162,13 @@ export class RetentionSweeper {
       this.failing = true;
       // One line per failed round; the next round starts over from the index.
       if (err instanceof NasUnavailableError)
-        this.opts.logger.warn({ err: err.cause }, 'retention sweep stopped: NAS unavailable');
-      else this.opts.logger.error({ err }, 'retention sweep stopped: database error');
+        logger.warn({ err: err.cause }, 'retention sweep stopped: NAS unavailable');
+      else logger.error({ err }, 'retention sweep stopped: database error');
+    } finally {
+      await this.round
+        ?.release()
+        .catch((err: unknown) => logger.warn({ err }, 'retention lock not given back cleanly'));
+      this.round = null;
     }
     summary.finishedAt = (this.opts.now ?? (() => new Date()))();
     this.opts.onSweep?.(summary);
@@ -161,7 +188,7 @@ export class RetentionSweeper {
       const cutoff = new Date(now.getTime() - days * DAY_MS);
       let cursor: RetentionCursor | null = null;
       for (;;) {
-        if (this.stopSignal.signal.aborted) return;
+        if (this.halted()) return;
         const batch = await repository.expired(camera, cutoff, protection, cursor, limit);
         cursor = await this.deleteBatch(batch, 'age', summary, () => true);
         if (batch.length < limit) break;
@@ -181,7 +208,7 @@ export class RetentionSweeper {
     let missing = target - usage.freeBytes;
     let cursor: RetentionCursor | null = null;
     while (missing > 0) {
-      if (this.stopSignal.signal.aborted) return;
+      if (this.halted()) return;
       const batch = await repository.oldest(protection, cursor, limit);
       if (batch.length === 0) {
         const info: BlockedInfo = { ...usage, targetFreeBytes: target, missingBytes: missing };
@@ -216,7 +243,7 @@ export class RetentionSweeper {
     const inits = new Map<string, { camera: string; initName: string; near: Date }>();
     try {
       for (const seg of batch) {
-        if (this.stopSignal.signal.aborted) break;
+        if (this.halted()) break;
         cursor = { startAt: seg.startAt, id: seg.id };
         if (!(await this.deleteSegment(seg))) continue;
         summary.deleted[reason].segments += 1;

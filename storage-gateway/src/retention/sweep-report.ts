@@ -27,8 +27,10 @@ export interface SweepSummary {
   finishedAt: Date;
   /** False when the NAS or the database failed; the round stopped there and nothing was lost. */
   ok: boolean;
-  /** True when stop() cut the round short between two segments. */
+  /** True when stop() (or the loss of the round's lock) cut the round short between two segments. */
   aborted: boolean;
+  /** True when another gateway held the round's lock: nothing was looked at. */
+  skipped: boolean;
   deleted: Record<RetentionReason, { segments: number; bytes: number }>;
   initsDeleted: number;
   /** Last NAS usage seen this round; null when the NAS could not be asked. */
@@ -44,6 +46,7 @@ export function emptySummary(now: Date): SweepSummary {
     finishedAt: now,
     ok: true,
     aborted: false,
+    skipped: false,
     deleted: { age: { segments: 0, bytes: 0 }, watermark: { segments: 0, bytes: 0 } },
     initsDeleted: 0,
     usage: null,
