@@ -1,8 +1,8 @@
 /**
  * Debian's HAProxy in front of several masters or gateways for tests: one TCP frontend per
  * service on a free loopback port, TLS passed through to the servers (they hold the run's
- * certificate), each server checked with `GET /healthz` over TLS every 500 ms and taken out
- * after two failures. `balance source` sends every connection of one client to one server while
+ * certificate), each server checked with `GET /healthz` over TLS every second and taken out
+ * after three failures; a connection a server refuses goes to another at once. `balance source` sends every connection of one client to one server while
  * it is up (a browser's page, its sockets and the test's API calls land together), and to another
  * when it is down. Stopped after the file.
  */
@@ -43,7 +43,12 @@ export async function startHaproxy(backends: Backend[]): Promise<Haproxy> {
       '  hash-type consistent',
       '  option httpchk GET /healthz',
       '  http-check expect status 200',
-      '  default-server check check-ssl verify none inter 500 fall 2 rise 2',
+      // Lenient checks on a busy test box (a TLS handshake may take a while); a dead server is
+      // found by its refused connections at once anyway (redispatch above).
+      '  timeout check 3s',
+      // A server that refuses a client's connection is marked down at once (`observe layer4`):
+      // with `balance source` a redispatch would otherwise pick it again until the checks fail.
+      '  default-server check check-ssl verify none inter 1s fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down on-marked-down shutdown-sessions',
       ...b.servers.map((s, i) => `  server ${b.name}${i + 1} ${s}`),
     );
   }
@@ -56,8 +61,10 @@ export async function startHaproxy(backends: Backend[]): Promise<Haproxy> {
       'defaults',
       '  mode tcp',
       '  log global',
-      '  option redispatch',
-      '  retries 3',
+      // A connection refused by a server not yet marked down goes to another at once (no
+      // one-second turn-around before a retry at the same server).
+      '  option redispatch 1',
+      '  retries 2',
       '  timeout connect 2s',
       // Sockets to the dashboard and long uploads stay open.
       '  timeout client 1h',
