@@ -1,5 +1,6 @@
 import type { HeartbeatMessage, HelloMessage, NodeView, StatusMessage } from '@cctv/protocol';
 import type { Logger } from 'pino';
+import { Semaphore } from '../semaphore.ts';
 import { HeartbeatBatcher } from './heartbeat-batcher.ts';
 import type { CameraClaimRefusal, NodeRepository } from './node-repository.ts';
 
@@ -32,11 +33,20 @@ export class UnknownNodeError extends Error {
 }
 
 /**
+ * Status, hello and admin moves applied at once, across nodes. A connect storm (5,000 nodes
+ * after a broker restart) would otherwise start thousands of transactions that wait for a
+ * connection of the pool past Prisma's limit and fail: each waits here instead, in order.
+ */
+const CONCURRENT_WRITES = 6;
+
+/**
  * The fleet registry: applies status, hello and heartbeat messages to the node rows. Messages
- * of one node are applied one after another, in arrival order; different nodes run concurrently.
+ * of one node are applied one after another, in arrival order; different nodes run concurrently,
+ * at most CONCURRENT_WRITES at a time.
  */
 export class FleetRegistry {
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly writes = new Semaphore(CONCURRENT_WRITES);
   private readonly heartbeats: HeartbeatBatcher;
   private staleTimer: NodeJS.Timeout | null = null;
   private checkingStale = false;
@@ -206,7 +216,7 @@ export class FleetRegistry {
 
   private serial(nodeId: string, work: () => Promise<void>): Promise<void> {
     const prev = this.queues.get(nodeId) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(work);
+    const next = prev.catch(() => {}).then(() => this.writes.run(work));
     this.queues.set(nodeId, next);
     const cleanup = () => {
       if (this.queues.get(nodeId) === next) this.queues.delete(nodeId);
