@@ -78,4 +78,9 @@ export const SIDE_LANE = [
   'test/e2e/agent-arm64.test.ts',
   'test/e2e/alerts-cluster.test.ts',
   'master/test/notify-email.test.ts',
+  // Ansible over SSH to three test hosts: six minutes, most of it waiting on SSH round trips and
+  // on services coming up on the hosts.
+  'test/deploy/ansible-rollout.test.ts',
+  // Waits out a grant's 20 s lifetime twice.
+  'test/security/grant-browser.test.ts',
 ];
