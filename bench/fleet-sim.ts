@@ -50,6 +50,8 @@ export interface Fleet {
   stats(): { heartbeatsSent: number; eventsSent: number; publishErrors: number; connected: number };
   /** Stops or resumes heartbeating; a resumed fleet owes nothing for the pause. */
   heartbeats(on: boolean): void;
+  /** Sends these nodes' online status and hello again (what an agent sends on each connect). */
+  announce(nodeIds: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -135,6 +137,16 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     publishErrors++;
   };
 
+  /** The retained online status and the hello, as an agent sends them once connected. */
+  const announce = async (nodeId: string, client: MqttClient) => {
+    const online: StatusMessage = { state: 'online', at: iso(Date.now()), agentVersion: '0.1.0-sim' };
+    check('status', validators.status, online);
+    await client.publishAsync(topics.status(nodeId), JSON.stringify(online), { qos: 1, retain: true });
+    const h = hello(nodeId, camerasOf(nodeId));
+    check('hello', validators.hello, h);
+    await client.publishAsync(topics.hello(nodeId), JSON.stringify(h), { qos: 1 });
+  };
+
   const connect = async (nodeId: string) => {
     const offline: StatusMessage = { state: 'offline', at: iso(Date.now()), agentVersion: '0.1.0-sim' };
     const password = o.password?.(nodeId);
@@ -152,12 +164,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       },
     });
     clients.set(nodeId, client);
-    const online: StatusMessage = { state: 'online', at: iso(Date.now()), agentVersion: '0.1.0-sim' };
-    check('status', validators.status, online);
-    await client.publishAsync(topics.status(nodeId), JSON.stringify(online), { qos: 1, retain: true });
-    const h = hello(nodeId, camerasOf(nodeId));
-    check('hello', validators.hello, h);
-    await client.publishAsync(topics.hello(nodeId), JSON.stringify(h), { qos: 1 });
+    await announce(nodeId, client);
   };
   // One address for the whole fleet: a batch stays under the master's MQTT_MAX_PENDING_PER_ADDRESS
   // (64 by default), logins not yet answered from one address.
@@ -236,6 +243,14 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
         hbOwed = 0;
       }
       hbOn = on;
+    },
+    async announce(ids) {
+      await Promise.all(
+        ids.map((id) => {
+          const client = clients.get(id);
+          return client?.connected ? announce(id, client) : undefined;
+        }),
+      );
     },
     async stop() {
       for (const t of timers) clearInterval(t);

@@ -27,24 +27,44 @@
 import { execFile } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { cpus, freemem, hostname, tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { createPrismaClient } from '@cctv/db';
-import { enrolTestNodeFully, registerTestCameras } from '../test/support/enrol.ts';
-import { cpuBetween, snapshot } from './proc-tree.ts';
-import { type Acked, type Body, mergeRefused, startUploader, type UploaderRun } from './support/uploader.ts';
+import {
+  benchTempDir,
+  type CpuWindow,
+  cpuWindow,
+  enrolCameraOwners,
+  health,
+  type MoverWindow,
+  makeNas,
+  moverBetween,
+  moverMetrics,
+  type Nas,
+  type RunningGateway,
+  startBenchGateway,
+} from './support/gateway.ts';
+import {
+  type Acked,
+  type Body,
+  type IngestWindow,
+  ingestWindow,
+  makeBodies,
+  mergeRefused,
+  startUploader,
+  type UploaderRun,
+} from './support/uploader.ts';
 import {
   type BenchTls,
   type Cleanups,
+  pct,
   runBench,
-  type Service,
   sleep,
   startDatabase,
-  startGatewayService,
   waitFor,
+  writeBenchJson,
 } from './support.ts';
 
 /** GATEWAY_NAS_PARALLEL of the gateway under test (its default). */
@@ -93,69 +113,8 @@ const log = (line: string) =>
   console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 const run = promisify(execFile);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '—');
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '—');
-
-// --- host CPU (/proc/stat), % of one core -------------------------------------------------
-
-interface HostTicks {
-  busy: number;
-  iowait: number;
-  total: number;
-}
-async function hostTicks(): Promise<HostTicks> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
-  const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
-  return { busy, iowait: iowait ?? 0, total: busy + (idle ?? 0) + (iowait ?? 0) };
-}
-const hostBetween = (a: HostTicks, b: HostTicks) => {
-  const cores = cpus().length;
-  const span = Math.max(1, b.total - a.total);
-  return {
-    busy: ((b.busy - a.busy) / span) * cores * 100,
-    iowait: ((b.iowait - a.iowait) / span) * cores * 100,
-  };
-};
-
-/** CPU of the gateway tree, the bench process (uploaders), PostgreSQL and the rest of the box. */
-interface CpuWindow {
-  gateway: number;
-  gatewayMain: number;
-  gatewayKernel: number;
-  nasWorker: number;
-  client: number;
-  postgres: number;
-  elsewhere: number;
-  host: number;
-  iowait: number;
-}
-async function cpuWindow(gatewayPid: number): Promise<() => Promise<CpuWindow>> {
-  const [gw0, bench0, host0] = [await snapshot(gatewayPid), await snapshot(process.pid), await hostTicks()];
-  return async () => {
-    const [gw, bench, host] = [
-      cpuBetween(gw0, await snapshot(gatewayPid)),
-      cpuBetween(bench0, await snapshot(process.pid)),
-      hostBetween(host0, await hostTicks()),
-    ];
-    return {
-      gateway: gw.total,
-      gatewayMain: gw.root,
-      gatewayKernel: gw.rootSystem,
-      nasWorker: gw.other,
-      client: bench.root,
-      // The bench's children are PostgreSQL and the gateway tree.
-      postgres: Math.max(0, bench.other + bench.ffmpeg - gw.total),
-      elsewhere: Math.max(0, host.busy - bench.total),
-      host: host.busy,
-      iowait: host.iowait,
-    };
-  };
-}
 
 // --- 1. fsync'd write bandwidth -----------------------------------------------------------
 
@@ -264,113 +223,25 @@ function cryptoFloorMsPerMb(): { sha256: number; aesGcm: number } {
   return { sha256: sha, aesGcm: aes };
 }
 
-// --- the NAS: bind mount of a tmpfs or a disk directory; a plain directory without mounts -----
-
-interface Nas {
-  /** What the gateway sees as the NAS (GATEWAY_NAS_DIR). */
-  path: string;
-  /** Where the files really are (watched with inotify; the same inodes as under `path`). */
-  store: string;
-  how: string;
-  mounts: boolean;
-  down(): Promise<void>;
-  up(): Promise<void>;
-}
-
-const sh = (cmd: string, args: string[]) => run(cmd, args, { timeout: 30_000 });
-
-async function mountedUnder(prefix: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))))
-    .filter((p) => p === prefix || p.startsWith(`${prefix}/`));
-}
-
-async function makeNas(cleanups: Cleanups, dir: string): Promise<Nas> {
-  const store = join(dir, 'nas-store');
-  const path = join(dir, 'nas');
-  await mkdir(store, { recursive: true });
-  await mkdir(path, { recursive: true });
-  let backing = 'a directory on the buffer disk';
-  if (o.nas === 'tmpfs') {
-    // Room for what the run writes at most (the drain phase keeps everything); tmpfs only
-    // takes memory for what is in it.
-    const size = Math.floor(Math.min(freemem() * 0.6, 16 * 1024 ** 3));
-    try {
-      await sh('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', store]);
-      cleanups.add('unmount NAS tmpfs', () => sh('umount', ['-l', store]));
-      backing = `tmpfs (${(size / 1024 ** 3).toFixed(1)} GiB max)`;
-    } catch (err) {
-      log(`cannot mount a tmpfs (${(err as Error).message.split('\n')[0]}): NAS on the buffer disk`);
-    }
-  }
-  try {
-    await sh('mount', ['--bind', store, path]);
-    let mounted = true;
-    cleanups.add('unmount NAS bind', () => (mounted ? sh('umount', ['-l', path]) : undefined));
-    return {
-      path,
-      store,
-      how: `bind mount of ${backing}, GATEWAY_NAS_REQUIRE_MOUNT=true; outage = umount`,
-      mounts: true,
-      async down() {
-        await sh('umount', ['-l', path]);
-        mounted = false;
-      },
-      async up() {
-        await sh('mount', ['--bind', store, path]);
-        mounted = true;
-      },
-    };
-  } catch (err) {
-    log(`cannot bind-mount (${(err as Error).message.split('\n')[0]}): the outage renames the NAS away`);
-    await rm(path, { recursive: true, force: true });
-    const away = join(dir, 'nas-away');
-    return {
-      path: store,
-      store,
-      how: `plain directory (${backing}); outage = renamed away (moves fail as unreachable)`,
-      mounts: false,
-      down: () => rename(store, away),
-      up: () => rename(away, store),
-    };
-  }
-}
-
 // --- the gateway process ------------------------------------------------------------------
 
-interface RunningGateway {
-  svc: Service;
-  url: string;
-  bufferDir: string;
-}
-
+/** A gateway for one measurement, as the options ask (profile, thread pool, Node options). */
 async function startGateway(cleanups: Cleanups, ctx: Ctx, tag: string): Promise<RunningGateway> {
-  const dataDir = join(ctx.dir, `gw-${tag}`);
-  const bufferDir = join(dataDir, 'buffer');
-  const env: Record<string, string> = {
-    DATABASE_URL: ctx.dbUrl,
-    GATEWAY_DATA_DIR: dataDir,
-    GATEWAY_BUFFER_DIR: bufferDir,
-    GATEWAY_NAS_DIR: ctx.nas.path,
-    GATEWAY_NAS_REQUIRE_MOUNT: ctx.nas.mounts ? 'true' : 'false',
-    GATEWAY_UPLOAD_AUTH: o.auth,
-    GATEWAY_NAS_PARALLEL: String(NAS_PARALLEL),
-    // Retention would not delete anything of this run; the watermark is off so it never can.
-    GATEWAY_NAS_MIN_FREE_PERCENT: '0',
-    GATEWAY_RETENTION_INTERVAL_S: '86400',
-    LOG_LEVEL: 'warn',
-  };
-  if (o['gateway-threadpool']) env.UV_THREADPOOL_SIZE = o['gateway-threadpool'];
   const profDir = o['gateway-cpu-prof'];
-  const nodeArgs = [
-    ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-    ...(o['gateway-node-args']?.split(' ').filter(Boolean) ?? []),
-  ];
-  const { svc, url } = await startGatewayService(cleanups, `gateway-${tag}`, env, ctx.tls, nodeArgs);
-  return { svc, url, bufferDir };
+  return startBenchGateway(cleanups, {
+    dir: ctx.dir,
+    tag,
+    dbUrl: ctx.dbUrl,
+    nas: ctx.nas,
+    tls: ctx.tls,
+    auth: o.auth as 'token' | 'off',
+    nasParallel: NAS_PARALLEL,
+    ...(o['gateway-threadpool'] ? { threadpool: o['gateway-threadpool'] } : {}),
+    nodeArgs: [
+      ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+      ...(o['gateway-node-args']?.split(' ').filter(Boolean) ?? []),
+    ],
+  });
 }
 
 /** Stops a gateway, keeping its output first when --gateway-output asks for it. */
@@ -382,66 +253,6 @@ async function stopGateway(gw: RunningGateway, tag: string): Promise<void> {
   }
   await gw.svc.stop();
 }
-
-/** The sum of every sample of a metric (all label sets) in Prometheus text. */
-function metricSum(text: string, name: string): number {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-    .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
-}
-
-/**
- * The NAS mover's counters (moves, verified bytes, time its worker spent copying) and the
- * gateway's event-loop delay since the previous scrape (prom-client resets it on each one).
- */
-interface MoverCounters {
-  moves: number;
-  bytes: number;
-  copySeconds: number;
-  loopP99Ms: number;
-  loopMaxMs: number;
-}
-const moverMetrics = async (url: string): Promise<MoverCounters> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return {
-    moves: metricSum(text, 'cctv_gateway_nas_moves_total'),
-    bytes: metricSum(text, 'cctv_gateway_nas_verified_bytes_total'),
-    copySeconds: metricSum(text, 'cctv_gateway_nas_write_seconds_sum'),
-    loopP99Ms: metricSum(text, 'cctv_gateway_nodejs_eventloop_lag_p99_seconds') * 1000,
-    loopMaxMs: metricSum(text, 'cctv_gateway_nodejs_eventloop_lag_max_seconds') * 1000,
-  };
-};
-interface MoverWindow {
-  mbPerS: number;
-  movesPerS: number;
-  /** Wall time per move (the mover moves one segment at a time). */
-  cycleMs: number;
-  /** Of it, the NAS worker's copy (open, copy, fsync, rename, dir fsync, read back). */
-  copyMs: number;
-  /** The gateway's event-loop delay over the window (p99, max). */
-  loopP99Ms: number;
-  loopMaxMs: number;
-}
-function moverBetween(a: MoverCounters, b: MoverCounters, seconds: number): MoverWindow {
-  const moves = b.moves - a.moves;
-  return {
-    mbPerS: (b.bytes - a.bytes) / MB / seconds,
-    movesPerS: moves / seconds,
-    cycleMs: moves > 0 ? (seconds * 1000) / moves : Number.NaN,
-    copyMs: moves > 0 ? ((b.copySeconds - a.copySeconds) * 1000) / moves : Number.NaN,
-    loopP99Ms: b.loopP99Ms,
-    loopMaxMs: b.loopMaxMs,
-  };
-}
-
-interface Health {
-  backlog: number;
-  nas: string;
-  nasFailure: string | null;
-  bufferBytes: number;
-}
-const health = async (url: string) => (await (await fetch(`${url}/healthz`)).json()) as Health;
 
 // --- 2. ingest throughput -----------------------------------------------------------------
 
@@ -509,7 +320,7 @@ async function ingestRun(cleanups: Cleanups, ctx: Ctx, n: number): Promise<Inges
   );
   await sleep(WARMUP_S * 1000);
   const m0 = await moverMetrics(gw.url);
-  const cpuEnd = await cpuWindow(gw.svc.pid);
+  const cpuEnd = await cpuWindow([gw.svc.pid]);
   const w0 = performance.now();
   await sleep(SECONDS * 1000);
   const w1 = performance.now();
@@ -608,7 +419,7 @@ async function cameraLoadRun(cleanups: Cleanups, ctx: Ctx, count: number): Promi
   // run yet (cold JIT, 200 handshakes) fall a few seconds behind before it catches up.
   await sleep(Math.max(WARMUP_S * 1000, CAMERA_LOAD_WARMUP_SEGMENTS * SEGMENT_MS));
   const [m0, b0] = [await moverMetrics(gw.url), (await health(gw.url)).backlog];
-  const cpuEnd = await cpuWindow(gw.svc.pid);
+  const cpuEnd = await cpuWindow([gw.svc.pid]);
   const w0 = performance.now();
   await sleep(windowS * 1000);
   const w1 = performance.now();
@@ -752,28 +563,6 @@ interface DrainResult {
   met: boolean;
 }
 
-interface IngestWindow {
-  seconds: number;
-  mbPerS: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Longest a segment was acknowledged after it was due (the camera's own lag). */
-  maxLagMs: number;
-}
-
-function ingestWindow(acked: Acked[], from: number, to: number): IngestWindow {
-  const xs = acked.filter((a) => a.ackedAt >= from && a.ackedAt < to);
-  const seconds = (to - from) / 1000;
-  const lat = xs.map((a) => a.ackedAt - a.sentAt);
-  return {
-    seconds,
-    mbPerS: (xs.length * BYTES) / MB / seconds,
-    p50Ms: pct(lat, 50),
-    p99Ms: pct(lat, 99),
-    maxLagMs: xs.reduce((m, a) => Math.max(m, a.ackedAt - a.dueAt), 0),
-  };
-}
-
 async function drainRun(cleanups: Cleanups, ctx: Ctx): Promise<DrainResult> {
   const cameras = Array.from({ length: CAMERAS }, (_, c) => `drain-cam-${c}`);
   for (const camera of cameras) await mkdir(join(ctx.nas.store, camera), { recursive: true });
@@ -785,7 +574,7 @@ async function drainRun(cleanups: Cleanups, ctx: Ctx): Promise<DrainResult> {
   const allAcked = () => runs.flatMap((r) => r.acked);
   const steadyS = Math.max(10, (3 * SEGMENT_MS) / 1000);
   log(`  ${CAMERAS} cameras recording, NAS up, ${steadyS} s`);
-  let cpuEnd = await cpuWindow(gw.svc.pid);
+  let cpuEnd = await cpuWindow([gw.svc.pid]);
   const before0 = performance.now();
   await sleep(steadyS * 1000);
   const cpuBefore = await cpuEnd();
@@ -793,7 +582,7 @@ async function drainRun(cleanups: Cleanups, ctx: Ctx): Promise<DrainResult> {
   // outage
   const tDown = performance.now();
   await ctx.nas.down();
-  cpuEnd = await cpuWindow(gw.svc.pid);
+  cpuEnd = await cpuWindow([gw.svc.pid]);
   log(`  NAS down for ${OUTAGE_S} s`);
   let nasFailureSeen: string | null = null;
   const downUntil = tDown + OUTAGE_S * 1000;
@@ -807,7 +596,7 @@ async function drainRun(cleanups: Cleanups, ctx: Ctx): Promise<DrainResult> {
   const mover0 = await moverMetrics(gw.url);
   await ctx.nas.up();
   const tUp = performance.now();
-  cpuEnd = await cpuWindow(gw.svc.pid);
+  cpuEnd = await cpuWindow([gw.svc.pid]);
   const backlog = allAcked().filter((a) => a.ackedAt < tUp && !watcher.seen.has(`${a.camera}/${a.name}`));
   log(
     `  NAS back: ${backlog.length} acknowledged segments waiting (gateway backlog ${healthBacklogAtRestore}); draining while recording`,
@@ -931,51 +720,32 @@ async function drainRun(cleanups: Cleanups, ctx: Ctx): Promise<DrainResult> {
 // --- main ---------------------------------------------------------------------------------
 
 async function main(cleanups: Cleanups, tls: BenchTls): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'cctv-bench-gw-'));
-  cleanups.add('remove temp dir', async () => {
-    const left = await mountedUnder(dir);
-    if (left.length > 0) return console.error(`left ${dir} in place: still mounted ${left.join(', ')}`);
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = await benchTempDir(cleanups, 'cctv-bench-gw-');
   const [fsType, device] = (await run('findmnt', ['-no', 'FSTYPE,SOURCE', '-T', dir])).stdout
     .trim()
     .split(/\s+/);
   log(`buffer and disk probe in ${dir} (${fsType} on ${device})`);
-  const nas = await makeNas(cleanups, dir);
+  const nas = await makeNas(cleanups, dir, o.nas as 'tmpfs' | 'disk', log);
   log(`NAS: ${nas.how}`);
   const dbUrl = await startDatabase(cleanups, join(dir, 'pg'));
   log('PostgreSQL up (its data directory on the same disk)');
 
-  const perNode = (cameras: number) => Math.ceil(cameras / CAMERAS_PER_NODE);
-  const nodes = Math.max(
-    o.only === 'ingest' ? 0 : perNode(CAMERAS),
-    ...(o.only === 'drain' ? [] : [perNode(CAMERA_LOAD), ...UPLOADERS]),
-  );
-  const tokens = new Map<string, string>();
-  if (o.auth === 'token')
-    for (let u = 0; u < nodes; u++) {
-      const id = `bench-node-${u}`;
-      tokens.set(id, (await enrolTestNodeFully(dbUrl, id)).uploadToken);
-    }
-  if (o.auth === 'token') {
-    // Uploads are taken only from a camera's owner: the cameras registered as the master does on
-    // a node's hello (the names startCameras and ingestRun give them).
-    const owned = new Map<string, string[]>();
-    const own = (node: string, camera: string) => owned.set(node, [...(owned.get(node) ?? []), camera]);
-    for (const n of UPLOADERS) for (let u = 0; u < n; u++) own(`bench-node-${u}`, `ingest-${n}-${u}`);
-    for (const [prefix, count] of [
-      ['load-cam', CAMERA_LOAD],
-      ['drain-cam', CAMERAS],
-    ] as const)
-      for (let c = 0; c < count; c++) own(`bench-node-${Math.floor(c / CAMERAS_PER_NODE)}`, `${prefix}-${c}`);
-    for (const [node, cameras] of owned) await registerTestCameras(dbUrl, node, cameras);
-  }
+  // Uploads are taken only from a camera's owner: the cameras registered as the master does on
+  // a node's hello (the names startCameras and ingestRun give them), each node with its token.
+  const owned = new Map<string, string[]>();
+  const own = (node: string, camera: string) => owned.set(node, [...(owned.get(node) ?? []), camera]);
+  for (const n of UPLOADERS) for (let u = 0; u < n; u++) own(`bench-node-${u}`, `ingest-${n}-${u}`);
+  for (const [prefix, count] of [
+    ['load-cam', CAMERA_LOAD],
+    ['drain-cam', CAMERAS],
+  ] as const)
+    for (let c = 0; c < count; c++) own(`bench-node-${Math.floor(c / CAMERAS_PER_NODE)}`, `${prefix}-${c}`);
+  const tokens = o.auth === 'token' ? await enrolCameraOwners(dbUrl, owned) : new Map<string, string>();
   // Bodies made and hashed before anything is timed; uploaders cycle through them.
-  const bodies = Array.from({ length: 64 }, () => {
-    const data = randomBytes(BYTES);
-    return { data, sha256: sha256(data) };
-  });
-  log(`${nodes} nodes enrolled (upload auth ${o.auth}), ${bodies.length} bodies of ${BYTES} bytes ready`);
+  const bodies = makeBodies(64, BYTES);
+  log(
+    `${tokens.size} nodes enrolled (upload auth ${o.auth}), ${bodies.length} bodies of ${BYTES} bytes ready`,
+  );
   const crypto = cryptoFloorMsPerMb();
   log(
     `CPU floor per MB: sha256 ${crypto.sha256.toFixed(2)} ms, AES-256-GCM decryption ${crypto.aesGcm.toFixed(2)} ms`,
@@ -1124,24 +894,13 @@ async function main(cleanups: Cleanups, tls: BenchTls): Promise<void> {
     );
   }
 
-  const out = join(
-    tmpdir(),
-    'cctv-bench',
-    `gateway-storage-${new Date().toISOString().replaceAll(':', '')}.json`,
-  );
-  await mkdir(join(tmpdir(), 'cctv-bench'), { recursive: true });
-  const report = {
-    bench: 'gateway-storage',
-    at: new Date().toISOString(),
-    host: { hostname: hostname(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-    options: o,
+  const out = await writeBenchJson('gateway-storage', o, {
     disk: { fsType, device },
     nas: nas.how,
     ingest,
     cameraLoad,
     drain,
-  };
-  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  });
   log(`JSON: ${out}`);
 }
 

@@ -19,13 +19,14 @@ import { parseArgs } from 'node:util';
 import { createPrismaClient } from '@cctv/db';
 import type { FleetSocketMessage } from '@cctv/protocol';
 import WebSocket from 'ws';
-import { signIn } from '../test/support/session.ts';
+import { signIn } from '../test/support/api-session.ts';
 import { startFleet } from './fleet-sim.ts';
 import { cpuBetween, snapshot } from './proc-tree.ts';
 import {
   type BenchTls,
   type Cleanups,
   fleetEnrolment,
+  pct,
   runBench,
   sleep,
   startDatabase,
@@ -54,10 +55,6 @@ const SECONDS = Number(o.seconds);
 const began = Date.now();
 const log = (line: string) =>
   console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
 
 async function metricSum(url: string, prefix: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

@@ -4,6 +4,7 @@
  * stack the script unwinds itself (also on Ctrl-C).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PrismaClient } from '@cctv/db';
@@ -23,6 +24,30 @@ import { launchRtspServer } from '../test/support/rtsp-server-process.ts';
 export { freePort, GiveUp, repoRoot };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The p-th percentile (0–100) of `xs`, nearest rank; NaN for none. */
+export const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+
+/**
+ * Writes a benchmark's figures to `<os.tmpdir()>/cctv-bench/<bench>-<time>.json`, with when,
+ * on what host and with which options it ran; returns the file's path.
+ */
+export async function writeBenchJson(
+  bench: string,
+  options: unknown,
+  figures: Record<string, unknown>,
+): Promise<string> {
+  const at = new Date().toISOString();
+  const dir = join(tmpdir(), 'cctv-bench');
+  await mkdir(dir, { recursive: true });
+  const out = join(dir, `${bench}-${at.replaceAll(':', '')}.json`);
+  const host = { hostname: hostname(), cores: cpus().length, cpu: cpus()[0]?.model, node: process.version };
+  await writeFile(out, `${JSON.stringify({ bench, at, host, options, ...figures }, null, 2)}\n`);
+  return out;
+}
 
 /** Work to undo, last added first; `run()` keeps going past failures. */
 export class Cleanups {
@@ -159,9 +184,10 @@ export async function startMasterService(
   cleanups: Cleanups,
   tls: BenchTls,
   env: Record<string, string>,
+  name = 'master',
 ): Promise<MasterService> {
   const [httpPort, mqttPort, mqttTlsPort] = [await freePort(), await freePort(), await freePort()];
-  const svc = startNodeService(cleanups, 'master', 'master/src/main.ts', {
+  const svc = startNodeService(cleanups, name, 'master/src/main.ts', {
     MASTER_HTTP_HOST: '127.0.0.1',
     MASTER_HTTP_PORT: String(httpPort),
     MQTT_HOST: '127.0.0.1',

@@ -3,15 +3,24 @@
  * (HTTPS or plain HTTP, after the gateway URL), one PUT at a time with the agent's headers and
  * its node's upload token, each segment retried until acknowledged, as an agent does.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { TLSSocket } from 'node:tls';
 import { SEGMENT_HEADERS } from '@cctv/protocol';
-import { sleep } from '../support.ts';
+import { pct, sleep } from '../support.ts';
 
 export interface Body {
   data: Buffer;
   sha256: string;
+}
+
+/** `count` random bodies of `bytes` each, hashed (made before anything is timed). */
+export function makeBodies(count: number, bytes: number): Body[] {
+  return Array.from({ length: count }, () => {
+    const data = randomBytes(bytes);
+    return { data, sha256: createHash('sha256').update(data).digest('hex') };
+  });
 }
 
 export interface Acked {
@@ -173,3 +182,30 @@ export const mergeRefused = (runs: UploaderRun[]) => {
   for (const r of runs) for (const [k, v] of r.refused) all.set(k, (all.get(k) ?? 0) + v);
   return [...all].map(([k, v]) => `${k === '0' ? 'no answer' : k}×${v}`).join(', ') || 'none';
 };
+
+export interface IngestWindow {
+  seconds: number;
+  mbPerS: number;
+  segmentsPerS: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  /** Longest a segment was acknowledged after it was due (the camera's own lag). */
+  maxLagMs: number;
+}
+
+/** What was acknowledged between `from` and `to` (performance.now()): MB/s, PUT times, lag. */
+export function ingestWindow(acked: Acked[], from: number, to: number): IngestWindow {
+  const xs = acked.filter((a) => a.ackedAt >= from && a.ackedAt < to);
+  const seconds = (to - from) / 1000;
+  const lat = xs.map((a) => a.ackedAt - a.sentAt);
+  return {
+    seconds,
+    mbPerS: xs.reduce((n, a) => n + a.bytes, 0) / 1e6 / seconds,
+    segmentsPerS: xs.length / seconds,
+    p50Ms: pct(lat, 50),
+    p95Ms: pct(lat, 95),
+    p99Ms: pct(lat, 99),
+    maxLagMs: xs.reduce((m, a) => Math.max(m, a.ackedAt - a.dueAt), 0),
+  };
+}
