@@ -47,7 +47,7 @@ describe('/metrics with a bearer token', () => {
       MASTER_METRICS_TOKEN_LOOPBACK: 'required',
     });
     const gateway = startService('storage-gateway/src/main.ts', {
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.gateway,
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_DATA_DIR: join(dir, 'gateway'),
