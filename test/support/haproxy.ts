@@ -8,9 +8,9 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, onCleanup, tempDir, waitFor } from './index.ts';
+import { freePort, onCleanup, tempDir } from './index.ts';
+import { waitListening } from './plain.ts';
 
 export const HAPROXY = '/usr/sbin/haproxy';
 
@@ -87,21 +87,6 @@ export async function startHaproxy(backends: Backend[]): Promise<Haproxy> {
       child.kill('SIGTERM');
     });
   onCleanup(stop);
-  for (const port of Object.values(ports))
-    await waitFor(
-      'haproxy listening',
-      () =>
-        new Promise<boolean>((resolve) => {
-          if (child.exitCode !== null) throw new Error(`haproxy exited: ${log}`);
-          const s = connect(port, '127.0.0.1');
-          s.once('connect', () => {
-            s.end();
-            resolve(true);
-          });
-          s.once('error', () => resolve(false));
-        }),
-      10_000,
-      100,
-    );
+  for (const port of Object.values(ports)) await waitListening('haproxy', port, child, () => log);
   return { ports, output: () => log, stop };
 }

@@ -6,9 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, waitFor } from './plain.ts';
+import { freePort, waitListening } from './plain.ts';
 
 export interface Mosquitto {
   url: string;
@@ -82,21 +81,7 @@ export async function launchMosquitto(
       child.kill('SIGTERM');
     });
   onStop(stop);
-  await waitFor(
-    'mosquitto listening',
-    () =>
-      new Promise<boolean>((resolve) => {
-        if (child.exitCode !== null) throw new Error(`mosquitto exited: ${log}`);
-        const s = connect(port, '127.0.0.1');
-        s.once('connect', () => {
-          s.end();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      }),
-    10_000,
-    100,
-  );
+  await waitListening('mosquitto', port, child, () => log);
   if (child.pid === undefined) throw new Error('mosquitto has no pid');
   return { url: `mqtt://127.0.0.1:${port}`, port, stop, pid: child.pid, log: () => log };
 }

@@ -3,7 +3,7 @@
  * through `index.ts` (which adds cleanup after the test file); benchmarks import them directly.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
@@ -64,6 +64,28 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr}` : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Resolves once something accepts TCP connections on loopback `port`; throws with `log()` when
+ * `child` exits first (a server that failed to start).
+ */
+export function waitListening(name: string, port: number, child: ChildProcess, log: () => string) {
+  return waitFor(
+    `${name} listening`,
+    () =>
+      new Promise<boolean>((resolve) => {
+        if (child.exitCode !== null) throw new Error(`${name} exited: ${log()}`);
+        const s = connect(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.end();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      }),
+    10_000,
+    100,
+  );
 }
 
 export interface AedesServer {
