@@ -186,6 +186,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
         );
       },
       alerts: (ids) => {
+        if (hub.size === 0) return;
         for (const id of ids)
           alertStore.get(id).then(
             (alert) =>
