@@ -100,6 +100,9 @@ describe('codec fallback under a CPU squeeze (real agent, cgroup)', { skip }, ()
       codec: 'h264',
       source: 'stdin',
       protocols: ['tcp'],
+      // The starved run reads slowly over TCP: like a camera, the server holds back its stream
+      // only, not the new run's.
+      perClient: true,
       feed: {
         command: 'ffmpeg',
         args: [

@@ -46,6 +46,12 @@ export interface RtspServerOptions {
   /** Lower transports the server accepts; a SETUP asking for another gets 461 (default both). */
   protocols?: ('tcp' | 'udp')[];
   /**
+   * Each client its own media, as a camera serves each client its own stream: a client that
+   * reads slowly (a starved recorder over TCP) backs up only its own stream. Default: one media
+   * shared by every client of a mount, which a slow TCP client holds back for all.
+   */
+  perClient?: boolean;
+  /**
    * Every mount asks for this user name and password (HTTP Basic by default, or Digest); a client
    * without them, or with others, gets 401 Unauthorized. Default: no password.
    */
@@ -119,6 +125,7 @@ function scriptArgs(opts: RtspServerOptions, host: string, port: number): string
     ['--auth', opts.auth?.method],
   ];
   for (const [flag, value] of flags) if (value !== undefined) args.push(flag, String(value));
+  if (opts.perClient) args.push('--per-client');
   return args;
 }
 

@@ -4,12 +4,14 @@
 One source pipeline makes an H.264 or H.265 elementary stream, either encoded live from a test
 pattern, read from a file in real time (looped), or read from stdin as another program writes it,
 and fans it out to every mount. Each mount is a shared RTSP media, so any number of clients and
-mounts cost one encoder (or one file reader).
+mounts cost one encoder (or one file reader). With --per-client each client gets a media of its
+own, fed by the same source, as a camera serves each client its own stream: a client that reads
+slowly over TCP then backs up its own stream only, where it holds a shared media back for all.
 
     python3 test/support/rtsp-server.py --port 8554 [--mount /cam1 --mount /cam2]
         [--codec h264|h265] [--source live|file|stdin] [--file clip.mp4]
         [--width 320 --height 180 --fps 10 --gop 20 --bitrate 500] [--protocols tcp,udp]
-        [--user USER --password PASS [--auth basic|digest]]
+        [--user USER --password PASS [--auth basic|digest]] [--per-client]
     ffmpeg -re -f lavfi -i testsrc2 -c:v libx264 -tune zerolatency -bsf:v h264_metadata=aud=insert \
         -flush_packets 1 -f h264 pipe:1 | python3 test/support/rtsp-server.py --port 8554 --source stdin
     python3 test/support/rtsp-server.py --check    # exits 0 when every element is installed
@@ -104,6 +106,11 @@ def parse_args():
     p.add_argument("--bitrate", type=int, default=500, help="kbit/s")
     p.add_argument("--pattern", choices=["ball", "smpte"], default="ball")
     p.add_argument("--protocols", default="tcp,udp", help="allowed RTSP lower transports")
+    p.add_argument(
+        "--per-client",
+        action="store_true",
+        help="a media per client: a slow client backs up only its own stream (default: shared)",
+    )
     p.add_argument("--user", help="user name a client must give (with --password)")
     p.add_argument("--password", help="password a client must give (with --user)")
     p.add_argument("--auth", choices=["basic", "digest"], default="basic", help="with --user and --password")
@@ -330,7 +337,7 @@ def main():
             "( appsrc name=src is-live=true format=time do-timestamp=false max-time=2000000000 "
             f"! {pay} name=pay0 pt=96 config-interval=-1 )"
         )
-        factory.set_shared(True)
+        factory.set_shared(not args.per_client)
         factory.set_protocols(protocols)
         factory.connect("media-configure", on_media_configure)
         if permissions is not None:

@@ -1,10 +1,11 @@
 /**
  * The recorder's side of the codec fallback: feeds a run's encode watch (progress, CPU), and on
  * its verdict has the planner drop the encode and the supervisor replace the run at once. The
- * replaced run goes on beside the new one until the new one has a segment's worth of output
- * (or, should it get none, three segments' time), then closes its last one: it records while
- * the new one connects and waits for a keyframe, and works off part of what is queued in it,
- * so what is lost is less than what the slow encoder was behind. Logged once: later runs copy.
+ * replaced run goes on beside the new one until the new one has two segments' worth of output
+ * (or, should it get none, four segments' time), then closes its last one: it records while
+ * the new one connects and waits for a keyframe, and works off part of what is queued in it
+ * (at its speed, about half a second for each second it goes on), so what is lost is less
+ * than what the slow encoder was behind. Logged once: later runs copy.
  */
 import type { Logger } from 'pino';
 import type { SupervisedChild } from '../process/supervised-child.ts';
@@ -41,8 +42,8 @@ export class EncodeFallback<R extends WatchedRun> {
 
   /** A progress block of the current run: `outS` is its output time so far. */
   progress(outS: number): void {
-    // The new run has about a segment in: the replaced one can close its last.
-    if (this.retireOld && outS >= this.o.segmentSeconds) this.retire();
+    // The new run has two segments in: the replaced one can close its last.
+    if (this.retireOld && outS >= 2 * this.o.segmentSeconds) this.retire();
     const run = this.o.current();
     if (!run?.watch || !this.o.child.running) return;
     run.watch.progress(Date.now(), outS);
@@ -65,6 +66,11 @@ export class EncodeFallback<R extends WatchedRun> {
   async before(run: R): Promise<void> {
     const replaced = this.replaced;
     if (replaced && replaced.run !== run) await replaced.done;
+  }
+
+  /** True while `run`'s scans wait for a replaced run's last segments. */
+  holds(run: R): boolean {
+    return this.replaced !== null && this.replaced.run !== run;
   }
 
   /** Stopping: the replaced run ends too; resolves once its last segments are reported. */
@@ -105,7 +111,7 @@ export class EncodeFallback<R extends WatchedRun> {
     });
     if (!retire) return;
     this.replaced = { run, done };
-    const timer = setTimeout(() => this.retire(), 3 * this.o.segmentSeconds * 1000 + 2000);
+    const timer = setTimeout(() => this.retire(), 4 * this.o.segmentSeconds * 1000 + 2000);
     this.retireOld = () => {
       clearTimeout(timer);
       retire();

@@ -9,7 +9,8 @@
  * state; the plan, progress, fallback, stats and stale-process parts are their own files.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CameraState } from '@cctv/protocol';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '../process/backoff.ts';
@@ -19,6 +20,7 @@ import {
   type RunSpec,
   SupervisedChild,
 } from '../process/supervised-child.ts';
+import { parsePlaylist } from '../spool/playlist.ts';
 import { PlaylistFollower } from '../spool/playlist-follower.ts';
 import { applyClockBias, saveClockBias } from '../spool/run-clock.ts';
 import { cameraDir } from '../spool/scan.ts';
@@ -87,6 +89,11 @@ interface Run {
   playlist: PlaylistFollower;
   /** Judges the software encode of this run; null when not watched (or judged already). */
   watch: EncodeWatch | null;
+  /**
+   * When each segment was first seen listed while the run's scans wait for a replaced run:
+   * the clock correction needs the listing time, not the later time of the scan.
+   */
+  listedAt: Map<string, number>;
 }
 
 export class Recorder {
@@ -176,7 +183,10 @@ export class Recorder {
     // writes each segment in many pieces, each an event that would read the playlist again (a
     // tenth of a core's percent per camera for nothing).
     this.watcher = watch(this.dir, (_event, file) => {
-      if (this.run && file && String(file) === playlistName(this.run.runId)) this.scheduleScan(this.run);
+      if (this.run && file && String(file) === playlistName(this.run.runId)) {
+        this.noteListed(this.run);
+        this.scheduleScan(this.run);
+      }
     });
     this.watcher.on('error', (err) => {
       this.watchFailed = true;
@@ -187,6 +197,7 @@ export class Recorder {
     let ticks = 0;
     this.poll = setInterval(() => {
       if (this.run && (this.watchFailed || ++ticks % POLL_SCAN_EVERY === 0)) this.scheduleScan(this.run);
+      if (this.run) this.noteListed(this.run);
       this.checkSegmentWatchdog();
       this.fallback.sampleCpu();
     }, this.opts.pollMs ?? 1000);
@@ -224,6 +235,7 @@ export class Recorder {
       clockBiasMs: null,
       playlist: new PlaylistFollower(this.cameraId, this.dir, playlistName(runId)),
       watch: prepared.watch ? new EncodeWatch(prepared.watch, prepared.info.recording.encoder) : null,
+      listedAt: new Map(),
     };
     this.progress.reset();
     if (this.state !== 'reconnecting' && this.state !== 'failed') this.setState('starting');
@@ -320,6 +332,18 @@ export class Recorder {
     }
   }
 
+  /** While the run's scans wait for a replaced run, notes when its segments get listed. */
+  private noteListed(run: Run): void {
+    if (!this.fallback.holds(run)) return;
+    const now = Date.now();
+    void readFile(join(this.dir, playlistName(run.runId)), 'utf8')
+      .then((text) => {
+        for (const entry of parsePlaylist(text).entries)
+          if (!run.listedAt.has(entry.uri)) run.listedAt.set(entry.uri, now);
+      })
+      .catch(() => {}); // not written yet
+  }
+
   /**
    * ffmpeg stamps a run's segments from a clock read once, to the whole second, after its
    * input analysis, so its times can be a second off. A live segment is listed the moment its
@@ -328,7 +352,9 @@ export class Recorder {
    */
   private async correctClock(run: Run, segment: FinishedSegment): Promise<FinishedSegment> {
     if (this.stopping) return applyClockBias(segment, run.clockBiasMs ?? 0);
-    const skew = Date.now() - (segment.startAt.getTime() + segment.durationMs);
+    const listed = run.listedAt.get(segment.name) ?? Date.now();
+    run.listedAt.delete(segment.name);
+    const skew = listed - (segment.startAt.getTime() + segment.durationMs);
     const before = run.clockBiasMs;
     run.clockBiasMs = before === null ? skew : Math.min(before, skew);
     if (before === null || before - run.clockBiasMs >= 20)
