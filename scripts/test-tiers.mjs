@@ -83,4 +83,6 @@ export const SIDE_LANE = [
   'test/deploy/ansible-rollout.test.ts',
   // Waits out a grant's 20 s lifetime twice.
   'test/security/grant-browser.test.ts',
+  // Holds the NAS read-only for two minutes, then unmounted, full and frozen: mostly waiting.
+  'storage-gateway/test/nas-faults.test.ts',
 ];

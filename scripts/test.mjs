@@ -87,11 +87,11 @@ if (files.length === 0) {
 // unit tier starts none, so its files run side by side. A full run takes the files that mostly
 // wait (SIDE_LANE) out of the main lane into a second one, its output in a file printed after.
 const concurrency = unit ? Math.max(2, availableParallelism()) : 1;
-const testArgs = (list) => [
+const testArgs = (list, jobs = concurrency) => [
   '--import',
   'tsx',
   '--test',
-  `--test-concurrency=${concurrency}`,
+  `--test-concurrency=${jobs}`,
   '--test-reporter=spec',
   ...list,
 ];
@@ -112,12 +112,24 @@ if (side.length > 0) {
     done: new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))),
   };
 }
-const main = spawnSync(process.execPath, testArgs(files.filter((f) => !side.includes(f))), {
-  cwd: root,
-  stdio: 'inherit',
-  env: testEnv,
-});
-let status = main.status ?? 1;
+// In a full run the fast tier's files go first, side by side (they start no server), then the
+// rest one at a time.
+const mainFiles = files.filter((f) => !side.includes(f));
+const batches =
+  side.length > 0
+    ? [mainFiles.filter((f) => UNIT.includes(f)), mainFiles.filter((f) => !UNIT.includes(f))]
+    : [mainFiles];
+let status = 0;
+for (const [i, batch] of batches.entries()) {
+  if (batch.length === 0) continue;
+  const jobs = batches.length > 1 && i === 0 ? Math.max(2, availableParallelism()) : concurrency;
+  const main = spawnSync(process.execPath, testArgs(batch, jobs), {
+    cwd: root,
+    stdio: 'inherit',
+    env: testEnv,
+  });
+  status = status || (main.status ?? 1);
+}
 if (sideLane) {
   const sideStatus = await sideLane.done;
   console.log('\n--- side lane ---');
