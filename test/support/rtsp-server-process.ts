@@ -52,6 +52,13 @@ export interface RtspServerOptions {
    */
   perClient?: boolean;
   /**
+   * What the feed writes (source `stdin`): an Annex-B elementary stream, which the server can
+   * close a frame of only once the next one starts (a frame interval with access unit
+   * delimiters, two without), or MPEG-TS with the video PES lengths written (ffmpeg
+   * `-omit_video_pes_length 0`), each frame passed on as soon as it is in, as a camera does.
+   */
+  stdinFormat?: 'annexb' | 'mpegts';
+  /**
    * Every mount asks for this user name and password (HTTP Basic by default, or Digest); a client
    * without them, or with others, gets 401 Unauthorized. Default: no password.
    */
@@ -120,6 +127,7 @@ function scriptArgs(opts: RtspServerOptions, host: string, port: number): string
     ['--bitrate', opts.bitrate],
     ['--pattern', opts.pattern],
     ['--protocols', opts.protocols?.join(',')],
+    ['--stdin-format', opts.stdinFormat],
     ['--user', opts.auth?.user],
     ['--password', opts.auth?.password],
     ['--auth', opts.auth?.method],

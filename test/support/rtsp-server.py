@@ -60,6 +60,8 @@ ELEMENT_PACKAGES = {
     "rtph265pay": "gstreamer1.0-plugins-good",
     "qtdemux": "gstreamer1.0-plugins-good",
     "matroskademux": "gstreamer1.0-plugins-good",
+    "tsdemux": "gstreamer1.0-plugins-bad",
+    "capssetter": "gstreamer1.0-plugins-good",
     "rtpbin": "gstreamer1.0-plugins-good",
     "udpsrc": "gstreamer1.0-plugins-good",
     "udpsink": "gstreamer1.0-plugins-good",
@@ -98,6 +100,12 @@ def parse_args():
     p.add_argument("--mount", action="append", help="mount path, repeatable (default /stream)")
     p.add_argument("--codec", choices=["h264", "h265"], default="h264")
     p.add_argument("--source", choices=["live", "file", "stdin"], default="live")
+    p.add_argument(
+        "--stdin-format",
+        choices=["annexb", "mpegts"],
+        default="annexb",
+        help="for --source stdin: an Annex-B elementary stream, or MPEG-TS with video PES lengths",
+    )
     p.add_argument("--file", help="MP4 or MKV already encoded in --codec (for --source file)")
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--height", type=int, default=180)
@@ -149,6 +157,16 @@ def source_description(args):
             [demux, f"{args.codec}parse"],
             f'filesrc location="{location}" ! {demux} name=demux demux.video_0 ! queue ! {parse} '
             f"! {caps} ! appsink name=out sync=true emit-signals=true max-buffers=30",
+        )
+    if args.source == "stdin" and args.stdin_format == "mpegts":
+        # MPEG-TS whose video PES packets carry their length (ffmpeg -omit_video_pes_length 0):
+        # the demuxer hands on each frame as soon as its last byte is in, framed, so the parser
+        # holds nothing (alignment=au), as a camera's own encoder would.
+        return (
+            ["fdsrc", "tsdemux", "capssetter", f"{args.codec}parse"],
+            f"fdsrc fd=0 ! tsdemux ! capssetter join=false "
+            f'caps="video/x-{args.codec},stream-format=byte-stream,alignment=au" ! {parse} ! {caps} '
+            f"! appsink name=out sync=false emit-signals=true max-buffers=30",
         )
     if args.source == "stdin":
         # An Annex-B stream has no framing, so the parser closes a frame only once it has read

@@ -8,6 +8,22 @@ import type { LiveSocket } from './live-socket';
 const DISCONNECTED_GRACE_MS = 4000;
 
 /**
+ * A live view shows each frame as soon as it is decoded: the receiver's jitter buffer is told
+ * to hold nothing beyond what the network's jitter needs (`jitterBufferTarget`, and the older
+ * `playoutDelayHint` of Chromium), where the browser supports either. On loopback or a LAN this
+ * is most of the browser's share of the glass-to-glass time.
+ */
+function playOutAtOnce(receiver: RTCRtpReceiver): void {
+  const r = receiver as RTCRtpReceiver & { jitterBufferTarget?: number | null; playoutDelayHint?: number };
+  try {
+    if ('jitterBufferTarget' in r) r.jitterBufferTarget = 0;
+    if ('playoutDelayHint' in r) r.playoutDelayHint = 0;
+  } catch {
+    // An older browser refusing the value: its default buffering stays.
+  }
+}
+
+/**
  * Live WebRTC from the camera's agent: a receive-only offer through the master's live socket,
  * the agent's answer (with its candidates), this browser's candidates trickled after it. A
  * `control` data channel hears the agent end the view (camera restarted, agent stopping).
@@ -44,6 +60,7 @@ export function playWebrtc(
   };
   const stream = new MediaStream();
   pc.ontrack = (ev) => {
+    playOutAtOnce(ev.receiver);
     if (ev.track.kind === 'video')
       ev.track.addEventListener('unmute', () => performance.mark('cctv-live:webrtc:media'), { once: true });
     stream.addTrack(ev.track);
