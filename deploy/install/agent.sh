@@ -55,6 +55,7 @@ main() {
   tasks_max=1024
   nofile=65536
   stop_timeout_sec=30
+  recorder_handoff_s=30
   log_rotate_size=20M
   log_rotate_keep=7
   packages='ffmpeg fonts-dejavu-core logrotate'
@@ -168,7 +169,7 @@ main() {
   say "enrolling node $node_id"
   left="Node.js, ffmpeg and the release are in place, but the node is neither enrolled nor started."
   api POST /install/enrol "{\"token\":\"$(json_escape "$token")\",\"hostname\":\"$(json_escape "$(hostname)")\"}" "$work/enrol.json"
-  CONFIG_DIR="$config_dir" STATE_DIR="$state_dir" "$node_bin" - "$work/enrol.json" "$work/agent.yaml" "$work/credentials.json" <<'NODE'
+  CONFIG_DIR="$config_dir" STATE_DIR="$state_dir" RECORDER_HANDOFF_S="$recorder_handoff_s" "$node_bin" - "$work/enrol.json" "$work/agent.yaml" "$work/credentials.json" <<'NODE'
 const fs = require('node:fs');
 const [enrolFile, yamlFile, credentialsFile] = process.argv.slice(2);
 const e = JSON.parse(fs.readFileSync(enrolFile, 'utf8'));
@@ -185,6 +186,8 @@ const config = {
   stateDir: state,
   spool: { dir: `${state}/spool`, quotaBytes: 2147483648 },
   httpPort: 9464,
+  // A restart or an upgrade leaves no gap in the footage (the role's node_agent_recorder_handoff_s).
+  recorder: { handoffS: Number(process.env.RECORDER_HANDOFF_S) },
 };
 // YAML, every string double-quoted (JSON strings are YAML strings).
 const yaml = (o, indent = '') =>
@@ -269,6 +272,14 @@ ExecStart=$node_bin --max-semi-space-size=1 --v8-pool-size=1 $prefix/current/dis
 # SIGHUP reloads the cameras from the configuration file.
 ExecReload=/bin/kill -HUP \$MAINPID
 KillSignal=SIGTERM
+EOF
+  [ "$recorder_handoff_s" -le 0 ] || cat <<EOF
+# Only the agent is stopped: each camera's recording ffmpeg goes on for
+# $recorder_handoff_s s for the next agent to take over (a restart or an upgrade
+# leaves no gap in the footage), and ends by itself when no agent comes.
+KillMode=process
+EOF
+  cat <<EOF
 TimeoutStopSec=$stop_timeout_sec
 Restart=always
 RestartSec=$restart_sec

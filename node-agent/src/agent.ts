@@ -214,6 +214,7 @@ async function startParts(
         failedAfterS: config.recorder.failedAfterS,
         failedRetryMs: config.recorder.failedRetryMs,
         stallTimeoutS: config.recorder.stallTimeoutS,
+        handoffS: config.recorder.handoffS,
         onSegment: (segment) => {
           metrics.segmentRecorded(segment.cameraId);
           uploader.enqueue(segment);
@@ -368,7 +369,8 @@ async function startParts(
       await link.announceOffline();
       await live?.stop();
       await jsmpeg?.stop();
-      await cameraSet.stop();
+      // The recorders' runs go on for the next agent to take over (recorder.handoffS).
+      await cameraSet.stop({ handOff: true });
       await snapshots.stop();
       await (await facesLoading)?.close();
       await uploader.stop();

@@ -50,6 +50,12 @@ export const AgentConfigSchema = Type.Object(
     recorder: Type.Object(
       {
         stallTimeoutS: Type.Number({ minimum: 2, maximum: 600, default: 15 }),
+        /**
+         * Seconds each camera's recording ffmpeg goes on once the agent is gone (stopped,
+         * restarted, upgraded, crashed), for the next agent to take it over without a gap in
+         * the footage (recorder/keeper.ts); 0: it ends with the agent. Deployments set 30.
+         */
+        handoffS: Type.Integer({ minimum: 0, maximum: 600, default: 0 }),
         probeTimeoutS: Type.Number({ minimum: 1, maximum: 120, default: 10 }),
         failedAfterS: Type.Number({ minimum: 5, maximum: 86_400, default: 60 }),
         failedRetryMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 10_000 }),

@@ -10,13 +10,11 @@
  * Root only (cgroups); skipped elsewhere, a failure under CI.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import {
   type HeartbeatMessage,
   type HelloMessage,
@@ -26,14 +24,14 @@ import {
 } from '@cctv/protocol';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { clockBarsFilter, decodeClockBars, latencyMs } from '../../bench/support/clock-bars.ts';
+import { clockBarsFilter, latencyMs } from '../../bench/support/clock-bars.ts';
 import { cpuSqueeze, squeezeUnavailable } from '../../test/support/cpu-squeeze.ts';
 import { startService, tempDir, waitFor } from '../../test/support/index.ts';
 import { rootOnlySkip } from '../../test/support/root-only.ts';
 import { ensureRtspServerAvailable, startRtspServer } from '../../test/support/rtsp-server.ts';
 import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
-import { initName } from '../src/spool/segment.ts';
 import { startBroker } from './broker.ts';
+import { frameStamps, recorderRuns } from './recorder-runs.ts';
 
 const NODE = 'squeeze-node';
 const CAMERA = 'squeezed';
@@ -49,44 +47,6 @@ interface Upload {
   startMs: number;
   durationMs: number;
   codec: string;
-}
-
-/** Pids of this camera's recording ffmpeg runs (by their output folder), with their command lines. */
-async function recorderRuns(cameraDir: string): Promise<{ pid: number; cmdline: string }[]> {
-  const found: { pid: number; cmdline: string }[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    const args = cmdline.split('\0');
-    if (args[0]?.endsWith('ffmpeg') && args.some((a) => a.startsWith(cameraDir)))
-      found.push({ pid: Number(entry), cmdline: args.join(' ') });
-  }
-  return found;
-}
-
-const run = promisify(execFile);
-
-/** The clock-bar stamps of a spooled segment's frames, in order (null: a frame not decodable alone). */
-async function frameStamps(cameraDir: string, segment: string, dir: string): Promise<(number | null)[]> {
-  const runId = segment.split('-')[0] ?? '';
-  const joined = join(dir, `stamps-${segment}.mp4`);
-  await writeFile(
-    joined,
-    Buffer.concat([
-      await readFile(join(cameraDir, initName(runId))),
-      await readFile(join(cameraDir, segment)),
-    ]),
-  );
-  const { stdout } = await run(
-    'ffmpeg',
-    ['-v', 'quiet', '-i', joined, '-f', 'rawvideo', '-pix_fmt', 'rgba', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
-  );
-  const size = W * H * 4;
-  const stamps: (number | null)[] = [];
-  for (let at = 0; at + size <= stdout.length; at += size)
-    stamps.push(decodeClockBars(stdout.subarray(at, at + size), W, H));
-  return stamps;
 }
 
 const skip = rootOnlySkip(await squeezeUnavailable());
@@ -252,8 +212,12 @@ describe('codec fallback under a CPU squeeze (real agent, cgroup)', { skip }, ()
     const gapMs = firstCopied.startMs - (lastEncoded.startMs + lastEncoded.durationMs);
     // In the footage: from the last encoded frame to the first copied one a viewer can see,
     // less the one frame interval that is no gap.
-    const encodedStamps = (await frameStamps(cameraDir, lastEncoded.name, dir)).filter((v) => v !== null);
-    const copiedStamps = (await frameStamps(cameraDir, firstCopied.name, dir)).filter((v) => v !== null);
+    const encodedStamps = (
+      await frameStamps(cameraDir, lastEncoded.name, dir, { width: W, height: H })
+    ).filter((v) => v !== null);
+    const copiedStamps = (
+      await frameStamps(cameraDir, firstCopied.name, dir, { width: W, height: H })
+    ).filter((v) => v !== null);
     const lastFrame = encodedStamps.at(-1);
     const firstFrame = copiedStamps[0];
     assert.ok(lastFrame !== undefined && firstFrame !== undefined, 'both segments carry the clock bars');

@@ -12,16 +12,18 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
+import { createPrismaClient } from '@cctv/db';
 import type { NodeView } from '@cctv/protocol';
 import { parse as parseYaml } from 'yaml';
+import { parsePlaylist } from '../../node-agent/src/spool/playlist.ts';
 import { buildRelease } from '../../scripts/release.ts';
 import { enrolTestNodeFully } from '../support/enrol.ts';
 import { onCleanup, repoRoot, startTestDatabase, waitFor } from '../support/index.ts';
@@ -50,6 +52,7 @@ let admin: ApiSession;
 let masterUrl: string;
 let centralDir: string;
 let inventory: string;
+let databaseUrl: string;
 
 /** ansible-playbook with the project's ansible.cfg; resolves with its output, rejects on failure. */
 function playbook(name: string, extra: string[] = []): Promise<string> {
@@ -144,6 +147,7 @@ before(
     await chmod(dir, 0o755);
     onCleanup(() => rm(dir, { recursive: true, force: true }));
     const db = await startTestDatabase();
+    databaseUrl = db.url;
 
     // Releases (two of the agent), built while the hosts start; Node.js packed as nodejs.org
     // packs it.
@@ -496,6 +500,68 @@ test('upgrade.yml moves the hosts to the new version one batch at a time', {
   assert.ok(h1Done.at <= h2Left.at, JSON.stringify(seen));
   const counts = recap(out);
   assert.ok((counts.h1?.changed ?? 0) > 0 && (counts.h2?.changed ?? 0) > 0, out);
+  // Recording went on across the upgrade: each agent's new release took over the run its old
+  // one left recording (recorder.handoffS), so the footage of each camera, as the gateway
+  // indexed it, has no gap over one segment, and every segment recorded meanwhile is indexed
+  // with the sha256 of its bytes.
+  const ended = Date.now();
+  const prisma = createPrismaClient(databaseUrl, 1);
+  try {
+    const indexed = (cameraId: string) =>
+      prisma.segment.findMany({
+        where: { cameraId, startAt: { gte: new Date(started - 10_000) } },
+        orderBy: { startAt: 'asc' },
+        select: { name: true, startAt: true, durationMs: true, sha256: true },
+      });
+    await waitFor(
+      'footage after the upgrade indexed',
+      async () => {
+        for (const id of Object.values(NODES)) {
+          const last = (await indexed(`${id}-door`)).at(-1);
+          if (!last || last.startAt.getTime() + last.durationMs < ended + 2000) return false;
+        }
+        return true;
+      },
+      60_000,
+      500,
+    );
+    for (const [name, id] of Object.entries(NODES)) {
+      const cameraId = `${id}-door`;
+      const rows = await indexed(cameraId);
+      let widest = Number.NEGATIVE_INFINITY;
+      for (const [i, row] of rows.entries()) {
+        const prev = rows[i - 1];
+        if (!prev) continue;
+        const gapMs = row.startAt.getTime() - (prev.startAt.getTime() + prev.durationMs);
+        widest = Math.max(widest, gapMs);
+        assert.ok(gapMs <= 2000, `${cameraId}: ${gapMs} ms without footage before ${row.name}`);
+      }
+      // Every segment the agents listed over the upgrade, in every run's playlist in the spool.
+      const spool = join(dir, 'hosts', name, 'var', 'lib', 'cctv-agent', 'spool', cameraId);
+      const recorded: string[] = [];
+      for (const file of (await readdir(spool)).filter((f) => f.endsWith('.m3u8'))) {
+        for (const entry of parsePlaylist(await readFile(join(spool, file), 'utf8')).entries) {
+          const at = entry.startAt?.getTime() ?? 0;
+          if (at >= started && at + entry.durationMs <= ended) recorded.push(entry.uri);
+        }
+      }
+      const byName = new Map(rows.map((r) => [r.name, r]));
+      for (const segment of recorded) {
+        const row = byName.get(segment);
+        assert.ok(row, `${cameraId}: ${segment}, recorded during the upgrade, is not indexed`);
+        const bytes = await readFile(join(spool, segment));
+        assert.equal(row.sha256, createHash('sha256').update(bytes).digest('hex'), `${cameraId}: ${segment}`);
+      }
+      const log = await readFile(join(dir, 'hosts', name, 'var', 'log', 'cctv-agent', 'agent.log'), 'utf8');
+      assert.match(log, /taking over the run the previous agent left recording/, `${name} took over no run`);
+      console.log(
+        `${cameraId}: ${recorded.length} segments recorded during the upgrade, all indexed with their ` +
+          `sha256; widest gap between indexed segments ${widest} ms (negative: overlap)`,
+      );
+    }
+  } finally {
+    await prisma.$disconnect();
+  }
   // The earlier release stays on the host for a way back.
   for (const name of ['h1', 'h2'])
     await stat(

@@ -127,15 +127,18 @@ export class CameraSet {
     return [...this.members.values()].map((m) => m.planner.info());
   }
 
-  /** Stops every recorder (each finishes its last segment). */
-  async stop(): Promise<void> {
+  /**
+   * Stops every recorder (each finishes its last segment); with `handOff` (the agent stopping),
+   * runs that can outlive the agent are left recording for the next one instead.
+   */
+  async stop(opts: { handOff?: boolean } = {}): Promise<void> {
     await this.chain;
     const all = [...this.members.values()];
     this.members.clear();
     await Promise.all(
       all.map(async (m) => {
         await m.analysis?.stop();
-        await m.recorder.stop();
+        await m.recorder.stop(opts);
       }),
     );
   }

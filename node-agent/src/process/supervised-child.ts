@@ -36,6 +36,11 @@ export interface RunSpec {
   args: string[];
   /** Overrides the quit key for this run (null: ask with SIGINT to the process group). */
   quitKey?: string | null;
+  /**
+   * The run sees to its own end should the agent die (recorder/keeper.ts): no parent-death
+   * signal, so that it can outlive the agent.
+   */
+  outlivesAgent?: boolean;
 }
 
 /** Thrown by `prepare` when a run cannot start yet (camera unreachable); retried with backoff. */
@@ -96,6 +101,8 @@ export class SupervisedChild {
   /** Children replaced by a fresh run: how to ask each to finish, what to call when it is gone. */
   private readonly retiring = new Map<ChildProcess, { onRetired: () => void; retire: () => void }>();
   private readonly retiringExits = new Set<Promise<void>>();
+  /** Children left running by detach(): their exit is nobody's business here. */
+  private readonly detached = new Set<ChildProcess>();
   private readonly opts: Required<
     Pick<SupervisedChildOptions, 'backoff' | 'graceMs' | 'killAfterMs' | 'stderrLines' | 'stallAfterMs'>
   > &
@@ -213,9 +220,10 @@ export class SupervisedChild {
     this.tail = [];
     this.stallDetail = null;
     this.runQuitKey = spec.quitKey === undefined ? this.opts.quitKey : (spec.quitKey ?? undefined);
-    const [command, args] = SETPRIV
-      ? [SETPRIV, ['--pdeathsig', 'SIGTERM', '--', spec.command, ...spec.args]]
-      : [spec.command, spec.args];
+    const [command, args] =
+      SETPRIV && !spec.outlivesAgent
+        ? [SETPRIV, ['--pdeathsig', 'SIGTERM', '--', spec.command, ...spec.args]]
+        : [spec.command, spec.args];
     const child = spawn(command, args, {
       env: this.opts.env ?? process.env,
       stdio: this.opts.onOutput
@@ -245,6 +253,10 @@ export class SupervisedChild {
     const finish = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
       if (done) return;
       done = true;
+      if (this.detached.delete(child)) {
+        settle();
+        return;
+      }
       const retired = this.retiring.get(child);
       if (retired) {
         this.retiring.delete(child);
@@ -341,6 +353,29 @@ export class SupervisedChild {
     } catch {
       child.kill(signal);
     }
+  }
+
+  /**
+   * Leaves the running child to itself (a run that outlives the agent): no restart, no signal,
+   * its exit no longer reported; its stdin is closed, which is how it learns that no agent
+   * holds it any more. Returns its pid, or undefined when none runs (or a replaced one still
+   * finishes: nothing is left running then, the caller stops instead).
+   */
+  detach(): number | undefined {
+    const child = this.child;
+    if (!child?.pid || this.retiring.size > 0 || this.stallDetail) return undefined;
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    this.clearStallTimer();
+    this.detached.add(child);
+    this.child = null;
+    this.exited = null;
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    child.unref();
+    return child.pid;
   }
 
   /** Asks the child to finish (quit key, then SIGINT, then SIGKILL); resolves when it has exited. */

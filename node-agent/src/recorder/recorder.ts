@@ -25,14 +25,16 @@ import { PlaylistFollower } from '../spool/playlist-follower.ts';
 import { applyClockBias, saveClockBias } from '../spool/run-clock.ts';
 import { cameraDir } from '../spool/scan.ts';
 import { type FinishedSegment, initName, newRunId, playlistName, segmentPattern } from '../spool/segment.ts';
+import { AdoptedRun } from './adopted-run.ts';
 import { type CameraPlanner, ffmpegArgs, type PreparedRun } from './camera-plan.ts';
 import { EncodeFallback } from './encode-fallback.ts';
 import { EncodeWatch } from './encode-watch.ts';
 import { countSamples } from './fmp4-samples.ts';
+import { findPredecessor, keeperCommand } from './keeper.ts';
 import { ProgressReader } from './progress.ts';
 import { SegmentStats } from './segment-stats.ts';
 import { shellQuote } from './source.ts';
-import { clearPid, notePid, reapStaleFfmpeg } from './stale-ffmpeg.ts';
+import { clearPid, notedPid, notePid, reapStaleFfmpeg } from './stale-ffmpeg.ts';
 
 export interface RecorderOptions {
   planner: CameraPlanner;
@@ -57,6 +59,11 @@ export interface RecorderOptions {
   stallTimeoutS?: number;
   /** No new segment this long ends the run (default: max(60 s, 5 segments, 2 × stallTimeoutS)). */
   segmentTimeoutS?: number;
+  /**
+   * Seconds a run goes on once its agent is gone, for the next agent to take over (keeper.ts);
+   * 0: a run ends with its agent.
+   */
+  handoffS?: number;
 }
 
 export interface RecorderStatus {
@@ -119,6 +126,8 @@ export class Recorder {
   private scanChain: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly fallback: EncodeFallback<Run>;
+  /** The run the previous agent left recording, until it has ended. */
+  private adopted: AdoptedRun | null = null;
 
   constructor(private readonly opts: RecorderOptions) {
     this.cameraId = opts.planner.id;
@@ -136,6 +145,8 @@ export class Recorder {
       onStdoutLine: (line) => {
         if (this.progress.line(line)) this.child.alive();
         if (line.startsWith('progress=')) this.fallback.progress(this.progress.outTimeS);
+        // This run has a segment's worth: the previous agent's run can close its last one.
+        if (this.adopted && this.progress.outTimeS >= opts.segmentSeconds) this.adopted.retire();
       },
     });
     this.fallback = new EncodeFallback<Run>({
@@ -177,7 +188,7 @@ export class Recorder {
     this.stopping = false;
     this.lastFootageMs = Date.now();
     await mkdir(this.dir, { recursive: true });
-    await reapStaleFfmpeg(this.dir, this.opts.logger);
+    await this.adoptOrReap();
     this.setState('starting');
     // Only the playlist's own events: ffmpeg lists a segment there once it is complete, and it
     // writes each segment in many pieces, each an event that would read the playlist again (a
@@ -204,13 +215,28 @@ export class Recorder {
     this.child.start();
   }
 
-  /** Lets ffmpeg finish its last segment, reports it, and resolves once ffmpeg is gone. */
-  async stop(): Promise<void> {
+  /**
+   * Lets ffmpeg finish its last segment, reports it, and resolves once ffmpeg is gone. With
+   * `handOff` (the agent stopping, not the camera) and a run that can outlive the agent, the
+   * run is left recording for the next agent to take over instead.
+   */
+  async stop(opts: { handOff?: boolean } = {}): Promise<void> {
     this.stopping = true;
-    const replaced = this.fallback.stop();
-    await this.child.stop();
-    await replaced;
-    await clearPid(this.dir);
+    const handed = opts.handOff && (this.opts.handoffS ?? 0) > 0 ? this.child.detach() : undefined;
+    if (handed !== undefined) {
+      this.opts.logger.info(
+        { pid: handed, runId: this.run?.runId, graceS: this.opts.handoffS },
+        'recorder: run left recording for the next agent',
+      );
+      this.adopted?.abandon();
+    } else {
+      const replaced = this.fallback.stop();
+      this.adopted?.retire();
+      await this.child.stop();
+      await replaced;
+      await this.adopted?.done;
+      await clearPid(this.dir);
+    }
     const run = this.run;
     if (run) this.scheduleScan(run);
     await this.scanChain;
@@ -219,6 +245,36 @@ export class Recorder {
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
     this.setState('stopped');
+  }
+
+  /**
+   * A run the previous agent left recording here is followed until this recorder's own run has
+   * footage (adopted-run.ts); any other ffmpeg left in the folder is ended.
+   */
+  private async adoptOrReap(): Promise<void> {
+    const pid = await notedPid(this.dir);
+    const predecessor =
+      pid !== null && (this.opts.handoffS ?? 0) > 0 ? await findPredecessor(this.dir, pid) : null;
+    if (!predecessor) {
+      await reapStaleFfmpeg(this.dir, this.opts.logger);
+      return;
+    }
+    const adopted = new AdoptedRun({
+      cameraId: this.cameraId,
+      dir: this.dir,
+      predecessor,
+      logger: this.opts.logger,
+      onSegment: (segment) => {
+        this.lastSegmentMs = Date.now();
+        this.lastFootageMs = this.lastSegmentMs;
+        this.opts.onSegment(segment);
+      },
+    });
+    this.adopted = adopted;
+    void adopted.done.then(() => {
+      if (this.adopted === adopted) this.adopted = null;
+    });
+    adopted.start();
   }
 
   private async prepareRun(): Promise<RunSpec> {
@@ -260,7 +316,11 @@ export class Recorder {
       },
       this.opts.segmentSeconds,
     );
-    if (!prepared.feeder) return { command: ffmpeg, args };
+    if (!prepared.feeder) {
+      const handoffS = this.opts.handoffS ?? 0;
+      if (handoffS <= 0) return { command: ffmpeg, args };
+      return { ...keeperCommand(handoffS, ffmpeg, args), quitKey: null, outlivesAgent: true };
+    }
     // The Pi camera tool feeds ffmpeg's stdin; both run in one process group, stopped together.
     const feeder = [prepared.feeder.command, ...prepared.feeder.args].map(shellQuote).join(' ');
     const recorder = [ffmpeg, ...args].map(shellQuote).join(' ');
@@ -312,6 +372,7 @@ export class Recorder {
 
   private async scanRun(run: Run): Promise<void> {
     await this.fallback.before(run);
+    await this.adopted?.done;
     const segments = await run.playlist.next();
     for (const raw of segments) {
       if (run.emitted.has(raw.name)) continue;
@@ -334,7 +395,7 @@ export class Recorder {
 
   /** While the run's scans wait for a replaced run, notes when its segments get listed. */
   private noteListed(run: Run): void {
-    if (!this.fallback.holds(run)) return;
+    if (!this.fallback.holds(run) && !this.adopted) return;
     const now = Date.now();
     void readFile(join(this.dir, playlistName(run.runId)), 'utf8')
       .then((text) => {
