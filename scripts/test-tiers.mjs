@@ -85,4 +85,6 @@ export const SIDE_LANE = [
   'test/security/grant-browser.test.ts',
   // Holds the NAS read-only for two minutes, then unmounted, full and frozen: mostly waiting.
   'storage-gateway/test/nas-faults.test.ts',
+  // Three agents one after the other on one recording, each run's grace waited out: 45 s.
+  'node-agent/test/agent-restart-handoff.test.ts',
 ];

@@ -11,11 +11,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SEGMENT_HEADERS } from '@cctv/protocol';
 import pino from 'pino';
 import { clockBarsFilter, latencyMs } from '../../bench/support/clock-bars.ts';
 import { startService, tempDir, waitFor } from '../../test/support/index.ts';
@@ -24,7 +21,7 @@ import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
 import { parsePlaylist } from '../src/spool/playlist.ts';
 import { parseSegmentName, playlistName } from '../src/spool/segment.ts';
 import { startBroker } from './broker.ts';
-import { frameStamps, recorderRuns } from './recorder-runs.ts';
+import { frameStamps, recorderRuns, startGatewayStandIn } from './recorder-runs.ts';
 
 const NODE = 'restart-node';
 const CAMERA = 'kept';
@@ -33,15 +30,6 @@ const W = 320;
 const H = 180;
 const FPS = 10;
 const HANDOFF_S = 8;
-
-interface Upload {
-  name: string;
-  startMs: number;
-  durationMs: number;
-  sha256: string;
-  /** The sha256 of the bytes received. */
-  bodySha256: string;
-}
 
 describe('an agent restart with recorder.handoffS', () => {
   before(() => ensureRtspServerAvailable());
@@ -84,27 +72,7 @@ describe('an agent restart with recorder.handoffS', () => {
     after(() => reapStaleFfmpeg(cameraDir, pino({ level: 'silent' })));
 
     // The gateway stand-in keeps what the real one indexes of each segment, and its bytes' hash.
-    const uploads: Upload[] = [];
-    const gateway = createServer((req, res) => {
-      const hash = createHash('sha256');
-      req.on('data', (chunk: Buffer) => hash.update(chunk));
-      req.on('end', () => {
-        const name = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
-        const h = (k: string) => String(req.headers[k] ?? '');
-        if (name.endsWith('.m4s'))
-          uploads.push({
-            name,
-            startMs: Date.parse(h(SEGMENT_HEADERS.start)),
-            durationMs: Number(h(SEGMENT_HEADERS.durationMs)),
-            sha256: h(SEGMENT_HEADERS.sha256),
-            bodySha256: hash.digest('hex'),
-          });
-        res.writeHead(201).end('{}');
-      });
-    });
-    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-    after(() => new Promise<void>((r) => gateway.close(() => r())));
-    const gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    const { url: gatewayUrl, uploads } = await startGatewayStandIn();
 
     const configPath = join(dir, 'agent.yaml');
     await writeFile(
@@ -156,89 +124,85 @@ describe('an agent restart with recorder.handoffS', () => {
     );
     assert.match(first.agent.output(), /run left recording for the next agent/);
 
+    /**
+     * Waits until `agent` has taken over `run` (its keeper `pid`) and ended it, every segment of
+     * it uploaded once with the bytes and the sha256 of its spool file; the run's last segment
+     * and the next run's first, by start.
+     */
+    const takenOver = async (
+      label: string,
+      pid: number,
+      run: string,
+      agent: ReturnType<typeof startService>,
+    ) => {
+      await waitFor(
+        `${label}: taken over and ended, the next run uploading`,
+        async () =>
+          !(await recorderRuns(cameraDir)).some((r) => r.pid === pid) &&
+          uploads.filter((u) => runIdOf(u.name) > run).length >= 2,
+        HANDOFF_S * 1000 + 20_000,
+      ).catch(failWith(agent));
+      assert.match(agent.output(), /taking over the run the previous agent left recording/);
+      const playlist = parsePlaylist(await readFile(join(cameraDir, playlistName(run)), 'utf8'));
+      assert.ok(playlist.ended, `${label}: the run closed its playlist: it finished, it was not killed`);
+      const names = playlist.entries.map((e) => e.uri);
+      await waitFor(`${label}: every segment uploaded`, () =>
+        names.every((n) => uploads.some((u) => u.name === n)),
+      ).catch(failWith(agent));
+      for (const name of names) {
+        const got = uploads.filter((u) => u.name === name);
+        assert.equal(got.length, 1, `${name} uploaded once`);
+        const spooled = createHash('sha256')
+          .update(await readFile(join(cameraDir, name)))
+          .digest('hex');
+        assert.equal(got[0]?.sha256, spooled, `${name}: the sha256 sent is the file's`);
+        assert.equal(got[0]?.bodySha256, spooled, `${name}: the bytes sent are the file's`);
+      }
+      const counters = names.map((n) => parseSegmentName(n)?.counter ?? -1);
+      assert.deepEqual(
+        counters,
+        counters.map((_, i) => i),
+        `${label}: the run's segments are all there, in order`,
+      );
+      const sorted = [...uploads].sort((a, b) => a.startMs - b.startMs);
+      const last = sorted.filter((u) => runIdOf(u.name) === run).at(-1);
+      const next = sorted.find((u) => runIdOf(u.name) > run);
+      assert.ok(last && next);
+      return { names, last, next, gapMs: next.startMs - (last.startMs + last.durationMs) };
+    };
+
     // The next agent takes it over, then ends it once its own run has a segment.
     await new Promise((r) => setTimeout(r, 1500)); // a restart's pause
     const second = startAgent();
-    await waitFor(
-      'the old run ended and the new one uploading',
-      async () =>
-        !(await recorderRuns(cameraDir)).some((r) => r.pid === kept.pid) &&
-        uploads.filter((u) => runIdOf(u.name) > oldRun).length >= 2,
-      HANDOFF_S * 1000 + 20_000,
-    ).catch(failWith(second.agent));
+    const restart = await takenOver('after SIGTERM', kept.pid, oldRun, second.agent);
     const takenOverS = (Date.now() - stoppedAt) / 1000;
-    assert.match(second.agent.output(), /taking over the run the previous agent left recording/);
-
-    // Every segment the old run listed went up once, its bytes those of the spool file.
-    const oldPlaylist = parsePlaylist(await readFile(join(cameraDir, playlistName(oldRun)), 'utf8'));
-    assert.ok(oldPlaylist.ended, 'the old run closed its playlist: it finished, it was not killed');
-    const oldNames = oldPlaylist.entries.map((e) => e.uri);
-    await waitFor('every segment of the old run uploaded', () =>
-      oldNames.every((n) => uploads.some((u) => u.name === n)),
-    ).catch(failWith(second.agent));
-    for (const name of oldNames) {
-      const got = uploads.filter((u) => u.name === name);
-      assert.equal(got.length, 1, `${name} uploaded once`);
-      const spooled = createHash('sha256')
-        .update(await readFile(join(cameraDir, name)))
-        .digest('hex');
-      assert.equal(got[0]?.sha256, spooled, `${name}: the sha256 sent is the file's`);
-      assert.equal(got[0]?.bodySha256, spooled, `${name}: the bytes sent are the file's`);
-    }
-    const counters = oldNames.map((n) => parseSegmentName(n)?.counter ?? -1);
-    assert.deepEqual(
-      counters,
-      counters.map((_, i) => i),
-      'the old run’s segments are all there, in order',
-    );
 
     // Continuous footage: by the index, and by the clock in the frames.
-    const sorted = [...uploads].sort((a, b) => a.startMs - b.startMs);
-    const lastOld = sorted.filter((u) => runIdOf(u.name) === oldRun).at(-1);
-    const firstNew = sorted.find((u) => runIdOf(u.name) > oldRun);
-    assert.ok(lastOld && firstNew);
-    const indexedGapMs = firstNew.startMs - (lastOld.startMs + lastOld.durationMs);
     const size = { width: W, height: H };
-    const lastFrame = (await frameStamps(cameraDir, lastOld.name, dir, size))
+    const lastFrame = (await frameStamps(cameraDir, restart.last.name, dir, size))
       .filter((v) => v !== null)
       .at(-1);
-    const firstFrame = (await frameStamps(cameraDir, firstNew.name, dir, size)).find((v) => v !== null);
+    const firstFrame = (await frameStamps(cameraDir, restart.next.name, dir, size)).find((v) => v !== null);
     assert.ok(lastFrame !== undefined && firstFrame !== undefined, 'both segments carry the clock bars');
     const footageGapMs = latencyMs(lastFrame, firstFrame) - 1000 / FPS;
     t.diagnostic(
-      `old run ${oldNames.length} segments, taken over and ended ${takenOverS.toFixed(1)} s after the SIGTERM; ` +
-        `gap ${indexedGapMs} ms as indexed, ${footageGapMs} ms in the footage (negative: the runs overlap)`,
+      `old run ${restart.names.length} segments, taken over and ended ${takenOverS.toFixed(1)} s after the SIGTERM; ` +
+        `gap ${restart.gapMs} ms as indexed, ${footageGapMs} ms in the footage (negative: the runs overlap)`,
     );
-    assert.ok(indexedGapMs <= SEGMENT_S * 1000, `indexed gap ${indexedGapMs} ms`);
+    assert.ok(restart.gapMs <= SEGMENT_S * 1000, `indexed gap ${restart.gapMs} ms`);
     assert.ok(footageGapMs <= SEGMENT_S * 1000, `footage gap ${footageGapMs} ms`);
 
     // An agent killed outright (a crash, the OOM killer): its run records on all the same, and
     // the agent started after it takes it over.
     const [crashedKept] = await recorderRuns(cameraDir);
     assert.ok(crashedKept);
-    const crashedRun = runIdOf(sorted.at(-1)?.name ?? '');
+    const crashedRun = runIdOf(restart.next.name);
     second.agent.kill('SIGKILL');
     await second.exited;
     const third = startAgent();
-    await waitFor(
-      'the run of the killed agent taken over and ended',
-      async () =>
-        !(await recorderRuns(cameraDir)).some((r) => r.pid === crashedKept.pid) &&
-        uploads.filter((u) => runIdOf(u.name) > crashedRun).length >= 2,
-      HANDOFF_S * 1000 + 20_000,
-    ).catch(failWith(third.agent));
-    const crashedPlaylist = parsePlaylist(await readFile(join(cameraDir, playlistName(crashedRun)), 'utf8'));
-    assert.ok(crashedPlaylist.ended, 'the killed agent’s run closed its playlist');
-    await waitFor('every segment of the killed agent’s run uploaded', () =>
-      crashedPlaylist.entries.every((e) => uploads.some((u) => u.name === e.uri)),
-    ).catch(failWith(third.agent));
-    const afterCrash = [...uploads].sort((a, b) => a.startMs - b.startMs);
-    const lastCrashed = afterCrash.filter((u) => runIdOf(u.name) === crashedRun).at(-1);
-    const firstAfter = afterCrash.find((u) => runIdOf(u.name) > crashedRun);
-    assert.ok(lastCrashed && firstAfter);
-    const crashGapMs = firstAfter.startMs - (lastCrashed.startMs + lastCrashed.durationMs);
-    t.diagnostic(`after kill -9 of the agent: gap ${crashGapMs} ms as indexed`);
-    assert.ok(crashGapMs <= SEGMENT_S * 1000, `indexed gap after the kill ${crashGapMs} ms`);
+    const crash = await takenOver('after SIGKILL', crashedKept.pid, crashedRun, third.agent);
+    t.diagnostic(`after kill -9 of the agent: gap ${crash.gapMs} ms as indexed`);
+    assert.ok(crash.gapMs <= SEGMENT_S * 1000, `indexed gap after the kill ${crash.gapMs} ms`);
 
     // Stopped for good: no agent comes back, the run ends by itself after its grace.
     third.agent.kill('SIGTERM');

@@ -11,17 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  type HeartbeatMessage,
-  type HelloMessage,
-  SEGMENT_HEADERS,
-  topics,
-  validators,
-} from '@cctv/protocol';
+import { type HeartbeatMessage, type HelloMessage, topics, validators } from '@cctv/protocol';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { clockBarsFilter, latencyMs } from '../../bench/support/clock-bars.ts';
@@ -31,7 +23,7 @@ import { rootOnlySkip } from '../../test/support/root-only.ts';
 import { ensureRtspServerAvailable, startRtspServer } from '../../test/support/rtsp-server.ts';
 import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
 import { startBroker } from './broker.ts';
-import { frameStamps, recorderRuns } from './recorder-runs.ts';
+import { frameStamps, recorderRuns, startGatewayStandIn } from './recorder-runs.ts';
 
 const NODE = 'squeeze-node';
 const CAMERA = 'squeezed';
@@ -41,13 +33,6 @@ const H = 360;
 const FPS = 10;
 /** The starved encode's share of one core: about half what it needs here (640×360, 10 fps). */
 const SQUEEZE_PERCENT = 4;
-
-interface Upload {
-  name: string;
-  startMs: number;
-  durationMs: number;
-  codec: string;
-}
 
 const skip = rootOnlySkip(await squeezeUnavailable());
 
@@ -86,25 +71,7 @@ describe('codec fallback under a CPU squeeze (real agent, cgroup)', { skip }, ()
     const cameraDir = join(dir, 'spool', CAMERA);
 
     // The gateway stand-in keeps what the real one indexes of each segment.
-    const uploads: Upload[] = [];
-    const gateway = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const name = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
-        const h = (k: string) => String(req.headers[k] ?? '');
-        if (name.endsWith('.m4s'))
-          uploads.push({
-            name,
-            startMs: Date.parse(h(SEGMENT_HEADERS.start)),
-            durationMs: Number(h(SEGMENT_HEADERS.durationMs)),
-            codec: h(SEGMENT_HEADERS.codec),
-          });
-        res.writeHead(201).end('{}');
-      });
-    });
-    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-    after(() => new Promise<void>((r) => gateway.close(() => r())));
-    const gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    const { url: gatewayUrl, uploads } = await startGatewayStandIn();
 
     const configPath = join(dir, 'agent.yaml');
     await writeFile(

@@ -1,8 +1,16 @@
-/** What the recorder tests read back from the host: a camera's ffmpeg runs, the clock bars of a spooled segment. */
+/**
+ * What the recorder tests read back: a camera's ffmpeg runs on the host, the clock bars of a
+ * spooled segment, and what a gateway stand-in was sent.
+ */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { promisify } from 'node:util';
+import { SEGMENT_HEADERS } from '@cctv/protocol';
 import { decodeClockBars } from '../../bench/support/clock-bars.ts';
 import { initName } from '../src/spool/segment.ts';
 
@@ -50,4 +58,44 @@ export async function frameStamps(
   for (let at = 0; at + frame <= stdout.length; at += frame)
     stamps.push(decodeClockBars(stdout.subarray(at, at + frame), size.width, size.height));
   return stamps;
+}
+
+/** A segment as the gateway stand-in received it: what the real one indexes, and its bytes' hash. */
+export interface Upload {
+  name: string;
+  startMs: number;
+  durationMs: number;
+  codec: string;
+  sha256: string;
+  /** The sha256 of the bytes received. */
+  bodySha256: string;
+}
+
+/**
+ * A gateway stand-in on a free port (closed after the test): answers every upload 201 and
+ * keeps what it was sent of each segment, in arrival order.
+ */
+export async function startGatewayStandIn(): Promise<{ url: string; uploads: Upload[] }> {
+  const uploads: Upload[] = [];
+  const gateway = createServer((req, res) => {
+    const hash = createHash('sha256');
+    req.on('data', (chunk: Buffer) => hash.update(chunk));
+    req.on('end', () => {
+      const name = decodeURIComponent(req.url?.split('/').at(-1) ?? '');
+      const h = (k: string) => String(req.headers[k] ?? '');
+      if (name.endsWith('.m4s'))
+        uploads.push({
+          name,
+          startMs: Date.parse(h(SEGMENT_HEADERS.start)),
+          durationMs: Number(h(SEGMENT_HEADERS.durationMs)),
+          codec: h(SEGMENT_HEADERS.codec),
+          sha256: h(SEGMENT_HEADERS.sha256),
+          bodySha256: hash.digest('hex'),
+        });
+      res.writeHead(201).end('{}');
+    });
+  });
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+  after(() => new Promise<void>((r) => gateway.close(() => r())));
+  return { url: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`, uploads };
 }

@@ -147,7 +147,7 @@ before(
     await chmod(dir, 0o755);
     onCleanup(() => rm(dir, { recursive: true, force: true }));
     const db = await startTestDatabase();
-    databaseUrl = db.url;
+    databaseUrl = db.superuser; // the play gives the roles the inventory's passwords
 
     // Releases (two of the agent), built while the hosts start; Node.js packed as nodejs.org
     // packs it.
