@@ -4,9 +4,11 @@
  * playlist, which is watched with fs.watch and a poll as fallback; each finished segment is
  * reported through onSegment, in order. Two watchdogs end a run that stalls: ffmpeg's progress
  * output standing still, and no new segment for too long. A software encode that cannot keep
- * up is replaced at once by a run that copies the camera's codec (encode-fallback.ts). Just
- * over 300 lines, it stays one file: start, watchdogs, exit and playlist scan share one run's
- * state; the plan, progress, fallback, stats and stale-process parts are their own files.
+ * up is replaced at once by a run that copies the camera's codec (encode-fallback.ts). With
+ * `handoffS`, a run outlives its agent and the next agent's recorder takes it over (keeper.ts,
+ * adopted-run.ts). Over 400 lines, it stays one file: start, stop, watchdogs, exit and
+ * playlist scan share one run's state; the plan, progress, fallback, take-over, stats and
+ * stale-process parts are their own files.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
