@@ -29,7 +29,8 @@ const SEGMENT_S = 2;
 const W = 320;
 const H = 180;
 const FPS = 10;
-const HANDOFF_S = 8;
+// Long enough for an agent to start on a loaded CI host and record its first segment.
+const HANDOFF_S = 15;
 
 describe('an agent restart with recorder.handoffS', () => {
   before(() => ensureRtspServerAvailable());
