@@ -150,3 +150,26 @@ export function latencyMs(decodedMod: number, nowMs: number, bits: number = CLOC
   const diff = (((nowMs - decodedMod) % modulus) + modulus) % modulus;
   return diff >= modulus / 2 ? diff - modulus : diff;
 }
+
+/**
+ * The stand-in camera's feed for `rtsp-server.py --source stdin`: the clock bars encoded like a
+ * camera (libx264 zerolatency, a keyframe every second, one thread), written as MPEG-TS with
+ * its PES lengths (`stdinFormat: 'mpegts'`, each frame passed on as it arrives) or as Annex-B
+ * with access unit delimiters (`'annexb'`, the server closes a frame when the next starts).
+ */
+export function clockBarsFeed(
+  opts: ClockBarsOptions,
+  format: 'mpegts' | 'annexb',
+): { command: string; args: string[] } {
+  return {
+    command: 'ffmpeg',
+    args: [
+      ...['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', clockBarsFilter(opts)],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(opts.fps)],
+      ...['-threads', '1', '-flush_packets', '1'],
+      ...(format === 'mpegts'
+        ? ['-omit_video_pes_length', '0', '-f', 'mpegts', 'pipe:1']
+        : ['-bsf:v', 'h264_metadata=aud=insert', '-f', 'h264', 'pipe:1']),
+    ],
+  };
+}

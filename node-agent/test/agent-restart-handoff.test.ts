@@ -14,7 +14,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { clockBarsFilter, latencyMs } from '../../bench/support/clock-bars.ts';
+import { clockBarsFeed, latencyMs } from '../../bench/support/clock-bars.ts';
 import { startService, tempDir, waitFor } from '../../test/support/index.ts';
 import { ensureRtspServerAvailable, startRtspServer } from '../../test/support/rtsp-server.ts';
 import { reapStaleFfmpeg } from '../src/recorder/stale-ffmpeg.ts';
@@ -40,32 +40,7 @@ describe('an agent restart with recorder.handoffS', () => {
       codec: 'h264',
       source: 'stdin',
       stdinFormat: 'mpegts',
-      feed: {
-        command: 'ffmpeg',
-        args: [
-          ...[
-            '-v',
-            'error',
-            '-nostdin',
-            '-f',
-            'lavfi',
-            '-i',
-            clockBarsFilter({ width: W, height: H, fps: FPS }),
-          ],
-          ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(FPS)],
-          ...[
-            '-threads',
-            '1',
-            '-flush_packets',
-            '1',
-            '-omit_video_pes_length',
-            '0',
-            '-f',
-            'mpegts',
-            'pipe:1',
-          ],
-        ],
-      },
+      feed: clockBarsFeed({ width: W, height: H, fps: FPS }, 'mpegts'),
     });
     const broker = await startBroker();
     const dir = await tempDir('agent-handoff-');

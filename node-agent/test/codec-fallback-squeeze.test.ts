@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { type HeartbeatMessage, type HelloMessage, topics, validators } from '@cctv/protocol';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { clockBarsFilter, latencyMs } from '../../bench/support/clock-bars.ts';
+import { clockBarsFeed, latencyMs } from '../../bench/support/clock-bars.ts';
 import { cpuSqueeze, squeezeUnavailable } from '../../test/support/cpu-squeeze.ts';
 import { startService, tempDir, waitFor } from '../../test/support/index.ts';
 import { rootOnlySkip } from '../../test/support/root-only.ts';
@@ -49,23 +49,7 @@ describe('codec fallback under a CPU squeeze (real agent, cgroup)', { skip }, ()
       // The starved run reads slowly over TCP: like a camera, the server holds back its stream
       // only, not the new run's.
       perClient: true,
-      feed: {
-        command: 'ffmpeg',
-        args: [
-          ...[
-            '-v',
-            'error',
-            '-nostdin',
-            '-f',
-            'lavfi',
-            '-i',
-            clockBarsFilter({ width: W, height: H, fps: FPS }),
-          ],
-          ...['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(FPS)],
-          ...['-threads', '1', '-bsf:v', 'h264_metadata=aud=insert', '-flush_packets', '1'],
-          ...['-f', 'h264', 'pipe:1'],
-        ],
-      },
+      feed: clockBarsFeed({ width: W, height: H, fps: FPS }, 'annexb'),
     });
     const broker = await startBroker();
     const dir = await tempDir('agent-squeeze-');
