@@ -22,6 +22,7 @@ export const UNIT = [
   'master/test/second-factor.test.ts',
   'master/test/tls-config.test.ts',
   'storage-gateway/test/config.test.ts',
+  'storage-gateway/test/ll-playlist.test.ts',
   'storage-gateway/test/nas-mover.test.ts',
   'storage-gateway/test/vod-playlist-and-ranges.test.ts',
   'node-agent/test/analysis-frames.test.ts',

@@ -540,7 +540,7 @@ export async function startMaster(config: MasterConfig, log: Logger): Promise<Ru
     },
     tls: config.tls,
     auth: { accounts, audit, metrics, secureCookie: config.users.secureCookie },
-    views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl, grants },
+    views: { registry: fleetReads, gatewayUrl: config.gatewayPublicUrl, grants, commands },
     security: { alerts: securityAlertLog, registry, commands },
     alerts: {
       store: alertStore,

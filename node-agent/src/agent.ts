@@ -262,6 +262,12 @@ async function startParts(
     }),
     metrics: new LiveMetrics(metrics.registry),
     logger: log,
+    feedTarget: () => ({
+      url: gateways.current,
+      nodeId: config.nodeId,
+      ...(config.gateway.token ? { token: config.gateway.token } : {}),
+      ...(ca ? { ca } : {}),
+    }),
   });
   started.add('jsmpeg', () => jsmpeg?.stop());
   started.add('live', () => live?.stop());

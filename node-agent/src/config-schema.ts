@@ -120,6 +120,14 @@ export const AgentConfigSchema = Type.Object(
         }),
         useIpv6: Type.Boolean({ default: false }),
         gatherTimeoutMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 2000 }),
+        /** Low-latency live HLS: the camera copied to the gateway in parts while someone watches. */
+        hls: Type.Object(
+          {
+            enabled: Type.Boolean({ default: true }),
+            partTargetMs: Type.Integer({ minimum: 100, maximum: 2000, default: 300 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
         jsmpeg: Type.Object(
           {
             enabled: Type.Boolean({ default: true }),

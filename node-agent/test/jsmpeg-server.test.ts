@@ -26,6 +26,7 @@ import {
 import type { LivePlan } from '../src/live/live-plan.ts';
 import { LiveService } from '../src/live/live-service.ts';
 import type { Sleep } from '../src/process/backoff.ts';
+import { testLiveLimits } from './live-limits.ts';
 
 const JSMPEG_UMD = `${repoRoot}node_modules/@cycjimmy/jsmpeg-player/dist/jsmpeg-player.umd.min.js`;
 
@@ -487,15 +488,7 @@ describe('jsmpeg live server whose port cannot be opened', { timeout: 60_000 }, 
     onCleanup(() => server.stop());
     t.after(() => server.stop());
     const live = new LiveService({
-      limits: {
-        maxViewersPerCamera: 4,
-        maxSessions: 4,
-        lingerMs: 0,
-        connectTimeoutMs: 5000,
-        transcode: true,
-        transcodeMaxWidth: 640,
-        stallAfterMs: 5000,
-      },
+      limits: testLiveLimits(),
       peer: { iceServers: [], useIpv6: false, gatherTimeoutMs: 0 },
       // Only its existence matters to jsmpeg-open; the server has its own inputs.
       planFor: (id) => (inputs[id] ? ({ label: id } as LivePlan) : null),

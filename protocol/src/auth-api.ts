@@ -287,6 +287,11 @@ export const LiveViewGrant = Type.Object({
   hlsUrl: Type.String(),
   /** The same through the gateway's H.264 rendition, for browsers without H.265 decoding. */
   hlsH264Url: Type.String(),
+  /**
+   * Low-latency live HLS (LL-HLS parts of the camera as it comes), when the node started its
+   * feed to the gateway; the player falls back to `hlsUrl` without it or when it fails.
+   */
+  llHlsUrl: Type.Optional(Type.String()),
 });
 export type LiveViewGrant = Static<typeof LiveViewGrant>;
 

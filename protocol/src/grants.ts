@@ -58,6 +58,7 @@ export const grantedPaths = {
   vodH264: (grant: string, camera: string) => gatewayPaths.vodH264Playlist(grant, camera),
   live: gatewayPaths.livePlaylist,
   liveH264: gatewayPaths.liveH264Playlist,
+  liveLowLatency: gatewayPaths.llPlaylist,
   segment: gatewayPaths.segment,
   snapshot: gatewayPaths.snapshot,
 };

@@ -110,12 +110,26 @@ export const JsmpegOpenResult = Type.Object(
 );
 export type JsmpegOpenResult = Static<typeof JsmpegOpenResult>;
 
+export const LiveHlsOpenArgs = Type.Object({ camera: CameraId }, { additionalProperties: false });
+export type LiveHlsOpenArgs = Static<typeof LiveHlsOpenArgs>;
+
+export const LiveHlsOpenResult = Type.Object(
+  {
+    /** started: the feed starts now; running: it was being sent already. */
+    feed: Type.Union([Type.Literal('started'), Type.Literal('running')]),
+  },
+  { additionalProperties: false },
+);
+export type LiveHlsOpenResult = Static<typeof LiveHlsOpenResult>;
+
 /** Live commands the master relays from `/ws/live`. */
 export const LIVE_COMMANDS = {
   offer: 'webrtc-offer',
   candidates: 'webrtc-candidates',
   close: 'webrtc-close',
   jsmpeg: 'jsmpeg-open',
+  /** Start (or keep) the camera's low-latency feed to the gateway, for live HLS. */
+  hls: 'live-hls-open',
 } as const;
 
 // The dashboard's live socket.

@@ -137,17 +137,25 @@ export interface LiveConfig {
   windowSegments: number;
   /** A camera whose newest segment ended longer ago than this is not live (`404 not_live`). */
   maxAgeS: number;
+  /** A low-latency feed nobody has read for this long is ended (its node stops sending). */
+  feedIdleS: number;
+  /** Most bytes one low-latency feed holds in memory. */
+  feedMaxBytes: number;
 }
 
 export const LiveVars = {
   GATEWAY_LIVE_WINDOW: envInteger(1, 100),
   GATEWAY_LIVE_MAX_AGE_S: envInteger(1, 86_400),
+  GATEWAY_LIVE_FEED_IDLE_S: envInteger(2, 3600),
+  GATEWAY_LIVE_FEED_MAX_MB: envInteger(1, 1024),
 };
 
 export function liveConfig(e: Checked<typeof LiveVars>): LiveConfig {
   return {
     windowSegments: envInt(e.GATEWAY_LIVE_WINDOW, 3),
     maxAgeS: envInt(e.GATEWAY_LIVE_MAX_AGE_S, 30),
+    feedIdleS: envInt(e.GATEWAY_LIVE_FEED_IDLE_S, 20),
+    feedMaxBytes: envInt(e.GATEWAY_LIVE_FEED_MAX_MB, 32) * 1024 * 1024,
   };
 }
 

@@ -23,6 +23,7 @@ import { Reconciler } from './index/reconcile.ts';
 import { SegmentRepository } from './index/segment-repository.ts';
 import { SegmentWriter } from './index/segment-writer.ts';
 import { IngestService } from './ingest/ingest-service.ts';
+import { LiveFeeds } from './live/live-feeds.ts';
 import { GatewayMetrics } from './metrics/gateway-metrics.ts';
 import { NasClient } from './nas/nas-client.ts';
 import { type Delay, NasMover } from './nas/nas-mover.ts';
@@ -312,6 +313,23 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     };
   };
 
+  // low-latency live: a node's copy of a watched camera, cut into LL-HLS parts, in memory
+  const liveFeeds = new LiveFeeds({
+    limits: {
+      maxBoxBytes: 16 * 1024 * 1024,
+      maxBytes: config.live.feedMaxBytes,
+      windowS: 8,
+      minSegmentS: 1,
+      maxSegmentS: 10,
+    },
+    idleMs: config.live.feedIdleS * 1000,
+    onOpened: () => metrics.liveFeeds.set(liveFeeds.size),
+    onEnded: (_feed, reason) => {
+      metrics.liveFeeds.set(liveFeeds.size);
+      metrics.liveFeedEnds.inc({ reason });
+    },
+  });
+
   const http = await createHttpServer({
     logger,
     tls: config.tls,
@@ -324,6 +342,15 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     times,
     renditions,
     live: config.live,
+    liveFeeds: {
+      feeds: liveFeeds,
+      auth,
+      onRefused: (reason) => {
+        metrics.liveFeedRefusals.inc({ reason });
+        if (reason === 'not_owner') metrics.foreignUploads.inc({ kind: 'live' });
+      },
+      onParts: (n) => metrics.liveParts.inc(n),
+    },
     now,
     registry: metrics.registry,
     health,
@@ -387,6 +414,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     },
     async stop() {
       const transcodes = renditions.stop(); // kills running ffmpeg, so their requests end now
+      liveFeeds.stop(); // answers the nodes' live feeds, which never end by themselves
       await http.close();
       await transcodes;
       await registry.stop();

@@ -71,7 +71,7 @@ describe('config', () => {
         queueMax: 32,
         timeoutMs: 60_000,
       },
-      live: { windowSegments: 3, maxAgeS: 30 },
+      live: { windowSegments: 3, maxAgeS: 30, feedIdleS: 20, feedMaxBytes: 32 * 1024 * 1024 },
       cluster: { gatewayId: 'gw-1-example-org', peerUrl: null, peerTimeoutMs: 3000 },
     });
     const d = loadConfig(

@@ -50,7 +50,8 @@ await run('ffmpeg', [
   ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-c:a', 'aac', '-shortest', audioClip],
 ]);
 
-const central = await startCentral(db, dir);
+// A low-latency feed nobody reads for 4 s ends (20 s by default), so the test sees it go.
+const central = await startCentral(db, dir, {}, { GATEWAY_LIVE_FEED_IDLE_S: '4' });
 const { masterUrl, gatewayUrl, mqttsUrl, admin } = central;
 
 const enrolment = await enrolTestNodeFully(db.url, NODE_ID);
@@ -167,11 +168,15 @@ const INBOUND = `(async () => {
 })()`;
 const inbound = (page: Page) => page.evaluate(INBOUND) as Promise<Inbound>;
 
-async function agentMetric(name: string, labels: string): Promise<number> {
+async function agentMetric(name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${agentHttpPort}/metrics`)).text();
   const line = text
     .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && labels.split(',').every((p) => l.includes(p)));
+    .find((l) =>
+      labels
+        ? l.startsWith(`${name}{`) && labels.split(',').every((p) => l.includes(p))
+        : l.startsWith(`${name} `),
+    );
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
@@ -288,18 +293,34 @@ test('refuses cameras the user may not see and viewers beyond the limit', async 
   );
 });
 
-test('falls back to live HLS from the gateway where WebRTC is missing', async () => {
+test('falls back to live HLS from the gateway where WebRTC is missing: low-latency parts the node sends while watched', async () => {
   const ctx = await context(NO_WEBRTC);
   const { page } = await openCamera(ctx, CAMERA);
   await playing(page, 'hls', 30_000);
   const frames = Number(await player(page).getAttribute('data-frames'));
   await page.waitForTimeout(2000);
   assert.ok(Number(await player(page).getAttribute('data-frames')) > frames);
-  const position = Number(
-    await page.evaluate(`document.querySelector('[data-testid="live-video"]').currentTime`),
-  );
+  const video = `document.querySelector('[data-testid="live-video"]')`;
+  const position = Number(await page.evaluate(`${video}.currentTime`));
   assert.ok(position > 0);
+  assert.equal(await page.evaluate(`${video}.dataset.hlsSource`), 'low-latency');
+  assert.equal(await agentMetric('cctv_agent_live_feeds'), 1);
   await ctx.close();
+  // Nobody reads the feed any more: the gateway ends it and the node stops its ffmpeg.
+  const feeders = async () => {
+    const { stdout } = await run('pgrep', ['-P', String(agent.child.pid), '-f', 'frag_duration']).catch(
+      () => ({
+        stdout: '',
+      }),
+    );
+    return stdout.split('\n').filter(Boolean).map(Number).filter(processAlive);
+  };
+  await waitFor(
+    'the live feed ended',
+    async () => (await agentMetric('cctv_agent_live_feeds')) === 0,
+    20_000,
+  );
+  await waitFor('its ffmpeg gone', async () => (await feeders()).length === 0, 8_000);
 });
 
 test('falls back to jsmpeg where neither WebRTC nor Media Source Extensions exist, and stops it after', async () => {

@@ -26,6 +26,8 @@ export async function startCentral(
   db: TestDatabase,
   dir: string,
   env: Record<string, string> = {},
+  /** The gateway's own settings (`GATEWAY_…`). */
+  gatewayEnv: Record<string, string> = {},
 ): Promise<Central> {
   const [httpPort, mqttPort, mqttTlsPort, gatewayPort, dashboardPort] = (await Promise.all([
     freePort(),
@@ -60,6 +62,7 @@ export async function startCentral(
     GATEWAY_DATA_DIR: join(dir, 'gateway'),
     GATEWAY_NAS_DIR: join(dir, 'nas'),
     DASHBOARD_PUBLIC_URL: dashboardUrl,
+    ...gatewayEnv,
   });
   const admin = await waitFor('master HTTP API', () => signInAdmin(masterUrl), 30_000).catch((err: Error) => {
     throw new Error(`${err.message}\n--- master output ---\n${master.output()}`);

@@ -8,14 +8,17 @@ import { randomUUID } from 'node:crypto';
 import {
   type CameraIdParams,
   grantedPaths,
+  LIVE_COMMANDS,
   type LiveViewGrant,
   type LiveViewRequest,
   type PlaybackGrant,
   type PlaybackRequest,
+  validators,
 } from '@cctv/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { canSeeCamera } from '../auth/access.ts';
 import type { AuditLog } from '../auth/audit-log.ts';
+import type { NodeCommands } from '../fleet/node-commands.ts';
 import type { FleetReads } from '../fleet/node-repository.ts';
 import type { GrantIssuer } from '../grants/grant-issuer.ts';
 import type { MasterMetrics } from '../metrics.ts';
@@ -30,10 +33,32 @@ export interface ViewRouteDeps {
   /** The gateway's base URL as browsers reach it (`GATEWAY_PUBLIC_URL`). */
   gatewayUrl: string;
   grants: Pick<GrantIssuer, 'issue' | 'live'>;
+  /** Asks the camera's node for its low-latency live feed; absent: live HLS as recorded only. */
+  commands?: Pick<NodeCommands, 'send'>;
 }
+
+/** How long a live view waits for the node to start its low-latency feed before going without. */
+const FEED_OPEN_TIMEOUT_MS = 3000;
 
 const MAX_PLAYBACK_MS = 24 * 3600_000;
 export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) => {
+  /** Whether the node sends the camera's low-latency feed now (started, or running already). */
+  const openFeed = async (nodeId: string, cameraId: string, log: (msg: string, err: string) => void) => {
+    if (!deps.commands) return false;
+    const command = LIVE_COMMANDS.hls;
+    try {
+      const { reply } = await deps.commands.send(nodeId, command, { camera: cameraId }, FEED_OPEN_TIMEOUT_MS);
+      const ok = reply.ok && validators.liveHlsOpenResult.validate(reply.result ?? {}).ok;
+      deps.metrics.nodeCommands.inc({ command, result: ok ? 'ok' : 'error' });
+      if (!ok) log('no low-latency live feed: the node refused', reply.error?.message ?? 'malformed answer');
+      return ok;
+    } catch (err) {
+      deps.metrics.nodeCommands.inc({ command, result: 'timeout' });
+      log('no low-latency live feed: the node did not answer', (err as Error).message);
+      return false;
+    }
+  };
+
   app.post<{ Params: CameraIdParams; Body: PlaybackRequest }>(
     '/api/cameras/:id/playback',
     routeOf('playback'),
@@ -97,7 +122,14 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
         ip: req.ip,
         detail: { viewId, ...(renewal ? { renewal } : {}) },
       });
-      const grant = await deps.grants.live(user.id, cameraId);
+      const feedOpened = openFeed(camera.nodeId, cameraId, (msg, err) =>
+        req.log.info({ cameraId, err }, msg),
+      );
+      // A renewal only keeps the feed going: the player waits for its new grant, not for the node.
+      const [grant, feed] = await Promise.all([
+        deps.grants.live(user.id, cameraId),
+        renewal ? false : feedOpened,
+      ]);
       reply.header('cache-control', 'no-store');
       return {
         cameraId,
@@ -107,6 +139,9 @@ export const viewRoutes: FastifyPluginAsync<ViewRouteDeps> = async (app, deps) =
         expiresAt: grant.expiresAt.toISOString(),
         hlsUrl: `${deps.gatewayUrl}${grantedPaths.live(grant.token, cameraId)}`,
         hlsH264Url: `${deps.gatewayUrl}${grantedPaths.liveH264(grant.token, cameraId)}`,
+        ...(feed
+          ? { llHlsUrl: `${deps.gatewayUrl}${grantedPaths.liveLowLatency(grant.token, cameraId)}` }
+          : {}),
       } satisfies LiveViewGrant;
     },
   );

@@ -8,6 +8,7 @@ import type { LiveMetrics } from '../metrics/live-metrics.ts';
 import { JsmpegServer } from './jsmpeg-server.ts';
 import type { LivePlan } from './live-plan.ts';
 import { LiveService } from './live-service.ts';
+import type { FeedTarget } from './ll-feed.ts';
 import { publicWsUrl } from './public-url.ts';
 
 export interface LiveParts {
@@ -17,7 +18,13 @@ export interface LiveParts {
 
 export function startLive(
   config: AgentConfig,
-  deps: { planFor: (cameraId: string) => LivePlan | null; metrics: LiveMetrics; logger: Logger },
+  deps: {
+    planFor: (cameraId: string) => LivePlan | null;
+    metrics: LiveMetrics;
+    logger: Logger;
+    /** The gateway uploads go to now, with the node's credentials: where live HLS feeds go. */
+    feedTarget: () => FeedTarget;
+  },
 ): LiveParts {
   const { planFor, metrics, logger: log } = deps;
   const liveConfig = config.live;
@@ -79,6 +86,10 @@ export function startLive(
         logger: log.child({ part: 'live' }),
         onSessions: (camera, n) => metrics.viewers(camera, 'webrtc', n),
         onRefused: (reason) => metrics.refused(reason),
+        ...(liveConfig.hls.enabled
+          ? { feedTarget: deps.feedTarget, partTargetMs: liveConfig.hls.partTargetMs }
+          : {}),
+        onFeeds: (n) => metrics.feeds(n),
       })
     : null;
   return { jsmpeg, live };

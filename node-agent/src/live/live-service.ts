@@ -2,7 +2,8 @@
  * Live view on the agent: WebRTC sessions fed by one relay per camera, the jsmpeg fallback,
  * and the limits that keep an edge host recording whatever the viewers do. The master
  * relays the signalling as commands (`webrtc-offer`, `webrtc-candidates`, `webrtc-close`,
- * `jsmpeg-open`); a camera that restarts or leaves ends its viewers, who reconnect.
+ * `jsmpeg-open`) and asks for live HLS feeds (`live-hls-open`); a camera that restarts or
+ * leaves ends its viewers, who reconnect.
  */
 import {
   COMMAND_ERRORS,
@@ -10,6 +11,7 @@ import {
   LIVE_COMMANDS,
   LIVE_ERRORS,
   type LiveHeartbeat,
+  type LiveHlsOpenResult,
   type Validator,
   validators,
   type WebrtcOfferResult,
@@ -19,6 +21,7 @@ import type { CommandHandler } from '../link/command-dispatch.ts';
 import type { JsmpegServer } from './jsmpeg-server.ts';
 import type { LivePlan, LiveStreams } from './live-plan.ts';
 import { probeLiveStreams } from './live-probe.ts';
+import { type FeedTarget, LowLatencyFeed } from './ll-feed.ts';
 import { RtpRelay } from './rtp-relay.ts';
 import type { PeerSettings, WebrtcSession } from './webrtc-session.ts';
 
@@ -45,6 +48,11 @@ export interface LiveServiceOptions {
   onSessions?: (cameraId: string, sessions: number) => void;
   /** A live request refused, by error code (LIVE_LIMIT, LIVE_UNSUPPORTED, …). */
   onRefused?: (code: string) => void;
+  /** Where low-latency live HLS feeds go; null or absent: the feature is off. */
+  feedTarget?: () => FeedTarget | null;
+  /** LL-HLS part target of the feeds, in ms. */
+  partTargetMs?: number;
+  onFeeds?: (running: number) => void;
 }
 
 const codedError = (code: string, message: string) => Object.assign(new Error(message), { code });
@@ -64,6 +72,7 @@ const loadWebrtc = () => {
 export class LiveService {
   private readonly relays = new Map<string, RtpRelay>();
   private readonly sessions = new Map<string, WebrtcSession>();
+  private readonly feeds = new Map<string, LowLatencyFeed>();
   /** Probed streams per camera and plan, so only a camera's first viewer waits for the probe. */
   private readonly probed = new Map<string, { key: string; streams: Promise<LiveStreams> }>();
 
@@ -86,6 +95,7 @@ export class LiveService {
       [LIVE_COMMANDS.candidates]: counted((args) => this.candidates(args)),
       [LIVE_COMMANDS.close]: counted((args) => this.close(args)),
       [LIVE_COMMANDS.jsmpeg]: counted((args) => this.openJsmpeg(args)),
+      [LIVE_COMMANDS.hls]: counted((args) => this.openHls(args)),
     };
   }
 
@@ -136,6 +146,13 @@ export class LiveService {
     await Promise.all([...this.sessions.values()].map((s) => this.end(s, 'agent stopping')));
     await Promise.all([...this.relays.values()].map((r) => r.stop()));
     this.relays.clear();
+    await Promise.all([...this.feeds.values()].map((f) => f.stop()));
+    this.feeds.clear();
+  }
+
+  /** Cameras whose low-latency feed is being sent. */
+  feedCount(): number {
+    return this.feeds.size;
   }
 
   private async offer(raw: Record<string, unknown>): Promise<WebrtcOfferResult> {
@@ -221,6 +238,54 @@ export class LiveService {
     return { url: url.toString(), expiresAt };
   }
 
+  /**
+   * Starts the camera's low-latency feed to the gateway (live HLS), or keeps the running one:
+   * the gateway ends it when nobody has watched for a while.
+   */
+  private async openHls(raw: Record<string, unknown>): Promise<LiveHlsOpenResult> {
+    const args = argsOf(validators.liveHlsOpenArgs, raw);
+    const target = this.opts.feedTarget?.() ?? null;
+    if (!target) throw codedError(LIVE_ERRORS.unsupported, 'low-latency live HLS is off on this node');
+    const running = this.feeds.get(args.camera);
+    if (running && !running.isEnded) {
+      await running.start();
+      return { feed: 'running' };
+    }
+    const plan = this.opts.planFor(args.camera);
+    if (!plan) throw codedError(LIVE_ERRORS.unknownCamera, `no camera ${args.camera} on this node`);
+    const { limits } = this.opts;
+    if (this.feeds.size >= limits.maxSessions)
+      throw codedError(LIVE_ERRORS.limit, `this node sends at most ${limits.maxSessions} live feeds`);
+    const feed: LowLatencyFeed = new LowLatencyFeed({
+      cameraId: args.camera,
+      plan,
+      streams: () => this.streams(args.camera, plan),
+      transcode: limits.transcode,
+      transcodeMaxWidth: limits.transcodeMaxWidth,
+      partTargetMs: this.opts.partTargetMs ?? 300,
+      stallAfterMs: limits.stallAfterMs,
+      target,
+      logger: this.opts.logger.child({ cameraId: args.camera, part: 'live-feed' }),
+      onEnded: () => this.dropFeed(args.camera, feed),
+    });
+    this.feeds.set(args.camera, feed);
+    this.opts.onFeeds?.(this.feeds.size);
+    try {
+      await feed.start();
+    } catch (err) {
+      this.dropFeed(args.camera, feed);
+      await feed.stop();
+      throw err;
+    }
+    return { feed: 'started' };
+  }
+
+  private dropFeed(cameraId: string, feed: LowLatencyFeed): void {
+    if (this.feeds.get(cameraId) !== feed) return;
+    this.feeds.delete(cameraId);
+    this.opts.onFeeds?.(this.feeds.size);
+  }
+
   /** The camera's running relay, started if needed. */
   private async relay(cameraId: string): Promise<RtpRelay> {
     const existing = this.relays.get(cameraId);
@@ -273,6 +338,11 @@ export class LiveService {
     const relay = this.relays.get(cameraId);
     this.relays.delete(cameraId);
     void relay?.stop();
+    const feed = this.feeds.get(cameraId);
+    if (feed) {
+      this.dropFeed(cameraId, feed);
+      void feed.stop();
+    }
   }
 
   private async end(session: WebrtcSession, reason: string): Promise<void> {

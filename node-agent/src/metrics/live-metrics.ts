@@ -8,6 +8,7 @@ export class LiveMetrics {
   private readonly refusedCounter: Counter<'reason'>;
   private readonly availableGauge: Gauge<'kind'>;
   private readonly listenFailures: Counter<'kind'>;
+  private readonly feedsGauge: Gauge;
 
   constructor(registry: Registry) {
     this.viewersGauge = new Gauge({
@@ -34,6 +35,15 @@ export class LiveMetrics {
       labelNames: ['kind'],
       registers: [registry],
     });
+    this.feedsGauge = new Gauge({
+      name: 'cctv_agent_live_feeds',
+      help: 'Cameras whose low-latency live HLS feed is being sent to the gateway',
+      registers: [registry],
+    });
+  }
+
+  feeds(n: number): void {
+    this.feedsGauge.set(n);
   }
 
   /** A kind with a port of its own to listen on: unavailable until it does, failures from 0. */

@@ -51,6 +51,8 @@ export const gatewayPaths = {
     `${underGrant(grant, `vod/${e(camera)}/h264.m3u8`)}${rangeQuery(range)}`,
   livePlaylist: (grant: string, camera: string) => underGrant(grant, `live/${e(camera)}.m3u8`),
   liveH264Playlist: (grant: string, camera: string) => underGrant(grant, `live/${e(camera)}/h264.m3u8`),
+  llPlaylist: (grant: string, camera: string) => underGrant(grant, `live/${e(camera)}/ll.m3u8`),
+  livePartsUpload: (camera: string) => `/v1/live-parts/${e(camera)}`,
   rendition: (grant: string, camera: string, segmentName: string) =>
     underGrant(grant, grantRelativePaths.rendition(camera, segmentName)),
   health: () => '/healthz',

@@ -153,3 +153,45 @@ export const PlaylistRange = Type.Object({
     Type.String({ pattern: ISO_TIME_PATTERN, description: 'ISO-8601 with zone, after from' }),
   ),
 });
+
+/** The part duration a live feed's sender aims at (LL-HLS `PART-TARGET`), in ms. */
+export const LIVE_PART_TARGET_HEADER = 'x-cctv-part-target-ms';
+
+/** `PUT /v1/live-parts/…` headers: the node and its upload token, as for segments. */
+export const LivePartsUploadHeaders = Type.Object({
+  [SEGMENT_HEADERS.node]: header('node id, the upload token’s node', ID_PATTERN),
+  [LIVE_PART_TARGET_HEADER]: header(
+    'the part duration the sender aims at, in ms, 100–2000 (default 300)',
+    '^\\d{3,4}$',
+  ),
+  'content-type': header('video/mp4'),
+});
+
+export const LivePartsBody = {
+  description:
+    'fragmented MP4 of the camera as it comes (ftyp, moov, then moof+mdat per part), streamed for as long as the feed lasts',
+  content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } } },
+};
+
+export const LiveFeedEnded = Type.Object({
+  ended: StringEnum(
+    ['idle', 'replaced', 'closed', 'stopped'] as const,
+    'idle: nobody watched for a while; replaced: a newer feed of the camera; closed: the body ended; stopped: the gateway stops',
+  ),
+  parts: Type.Integer({ minimum: 0, description: 'parts received' }),
+});
+
+/** A feed id below `live/<camera>/ll/` (base 36 of its start in ms). */
+export const LiveFeedParam = Type.String({ pattern: '^[0-9a-z]{1,16}$', description: 'feed id' });
+/** `init.mp4`, `<msn>.m4s` (a segment) or `<msn>.<part>.m4s` (a part). */
+export const LiveFeedFileParam = Type.String({
+  pattern: '^(init\\.mp4|[0-9]{1,16}(\\.[0-9]{1,4})?\\.m4s)$',
+  description: 'init.mp4, <msn>.m4s or <msn>.<part>.m4s',
+});
+
+/** The blocking reload of LL-HLS: hold the playlist until segment `_HLS_msn` (part `_HLS_part`) is in. */
+export const LlPlaylistQuery = Type.Object({
+  _HLS_msn: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+  _HLS_part: Type.Optional(Type.Integer({ minimum: 0, maximum: 9999 })),
+  _HLS_skip: Type.Optional(StringEnum(['YES', 'v2'] as const, 'ignored: no delta playlists')),
+});

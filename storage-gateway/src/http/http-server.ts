@@ -8,6 +8,7 @@ import type { GrantRefusal, GrantVerifier } from '../auth/grant-verifier.ts';
 import { installApiDocs } from './api-docs.ts';
 import { GRANT_PREFIX, installGrantHook, installGrantRequired } from './grant-scope.ts';
 import { installErrorMapping } from './http-error.ts';
+import { type LiveFeedIngestOptions, liveFeedIngestRoutes, llHlsRoutes } from './live-part-routes.ts';
 import { type LiveRoutesOptions, liveRoutes } from './live-routes.ts';
 import { type OpsRoutesOptions, opsRoutes } from './ops-routes.ts';
 import { type RenditionRoutesOptions, renditionRoutes } from './rendition-routes.ts';
@@ -33,6 +34,8 @@ export type HttpServerOptions = SegmentRoutesOptions &
   OpsRoutesOptions &
   RenditionRoutesOptions &
   LiveRoutesOptions & {
+    /** Low-latency live feeds from the nodes (`PUT /v1/live-parts/…`, `live/<camera>/ll.m3u8`). */
+    liveFeeds: LiveFeedIngestOptions;
     logger: Logger;
     /** Serve HTTPS with this certificate (read again when the files change); plain HTTP without. */
     tls?: TlsFiles | null;
@@ -112,6 +115,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // uploads: the camera's node with its upload token
   await app.register(segmentRoutes, { ingest: opts.ingest });
   await app.register(snapshotRoutes, { snapshots: opts.snapshots });
+  await app.register(liveFeedIngestRoutes, opts.liveFeeds);
   // reads: only under a grant the master issued
   installGrantRequired(app, opts.onGrantRefused);
   await app.register(
@@ -146,6 +150,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
         live: opts.live,
         now: opts.now,
       });
+      await granted.register(llHlsRoutes, { feeds: opts.liveFeeds.feeds, now: opts.now });
     },
     { prefix: GRANT_PREFIX },
   );

@@ -182,6 +182,30 @@ export class GatewayMetrics {
   });
   // ---------------------------------------------------------------------------------------
 
+  // --- Low-latency live feeds from the nodes ----------------------------------------------
+  readonly liveFeeds = new Gauge({
+    name: 'cctv_gateway_live_feeds',
+    help: 'Low-latency live feeds being received (one per watched camera)',
+    registers: [this.registry],
+  });
+  readonly liveFeedEnds = new Counter({
+    name: 'cctv_gateway_live_feed_ends_total',
+    help: 'Low-latency live feeds ended, by reason (idle, replaced, closed, bad_stream, stopped)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly liveParts = new Counter({
+    name: 'cctv_gateway_live_parts_total',
+    help: 'LL-HLS parts received from the nodes',
+    registers: [this.registry],
+  });
+  readonly liveFeedRefusals = new Counter({
+    name: 'cctv_gateway_live_feed_refusals_total',
+    help: 'Live feed uploads refused, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+
   // --- Access: grants for reads, camera ownership for uploads ----------------------------
   readonly grantedReads = new Counter({
     name: 'cctv_gateway_granted_reads_total',
@@ -196,7 +220,7 @@ export class GatewayMetrics {
   });
   readonly foreignUploads = new Counter({
     name: 'cctv_gateway_foreign_uploads_total',
-    help: 'Uploads refused because the authenticated node does not own the camera, by kind (segment, snapshot)',
+    help: 'Uploads refused because the authenticated node does not own the camera, by kind (segment, snapshot, live)',
     labelNames: ['kind'],
     registers: [this.registry],
   });
