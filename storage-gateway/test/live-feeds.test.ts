@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:https';
 import { after, describe, it } from 'node:test';
-import { grantedPath, SEGMENT_HEADERS } from '@cctv/protocol';
+import { grantedPath } from '@cctv/protocol';
 import { LIVE_PART_TARGET_HEADER } from '@cctv/protocol/gateway-routes';
 import { launchChromium } from '../../test/support/browser.ts';
 import { startTestDatabase } from '../../test/support/index.ts';
