@@ -238,15 +238,20 @@ export function register(cluster: DashboardCluster): void {
           async () => (await walls(page)).every(Number.isFinite),
           15_000,
         );
-        let worst = 0;
+        const apart: number[] = [];
         for (let i = 0; i < 6; i += 1) {
           const [a = Number.NaN, b = Number.NaN] = await walls(page);
-          worst = Math.max(worst, Math.abs(a - b));
+          apart.push(Math.abs(a - b));
           await new Promise((r) => setTimeout(r, 500));
         }
-        process.stdout.write(`# sync: largest difference between the two players ${worst} ms\n`);
-        // 0.5 s allowed drift, plus the 250 ms between two readings of each clock.
-        assert.ok(worst <= 1_000, `the players are ${worst} ms apart`);
+        apart.sort((x, y) => x - y);
+        const [median = Number.NaN, worst = Number.NaN] = [apart[3], apart[5]];
+        process.stdout.write(`# sync: the two players ${median} ms apart (median), at most ${worst} ms\n`);
+        // In step: within the 0.5 s the sync allows, plus up to 250 ms between the two players'
+        // readings of their clocks. A player held up by a loaded box stays off until the next
+        // sync round (every second): one reading may be off by that much more, not most of them.
+        assert.ok(median <= 750, `the players are ${median} ms apart (median of ${apart.join(', ')})`);
+        assert.ok(worst <= 1_750, `the players are ${worst} ms apart at one reading (${apart.join(', ')})`);
         await cluster.screenshot(page, 'timeline-sync');
 
         // Three seconds off: the next sync round (every second) brings it back.
