@@ -79,7 +79,11 @@ async function record(url: string, cam: { transports?: ('tcp' | 'udp')[] }, coun
 }
 
 /** Codec of each segment, keyframe at each start, durations, and continuous timestamps. */
-async function checkRecording(segments: FinishedSegment[], codec: string) {
+/**
+ * `overUdp`: the camera's packets come over UDP, where a keyframe lost on a loaded host makes the
+ * segment run on to the next one (two segment lengths): whole segment lengths are allowed.
+ */
+async function checkRecording(segments: FinishedSegment[], codec: string, overUdp = false) {
   const first = segments[0];
   assert.ok(first);
   const runPlaylist = join(first.path, '..', playlistName(first.name.split('-')[0] ?? ''));
@@ -103,10 +107,11 @@ async function checkRecording(segments: FinishedSegment[], codec: string) {
   // reordering delay): between one and two segment lengths.
   segments.slice(0, -1).forEach((s, i) => {
     const ms = s.durationMs;
+    const lengths = overUdp ? Math.max(1, Math.round(ms / (SEGMENT_S * 1000))) : 1;
     const ok =
       i === 0
         ? ms >= SEGMENT_S * 1000 - 250 && ms <= 2 * SEGMENT_S * 1000 + 250
-        : Math.abs(ms - SEGMENT_S * 1000) <= 250;
+        : lengths <= 2 && Math.abs(ms - lengths * SEGMENT_S * 1000) <= 250;
     assert.ok(ok, `${s.name}: ${ms} ms`);
   });
   for (const s of segments.slice(0, 3)) {
@@ -161,7 +166,7 @@ describe('recording from a real RTSP server', () => {
     assert.equal(status.transport, 'udp');
     assert.deepEqual([status.mode, status.encoder], ['copy', 'copy']);
     assert.equal(memory.get('cam', server.url), 'udp', 'the working transport is remembered');
-    await checkRecording(segments, 'hevc');
+    await checkRecording(segments, 'hevc', true);
     const tag = await probeJson(['-show_entries', 'stream=codec_tag_string', segments[0]?.initPath ?? '']);
     assert.equal(tag.streams[0]?.codec_tag_string, 'hvc1');
   });
